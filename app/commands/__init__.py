@@ -1,0 +1,42 @@
+"""CLI subcommands. Each module has ``register(subparsers)`` adding its commands.
+
+Command modules must import cheaply (no torch, faiss or gradio at import time): the
+heavy work lives in the stage modules and is imported inside ``run``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+
+def add_common(parser: argparse.ArgumentParser, *, config: bool = True, as_json: bool = True) -> None:
+    """Options every command shares: --data-dir, and --config / --json where they apply."""
+    parser.add_argument(
+        "--data-dir",
+        default=None,
+        help="deployment directory (catalog, crops, index, models); "
+        "default $STYLESCOPE_DATA_DIR or the user data directory",
+    )
+    if config:
+        parser.add_argument("--config", default=None, help="YAML file overriding the packaged defaults")
+    if as_json:
+        parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+
+
+def print_json(payload: Any) -> None:
+    """Write one JSON document to stdout."""
+    json.dump(payload, sys.stdout, indent=2, default=str)
+    sys.stdout.write("\n")
+
+
+def print_table(headers: list[str], rows: list[list[Any]]) -> None:
+    """A plain aligned text table on stdout."""
+    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    for n, row in enumerate(cells):
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+        if n == 0:
+            print("  ".join("-" * width for width in widths))

@@ -1,0 +1,19 @@
+"""Errors that carry a message meant for the user (shown without a stack trace)."""
+
+from __future__ import annotations
+
+
+class StylescopeError(Exception):
+    """Base for every error whose message is written for the user."""
+
+
+class BadInputError(StylescopeError):
+    """The user's input (file, manifest row, argument) cannot be used."""
+
+
+class VideoError(BadInputError):
+    """A video file cannot be decoded or has no usable frames."""
+
+
+class CatalogError(StylescopeError):
+    """The catalog is missing, locked, or from an incompatible schema."""

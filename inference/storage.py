@@ -1,0 +1,68 @@
+"""The data directory: one folder holds a whole deployment, and atomic file writes into it.
+
+Layout::
+
+    DATA_DIR/
+      catalog.sqlite        creators, videos, frames, garments (SQLite, WAL)
+      crops/<video_id>/     garment crop thumbnails (JPEG)
+      embeddings/           per-encoder garment embeddings (float16 .npy + ids)
+      index/                FAISS index versions, CURRENT points at the live one
+      models/               encoder versions trained here
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+ENV_VAR = "STYLESCOPE_DATA_DIR"
+
+
+def default_data_dir() -> Path:
+    """``$STYLESCOPE_DATA_DIR`` or the user's data directory."""
+    env = os.environ.get(ENV_VAR)
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("stylescope"))
+
+
+def resolve_data_dir(path: str | os.PathLike[str] | None) -> Path:
+    """The data directory to use, created if needed."""
+    data_dir = Path(path).expanduser() if path else default_data_dir()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return data_dir
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it over ``path`` only on success."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], payload: bytes) -> None:
+    """Write ``payload`` to ``path`` so readers see the old file or the new one, never half."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Text flavour of :func:`atomic_write_bytes` (UTF-8)."""
+    atomic_write_bytes(path, text.encode("utf-8"))
