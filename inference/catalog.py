@@ -85,6 +85,25 @@ MIGRATIONS: list[str] = [
     );
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
+    # v2: styles found by clustering (inference/trends.py) and each garment's style.
+    """
+    CREATE TABLE styles (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        words TEXT NOT NULL DEFAULT '[]',
+        kind TEXT,
+        centroid BLOB,
+        size INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE garment_styles (
+        garment_id INTEGER PRIMARY KEY REFERENCES garments(id) ON DELETE CASCADE,
+        style_id INTEGER NOT NULL REFERENCES styles(id) ON DELETE CASCADE,
+        distance REAL NOT NULL
+    );
+    CREATE INDEX garment_styles_style ON garment_styles(style_id);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
