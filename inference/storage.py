@@ -54,11 +54,15 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
             tmp.unlink()
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], payload: bytes) -> None:
-    """Write ``payload`` to ``path`` so readers see the old file or the new one, never half."""
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as handle:
-            handle.write(payload)
+def atomic_write_bytes(path: str | os.PathLike[str], payload: bytes, fsync: bool = True) -> None:
+    """Write ``payload`` to ``path`` so readers see the old file or the new one, never half.
+
+    ``fsync=False`` still survives a killed process (the page cache keeps the bytes), just
+    not a power cut; use it for files the catalog can regenerate.
+    """
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        handle.write(payload)
+        if fsync:
             handle.flush()
             os.fsync(handle.fileno())
 

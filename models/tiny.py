@@ -71,7 +71,8 @@ class TinyEncoder(Encoder):
 
         if len(texts) == 0:
             return np.zeros((0, self.dim), np.float32)
-        ids, offsets = [], []
+        ids: list[int] = []
+        offsets: list[int] = []
         for text in texts:
             offsets.append(len(ids))
             ids.extend(self._token_ids(text))

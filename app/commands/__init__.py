@@ -20,6 +20,9 @@ def add_common(parser: argparse.ArgumentParser, *, config: bool = True, as_json:
         help="deployment directory (catalog, crops, index, models); "
         "default $STYLESCOPE_DATA_DIR or the user data directory",
     )
+    # Also accepted after the command; SUPPRESS keeps the main parser's value when absent.
+    parser.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help="more logging")
+    parser.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="warnings and errors only")
     if config:
         parser.add_argument("--config", default=None, help="YAML file overriding the packaged defaults")
     if as_json:

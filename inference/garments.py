@@ -1,0 +1,214 @@
+"""Garment localisation: find the person in each sampled frame, cut top / bottom / full crops.
+
+Localisers are pluggable behind :class:`Localiser`. The default chain tries OpenCV's
+pretrained HOG people detector, then motion across the video's frames (fit-check videos are
+shot from a still phone, so what moves is the person), and finally a centred crop, which
+is recorded as ``fallback_center`` so nobody mistakes it for a detection.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import logging
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from inference.types import Box, GarmentCrop, GarmentKind
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class PersonDetection:
+    """The main person found in one frame."""
+
+    box: Box  # in the frame's pixels
+    score: float  # 0..1
+    method: str  # which localiser found it
+
+
+@dataclasses.dataclass
+class LocaliserConfig:
+    """Which localisers run, in order, and how garments are cut from a person box."""
+
+    chain: list[str] = dataclasses.field(default_factory=lambda: ["hog", "motion"])  # tried in order; the centred fallback always ends it
+    hog_height: int = 400  # frames are scaled to this height before HOG detection
+    hog_min_score: float = 0.3  # HOG SVM margin below which a detection is ignored
+    motion_min_frames: int = 3  # motion needs at least this many frames of the same video
+    motion_threshold: int = 28  # per-pixel difference from the background that counts as motion
+    motion_min_area: float = 0.02  # smallest moving region, as a fraction of the frame
+    top_span: tuple[float, float] = (0.16, 0.56)  # top garment: fraction of the person's height
+    bottom_span: tuple[float, float] = (0.48, 0.94)  # bottom garment: fraction of the person's height
+    fallback_width: float = 0.6  # centred fallback box: fraction of the frame's width
+    fallback_height: float = 0.9  # centred fallback box: fraction of the frame's height
+
+
+class Localiser(abc.ABC):
+    """Finds the main person in each frame of one video (``None`` where it finds nobody)."""
+
+    name: str
+
+    @abc.abstractmethod
+    def locate(self, frames: Sequence[np.ndarray]) -> list[PersonDetection | None]:
+        """One detection or ``None`` per frame."""
+
+
+class HOGLocaliser(Localiser):
+    """OpenCV's pretrained HOG + linear SVM pedestrian detector (Dalal & Triggs)."""
+
+    name = "hog"
+
+    def __init__(self, config: LocaliserConfig):
+        self.config = config
+        self.hog = cv2.HOGDescriptor()
+        self.hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())  # type: ignore[attr-defined]
+
+    def locate(self, frames: Sequence[np.ndarray]) -> list[PersonDetection | None]:
+        return [self._detect(frame) for frame in frames]
+
+    def _detect(self, frame: np.ndarray) -> PersonDetection | None:
+        h, w = frame.shape[:2]
+        scale = min(1.0, self.config.hog_height / h)
+        small = cv2.resize(frame, (max(64, round(w * scale)), max(128, round(h * scale))), interpolation=cv2.INTER_AREA)
+        grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+        rects, weights = self.hog.detectMultiScale(grey, winStride=(8, 8), padding=(16, 16), scale=1.06)
+        if len(rects) == 0:
+            return None
+        margins = np.asarray(weights).reshape(-1)
+        best = int(np.argmax(margins))
+        score = float(margins[best])
+        if score < self.config.hog_min_score:
+            return None
+        x, y, bw, bh = (float(v) / scale for v in rects[best])
+        # The detector's window has a margin around the person: trim it.
+        box = Box(round(x + 0.12 * bw), round(y + 0.06 * bh), round(x + 0.88 * bw), round(y + 0.96 * bh))
+        return PersonDetection(box.clip(w, h), min(1.0, score / 2.0), self.name)
+
+
+class MotionLocaliser(Localiser):
+    """The moving region against the video's median frame (a still camera's background)."""
+
+    name = "motion"
+
+    def __init__(self, config: LocaliserConfig):
+        self.config = config
+
+    def locate(self, frames: Sequence[np.ndarray]) -> list[PersonDetection | None]:
+        if len(frames) < self.config.motion_min_frames:
+            return [None] * len(frames)
+        shapes = {f.shape for f in frames}
+        if len(shapes) != 1:
+            return [None] * len(frames)
+        h, w = frames[0].shape[:2]
+        scale = min(1.0, 160 / max(h, w))
+        size = (max(8, round(w * scale)), max(8, round(h * scale)))
+        small = np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames]).astype(np.int16)
+        background = np.median(small, axis=0)
+        return [self._moving_box(frame, background, scale, w, h) for frame in small]
+
+    def _moving_box(
+        self, frame: np.ndarray, background: np.ndarray, scale: float, w: int, h: int
+    ) -> PersonDetection | None:
+        moving = (np.abs(frame - background).max(axis=2) > self.config.motion_threshold).astype(np.uint8)
+        moving = cv2.morphologyEx(moving, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+        moving = cv2.morphologyEx(moving, cv2.MORPH_CLOSE, np.ones((7, 7), np.uint8))
+        count, _, stats, _ = cv2.connectedComponentsWithStats(moving)
+        if count <= 1:
+            return None
+        largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+        x, y, bw, bh, area = stats[largest]
+        if area < self.config.motion_min_area * moving.size:
+            return None
+        # A person is taller than wide; a frame-wide blob is a light change, not a person.
+        if bw > 0.95 * moving.shape[1] and bh > 0.95 * moving.shape[0]:
+            return None
+        box = Box(round(x / scale), round(y / scale), round((x + bw) / scale), round((y + bh) / scale))
+        fill = float(area) / float(bw * bh)
+        return PersonDetection(box.clip(w, h), min(1.0, fill), self.name)
+
+
+class CentredFallback(Localiser):
+    """A centred box: used when nothing else found a person, and recorded as such."""
+
+    name = "fallback_center"
+
+    def __init__(self, config: LocaliserConfig):
+        self.config = config
+
+    def locate(self, frames: Sequence[np.ndarray]) -> list[PersonDetection | None]:
+        detections: list[PersonDetection | None] = []
+        for frame in frames:
+            h, w = frame.shape[:2]
+            bw, bh = w * self.config.fallback_width, h * self.config.fallback_height
+            box = Box(round((w - bw) / 2), round((h - bh) / 2), round((w + bw) / 2), round((h + bh) / 2))
+            detections.append(PersonDetection(box, 0.0, self.name))
+        return detections
+
+
+LOCALISERS: dict[str, type[Localiser]] = {
+    HOGLocaliser.name: HOGLocaliser,
+    MotionLocaliser.name: MotionLocaliser,
+    CentredFallback.name: CentredFallback,
+}
+
+
+class LocaliserChain(Localiser):
+    """Runs localisers in order; each frame takes the first detection found for it."""
+
+    name = "chain"
+
+    def __init__(self, config: LocaliserConfig | None = None):
+        self.config = config or LocaliserConfig()
+        unknown = [n for n in self.config.chain if n not in LOCALISERS]
+        if unknown:
+            raise ValueError(f"unknown localisers {unknown}; available: {', '.join(LOCALISERS)}")
+        names = [n for n in self.config.chain if n != CentredFallback.name] + [CentredFallback.name]
+        self.localisers = [LOCALISERS[n](self.config) for n in names]  # type: ignore[call-arg]
+
+    def locate(self, frames: Sequence[np.ndarray]) -> list[PersonDetection | None]:
+        found: list[PersonDetection | None] = [None] * len(frames)
+        for localiser in self.localisers:
+            missing = [i for i, d in enumerate(found) if d is None]
+            if not missing:
+                break
+            for i, detection in zip(missing, localiser.locate([frames[i] for i in missing]), strict=True):
+                found[i] = detection
+        return found
+
+
+def garment_boxes(person: Box, config: LocaliserConfig) -> dict[GarmentKind, Box]:
+    """Top, bottom and full-outfit boxes from a person box, by body proportions."""
+    h = person.height
+
+    def band(span: tuple[float, float]) -> Box:
+        return Box(person.x0, person.y0 + round(span[0] * h), person.x1, person.y0 + round(span[1] * h))
+
+    return {"top": band(config.top_span), "bottom": band(config.bottom_span), "full": person}
+
+
+def cut_garments(
+    frames: Sequence[np.ndarray], detections: Sequence[PersonDetection | None], config: LocaliserConfig
+) -> list[GarmentCrop]:
+    """Crops for every frame with a detection, in frame order then top, bottom, full."""
+    crops: list[GarmentCrop] = []
+    for index, (frame, detection) in enumerate(zip(frames, detections, strict=True)):
+        if detection is None:
+            continue
+        h, w = frame.shape[:2]
+        for kind, box in garment_boxes(detection.box, config).items():
+            box = box.clip(w, h)
+            if box.width < 8 or box.height < 8:
+                continue
+            image = np.ascontiguousarray(frame[box.y0 : box.y1, box.x0 : box.x1])
+            crops.append(GarmentCrop(index, kind, box, detection.method, detection.score, image))
+    return crops
+
+
+def localise_image(image: np.ndarray, config: LocaliserConfig | None = None) -> list[GarmentCrop]:
+    """Garment crops of the person in a single image (a search query); empty if none is found."""
+    config = config or LocaliserConfig()
+    detection = HOGLocaliser(config).locate([image])[0]
+    return cut_garments([image], [detection], config) if detection else []

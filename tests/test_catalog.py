@@ -1,0 +1,101 @@
+"""The SQLite catalog: schema migrations, atomic video writes, deletes, ids never reused."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from inference.catalog import SCHEMA_VERSION, Catalog, FrameRow, GarmentRow
+from inference.errors import CatalogError
+from inference.types import Box, VideoInfo, VideoSubmission
+
+INFO = VideoInfo(100, 200, 15.0, 2.0, 30, 0, "h264")
+
+
+def _add_video(catalog: Catalog, name: str, creator: str = "ann", garments: int = 3) -> list[int]:
+    submission = VideoSubmission(Path(name), creator, 20_000, dt.date(2026, 5, 1), name)
+    video_id = catalog.begin_video(submission, content_hash=name)
+    frames = [FrameRow(0.5, 0, 100.0, 0xABCDEF, 100, 200)]
+    rows = [GarmentRow(0, "top", Box(0, 0, 10, 10), "hog", 0.9, f"crops/{video_id}/{i}.jpg") for i in range(garments)]
+    return catalog.finish_video(video_id, INFO, frames, rows)
+
+
+def test_schema_and_wal(data_dir):
+    with Catalog(data_dir) as catalog:
+        assert catalog.schema_version == SCHEMA_VERSION
+        assert catalog.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    # Reopening runs no migration twice.
+    with Catalog(data_dir) as catalog:
+        assert catalog.schema_version == SCHEMA_VERSION
+
+
+def test_newer_schema_is_refused(data_dir):
+    Catalog(data_dir).close()
+    conn = sqlite3.connect(data_dir / "catalog.sqlite")
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 5}")
+    conn.close()
+    with pytest.raises(CatalogError, match="newer"):
+        Catalog(data_dir)
+
+
+def test_not_a_database_is_a_clear_error(data_dir):
+    (data_dir / "catalog.sqlite").write_bytes(b"garbage" * 1000)
+    with pytest.raises(CatalogError):
+        Catalog(data_dir)
+
+
+def test_video_lifecycle_and_joins(data_dir):
+    with Catalog(data_dir) as catalog:
+        ids = _add_video(catalog, "a.mp4")
+        garments = catalog.garments()
+        assert [g.id for g in garments] == ids
+        assert garments[0].creator == "ann" and garments[0].tier == "micro"
+        assert garments[0].posted_at == "2026-05-01" and garments[0].t_s == 0.5
+        assert catalog.garments(ids=list(reversed(ids)))[0].id == ids[-1]
+        assert catalog.counts()["videos_done"] == 1
+        assert catalog.integrity_problems() == []
+
+
+def test_garment_ids_are_never_reused(data_dir):
+    with Catalog(data_dir) as catalog:
+        first = _add_video(catalog, "a.mp4")
+        video_id = catalog.video_by_hash("a.mp4").id
+        assert sorted(catalog.delete_video(video_id)) == sorted(first)
+        second = _add_video(catalog, "b.mp4")
+        assert min(second) > max(first)
+        assert catalog.counts()["garments"] == len(second)
+
+
+def test_delete_creator_cascades(data_dir):
+    with Catalog(data_dir) as catalog:
+        _add_video(catalog, "a.mp4", creator="ann")
+        kept = _add_video(catalog, "b.mp4", creator="bob")
+        removed = catalog.delete_creator("ann")
+        assert len(removed) == 3
+        assert [g.id for g in catalog.garments()] == kept
+        assert catalog.counts()["frames"] == 1
+
+
+def test_failed_video_keeps_reason_and_redo_resets(data_dir):
+    with Catalog(data_dir) as catalog:
+        submission = VideoSubmission(Path("x.mp4"), "ann", 5, dt.date(2026, 5, 1), "x")
+        video_id = catalog.begin_video(submission, "hash-x")
+        catalog.fail_video(video_id, "no decodable frames")
+        assert catalog.video(video_id).error == "no decodable frames"
+        assert catalog.begin_video(submission, "hash-x") == video_id
+        assert catalog.video(video_id).status == "processing"
+
+
+def test_rollback_leaves_nothing_half_written(data_dir):
+    with Catalog(data_dir) as catalog:
+        submission = VideoSubmission(Path("x.mp4"), "ann", 5, dt.date(2026, 5, 1), "x")
+        video_id = catalog.begin_video(submission, "hash-x")
+        frames = [FrameRow(0.0, 0, 1.0, 1, 10, 10)]
+        bad = [GarmentRow(5, "top", Box(0, 0, 1, 1), "hog", 1.0, "c.jpg")]  # frame index out of range
+        with pytest.raises(IndexError):
+            catalog.finish_video(video_id, INFO, frames, bad)
+        assert catalog.counts()["frames"] == 0
+        assert catalog.video(video_id).status == "processing"

@@ -1,0 +1,177 @@
+"""Ingest end to end: good and bad videos, duplicates, exit codes, resume after SIGKILL."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import pytest
+
+from app.cli import main
+from inference.catalog import Catalog
+from inference.ingest import IngestConfig, ingest
+from inference.manifest import read_manifest
+from tests.videos import FFMPEG, walking_clip, write_video
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _mixed_folder(folder: Path) -> dict[str, str]:
+    """Good and bad videos; returns name -> expected status."""
+    folder.mkdir()
+    write_video(folder / "good1.mp4", walking_clip(n=30, seed=1))
+    write_video(folder / "good2.webm", walking_clip(n=30, seed=2, top_colour=(20, 160, 40)), codec="libvpx-vp9")
+    (folder / "zz_copy_of_good1.mp4").write_bytes((folder / "good1.mp4").read_bytes())
+    (folder / "zero.mp4").write_bytes(b"")
+    (folder / "notes.mp4").write_text("this is a text file named like a video\n")
+    data = (folder / "good1.mp4").read_bytes()
+    (folder / "truncated.mp4").write_bytes(data[: len(data) // 3])
+    (folder / "corrupt.mkv").write_bytes(data[:64] + os.urandom(4000))
+    subprocess.run([FFMPEG, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
+                    "sine=duration=1", str(folder / "audio.mp4")], check=True, capture_output=True)
+    return {
+        "good1.mp4": "ingested", "good2.webm": "ingested", "zz_copy_of_good1.mp4": "duplicate",
+        "zero.mp4": "failed", "notes.mp4": "failed", "truncated.mp4": "failed",
+        "corrupt.mkv": "failed", "audio.mp4": "failed",
+    }
+
+
+def _manifest(path: Path, rows: list[dict]) -> Path:
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["path", "creator", "followers", "posted_at"])
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+@pytest.mark.slow
+def test_mixed_folder_catalogs_good_and_records_bad(tmp_path, data_dir, capsys):
+    expected = _mixed_folder(tmp_path / "clips")
+    code = main(["ingest", str(tmp_path / "clips"), "--creator", "ann", "--followers", "20k",
+                 "--posted-at", "2026-05-01", "--data-dir", str(data_dir), "--no-index", "-q"])
+    out = capsys.readouterr().out
+    assert code == 1
+    for name in expected:
+        assert name in out
+    with Catalog(data_dir) as catalog:
+        videos = {Path(v.source_path).name: v for v in catalog.videos()}
+        assert videos["good1.mp4"].status == "done" and videos["good2.webm"].status == "done"
+        for name, status in expected.items():
+            if status == "failed" and name in videos:  # hashable failures have a row too
+                assert videos[name].status == "failed" and videos[name].error
+        assert "zz_copy_of_good1.mp4" not in videos
+        events = catalog.conn.execute("SELECT source, outcome, reason FROM ingest_events").fetchall()
+        outcomes = {Path(source).name: (outcome, reason) for source, outcome, reason in events}
+        for name, status in expected.items():
+            assert outcomes[name][0] == status, name
+            if status == "failed":
+                assert outcomes[name][1], f"{name} failed without a reason"
+        garments = catalog.garments()
+        assert garments and {g.kind for g in garments} == {"top", "bottom", "full"}
+        for garment in garments:
+            crop = cv2.imread(str(data_dir / garment.crop_path))
+            assert crop is not None and crop.shape[0] > 8
+        assert catalog.integrity_problems() == []
+
+
+def test_exit_codes(tmp_path, data_dir, capsys):
+    good = write_video(tmp_path / "good.mp4", walking_clip(n=15))
+    args = ["--creator", "ann", "--followers", "100", "--posted-at", "2026-05-01", "--data-dir", str(data_dir), "--no-index", "-q"]
+    assert main(["ingest", str(good), *args]) == 0
+    assert main(["ingest", str(good), *args]) == 0  # already in: skipped, not a failure
+    (tmp_path / "bad.mp4").write_text("nope")
+    assert main(["ingest", str(tmp_path / "bad.mp4"), *args]) == 2
+    assert main(["ingest", "--data-dir", str(data_dir)]) == 2  # nothing to ingest
+    assert main(["ingest", str(good), "--data-dir", str(data_dir)]) == 2  # no creator metadata
+    assert main(["ingest", "--manifest", str(tmp_path / "missing.csv"), "--data-dir", str(data_dir)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "manifest not found" in err
+
+
+def test_manifest_with_bad_rows_and_missing_file(tmp_path, data_dir):
+    write_video(tmp_path / "a.mp4", walking_clip(n=15))
+    manifest = _manifest(tmp_path / "m.csv", [
+        {"path": "a.mp4", "creator": "ann", "followers": "30k", "posted_at": "2026-05-01"},
+        {"path": "gone.mp4", "creator": "bob", "followers": "10", "posted_at": "2026-05-02"},
+        {"path": "a.mp4", "creator": "bob", "followers": "-10", "posted_at": "2026-05-02"},
+    ])
+    batch = read_manifest(manifest)
+    report = ingest(batch.videos, data_dir, rejected=batch.rejected, progress=False)
+    statuses = {o.source: (o.status, o.reason) for o in report.outcomes}
+    assert statuses["m.csv:2"][0] == "ingested"
+    assert statuses["m.csv:3"] == ("failed", "file not found")
+    assert statuses["m.csv:4"][0] == "failed" and ">= 0" in statuses["m.csv:4"][1]
+    assert report.exit_code == 1
+
+
+def test_nothing_stored_is_lost_when_a_later_video_fails(tmp_path, data_dir):
+    good = write_video(tmp_path / "good.mp4", walking_clip(n=15))
+    ingest([_submission(good)], data_dir, progress=False)
+    with Catalog(data_dir) as catalog:
+        before = [g.id for g in catalog.garments()]
+    (tmp_path / "bad.mp4").write_bytes(b"\x00" * 5000)
+    report = ingest([_submission(tmp_path / "bad.mp4")], data_dir, progress=False)
+    assert report.exit_code == 2
+    with Catalog(data_dir) as catalog:
+        assert [g.id for g in catalog.garments()] == before
+
+
+def _submission(path: Path):
+    import datetime as dt
+
+    from inference.types import VideoSubmission
+
+    return VideoSubmission(path, "ann", 20_000, dt.date(2026, 5, 1), path.name)
+
+
+def test_per_stage_timing_is_reported(tmp_path, data_dir):
+    good = write_video(tmp_path / "good.mp4", walking_clip(n=15))
+    report = ingest([_submission(good)], data_dir, IngestConfig(), progress=False)
+    assert {"hash", "decode", "crop", "write"} <= set(report.stage_seconds())
+
+
+@pytest.mark.slow
+def test_resume_after_sigkill(tmp_path, data_dir):
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    for i in range(6):
+        write_video(clips / f"v{i}.mp4", walking_clip(n=75, w=360, h=640, seed=i), extra=["-preset", "ultrafast"])
+    command = [sys.executable, "-m", "app.cli", "ingest", str(clips), "--creator", "ann", "--followers", "12k",
+               "--posted-at", "2026-05-01", "--data-dir", str(data_dir), "--no-index", "-q"]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    done = 0
+    while time.time() < deadline and process.poll() is None:
+        if (data_dir / "catalog.sqlite").exists():
+            with Catalog(data_dir) as catalog:
+                done = catalog.counts()["videos_done"]
+            if done >= 2:
+                break
+        time.sleep(0.05)
+    assert process.poll() is None, "ingest finished before it could be killed; make the clips longer"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+
+    with Catalog(data_dir) as catalog:
+        assert catalog.integrity_problems() == []
+        counts = catalog.counts()
+        assert 2 <= counts["videos_done"] < 6
+    assert subprocess.run(command, cwd=ROOT).returncode == 0
+    with Catalog(data_dir) as catalog:
+        counts = catalog.counts()
+        assert counts["videos_done"] == 6 and counts["videos_processing"] == 0
+        assert catalog.integrity_problems() == []
+        per_video = catalog.conn.execute(
+            "SELECT source_path, COUNT(*) FROM videos GROUP BY content_hash HAVING COUNT(*) > 1").fetchall()
+        assert per_video == []
+        garments = catalog.garments()
+        assert len({(g.video_id, g.frame_id, g.kind) for g in garments}) == len(garments)
+        assert all((data_dir / g.crop_path).is_file() for g in garments)
+        crop_dirs = {p.name for p in (data_dir / "crops").iterdir()}
+        assert crop_dirs == {str(v.id) for v in catalog.videos()}
