@@ -1,0 +1,224 @@
+"""The world scorer on hand-made cases whose right scores are known."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import numpy as np
+import pytest
+
+from inference.types import Box
+from training import world_eval as we
+
+D = dt.date
+
+
+def _truth_frames() -> list[we.TrueGarment]:
+    return [
+        we.TrueGarment("a.mp4", 0, 0.0, "top", "A", Box(0, 0, 10, 10)),
+        we.TrueGarment("a.mp4", 0, 0.0, "bottom", "A", Box(0, 10, 10, 20)),
+        we.TrueGarment("a.mp4", 7, 0.5, "top", "A", Box(0, 0, 10, 10)),
+        we.TrueGarment("a.mp4", 7, 0.5, "bottom", "A", Box(0, 10, 10, 20)),
+        we.TrueGarment("b.mp4", 0, 0.0, "full", "B", Box(5, 5, 15, 25)),
+    ]
+
+
+def _key(styles: list[we.TrueStyle], garments: list[we.TrueGarment] | None = None) -> we.AnswerKey:
+    return we.AnswerKey(videos=[], styles=styles, creators=[], garments=garments or [])
+
+
+def test_box_iou_matches_video_nearest_time_and_kind():
+    matcher = we.GarmentMatcher(_truth_frames())
+    found = [
+        we.FoundGarment(1, "a.mp4", 0.1, "top", Box(0, 0, 10, 10)),  # nearest t=0.0: IoU 1
+        we.FoundGarment(2, "a.mp4", 0.45, "bottom", Box(0, 10, 10, 15)),  # nearest t=0.5: IoU 0.5
+        we.FoundGarment(3, "a.mp4", 0.0, "full", Box(0, 0, 10, 20)),  # no 'full' in a.mp4: 0
+        we.FoundGarment(4, "zzz.mp4", 0.0, "top", Box(0, 0, 10, 10)),  # unknown video: 0
+    ]
+    score = we.box_scores(found, matcher)
+    assert score.garments == 4 and score.matched == 2
+    assert score.mean_iou == pytest.approx(0.375)
+    assert score.median_iou == pytest.approx(0.25)
+    assert score.share_iou_50 == pytest.approx(0.5)
+    assert score.by_kind == {"bottom": 0.5, "full": 0.0, "top": 0.5}
+    assert we.true_styles_of(found, matcher) == {1: "A", 2: "A"}
+
+
+def test_box_scores_refuse_an_empty_catalog():
+    with pytest.raises(ValueError, match="no catalog garments"):
+        we.box_scores([], we.GarmentMatcher(_truth_frames()))
+
+
+def test_perfect_clustering_scores_one_whatever_the_labels():
+    score = we.cluster_scores({1: "A", 2: "A", 3: "B", 4: "B"}, {1: 7, 2: 7, 3: 3, 4: 3})
+    assert (score.nmi, score.ari, score.purity, score.coverage) == pytest.approx((1, 1, 1, 1))
+
+
+def test_split_cluster_has_known_nmi_ari_purity():
+    # true [A A B B] vs predicted [0 0 1 2]: NMI = 2I/(H(T)+H(P)) = 0.8, ARI = 4/7, purity 1
+    score = we.cluster_scores({1: "A", 2: "A", 3: "B", 4: "B"}, {1: 0, 2: 0, 3: 1, 4: 2})
+    assert score.nmi == pytest.approx(0.8)
+    assert score.ari == pytest.approx(4 / 7)
+    assert score.purity == pytest.approx(1.0)
+    assert score.predicted_styles == 3 and score.true_styles == 2
+
+
+def test_every_garment_in_one_cluster():
+    score = we.cluster_scores({1: "A", 2: "A", 3: "A", 4: "B"}, {1: 0, 2: 0, 3: 0, 4: 0})
+    assert score.nmi == pytest.approx(0.0)
+    assert score.ari == pytest.approx(0.0)
+    assert score.purity == pytest.approx(0.75)
+
+
+def test_one_true_style():
+    together = we.cluster_scores({1: "A", 2: "A"}, {1: 0, 2: 0})
+    assert (together.nmi, together.ari, together.purity) == pytest.approx((1, 1, 1))
+    split = we.cluster_scores({1: "A", 2: "A", 3: "A"}, {1: 0, 2: 1, 3: 2})
+    assert (split.nmi, split.ari, split.purity) == pytest.approx((0, 0, 1))
+
+
+def test_unassigned_garments_lower_coverage_only():
+    score = we.cluster_scores({1: "A", 2: "A", 3: "B", 4: "B"}, {1: 0, 2: we.UNASSIGNED, 3: 1})
+    assert score.coverage == pytest.approx(0.5) and score.garments == 2
+    assert score.purity == pytest.approx(1.0)
+    with pytest.raises(ValueError):
+        we.cluster_scores({1: "A"}, {1: we.UNASSIGNED})
+
+
+def test_majority_mapping_and_representatives():
+    truth = {1: "A", 2: "A", 3: "B", 4: "B", 5: "A", 6: "B"}
+    predicted = {1: 0, 2: 0, 3: 0, 4: 1, 5: 2, 6: 3}
+    mapping = we.majority_mapping(truth, predicted)
+    assert mapping == {0: "A", 1: "B", 2: "A", 3: "B"}
+    # A: style 0 holds 2 of its garments, style 2 holds 1 -> 0; B: styles 1 and 3 tie -> lower id
+    assert we.representatives(truth, predicted, mapping) == {"A": 0, "B": 1}
+    assert we.majority_mapping({1: "A", 2: "B"}, {1: 5, 2: 5}) == {5: "A"}  # tie -> first id
+
+
+RISING = [
+    we.TrueStyle("S1", originator="ann", rose=True, takeoff=D(2026, 6, 10)),
+    we.TrueStyle("S2", originator="bob", rose=True, takeoff=D(2026, 6, 20)),
+    we.TrueStyle("S3", originator="cat", rose=False),
+]
+
+
+def test_originator_top1_and_top3():
+    rankings = {0: ["ann", "x"], 1: ["x", "y", "bob"]}
+    score = we.originator_scores(_key(RISING), rankings, {"S1": 0, "S2": 1, "S3": 9})
+    assert score.styles == 2
+    assert score.top1 == pytest.approx(0.5) and score.top3 == pytest.approx(1.0)
+    assert score.per_style == {"S1": 1, "S2": 3}
+    missing = we.originator_scores(_key(RISING), rankings, {"S1": 0})
+    assert missing.top1 == pytest.approx(0.5) and missing.top3 == pytest.approx(0.5)
+    assert missing.per_style["S2"] is None
+
+
+def test_originators_with_no_rising_style_are_undefined():
+    score = we.originator_scores(_key([RISING[2]]), {0: ["cat"]}, {"S3": 0})
+    assert score.styles == 0 and score.top1 is None and score.top3 is None
+
+
+def test_rising_precision_recall_and_days_late():
+    mapping = {0: "S1", 4: "S1", 2: "S3"}
+    flagged = {0: D(2026, 6, 12), 4: D(2026, 6, 11), 2: D(2026, 6, 1), 5: D(2026, 6, 5)}
+    score = we.rising_scores(_key(RISING), flagged, mapping)
+    assert score.precision == pytest.approx(0.5)  # styles 0 and 4 of 4 flagged
+    assert score.recall == pytest.approx(0.5)  # S1 found, S2 missed
+    assert score.days_late == {"S1": 1}  # first flag of S1 (style 4) a day after take-off
+    assert score.mean_days_late == pytest.approx(1.0)
+    assert score.within_7_days == pytest.approx(0.5)  # S2 never flagged counts as late
+
+
+def test_rising_degenerate_cases():
+    none_rose = we.rising_scores(_key([RISING[2]]), {}, {})
+    assert none_rose.precision is None and none_rose.recall is None and none_rose.within_7_days is None
+    nothing_flagged = we.rising_scores(_key(RISING), {}, {})
+    assert nothing_flagged.precision is None and nothing_flagged.recall == 0.0
+    late = we.rising_scores(_key(RISING), {1: D(2026, 6, 30)}, {1: "S2"})
+    assert late.days_late == {"S2": 10} and late.within_7_days == pytest.approx(0.0)
+    early = we.rising_scores(_key(RISING), {1: D(2026, 6, 15)}, {1: "S2"})
+    assert early.days_late == {"S2": -5}  # flagged before take-off counts as on time
+
+
+def test_search_recall_at_10():
+    truth = {1: "A", 2: "A", 3: "B"}
+    image = np.zeros((4, 4, 3), np.uint8)
+    answers = {"A": [1, 3, 2], "B": [1, 2], "C": [1]}
+    queries = [we.SearchQuery(image, style, f"{style}.mp4") for style in ("A", "B", "C")]
+    calls = iter(answers[q.style] for q in queries if q.style in ("A", "B"))
+    score = we.search_scores(queries, lambda img: next(calls), truth)
+    assert score.queries == 2 and score.skipped == 1
+    assert score.recall_at_k == pytest.approx(0.5)  # A: 2/2, B: 0/1
+    assert score.hit_at_k == pytest.approx(0.5)
+
+
+def test_search_recall_counts_only_the_top_k_and_no_duplicates():
+    truth = {g: "A" for g in range(1, 21)}
+    query = we.SearchQuery(np.zeros((2, 2, 3), np.uint8), "A", "q.mp4")
+    score = we.search_scores([query], lambda img: [99, 1, 1, 2, 3, *range(4, 20)], truth, k=5)
+    assert score.recall_at_k == pytest.approx(3 / 5)  # 99 irrelevant, duplicate 1 counted once
+
+
+def test_evaluate_ties_the_stages_together():
+    key = we.AnswerKey(
+        videos=[],
+        styles=[we.TrueStyle("A", originator="ann", rose=True, takeoff=D(2026, 6, 1)), we.TrueStyle("B")],
+        creators=[],
+        garments=_truth_frames(),
+    )
+    found = [
+        we.FoundGarment(1, "a.mp4", 0.0, "top", Box(0, 0, 10, 10)),
+        we.FoundGarment(2, "a.mp4", 0.5, "bottom", Box(0, 10, 10, 20)),
+        we.FoundGarment(3, "b.mp4", 0.0, "full", Box(5, 5, 15, 25)),
+    ]
+    report = we.evaluate(
+        key, found, predicted={1: 0, 2: 0, 3: 1}, rankings={0: ["ann"]}, flagged={0: D(2026, 6, 3)}
+    )
+    assert report.boxes.mean_iou == pytest.approx(1.0)
+    assert report.clusters is not None and report.clusters.nmi == pytest.approx(1.0)
+    assert report.originators is not None and report.originators.top1 == 1.0
+    assert report.rising is not None and report.rising.days_late == {"A": 2}
+    assert report.search is None
+    assert json.loads(json.dumps(report.to_dict()))["rising"]["days_late"] == {"A": 2}
+
+
+def _write_key(folder, garments_as="json"):
+    answers = folder / "answers"
+    answers.mkdir(parents=True)
+    (answers / "videos.json").write_text(json.dumps([{"file": "a.mp4", "creator": "ann", "posted_at": "2026-06-01", "styles": ["A"]}]))
+    (answers / "styles.json").write_text(json.dumps([{"id": "A", "originator": "ann", "rose": True, "takeoff_date": "2026-06-02"}]))
+    (answers / "creators.json").write_text(json.dumps([{"handle": "ann", "followers": 20000, "tier": "micro", "is_trendsetter": True}]))
+    rows = [{"video": "a.mp4", "frame": 0, "t_s": 0.0, "kind": "top", "style": "A", "x0": 1, "y0": 2, "x1": 3, "y1": 4}]
+    if garments_as == "json":
+        (answers / "garments.json").write_text(json.dumps(rows))
+    else:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.Table.from_pylist(rows), answers / "garments.parquet")
+    return answers
+
+
+@pytest.mark.parametrize("garments_as", ["json", "parquet"])
+def test_load_answer_key(tmp_path, garments_as):
+    _write_key(tmp_path, garments_as)
+    key = we.load_answer_key(tmp_path)
+    assert key.videos[0].posted_at == D(2026, 6, 1)
+    assert key.styles[0].takeoff == D(2026, 6, 2) and key.rising_styles()[0].id == "A"
+    assert key.garments == [we.TrueGarment("a.mp4", 0, 0.0, "top", "A", Box(1, 2, 3, 4))]
+
+
+def test_load_answer_key_errors(tmp_path):
+    with pytest.raises(we.AnswerKeyError, match="no answer key"):
+        we.load_answer_key(tmp_path / "nowhere")
+    answers = _write_key(tmp_path)
+    (answers / "styles.json").write_text("{not json")
+    with pytest.raises(we.AnswerKeyError, match="cannot read"):
+        we.load_answer_key(tmp_path)
+    (answers / "styles.json").write_text(json.dumps([{"name": "no id"}]))
+    with pytest.raises(we.AnswerKeyError, match="malformed"):
+        we.load_answer_key(tmp_path)
+    (tmp_path / "INCOMPLETE").write_text("")
+    with pytest.raises(we.AnswerKeyError, match="incomplete"):
+        we.load_answer_key(tmp_path)
