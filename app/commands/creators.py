@@ -1,0 +1,82 @@
+"""``stylescope creators``: who started each style, who followed, and the trendsetter leaderboard."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from app.commands import add_common, print_json, print_table
+from app.commands.trends import parse_day
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(
+        "creators",
+        help="originators of styles, influence between creators, trendsetter leaderboard",
+        description="Originator of every style with its evidence (video, moment, crop, date, "
+        "runners-up), influence between creators, and the trendsetter leaderboard. Run "
+        "`stylescope trends` first. Exit 2 when there is nothing to report.",
+    )
+    parser.add_argument("--tier", help="leaderboard for one follower tier: nano, micro, mid (macro), mega")
+    parser.add_argument("--style", type=int, default=None, help="one style: its originator and every adopter in order")
+    parser.add_argument("--top", type=int, default=20, help="leaderboard rows (default 20)")
+    parser.add_argument("--as-of", type=parse_day, default=None, help="as of this day (default: last day with posts)")
+    add_common(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from inference import creators, trends
+    from inference.catalog import Catalog
+    from inference.storage import resolve_data_dir
+    from inference.trend_reports import creators_report
+
+    with Catalog(resolve_data_dir(args.data_dir)) as catalog:
+        report = creators_report(catalog, trends.load_config(args.config), creators.load_config(args.config),
+                                 args.as_of, args.tier, args.top, args.style)
+    if args.json:
+        print_json(report)
+    elif args.style is not None:
+        _print_style(report["style"])
+    else:
+        _print(report)
+    return 0
+
+
+def _evidence(adoption: dict[str, Any]) -> list[Any]:
+    return [adoption["creator"], adoption["tier"], adoption["day"], adoption["video_id"], f"{adoption['t_s']:.1f}s",
+            adoption["frames"], f"{adoption['distance']:.3f}", adoption["crop_path"]]
+
+
+def _print_style(style: dict[str, Any]) -> None:
+    print(f"style {style['id']}: {style['name']}")
+    origin = style["origin"]
+    if origin is None:
+        print("no sightings")
+        return
+    print(f"originator: @{origin['originator']['creator']} on {origin['originator']['day']}"
+          + (f" (tied with {', '.join(origin['tied_with'])})" if origin["tied_with"] else "")
+          + (f"; {origin['strays_skipped']} earlier stray sightings not counted" if origin["strays_skipped"] else ""))
+    rows = [[n + 1, *_evidence(a), a["days_after"]] for n, a in enumerate(style["adopters"])]
+    print_table(["#", "creator", "tier", "date", "video", "moment", "frames", "distance", "crop", "days after"], rows)
+
+
+def _print(report: dict[str, Any]) -> None:
+    print(f"trendsetters as of {report['as_of']}" + (f" (tier {report['tier']})" if report["tier"] else "")
+          + f": {report['ranked_creators']} creators adopted one of {len(report['risen_styles'])} risen styles")
+    print_table(
+        ["#", "creator", "followers", "tier", "score", "styles", "originated", "days before take-off"],
+        [[n + 1, t["creator"], t["followers"], t["tier"], f"{t['score']:.3f}", t["styles"], t["originated"],
+          f"{t['days_before_takeoff']:.0f}"] for n, t in enumerate(report["leaderboard"])],
+    )
+    print("\noriginators")
+    print_table(
+        ["style", "name", "creator", "tier", "date", "video", "moment", "frames", "distance", "crop", "runners-up"],
+        [[o["style_id"], o["style_name"][:30], *_evidence(o["originator"]),
+          ", ".join(f"{r['creator']} ({r['day']})" for r in o["runners_up"]) or "-"] for o in report["originators"]],
+    )
+    if report["influence"]:
+        print("\ninfluence (B adopts after A more often than chance)")
+        print_table(["A", "B", "styles", "expected", "lift", "p"],
+                    [[e["source"], e["target"], e["observed"], f"{e['expected']:.2f}", f"{e['lift']:.1f}",
+                      f"{e['p_value']:.2g}"] for e in report["influence"]])

@@ -1,0 +1,317 @@
+"""Who started each style, who followed, who influences whom, and who sets trends.
+
+- *Adoption*: a creator's first **confident** sighting of a style: a video whose garments
+  of the style sit close to its centroid (median distance within the style's
+  ``distance_quantile``) and either show it in ``min_frames`` frames or are backed by the
+  creator wearing it again in a later video. A single stray frame that happens to fall in
+  a style early on is therefore not an adoption.
+- *Originator*: the earliest adopter (by ``posted_at``; ties broken by more frames, then
+  nearer the centroid), with the evidence (video, moment, crop, date) and the runners-up.
+- *Influence* A -> B: B adopted a style within ``influence_days`` after A more often than
+  chance. Chance is, per style, the share of ordered adopter pairs that fall within the
+  window (so it accounts for how bunched each style's adoptions are); the observed count
+  is tested against that Poisson expectation, Benjamini-Hochberg corrected.
+- *Trendsetter score*: over styles that later rose, how early the creator adopted them
+  (1 for the first adopter, towards 0 for the last), shrunk towards a prior so that one
+  lucky early adoption does not top the board; it carries the count it rests on.
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+import datetime as dt
+import logging
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from configs import from_dict, load
+from inference.trends import Sighting, StyleTrend, TrendData
+from inference.types import follower_tier, tier_bounds
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class CreatorsConfig:
+    """Originators, influence and trendsetters (section ``creators`` of configs/trends.yaml)."""
+
+    min_frames: int = 2  # frames a video must show a style in to count (unless the creator wears it again)
+    distance_quantile: float = 0.9  # sightings farther than this quantile of the style's distances don't count
+    runners_up: int = 3  # adopters shown after the originator
+    influence_days: int = 14  # B adopting within this many days after A counts for A -> B
+    influence_min_styles: int = 3  # styles an influence edge must rest on
+    influence_min_lift: float = 2.0  # observed / expected, at least
+    influence_max_p: float = 0.05  # false discovery rate of influence edges (Benjamini-Hochberg)
+    prior_styles: float = 2.0  # pseudo-styles shrinking the trendsetter score towards the prior
+    prior_earliness: float = 0.25  # earliness those pseudo-styles count with
+
+
+def load_config(user_file: str | Path | None = None) -> CreatorsConfig:
+    """The ``creators`` section of the packaged trends config, with the user's file over it."""
+    return from_dict(CreatorsConfig, load("trends", user_file).get("creators"))
+
+
+# --------------------------------------------------------------------------------------
+# adoptions and originators
+# --------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class Adoption:
+    """A creator's first confident sighting of a style, with its evidence."""
+
+    style_id: int
+    creator: str
+    followers: int
+    day: dt.date  # posted_at of the video
+    video_id: int
+    t_s: float  # moment in the video
+    garment_id: int
+    crop_path: str  # relative to the data directory
+    frames: int  # frames of the video showing the style
+    distance: float  # median distance to the style's centroid
+    confident: bool  # False when the style had no confident sighting at all (fallback)
+
+    @property
+    def tier(self) -> str:
+        return follower_tier(self.followers)
+
+    def as_dict(self) -> dict[str, Any]:
+        record = dataclasses.asdict(self)
+        record["day"] = self.day.isoformat()
+        record["tier"] = self.tier
+        return record
+
+
+def _confident(sightings: Sequence[Sighting], config: CreatorsConfig) -> list[bool]:
+    """Which sightings of one style count as adoptions (see the module docstring)."""
+    limit = float(np.quantile([s.distance for s in sightings], config.distance_quantile)) + 1e-6
+    videos_by_creator: dict[str, set[int]] = defaultdict(set)
+    for s in sightings:
+        if s.distance <= limit:
+            videos_by_creator[s.creator].add(s.video_id)
+    return [
+        s.distance <= limit and (s.frames >= config.min_frames or len(videos_by_creator[s.creator]) > 1)
+        for s in sightings
+    ]
+
+
+def style_adoptions(sightings: Sequence[Sighting], config: CreatorsConfig) -> list[Adoption]:
+    """Adopters of one style, earliest first (ties: more frames, nearer the centroid, handle)."""
+    if not sightings:
+        return []
+    confident = _confident(sightings, config)
+    fallback = not any(confident)
+    if fallback:
+        logger.debug("style %d has no confident sighting; using every sighting", sightings[0].style_id)
+    first: dict[str, Adoption] = {}
+    order = sorted(range(len(sightings)), key=lambda i: _rank_key(sightings[i]))
+    for i in order:
+        s = sightings[i]
+        if (fallback or confident[i]) and s.creator not in first:
+            first[s.creator] = Adoption(
+                s.style_id, s.creator, s.followers, s.day, s.video_id, s.t_s, s.garment_id,
+                s.crop_path, s.frames, s.distance, not fallback,
+            )
+    return sorted(first.values(), key=_rank_key)
+
+
+def _rank_key(s: Sighting | Adoption) -> tuple[Any, ...]:
+    return (s.day, -s.frames, s.distance, s.creator, s.video_id)
+
+
+def adoptions_by_style(data: TrendData, config: CreatorsConfig) -> dict[int, list[Adoption]]:
+    """Adopters of every style, earliest first."""
+    grouped: dict[int, list[Sighting]] = defaultdict(list)
+    for s in data.sightings:
+        grouped[s.style_id].append(s)
+    return {style_id: style_adoptions(group, config) for style_id, group in sorted(grouped.items())}
+
+
+@dataclasses.dataclass
+class Origin:
+    """Who started a style, with the evidence and the runners-up."""
+
+    style_id: int
+    originator: Adoption
+    runners_up: list[Adoption]
+    tied_with: list[str]  # other creators who adopted on the same first day
+    adopters: int  # distinct creators who adopted the style
+    lead_days: int  # days between the originator and the first runner-up (0 without one)
+    strays_skipped: int  # earlier sightings not counted (one stray frame, far from the centroid)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "style_id": self.style_id,
+            "originator": self.originator.as_dict(),
+            "runners_up": [a.as_dict() for a in self.runners_up],
+            "tied_with": self.tied_with,
+            "adopters": self.adopters,
+            "lead_days": self.lead_days,
+            "strays_skipped": self.strays_skipped,
+        }
+
+
+def originators(data: TrendData, config: CreatorsConfig,
+                adoptions: Mapping[int, list[Adoption]] | None = None) -> dict[int, Origin]:
+    """The originator of every style that has a sighting."""
+    adoptions = adoptions if adoptions is not None else adoptions_by_style(data, config)
+    days_by_style: dict[int, list[dt.date]] = defaultdict(list)
+    for s in data.sightings:  # sorted by day
+        days_by_style[s.style_id].append(s.day)
+    origins = {}
+    for style_id, adopters in adoptions.items():
+        if not adopters:
+            continue
+        lead = adopters[0]
+        runners = adopters[1 : 1 + config.runners_up]
+        origins[style_id] = Origin(
+            style_id, lead, runners, [a.creator for a in adopters[1:] if a.day == lead.day],
+            len(adopters), (runners[0].day - lead.day).days if runners else 0,
+            bisect.bisect_left(days_by_style[style_id], lead.day),
+        )
+    return origins
+
+
+# --------------------------------------------------------------------------------------
+# influence
+# --------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class Influence:
+    """A -> B: B adopted styles shortly after A more often than chance."""
+
+    source: str
+    target: str
+    observed: int  # styles B adopted within the window after A
+    expected: float  # what chance gives, from each style's own adoption timing
+    lift: float  # observed / expected
+    p_value: float  # Poisson upper tail, before the FDR correction
+    styles: list[int]  # the styles it rests on
+
+
+def influence(adoptions: Mapping[int, Sequence[Adoption]], config: CreatorsConfig) -> list[Influence]:
+    """Creator pairs where one follows the other more often than chance (strongest first)."""
+    from scipy.stats import poisson
+
+    counts: dict[str, int] = defaultdict(int)
+    for adopters in adoptions.values():
+        for a in adopters:
+            counts[a.creator] += 1
+    creators = sorted(c for c, n in counts.items() if n >= config.influence_min_styles)
+    if len(creators) < 2:
+        return []
+    index = {c: i for i, c in enumerate(creators)}
+    observed = np.zeros((len(creators), len(creators)), np.int32)
+    expected = np.zeros((len(creators), len(creators)))
+    for adopters in adoptions.values():
+        _add_style(adopters, index, config.influence_days, observed, expected)
+    sources, targets = np.nonzero(observed >= config.influence_min_styles)
+    if len(sources) == 0:
+        return []
+    obs = observed[sources, targets]
+    exp = np.maximum(expected[sources, targets], 1e-9)
+    p = poisson.sf(obs - 1, exp)
+    keep = _benjamini_hochberg(p, config.influence_max_p) & (obs / exp >= config.influence_min_lift)
+    edges = []
+    for s, t, o, e, pv in zip(sources[keep], targets[keep], obs[keep], exp[keep], p[keep], strict=True):
+        styles = _shared_styles(adoptions, creators[s], creators[t], config.influence_days)
+        edges.append(Influence(creators[s], creators[t], int(o), round(float(e), 4), round(float(o / e), 3),
+                               float(pv), styles))
+    edges.sort(key=lambda edge: (edge.p_value, -edge.lift))
+    return edges
+
+
+def _add_style(adopters: Sequence[Adoption], index: Mapping[str, int], window: int,
+               observed: np.ndarray, expected: np.ndarray) -> None:
+    """Add one style's follow-ups within the window, and its chance rate, to the matrices."""
+    days = np.asarray([a.day.toordinal() for a in adopters])
+    if len(days) < 2:
+        return
+    gap = days[None, :] - days[:, None]
+    follows = (gap > 0) & (gap <= window)
+    chance = follows.sum() / (len(days) * (len(days) - 1))
+    rows = [i for i, a in enumerate(adopters) if a.creator in index]
+    if len(rows) < 2:
+        return
+    ids = np.asarray([index[adopters[i].creator] for i in rows])
+    observed[np.ix_(ids, ids)] += follows[np.ix_(rows, rows)]
+    block = np.full((len(ids), len(ids)), chance)
+    np.fill_diagonal(block, 0.0)
+    expected[np.ix_(ids, ids)] += block
+
+
+def _benjamini_hochberg(p_values: np.ndarray, rate: float) -> np.ndarray:
+    order = np.argsort(p_values)
+    thresholds = rate * np.arange(1, len(p_values) + 1) / len(p_values)
+    passed = p_values[order] <= thresholds
+    keep = np.zeros(len(p_values), bool)
+    if passed.any():
+        keep[order[: int(np.max(np.flatnonzero(passed))) + 1]] = True
+    return keep
+
+
+def _shared_styles(adoptions: Mapping[int, Sequence[Adoption]], source: str, target: str, window: int) -> list[int]:
+    styles = []
+    for style_id, adopters in adoptions.items():
+        days = {a.creator: a.day for a in adopters}
+        if source in days and target in days and 0 < (days[target] - days[source]).days <= window:
+            styles.append(style_id)
+    return styles
+
+
+# --------------------------------------------------------------------------------------
+# trendsetters
+# --------------------------------------------------------------------------------------
+@dataclasses.dataclass
+class Trendsetter:
+    """One creator on the leaderboard."""
+
+    creator: str
+    followers: int
+    tier: str
+    score: float  # shrunk mean earliness over risen styles, 0..1
+    styles: int  # risen styles the score rests on
+    originated: int  # of those, styles the creator originated
+    days_before_takeoff: float  # median days between their adoption and the style's take-off
+    examples: list[int]  # risen styles they adopted earliest in, best first
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def trendsetters(adoptions: Mapping[int, Sequence[Adoption]], trends: Sequence[StyleTrend],
+                 config: CreatorsConfig) -> list[Trendsetter]:
+    """Trendsetter score of every creator who adopted a style that later rose, best first."""
+    takeoffs = {t.style_id: t.takeoff for t in trends if t.takeoff is not None}
+    earliness: dict[str, list[tuple[float, int, int, bool]]] = defaultdict(list)
+    followers: dict[str, int] = {}
+    for style_id, takeoff in takeoffs.items():
+        adopters = adoptions.get(style_id, [])
+        for rank, a in enumerate(adopters):
+            early = 1.0 - rank / len(adopters)
+            earliness[a.creator].append((early, style_id, (takeoff - a.day).days, rank == 0))
+            followers[a.creator] = a.followers
+    board = []
+    for creator, entries in earliness.items():
+        total = sum(e for e, *_ in entries)
+        score = (total + config.prior_earliness * config.prior_styles) / (len(entries) + config.prior_styles)
+        best = sorted(entries, key=lambda e: -e[0])
+        board.append(Trendsetter(
+            creator, followers[creator], follower_tier(followers[creator]), round(score, 4), len(entries),
+            sum(1 for *_, first in entries if first), float(np.median([d for _, _, d, _ in entries])),
+            [style_id for _, style_id, _, _ in best[:5]],
+        ))
+    board.sort(key=lambda t: (-t.score, -t.styles, t.creator))
+    return board
+
+
+def leaderboard(board: Sequence[Trendsetter], tier: str | None = None, top: int | None = None) -> list[Trendsetter]:
+    """The board filtered to a follower tier (``micro``, ``macro`` ...) and cut to ``top`` rows."""
+    rows = list(board)
+    if tier:
+        low, high = tier_bounds(tier)
+        rows = [t for t in rows if t.followers >= low and (high is None or t.followers < high)]
+    return rows[:top] if top else rows

@@ -1,0 +1,228 @@
+"""Forecast each style's share of posts over the next weeks, and check it against naive baselines.
+
+Three forecasters of a weekly share series:
+
+- ``last_value``: the last observed share, flat (naive baseline);
+- ``linear_trend``: a least-squares line through the last ``trend_weeks`` weeks (baseline);
+- ``damped_trend``: Holt's linear exponential smoothing with a damped trend, its smoothing
+  constants fitted per series on one-step-ahead errors.
+
+:func:`backtest` hides the last ``backtest_weeks`` weeks (from ``backtest_origins`` successive
+origins), forecasts them from what came before, and reports MAE and MAPE per method. With
+``method: auto`` the shipped forecaster is the one with the lowest backtest MAE, so a model
+is only used when it beats both baselines on this data. Intervals come from the backtest's
+absolute errors at each horizon (their ``interval`` quantile), so they are as wide as the
+method has actually been wrong.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import logging
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from configs import ConfigError, from_dict, load
+
+logger = logging.getLogger(__name__)
+
+BASELINES = ("last_value", "linear_trend")
+
+
+@dataclasses.dataclass
+class ForecastConfig:
+    """Share forecasts and their backtest (section ``forecast`` of configs/trends.yaml)."""
+
+    method: str = "auto"  # auto (lowest backtest MAE), last_value, linear_trend or damped_trend
+    horizon_weeks: int = 4  # weeks ahead to forecast
+    backtest_weeks: int = 4  # weeks hidden at each backtest origin
+    backtest_origins: int = 3  # successive origins (each one week earlier) averaged in the backtest
+    trend_weeks: int = 6  # weeks the linear-trend baseline is fitted on
+    interval: float = 0.9  # coverage of the forecast interval
+    min_history_weeks: int = 4  # weeks a series needs before the hidden ones to be backtested
+
+
+def load_config(user_file: str | Path | None = None) -> ForecastConfig:
+    """The ``forecast`` section of the packaged trends config, with the user's file over it."""
+    config = from_dict(ForecastConfig, load("trends", user_file).get("forecast"))
+    if config.method != "auto" and config.method not in FORECASTERS:
+        raise ConfigError(f"forecast.method must be auto or one of {', '.join(FORECASTERS)}")
+    if config.horizon_weeks < 1 or config.backtest_weeks < 1 or config.backtest_origins < 1:
+        raise ConfigError("forecast horizon_weeks, backtest_weeks and backtest_origins must be >= 1")
+    return config
+
+
+# --------------------------------------------------------------------------------------
+# forecasters: history (T,) -> next ``horizon`` values
+# --------------------------------------------------------------------------------------
+def last_value(history: np.ndarray, horizon: int, config: ForecastConfig) -> np.ndarray:
+    """Naive baseline: the last observed value, repeated."""
+    return np.full(horizon, float(history[-1]) if len(history) else 0.0)
+
+
+def linear_trend(history: np.ndarray, horizon: int, config: ForecastConfig) -> np.ndarray:
+    """Baseline: least-squares line through the last ``trend_weeks`` values, extended."""
+    recent = history[-config.trend_weeks :]
+    if len(recent) < 2:
+        return last_value(history, horizon, config)
+    x = np.arange(len(recent), dtype=float)
+    slope, intercept = np.polyfit(x, recent, 1)
+    ahead = np.arange(len(recent), len(recent) + horizon, dtype=float)
+    return intercept + slope * ahead
+
+
+def _holt(history: np.ndarray, alpha: float, beta: float, phi: float) -> tuple[float, float, float]:
+    """Run damped Holt over ``history``; returns (level, trend, sum of squared 1-step errors)."""
+    level, trend, sse = float(history[0]), float(history[1] - history[0]) if len(history) > 1 else 0.0, 0.0
+    for value in history[1:]:
+        predicted = level + phi * trend
+        sse += (value - predicted) ** 2
+        new_level = alpha * value + (1 - alpha) * predicted
+        trend = beta * (new_level - level) + (1 - beta) * phi * trend
+        level = new_level
+    return level, trend, sse
+
+
+_HOLT_GRID = list(itertools.product((0.2, 0.4, 0.6, 0.8, 1.0), (0.05, 0.2, 0.5), (0.8, 0.9, 0.98)))
+
+
+def damped_trend(history: np.ndarray, horizon: int, config: ForecastConfig) -> np.ndarray:
+    """Holt's damped-trend smoothing, constants picked on a grid by one-step SSE."""
+    if len(history) < 3:
+        return last_value(history, horizon, config)
+    best = min(_HOLT_GRID, key=lambda params: _holt(history, *params)[2])
+    level, trend, _ = _holt(history, *best)
+    phi = best[2]
+    damping = np.cumsum(phi ** np.arange(1, horizon + 1))
+    return level + damping * trend
+
+
+Forecaster = Callable[[np.ndarray, int, ForecastConfig], np.ndarray]
+FORECASTERS: dict[str, Forecaster] = {
+    "last_value": last_value,
+    "linear_trend": linear_trend,
+    "damped_trend": damped_trend,
+}
+
+
+# --------------------------------------------------------------------------------------
+# backtest
+# --------------------------------------------------------------------------------------
+@dataclasses.dataclass
+class MethodError:
+    """Backtest error of one forecaster."""
+
+    method: str
+    mae: float  # mean absolute error of the share (fraction of posts)
+    mape: float | None  # mean absolute percentage error over points with a non-zero actual, in %
+    points: int  # forecast points compared
+    abs_error_quantile: list[float]  # per horizon: the ``interval`` quantile of absolute errors
+
+
+@dataclasses.dataclass
+class Backtest:
+    """Errors of every forecaster on hidden weeks, and the one chosen."""
+
+    errors: dict[str, MethodError]
+    chosen: str  # forecaster used for the forecasts
+    beats_baselines: bool  # chosen is not a baseline and has lower MAE than both
+    series: int  # series that had enough history to be backtested
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def backtest(series: Mapping[int, np.ndarray], config: ForecastConfig) -> Backtest:
+    """Hide the last weeks of every series, forecast them, and measure each forecaster.
+
+    Args:
+        series: style id -> weekly share (oldest first).
+        config: forecast settings.
+
+    Returns:
+        A :class:`Backtest`; ``chosen`` is ``config.method``, or with ``auto`` the lowest-MAE
+        forecaster (a baseline unless a model beats both baselines).
+    """
+    h = config.backtest_weeks
+    abs_errors: dict[str, list[list[float]]] = {m: [[] for _ in range(h)] for m in FORECASTERS}
+    pct_errors: dict[str, list[float]] = {m: [] for m in FORECASTERS}
+    used = 0
+    for values in series.values():
+        values = np.asarray(values, float)
+        origins = [len(values) - h - o for o in range(config.backtest_origins)]
+        origins = [o for o in origins if o >= config.min_history_weeks]
+        used += bool(origins)
+        for origin in origins:
+            actual = values[origin : origin + h]
+            for name, forecaster in FORECASTERS.items():
+                predicted = np.clip(forecaster(values[:origin], h, config), 0.0, 1.0)
+                for step, (p, a) in enumerate(zip(predicted, actual, strict=True)):
+                    abs_errors[name][step].append(abs(p - a))
+                    if a > 0:
+                        pct_errors[name].append(abs(p - a) / a * 100.0)
+    errors = {name: _method_error(name, abs_errors[name], pct_errors[name], config) for name in FORECASTERS}
+    chosen = _choose(errors, config) if used else (config.method if config.method != "auto" else "last_value")
+    baseline_mae = min(errors[b].mae for b in BASELINES)
+    beats = chosen not in BASELINES and used > 0 and errors[chosen].mae < baseline_mae
+    return Backtest(errors, chosen, beats, used)
+
+
+def _method_error(name: str, abs_errors: list[list[float]], pct: list[float], config: ForecastConfig) -> MethodError:
+    flat = [e for step in abs_errors for e in step]
+    quantiles = [float(np.quantile(step, config.interval)) if step else 0.0 for step in abs_errors]
+    return MethodError(
+        name,
+        float(np.mean(flat)) if flat else float("nan"),
+        float(np.mean(pct)) if pct else None,
+        len(flat),
+        quantiles,
+    )
+
+
+def _choose(errors: dict[str, MethodError], config: ForecastConfig) -> str:
+    if config.method != "auto":
+        return config.method
+    return min(errors, key=lambda m: (errors[m].mae, m not in BASELINES))
+
+
+# --------------------------------------------------------------------------------------
+# forecasts
+# --------------------------------------------------------------------------------------
+@dataclasses.dataclass
+class ShareForecast:
+    """Next weeks' share of one style, with an interval."""
+
+    style_id: int
+    method: str
+    share: list[float]  # forecast share per week ahead
+    low: list[float]  # interval low per week ahead
+    high: list[float]  # interval high per week ahead
+
+
+def forecast_shares(series: Mapping[int, np.ndarray], config: ForecastConfig,
+                    result: Backtest | None = None) -> tuple[dict[int, ShareForecast], Backtest]:
+    """Forecast every series ``horizon_weeks`` ahead with the backtest's chosen method.
+
+    Intervals are the forecast plus/minus the backtest's absolute-error quantile at each
+    horizon (the last one reused past the backtested horizon), clipped to [0, 1].
+    """
+    result = result or backtest(series, config)
+    method = result.chosen
+    spread = result.errors[method].abs_error_quantile or [0.0]
+    forecasts = {}
+    for style_id, values in series.items():
+        values = np.asarray(values, float)
+        if len(values) == 0:
+            continue
+        predicted = np.clip(FORECASTERS[method](values, config.horizon_weeks, config), 0.0, 1.0)
+        width = np.asarray([spread[min(i, len(spread) - 1)] for i in range(config.horizon_weeks)])
+        forecasts[style_id] = ShareForecast(
+            style_id, method, predicted.round(6).tolist(),
+            np.clip(predicted - width, 0.0, 1.0).round(6).tolist(),
+            np.clip(predicted + width, 0.0, 1.0).round(6).tolist(),
+        )
+    return forecasts, result

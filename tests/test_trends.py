@@ -1,0 +1,346 @@
+"""Styles: clustering, naming, identity across runs, incremental assignment, series, rising score."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+
+import numpy as np
+import pytest
+from sklearn.metrics import normalized_mutual_info_score
+
+from app.cli import main
+from inference import trends
+from inference.catalog import Catalog
+from inference.errors import BadInputError
+from inference.trends import (
+    ClusterConfig,
+    NamingConfig,
+    RisingConfig,
+    SeriesConfig,
+    TrendsConfig,
+    assign_new_garments,
+    cluster_garments,
+    load_styles,
+    load_trend_data,
+    load_vocabulary,
+    recluster,
+    rising_styles,
+    style_series,
+)
+from tests.trends_helpers import DAY0, WordEncoder, WorldBuilder, make_data
+
+
+def _config(**cluster) -> TrendsConfig:
+    return TrendsConfig(cluster=ClusterConfig(**{"k_max": 12, "kmeans_restarts": 2, **cluster}))
+
+
+def _blobs(k: int, per: int, dim: int = 24, noise: float = 0.05, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(k, dim))
+    labels = np.repeat(np.arange(k), per)
+    return (centres[labels] / np.linalg.norm(centres[labels], axis=1, keepdims=True)
+            + noise * rng.normal(size=(k * per, dim))).astype(np.float32), labels
+
+
+def _majority_map(builder: WorldBuilder, catalog: Catalog) -> dict[object, int]:
+    """True style key -> the style id most of its garments got."""
+    votes: dict[object, dict[int, int]] = {}
+    for garment_id, style_id in catalog.conn.execute("SELECT garment_id, style_id FROM garment_styles"):
+        key = builder.truth[garment_id]
+        votes.setdefault(key, {}).setdefault(style_id, 0)
+        votes[key][style_id] += 1
+    return {key: max(v, key=v.get) for key, v in votes.items()}
+
+
+# -- clustering ---------------------------------------------------------------------------
+def test_kmeans_chooses_k_from_the_data_per_kind():
+    tops, top_labels = _blobs(4, 30, seed=1)
+    bottoms, bottom_labels = _blobs(3, 30, seed=2)
+    vectors = np.concatenate([tops, bottoms])
+    kinds = ["top"] * len(tops) + ["bottom"] * len(bottoms)
+    result = cluster_garments(vectors, kinds, np.arange(len(vectors)), _config().cluster)
+    assert sorted(c.kind for c in result.clusters) == ["bottom"] * 3 + ["top"] * 4
+    truth = np.concatenate([top_labels, bottom_labels + 10])
+    assert normalized_mutual_info_score(truth, result.labels) == pytest.approx(1.0)
+    assert set(result.selection) == {"top", "bottom"} and 4 in result.selection["top"]
+
+
+def test_density_leaves_outliers_unassigned():
+    vectors, labels = _blobs(3, 40, seed=3)
+    strays = np.random.default_rng(9).normal(size=(4, vectors.shape[1])).astype(np.float32)
+    result = cluster_garments(np.concatenate([vectors, strays]), ["top"] * 124, np.arange(124),
+                              _config(method="density", min_cluster_size=10).cluster)
+    assert len(result.clusters) == 3
+    assert (result.labels[-4:] == trends.NOISE).all()
+    assert normalized_mutual_info_score(labels, result.labels[:-4]) == pytest.approx(1.0)
+    assert np.isnan(result.distances[-4:]).all()
+
+
+def test_outfit_grouping_gives_each_frame_one_style(data_dir):
+    with Catalog(data_dir) as catalog:
+        world = WorldBuilder(catalog)
+        for i in range(12):
+            world.post(f"c{i}", i, {"top": "t1", "bottom": "b1"}, frames=2)
+            world.post(f"d{i}", i, {"top": "t2", "bottom": "b2"}, frames=2)
+        ids, vectors = world.arrays()
+        result = recluster(catalog, ids, vectors, _config(group_by="outfit"))
+        assert {s.kind for s in result.styles} == {"outfit"} and len(result.styles) == 2
+        by_frame = catalog.conn.execute(
+            "SELECT g.frame_id, COUNT(DISTINCT gs.style_id) FROM garment_styles gs "
+            "JOIN garments g ON g.id = gs.garment_id GROUP BY g.frame_id").fetchall()
+        assert all(n == 1 for _, n in by_frame)
+
+
+def test_all_garments_identical_make_one_style(data_dir):
+    with Catalog(data_dir) as catalog:
+        world = WorldBuilder(catalog, noise=0.0)
+        for i in range(6):
+            world.post(f"c{i}", i, "same")
+        ids, vectors = world.arrays()
+        result = recluster(catalog, ids, vectors, _config())
+        assert len(result.styles) == 1 and result.assigned == len(ids)
+
+
+def test_no_garments_is_a_clear_error(data_dir):
+    with Catalog(data_dir) as catalog, pytest.raises(BadInputError, match="no garments"):
+        recluster(catalog, np.zeros(0, np.int64), np.zeros((0, 8), np.float32), _config())
+    with Catalog(data_dir) as catalog, pytest.raises(BadInputError, match="no garments"):
+        trends.update_styles(catalog, _config())
+
+
+# -- identity across runs and incremental assignment ----------------------------------------
+def test_style_ids_survive_reclustering(data_dir):
+    with Catalog(data_dir) as catalog:
+        world = WorldBuilder(catalog)
+        for day in range(10):
+            for key in ("a", "b", "c"):
+                world.post(f"{key}{day}", day, key)
+        ids, vectors = world.arrays()
+        recluster(catalog, ids, vectors, _config())
+        first = _majority_map(world, catalog)
+        assert len(set(first.values())) == 3
+        # more data, a new style, and a full run with another seed: same ids for the same styles
+        for day in range(10, 20):
+            for key in ("a", "b", "c", "d"):
+                world.post(f"{key}{day}", day, key)
+        ids, vectors = world.arrays()
+        result = recluster(catalog, ids, vectors, _config(seed=7))
+        second = _majority_map(world, catalog)
+        assert all(second[key] == first[key] for key in "abc")
+        assert second["d"] not in first.values() and result.kept_ids == 3 and result.new_ids == 1
+        # a run without style "a" retires its id, and the id is never handed out again
+        keep = np.asarray([world.truth[i] != "a" for i in ids])
+        result = recluster(catalog, ids[keep], vectors[keep], _config())
+        assert result.retired_ids == [first["a"]]
+        world.post("z1", 25, "e")
+        ids2, vectors2 = world.arrays()
+        keep2 = np.asarray([world.truth[i] != "a" for i in ids2])
+        recluster(catalog, ids2[keep2], vectors2[keep2], _config())
+        assert first["a"] not in {s.id for s in load_styles(catalog)}
+
+
+def test_incremental_assignment_uses_existing_styles(data_dir):
+    with Catalog(data_dir) as catalog:
+        world = WorldBuilder(catalog)
+        for day in range(8):
+            for key in ("a", "b"):
+                world.post(f"{key}{day}", day, key)
+        ids, vectors = world.arrays()
+        recluster(catalog, ids, vectors, _config())
+        expected = _majority_map(world, catalog)
+        before = len(ids)
+        world.post("new1", 9, "a")
+        world.post("new2", 9, "b")
+        world.post("odd", 9, "never-seen")
+        ids, vectors = world.arrays()
+        result = assign_new_garments(catalog, ids, vectors)
+        assert result.considered == len(ids) - before and result.assigned == 4
+        got = dict(catalog.conn.execute("SELECT garment_id, style_id FROM garment_styles").fetchall())
+        for garment_id in ids[before:]:
+            key = world.truth[int(garment_id)]
+            assert got.get(int(garment_id)) == expected.get(key)  # "never-seen" stays unassigned
+        sizes = {s.id: s.size for s in load_styles(catalog)}
+        assert sizes[expected["a"]] == 8 * 2 + 2
+
+
+@pytest.mark.slow
+def test_incremental_assignment_of_1k_is_fast(data_dir):
+    with Catalog(data_dir) as catalog:
+        world = WorldBuilder(catalog, dim=64)
+        for day in range(40):
+            for key in range(10):
+                world.post(f"c{key}_{day % 7}", day, key, frames=2)
+        ids, vectors = world.arrays()
+        recluster(catalog, ids, vectors, _config())
+        before = len(ids)
+        for n in range(500):
+            world.post(f"n{n}", 45, n % 10, frames=2)
+        ids, vectors = world.arrays()
+        start = time.perf_counter()
+        result = assign_new_garments(catalog, ids, vectors)
+        elapsed = time.perf_counter() - start
+        assert result.considered == len(ids) - before == 1000 and result.assigned == 1000
+        assert elapsed < 2.0  # target 1 s per 1k on 2 cores; slack for a shared machine
+
+
+# -- naming -------------------------------------------------------------------------------
+def _vocab_file(tmp_path, text: str):
+    path = tmp_path / "vocab.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_styles_are_named_from_the_vocabulary(data_dir, tmp_path):
+    vocab = _vocab_file(tmp_path, "prompt: '{word}'\nname_from: [colours, garments]\n"
+                        "words:\n  colours: [red, blue]\n  garments: [skirt, hoodie]\n  aesthetics: [y2k]\n")
+    with Catalog(data_dir) as catalog:
+        world = WorldBuilder(catalog)
+        for day in range(8):
+            world.post(f"a{day}", day, "red-skirt")
+            world.post(f"b{day}", day, "blue-hoodie")
+        a, b = world.centre("red-skirt"), world.centre("blue-hoodie")
+        encoder = WordEncoder({"red": a, "skirt": a + 0.1 * b, "blue": b, "hoodie": b + 0.1 * a}, world.dim)
+        config = _config()
+        config.naming = NamingConfig(vocabulary=str(vocab), top_words=3)
+        ids, vectors = world.arrays()
+        recluster(catalog, ids, vectors, config, encoder=encoder)
+        names = {s.name for s in load_styles(catalog)}
+        assert names == {"red skirt", "blue hoodie"}
+        style = next(s for s in load_styles(catalog) if s.name == "red skirt")
+        assert style.words[0]["word"] in {"red", "skirt"} and {"word", "score", "category"} <= set(style.words[0])
+        stored = catalog.conn.execute("SELECT words FROM styles WHERE id = ?", (style.id,)).fetchone()[0]
+        assert json.loads(stored)[0]["score"] >= json.loads(stored)[1]["score"]
+
+
+def test_packaged_vocabulary_loads():
+    vocabulary = load_vocabulary()
+    assert {"garments", "colours", "aesthetics"} <= set(vocabulary.words)
+    assert "gorpcore" in vocabulary.words["aesthetics"] and "{word}" in vocabulary.prompt
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("", "no 'words'"),
+        ("words: [red, blue]\n", "no 'words'"),
+        ("words:\n  colours: red\n", "must be a list"),
+        ("words:\n  colours: []\n", "holds no words"),
+        ("words:\n  colours: [red]\nprompt: 'a photo'\n", "prompt"),
+        ("words: {colours: [red]\n", "not valid YAML"),
+        ("words:\n  colours: [red]\nname_from: [shoes]\n", "name_from"),
+    ],
+)
+def test_bad_vocabulary_files_are_clear_errors(tmp_path, text, message):
+    with pytest.raises(BadInputError, match=message):
+        load_vocabulary(_vocab_file(tmp_path, text))
+    with pytest.raises(BadInputError, match="not found"):
+        load_vocabulary(tmp_path / "missing.yaml")
+
+
+# -- series -------------------------------------------------------------------------------
+def test_weekly_series_counts_videos_creators_and_share():
+    data = make_data([
+        (1, "ann", 0), (1, "ann", 1), (1, "bob", 2), (None, "cat", 3),  # week 0: 3 of 4 posts
+        (2, "cat", 7, 2, 0.1, 1_000_000), (1, "dan", 8, 2, 0.1, 10),  # week 1
+        (None, "eve", 21),  # week 3; week 2 is an empty window
+    ])
+    series = style_series(data, SeriesConfig(period="week"))
+    assert series.periods == [DAY0 + dt.timedelta(weeks=w) for w in range(4)]
+    one = series.styles[1]
+    assert one.videos.tolist() == [3, 1, 0, 0] and one.creators.tolist() == [2, 1, 0, 0]
+    assert one.garments.tolist() == [6, 2, 0, 0]
+    assert one.share.tolist() == pytest.approx([0.75, 0.5, 0.0, 0.0])
+    weighted = style_series(data, SeriesConfig(period="week", weight="followers"))
+    assert weighted.styles[2].share[1] == pytest.approx(1_000_000 / 1_000_010)
+    daily = style_series(data, SeriesConfig(period="day"), start=DAY0 + dt.timedelta(days=14),
+                         end=DAY0 + dt.timedelta(days=20))
+    assert daily.posts.sum() == 0 and daily.styles == {}
+
+
+# -- rising and fading --------------------------------------------------------------------
+def _season() -> list[tuple]:
+    rng = np.random.default_rng(0)
+    events: list[tuple] = []
+    for day in range(70):
+        events += [(1, f"c{rng.integers(20)}", day) for _ in range(3)]  # steady background
+        if day <= 30:
+            events += [(4, f"c{rng.integers(20)}", day) for _ in range(2)]  # fades out after day 30
+    events += [(2, f"t{i}", 40 + i) for i in range(10)]  # ten creators, one a day from day 40
+    events += [(3, "solo", 50 + i) for i in range(10)]  # one creator, ten posts
+    return events
+
+
+def test_rising_needs_a_burst_and_several_creators():
+    verdicts = {t.style_id: t for t in rising_styles(make_data(_season()), RisingConfig())}
+    rising = verdicts[2]
+    assert rising.onset == DAY0 + dt.timedelta(days=40)
+    assert DAY0 + dt.timedelta(days=40) <= rising.takeoff <= DAY0 + dt.timedelta(days=44)
+    assert verdicts[3].takeoff is None, "one creator posting ten times is not a trend"
+    assert verdicts[1].takeoff is None and verdicts[1].state == "steady"
+    assert verdicts[4].state == "fading" and verdicts[4].fading_since is not None
+    # judged as of day 45 the trend is rising right now, and only data up to then is used
+    at_45 = {t.style_id: t for t in rising_styles(make_data(_season()), RisingConfig(), DAY0 + dt.timedelta(days=45))}
+    assert at_45[2].state == "rising" and at_45[2].score >= 3.0 and at_45[2].recent_creators == 6
+    assert 3 not in at_45
+
+
+def test_one_day_of_data_is_new_not_rising():
+    data = make_data([(1, f"c{i}", 0) for i in range(10)])
+    (verdict,) = rising_styles(data, RisingConfig())
+    assert verdict.state == "new" and verdict.takeoff is None
+
+
+def test_future_and_backdated_posts(data_dir):
+    with Catalog(data_dir) as catalog:
+        world = WorldBuilder(catalog)
+        for day in range(5):
+            world.post(f"a{day}", day, "a")
+        world.post("late", dt.date.today() + dt.timedelta(days=30), "a")
+        world.post("early", -3, "a")  # ingested last, posted first
+        ids, vectors = world.arrays()
+        recluster(catalog, ids, vectors, _config())
+        data = load_trend_data(catalog)
+        assert data.future_videos == 1 and len(data.posts) == 6
+        assert data.first_day == DAY0 - dt.timedelta(days=3)
+        assert all(s.creator != "late" for s in data.sightings)
+
+
+# -- the command --------------------------------------------------------------------------
+def _season_catalog(data_dir, monkeypatch) -> WorldBuilder:
+    catalog = Catalog(data_dir)
+    world = WorldBuilder(catalog)
+    rng = np.random.default_rng(1)
+    for day in range(63):
+        for _ in range(3):
+            world.post(f"c{rng.integers(15)}", day, "steady", followers=int(rng.integers(1_000, 2_000_000)))
+    for i in range(10):
+        world.post(f"t{i}", 40 + i, "trend", frames=3, followers=30_000)
+    ids, vectors = world.arrays()
+    monkeypatch.setattr("inference.index.load_embeddings", lambda _: (ids, vectors, {"name": "tiny:16", "dim": 16}))
+    catalog.close()
+    return world
+
+
+@pytest.mark.slow
+def test_trends_command_json_tables_and_plots(data_dir, tmp_path, monkeypatch, capsys):
+    _season_catalog(data_dir, monkeypatch)
+    plots = tmp_path / "plots"
+    code = main(["trends", "--data-dir", str(data_dir), "--json", "--plot-dir", str(plots), "--weeks", "4"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0 and report["update"]["mode"] == "recluster"
+    assert len(report["periods"]) == 4 and all(len(s["series"]["share"]) == 4 for s in report["styles"])
+    trend = next(s for s in report["styles"] if s["takeoff"])
+    assert trend["creators"] == 10 and trend["medoids"] and trend["forecast"]["share"]
+    assert (plots / "rising.png").stat().st_size > 1000 and (plots / f"style_{trend['id']}.png").exists()
+    assert set(report["backtest"]["errors"]) == {"last_value", "linear_trend", "damped_trend"}
+    # second run: incremental, readable table
+    assert main(["trends", "--data-dir", str(data_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "assigned 0 of 0 new garments" in out and "take-off" in out and "forecast:" in out
+
+
+def test_trends_command_on_an_empty_catalog_exits_2(data_dir, capsys):
+    assert main(["trends", "--data-dir", str(data_dir)]) == 2
+    assert "no garments" in capsys.readouterr().err
