@@ -119,7 +119,7 @@ def run_child(name: str, path: str) -> None:
     import cv2  # noqa: F401
     import scenedetect  # noqa: F401
 
-    import inference.ingest  # noqa: F401
+    import inference.ingest
     import inference.video  # noqa: F401
 
     started = time.perf_counter()
