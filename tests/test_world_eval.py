@@ -183,42 +183,100 @@ def test_evaluate_ties_the_stages_together():
     assert json.loads(json.dumps(report.to_dict()))["rising"]["days_late"] == {"A": 2}
 
 
-def _write_key(folder, garments_as="json"):
+def _write_key(folder):
+    """A one-video world in the format `stylescope world generate` writes."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     answers = folder / "answers"
     answers.mkdir(parents=True)
-    (answers / "videos.json").write_text(json.dumps([{"file": "a.mp4", "creator": "ann", "posted_at": "2026-06-01", "styles": ["A"]}]))
-    (answers / "styles.json").write_text(json.dumps([{"id": "A", "originator": "ann", "rose": True, "takeoff_date": "2026-06-02"}]))
-    (answers / "creators.json").write_text(json.dumps([{"handle": "ann", "followers": 20000, "tier": "micro", "is_trendsetter": True}]))
-    rows = [{"video": "a.mp4", "frame": 0, "t_s": 0.0, "kind": "top", "style": "A", "x0": 1, "y0": 2, "x1": 3, "y1": 4}]
-    if garments_as == "json":
-        (answers / "garments.json").write_text(json.dumps(rows))
-    else:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        pq.write_table(pa.Table.from_pylist(rows), answers / "garments.parquet")
+    payload = {
+        "season": {"start": "2026-06-01", "days": 30},
+        "creators": [{"handle": "ann", "followers": 20000, "tier": "micro", "trendsetter": True}],
+        "styles": [
+            {"id": 0, "description": "red plaid skirt", "originator": "ann", "rose": True, "takeoff_day": 1, "lookalike_of": None},
+            {"id": 1, "description": "navy jeans", "originator": None, "rose": False, "takeoff_day": None, "lookalike_of": 0},
+        ],
+        "videos": [{"name": "v00000", "file": "videos/v00000.mp4", "creator": "ann", "posted_at": "2026-06-01", "style": 0, "held_out": False}],
+    }
+    (answers / "world.json").write_text(json.dumps(payload))
+    rows = [
+        {"video": "v00000", "frame": 0, "t_s": 0.0, "kind": "top", "x0": 1, "y0": 2, "x1": 3, "y1": 4},
+        {"video": "v00000", "frame": 0, "t_s": 0.0, "kind": "bottom", "x0": None, "y0": None, "x1": None, "y1": None},
+    ]
+    pq.write_table(pa.Table.from_pylist(rows), answers / "boxes.parquet")
     return answers
 
 
-@pytest.mark.parametrize("garments_as", ["json", "parquet"])
-def test_load_answer_key(tmp_path, garments_as):
-    _write_key(tmp_path, garments_as)
-    key = we.load_answer_key(tmp_path)
-    assert key.videos[0].posted_at == D(2026, 6, 1)
-    assert key.styles[0].takeoff == D(2026, 6, 2) and key.rising_styles()[0].id == "A"
-    assert key.garments == [we.TrueGarment("a.mp4", 0, 0.0, "top", "A", Box(1, 2, 3, 4))]
+def test_load_answer_key(tmp_path):
+    _write_key(tmp_path)
+    key = we.load_answer_key(tmp_path / "answers")
+    assert key.videos[0].posted_at == D(2026, 6, 1) and key.videos[0].file == "v00000.mp4"
+    assert key.styles[0].takeoff == D(2026, 6, 2) and [s.id for s in key.rising_styles()] == ["0"]
+    assert key.styles[1].lookalike_of == "0"
+    assert key.creators[0].is_trendsetter
+    # the invisible bottom is not a true garment
+    assert key.garments == [we.TrueGarment("v00000.mp4", 0, 0.0, "top", "0", Box(1, 2, 3, 4))]
 
 
 def test_load_answer_key_errors(tmp_path):
-    with pytest.raises(we.AnswerKeyError, match="no answer key"):
+    with pytest.raises(we.AnswerKeyError, match="no creator world"):
         we.load_answer_key(tmp_path / "nowhere")
+    with pytest.raises(we.AnswerKeyError, match="no answer key"):
+        we.load_answer_key(tmp_path)
     answers = _write_key(tmp_path)
-    (answers / "styles.json").write_text("{not json")
+    (answers / "boxes.parquet").write_bytes(b"not parquet")
+    with pytest.raises(we.AnswerKeyError, match="cannot read true boxes"):
+        we.load_answer_key(tmp_path)
+    (answers / "world.json").write_text("{not json")
     with pytest.raises(we.AnswerKeyError, match="cannot read"):
         we.load_answer_key(tmp_path)
-    (answers / "styles.json").write_text(json.dumps([{"name": "no id"}]))
+    (answers / "world.json").write_text(json.dumps({"season": {"start": "2026-06-01"}, "videos": [{"file": "x"}]}))
     with pytest.raises(we.AnswerKeyError, match="malformed"):
         we.load_answer_key(tmp_path)
     (tmp_path / "INCOMPLETE").write_text("")
     with pytest.raises(we.AnswerKeyError, match="incomplete"):
         we.load_answer_key(tmp_path)
+
+
+def _catalog_with_garments(data_dir, boxes):
+    from inference.catalog import Catalog, FrameRow, GarmentRow
+    from inference.types import VideoInfo, VideoSubmission
+
+    catalog = Catalog(data_dir)
+    submission = VideoSubmission(data_dir / "world" / "videos" / "v00000.mp4", "ann", 20000, D(2026, 6, 1))
+    video_id = catalog.begin_video(submission, "hash0")
+    info = VideoInfo(144, 256, 15.0, 1.0, 15, 0, "h264")
+    frames = [FrameRow(0.0, 0, 100.0, 0, 144, 256)]
+    garments = [GarmentRow(0, kind, box, "hog", 0.9, f"crops/{i}.jpg") for i, (kind, box) in enumerate(boxes)]
+    ids = catalog.finish_video(video_id, info, frames, garments)
+    return catalog, ids
+
+
+def test_eval_world_cli_scores_boxes_and_catalog_styles(tmp_path, capsys):
+    from app.cli import main
+
+    _write_key(tmp_path / "world")
+    catalog, ids = _catalog_with_garments(tmp_path, [("top", Box(1, 2, 3, 4)), ("bottom", Box(0, 0, 5, 5))])
+    assert main(["eval", "world", "--answers", str(tmp_path / "world"), "--data-dir", str(tmp_path), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["boxes"]["garments"] == 2 and report["boxes"]["matched"] == 1
+    assert report["boxes"]["mean_iou"] == pytest.approx(0.5)  # top exact, invisible bottom 0
+    assert report["clusters"] is None
+    with catalog.transaction() as tx:
+        tx.execute("INSERT INTO styles(id, name, created_at, updated_at) VALUES (5, 's', 'x', 'x')")
+        tx.execute("INSERT INTO garment_styles(garment_id, style_id, distance) VALUES (?, 5, 0.1)", (ids[0],))
+    assert main(["eval", "world", "--answers", str(tmp_path / "world"), "--data-dir", str(tmp_path)]) == 0
+    table = capsys.readouterr().out
+    assert "clustering NMI" in table and "box IoU, mean" in table
+
+
+def test_eval_world_cli_bad_input(tmp_path, capsys):
+    from app.cli import main
+
+    _write_key(tmp_path / "world")
+    assert main(["eval", "world", "--answers", str(tmp_path / "missing"), "--data-dir", str(tmp_path)]) == 2
+    assert "no creator world" in capsys.readouterr().err
+    assert main(["eval", "world", "--answers", str(tmp_path / "world"), "--data-dir", str(tmp_path / "empty")]) == 2
+    assert "no catalog" in capsys.readouterr().err
+    assert main(["eval"]) == 2

@@ -504,72 +504,81 @@ def evaluate(
 # ----------------------------------------------------------------------------- reading
 
 
-def _date(value: Any) -> dt.date | None:
-    if value in (None, ""):
-        return None
-    return dt.date.fromisoformat(str(value)[:10])
-
-
 def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise AnswerKeyError(f"answer key file missing: {path}") from None
+        raise AnswerKeyError(
+            f"no answer key at {path}; pass the folder `stylescope world generate` wrote"
+        ) from None
     except (OSError, ValueError) as exc:
         raise AnswerKeyError(f"cannot read answer key file {path}: {exc}") from None
 
 
-def answers_folder(path: str | Path) -> Path:
-    """The answers/ folder of a world folder (or ``path`` itself if it is one)."""
-    path = Path(path)
-    if (path / ANSWERS_DIR).is_dir():
-        path = path / ANSWERS_DIR
+def world_folder(path: str | Path) -> Path:
+    """The world folder holding ``answers/`` (accepts the ``answers/`` folder itself)."""
+    path = Path(path).expanduser()
+    if path.name == ANSWERS_DIR and not (path / ANSWERS_DIR).is_dir():
+        path = path.parent
     if not path.is_dir():
-        raise AnswerKeyError(f"no answer key folder at {path}")
-    if (path.parent / "INCOMPLETE").exists():
-        raise AnswerKeyError(f"the world at {path.parent} is incomplete (generation did not finish)")
+        raise AnswerKeyError(f"no creator world folder at {path}")
+    if (path / "INCOMPLETE").exists():
+        raise AnswerKeyError(f"the creator world in {path} is incomplete (generation did not finish); regenerate it")
     return path
 
 
 def load_answer_key(path: str | Path) -> AnswerKey:
-    """Read an answer key: ``videos.json``, ``styles.json``, ``creators.json`` and the
-    per-frame garment boxes (``garments.parquet``, or ``garments.json``).
+    """Read the answer key a creator world was written with.
+
+    The key is ``answers/world.json`` (season, creators, styles, videos) and
+    ``answers/boxes.parquet`` (per video frame and kind: the true box, empty where the
+    garment is not visible). Each video wears one style; its garments carry that style.
 
     Args:
-        path: a world folder or its ``answers/`` folder.
+        path: the world folder (or its ``answers/`` folder).
 
     Raises:
-        AnswerKeyError: missing files, bad JSON, missing fields, or an unfinished world.
+        AnswerKeyError: missing files, bad JSON/Parquet, missing fields, or a world whose
+            generation did not finish.
     """
-    folder = answers_folder(path)
+    root = world_folder(path)
+    answers = root / ANSWERS_DIR
+    payload = _read_json(answers / TRUTH_FILE)
     try:
-        videos = [_video(v) for v in _read_json(folder / "videos.json")]
-        styles = [_style(s) for s in _read_json(folder / "styles.json")]
-        creators = [_creator(c) for c in _read_json(folder / "creators.json")]
-        garments = _garments(folder)
+        start = dt.date.fromisoformat(str(payload["season"]["start"]))
+        videos = [_video(v) for v in payload["videos"]]
+        styles = [_style(s, start) for s in payload["styles"]]
+        creators = [_creator(c) for c in payload["creators"]]
+        garments = _garments(answers / BOXES_FILE, payload["videos"])
     except (KeyError, TypeError, ValueError) as exc:
-        raise AnswerKeyError(f"malformed answer key in {folder}: {exc!r}") from None
-    return AnswerKey(videos=videos, styles=styles, creators=creators, garments=garments, folder=folder)
+        raise AnswerKeyError(f"malformed answer key in {answers}: {exc!r}") from None
+    return AnswerKey(videos=videos, styles=styles, creators=creators, garments=garments, folder=root)
+
+
+TRUTH_FILE = "world.json"
+BOXES_FILE = "boxes.parquet"
+BOX_COLUMNS = ("video", "frame", "t_s", "kind", "x0", "y0", "x1", "y1")
 
 
 def _video(v: dict[str, Any]) -> TrueVideo:
     return TrueVideo(
-        file=str(v["file"]),
+        file=Path(str(v["file"])).name,
         creator=str(v["creator"]),
         posted_at=dt.date.fromisoformat(str(v["posted_at"])[:10]),
-        styles=tuple(str(s) for s in v["styles"]),
+        styles=(str(v["style"]),),
         held_out=bool(v.get("held_out", False)),
     )
 
 
-def _style(s: dict[str, Any]) -> TrueStyle:
+def _style(s: dict[str, Any], season_start: dt.date) -> TrueStyle:
     lookalike = s.get("lookalike_of")
+    takeoff = s.get("takeoff_day")
     return TrueStyle(
         id=str(s["id"]),
-        name=str(s.get("name", "")),
+        name=str(s.get("description", "")),
         originator=s.get("originator"),
         rose=bool(s.get("rose", False)),
-        takeoff=_date(s.get("takeoff_date")),
+        takeoff=None if takeoff is None else season_start + dt.timedelta(days=int(takeoff)),
         lookalike_of=None if lookalike is None else str(lookalike),
     )
 
@@ -579,41 +588,36 @@ def _creator(c: dict[str, Any]) -> TrueCreator:
         handle=str(c["handle"]),
         followers=int(c["followers"]),
         tier=str(c["tier"]),
-        is_trendsetter=bool(c["is_trendsetter"]),
+        is_trendsetter=bool(c["trendsetter"]),
     )
 
 
-GARMENT_COLUMNS = ("video", "frame", "t_s", "kind", "style", "x0", "y0", "x1", "y1")
+def _garments(path: Path, videos: list[dict[str, Any]]) -> list[TrueGarment]:
+    import pyarrow.parquet as pq
 
-
-def _garments(folder: Path) -> list[TrueGarment]:
-    parquet, as_json = folder / "garments.parquet", folder / "garments.json"
-    if parquet.exists():
-        import pyarrow.parquet as pq
-
-        try:
-            columns = pq.read_table(parquet, columns=list(GARMENT_COLUMNS)).to_pydict()
-        except Exception as exc:  # pyarrow raises several types for a bad file
-            raise AnswerKeyError(f"cannot read {parquet}: {exc}") from None
-        rows: Iterable[dict[str, Any]] = (
-            dict(zip(GARMENT_COLUMNS, values, strict=True))
-            for values in zip(*(columns[c] for c in GARMENT_COLUMNS), strict=True)
+    try:
+        table = pq.read_table(path, columns=list(BOX_COLUMNS)).to_pydict()
+    except FileNotFoundError:
+        raise AnswerKeyError(f"answer key has no true boxes: {path} is missing") from None
+    except Exception as exc:  # pyarrow raises several types for a bad file
+        raise AnswerKeyError(f"cannot read true boxes {path}: {exc}") from None
+    by_name = {str(v["name"]): v for v in videos}
+    garments = []
+    for name, frame, t_s, kind, x0, y0, x1, y1 in zip(*(table[c] for c in BOX_COLUMNS), strict=True):
+        if x0 is None:  # not visible in this frame
+            continue
+        video = by_name[str(name)]
+        garments.append(
+            TrueGarment(
+                video=Path(str(video["file"])).name,
+                frame=int(frame),
+                t_s=round(float(t_s), 4),
+                kind=str(kind),
+                style=str(video["style"]),
+                box=Box(int(x0), int(y0), int(x1), int(y1)),
+            )
         )
-    elif as_json.exists():
-        rows = _read_json(as_json)
-    else:
-        raise AnswerKeyError(f"answer key {folder} has no garments.parquet or garments.json")
-    return [
-        TrueGarment(
-            video=str(r["video"]),
-            frame=int(r["frame"]),
-            t_s=float(r["t_s"]),
-            kind=str(r["kind"]),
-            style=str(r["style"]),
-            box=Box(int(r["x0"]), int(r["y0"]), int(r["x1"]), int(r["y1"])),
-        )
-        for r in rows
-    ]
+    return garments
 
 
 def found_garments(records: Iterable[Any]) -> list[FoundGarment]:
@@ -622,3 +626,9 @@ def found_garments(records: Iterable[Any]) -> list[FoundGarment]:
         FoundGarment(id=r.id, video=Path(r.source_path).name, t_s=float(r.t_s), kind=r.kind, box=r.box)
         for r in records
     ]
+
+
+def catalog_styles(catalog: Any) -> dict[int, int]:
+    """Catalog garment id -> style id from the catalog's ``garment_styles`` table."""
+    rows = catalog.conn.execute("SELECT garment_id, style_id FROM garment_styles")
+    return {int(garment): int(style) for garment, style in rows}
