@@ -1,8 +1,8 @@
 """Who started each style, who followed, who influences whom, and who sets trends.
 
 - *Adoption*: a creator's first **confident** sighting of a style: a video whose garments
-  of the style sit close to its centroid (median distance within the style's
-  ``distance_quantile``) and either show it in ``min_frames`` frames or are backed by the
+  of the style sit close to its centroid (median distance within ``distance_mads``
+  robust deviations of the style's typical distance) and either show it in ``min_frames`` frames or are backed by the
   creator wearing it again in a later video. A single stray frame that happens to fall in
   a style early on is therefore not an adoption.
 - *Originator*: the earliest adopter (by ``posted_at``; ties broken by more frames, then
@@ -41,7 +41,7 @@ class CreatorsConfig:
     """Originators, influence and trendsetters (section ``creators`` of configs/trends.yaml)."""
 
     min_frames: int = 2  # frames a video must show a style in to count (unless the creator wears it again)
-    distance_quantile: float = 0.9  # sightings farther than this quantile of the style's distances don't count
+    distance_mads: float = 3.0  # sightings farther than median + this many MADs of the style's distances don't count
     runners_up: int = 3  # adopters shown after the originator
     influence_days: int = 14  # B adopting within this many days after A counts for A -> B
     influence_min_styles: int = 3  # styles an influence edge must rest on
@@ -88,7 +88,9 @@ class Adoption:
 
 def _confident(sightings: Sequence[Sighting], config: CreatorsConfig) -> list[bool]:
     """Which sightings of one style count as adoptions (see the module docstring)."""
-    limit = float(np.quantile([s.distance for s in sightings], config.distance_quantile)) + 1e-6
+    distances = np.asarray([s.distance for s in sightings])
+    median = float(np.median(distances))
+    limit = median + config.distance_mads * 1.4826 * float(np.median(np.abs(distances - median))) + 1e-6
     videos_by_creator: dict[str, set[int]] = defaultdict(set)
     for s in sightings:
         if s.distance <= limit:
