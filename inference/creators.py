@@ -198,6 +198,7 @@ def influence(adoptions: Mapping[int, Sequence[Adoption]], config: CreatorsConfi
     """Creator pairs where one follows the other more often than chance (strongest first)."""
     from scipy.stats import poisson
 
+    adoptions = merge_co_worn(adoptions)
     counts: dict[str, int] = defaultdict(int)
     for adopters in adoptions.values():
         for a in adopters:
@@ -224,6 +225,41 @@ def influence(adoptions: Mapping[int, Sequence[Adoption]], config: CreatorsConfi
                                float(pv), styles))
     edges.sort(key=lambda edge: (edge.p_value, -edge.lift))
     return edges
+
+
+def merge_co_worn(adoptions: Mapping[int, Sequence[Adoption]], min_overlap: float = 0.5) -> dict[int, list[Adoption]]:
+    """Merge styles adopted in the same videos (the top and bottom of one outfit) into one.
+
+    With styles per garment kind, one outfit is several styles adopted together; counting
+    them separately would count one follow-up several times. Styles whose adoption videos
+    overlap by ``min_overlap`` (Jaccard) or more are merged (union-find); the merged style
+    keeps the lowest id and each creator's earliest adoption.
+    """
+    ids = sorted(adoptions)
+    videos = {sid: {a.video_id for a in adoptions[sid]} for sid in ids}
+    parent = {sid: sid for sid in ids}
+
+    def root(sid: int) -> int:
+        while parent[sid] != sid:
+            parent[sid] = parent[parent[sid]]
+            sid = parent[sid]
+        return sid
+
+    by_video: dict[int, set[int]] = defaultdict(set)
+    for sid in ids:
+        for video in videos[sid]:
+            by_video[video].add(sid)
+    pairs = {(a, b) for styles in by_video.values() for a in styles for b in styles if a < b}
+    for first, second in sorted(pairs):
+        if len(videos[first] & videos[second]) / len(videos[first] | videos[second]) >= min_overlap:
+            parent[root(second)] = root(first)
+    merged: dict[int, dict[str, Adoption]] = defaultdict(dict)
+    for sid in ids:
+        group = merged[root(sid)]
+        for a in adoptions[sid]:
+            if a.creator not in group or _rank_key(a) < _rank_key(group[a.creator]):
+                group[a.creator] = a
+    return {sid: sorted(group.values(), key=_rank_key) for sid, group in merged.items()}
 
 
 def _add_style(adopters: Sequence[Adoption], index: Mapping[str, int], window: int,
