@@ -270,17 +270,21 @@ class Catalog:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
         except sqlite3.DatabaseError as exc:
             raise CatalogError(f"{self.path} is not a stylescope catalog: {exc}") from None
-        if version > SCHEMA_VERSION:
-            raise CatalogError(
-                f"catalog {self.path} has schema version {version}, newer than this "
-                f"stylescope understands ({SCHEMA_VERSION}); upgrade stylescope"
-            )
-        for target in range(version, SCHEMA_VERSION):
-            with self.transaction() as tx:
+        if version == SCHEMA_VERSION:
+            return
+        # Under the write lock, re-read the version: another process may have just migrated.
+        with self.transaction() as tx:
+            version = tx.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise CatalogError(
+                    f"catalog {self.path} has schema version {version}, newer than this "
+                    f"stylescope understands ({SCHEMA_VERSION}); upgrade stylescope"
+                )
+            for target in range(version, SCHEMA_VERSION):
                 for statement in MIGRATIONS[target].split(";"):
                     if statement.strip():
                         tx.execute(statement)
-                tx.execute(f"PRAGMA user_version = {target + 1}")
+            tx.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @property
     def schema_version(self) -> int:

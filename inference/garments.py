@@ -2,8 +2,9 @@
 
 Localisers are pluggable behind :class:`Localiser`. The default chain tries OpenCV's
 pretrained HOG people detector, then motion across the video's frames (fit-check videos are
-shot from a still phone, so what moves is the person), and finally a centred crop, which
-is recorded as ``fallback_center`` so nobody mistakes it for a detection.
+shot from a still phone, so what moves is the person), then OpenCV's pretrained face cascade
+with the body extrapolated from the face, and finally a centred crop, which is recorded as
+``fallback_center`` so nobody mistakes it for a detection.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import abc
 import dataclasses
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -34,9 +36,11 @@ class PersonDetection:
 class LocaliserConfig:
     """Which localisers run, in order, and how garments are cut from a person box."""
 
-    chain: list[str] = dataclasses.field(default_factory=lambda: ["hog", "motion"])  # tried in order; the centred fallback always ends it
+    chain: list[str] = dataclasses.field(default_factory=lambda: ["hog", "motion", "face"])  # tried in order; the centred fallback always ends it
     hog_height: int = 400  # frames are scaled to this height before HOG detection
     hog_min_score: float = 0.3  # HOG SVM margin below which a detection is ignored
+    face_height: int = 480  # frames are scaled to this height before face detection
+    face_neighbours: int = 4  # Haar cascade minNeighbors: higher is stricter
     motion_min_frames: int = 3  # motion needs at least this many frames of the same video
     motion_threshold: int = 28  # per-pixel difference from the background that counts as motion
     motion_min_area: float = 0.02  # smallest moving region, as a fraction of the frame
@@ -86,6 +90,47 @@ class HOGLocaliser(Localiser):
         # The detector's window has a margin around the person: trim it.
         box = Box(round(x + 0.12 * bw), round(y + 0.06 * bh), round(x + 0.88 * bw), round(y + 0.96 * bh))
         return PersonDetection(box.clip(w, h), min(1.0, score / 2.0), self.name)
+
+
+class FaceLocaliser(Localiser):
+    """OpenCV's pretrained Haar frontal-face cascade, with the body extrapolated from the face.
+
+    Fit checks face the camera, so a face is often found where a full-body detector fails;
+    the body box follows adult proportions (about 7.5 head heights tall, 3 head widths wide)
+    and is clipped to the frame.
+    """
+
+    name = "face"
+
+    def __init__(self, config: LocaliserConfig):
+        self.config = config
+        path = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"  # type: ignore[attr-defined]
+        self.cascade = cv2.CascadeClassifier(str(path))
+        if self.cascade.empty():
+            raise RuntimeError(f"OpenCV's face cascade is missing ({path})")
+
+    def locate(self, frames: Sequence[np.ndarray]) -> list[PersonDetection | None]:
+        return [self._detect(frame) for frame in frames]
+
+    def _detect(self, frame: np.ndarray) -> PersonDetection | None:
+        h, w = frame.shape[:2]
+        scale = min(1.0, self.config.face_height / h)
+        grey = cv2.cvtColor(cv2.resize(frame, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY)
+        min_side = max(12, round(grey.shape[0] * 0.03))
+        faces, _, weights = self.cascade.detectMultiScale3(
+            grey, scaleFactor=1.1, minNeighbors=self.config.face_neighbours, minSize=(min_side, min_side), outputRejectLevels=True
+        )
+        if len(faces) == 0:
+            return None
+        best = int(np.argmax(np.asarray(weights).reshape(-1)))
+        x, y, fw, fh = (float(v) / scale for v in faces[best])
+        # Face boxes start at the brow: the head's top is ~0.25 face heights above.
+        head = 1.25 * fh
+        top = y - 0.25 * fh
+        cx = x + fw / 2
+        box = Box(round(cx - 1.5 * fw), round(top), round(cx + 1.5 * fw), round(top + 7.5 * head))
+        score = min(1.0, float(np.asarray(weights).reshape(-1)[best]) / 10.0)
+        return PersonDetection(box.clip(w, h), score, self.name)
 
 
 class MotionLocaliser(Localiser):
@@ -150,6 +195,7 @@ class CentredFallback(Localiser):
 
 LOCALISERS: dict[str, type[Localiser]] = {
     HOGLocaliser.name: HOGLocaliser,
+    FaceLocaliser.name: FaceLocaliser,
     MotionLocaliser.name: MotionLocaliser,
     CentredFallback.name: CentredFallback,
 }

@@ -99,3 +99,24 @@ def test_rollback_leaves_nothing_half_written(data_dir):
             catalog.finish_video(video_id, INFO, frames, bad)
         assert catalog.counts()["frames"] == 0
         assert catalog.video(video_id).status == "processing"
+
+
+def test_concurrent_first_opens_migrate_once(data_dir):
+    import threading
+
+    errors: list[BaseException] = []
+
+    def open_catalog() -> None:
+        try:
+            Catalog(data_dir).close()
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_catalog) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with Catalog(data_dir) as catalog:
+        assert catalog.schema_version == SCHEMA_VERSION

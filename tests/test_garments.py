@@ -47,6 +47,12 @@ def test_chain_falls_back_to_centre_and_says_so():
     assert detections[0].score == 0.0
 
 
+def test_face_localiser_finds_nobody_in_a_blank_frame():
+    from inference.garments import FaceLocaliser
+
+    assert FaceLocaliser(LocaliserConfig()).locate([np.full((400, 200, 3), 90, np.uint8)]) == [None]
+
+
 def test_hog_finds_nobody_in_a_blank_frame():
     assert HOGLocaliser(LocaliserConfig()).locate([np.zeros((400, 200, 3), np.uint8)]) == [None]
     assert localise_image(np.zeros((400, 200, 3), np.uint8)) == []
