@@ -1,0 +1,150 @@
+"""``stylescope search``: garments by image, text or both, with filters."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from app.commands import add_common, print_json, print_table
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(
+        "search",
+        help="find garments by image, text or both",
+        description="Search the garment index by an image (a garment is cut out first when it "
+        "shows a person), a text, or both ('this, but in denim'). Filters apply inside the search.",
+    )
+    parser.add_argument("--image", help="query image file")
+    parser.add_argument("--text", help="query text, e.g. 'red plaid mini skirt'")
+    parser.add_argument(
+        "--k", type=int, default=None, help="number of results (default from config: 10)"
+    )
+    parser.add_argument(
+        "--from", dest="date_from", help="posted on or after this date (YYYY-MM-DD)"
+    )
+    parser.add_argument("--to", dest="date_to", help="posted on or before this date (YYYY-MM-DD)")
+    parser.add_argument(
+        "--creator", action="append", default=[], help="creator handle (repeatable)"
+    )
+    parser.add_argument(
+        "--tier",
+        action="append",
+        default=[],
+        help="follower tier: nano, micro, mid/macro, mega (repeatable)",
+    )
+    parser.add_argument(
+        "--kind", action="append", default=[], help="garment kind: top, bottom, full (repeatable)"
+    )
+    parser.add_argument("--style", action="append", default=[], help="style id (repeatable)")
+    parser.add_argument(
+        "--by-creator", action="store_true", help="group results by creator ('who wears this?')"
+    )
+    parser.add_argument(
+        "--no-dedupe", action="store_true", help="keep near-identical frames of one video"
+    )
+    parser.add_argument(
+        "--encoder", default=None, help="query encoder spec (default: the one that built the index)"
+    )
+    add_common(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from inference.errors import BadInputError
+    from inference.index import IndexConfig
+    from inference.search import SearchConfig, Searcher, SearchFilters
+    from inference.storage import resolve_data_dir
+
+    if args.image is None and args.text is None:
+        raise BadInputError("give --image FILE, --text TEXT, or both")
+    filters = SearchFilters.build(
+        args.date_from, args.date_to, args.creator, args.tier, args.kind, args.style
+    )
+    encoder = None
+    if args.encoder:
+        from models.registry import create_encoder
+
+        encoder = create_encoder(args.encoder)
+    searcher = Searcher(
+        resolve_data_dir(args.data_dir),
+        encoder,
+        SearchConfig.load(args.config),
+        IndexConfig.load(args.config),
+    )
+    try:
+        result = searcher.search(
+            args.image, args.text, args.k, filters, args.by_creator, not args.no_dedupe
+        )
+    finally:
+        searcher.close()
+    if args.json:
+        print_json(result.to_dict())
+    elif result.groups is not None:
+        _print_groups(result)
+    else:
+        _print_hits(result)
+    return 0
+
+
+def _print_hits(result: Any) -> None:
+    if not result.hits:
+        print(
+            "no garments match"
+            + (f" ({result.matched} pass the filters)" if result.matched is not None else "")
+        )
+        return
+    rows = [
+        [
+            n,
+            f"{h.score:.3f}",
+            "@" + h.creator,
+            h.tier,
+            h.followers,
+            h.video_id,
+            f"{h.t_s:.1f}s",
+            h.posted_at,
+            h.kind,
+            h.style or "-",
+            h.crop_path,
+        ]
+        for n, h in enumerate(result.hits, 1)
+    ]
+    print_table(
+        [
+            "#",
+            "score",
+            "creator",
+            "tier",
+            "followers",
+            "video",
+            "at",
+            "posted",
+            "kind",
+            "style",
+            "crop",
+        ],
+        rows,
+    )
+
+
+def _print_groups(result: Any) -> None:
+    if not result.groups:
+        print("no garments match")
+        return
+    rows = [
+        [
+            n,
+            "@" + g.creator,
+            g.tier,
+            g.followers,
+            f"{g.best_score:.3f}",
+            len(g.hits),
+            ", ".join(sorted({str(h.video_id) for h in g.hits})),
+            g.hits[0].crop_path,
+        ]
+        for n, g in enumerate(result.groups, 1)
+    ]
+    print_table(
+        ["#", "creator", "tier", "followers", "best", "garments", "videos", "best crop"], rows
+    )

@@ -1,0 +1,596 @@
+"""Search garments by image, by text, or by both, with metadata filters.
+
+A query becomes one L2-normalised embedding (image: a garment is localised first when the
+image shows a person; text; or image + text combined with a weight and renormalised), the
+filters become a :class:`~inference.index.Selection` of allowed garment ids computed from
+catalog metadata cached in numpy arrays, and the live index answers inside those ids. Hits
+are joined with the catalog (crop, creator, video, moment, posted_at, style), near-identical
+frames of one video are collapsed, and hits can be grouped by creator.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import datetime as dt
+import difflib
+import logging
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+import configs
+from inference.catalog import CATALOG_FILE, Catalog, GarmentRecord
+from inference.errors import BadInputError
+from inference.index import (
+    GarmentIndex,
+    IndexConfig,
+    Selection,
+    check_encoder,
+    embed_images,
+    read_image,
+)
+from inference.types import GARMENT_KINDS, TIER_ALIASES, TIERS, follower_tier, tier_bounds
+
+if TYPE_CHECKING:
+    from models.base import Encoder
+
+logger = logging.getLogger(__name__)
+
+_KIND_CODE: dict[str, int] = {kind: code for code, kind in enumerate(GARMENT_KINDS)}
+_NO_DATE = np.iinfo(np.int32).min
+
+
+@dataclasses.dataclass
+class SearchConfig:
+    """Settings of search (the ``search`` section of configs/index.yaml)."""
+
+    k: int = 10  # results returned when the caller does not say
+    text_weight: float = 0.5  # image + text queries: weight of the text embedding (0..1)
+    dedup_threshold: float = 0.97  # hits of one video at least this similar count as one garment
+    dedup_fetch_factor: int = 3  # hits fetched per result kept, so de-duplication can drop some
+    localise: bool = True  # image queries: cut the garment out first when a person is found
+    selection_cache: int = 32  # compiled filters kept in memory
+
+    @classmethod
+    def load(cls, user_file: str | Path | None = None) -> SearchConfig:
+        """The packaged search config, with a user file merged over it."""
+        return configs.from_dict(cls, configs.load("index", user_file).get("search", {}))
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchFilters:
+    """Which garments a search may return; empty fields do not filter."""
+
+    date_from: dt.date | None = None  # posted on or after this day
+    date_to: dt.date | None = None  # posted on or before this day
+    creators: tuple[str, ...] = ()  # creator handles (without '@')
+    tiers: tuple[str, ...] = ()  # follower tiers: nano, micro, mid (macro), mega
+    kinds: tuple[str, ...] = ()  # garment kinds: top, bottom, full
+    styles: tuple[int, ...] = ()  # style ids (from `stylescope trends`)
+
+    @classmethod
+    def build(
+        cls,
+        date_from: dt.date | str | None = None,
+        date_to: dt.date | str | None = None,
+        creators: Sequence[str] = (),
+        tiers: Sequence[str] = (),
+        kinds: Sequence[str] = (),
+        styles: Sequence[int | str] = (),
+    ) -> SearchFilters:
+        """Filters from user input, checked: dates parsed, range order, tier and kind names."""
+        start, end = _parse_date(date_from, "from"), _parse_date(date_to, "to")
+        if start and end and start > end:
+            raise BadInputError(f"the date range is reversed: from {start} is after to {end}")
+        for tier in tiers:
+            try:
+                tier_bounds(tier)
+            except ValueError as exc:
+                raise BadInputError(str(exc)) from None
+        unknown_kinds = sorted(set(kinds) - set(GARMENT_KINDS))
+        if unknown_kinds:
+            raise BadInputError(
+                f"unknown garment kind {unknown_kinds[0]!r}; choose from {', '.join(GARMENT_KINDS)}"
+            )
+        try:
+            style_ids = tuple(sorted({int(s) for s in styles}))
+        except ValueError:
+            raise BadInputError(f"style ids are numbers, got {list(styles)}") from None
+        return cls(
+            start,
+            end,
+            tuple(sorted({c.lstrip("@") for c in creators})),
+            tuple(sorted({TIER_ALIASES.get(t.lower(), t.lower()) for t in tiers})),
+            tuple(sorted(set(kinds))),
+            style_ids,
+        )
+
+    def __bool__(self) -> bool:
+        return any(dataclasses.astuple(self))
+
+
+def _parse_date(value: dt.date | str | None, what: str) -> dt.date | None:
+    if value is None or isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise BadInputError(f"--{what} date must look like 2024-05-31, got {value!r}") from None
+
+
+# -- catalog metadata cached for filters ------------------------------------------------------
+
+
+class CatalogMetadata:
+    """Garment, video, creator and style columns of the catalog as numpy arrays.
+
+    Refreshed when the catalog changes (SQLite's ``data_version``): new garments are
+    appended, anything else reloads. Filters compile to a :class:`Selection` here.
+    """
+
+    def __init__(self, data_dir: str | Path):
+        path = Path(data_dir) / CATALOG_FILE
+        self._conn = sqlite3.connect(
+            f"file:{path}?mode=ro", uri=True, check_same_thread=False, isolation_level=None
+        )
+        self._lock = threading.Lock()
+        self._data_version: int | None = None
+        self.generation = 0  # bumps whenever the arrays change
+        self.garment_ids = np.zeros(0, np.int64)
+        self._garment_video = np.zeros(0, np.int64)
+        self._garment_kind = np.zeros(0, np.int8)
+        self._garment_style = np.zeros(0, np.int64)
+        self._signature: tuple[Any, ...] = ()
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def refresh(self) -> None:
+        """Reload what changed since the last call (cheap when nothing did)."""
+        with self._lock:
+            version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+            if version == self._data_version:
+                return
+            self._data_version = version
+            self._load()
+            self.generation += 1
+
+    def _load(self) -> None:
+        conn = self._conn
+        conn.execute("BEGIN")  # one consistent snapshot
+        try:
+            self._load_creators_and_videos(conn)
+            self._load_garments(conn)
+            self._load_styles(conn)
+        finally:
+            conn.execute("COMMIT")
+
+    def _load_creators_and_videos(self, conn: sqlite3.Connection) -> None:
+        creators = conn.execute("SELECT id, handle, followers FROM creators").fetchall()
+        top = max((c[0] for c in creators), default=0)
+        self.creator_ids = {c[1]: c[0] for c in creators}
+        self._creator_followers = np.full(top + 1, -1, np.int64)
+        for cid, _, followers in creators:
+            self._creator_followers[cid] = followers
+        videos = conn.execute("SELECT id, creator_id, posted_at, status FROM videos").fetchall()
+        top = max((v[0] for v in videos), default=0)
+        self._video_creator = np.full(top + 1, -1, np.int64)
+        self._video_day = np.full(top + 1, _NO_DATE, np.int32)
+        self._video_done = np.zeros(top + 1, bool)
+        for vid, cid, posted, status in videos:
+            self._video_creator[vid] = -1 if cid is None else cid
+            self._video_day[vid] = _day(posted)
+            self._video_done[vid] = status == "done"
+
+    def _load_garments(self, conn: sqlite3.Connection) -> None:
+        count = conn.execute("SELECT COUNT(*) FROM garments").fetchone()[0]
+        last = int(self.garment_ids[-1]) if len(self.garment_ids) else -1
+        fresh = conn.execute(
+            "SELECT id, video_id, kind FROM garments WHERE id > ? ORDER BY id", (last,)
+        ).fetchall()
+        ids = np.fromiter((g[0] for g in fresh), np.int64, len(fresh))
+        videos = np.fromiter((g[1] for g in fresh), np.int64, len(fresh))
+        kinds = np.fromiter((_KIND_CODE[g[2]] for g in fresh), np.int8, len(fresh))
+        if len(self.garment_ids) + len(fresh) == count:  # only appends since the last load
+            self.garment_ids = np.concatenate([self.garment_ids, ids])
+            self._garment_video = np.concatenate([self._garment_video, videos])
+            self._garment_kind = np.concatenate([self._garment_kind, kinds])
+            return
+        self.garment_ids = np.zeros(0, np.int64)
+        self._garment_video = np.zeros(0, np.int64)
+        self._garment_kind = np.zeros(0, np.int8)
+        self._signature = ()
+        self._load_garments(conn)
+
+    def _load_styles(self, conn: sqlite3.Connection) -> None:
+        signature = (
+            *conn.execute("SELECT COUNT(*), MAX(updated_at) FROM styles").fetchone(),
+            conn.execute("SELECT COUNT(*) FROM garment_styles").fetchone()[0],
+        )
+        if signature == self._signature:
+            grown = len(self.garment_ids) - len(self._garment_style)
+            if grown > 0:  # garments appended since: no style yet
+                self._garment_style = np.concatenate(
+                    [self._garment_style, np.full(grown, -1, np.int64)]
+                )
+            return
+        self._signature = signature
+        self.style_ids = {r[0] for r in conn.execute("SELECT id FROM styles")}
+        pairs = conn.execute("SELECT garment_id, style_id FROM garment_styles").fetchall()
+        styles = np.full(len(self.garment_ids), -1, np.int64)
+        if pairs and len(self.garment_ids):
+            garments = np.fromiter((p[0] for p in pairs), np.int64, len(pairs))
+            style = np.fromiter((p[1] for p in pairs), np.int64, len(pairs))
+            pos = np.minimum(np.searchsorted(self.garment_ids, garments), len(self.garment_ids) - 1)
+            found = self.garment_ids[pos] == garments
+            styles[pos[found]] = style[found]
+        self._garment_style = styles
+
+    # -- filters --------------------------------------------------------------------------------
+    def live_ids(self) -> np.ndarray:
+        """Ids of every garment of a done video."""
+        return self.garment_ids[self._video_done[self._garment_video]]
+
+    def select(self, filters: SearchFilters) -> Selection:
+        """The garments passing ``filters`` (unknown creators or styles are bad input)."""
+        video = self._garment_video
+        keep = self._video_done[video].copy()
+        if filters.date_from or filters.date_to:
+            day = self._video_day[video]
+            keep &= day != _NO_DATE
+            if filters.date_from:
+                keep &= day >= filters.date_from.toordinal()
+            if filters.date_to:
+                keep &= day <= filters.date_to.toordinal()
+        if filters.creators:
+            keep &= np.isin(self._video_creator, self._creator_ids(filters.creators))[video]
+        if filters.tiers:
+            keep &= self._tier_mask(filters.tiers)[video]
+        if filters.kinds:
+            keep &= np.isin(self._garment_kind, [_KIND_CODE[k] for k in filters.kinds])
+        if filters.styles:
+            unknown = sorted(set(filters.styles) - self.style_ids)
+            if unknown:
+                raise BadInputError(
+                    f"unknown style {unknown[0]}; the catalog has {len(self.style_ids)} styles "
+                    "(list them with `stylescope trends`)"
+                )
+            keep &= np.isin(self._garment_style, list(filters.styles))
+        return Selection(self.garment_ids[keep])
+
+    def _creator_ids(self, handles: Sequence[str]) -> list[int]:
+        ids = []
+        for handle in handles:
+            if handle not in self.creator_ids:
+                close = difflib.get_close_matches(handle, list(self.creator_ids), n=3)
+                hint = f"; did you mean {', '.join('@' + c for c in close)}?" if close else ""
+                raise BadInputError(
+                    f"unknown creator @{handle}: no videos from them in the catalog{hint}"
+                )
+            ids.append(self.creator_ids[handle])
+        return ids
+
+    def _tier_mask(self, tiers: Sequence[str]) -> np.ndarray:
+        """Per video: does its creator's follower count fall in one of ``tiers``."""
+        creator = self._video_creator
+        followers = np.where(creator >= 0, self._creator_followers[np.maximum(creator, 0)], -1)
+        mask = np.zeros(len(creator), bool)
+        for tier in tiers:
+            low, high = TIERS[tier]
+            mask |= (followers >= low) & (
+                followers < (high if high is not None else np.iinfo(np.int64).max)
+            )
+        return mask
+
+
+def _day(iso: str | None) -> int:
+    if not iso:
+        return int(_NO_DATE)
+    try:
+        return dt.date.fromisoformat(iso[:10]).toordinal()
+    except ValueError:
+        return int(_NO_DATE)
+
+
+# -- results ----------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchHit:
+    """One garment found, with where it came from."""
+
+    garment_id: int
+    score: float  # cosine similarity to the query
+    kind: str  # top, bottom or full
+    crop_path: str  # the garment crop, absolute path
+    creator: str  # creator handle
+    followers: int  # creator's follower count
+    tier: str  # follower tier
+    video_id: int
+    source_path: str  # the video file it came from
+    t_s: float  # moment in the video, seconds
+    posted_at: str  # ISO date the video was posted
+    style_id: int | None  # style it belongs to, when styles have been computed
+    style: str | None  # that style's name
+
+
+@dataclasses.dataclass
+class CreatorGroup:
+    """Hits of one creator ("who wears this?")."""
+
+    creator: str
+    followers: int
+    tier: str
+    best_score: float
+    hits: list[SearchHit]
+
+
+@dataclasses.dataclass
+class SearchResult:
+    """What a search returns."""
+
+    hits: list[SearchHit]
+    query: dict[str, Any]  # mode (image/text/image+text), localised garment, k, filters
+    index_version: str
+    matched: int | None = None  # garments passing the filters (None without filters)
+    groups: list[CreatorGroup] | None = None  # with by_creator
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON output."""
+        return dataclasses.asdict(self)
+
+
+def group_by_creator(hits: Sequence[SearchHit]) -> list[CreatorGroup]:
+    """Hits grouped by creator, groups ordered by their best score."""
+    groups: dict[str, CreatorGroup] = {}
+    for hit in hits:
+        group = groups.get(hit.creator)
+        if group is None:
+            groups[hit.creator] = CreatorGroup(
+                hit.creator, hit.followers, hit.tier, hit.score, [hit]
+            )
+        else:
+            group.hits.append(hit)
+            group.best_score = max(group.best_score, hit.score)
+    return sorted(groups.values(), key=lambda g: -g.best_score)
+
+
+def dedupe_hits(
+    hits: Sequence[SearchHit], vectors: np.ndarray, threshold: float
+) -> list[SearchHit]:
+    """Drop hits nearly identical (cosine >= threshold) to a better hit of the same video and kind."""
+    kept: list[int] = []
+    for i, hit in enumerate(hits):
+        twins = [j for j in kept if hits[j].video_id == hit.video_id and hits[j].kind == hit.kind]
+        if twins and float(np.max(vectors[twins] @ vectors[i])) >= threshold:
+            continue
+        kept.append(i)
+    return [hits[i] for i in kept]
+
+
+# -- the searcher ------------------------------------------------------------------------------
+
+
+class Searcher:
+    """Answers searches over one data directory; keep one per process (thread-safe).
+
+    Args:
+        data_dir: the deployment directory.
+        encoder: the encoder for queries; default: the one the live index was built with.
+        config: search settings; default the packaged ones.
+        index_config: index settings; default the packaged ones.
+    """
+
+    def __init__(
+        self,
+        data_dir: str | Path,
+        encoder: Encoder | None = None,
+        config: SearchConfig | None = None,
+        index_config: IndexConfig | None = None,
+    ):
+        self.data_dir = Path(data_dir)
+        self.config = config or SearchConfig.load()
+        self.catalog = Catalog(self.data_dir)
+        self.index = GarmentIndex(self.data_dir, index_config, None)
+        self.encoder = encoder or self._index_encoder()
+        self.index.encoder_info = self.encoder.describe()
+        check_encoder(self.index.version().meta, self.index.encoder_info)
+        self.metadata = CatalogMetadata(self.data_dir)
+        self._selections: collections.OrderedDict[Any, Selection] = collections.OrderedDict()
+        self._cache_lock = threading.Lock()
+
+    def _index_encoder(self) -> Encoder:
+        from models.registry import create_encoder
+
+        info = self.index.version().encoder_info
+        return create_encoder(str(info["name"]))
+
+    def close(self) -> None:
+        """Close the catalog connections."""
+        self.catalog.close()
+        self.metadata.close()
+
+    # -- queries ---------------------------------------------------------------------------------
+    def embed_query(
+        self, image: Any = None, text: str | None = None, kinds: Sequence[str] = ()
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """The query embedding (float32 (dim,), unit length) and a description of the query."""
+        if image is None and text is None:
+            raise BadInputError("give an image, a text, or both to search with")
+        parts: list[np.ndarray] = []
+        query: dict[str, Any] = {}
+        if image is not None:
+            crop, query["garment"] = self._localise(read_image(image), kinds)
+            parts.append(embed_images(self.encoder, [crop], 1)[0])
+        if text is not None:
+            if not text.strip():
+                raise BadInputError("the text query is empty")
+            parts.append(self.encoder.encode_text([text])[0])
+            query["text"] = text
+        if len(parts) == 2:
+            weight = self.config.text_weight
+            vector = (1 - weight) * parts[0] + weight * parts[1]
+            query["mode"] = "image+text"
+        else:
+            vector = parts[0]
+            query["mode"] = "image" if image is not None else "text"
+        norm = float(np.linalg.norm(vector))
+        if not np.isfinite(norm) or norm < 1e-6:
+            raise BadInputError("the image and text queries cancel out; change the text weight")
+        return (vector / norm).astype(np.float32), query
+
+    def _localise(
+        self, image: np.ndarray, kinds: Sequence[str]
+    ) -> tuple[np.ndarray, dict[str, Any] | None]:
+        """The garment to search with: the wanted kind, else the whole outfit, else the image."""
+        if not self.config.localise:
+            return image, None
+        try:
+            from inference.garments import localise_image
+        except ModuleNotFoundError as exc:
+            if exc.name != "inference.garments":
+                raise
+            return image, None
+        crops = localise_image(image)
+        if not crops:
+            return image, None
+        wanted = (
+            [c for c in crops if c.kind in kinds]
+            or [c for c in crops if c.kind == "full"]
+            or list(crops)
+        )
+        crop = max(wanted, key=lambda c: c.score * c.box.area)
+        return crop.image, {
+            "kind": crop.kind,
+            "box": list(crop.box.as_tuple()),
+            "method": crop.method,
+        }
+
+    def search(
+        self,
+        image: Any = None,
+        text: str | None = None,
+        k: int | None = None,
+        filters: SearchFilters | None = None,
+        by_creator: bool = False,
+        dedupe: bool = True,
+    ) -> SearchResult:
+        """Search by image (path, bytes or RGB array), text, or both.
+
+        Raises:
+            BadInputError: no query, an image that is not an image, k out of range, a filter
+                naming an unknown creator or style, or an empty index.
+        """
+        filters = filters or SearchFilters()
+        vector, query = self.embed_query(image, text, filters.kinds)
+        result = self.search_vector(vector, k, filters, by_creator, dedupe)
+        result.query.update(query)
+        return result
+
+    def search_vector(
+        self,
+        vector: np.ndarray,
+        k: int | None = None,
+        filters: SearchFilters | None = None,
+        by_creator: bool = False,
+        dedupe: bool = True,
+    ) -> SearchResult:
+        """Search with a ready query embedding (float32 (dim,), unit length)."""
+        k = self.config.k if k is None else k
+        filters = filters or SearchFilters()
+        version = self.index.version()
+        size = len(version)
+        if size == 0:
+            raise BadInputError(
+                "the index is empty: ingest some videos first (`stylescope ingest`)"
+            )
+        if k <= 0:
+            raise BadInputError(f"k must be at least 1, got {k}")
+        if k > size:
+            raise BadInputError(f"k={k} is larger than the index ({size} garments)")
+        selection = self._selection(filters, version)
+        fetch = min(size, k * max(1, self.config.dedup_fetch_factor)) if dedupe else k
+        scores, ids = version.search(vector.reshape(1, -1), fetch, selection)
+        hits = self._join(scores[0], ids[0])
+        if dedupe and len(hits) > 1:
+            vectors = version.store.vectors[
+                version.store.rows(np.array([h.garment_id for h in hits]))
+            ].astype(np.float32)
+            hits = dedupe_hits(hits, vectors, self.config.dedup_threshold)
+        hits = hits[:k]
+        return SearchResult(
+            hits=hits,
+            query={"k": k, "filters": dataclasses.asdict(filters)},
+            index_version=version.name,
+            matched=len(selection) if filters and selection is not None else None,
+            groups=group_by_creator(hits) if by_creator else None,
+        )
+
+    # -- filters and the join --------------------------------------------------------------------
+    def _selection(self, filters: SearchFilters, version: Any) -> Selection | None:
+        """Allowed garment ids: the filters', or every catalog garment when the index holds
+        garments the catalog no longer has (until `stylescope index sync`); None: all."""
+        self.metadata.refresh()
+        key = (filters, self.metadata.generation, version.name, version.meta.get("generation"))
+        with self._cache_lock:
+            if key in self._selections:
+                self._selections.move_to_end(key)
+                return self._selections[key]
+        if filters:
+            selection: Selection | None = self.metadata.select(filters)
+        else:
+            live = self.metadata.live_ids()
+            stale = len(live) != len(version) or not version.store.contains(live).all()
+            selection = Selection(live) if stale else None
+            if stale:
+                logger.warning("the index and the catalog differ; run `stylescope index sync`")
+        with self._cache_lock:
+            self._selections[key] = selection  # type: ignore[assignment]
+            while len(self._selections) > self.config.selection_cache:
+                self._selections.popitem(last=False)
+        return selection
+
+    def _join(self, scores: np.ndarray, ids: np.ndarray) -> list[SearchHit]:
+        found = ids >= 0
+        ids, scores = ids[found], scores[found]
+        if not len(ids):
+            return []
+        garments = {g.id: g for g in self.catalog.garments(ids=ids.tolist())}
+        styles = self._styles(ids.tolist())
+        return [
+            self._hit(garments[int(i)], float(s), styles.get(int(i)))
+            for i, s in zip(ids, scores, strict=True)
+            if int(i) in garments
+        ]
+
+    def _styles(self, ids: list[int]) -> dict[int, tuple[int, str]]:
+        marks = ",".join("?" * len(ids))
+        rows = self.catalog.conn.execute(
+            f"SELECT gs.garment_id, s.id, s.name FROM garment_styles gs JOIN styles s ON s.id = gs.style_id WHERE gs.garment_id IN ({marks})",
+            ids,
+        )
+        return {r[0]: (r[1], r[2]) for r in rows}
+
+    def _hit(
+        self, garment: GarmentRecord, score: float, style: tuple[int, str] | None
+    ) -> SearchHit:
+        return SearchHit(
+            garment_id=garment.id,
+            score=score,
+            kind=garment.kind,
+            crop_path=str(self.data_dir / garment.crop_path),
+            creator=garment.creator,
+            followers=garment.followers,
+            tier=follower_tier(garment.followers),
+            video_id=garment.video_id,
+            source_path=garment.source_path,
+            t_s=garment.t_s,
+            posted_at=garment.posted_at,
+            style_id=style[0] if style else None,
+            style=style[1] if style else None,
+        )

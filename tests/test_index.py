@@ -1,0 +1,373 @@
+"""The garment index: factories by size, approximate vs exact, filters inside the search,
+add/remove/rebuild invariants, persistence, versions, corruption, concurrency, export."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from app.cli import main
+from inference.catalog import Catalog
+from inference.errors import BadInputError
+from inference.index import (
+    EncoderMismatchError,
+    GarmentIndex,
+    IndexCorruptError,
+    IndexSink,
+    IndexVersion,
+    NoIndexError,
+    Selection,
+    activate_version,
+    choose_factory,
+    export_embeddings,
+    index_root,
+    list_versions,
+    load_embeddings,
+    read_current,
+    rebuild_from_store,
+    rebuild_index,
+    sync,
+    write_version,
+)
+from models.registry import create_encoder
+from tests.index_helpers import crop_image, index_config, make_world, unit_rows
+
+INFO = {"name": "tiny:32", "version": "tiny-32-seed0", "dim": 32}
+
+
+def _brute_force(vectors: np.ndarray, ids: np.ndarray, query: np.ndarray, k: int) -> np.ndarray:
+    scores = vectors @ query
+    return ids[np.argsort(-scores, kind="stable")[:k]]
+
+
+def _live(data_dir, ids, vectors, config):
+    version = write_version(data_dir, ids, vectors, INFO, config, progress=False)
+    activate_version(data_dir, version.name)
+    return GarmentIndex(data_dir, config, INFO)
+
+
+@pytest.fixture(scope="module")
+def approx_data(tmp_path_factory):
+    """An IVF-PQ index over 12k clustered vectors, built once for the module."""
+    rng = np.random.default_rng(1)
+    vectors = unit_rows(rng, 12_000, 32)
+    ids = rng.permutation(np.arange(5, 40_000))[: len(vectors)].astype(np.int64)
+    queries = unit_rows(rng, 40, 32)
+    data_dir = tmp_path_factory.mktemp("approx")
+    _live(data_dir, ids, vectors, index_config(approx_threshold=10_000))
+    return data_dir, ids, vectors, queries
+
+
+def test_factory_is_chosen_by_size():
+    config = index_config(approx_threshold=1000)
+    assert choose_factory(999, 256, config) == "IDMap2,Flat"
+    factory = choose_factory(1_000_000, 256, config)
+    assert factory == "IVF4096,PQ64"
+    assert choose_factory(5000, 48, config).endswith(",PQ12")
+
+
+@pytest.mark.slow
+def test_approximate_search_agrees_with_exact(approx_data):
+    data_dir, ids, vectors, queries = approx_data
+    index = GarmentIndex(data_dir, index_config(nprobe=16), INFO)
+    version = index.version()
+    assert not version.exact and version.meta["factory"].startswith("IVF")
+    _, found = index.search(queries, 10)
+    recall = np.mean(
+        [
+            len(set(found[q]) & set(_brute_force(vectors, ids, queries[q], 10))) / 10
+            for q in range(len(queries))
+        ]
+    )
+    assert recall >= 0.9
+    scores, _ = index.search(queries[:1], 10)
+    assert np.all(np.diff(scores[0]) <= 1e-6)  # re-ranked: best first
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("exact_filter_max", [0, 10**9])
+def test_filtered_search_matches_brute_force(approx_data, exact_filter_max):
+    """Both paths: FAISS id selector (0) and exact search over the selected embeddings."""
+    data_dir, ids, vectors, queries = approx_data
+    index = GarmentIndex(data_dir, index_config(nprobe=16, exact_filter_max=exact_filter_max), INFO)
+    rng = np.random.default_rng(7)
+    for fraction in (0.5, 0.05, 0.001):
+        allowed = ids[rng.random(len(ids)) < fraction]
+        selection = Selection(allowed)
+        keep = np.isin(ids, allowed)
+        _, found = index.search(queries[:10], 10, selection)
+        recalls = []
+        for q in range(10):
+            truth = _brute_force(vectors[keep], ids[keep], queries[q], 10)
+            got = found[q][found[q] >= 0]
+            assert set(got) <= set(allowed.tolist())
+            assert len(got) == min(10, len(allowed))  # never short when matches exist
+            recalls.append(len(set(got) & set(truth)) / len(truth))
+        assert np.mean(recalls) >= (0.999 if exact_filter_max else 0.9)
+
+
+def test_flat_filtered_search_is_exact(data_dir):
+    rng = np.random.default_rng(3)
+    vectors = unit_rows(rng, 800, 32)
+    ids = np.arange(100, 900, dtype=np.int64)
+    index = _live(data_dir, ids, vectors, index_config(exact_filter_max=0))
+    allowed = ids[::7]
+    _, found = index.search(vectors[:5], 8, Selection(allowed))
+    keep = np.isin(ids, allowed)
+    for q in range(5):
+        assert list(found[q]) == list(_brute_force(vectors[keep], ids[keep], vectors[q], 8))
+
+
+operations = st.lists(
+    st.one_of(
+        st.tuples(st.just("add"), st.integers(1, 40)),
+        st.tuples(st.just("remove"), st.floats(0.0, 1.0)),
+    ),
+    min_size=1,
+    max_size=6,
+)
+
+
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(ops=operations)
+def test_add_remove_rebuild_invariants(tmp_path_factory, ops):
+    data_dir = tmp_path_factory.mktemp("data")
+    config = index_config(approx_threshold=10**9)
+    rng = np.random.default_rng(len(ops))
+    index = _live(data_dir, np.zeros(0, np.int64), np.zeros((0, 32), np.float32), config)
+    model: dict[int, np.ndarray] = {}
+    next_id = 1
+    for op, arg in ops:
+        if op == "add":
+            new = np.arange(next_id, next_id + arg, dtype=np.int64)
+            vectors = unit_rows(rng, arg, 32)
+            assert index.add(new, vectors) == arg
+            assert index.add(new[:1], vectors[:1]) == 0  # adding twice is a no-op
+            model.update(zip(new.tolist(), vectors, strict=True))
+            next_id += arg
+        else:
+            doomed = [i for i in model if rng.random() < arg]
+            assert index.remove(doomed) == len(doomed)
+            for i in doomed:
+                del model[i]
+        version = index.version()
+        assert sorted(version.store.ids.tolist()) == sorted(model)
+        assert version.index.ntotal == len(model)
+    reopened = GarmentIndex(data_dir, config, INFO)
+    assert sorted(reopened.version().store.ids.tolist()) == sorted(model)
+    if model:
+        some = sorted(model)[len(model) // 2]
+        _, found = reopened.search(model[some][None], 1)
+        assert found[0, 0] == some
+    rebuild_from_store(data_dir, config, progress=False)
+    ids, vectors, _ = load_embeddings(data_dir)
+    assert sorted(ids.tolist()) == sorted(model)
+    for i, v in zip(ids, vectors, strict=True):
+        assert np.allclose(v, model[int(i)], atol=2e-3)  # float16 store
+
+
+def test_persistence_round_trip(data_dir):
+    rng = np.random.default_rng(0)
+    vectors = unit_rows(rng, 300, 32)
+    ids = np.arange(1, 301, dtype=np.int64)
+    config = index_config()
+    index = _live(data_dir, ids[:200], vectors[:200], config)
+    index.add(ids[200:], vectors[200:])
+    before = index.search(vectors[:20], 5)
+    name = read_current(data_dir)
+    path = index_root(data_dir) / name
+    meta = json.loads((path / "meta.json").read_text())
+    assert meta["encoder"] == INFO and meta["count"] == 300 and meta["factory"] == "IDMap2,Flat"
+    assert meta["checksum"] and meta["created_at"] and (path / "config.yaml").is_file()
+    assert len(meta["segments"]) == 2
+    loaded = IndexVersion.load(path, config)
+    after = loaded.search(vectors[:20], 5)
+    assert np.array_equal(before[1], after[1]) and np.allclose(before[0], after[0])
+
+
+def test_encoder_mismatch_is_a_clear_error(data_dir):
+    _live(data_dir, np.arange(3), unit_rows(np.random.default_rng(0), 3, 32), index_config())
+    other = {"name": "tiny:32", "version": "tiny-32-seed1", "dim": 32}
+    with pytest.raises(EncoderMismatchError, match="tiny-32-seed1"):
+        GarmentIndex(data_dir, index_config(), other).version()
+    with pytest.raises(EncoderMismatchError, match="built by encoder"):
+        IndexSink(data_dir, create_encoder("tiny:16"), index_config()).add_garments(
+            [9], [crop_image(np.random.default_rng(0))]
+        )
+
+
+def test_no_index_and_bad_vectors(data_dir):
+    with pytest.raises(NoIndexError, match="index rebuild"):
+        GarmentIndex(data_dir, index_config()).version()
+    index = _live(
+        data_dir, np.arange(3), unit_rows(np.random.default_rng(0), 3, 32), index_config()
+    )
+    with pytest.raises(BadInputError, match="shape"):
+        index.add([5], np.zeros((1, 16), np.float32))
+    with pytest.raises(BadInputError, match="NaN"):
+        index.add([5], np.full((1, 32), np.nan, np.float32))
+
+
+@pytest.mark.slow
+def test_sink_sync_rebuild_against_the_catalog(data_dir):
+    world = make_world(data_dir, videos=8)
+    encoder = create_encoder("tiny:32")
+    config = index_config()
+    sink = IndexSink(data_dir, encoder, config)
+    from inference.index import read_image
+
+    by_video: dict[int, list] = {}
+    for g in world:
+        by_video.setdefault(g.video_id, []).append(g)
+    videos = sorted(by_video)
+    for video in videos[:-2]:  # the last two videos "crashed" between catalog and sink
+        garments = by_video[video]
+        sink.add_garments(
+            [g.id for g in garments], [read_image(data_dir / g.crop_path) for g in garments]
+        )
+    with Catalog(data_dir) as catalog:
+        gone = catalog.delete_video(videos[0])  # deleted behind the index's back
+    report = sync(data_dir, encoder, config=config, progress=False)
+    assert report.added == len(by_video[videos[-1]]) + len(by_video[videos[-2]])
+    assert report.removed == len(gone) and report.failed == []
+    ids, vectors, info = load_embeddings(data_dir)
+    expected = sorted(g.id for g in world if g.video_id != videos[0])
+    assert sorted(ids.tolist()) == expected and info == encoder.describe()
+    # what the sink embedded equals what a rebuild embeds from the stored crops
+    old = dict(zip(ids.tolist(), vectors, strict=True))
+    before = read_current(data_dir)
+    name = rebuild_index(data_dir, encoder, config=config, progress=False)
+    assert name != before and read_current(data_dir) == name and before in list_versions(data_dir)
+    new_ids, new_vectors, _ = load_embeddings(data_dir)
+    assert sorted(new_ids.tolist()) == expected
+    for i, v in zip(new_ids.tolist(), new_vectors, strict=True):
+        assert float(v @ old[i]) > 0.98  # JPEG re-decode vs the in-memory crop
+
+
+def test_auto_upgrade_to_approximate(data_dir):
+    rng = np.random.default_rng(0)
+    vectors = unit_rows(rng, 1200, 32)
+    ids = np.arange(1, 1201, dtype=np.int64)
+    index = _live(data_dir, ids[:900], vectors[:900], index_config(approx_threshold=1000))
+    first = read_current(data_dir)
+    assert index.version().exact
+    index.add(ids[900:], vectors[900:])
+    assert read_current(data_dir) != first
+    assert not index.version().exact and len(index.version()) == 1200
+    _, found = index.search(vectors[:5], 1)
+    assert list(found[:, 0]) == list(ids[:5])
+
+
+def test_readers_catch_up_with_another_writer(data_dir):
+    rng = np.random.default_rng(0)
+    vectors = unit_rows(rng, 60, 32)
+    writer = _live(data_dir, np.arange(1, 31), vectors[:30], index_config())
+    reader = GarmentIndex(data_dir, index_config(), INFO)
+    assert len(reader.version()) == 30
+    writer.add(np.arange(31, 61), vectors[30:])
+    assert len(reader.version()) == 60  # appended segment picked up without a reload
+    writer.remove([1, 2])
+    assert len(reader.version()) == 58
+
+
+def test_corrupted_index_file_is_detected_and_rebuild_recovers(data_dir):
+    world = make_world(data_dir, videos=4)
+    encoder = create_encoder("tiny:32")
+    rebuild_index(data_dir, encoder, config=index_config(), progress=False)
+    path = index_root(data_dir) / read_current(data_dir)
+    faiss_file = next(path.glob("index-*.faiss"))
+    payload = bytearray(faiss_file.read_bytes())
+    payload[len(payload) // 2] ^= 0xFF
+    faiss_file.write_bytes(bytes(payload))
+    with Catalog(data_dir) as catalog:
+        counts = catalog.counts()
+    with pytest.raises(IndexCorruptError, match=r"damaged.*catalog is untouched.*index rebuild"):
+        GarmentIndex(data_dir, index_config(), encoder.describe()).version()
+    assert main(["index", "info", "--data-dir", str(data_dir)]) == 2
+    with Catalog(data_dir) as catalog:
+        assert catalog.counts() == counts
+    assert (
+        main(["index", "rebuild", "--data-dir", str(data_dir), "--encoder", "tiny:32", "-q"]) == 0
+    )
+    index = GarmentIndex(data_dir, index_config(), encoder.describe())
+    assert len(index.version()) == len(world)
+    assert main(["index", "info", "--data-dir", str(data_dir), "--json"]) == 0
+
+
+def test_damaged_meta_is_reported(data_dir):
+    _live(data_dir, np.arange(3), unit_rows(np.random.default_rng(0), 3, 32), index_config())
+    (index_root(data_dir) / read_current(data_dir) / "meta.json").write_text("{not json")
+    with pytest.raises(IndexCorruptError, match=r"meta\.json is damaged"):
+        GarmentIndex(data_dir, index_config()).version()
+
+
+def test_searches_keep_working_during_adds(data_dir):
+    rng = np.random.default_rng(0)
+    vectors = unit_rows(rng, 3000, 32)
+    ids = np.arange(1, 3001, dtype=np.int64)
+    index = _live(data_dir, ids[:500], vectors[:500], index_config())
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def search_forever() -> None:
+        while not stop.is_set():
+            try:
+                _, found = index.search(vectors[:4], 3)
+                assert list(found[:, 0]) == list(ids[:4])
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+                return
+
+    threads = [threading.Thread(target=search_forever) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for start in range(500, 3000, 250):
+        index.add(ids[start : start + 250], vectors[start : start + 250])
+    stop.set()
+    for t in threads:
+        t.join()
+    assert not errors, errors[0]
+    assert len(index.version()) == 3000
+
+
+def test_export_in_clip_retrieval_layout(data_dir, tmp_path):
+    world = make_world(data_dir, videos=3)
+    rebuild_index(data_dir, create_encoder("tiny:32"), config=index_config(), progress=False)
+    summary = export_embeddings(data_dir, tmp_path / "out", partition_size=10)
+    assert summary["rows"] == len(world) and summary["partitions"] == 2
+    ids, vectors, _ = load_embeddings(data_dir)
+    by_id = dict(zip(ids.tolist(), vectors, strict=True))
+    for part in range(2):
+        emb = np.load(tmp_path / "out" / "img_emb" / f"img_emb_{part}.npy")
+        meta = pq.read_table(tmp_path / "out" / "metadata" / f"metadata_{part}.parquet").to_pydict()
+        assert len(emb) == len(meta["image_path"]) == len(meta["garment_id"])
+        for row, garment in enumerate(meta["garment_id"]):
+            assert np.allclose(emb[row], by_id[garment], atol=2e-3)
+        combined = pq.read_table(tmp_path / "out" / "parquet" / f"part_{part}.parquet")
+        assert combined.column("embedding").type.list_size == 32
+    assert {"creator", "followers", "tier", "video_id", "t_s", "posted_at", "style"} <= set(meta)
+
+
+def test_remove_video_and_creator_commands(data_dir):
+    world = make_world(data_dir, videos=5)
+    rebuild_index(data_dir, create_encoder("tiny:32"), config=index_config(), progress=False)
+    video = world[0].video_id
+    assert main(["index", "remove-video", str(video), "--data-dir", str(data_dir), "-q"]) == 0
+    ids, _, _ = load_embeddings(data_dir)
+    assert video not in {g.video_id for g in world if g.id in set(ids.tolist())}
+    assert main(["index", "remove-creator", "@eve", "--data-dir", str(data_dir), "-q"]) == 0
+    ids, _, _ = load_embeddings(data_dir)
+    left = {g.id for g in world if g.video_id != video and g.creator != "eve"}
+    assert set(ids.tolist()) == left
+    assert main(["index", "remove-creator", "nobody", "--data-dir", str(data_dir), "-q"]) == 2
+    assert main(["index", "remove-video", "99999", "--data-dir", str(data_dir), "-q"]) == 2
+    with Catalog(data_dir) as catalog:
+        assert {g.id for g in catalog.garments()} == left
