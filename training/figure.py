@@ -45,6 +45,9 @@ CANVAS_W_UNITS = 5.0
 CANVAS_H_UNITS = 7.9
 TOP_UNITS = 0.1  # gap above the head
 MIN_VISIBLE = 0.3  # a garment less visible than this (share of its box) gets no box
+RIM_SHADE = 0.45  # darkening where the body's surface turns away from the camera (its outline)
+PRINT_CONTRAST = 0.8  # pattern accents drawn this far from the main colour (prints are not pure)
+PRINT_SOFTNESS = 0.016  # blur of printed patterns, in head units (cloth, optics)
 
 
 @dataclasses.dataclass
@@ -125,7 +128,7 @@ def make_look(
     textures["skin"] = cv2.multiply(skin_tex, shade, scale=1 / 200)
     for spec in outfit:
         scale = unit * float(rng.uniform(0.28, 0.5))
-        tex = fabric(height, width, spec.pattern, spec.colour, spec.accent, scale, rng, grain)
+        tex = _soften(fabric(height, width, spec.pattern, spec.colour, spec.accent, scale, rng, grain), spec, unit)
         textures[spec.kind] = cv2.multiply(tex, shade, scale=1 / 200)
     return Look(
         outfit=outfit,
@@ -137,6 +140,20 @@ def make_look(
         unit=unit,
         textures=textures,
     )
+
+
+def _soften(texture: np.ndarray, spec: GarmentSpec, unit: int) -> np.ndarray:
+    """A printed pattern as a camera sees it: accents pulled towards the main colour, edges soft.
+
+    Crisp full-contrast prints fill a garment with gradients as strong as the body's outline,
+    which no real video shows and which hides the person from gradient-based detectors.
+    """
+    if spec.pattern == "solid":
+        return texture
+    base = np.empty_like(texture)
+    base[:] = COLOURS[spec.colour]
+    mixed = cv2.addWeighted(texture, PRINT_CONTRAST, base, 1 - PRINT_CONTRAST, 0)
+    return cv2.GaussianBlur(mixed, (0, 0), max(0.5, PRINT_SOFTNESS * unit))
 
 
 # ----------------------------------------------------------------------------- skeleton
@@ -249,14 +266,20 @@ def _torso(s: Skeleton, bottom_y: float, loose: float = 1.0, neck: float = 0.2) 
     right = [(xc + _half_width_at(s, y) * loose, y) for y in ys if y <= bottom_y]
     right.append((xc + _half_width_at(s, bottom_y) * loose, bottom_y))
     left = [(2 * xc - x, y) for x, y in reversed(right)]
-    neck_y = s.shoulder_y - 0.08 * u
+    neck_y = s.shoulder_y - 0.14 * u
+    # trapezius slope from the neck, then the rounded deltoid of each shoulder
+    slope = [
+        (neck * u + 0.5 * (s.shoulder_half * loose - neck * u), s.shoulder_y - 0.06 * u),
+        (s.shoulder_half * loose * 0.94, s.shoulder_y + 0.04 * u),
+        (s.shoulder_half * loose, s.shoulder_y + 0.22 * u),
+    ]
     points = [
         (xc - neck * u, neck_y),
         (xc + neck * u, neck_y),
-        (xc + s.shoulder_half * loose, s.shoulder_y + 0.05 * u),
+        *[(xc + dx, y) for dx, y in slope],
         *right,
         *left,
-        (xc - s.shoulder_half * loose, s.shoulder_y + 0.05 * u),
+        *[(xc - dx, y) for dx, y in reversed(slope)],
     ]
     return np.array(points)
 
@@ -409,7 +432,7 @@ def _draw_head(local: np.ndarray, alpha: np.ndarray, look: Look, s: Skeleton) ->
     u, (hx, hy) = s.u, s.head
     rx, ry = round(0.37 * u * (0.88 + 0.12 * s.yaw)), round(0.5 * u)
     face = _darken(look.skin, 1.0)
-    neck = np.array([(hx - 0.16 * u, hy + 0.3 * u), (hx + 0.16 * u, hy + 0.3 * u), (hx + 0.17 * u, s.shoulder_y + 0.1 * u), (hx - 0.17 * u, s.shoulder_y + 0.1 * u)])
+    neck = np.array([(hx - 0.16 * u, hy + 0.3 * u), (hx + 0.16 * u, hy + 0.3 * u), (hx + 0.17 * u, s.shoulder_y - 0.1 * u), (hx - 0.17 * u, s.shoulder_y - 0.1 * u)])
     cv2.fillPoly(local, [np.round(neck).astype(np.int32)], _darken(look.skin, 0.85))
     cv2.fillPoly(alpha, [np.round(neck).astype(np.int32)], 255)
     center = (round(hx), round(hy))
@@ -469,6 +492,7 @@ def draw_person(frame: np.ndarray, pose: Pose, look: Look) -> dict[str, Box]:
     local = np.zeros((height, width, 3), np.uint8)
     alpha = np.zeros((height, width), np.uint8)
     masks = _draw_figure(local, alpha, look, s)
+    _rim_shade(local, alpha, look.unit)
     ox = round(pose.cx - width / 2)
     oy = round(pose.feet_y - height)
     _paste(frame, local, alpha, ox, oy)
@@ -521,6 +545,15 @@ def _draw_figure(local: np.ndarray, alpha: np.ndarray, look: Look, s: Skeleton) 
         _details(local, top, s)
     _draw_head(local, alpha, look, s)
     return masks
+
+
+def _rim_shade(local: np.ndarray, alpha: np.ndarray, unit: int) -> None:
+    """Darken a soft band along the figure's outline, where its surfaces turn away."""
+    k = max(3, round(unit * 0.12) | 1)
+    inner = cv2.erode(alpha, np.ones((k, k), np.uint8))
+    band = cv2.blur(cv2.subtract(alpha, inner), (k, k))
+    keep = cv2.subtract(np.full_like(band, 255), cv2.multiply(band, np.full_like(band, 255), scale=RIM_SHADE / 255))
+    cv2.multiply(local, cv2.merge([keep] * 3), dst=local, scale=1 / 255)
 
 
 def _paste(frame: np.ndarray, local: np.ndarray, alpha: np.ndarray, ox: int, oy: int) -> None:
