@@ -1,0 +1,403 @@
+"""What each app event does, on :class:`~app.services.Services`, without any gradio.
+
+Every function takes plain values, calls the stage modules' public functions, and raises
+:class:`~inference.errors.StylescopeError` (a message for the user) when the input cannot
+be used. ``app/ui.py`` turns the results into components; tests and the benchmark may call
+these directly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app.services import SEASONS_DIR, UPLOADS_DIR, Services
+from app.uploads import (
+    PlannedVideo,
+    ZipLimits,
+    read_upload_manifest,
+    remove_quietly,
+    store_video,
+    unpack_season,
+)
+from inference.errors import BadInputError
+from inference.ingest import IngestConfig, Ingestor, VideoOutcome
+from inference.manifest import parse_followers, parse_handle, parse_posted_at
+from inference.types import VideoSubmission
+
+logger = logging.getLogger(__name__)
+
+StageCallback = Callable[[int, str], None]
+
+
+# -- search ---------------------------------------------------------------------------------------
+def search(
+    services: Services,
+    image: Any,
+    text: str | None,
+    filters: Any,
+    k: int,
+    by_creator: bool,
+) -> Any:
+    """Search by image, text or both; returns a :class:`inference.search.SearchResult`.
+
+    ``k`` is capped at the index size, so a small catalog still answers.
+    """
+    text = (text or "").strip() or None
+    if image is None and text is None:
+        raise BadInputError("give an image, a text, or both to search with")
+    if not 1 <= int(k) <= services.config.max_k:
+        raise BadInputError(f"the number of results must be between 1 and {services.config.max_k}")
+    if not services.index_exists():
+        raise BadInputError("there is nothing to search yet: upload videos first (Upload videos tab)")
+    searcher = services.searcher
+    size = len(searcher.index.version())
+    if size == 0:
+        raise BadInputError("the index is empty: upload videos first (Upload videos tab)")
+    return searcher.search(image, text, min(int(k), size), filters, by_creator)
+
+
+def search_filters(
+    date_from: str | None,
+    date_to: str | None,
+    tiers: Sequence[str] | None,
+    kinds: Sequence[str] | None,
+    styles: Sequence[str | int] | None,
+    creators: Sequence[str] | None = None,
+) -> Any:
+    """Filters from form values; a style may be given as ``"12"`` or ``"12: red plaid ..."``."""
+    from inference.search import SearchFilters
+
+    style_ids = [str(s).partition(":")[0].strip() for s in styles or ()]
+    return SearchFilters.build(
+        (date_from or "").strip() or None,
+        (date_to or "").strip() or None,
+        [c for c in creators or () if c],
+        list(tiers or ()),
+        list(kinds or ()),
+        [s for s in style_ids if s],
+    )
+
+
+def style_choices(services: Services) -> list[str]:
+    """``"id: name"`` of every style, for the style filter and the style picker."""
+    rows = services.catalog.conn.execute("SELECT id, name FROM styles ORDER BY id").fetchall()
+    return [f"{r[0]}: {r[1]}" for r in rows]
+
+
+def creator_choices(services: Services) -> list[str]:
+    """Every creator handle, most followed first."""
+    return [handle for handle, _ in sorted(services.catalog.creators(), key=lambda c: -c[1])]
+
+
+# -- upload ---------------------------------------------------------------------------------------
+@dataclasses.dataclass
+class UploadPlan:
+    """Uploaded files checked and stored, ready to ingest."""
+
+    videos: list[PlannedVideo]
+    warnings: list[str]
+
+    def stored(self) -> list[Path]:
+        return [v.submission.path for v in self.videos if v.submission is not None]
+
+
+def _metadata(creator: str | None, followers: Any, posted_at: str | None) -> tuple[str, int, dt.date]:
+    try:
+        return parse_handle(creator), parse_followers(followers), parse_posted_at(posted_at)
+    except ValueError as exc:
+        raise BadInputError(str(exc)) from None
+
+
+def plan_upload(
+    services: Services,
+    files: Sequence[str | Path] | None,
+    creator: str | None = None,
+    followers: Any = None,
+    posted_at: str | None = None,
+    manifest: str | Path | None = None,
+) -> UploadPlan:
+    """Check uploaded videos by content and copy them in under generated names.
+
+    Without a manifest, every video gets the creator, followers and posted_at given; with
+    one, each file is matched to its manifest row by file name.
+
+    Raises:
+        BadInputError: no files, too many, or (without a manifest) bad creator metadata.
+    """
+    paths = [Path(f) for f in files or ()]
+    if not paths:
+        raise BadInputError("choose one or more video files to upload")
+    if len(paths) > services.config.max_videos_per_upload:
+        raise BadInputError(
+            f"{len(paths)} files in one upload; the limit is {services.config.max_videos_per_upload}"
+        )
+    metadata = None if manifest else _metadata(creator, followers, posted_at)
+    planned: list[PlannedVideo] = []
+    stored: dict[str, Path] = {}
+    for path in paths:
+        if path.name in stored:
+            planned.append(PlannedVideo(path.name, None, "another uploaded file has the same name"))
+            continue
+        try:
+            stored[path.name] = store_video(path, services.data_dir / UPLOADS_DIR, services.config.max_upload_mb)
+        except BadInputError as exc:
+            planned.append(PlannedVideo(path.name, None, str(exc)))
+    if manifest:
+        try:
+            rows, warnings = read_upload_manifest(Path(manifest), stored)
+        except BadInputError:
+            remove_quietly(list(stored.values()))
+            raise
+        return UploadPlan(planned + rows, warnings)
+    assert metadata is not None
+    planned += [
+        PlannedVideo(name, VideoSubmission(path, *metadata, source=f"upload:{name}"))
+        for name, path in stored.items()
+    ]
+    return UploadPlan(planned, [])
+
+
+class _StageSink:
+    """Passes garments on to the index sink, telling the app when embedding starts."""
+
+    def __init__(self, sink: Any, on_embed: Callable[[int], None]):
+        self.sink = sink
+        self.on_embed = on_embed
+
+    def add_garments(self, garment_ids: list[int], crops: list[np.ndarray]) -> None:
+        self.on_embed(len(garment_ids))
+        self.sink.add_garments(garment_ids, crops)
+
+
+def ingest_plan(
+    services: Services, plan: UploadPlan, on_stage: StageCallback | None = None
+) -> Iterator[tuple[int, VideoOutcome]]:
+    """Ingest the planned videos one by one (one batch at a time per app), yielding outcomes.
+
+    ``on_stage(i, text)`` hears what video ``i`` is doing (sampling and cropping, embedding).
+    Stored copies of videos that were not added (failed, duplicates) are deleted.
+    """
+    notify = on_stage or (lambda i, text: None)
+    current = [0]
+    with services.ingest_lock:
+        sink = _StageSink(
+            services.sink, lambda n: notify(current[0], f"embedding {n} garments")
+        )
+        ingestor = Ingestor(
+            services.data_dir, IngestConfig.load(services.config_file), sink, services.catalog
+        )
+        for i, video in enumerate(plan.videos):
+            current[0] = i
+            if video.submission is None:
+                yield i, VideoOutcome(video.name, "", "failed", video.reason)
+                continue
+            notify(i, "sampling frames and cutting garments")
+            outcome = ingestor.ingest_one(video.submission)
+            if outcome.status in ("failed", "duplicate"):
+                remove_quietly([video.submission.path])
+            yield i, outcome
+
+
+# -- trends and creators ----------------------------------------------------------------------------
+def _trends_config(services: Services) -> Any:
+    from inference import trends
+
+    return trends.load_config(services.config_file)
+
+
+def update_styles(services: Services, full: bool = False) -> dict[str, Any]:
+    """Cluster garments into styles (or assign the new ones); returns what changed."""
+    from inference import trends
+
+    with services.ingest_lock:
+        return trends.update_styles(services.catalog, _trends_config(services), full=full).as_dict()
+
+
+def trends_overview(services: Services, kind: str | None = None, weeks: int | None = None) -> dict[str, Any]:
+    """The trends report: every style with its series, verdict and forecast."""
+    from inference import forecast
+    from inference.trend_reports import trends_report
+
+    return trends_report(
+        services.catalog,
+        _trends_config(services),
+        forecast.load_config(services.config_file),
+        None,
+        weeks or None,
+        kind or None,
+    )
+
+
+def _creators_config(services: Services) -> Any:
+    from inference import creators
+
+    return creators.load_config(services.config_file)
+
+
+def style_detail(services: Services, style_id: int) -> dict[str, Any]:
+    """One style: name, originator with evidence, adopters in order, garments nearest its centre."""
+    from inference.trend_reports import creators_report, medoids
+
+    report = creators_report(
+        services.catalog, _trends_config(services), _creators_config(services), style_id=style_id
+    )
+    style = report["style"]
+    style["garments"] = medoids(services.catalog, style_id, services.config.style_garments)
+    return style
+
+
+def leaderboard(services: Services, tier: str | None = None, top: int | None = None) -> dict[str, Any]:
+    """The trendsetter leaderboard (optionally one follower tier) with originators."""
+    from inference.trend_reports import creators_report
+
+    return creators_report(
+        services.catalog,
+        _trends_config(services),
+        _creators_config(services),
+        tier=tier or None,
+        top=top or services.config.leaderboard_top,
+    )
+
+
+def creator_page(services: Services, handle: str) -> dict[str, Any]:
+    """A creator: followers, videos, styles they started and adopted, with the evidence."""
+    from inference import creators, trends
+
+    handle = (handle or "").strip().lstrip("@")
+    followers = dict(services.catalog.creators())
+    if handle not in followers:
+        raise BadInputError(f"unknown creator @{handle}" if handle else "choose a creator")
+    config, creators_config = _trends_config(services), _creators_config(services)
+    data = trends.load_trend_data(services.catalog, None, config.series.min_frames_per_video)
+    if not data.styles:
+        raise BadInputError("there are no styles yet: open the Trends tab and update the styles")
+    adoptions = creators.adoptions_by_style(data, creators_config)
+    origins = creators.originators(data, creators_config, adoptions)
+    board = creators.trendsetters(adoptions, trends.rising_styles(data, config.rising), creators_config)
+    names = {sid: s.name for sid, s in data.styles.items()}
+    started, adopted = [], []
+    for style_id, chain in sorted(adoptions.items()):
+        for rank, adoption in enumerate(chain):
+            if adoption.creator != handle:
+                continue
+            origin = origins.get(style_id)
+            entry = dict(adoption.as_dict(), style_name=names.get(style_id, ""), rank=rank + 1,
+                         adopters=len(chain))
+            if origin is not None and origin.originator.creator == handle:
+                started.append(entry)
+            else:
+                adopted.append(entry)
+    ranked = next((t.as_dict() for t in board if t.creator == handle), None)
+    videos = services.catalog.conn.execute(
+        "SELECT COUNT(*) FROM videos v JOIN creators c ON c.id = v.creator_id "
+        "WHERE c.handle = ? AND v.status = 'done'",
+        (handle,),
+    ).fetchone()[0]
+    return {"creator": handle, "followers": followers[handle], "videos": int(videos),
+            "trendsetter": ranked, "started": started, "adopted": adopted}
+
+
+# -- models ---------------------------------------------------------------------------------------
+def model_overview(services: Services) -> dict[str, Any]:
+    """Live index version (encoder, factory, size), model versions and the current one."""
+    from inference.index import index_root, read_current, read_meta
+    from training import versions
+
+    live = read_current(services.data_dir)
+    index: dict[str, Any] | None = None
+    if live is not None:
+        meta = read_meta(index_root(services.data_dir) / live)
+        index = {key: meta.get(key) for key in ("version", "encoder", "factory", "count", "created_at", "build_s")}
+    models = []
+    for name in versions.list_versions(services.data_dir):
+        info = versions.read_version(services.data_dir, name)
+        models.append({key: info.get(key) for key in
+                       ("version", "encoder", "parent", "kind", "created_at", "wise_ratio", "train_pairs")})
+    return {"index": index, "models": models, "current_model": versions.current_version(services.data_dir)}
+
+
+def eval_report(services: Services, version: str) -> str:
+    """A model version's eval report (Markdown table)."""
+    from training import versions
+
+    versions.read_version(services.data_dir, version)  # clear error for an unknown version
+    path = versions.models_dir(services.data_dir) / version / "eval.md"
+    if not path.is_file():
+        return f"model version {version} has no eval report"
+    return path.read_text(encoding="utf-8")
+
+
+def retrain(services: Services, season_zip: str | Path | None, reindex: bool) -> Any:
+    """Season retraining from an uploaded zip of images + captions; a :class:`RunResult`.
+
+    The new model version becomes current; with ``reindex`` every garment is re-embedded
+    and the new index version switched in atomically (searches go on meanwhile).
+    """
+    if not season_zip:
+        raise BadInputError("choose a zip of the season's images with captions.csv or captions.jsonl")
+    config = services.config
+    folder = unpack_season(
+        Path(season_zip),
+        services.data_dir / SEASONS_DIR,
+        ZipLimits(config.max_season_zip_mb, config.max_season_unzipped_mb, config.max_season_files),
+    )
+    from training import runs
+
+    with services.ingest_lock:
+        result = runs.run_retrain(folder, services.data_dir, runs.load_config(services.config_file),
+                                  reindex=reindex, activate=True)
+    if result.reindexed:
+        services.reload(None)
+    return result
+
+
+def switch_model(services: Services, version: str | None) -> dict[str, Any]:
+    """Make a model version current and search with it.
+
+    Uses an index version that encoder already built, or re-embeds the catalog into a new
+    one, switched in atomically; the old model stays live if anything fails.
+    """
+    from inference import index as garment_index
+    from models.registry import create_encoder
+    from training import versions
+
+    name = None if not version or version == "default" else version
+    spec = versions.read_version(services.data_dir, name)["encoder"] if name else None
+    encoder = create_encoder(spec)
+    info = encoder.describe()
+    with services.ingest_lock:
+        built = [
+            v for v in garment_index.list_versions(services.data_dir)
+            if _built_by(services.data_dir, v, info)
+        ]
+        if built:
+            garment_index.activate_version(services.data_dir, built[-1])
+            index_version, rebuilt = built[-1], False
+        elif services.index_exists() or services.catalog.counts()["garments"]:
+            index_version = garment_index.rebuild_index(
+                services.data_dir, encoder, services.catalog, activate=True, progress=False
+            )
+            rebuilt = True
+        else:
+            index_version, rebuilt = None, False
+        versions.set_current(services.data_dir, name)
+        services.reload(None if index_version else str(info["name"]))
+    return {"model": name or "packaged default", "encoder": info, "index_version": index_version,
+            "rebuilt": rebuilt}
+
+
+def _built_by(data_dir: Path, version: str, info: dict[str, Any]) -> bool:
+    from inference.index import GarmentIndexError, index_root, read_meta
+
+    try:
+        built = read_meta(index_root(data_dir) / version)["encoder"]
+    except GarmentIndexError:
+        return False
+    return all(str(built.get(key)) == str(info.get(key)) for key in ("name", "version", "dim"))

@@ -1,0 +1,177 @@
+"""What the app works with: one data directory's catalog, encoder, searcher and ingest sink.
+
+:class:`Services` is built once per app by :meth:`Services.open` and handed to
+``app.ui.build_app``; nothing heavy is loaded until an event first needs it (the encoder
+on the first search or upload). Tests build it on a tiny catalog with the ``tiny:32``
+encoder. Ingest writes go through :attr:`Services.ingest_lock`, so two uploads never
+write at once; searches do not take that lock and keep working during an ingest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import configs
+from inference.catalog import Catalog
+from inference.storage import resolve_data_dir
+
+if TYPE_CHECKING:
+    from inference.index import IndexSink
+    from inference.search import Searcher
+    from models.base import Encoder
+
+logger = logging.getLogger(__name__)
+
+UPLOADS_DIR = "uploads"  # DATA_DIR/uploads: uploaded videos under generated names
+SEASONS_DIR = "seasons"  # DATA_DIR/seasons: unpacked season zips for retraining
+WORLD_DIR = "world"  # DATA_DIR/world: the demo's creator world
+CROPS_DIR = "crops"  # DATA_DIR/crops: garment crop thumbnails (written by ingest)
+
+
+@dataclasses.dataclass
+class AppConfig:
+    """Settings of the app (``configs/app.yaml``)."""
+
+    host: str = "127.0.0.1"  # interface to bind; any other than loopback needs authentication
+    port: int = 7860  # TCP port
+    max_upload_mb: float = 500.0  # largest single uploaded file (gradio refuses bigger ones)
+    max_videos_per_upload: int = 50  # videos accepted in one upload batch
+    max_season_zip_mb: float = 1024.0  # largest season zip for retraining
+    max_season_unzipped_mb: float = 4096.0  # largest total size of a season zip's contents
+    max_season_files: int = 50000  # most files in a season zip
+    results_k: int = 12  # search results shown by default
+    max_k: int = 200  # most search results one query may ask for
+    search_concurrency: int = 4  # searches answered at the same time
+    plotted_styles: int = 5  # styles drawn in the trends plot
+    style_cards: int = 12  # styles shown with a medoid crop in the trends tab
+    medoid_crops: int = 6  # medoid crops shown for a selected style
+    style_garments: int = 24  # garments shown for a selected style
+    leaderboard_top: int = 50  # rows of the trendsetter leaderboard
+
+    @classmethod
+    def load(cls, user_file: str | Path | None = None) -> AppConfig:
+        """The packaged app config, with the ``app`` section of a user file merged over it."""
+        values = configs.load("app")
+        if user_file is not None:
+            values = configs.merge(values, configs.read_yaml(user_file).get("app") or {})
+        return configs.from_dict(cls, values)
+
+
+class Services:
+    """The data directory's catalog plus lazily built encoder, searcher and index sink.
+
+    Args:
+        data_dir: the deployment directory.
+        catalog: its catalog (shared by every event; thread-safe).
+        config: app settings.
+        encoder_spec: encoder for queries and new garments; None: the one that built the
+            live index (or the offline default when there is no index yet).
+        config_file: user config file passed on to the stage configs (``--config``).
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        catalog: Catalog,
+        config: AppConfig,
+        encoder_spec: str | None = None,
+        config_file: str | Path | None = None,
+    ):
+        self.data_dir = data_dir
+        self.catalog = catalog
+        self.config = config
+        self.encoder_spec = encoder_spec
+        self.config_file = config_file
+        self.ingest_lock = threading.Lock()  # one writer at a time: ingest, restyle, retrain
+        self._lock = threading.RLock()
+        self._encoder: Encoder | None = None
+        self._searcher: Searcher | None = None
+        self._sink: IndexSink | None = None
+
+    @classmethod
+    def open(
+        cls,
+        data_dir: str | Path | None,
+        encoder_spec: str | None = None,
+        config: AppConfig | None = None,
+        config_file: str | Path | None = None,
+    ) -> Services:
+        """Open (or create) a data directory's catalog; loads no model."""
+        path = resolve_data_dir(data_dir)
+        for folder in (UPLOADS_DIR, CROPS_DIR):
+            (path / folder).mkdir(exist_ok=True)
+        return cls(path, Catalog(path), config or AppConfig.load(config_file), encoder_spec, config_file)
+
+    # -- lazily built resources -----------------------------------------------------------
+    @property
+    def encoder(self) -> Encoder:
+        """The encoder for queries and new garments (built on first use)."""
+        with self._lock:
+            if self._encoder is None:
+                from inference.index import resolve_encoder
+
+                self._encoder = resolve_encoder(self.data_dir, self.encoder_spec)
+                logger.info("app encoder: %s", self._encoder.describe())
+            return self._encoder
+
+    @property
+    def searcher(self) -> Searcher:
+        """The searcher over the live index (built on first use; raises when there is none)."""
+        with self._lock:
+            if self._searcher is None:
+                from inference.index import IndexConfig
+                from inference.search import SearchConfig, Searcher
+
+                self._searcher = Searcher(
+                    self.data_dir,
+                    self.encoder,
+                    SearchConfig.load(self.config_file),
+                    IndexConfig.load(self.config_file),
+                )
+            return self._searcher
+
+    @property
+    def sink(self) -> IndexSink:
+        """Embeds and indexes each ingested video's garments (built on first use)."""
+        with self._lock:
+            if self._sink is None:
+                from inference.index import IndexConfig, IndexSink
+
+                self._sink = IndexSink(self.data_dir, self.encoder, IndexConfig.load(self.config_file))
+            return self._sink
+
+    def index_exists(self) -> bool:
+        """Whether the data directory has a live index version."""
+        from inference.index import read_current
+
+        return read_current(self.data_dir) is not None
+
+    def reload(self, encoder_spec: str | None = None) -> None:
+        """Drop the encoder, searcher and sink so the next use follows a new model or index.
+
+        Searches already running keep the objects they hold.
+        """
+        with self._lock:
+            self.encoder_spec = encoder_spec
+            self._encoder = self._searcher = self._sink = None
+
+    def allowed_paths(self) -> list[str]:
+        """Folders the app may serve files from: crops, uploaded videos, the demo world."""
+        return [str(self.data_dir / name) for name in (CROPS_DIR, UPLOADS_DIR, WORLD_DIR)]
+
+    def describe(self) -> dict[str, Any]:
+        """Catalog counts and what is loaded, for the page header."""
+        counts = self.catalog.counts()
+        styles = self.catalog.conn.execute("SELECT COUNT(*) FROM styles").fetchone()[0]
+        return {"data_dir": str(self.data_dir), "styles": int(styles), **counts}
+
+    def close(self) -> None:
+        """Close catalog connections."""
+        with self._lock:
+            if self._searcher is not None:
+                self._searcher.close()
+            self.catalog.close()

@@ -1,0 +1,284 @@
+"""Turn search results, ingest outcomes and reports into what the app's components show.
+
+Pure functions of plain data: gallery items (image path, caption), table rows, Markdown,
+HTML and matplotlib figures. No gradio here, so they are cheap to test and reuse.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import numpy as np
+from matplotlib.figure import Figure
+
+UPLOAD_HEADERS = ["file", "creator", "status", "frames", "garments", "reason"]
+STYLE_HEADERS = ["id", "style", "kind", "state", "score", "growth", "take-off", "garments",
+                 "creators", "share now", "next week [interval]"]
+LEADERBOARD_HEADERS = ["#", "creator", "followers", "tier", "score", "styles", "originated",
+                       "days before take-off"]
+ORIGINATOR_HEADERS = ["style", "name", "originator", "tier", "date", "video", "moment", "runners-up"]
+
+
+def moment(t_s: float) -> str:
+    """Seconds as ``m:ss.s``."""
+    minutes, seconds = divmod(max(0.0, float(t_s)), 60)
+    return f"{int(minutes)}:{seconds:04.1f}"
+
+
+def video_link(source_path: str, t_s: float, allowed: Sequence[str]) -> str | None:
+    """URL of the moment in a video the app may serve (media fragment ``#t=``), else None."""
+    path = Path(source_path).resolve()
+    if not any(path.is_relative_to(Path(root).resolve()) for root in allowed):
+        return None
+    return f"/gradio_api/file={quote(str(path))}#t={float(t_s):.1f}"
+
+
+def _moment_cell(source_path: str, t_s: float, allowed: Sequence[str]) -> str:
+    url = video_link(source_path, t_s, allowed)
+    text = html.escape(moment(t_s))
+    return f'<a href="{html.escape(url)}" target="_blank">▶ {text}</a>' if url else text
+
+
+# -- search -----------------------------------------------------------------------------------------
+def hit_caption(hit: Any) -> str:
+    """One result's caption: creator, date, style, moment."""
+    style = hit.style or "no style yet"
+    return f"@{hit.creator} · {hit.posted_at} · {style} · {moment(hit.t_s)}"
+
+
+def gallery_items(hits: Sequence[Any]) -> list[tuple[str, str]]:
+    """(crop path, caption) per hit, best first."""
+    return [(hit.crop_path, hit_caption(hit)) for hit in hits]
+
+
+def results_html(hits: Sequence[Any], allowed: Sequence[str]) -> str:
+    """A table of hits with a link to the moment in each video."""
+    if not hits:
+        return "<p>No garment matches these filters.</p>"
+    rows = "".join(
+        "<tr>"
+        f"<td>{n}</td><td>@{html.escape(h.creator)}</td><td>{h.followers:,} ({h.tier})</td>"
+        f"<td>{html.escape(h.posted_at or '')}</td><td>{html.escape(h.style or '-')}</td>"
+        f"<td>{h.kind}</td><td>{_moment_cell(h.source_path, h.t_s, allowed)}</td>"
+        f"<td>{h.score:.3f}</td></tr>"
+        for n, h in enumerate(hits, start=1)
+    )
+    head = "".join(f"<th>{c}</th>" for c in
+                   ("#", "creator", "followers", "posted", "style", "garment", "moment", "score"))
+    return f'<table class="results"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
+
+
+def groups_markdown(groups: Sequence[Any] | None) -> str:
+    """The "who wears this?" grouping: creators by their best match."""
+    if not groups:
+        return ""
+    lines = ["### Who wears this?", "", "| creator | followers | tier | best score | matches |",
+             "|---|---|---|---|---|"]
+    lines += [f"| @{g.creator} | {g.followers:,} | {g.tier} | {g.best_score:.3f} | {len(g.hits)} |"
+              for g in groups]
+    return "\n".join(lines)
+
+
+def search_status(result: Any, seconds: float) -> str:
+    """One line about the search that ran."""
+    query = result.query
+    parts = [f"{len(result.hits)} results", f"mode: {query.get('mode', '?')}",
+             f"index {result.index_version}", f"{seconds * 1000:.0f} ms"]
+    if result.matched is not None:
+        parts.insert(1, f"{result.matched} garments pass the filters")
+    if query.get("garment"):
+        parts.append(f"searched with the {query['garment']['kind']} garment found in the image")
+    return " · ".join(parts)
+
+
+# -- upload ------------------------------------------------------------------------------------------
+def upload_rows(names: Sequence[str], creators: Sequence[str], outcomes: Sequence[Any | None],
+                stage: dict[int, str]) -> list[list[Any]]:
+    """One row per uploaded file: waiting, what it is doing now, or its outcome."""
+    rows = []
+    for i, (name, creator) in enumerate(zip(names, creators, strict=True)):
+        outcome = outcomes[i]
+        if outcome is None:
+            rows.append([name, creator, stage.get(i, "waiting"), "", "", ""])
+        else:
+            rows.append([name, creator, outcome.status, outcome.frames, outcome.garments, outcome.reason])
+    return rows
+
+
+def upload_summary(outcomes: Sequence[Any], warnings: Sequence[str] = ()) -> str:
+    """What was added and what failed, and why."""
+    added = [o for o in outcomes if o.status == "ingested"]
+    failed = [o for o in outcomes if o.failed]
+    duplicates = [o for o in outcomes if o.status in ("duplicate", "skipped")]
+    lines = [f"**{len(added)} added** ({sum(o.garments for o in added)} garments), "
+             f"**{len(failed)} failed**, {len(duplicates)} already in the catalog."]
+    lines += [f"- failed: {o.source}: {o.reason}" for o in failed]
+    lines += [f"- warning: {w}" for w in warnings]
+    return "\n".join(lines)
+
+
+# -- trends --------------------------------------------------------------------------------------------
+def _forecast_text(style: dict[str, Any]) -> str:
+    fc = style.get("forecast")
+    if not fc:
+        return "-"
+    return f"{fc['share'][0]:.1%} [{fc['low'][0]:.1%}, {fc['high'][0]:.1%}]"
+
+
+def style_rows(report: dict[str, Any]) -> list[list[Any]]:
+    """The styles table: rising first, as the report orders them."""
+    return [
+        [s["id"], s["name"], s["kind"] or "-", s["state"], round(s["score"], 2), f"{s['growth']:.1f}x",
+         s["takeoff"] or "-", s["garments"], s["creators"],
+         f"{s['series']['share'][-1]:.1%}" if s["series"]["share"] else "-", _forecast_text(s)]
+        for s in report["styles"]
+    ]
+
+
+def plotted_styles(report: dict[str, Any], count: int) -> list[dict[str, Any]]:
+    """Rising styles first, then fading ones, then the rest, ``count`` at most."""
+    order = {"rising": 0, "fading": 1}
+    return sorted(report["styles"], key=lambda s: order.get(s["state"], 2))[:count]
+
+
+def trends_figure(report: dict[str, Any], count: int) -> Figure:
+    """Share of posts per period of the top styles, with next weeks' forecast and interval."""
+    figure = Figure(figsize=(9, 4.2), dpi=100)
+    ax = figure.add_subplot(1, 1, 1)
+    periods = np.array([dt.date.fromisoformat(p) for p in report["periods"]], dtype="datetime64[D]")
+    ahead = np.array([dt.date.fromisoformat(p) for p in report["forecast_weeks"]], dtype="datetime64[D]")
+    for style in plotted_styles(report, count):
+        share = style["series"]["share"]
+        (line,) = ax.plot(periods, share, marker="o", markersize=3,
+                          label=f"{style['id']} {style['name'][:28]} ({style['state']})")
+        forecast = style.get("forecast")
+        if forecast and report["period"] == "week" and len(periods):
+            ax.plot(np.concatenate([periods[-1:], ahead]), [share[-1], *forecast["share"]], linestyle="--",
+                    color=line.get_color())
+            ax.fill_between(ahead, forecast["low"], forecast["high"], color=line.get_color(), alpha=0.15)
+    ax.set_title(f"styles' share of posts per {report['period']}, as of {report['as_of']} "
+                 "(dashed: forecast with interval)", fontsize=10)
+    ax.set_ylabel("share of posts")
+    ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+    if ax.lines:
+        ax.legend(loc="upper left", fontsize=7)
+    figure.autofmt_xdate()
+    figure.tight_layout()
+    return figure
+
+
+def style_cards(report: dict[str, Any], data_dir: Path, count: int) -> list[tuple[str, str]]:
+    """One medoid crop per style (the most typical garment), rising styles first."""
+    cards = []
+    for style in plotted_styles(report, count):
+        if style["medoids"]:
+            crop = str(data_dir / style["medoids"][0]["crop_path"])
+            cards.append((crop, f"{style['id']}: {style['name']} ({style['state']})"))
+    return cards
+
+
+def _adoption_line(a: dict[str, Any], allowed: Sequence[str], source: str | None) -> str:
+    link = _moment_cell(source, a["t_s"], allowed) if source else moment(a["t_s"])
+    return (f"@{a['creator']} ({a['tier']}, {a['followers']:,} followers) on {a['day']}: "
+            f"video {a['video_id']} at {link}, {a['frames']} frames, distance {a['distance']:.3f}")
+
+
+def style_markdown(detail: dict[str, Any], sources: dict[int, str], allowed: Sequence[str]) -> str:
+    """A style's originator, runners-up and adopters with the evidence."""
+    lines = [f"### Style {detail['id']}: {html.escape(detail['name'])}"]
+    origin = detail.get("origin")
+    if not origin:
+        return "\n".join([*lines, "No confident sightings yet."])
+    first = origin["originator"]
+    lines.append(f"**Originator:** {_adoption_line(first, allowed, sources.get(first['video_id']))}")
+    if origin.get("tied_with"):
+        lines.append(f"Tied on the first day with: {', '.join('@' + c for c in origin['tied_with'])}")
+    if origin.get("strays_skipped"):
+        lines.append(f"{origin['strays_skipped']} earlier stray sightings were not counted.")
+    lines.append(f"\n**Adopters, in order** ({len(detail['adopters'])}):\n")
+    lines += [f"{n}. {_adoption_line(a, allowed, sources.get(a['video_id']))} (+{a['days_after']} days)"
+              for n, a in enumerate(detail["adopters"][:30], start=1)]
+    return "\n".join(lines)
+
+
+def crop_gallery(entries: Sequence[dict[str, Any]], data_dir: Path, caption: str = "") -> list[tuple[str, str]]:
+    """(crop path, caption) for report entries carrying a ``crop_path``."""
+    items = []
+    for e in entries:
+        text = caption or (f"@{e['creator']} · {e.get('day', '')}" if "creator" in e
+                           else f"garment {e.get('garment_id', '')}")
+        items.append((str(data_dir / e["crop_path"]), text))
+    return items
+
+
+# -- creators ------------------------------------------------------------------------------------------
+def leaderboard_rows(report: dict[str, Any]) -> list[list[Any]]:
+    """The trendsetter leaderboard."""
+    return [[n, t["creator"], t["followers"], t["tier"], round(t["score"], 3), t["styles"], t["originated"],
+             round(t["days_before_takeoff"], 1)] for n, t in enumerate(report["leaderboard"], start=1)]
+
+
+def originator_rows(report: dict[str, Any]) -> list[list[Any]]:
+    """Who started each style, with the evidence and the runners-up."""
+    rows = []
+    for o in report.get("originators", []):
+        a = o["originator"]
+        rows.append([o["style_id"], o["style_name"], a["creator"], a["tier"], a["day"], a["video_id"],
+                     moment(a["t_s"]), ", ".join(f"{r['creator']} ({r['day']})" for r in o["runners_up"]) or "-"])
+    return rows
+
+
+def creator_markdown(page: dict[str, Any], sources: dict[int, str], allowed: Sequence[str]) -> str:
+    """A creator's page: their standing, the styles they started and those they adopted."""
+    lines = [f"### @{page['creator']}",
+             f"{page['followers']:,} followers · {page['videos']} videos in the catalog"]
+    board = page.get("trendsetter")
+    if board:
+        lines.append(f"Trendsetter score **{board['score']:.3f}** over {board['styles']} risen styles "
+                     f"({board['originated']} originated; median {board['days_before_takeoff']:.0f} days "
+                     "before take-off)")
+    for title, entries in (("Styles started", page["started"]), ("Styles adopted", page["adopted"])):
+        lines.append(f"\n**{title}** ({len(entries)})\n")
+        lines += [f"- style {e['style_id']} *{html.escape(e['style_name'])}*: adopter {e['rank']} of "
+                  f"{e['adopters']}, {_adoption_line(e, allowed, sources.get(e['video_id']))}"
+                  for e in entries] or ["- none"]
+    return "\n".join(lines)
+
+
+# -- model --------------------------------------------------------------------------------------------
+def model_markdown(overview: dict[str, Any]) -> str:
+    """Live index, current model and every model version."""
+    index = overview["index"]
+    lines = ["### Search index"]
+    if index is None:
+        lines.append("No index yet: upload videos to build one.")
+    else:
+        encoder = index["encoder"]
+        lines.append(f"Live version **{index['version']}**: {index['count']} garments, FAISS "
+                     f"`{index['factory']}`, built {index['created_at']}; encoder `{encoder['name']}` "
+                     f"(version {encoder['version']}, dim {encoder['dim']})")
+    lines += ["", "### Model versions",
+              f"Current: **{overview['current_model'] or 'packaged default'}**", ""]
+    if overview["models"]:
+        lines += ["| version | parent | kind | created | WiSE-FT ratio | encoder |", "|---|---|---|---|---|---|"]
+        lines += [f"| {m['version']} | {m['parent'] or '-'} | {m['kind'] or '-'} | {m['created_at']} | "
+                  f"{m['wise_ratio'] if m['wise_ratio'] is not None else '-'} | `{m['encoder']}` |"
+                  for m in overview["models"]]
+    else:
+        lines.append("No trained versions in this data directory yet.")
+    return "\n".join(lines)
+
+
+def retrain_markdown(result: Any) -> str:
+    """A retrain run: the new version, its WiSE-FT ratio, before/after table, the index switch."""
+    lines = [f"New model version **{result.version}** (`{result.encoder}`) is current."]
+    if result.wise_ratio is not None:
+        lines.append(f"WiSE-FT mixing ratio chosen on held-out season pairs: {result.wise_ratio:.2f}")
+    lines.append(f"Re-indexed: index version {result.reindexed} is live." if result.reindexed
+                 else "Not re-indexed: searches keep using the previous index until you switch.")
+    return "\n\n".join([*lines, result.markdown])
