@@ -1,0 +1,142 @@
+"""``stylescope demo``: the sample creator world, ingested, with trends, served in the app.
+
+Generates the creator world's ``demo`` preset into ``DATA_DIR/world`` (once), ingests its
+manifest with the offline default encoder (videos already in are skipped by content
+hash, so a rerun is quick), brings the styles up to date, prints a short report (counts,
+the top rising styles and who started them) and serves the app unless ``--no-serve``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from app.commands import add_common, print_json, print_table
+from app.commands.serve import add_serve_options, serve
+
+logger = logging.getLogger(__name__)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(
+        "demo",
+        help="generate the demo creator world, ingest it, report trends, serve the app",
+        description="The main job end to end: the creator world's demo preset is generated into "
+        "DATA_DIR/world if needed, ingested with the offline default encoder, clustered into styles; "
+        "a report of the top rising styles and their originators is printed; then the app is served.",
+    )
+    parser.add_argument("--no-serve", action="store_true", help="stop after the report")
+    parser.add_argument("--preset", default="demo", help="creator-world preset (default demo)")
+    parser.add_argument("--seed", type=int, default=0, help="creator-world seed (default 0)")
+    add_serve_options(parser)
+    add_common(parser)
+    parser.set_defaults(func=run)
+
+
+def ensure_world(world_dir: Path, preset: str, seed: int, progress: bool) -> dict[str, Any]:
+    """Generate the world into ``world_dir`` unless a complete one is there already."""
+    from training.world.config import world_config
+    from training.world.generate import INCOMPLETE, generate_world
+
+    if (world_dir / "manifest.csv").is_file() and not (world_dir / INCOMPLETE).exists():
+        logger.info("creator world already in %s", world_dir)
+        return {"generated": False, "out_dir": str(world_dir)}
+    summary = generate_world(world_config(preset, seed), world_dir, overwrite=True, progress=progress)
+    return {"generated": True, **dataclasses.asdict(summary)}
+
+
+def build(data_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """World -> ingest -> styles -> trend and creator reports; returns the demo report."""
+    from inference import creators, forecast, trends
+    from inference.catalog import Catalog
+    from inference.index import IndexSink
+    from inference.ingest import IngestConfig, ingest
+    from inference.manifest import read_manifest
+    from inference.trend_reports import creators_report, trends_report
+
+    progress = not (args.json or getattr(args, "quiet", False))
+    seconds: dict[str, float] = {}
+    clock = time.perf_counter()
+    world = ensure_world(data_dir / "world", args.preset, args.seed, progress)
+    seconds["world"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    manifest = read_manifest(data_dir / "world" / "manifest.csv")
+    sink = IndexSink(data_dir, args.encoder)  # None: the index's encoder, else the offline default
+    ingested = ingest(manifest.videos, data_dir, IngestConfig.load(args.config), sink, progress, manifest.rejected)
+    seconds["ingest"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    config = trends.load_config(args.config)
+    with Catalog(data_dir) as catalog:
+        update = trends.update_styles(catalog, config)
+        trend = trends_report(catalog, config, forecast.load_config(args.config))
+        people = creators_report(catalog, config, creators.load_config(args.config), top=10)
+        counts = catalog.counts()
+    seconds["styles"] = time.perf_counter() - clock
+    return {
+        "data_dir": str(data_dir), "world": world, "encoder": sink.encoder.describe(),
+        "ingest": {s: ingested.count(s) for s in ("ingested", "skipped", "duplicate", "unindexed", "failed")},
+        "failures": [{"source": o.source, "reason": o.reason} for o in ingested.outcomes if o.failed],
+        "counts": counts, "styles": update.as_dict(), "seconds": {k: round(v, 1) for k, v in seconds.items()},
+        "top_styles": _top_styles(trend, people),
+        "trendsetters": people["leaderboard"][:5],
+    }
+
+
+def _top_styles(trend: dict[str, Any], people: dict[str, Any], count: int = 5) -> list[dict[str, Any]]:
+    """Rising styles first (then the highest scores), each with who started it."""
+    origins = {o["style_id"]: o for o in people.get("originators", [])}
+    ranked = sorted(trend["styles"], key=lambda s: (s["state"] != "rising", -s["score"]))[:count]
+    top = []
+    for style in ranked:
+        origin = origins.get(style["id"])
+        first = origin["originator"] if origin else None
+        top.append({"id": style["id"], "name": style["name"], "state": style["state"],
+                    "growth": style["growth"], "takeoff": style["takeoff"], "garments": style["garments"],
+                    "originator": first["creator"] if first else None, "since": first["day"] if first else None})
+    return top
+
+
+def _print(report: dict[str, Any]) -> None:
+    counts, ingested, seconds = report["counts"], report["ingest"], report["seconds"]
+    print(f"stylescope demo: {report['data_dir']}")
+    print(f"  world: {'generated' if report['world']['generated'] else 'already there'} ({seconds['world']} s)")
+    print(f"  ingest: {ingested['ingested']} added, {ingested['skipped'] + ingested['duplicate']} already in, "
+          f"{ingested['failed'] + ingested['unindexed']} failed ({seconds['ingest']} s, encoder "
+          f"{report['encoder']['name']})")
+    print(f"  catalog: {counts['creators']} creators, {counts['videos_done']} videos, {counts['garments']} garments; "
+          f"{report['styles'].get('styles', report['styles'].get('assigned', 0))} styles "
+          f"({report['styles']['mode']}, {seconds['styles']} s)")
+    for failure in report["failures"][:5]:
+        print(f"  failed: {failure['source']}: {failure['reason']}")
+    print("\ntop styles")
+    print_table(["id", "style", "state", "growth", "take-off", "garments", "started by", "on"],
+                [[s["id"], s["name"][:40], s["state"], f"{s['growth']:.1f}x", s["takeoff"] or "-", s["garments"],
+                  "@" + s["originator"] if s["originator"] else "-", s["since"] or "-"] for s in report["top_styles"]])
+    if report["trendsetters"]:
+        print("\ntrendsetters")
+        print_table(["creator", "tier", "score", "styles", "originated"],
+                    [["@" + t["creator"], t["tier"], f"{t['score']:.3f}", t["styles"], t["originated"]]
+                     for t in report["trendsetters"]])
+
+
+def run(args: argparse.Namespace) -> int:
+    from inference.storage import resolve_data_dir
+
+    data_dir = resolve_data_dir(args.data_dir)
+    report = build(data_dir, args)
+    if args.json:
+        print_json(report)
+    else:
+        _print(report)
+    if report["counts"]["garments"] == 0:
+        return 2
+    if not args.no_serve:
+        args.data_dir = str(data_dir)
+        serve(args)
+    return 1 if report["failures"] else 0

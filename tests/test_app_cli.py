@@ -1,0 +1,84 @@
+"""``stylescope demo`` and ``stylescope app``: the demo end to end on the tiny world preset,
+and the rules for serving beyond this machine (authentication or refusal)."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from app.cli import main
+from app.commands.serve import PASSWORD_ENV, USER_ENV, check_binding, read_auth
+from inference.errors import BadInputError
+
+
+@pytest.mark.slow
+def test_demo_builds_world_ingests_reports_and_reruns_quickly(tmp_path, capsys):
+    data_dir = tmp_path / "demo"
+    argv = ["demo", "--data-dir", str(data_dir), "--preset", "tiny", "--encoder", "tiny:32", "--no-serve", "--json"]
+    assert main(argv) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["world"]["generated"] and (data_dir / "world" / "manifest.csv").is_file()
+    assert report["ingest"]["ingested"] == report["counts"]["videos_done"] > 0
+    assert report["counts"]["garments"] > 0 and report["styles"]["mode"] == "recluster"
+    assert report["top_styles"] and all(s["originator"] for s in report["top_styles"])
+    assert main(argv) == 0  # a rerun keeps the world and skips videos already in
+    again = json.loads(capsys.readouterr().out)
+    assert not again["world"]["generated"] and again["ingest"]["ingested"] == 0
+    assert again["ingest"]["skipped"] == report["ingest"]["ingested"]
+    assert again["counts"] == report["counts"]
+
+
+def test_serving_off_loopback_needs_authentication(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv(USER_ENV, raising=False)
+    monkeypatch.delenv(PASSWORD_ENV, raising=False)
+    assert main(["app", "--host", "0.0.0.0", "--data-dir", str(tmp_path)]) == 2
+    assert "refusing to serve on 0.0.0.0 without authentication" in capsys.readouterr().err
+    check_binding("127.0.0.1", [])  # loopback needs none
+    with pytest.raises(BadInputError, match="refusing"):
+        check_binding("192.168.1.20", [])
+    check_binding("0.0.0.0", [("ana", "s3cret")])
+
+
+def test_credentials_from_environment_or_file(tmp_path):
+    assert read_auth(None, {USER_ENV: "ana", PASSWORD_ENV: "s3cret"}) == [("ana", "s3cret")]
+    assert read_auth(None, {}) == []
+    with pytest.raises(BadInputError, match="both"):
+        read_auth(None, {USER_ENV: "ana"})
+    good = tmp_path / "auth.txt"
+    good.write_text("# who may log in\nana:s3cret\nbo:pa:ss\n")
+    os.chmod(good, 0o600)
+    assert read_auth(good, {}) == [("ana", "s3cret"), ("bo", "pa:ss")]
+    bad = tmp_path / "bad.txt"
+    bad.write_text("ana\n")
+    with pytest.raises(BadInputError, match="line 1: expected user:password"):
+        read_auth(bad, {})
+    with pytest.raises(BadInputError, match="cannot read the auth file"):
+        read_auth(tmp_path / "missing.txt", {})
+
+
+@pytest.mark.slow
+def test_app_with_auth_refuses_anonymous_clients(tmp_path):
+    pytest.importorskip("gradio")
+    from gradio_client import Client
+
+    from app.services import Services
+    from app.ui import build_app, launch
+    from tests.app_fixtures import free_port
+
+    services = Services.open(tmp_path / "data", "tiny:32")
+    blocks = build_app(services)
+    url = launch(blocks, services, "127.0.0.1", free_port(), auth=[("ana", "s3cret")], block=False, quiet=True)
+    try:
+        with pytest.raises(Exception):  # noqa: B017 - gradio_client raises a plain ValueError/HTTP error
+            Client(url, verbose=False)
+        with pytest.raises(Exception):  # noqa: B017
+            Client(url, auth=("ana", "wrong"), verbose=False)
+        client = Client(url, auth=("ana", "s3cret"), verbose=False)
+        header = client.predict(api_name="/status")[0]
+        assert "0 creators · 0 videos" in header
+        client.close()
+    finally:
+        blocks.close()
+        services.close()
