@@ -76,3 +76,67 @@ def test_crop_kinds_filter_and_bad_arguments():
 def test_random_garment_respects_kind():
     rng = np.random.default_rng(0)
     assert all(random_garment(rng, "full").kind == "full" for _ in range(5))
+
+
+def _person(seed: int, share: float = 0.62, width: int = 270, height: int = 480):
+    from training.figure import draw_person, make_look
+    from training.render import draw_room, partner_garment, random_pose, unit_for_height
+
+    rng = np.random.default_rng(seed)
+    frame = draw_room(width, height, rng)
+    unit = unit_for_height(share * height)
+    look = make_look(partner_garment(random_garment(rng), rng), unit, rng)
+    pose = random_pose(rng, width / 2, height * (0.5 + share / 2), unit)
+    return frame, draw_person(frame, pose, look), look, pose
+
+
+def test_drawn_person_boxes_nest_and_have_human_proportions():
+    for seed in range(6):
+        frame, boxes, _, _ = _person(seed)
+        person = boxes["person"]
+        assert 0.55 * frame.shape[0] < person.height < 0.7 * frame.shape[0]
+        assert 0.2 < person.width / person.height < 0.6
+        for kind in ("top", "bottom", "full"):
+            box = boxes[kind]
+            assert box.iou(person) > 0 and box.area <= person.area
+            assert person.x0 <= box.x0 and box.x1 <= person.x1 and person.y0 <= box.y0 and box.y1 <= person.y1
+        assert boxes["top"].y0 < boxes["bottom"].y0  # the top starts above the bottom
+        # garments are really drawn where their boxes say: the pixels there are not the room's
+        top = boxes["top"]
+        assert frame[top.y0 : top.y1, top.x0 : top.x1].std() > 3
+
+
+def test_person_leaving_the_frame_loses_boxes_that_are_mostly_outside():
+    from training.figure import draw_person
+
+    frame, _, look, pose = _person(1)
+    pose.cx = -0.3 * look.unit  # centre line left of the frame: mostly outside
+    boxes = draw_person(frame.copy(), pose, look)
+    assert "person" not in boxes or boxes["person"].x0 == 0
+    assert all(box.x0 >= 0 for box in boxes.values())
+    pose.cx = 10 * frame.shape[1]
+    assert draw_person(frame.copy(), pose, look) == {}
+    pose.unit = look.unit + 5
+    with pytest.raises(ValueError, match="unit"):
+        draw_person(frame, pose, look)
+
+
+def test_hog_people_detector_finds_most_drawn_people():
+    """The ingest localiser is OpenCV's HOG detector: drawn people must look human to it."""
+    import cv2
+
+    from inference.types import Box
+
+    hog = cv2.HOGDescriptor()
+    hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
+    found = 0
+    for seed in range(20):
+        frame, boxes, _, _ = _person(100 + seed, share=0.6)
+        grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        rects, weights = hog.detectMultiScale(grey, winStride=(8, 8), padding=(16, 16), scale=1.06)
+        if len(rects) and float(np.max(weights)) >= 0.3:
+            x, y, w, h = rects[int(np.argmax(weights))]
+            found += Box(int(x), int(y), int(x + w), int(y + h)).iou(boxes["person"]) > 0.3
+    # 10 of 20 found here (bench/bench_world.py measures more); the misses are hands-on-hips
+    # poses, bold prints, and furniture right behind the legs
+    assert found >= 9, f"HOG found only {found} of 20 drawn people"

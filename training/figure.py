@@ -326,11 +326,11 @@ def _hood(s: Skeleton) -> np.ndarray:
 
 
 _LEG_WIDTHS = {  # (thigh, knee, ankle) in units
-    "skinny": (0.66, 0.44, 0.3),
-    "straight": (0.7, 0.56, 0.5),
-    "wide-leg": (0.76, 0.74, 0.98),
-    "baggy": (0.86, 0.8, 0.72),
-    "fitted": (0.7, 0.6, 0.5),
+    "skinny": (0.76, 0.5, 0.34),
+    "straight": (0.78, 0.6, 0.54),
+    "wide-leg": (0.82, 0.78, 1.0),
+    "baggy": (0.9, 0.84, 0.76),
+    "fitted": (0.78, 0.64, 0.54),
 }
 
 
@@ -505,8 +505,10 @@ def _draw_figure(local: np.ndarray, alpha: np.ndarray, look: Look, s: Skeleton) 
     shape = alpha.shape
     skin = look.textures["skin"]
     _draw_long_hair(local, alpha, look, s)
-    legs = [_limb(s.hips[i], s.knees[i], 0.62 * u, 0.4 * u) for i in (0, 1)]
-    legs += [_limb(s.knees[i], s.ankles[i], 0.4 * u, 0.25 * u) for i in (0, 1)]
+    legs = [_limb(s.hips[i], s.knees[i], 0.72 * u, 0.46 * u) for i in (0, 1)]
+    calves = [_lerp(s.knees[i], s.ankles[i], 0.3) for i in (0, 1)]
+    legs += [_limb(s.knees[i], calves[i], 0.46 * u, 0.5 * u) for i in (0, 1)]
+    legs += [_limb(calves[i], s.ankles[i], 0.5 * u, 0.28 * u) for i in (0, 1)]
     _paint(local, alpha, skin, _fill_mask(shape, legs))
     _draw_shoes(local, alpha, look, s)
     masks: dict[str, np.ndarray] = {}
@@ -530,8 +532,8 @@ def _draw_figure(local: np.ndarray, alpha: np.ndarray, look: Look, s: Skeleton) 
         top_mask = _fill_mask(shape, torso)
         _paint(local, alpha, look.textures["top"], top_mask)
         masks["top"] = top_mask
-    arms = [_limb(s.shoulders[i], s.elbows[i], 0.34 * u, 0.28 * u) for i in (0, 1)]
-    arms += [_limb(s.elbows[i], s.wrists[i], 0.28 * u, 0.2 * u) for i in (0, 1)]
+    arms = [_limb(s.shoulders[i], s.elbows[i], 0.4 * u, 0.3 * u) for i in (0, 1)]
+    arms += [_limb(s.elbows[i], s.wrists[i], 0.3 * u, 0.22 * u) for i in (0, 1)]
     _paint(local, alpha, skin, _fill_mask(shape, arms))
     for i in (0, 1):
         hand = (round(s.wrists[i][0]), round(s.wrists[i][1] + 0.12 * u))

@@ -1,0 +1,213 @@
+"""Benchmark: the creator world's drawing, its people as a detector sees them, and a world end to end.
+
+Parts (each can be skipped):
+  crops  - ``render_garment_crops``: crops per second, one process and two.
+  hog    - how often OpenCV's HOG people detector (the ingest localiser, as configured in
+           inference/garments.py) finds the drawn person, by person height as a share of
+           the frame, and the IoU of its box with the true person box; also with the
+           frame padded before detection (people taller than ~75% of the frame do not fit
+           the detector's window otherwise).
+  world  - ``stylescope world generate`` of a preset (time), ``stylescope ingest --no-index``
+           of its manifest (time, which localiser found the person), and
+           ``stylescope eval world`` (box IoU against the answer key).
+
+Usage: python bench/bench_world.py [--parts crops,hog,world] [--preset demo] [--markdown]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import platform
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from inference.garments import HOGLocaliser, LocaliserConfig  # noqa: E402
+from training.figure import draw_person, make_look  # noqa: E402
+from training.render import (  # noqa: E402
+    draw_room,
+    partner_garment,
+    random_garment,
+    random_pose,
+    render_garment_crops,
+    unit_for_height,
+)
+
+
+def bench_crops(count: int) -> dict[str, float]:
+    """Crops per second with one worker and with two."""
+    render_garment_crops(16, seed=99)  # warm up imports and caches
+    started = time.perf_counter()
+    render_garment_crops(count // 5, seed=1)
+    single = (count // 5) / (time.perf_counter() - started)
+    started = time.perf_counter()
+    render_garment_crops(count, seed=2, workers=2)
+    pooled_seconds = time.perf_counter() - started
+    return {"crops_per_s_1_worker": single, "crops": count, "seconds_2_workers": pooled_seconds}
+
+
+class PaddedHOG(HOGLocaliser):
+    """The ingest HOG localiser on a frame padded by a border, boxes mapped back."""
+
+    def __init__(self, config: LocaliserConfig, pad: float = 0.18):
+        super().__init__(config)
+        self.pad = pad
+
+    def _detect(self, frame: np.ndarray):  # type: ignore[no-untyped-def]
+        p = round(self.pad * frame.shape[0])
+        padded = cv2.copyMakeBorder(frame, p, p, p, p, cv2.BORDER_REPLICATE)
+        found = super()._detect(padded)
+        if found is None:
+            return None
+        box = type(found.box)(found.box.x0 - p, found.box.y0 - p, found.box.x1 - p, found.box.y1 - p)
+        return type(found)(box.clip(frame.shape[1], frame.shape[0]), found.score, found.method)
+
+
+def bench_hog(frames_per_band: int, width: int = 360, height: int = 640) -> list[dict[str, object]]:
+    """HOG detection rate and box IoU by person height (share of the frame height)."""
+    plain, padded = HOGLocaliser(LocaliserConfig()), PaddedHOG(LocaliserConfig())
+    rows = []
+    for low, high in ((0.5, 0.6), (0.6, 0.7), (0.7, 0.8), (0.8, 0.85)):
+        rng = np.random.default_rng(int(low * 100))
+        stats: dict[str, list[float]] = {"plain": [], "padded": []}
+        started = time.perf_counter()
+        for _ in range(frames_per_band):
+            frame, person = _scene(rng, width, height, rng.uniform(low, high))
+            for name, localiser in (("plain", plain), ("padded", padded)):
+                found = localiser.locate([frame])[0]
+                stats[name].append(-1.0 if found is None else found.box.iou(person))
+        per_frame = (time.perf_counter() - started) / frames_per_band / 2
+        row: dict[str, object] = {"height_share": f"{low:.2f}-{high:.2f}", "frames": frames_per_band, "ms_per_detect": per_frame * 1000}
+        for name, values in stats.items():
+            hits = [v for v in values if v >= 0]
+            row[f"{name}_rate"] = len(hits) / len(values)
+            row[f"{name}_iou"] = float(np.mean(hits)) if hits else float("nan")
+        rows.append(row)
+    return rows
+
+
+def _scene(rng: np.random.Generator, width: int, height: int, share: float):  # type: ignore[no-untyped-def]
+    frame = draw_room(width, height, rng)
+    unit = unit_for_height(share * height)
+    look = make_look(partner_garment(random_garment(rng), rng), unit, rng)
+    feet = height * 0.5 + share * height / 2 + rng.uniform(-0.02, 0.02) * height
+    pose = random_pose(rng, width / 2 + rng.uniform(-0.12, 0.12) * width, feet, unit)
+    boxes = draw_person(frame, pose, look)
+    return frame, boxes["person"]
+
+
+def bench_world(preset: str, seed: int, keep: Path | None) -> dict[str, object]:
+    """Generate a world, ingest it without the encoder, score the boxes."""
+    from app.cli import main
+
+    folder = keep or Path(tempfile.mkdtemp(prefix="bench_world_"))
+    world, data = folder / "world", folder / "data"
+    started = time.perf_counter()
+    code = main(["-q", "world", "generate", "--preset", preset, "--seed", str(seed), "--out", str(world), "--overwrite"])
+    generate_s = time.perf_counter() - started
+    if code != 0:
+        raise SystemExit(f"world generate failed with exit code {code}")
+    started = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()):
+        code = main(["-q", "ingest", "--manifest", str(world / "manifest.csv"), "--data-dir", str(data), "--no-index", "--json"])
+    ingest_s = time.perf_counter() - started
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        main(["eval", "world", "--answers", str(world), "--data-dir", str(data), "--json"])
+    report = json.loads(buffer.getvalue())
+    with sqlite3.connect(data / "catalog.sqlite") as db:
+        methods = dict(db.execute("SELECT method, COUNT(DISTINCT frame_id) FROM garments GROUP BY method").fetchall())
+        videos = db.execute("SELECT COUNT(*) FROM videos WHERE status = 'done'").fetchone()[0]
+    truth = json.loads((world / "answers" / "world.json").read_text())
+    return {
+        "preset": preset,
+        "videos": videos,
+        "styles": len(truth["styles"]),
+        "rising": sum(1 for s in truth["styles"] if s["rose"]),
+        "creators": len(truth["creators"]),
+        "video_mb": sum(p.stat().st_size for p in (world / "videos").glob("*.mp4")) / 1e6,
+        "generate_s": generate_s,
+        "ingest_s": ingest_s,
+        "ingest_exit": code,
+        "frames_by_localiser": methods,
+        "boxes": report["boxes"],
+        "folder": str(folder),
+    }
+
+
+def markdown(results: dict[str, object]) -> str:
+    """The figures as the ``## Creator world`` section of docs/BENCHMARKS.md."""
+    lines = ["## Creator world", "", f"Machine: {platform.machine()} CPU, 2 cores shared with other jobs (noisy).", ""]
+    crops = results.get("crops")
+    if isinstance(crops, dict):
+        lines += [
+            "`render_garment_crops` (224 px):",
+            f"- one process: {crops['crops_per_s_1_worker']:.0f} crops/s",
+            f"- {crops['crops']} crops with `workers=2`: {crops['seconds_2_workers']:.1f} s",
+            "",
+        ]
+    hog = results.get("hog")
+    if isinstance(hog, list):
+        lines += [
+            "OpenCV HOG people detector (ingest's localiser settings) on drawn people, 360x640 frames:",
+            "",
+            "| person height / frame | frames | found | IoU | found, frame padded 18% | IoU | ms/detect |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {r['height_share']} | {r['frames']} | {r['plain_rate']:.0%} | {r['plain_iou']:.2f} | "
+            f"{r['padded_rate']:.0%} | {r['padded_iou']:.2f} | {r['ms_per_detect']:.0f} |"
+            for r in hog
+        ]
+        lines.append("")
+    world = results.get("world")
+    if isinstance(world, dict):
+        boxes = world["boxes"]
+        assert isinstance(boxes, dict)
+        lines += [
+            f"`{world['preset']}` world: {world['creators']} creators, {world['styles']} styles "
+            f"({world['rising']} rose), {world['videos']} videos ({world['video_mb']:.1f} MB)",
+            f"- `stylescope world generate`: {world['generate_s']:.1f} s",
+            f"- `stylescope ingest --no-index`: {world['ingest_s']:.1f} s (exit {world['ingest_exit']})",
+            f"- frames by localiser: {world['frames_by_localiser']}",
+            f"- `stylescope eval world`: mean box IoU {boxes['mean_iou']:.3f}, share IoU>=0.5 "
+            f"{boxes['share_iou_50']:.3f}, by kind {json.dumps({k: round(v, 3) for k, v in boxes['by_kind'].items()})}",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--parts", default="crops,hog,world", help="comma-separated: crops, hog, world")
+    parser.add_argument("--crops", type=int, default=10_000, help="crops for the two-worker timing")
+    parser.add_argument("--hog-frames", type=int, default=40, help="frames per person-height band")
+    parser.add_argument("--preset", default="demo", help="world preset for the world part")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--keep", type=Path, default=None, help="keep the world and catalog in this folder")
+    parser.add_argument("--markdown", action="store_true", help="print the docs/BENCHMARKS.md section")
+    args = parser.parse_args(argv)
+    parts = set(args.parts.split(","))
+    results: dict[str, object] = {}
+    if "crops" in parts:
+        results["crops"] = bench_crops(args.crops)
+    if "hog" in parts:
+        results["hog"] = bench_hog(args.hog_frames)
+    if "world" in parts:
+        results["world"] = bench_world(args.preset, args.seed, args.keep)
+    print(markdown(results) if args.markdown else json.dumps(results, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()
