@@ -280,3 +280,56 @@ def test_eval_world_cli_bad_input(tmp_path, capsys):
     assert main(["eval", "world", "--answers", str(tmp_path / "world"), "--data-dir", str(tmp_path / "empty")]) == 2
     assert "no catalog" in capsys.readouterr().err
     assert main(["eval"]) == 2
+
+
+def _write_mp4(path, frames, fps=15):
+    import imageio_ffmpeg
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    height, width = frames[0].shape[:2]
+    writer = imageio_ffmpeg.write_frames(str(path), (width, height), fps=fps, codec="libx264", pix_fmt_out="yuv420p", output_params=["-crf", "12"])
+    writer.send(None)
+    for frame in frames:
+        writer.send(np.ascontiguousarray(frame))
+    writer.close()
+
+
+def test_search_queries_cut_true_boxes_from_held_out_videos(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    answers = _write_key(tmp_path)
+    payload = json.loads((answers / "world.json").read_text())
+    payload["videos"].append({"name": "q00001", "file": "queries/q00001.mp4", "creator": "ann", "posted_at": "2026-06-03", "style": 1, "held_out": True})
+    (answers / "world.json").write_text(json.dumps(payload))
+    frames, rows = [], []
+    for i in range(6):
+        frame = np.full((96, 64, 3), 128, np.uint8)
+        x0 = 8 + 4 * i  # the garment moves right by 4 px a frame
+        frame[20:60, x0 : x0 + 24] = (220, 30, 30)
+        frames.append(frame)
+        rows.append({"video": "q00001", "frame": i, "t_s": i / 15, "kind": "full", "x0": x0, "y0": 20, "x1": x0 + 24, "y1": 60})
+    _write_mp4(tmp_path / "queries" / "q00001.mp4", frames)
+    table = pq.read_table(answers / "boxes.parquet").to_pylist() + rows
+    pq.write_table(pa.Table.from_pylist(table), answers / "boxes.parquet")
+
+    queries = we.search_queries(we.load_answer_key(tmp_path), kind="full", per_video=2)
+    assert [q.video for q in queries] == ["q00001.mp4", "q00001.mp4"]
+    assert all(q.style == "1" and q.image.shape == (40, 24, 3) for q in queries)
+    for query in queries:  # the crop is the red garment, not the grey room
+        assert query.image[..., 0].mean() > 180 and query.image[..., 1].mean() < 80
+    (tmp_path / "queries" / "q00001.mp4").write_bytes(b"broken")
+    with pytest.raises(we.AnswerKeyError, match="cannot decode"):
+        we.search_queries(we.load_answer_key(tmp_path))
+
+
+def test_eval_world_cli_without_an_index_skips_search(tmp_path, capsys):
+    from app.cli import main
+
+    answers = _write_key(tmp_path / "world")
+    payload = json.loads((answers / "world.json").read_text())
+    payload["videos"].append({"name": "q00001", "file": "queries/q00001.mp4", "creator": "ann", "posted_at": "2026-06-03", "style": 1, "held_out": True})
+    (answers / "world.json").write_text(json.dumps(payload))
+    _catalog_with_garments(tmp_path, [("top", Box(1, 2, 3, 4))])
+    assert main(["eval", "world", "--answers", str(tmp_path / "world"), "--data-dir", str(tmp_path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["search"] is None

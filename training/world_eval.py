@@ -79,11 +79,12 @@ class TrueStyle:
 class TrueVideo:
     """A video of the answer key."""
 
-    file: str  # file name under videos/
+    file: str  # file name, e.g. v00042.mp4
     creator: str  # creator handle
     posted_at: dt.date  # post date
     styles: tuple[str, ...]  # styles worn
     held_out: bool = False  # a search query video, not in the manifest
+    path: str = ""  # path relative to the world folder, e.g. queries/q00007.mp4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -436,6 +437,59 @@ def search_scores(
     )
 
 
+def search_queries(answer: AnswerKey, kind: str = "full", per_video: int = 1) -> list[SearchQuery]:
+    """Image queries cut from the held-out videos: the true ``kind`` box in evenly spread frames.
+
+    Args:
+        answer: an answer key loaded from a world folder (its videos are read from there).
+        kind: which true box to cut (top, bottom or full).
+        per_video: frames per held-out video (taken evenly from the frames showing ``kind``).
+
+    Raises:
+        AnswerKeyError: a held-out video file is missing or cannot be decoded.
+    """
+    if answer.folder is None:
+        raise AnswerKeyError("the answer key was not loaded from a world folder; no videos to read")
+    by_video: dict[str, list[TrueGarment]] = defaultdict(list)
+    for garment in answer.garments:
+        if garment.kind == kind:
+            by_video[garment.video].append(garment)
+    queries = []
+    for video in answer.videos:
+        shown = sorted(by_video.get(video.file, []), key=lambda g: g.frame)
+        if not video.held_out or not shown:
+            continue
+        picks = [shown[(2 * i + 1) * len(shown) // (2 * per_video)] for i in range(min(per_video, len(shown)))]
+        frames = _read_frames(answer.folder / video.path, {g.frame for g in picks})
+        for garment in picks:
+            box = garment.box
+            image = frames[garment.frame][box.y0 : box.y1, box.x0 : box.x1]
+            queries.append(SearchQuery(np.ascontiguousarray(image), garment.style, video.file))
+    return queries
+
+
+def _read_frames(path: Path, wanted: set[int]) -> dict[int, np.ndarray]:
+    """Decode the frames numbered in ``wanted`` (RGB), reading the clip from the start."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(path))
+    frames: dict[int, np.ndarray] = {}
+    try:
+        index = 0
+        while len(frames) < len(wanted) and capture.grab():
+            if index in wanted:
+                ok, frame = capture.retrieve()
+                if ok:
+                    frames[index] = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+            index += 1
+    finally:
+        capture.release()
+    missing = wanted - set(frames)
+    if missing:
+        raise AnswerKeyError(f"cannot decode frames {sorted(missing)[:5]} of query video {path}")
+    return frames
+
+
 # ----------------------------------------------------------------------------- whole report
 
 
@@ -567,6 +621,7 @@ def _video(v: dict[str, Any]) -> TrueVideo:
         posted_at=dt.date.fromisoformat(str(v["posted_at"])[:10]),
         styles=(str(v["style"]),),
         held_out=bool(v.get("held_out", False)),
+        path=str(v["file"]),
     )
 
 

@@ -14,11 +14,19 @@ def register(subparsers: Any) -> None:
     world = targets.add_parser(
         "world",
         help="score a catalog of an ingested creator world against its answer key",
-        description="Garment box IoU, and style clustering (NMI, ARI, purity) when the catalog "
-        "has styles, for a catalog made by ingesting a world from `stylescope world generate`.",
+        description="Garment box IoU; style clustering (NMI, ARI, purity) when the catalog has "
+        "styles; search recall@10 for image queries cut from the world's held-out videos when "
+        "the data dir has an index. For a catalog made by ingesting a world from "
+        "`stylescope world generate`.",
     )
     add_common(world, config=False)
     world.add_argument("--answers", required=True, help="the world folder (holding answers/)")
+    world.add_argument(
+        "--no-search",
+        action="store_true",
+        help="skip search recall@10 (scored when the data dir has an index and the world has query videos)",
+    )
+    world.add_argument("--queries-per-video", type=int, default=2, help="image queries cut from each held-out video")
     world.set_defaults(func=run_world)
     parser.set_defaults(func=_usage(parser))
 
@@ -46,12 +54,41 @@ def run_world(args: argparse.Namespace) -> int:
         if not found:
             raise BadInputError(f"the catalog in {data_dir} has no garments to score")
         predicted = world_eval.catalog_styles(catalog)
-    report = world_eval.evaluate(answer, found, predicted=predicted or None)
+    search, queries = None, []
+    if not args.no_search and any(v.held_out for v in answer.videos):
+        search = _searcher(data_dir)
+        if search is not None:
+            queries = world_eval.search_queries(answer, per_video=args.queries_per_video)
+    report = world_eval.evaluate(answer, found, predicted=predicted or None, search=search, queries=queries)
     if args.json:
         print_json(report.to_dict())
     else:
         print_table(["metric", "value"], _rows(report))
     return 0
+
+
+def _searcher(data_dir: Any) -> Any:
+    """``image -> garment ids`` over the data dir's live index, or None when there is none."""
+    import logging
+
+    from inference.errors import StylescopeError
+
+    try:
+        from inference.search import Searcher
+
+        searcher = Searcher(data_dir)
+        size = len(searcher.index.version())
+    except (StylescopeError, OSError, KeyError, ValueError) as exc:
+        logging.getLogger(__name__).info("search not scored: %s", exc)
+        return None
+    if size == 0:
+        return None
+
+    def search(image: Any) -> list[int]:
+        hits = searcher.search(image=image, k=min(10, size)).hits
+        return [hit.garment_id for hit in hits]
+
+    return search
 
 
 def _fmt(value: float | None) -> str:
@@ -78,5 +115,14 @@ def _rows(report: Any) -> list[list[Any]]:
             ["clustering ARI", _fmt(clusters.ari)],
             ["clustering purity", _fmt(clusters.purity)],
             ["clustering coverage", _fmt(clusters.coverage)],
+        ]
+    search = report.search
+    if search is None:
+        rows.append(["search", "not scored (no index, or no query videos)"])
+    else:
+        rows += [
+            ["search queries (skipped)", f"{search.queries} ({search.skipped})"],
+            [f"search recall@{search.k}", _fmt(search.recall_at_k)],
+            [f"search hit@{search.k}", _fmt(search.hit_at_k)],
         ]
     return rows
