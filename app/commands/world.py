@@ -52,7 +52,6 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    from app.logs import progress_enabled
     from training.world.config import parse_overrides, world_config
     from training.world.generate import generate_world
 
@@ -60,7 +59,7 @@ def run_generate(args: argparse.Namespace) -> int:
     if args.workers is not None:
         overrides["workers"] = args.workers
     config = world_config(args.preset, args.seed, args.config, overrides)
-    summary = generate_world(config, args.out, overwrite=args.overwrite, progress=progress_enabled(args.json))
+    summary = generate_world(config, args.out, overwrite=args.overwrite, progress=not (args.json or getattr(args, "quiet", False)))
     if args.json:
         print_json(dataclasses.asdict(summary))
         return 0

@@ -257,7 +257,8 @@ def render_video(spec: VideoSpec, cfg: RenderConfig, fmnist: FashionMnist | None
     margin = math.ceil(2 * cfg.shake_px) + 2
     room = _room(spec.look_seed, height + 2 * margin, width + 2 * margin)
     feet = height * rng.uniform(0.93, 0.975)
-    unit = unit_for_height(min(feet - 0.02 * height, height * rng.uniform(0.7, 0.82)))
+    # HOG finds people up to ~75% of the frame height; fit checks show the whole body
+    unit = unit_for_height(min(feet - 0.02 * height, height * rng.uniform(0.52, 0.7)))
     base = {"cx": width * rng.uniform(0.42, 0.58), "feet": feet, "unit": unit}
     look = _look(spec, unit, fmnist)
     shake = _shake(rng, line.frames, cfg.shake_px)
