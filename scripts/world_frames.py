@@ -18,10 +18,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from training.world.config import world_config  # noqa: E402
-from training.world.generate import _video_spec  # noqa: E402
-from training.world.scene import FrameTruth, render_video  # noqa: E402
-from training.world.society import plan_world  # noqa: E402
+from training.world.config import world_config
+from training.world.generate import _video_spec
+from training.world.scene import FrameTruth, render_video
+from training.world.society import plan_world
 
 COLOURS = {"top": (230, 40, 40), "bottom": (40, 80, 230), "full": (40, 200, 60)}
 
