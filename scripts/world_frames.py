@@ -49,7 +49,8 @@ def main(argv: list[str] | None = None) -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     config = world_config("demo", args.seed)
-    config.render.title_card_rate = config.closeup_rate = config.walk_rate = config.turn_rate = 1.0
+    render = config.render
+    render.title_card_rate = render.closeup_rate = render.walk_rate = render.turn_rate = 1.0
     plan = plan_world(config)
     frames = list(render_video(_video_spec(plan, plan.posts[5]), config.render))
     picks = [0, len(frames) // 5, len(frames) // 2, int(len(frames) * 0.7), len(frames) - 3]
