@@ -18,6 +18,7 @@ from inference.types import follower_tier
 from training.world.config import WorldError, parse_overrides, preset_names, world_config
 from training.world.generate import INCOMPLETE, DiskFullError, generate_world
 from training.world.society import TIER_RANGES, appeal, plan_world
+from training.world.styles import style_signature
 
 TINY = {"workers": 1}
 
@@ -137,9 +138,12 @@ def test_trendsetters_start_most_styles_and_lookalikes_exist():
     assert sum(t.originator in setters for t in plan.trends) >= 0.6 * len(plan.trends)
     lookalikes = [s for s in plan.styles if s.lookalike_of is not None]
     assert lookalikes
+    assert len({style_signature(s) for s in plan.styles}) == len(plan.styles)  # none identical
     for style in lookalikes:
         base = plan.styles[style.lookalike_of]
         assert style.top.type == base.top.type and style.top.pattern == base.top.pattern
+        colours = {(a.colour, a.colour2) for a in (style.top, style.bottom) if a} ^ {(b.colour, b.colour2) for b in (base.top, base.bottom) if b}
+        assert len(colours) == 2  # exactly one garment moved to a near colour
 
 
 # --------------------------------------------------------------------------- files

@@ -12,7 +12,14 @@ from typing import Any
 
 import numpy as np
 
-from training.vocabulary import COLOURS, GARMENT_TYPES, PATTERNS, SILHOUETTES_BY_TYPE, GarmentSpec
+from training.vocabulary import (
+    COLOURS,
+    GARMENT_TYPES,
+    NEAR_COLOURS,
+    PATTERNS,
+    SILHOUETTES_BY_TYPE,
+    GarmentSpec,
+)
 
 # Denim comes in these colours of the shared vocabulary.
 DENIM_COLOURS = ("blue", "light blue", "navy", "black")
@@ -29,10 +36,10 @@ class Garment:
 
     type: str  # t-shirt, hoodie, jeans, skirt, dress ...
     colour: str  # main colour name (a key of training.vocabulary.COLOURS)
-    rgb: tuple[int, int, int]  # main colour actually drawn (lookalikes shift it)
+    rgb: tuple[int, int, int]  # RGB of the main colour
     pattern: str  # a key of training.vocabulary.PATTERNS (solid, stripes, plaid, denim ...)
     colour2: str  # second colour of the pattern
-    rgb2: tuple[int, int, int]  # second colour actually drawn
+    rgb2: tuple[int, int, int]  # RGB of the second colour
     silhouette: str  # one of training.vocabulary.SILHOUETTES_BY_TYPE[type]
 
     def spec(self) -> GarmentSpec:
@@ -92,14 +99,19 @@ def random_garment(rng: np.random.Generator, slot: str) -> Garment:
     return Garment(kind, colour, COLOURS[colour], pattern, colour2, COLOURS[colour2], silhouette)
 
 
-def _shift(rgb: tuple[int, int, int], rng: np.random.Generator, amount: float) -> tuple[int, int, int]:
-    shifted = np.asarray(rgb, dtype=np.float64) + rng.normal(0.0, amount, 3)
-    return tuple(int(v) for v in np.clip(shifted, 0, 255))  # type: ignore[return-value]
-
-
 def lookalike(rng: np.random.Generator, garment: Garment) -> Garment:
-    """Same type, pattern and silhouette; colours moved slightly (a near-lookalike)."""
-    return dataclasses.replace(garment, rgb=_shift(garment.rgb, rng, 22.0), rgb2=_shift(garment.rgb2, rng, 22.0))
+    """Same type, pattern and silhouette in a colour a careless eye confuses (NEAR_COLOURS).
+
+    The main colour moves to its near neighbour when it has one, otherwise the second
+    colour does; so a lookalike is drawn differently, but only just.
+    """
+    if garment.colour in NEAR_COLOURS and (garment.pattern == "denim" or rng.random() < 0.75):
+        colour = NEAR_COLOURS[garment.colour]
+        return dataclasses.replace(garment, colour=colour, rgb=COLOURS[colour])
+    colour2 = NEAR_COLOURS.get(garment.colour2, garment.colour2)
+    if colour2 == garment.colour:  # keep the pattern visible
+        colour2 = garment.colour2
+    return dataclasses.replace(garment, colour2=colour2, rgb2=COLOURS[colour2])
 
 
 def _signature(style: Style) -> tuple[Any, ...]:
@@ -107,13 +119,19 @@ def _signature(style: Style) -> tuple[Any, ...]:
     return tuple((g.type, g.colour, g.pattern, g.colour2, g.silhouette) for g in parts)
 
 
+def style_signature(style: Style) -> tuple[Any, ...]:
+    """What makes two styles look the same: garment types, colours, patterns, silhouettes."""
+    return _signature(style)
+
+
 def make_styles(
     rng: np.random.Generator, trending: int, background: int, lookalike_rate: float
 ) -> list[Style]:
     """``trending`` + ``background`` distinct outfit recipes; ids 0.. trending first.
 
-    With probability ``lookalike_rate`` a style copies an earlier one's garments with
-    colours nudged, so near-lookalikes exist among both trending and background styles.
+    With probability ``lookalike_rate`` a style copies an earlier one's outfit with one
+    garment in a near colour (navy for blue, burgundy for red ...), so near-lookalikes
+    exist among both trending and background styles. No two styles look the same.
     """
     styles: list[Style] = []
     seen: set[tuple[Any, ...]] = set()
@@ -123,9 +141,13 @@ def make_styles(
         is_trending = sid < trending
         if styles and rng.random() < lookalike_rate:
             base = styles[int(rng.integers(len(styles)))]
-            top = lookalike(rng, base.top)
-            bottom = lookalike(rng, base.bottom) if base.bottom else None
-            styles.append(Style(sid, top, bottom, is_trending, base.id))
+            changed = base.bottom is not None and rng.random() < 0.5
+            top = base.top if changed else lookalike(rng, base.top)
+            bottom = lookalike(rng, base.bottom) if changed and base.bottom else base.bottom
+            candidate = Style(sid, top, bottom, is_trending, base.id)
+            if _signature(candidate) not in seen:
+                seen.add(_signature(candidate))
+                styles.append(candidate)
             continue
         if rng.random() < 0.15:
             style = Style(sid, random_garment(rng, "dress"), None, is_trending, None)
