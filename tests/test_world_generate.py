@@ -394,3 +394,21 @@ def test_cli_refuses_a_non_empty_folder(tmp_path, capsys):
     (tmp_path / "file.txt").write_text("x")
     assert main(["world", "generate", "--preset", "tiny", "--out", str(tmp_path)]) == 2
     assert "--overwrite" in capsys.readouterr().err
+
+
+def test_ffmpeg_failing_on_a_full_disk_reads_as_disk_full(tmp_path, monkeypatch):
+    """ffmpeg's broken pipe says nothing about the disk: the free space decides."""
+    from training.world import generate
+
+    render = world_config("tiny").render
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(generate.shutil, "disk_usage", lambda path: usage._replace(free=1000))
+
+    def frames():
+        yield np.zeros((render.height, render.width, 3), np.uint8)
+        raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+
+    with pytest.raises(OSError, match="No space left") as caught:
+        generate.write_mp4(tmp_path / "v.mp4", frames(), render)
+    assert caught.value.errno == errno.ENOSPC
+    assert not list(tmp_path.glob("*.mp4"))

@@ -169,13 +169,25 @@ def write_mp4(path: Path, frames: Iterator[np.ndarray], render: RenderConfig) ->
             writer.send(np.ascontiguousarray(frame))
             count += 1
         writer.close()
+        if not tmp.is_file() or tmp.stat().st_size == 0:
+            raise OSError(errno.EIO, "ffmpeg wrote no video", str(path))
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         writer.close()
         if tmp.exists():
             tmp.unlink()
+        if isinstance(exc, OSError) and _nearly_full(path.parent):
+            # ffmpeg's own write failed; its pipe error does not say why
+            raise OSError(errno.ENOSPC, "No space left on device", str(path)) from exc
         raise
     return count
+
+
+def _nearly_full(folder: Path, margin: int = 4 << 20) -> bool:
+    try:
+        return shutil.disk_usage(folder).free < margin
+    except OSError:
+        return False
 
 
 def _render_job(job: tuple[VideoSpec, RenderConfig, str]) -> tuple[str, int, list[tuple[Any, ...]], int]:
