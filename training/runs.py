@@ -125,8 +125,9 @@ def load_eval_set(source: str, version_dir: Path | None = None) -> EvalSet:
     raise BadInputError(f"unknown eval set source {source!r}")
 
 
-def training_pairs(config: DataConfig, seed: int = 0) -> datasets.PairSet:
-    """The standard training pairs: Fashion-MNIST train subset + creator-world + folders."""
+def training_pairs(config: DataConfig, seed: int = 0) -> list[datasets.PairSet]:
+    """The standard training pairs, one set per source (each has its own feature cache entry):
+    Fashion-MNIST train subset, creator-world crops, caption folders."""
     parts = []
     if config.fashion_mnist_train:
         parts.append(datasets.fashion_mnist("train", config.fashion_mnist_train, seed=seed))
@@ -140,7 +141,7 @@ def training_pairs(config: DataConfig, seed: int = 0) -> datasets.PairSet:
     if not parts:
         raise BadInputError("no training data configured (data.fashion_mnist_train, "
                             "data.creator_world_train and data.folders are all empty)")
-    return datasets.concat(parts, "train")
+    return parts
 
 
 # --------------------------------------------------------------------------- offline heads
@@ -212,11 +213,11 @@ def run_train(config: TrainRunConfig, data_dir: str | Path, *, activate: bool = 
         raise BadInputError(f"cannot train encoder {config.encoder!r}: use stylescope-default or open_clip:...")
     encoder = _offline_encoder(config.init or "stylescope-default:fresh", config.heads)
     cache = _cache(config, data_dir, encoder)
-    pairs = training_pairs(config.data, config.seed)
+    parts = training_pairs(config.data, config.seed)
     sources = eval_sources(config.data, config.seed)
     eval_sets = [load_eval_set(s) for s in sources]
     before = run_eval(CachedHeadsView(cache, encoder.heads), eval_sets) if config.init else None
-    log = _fit_heads(encoder, cache, [pairs], config.optim)
+    log = _fit_heads(encoder, cache, parts, config.optim)
     after = run_eval(CachedHeadsView(cache, encoder.heads), eval_sets)
     results = {"before": before, "after": after} if before else {"model": after}
     writer = VersionWriter(data_dir)
@@ -231,7 +232,7 @@ def run_train(config: TrainRunConfig, data_dir: str | Path, *, activate: bool = 
         version, path = writer.commit({
             "encoder": "stylescope-default:{version_dir}/heads.safetensors",
             "parent": config.init or None, "kind": "offline-heads", "eval_sets": sources,
-            "train_pairs": len(pairs), "train_log": dataclasses.asdict(log),
+            "train_pairs": sum(len(p) for p in parts), "train_log": dataclasses.asdict(log),
         }, activate=activate)
     except BaseException:
         writer.abort()
@@ -254,7 +255,7 @@ def _run_train_open_clip(config: TrainRunConfig, data_dir: Path, *, activate: bo
     from training.train import train_open_clip
 
     encoder: Any = create_encoder(config.init or config.encoder)
-    pairs = training_pairs(config.data, config.seed)
+    pairs = datasets.concat(training_pairs(config.data, config.seed), "train")
     sources = eval_sources(config.data, config.seed)
     eval_sets = [load_eval_set(s) for s in sources]
     before = run_eval(EncoderView(encoder), eval_sets)
@@ -379,10 +380,17 @@ def _with_replay(train: datasets.PairSet, config: TrainRunConfig
     parts, rows = [train], [np.arange(len(train))]
     count = round(len(train) * config.season.replay)
     if count > 0:
-        old = training_pairs(config.data, config.seed)
+        old_parts = training_pairs(config.data, config.seed)
+        total = sum(len(p) for p in old_parts)
         rng = np.random.default_rng(config.season.seed)
-        parts.append(old)
-        rows.append(np.sort(rng.choice(len(old), min(count, len(old)), replace=False)))
+        picked = np.sort(rng.choice(total, min(count, total), replace=False))
+        start = 0
+        for part in old_parts:
+            inside = picked[(picked >= start) & (picked < start + len(part))] - start
+            if len(inside):
+                parts.append(part)
+                rows.append(inside)
+            start += len(part)
     return parts, rows
 
 
