@@ -460,7 +460,7 @@ def search_queries(answer: AnswerKey, kind: str = "full", per_video: int = 1) ->
         if not video.held_out or not shown:
             continue
         picks = [shown[(2 * i + 1) * len(shown) // (2 * per_video)] for i in range(min(per_video, len(shown)))]
-        frames = _read_frames(answer.folder / video.path, {g.frame for g in picks})
+        frames = read_frames(answer.folder / video.path, {g.frame for g in picks})
         for garment in picks:
             box = garment.box
             image = frames[garment.frame][box.y0 : box.y1, box.x0 : box.x1]
@@ -468,7 +468,7 @@ def search_queries(answer: AnswerKey, kind: str = "full", per_video: int = 1) ->
     return queries
 
 
-def _read_frames(path: Path, wanted: set[int]) -> dict[int, np.ndarray]:
+def read_frames(path: Path, wanted: set[int]) -> dict[int, np.ndarray]:
     """Decode the frames numbered in ``wanted`` (RGB), reading the clip from the start."""
     import cv2
 
