@@ -86,19 +86,15 @@ class IndexConfig:
     """Settings of the garment index (the ``index`` section of configs/index.yaml)."""
 
     flat_factory: str = "IDMap2,Flat"  # FAISS factory while small: exact inner product
-    approx_factory: str = (
-        "IVF{nlist},PQ{pq_m}"  # factory past the threshold ({nlist}, {pq_m}, {dim})
-    )
+    approx_factory: str = "IVF{nlist},SQ8"  # factory past the threshold ({nlist} {pq_m} {dim})
     approx_threshold: int = 50_000  # garments from which a (re)build uses approx_factory
-    nlist_per_sqrt: float = 4.0  # IVF lists = this x sqrt(garments), rounded to a power of two
-    pq_bytes_per_dim: float = 0.25  # PQ code bytes per dimension (64 bytes at dim 256)
+    nlist_per_sqrt: float = 1.0  # IVF lists = this x sqrt(garments), rounded to a power of two
+    pq_bytes_per_dim: float = 0.25  # PQ factories: code bytes per dimension (64 at dim 256)
     nprobe: int = 32  # IVF lists visited per query
     ef_search: int = 128  # HNSW search breadth, for HNSW factories
-    rerank_factor: int = 10  # approximate search returns k x this candidates, re-ranked exactly
-    train_sample: int = 200_000  # at most this many embeddings train an approximate index
-    auto_upgrade: bool = (
-        True  # an add that crosses the threshold rebuilds approximate from the store
-    )
+    rerank_factor: int = 4  # approximate search fetches k x this candidates, re-ranked exactly
+    train_sample: int = 65_536  # at most this many embeddings train an approximate index
+    auto_upgrade: bool = True  # an add crossing the threshold rebuilds approximate, from the store
     max_segments: int = 32  # embedding segments kept before they are merged into one file
     verify_checksums: bool = True  # check every file's sha256 when a version is loaded
     keep_versions: int = 2  # older versions kept on disk after a switch, besides the live one

@@ -14,7 +14,9 @@ import collections
 import dataclasses
 import datetime as dt
 import difflib
+import functools
 import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Sequence
@@ -24,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 import configs
-from inference.catalog import CATALOG_FILE, Catalog, GarmentRecord
+from inference.catalog import CATALOG_FILE, Catalog
 from inference.errors import BadInputError
 from inference.index import (
     GarmentIndex,
@@ -111,7 +113,9 @@ class SearchFilters:
         )
 
     def __bool__(self) -> bool:
-        return any(dataclasses.astuple(self))
+        return bool(
+            self.date_from or self.date_to or self.creators or self.tiers or self.kinds or self.styles
+        )
 
 
 def _parse_date(value: dt.date | str | None, what: str) -> dt.date | None:
@@ -231,13 +235,32 @@ class CatalogMetadata:
             styles[pos[found]] = style[found]
         self._garment_style = styles
 
-    # -- filters --------------------------------------------------------------------------------
+    # -- lookups and filters ----------------------------------------------------------------------
+    def videos_and_kinds(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Video id and kind code of each garment id (-1 where unknown)."""
+        with self._lock:
+            return self._videos_and_kinds(ids)
+
+    def _videos_and_kinds(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if not len(self.garment_ids):
+            return np.full(len(ids), -1, np.int64), np.full(len(ids), -1, np.int64)
+        pos = np.minimum(np.searchsorted(self.garment_ids, ids), len(self.garment_ids) - 1)
+        known = self.garment_ids[pos] == ids
+        video = np.where(known, self._garment_video[pos], -1)
+        kind = np.where(known, self._garment_kind[pos].astype(np.int64), -1)
+        return video, kind
+
     def live_ids(self) -> np.ndarray:
         """Ids of every garment of a done video."""
-        return self.garment_ids[self._video_done[self._garment_video]]
+        with self._lock:
+            return self.garment_ids[self._video_done[self._garment_video]]
 
     def select(self, filters: SearchFilters) -> Selection:
         """The garments passing ``filters`` (unknown creators or styles are bad input)."""
+        with self._lock:
+            return self._select(filters)
+
+    def _select(self, filters: SearchFilters) -> Selection:
         video = self._garment_video
         keep = self._video_done[video].copy()
         if filters.date_from or filters.date_to:
@@ -300,7 +323,7 @@ def _day(iso: str | None) -> int:
 # -- results ----------------------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class SearchHit:
     """One garment found, with where it came from."""
 
@@ -360,17 +383,50 @@ def group_by_creator(hits: Sequence[SearchHit]) -> list[CreatorGroup]:
     return sorted(groups.values(), key=lambda g: -g.best_score)
 
 
+def dedupe_order(
+    video: np.ndarray,
+    kind: np.ndarray,
+    vectors: np.ndarray,
+    threshold: float,
+    limit: int | None = None,
+) -> np.ndarray:
+    """Positions of the hits to keep, best first: a hit nearly identical (cosine >=
+    ``threshold``) to a kept better hit of the same video and kind is dropped.
+
+    Args:
+        video: video id per hit (-1: unknown, never a duplicate).
+        kind: garment kind code per hit.
+        vectors: the hits' embeddings, float32 (n, dim).
+        threshold: cosine from which two hits are one garment.
+        limit: stop once this many are kept.
+    """
+    same = (
+        (video[:, None] == video[None, :])
+        & (kind[:, None] == kind[None, :])
+        & (video[:, None] >= 0)
+    )
+    twin = np.triu(
+        same & ((vectors @ vectors.T) >= threshold), 1
+    )  # twin[i, j]: j duplicates earlier i
+    kept: list[int] = []
+    dropped = np.zeros(len(video), bool)
+    for j in range(len(video)):
+        if twin[:j, j].any() and not dropped[:j][twin[:j, j]].all():
+            dropped[j] = True
+            continue
+        kept.append(j)
+        if limit is not None and len(kept) >= limit:
+            break
+    return np.asarray(kept, np.int64)
+
+
 def dedupe_hits(
     hits: Sequence[SearchHit], vectors: np.ndarray, threshold: float
 ) -> list[SearchHit]:
     """Drop hits nearly identical (cosine >= threshold) to a better hit of the same video and kind."""
-    kept: list[int] = []
-    for i, hit in enumerate(hits):
-        twins = [j for j in kept if hits[j].video_id == hit.video_id and hits[j].kind == hit.kind]
-        if twins and float(np.max(vectors[twins] @ vectors[i])) >= threshold:
-            continue
-        kept.append(i)
-    return [hits[i] for i in kept]
+    video = np.array([h.video_id for h in hits], np.int64)
+    kind = np.array([_KIND_CODE.get(h.kind, -1) for h in hits], np.int64)
+    return [hits[i] for i in dedupe_order(video, kind, np.asarray(vectors, np.float32), threshold)]
 
 
 # -- the searcher ------------------------------------------------------------------------------
@@ -403,6 +459,8 @@ class Searcher:
         self.metadata = CatalogMetadata(self.data_dir)
         self._selections: collections.OrderedDict[Any, Selection] = collections.OrderedDict()
         self._cache_lock = threading.Lock()
+        self._readers = threading.local()
+        self._reader_conns: list[sqlite3.Connection] = []
 
     def _index_encoder(self) -> Encoder:
         from models.registry import create_encoder
@@ -410,10 +468,28 @@ class Searcher:
         info = self.index.version().encoder_info
         return create_encoder(str(info["name"]))
 
+    def _reader(self) -> sqlite3.Connection:
+        """This thread's read-only catalog connection for the join (memory-mapped reads)."""
+        conn = getattr(self._readers, "conn", None)
+        if conn is None:
+            path = self.data_dir / CATALOG_FILE
+            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+            conn.execute("PRAGMA mmap_size = 1073741824")
+            conn.execute("PRAGMA cache_size = -32768")
+            self._readers.conn = conn
+            with self._cache_lock:
+                self._reader_conns.append(conn)
+        return conn
+
     def close(self) -> None:
         """Close the catalog connections."""
         self.catalog.close()
         self.metadata.close()
+        with self._cache_lock:
+            for conn in self._reader_conns:
+                conn.close()
+            self._reader_conns.clear()
+        self._readers = threading.local()
 
     # -- queries ---------------------------------------------------------------------------------
     def embed_query(
@@ -516,16 +592,17 @@ class Searcher:
         selection = self._selection(filters, version)
         fetch = min(size, k * max(1, self.config.dedup_fetch_factor)) if dedupe else k
         scores, ids = version.search(vector.reshape(1, -1), fetch, selection)
-        hits = self._join(scores[0], ids[0])
-        if dedupe and len(hits) > 1:
-            vectors = version.store.vectors[
-                version.store.rows(np.array([h.garment_id for h in hits]))
-            ].astype(np.float32)
-            hits = dedupe_hits(hits, vectors, self.config.dedup_threshold)
-        hits = hits[:k]
+        found = ids[0] >= 0
+        ids, scores = ids[0][found], scores[0][found]
+        if dedupe and len(ids) > 1:
+            video, kind = self.metadata.videos_and_kinds(ids)
+            vectors = version.store.vectors[version.store.rows(ids)].astype(np.float32)
+            keep = dedupe_order(video, kind, vectors, self.config.dedup_threshold, k)
+            ids, scores = ids[keep], scores[keep]
+        hits = self._join(ids[:k], scores[:k])
         return SearchResult(
             hits=hits,
-            query={"k": k, "filters": dataclasses.asdict(filters)},
+            query={"k": k, "filters": filters},
             index_version=version.name,
             matched=len(selection) if filters and selection is not None else None,
             groups=group_by_creator(hits) if by_creator else None,
@@ -555,42 +632,41 @@ class Searcher:
                 self._selections.popitem(last=False)
         return selection
 
-    def _join(self, scores: np.ndarray, ids: np.ndarray) -> list[SearchHit]:
-        found = ids >= 0
-        ids, scores = ids[found], scores[found]
+    def _join(self, ids: np.ndarray, scores: np.ndarray) -> list[SearchHit]:
+        """The hits' catalog rows (garment, frame, video, creator, style) in one query."""
         if not len(ids):
             return []
-        garments = {g.id: g for g in self.catalog.garments(ids=ids.tolist())}
-        styles = self._styles(ids.tolist())
+        id_list = ids.tolist()
+        rows = {r[0]: r for r in self._reader().execute(_hit_select(len(id_list)), id_list)}
+        root = str(self.data_dir)
         return [
-            self._hit(garments[int(i)], float(s), styles.get(int(i)))
-            for i, s in zip(ids, scores, strict=True)
-            if int(i) in garments
+            SearchHit(
+                garment_id=r[0],
+                score=score,
+                kind=r[1],
+                crop_path=os.path.join(root, r[2]),
+                creator=r[6],
+                followers=r[7],
+                tier=follower_tier(r[7]),
+                video_id=r[3],
+                source_path=r[4],
+                t_s=r[5],
+                posted_at=r[8],
+                style_id=r[9],
+                style=r[10],
+            )
+            for garment_id, score in zip(id_list, scores.tolist(), strict=True)
+            if (r := rows.get(garment_id)) is not None
         ]
 
-    def _styles(self, ids: list[int]) -> dict[int, tuple[int, str]]:
-        marks = ",".join("?" * len(ids))
-        rows = self.catalog.conn.execute(
-            f"SELECT gs.garment_id, s.id, s.name FROM garment_styles gs JOIN styles s ON s.id = gs.style_id WHERE gs.garment_id IN ({marks})",
-            ids,
-        )
-        return {r[0]: (r[1], r[2]) for r in rows}
 
-    def _hit(
-        self, garment: GarmentRecord, score: float, style: tuple[int, str] | None
-    ) -> SearchHit:
-        return SearchHit(
-            garment_id=garment.id,
-            score=score,
-            kind=garment.kind,
-            crop_path=str(self.data_dir / garment.crop_path),
-            creator=garment.creator,
-            followers=garment.followers,
-            tier=follower_tier(garment.followers),
-            video_id=garment.video_id,
-            source_path=garment.source_path,
-            t_s=garment.t_s,
-            posted_at=garment.posted_at,
-            style_id=style[0] if style else None,
-            style=style[1] if style else None,
-        )
+@functools.lru_cache(maxsize=64)
+def _hit_select(count: int) -> str:
+    return (
+        "SELECT g.id, g.kind, g.crop_path, g.video_id, v.source_path, f.t_s, c.handle, "
+        "c.followers, v.posted_at, s.id, s.name FROM garments g "
+        "JOIN frames f ON f.id = g.frame_id JOIN videos v ON v.id = g.video_id "
+        "JOIN creators c ON c.id = v.creator_id "
+        "LEFT JOIN garment_styles gs ON gs.garment_id = g.id "
+        f"LEFT JOIN styles s ON s.id = gs.style_id WHERE g.id IN ({','.join('?' * count)})"
+    )

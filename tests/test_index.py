@@ -67,9 +67,10 @@ def approx_data(tmp_path_factory):
 def test_factory_is_chosen_by_size():
     config = index_config(approx_threshold=1000)
     assert choose_factory(999, 256, config) == "IDMap2,Flat"
-    factory = choose_factory(1_000_000, 256, config)
-    assert factory == "IVF4096,PQ64"
-    assert choose_factory(5000, 48, config).endswith(",PQ12")
+    assert choose_factory(1_000_000, 256, config) == "IVF1024,SQ8"
+    pq = index_config(approx_threshold=1000, approx_factory="IVF{nlist},PQ{pq_m}")
+    assert choose_factory(1_000_000, 256, pq) == "IVF1024,PQ64"
+    assert choose_factory(5000, 48, pq) == "IVF64,PQ12"
 
 
 @pytest.mark.slow
