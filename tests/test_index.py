@@ -372,3 +372,20 @@ def test_remove_video_and_creator_commands(data_dir):
     assert main(["index", "remove-video", "99999", "--data-dir", str(data_dir), "-q"]) == 2
     with Catalog(data_dir) as catalog:
         assert {g.id for g in catalog.garments()} == left
+
+
+def test_hnsw_factory_adds_removes_and_reranks(data_dir):
+    """An index kind that cannot remove ids in place (HNSW) is rebuilt from the store."""
+    rng = np.random.default_rng(5)
+    vectors = unit_rows(rng, 400, 32)
+    ids = np.arange(1, 401, dtype=np.int64)
+    config = index_config(flat_factory="IDMap2,HNSW16")
+    index = _live(data_dir, ids[:300], vectors[:300], config)
+    assert not index.version().exact
+    index.add(ids[300:], vectors[300:])
+    assert index.remove(ids[:50]) == 50
+    _, found = index.search(vectors[50:60], 1)
+    assert list(found[:, 0]) == list(ids[50:60])
+    _, found = index.search(vectors[:5], 5)
+    assert not set(found.ravel().tolist()) & set(ids[:50].tolist())
+    assert len(GarmentIndex(data_dir, config, INFO).version()) == 350
