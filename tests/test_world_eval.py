@@ -141,6 +141,27 @@ def test_rising_degenerate_cases():
     assert early.days_late == {"S2": -5}  # flagged before take-off counts as on time
 
 
+def _creators(*setters: str, others: int = 8) -> we.AnswerKey:
+    creators = [we.TrueCreator(h, 20_000, "micro", True) for h in setters]
+    creators += [we.TrueCreator(f"c{i}", 20_000, "micro", False) for i in range(others)]
+    return we.AnswerKey(videos=[], styles=[], creators=creators, garments=[])
+
+
+def test_trendsetters_in_the_top_ten_percent():
+    key = _creators("ann", "bob")
+    board = ["ann", "c0", "bob", *[f"c{i}" for i in range(1, 8)], "ann"]  # 10 distinct handles
+    score = we.trendsetter_scores(key, board, top_share=0.2)  # top 2 places: ann, c0
+    assert (score.ranked, score.top) == (10, 2)
+    assert score.recall_in_top == pytest.approx(0.5) and score.precision_in_top == pytest.approx(0.5)
+    assert we.trendsetter_scores(key, board).top == 1  # 10% of 10
+    nobody = we.trendsetter_scores(_creators(), board)
+    assert nobody.recall_in_top is None and nobody.precision_in_top == 0.0
+    empty = we.trendsetter_scores(key, [])
+    assert empty.recall_in_top == 0.0 and empty.precision_in_top is None
+    with pytest.raises(ValueError):
+        we.trendsetter_scores(key, board, top_share=0)
+
+
 def test_search_recall_at_10():
     truth = {1: "A", 2: "A", 3: "B"}
     image = np.zeros((4, 4, 3), np.uint8)
@@ -333,3 +354,22 @@ def test_eval_world_cli_without_an_index_skips_search(tmp_path, capsys):
     _catalog_with_garments(tmp_path, [("top", Box(1, 2, 3, 4))])
     assert main(["eval", "world", "--answers", str(tmp_path / "world"), "--data-dir", str(tmp_path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["search"] is None
+
+
+@pytest.mark.slow
+def test_eval_world_end_to_end_on_a_generated_world(tmp_path, capsys):
+    """world generate -> ingest (tiny encoder) -> trends -> eval world: every score is computed."""
+    from app.cli import main
+
+    world, data = tmp_path / "world", tmp_path / "data"
+    assert main(["-q", "world", "generate", "--preset", "tiny", "--seed", "3", "--out", str(world)]) == 0
+    assert main(["-q", "ingest", "--manifest", str(world / "manifest.csv"), "--data-dir", str(data), "--encoder", "tiny"]) == 0
+    assert main(["-q", "trends", "--data-dir", str(data), "--recluster", "--json"]) == 0
+    capsys.readouterr()
+    assert main(["eval", "world", "--answers", str(world), "--data-dir", str(data), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["boxes"]["matched"] > 0 and 0 < report["boxes"]["mean_iou"] <= 1
+    assert report["clusters"]["garments"] > 0 and 0 <= report["clusters"]["purity"] <= 1
+    assert report["rising"] is not None and report["originators"] is not None
+    assert report["trendsetters"]["true_trendsetters"] >= 0
+    assert report["search"]["queries"] > 0 and 0 <= report["search"]["recall_at_k"] <= 1

@@ -374,6 +374,43 @@ def rising_scores(
     )
 
 
+# ----------------------------------------------------------------------------- trendsetters
+
+
+@dataclasses.dataclass(frozen=True)
+class TrendsetterScore:
+    """Whether the true trendsetters lead the predicted trendsetter leaderboard."""
+
+    true_trendsetters: int  # creators the world made trendsetters
+    ranked: int  # creators on the leaderboard
+    top: int  # leaderboard places counted as "top" (top_share of it, at least 1)
+    recall_in_top: float | None  # share of true trendsetters in the top places (None: none exist)
+    precision_in_top: float | None  # share of the top places held by true trendsetters (None: empty board)
+
+
+def trendsetter_scores(answer: AnswerKey, leaderboard: Sequence[str], top_share: float = 0.1) -> TrendsetterScore:
+    """How many true trendsetters are in the top ``top_share`` of ``leaderboard``.
+
+    Args:
+        answer: the answer key.
+        leaderboard: creator handles, best trendsetter first (duplicates count once).
+        top_share: share of the leaderboard counted as its top (0.1: the top 10%).
+    """
+    if not 0 < top_share <= 1:
+        raise ValueError(f"top_share must be in (0, 1], got {top_share}")
+    board = list(dict.fromkeys(leaderboard))
+    setters = {c.handle for c in answer.creators if c.is_trendsetter}
+    top = set(board[: max(1, round(top_share * len(board)))]) if board else set()
+    hits = len(setters & top)
+    return TrendsetterScore(
+        true_trendsetters=len(setters),
+        ranked=len(board),
+        top=len(top),
+        recall_in_top=hits / len(setters) if setters else None,
+        precision_in_top=hits / len(top) if top else None,
+    )
+
+
 # ----------------------------------------------------------------------------- search
 
 
@@ -502,6 +539,7 @@ class WorldReport:
     originators: OriginatorScore | None = None
     rising: RisingScore | None = None
     search: SearchScore | None = None
+    trendsetters: TrendsetterScore | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return _plain(dataclasses.asdict(self))
@@ -527,6 +565,7 @@ def evaluate(
     flagged: Mapping[int, dt.date] | None = None,
     search: Callable[[np.ndarray], Sequence[int]] | None = None,
     queries: Sequence[SearchQuery] = (),
+    leaderboard: Sequence[str] | None = None,
 ) -> WorldReport:
     """Score what the pipeline found against the answer key.
 
@@ -539,6 +578,7 @@ def evaluate(
         flagged: predicted style -> day first flagged as rising.
         search: image search returning catalog garment ids; scored on ``queries``.
         queries: image queries (from held-out videos) with their true styles.
+        leaderboard: creator handles ranked as trendsetters, best first.
     """
     matcher = GarmentMatcher(answer.garments)
     report = WorldReport(boxes=box_scores(found, matcher))
@@ -552,6 +592,8 @@ def evaluate(
             report.rising = rising_scores(answer, flagged, mapping)
     if search is not None and queries:
         report.search = search_scores(queries, search, truth)
+    if leaderboard is not None:
+        report.trendsetters = trendsetter_scores(answer, leaderboard)
     return report
 
 

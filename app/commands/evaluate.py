@@ -27,6 +27,11 @@ def register(subparsers: Any) -> None:
         help="skip search recall@10 (scored when the data dir has an index and the world has query videos)",
     )
     world.add_argument("--queries-per-video", type=int, default=2, help="image queries cut from each held-out video")
+    world.add_argument(
+        "--no-trends",
+        action="store_true",
+        help="skip originators, rising styles and trendsetters (scored when the catalog has styles)",
+    )
     world.set_defaults(func=run_world)
     parser.set_defaults(func=_usage(parser))
 
@@ -54,17 +59,53 @@ def run_world(args: argparse.Namespace) -> int:
         if not found:
             raise BadInputError(f"the catalog in {data_dir} has no garments to score")
         predicted = world_eval.catalog_styles(catalog)
+        stages = _trend_stages(catalog) if predicted and not args.no_trends else None
+    rankings, flagged, leaderboard = stages or (None, None, None)
     search, queries = None, []
     if not args.no_search and any(v.held_out for v in answer.videos):
         search = _searcher(data_dir)
         if search is not None:
             queries = world_eval.search_queries(answer, per_video=args.queries_per_video)
-    report = world_eval.evaluate(answer, found, predicted=predicted or None, search=search, queries=queries)
+    report = world_eval.evaluate(
+        answer,
+        found,
+        predicted=predicted or None,
+        rankings=rankings,
+        flagged=flagged,
+        search=search,
+        queries=queries,
+        leaderboard=leaderboard,
+    )
     if args.json:
         print_json(report.to_dict())
     else:
         print_table(["metric", "value"], _rows(report))
     return 0
+
+
+def _trend_stages(catalog: Any) -> tuple[dict[int, list[str]], dict[int, Any], list[str]] | None:
+    """Originator rankings, first-flagged days and the trendsetter leaderboard from the
+    trends stage (inference/trends.py, inference/creators.py), or None when it cannot run."""
+    import logging
+
+    from inference.errors import StylescopeError
+
+    try:
+        from inference import creators, trends
+
+        config = trends.load_config()
+        creators_config = creators.load_config()
+        data = trends.load_trend_data(catalog, min_frames=config.series.min_frames_per_video)
+        styles = trends.rising_styles(data, config.rising)
+        adoptions = creators.adoptions_by_style(data, creators_config)
+        origins = creators.originators(data, creators_config, adoptions)
+        board = creators.trendsetters(adoptions, styles, creators_config)
+    except (StylescopeError, ImportError) as exc:
+        logging.getLogger(__name__).info("trends not scored: %s", exc)
+        return None
+    rankings = {sid: [o.originator.creator] + [a.creator for a in o.runners_up] for sid, o in origins.items()}
+    flagged = {t.style_id: t.takeoff for t in styles if t.takeoff is not None}
+    return rankings, flagged, [t.creator for t in board]
 
 
 def _searcher(data_dir: Any) -> Any:
@@ -89,6 +130,29 @@ def _searcher(data_dir: Any) -> Any:
         return [hit.garment_id for hit in hits]
 
     return search
+
+
+def _trend_rows(report: Any) -> list[list[Any]]:
+    origin, rising, setters = report.originators, report.rising, report.trendsetters
+    if origin is None and rising is None and setters is None:
+        return [["trends and originators", "not scored (no styles, or the trends stage did not run)"]]
+    rows: list[list[Any]] = []
+    if origin is not None:
+        rows += [
+            ["originator top-1 (styles that rose)", f"{_fmt(origin.top1)} (n={origin.styles})"],
+            ["originator top-3", _fmt(origin.top3)],
+        ]
+    if rising is not None:
+        rows += [
+            ["rising styles: flagged / truly rose", f"{rising.flagged} / {rising.truly_rising}"],
+            ["rising precision", _fmt(rising.precision)],
+            ["rising recall", _fmt(rising.recall)],
+            ["rising: flagged within 7 days", _fmt(rising.within_7_days)],
+            ["rising: mean days late", _fmt(rising.mean_days_late)],
+        ]
+    if setters is not None:
+        rows.append(["true trendsetters in top 10%", _fmt(setters.recall_in_top)])
+    return rows
 
 
 def _fmt(value: float | None) -> str:
@@ -116,6 +180,7 @@ def _rows(report: Any) -> list[list[Any]]:
             ["clustering purity", _fmt(clusters.purity)],
             ["clustering coverage", _fmt(clusters.coverage)],
         ]
+    rows += _trend_rows(report)
     search = report.search
     if search is None:
         rows.append(["search", "not scored (no index, or no query videos)"])
