@@ -10,8 +10,11 @@ Parts (each can be skipped):
   world  - ``stylescope world generate`` of a preset (time), ``stylescope ingest --no-index``
            of its manifest (time, which localiser found the person), and
            ``stylescope eval world`` (box IoU against the answer key).
+  worldhog - the HOG localiser on frames of that world's videos that show the whole person
+           (walking, turning, shake, blur and all), against the true person box.
 
-Usage: python bench/bench_world.py [--parts crops,hog,world] [--preset demo] [--markdown]
+Usage: python bench/bench_world.py [--parts crops,hog,world,worldhog] [--preset demo]
+       [--keep DIR] [--markdown]
 """
 
 from __future__ import annotations
@@ -147,6 +150,34 @@ def bench_world(preset: str, seed: int, keep: Path | None) -> dict[str, object]:
     }
 
 
+def bench_world_hog(world: Path, frames: int, seed: int = 0) -> dict[str, object]:
+    """HOG on frames of a generated world's videos where the whole person is in view."""
+    import pyarrow.parquet as pq
+
+    from training.world_eval import load_answer_key, read_frames
+
+    answer = load_answer_key(world)
+    table = pq.read_table(world / "answers" / "boxes.parquet").to_pylist()
+    whole = [r for r in table if r["kind"] == "full" and r["shot"] == "full" and r["x0"] is not None and r["visible"] >= 0.99]
+    rng = np.random.default_rng(seed)
+    picks = [whole[i] for i in rng.choice(len(whole), size=min(frames, len(whole)), replace=False)]
+    paths = {Path(v.path).stem: world / v.path for v in answer.videos}
+    stats: dict[str, list[float]] = {"plain": [], "padded": []}
+    localisers = {"plain": HOGLocaliser(LocaliserConfig()), "padded": PaddedHOG(LocaliserConfig())}
+    for row in picks:
+        frame = read_frames(paths[row["video"]], {row["frame"]})[row["frame"]]
+        truth = type(answer.garments[0].box)(row["x0"], row["y0"], row["x1"], row["y1"])
+        for name, localiser in localisers.items():
+            found = localiser.locate([frame])[0]
+            stats[name].append(-1.0 if found is None else found.box.iou(truth))
+    result: dict[str, object] = {"frames": len(picks), "candidates": len(whole)}
+    for name, values in stats.items():
+        hits = [v for v in values if v >= 0]
+        result[f"{name}_rate"] = len(hits) / max(1, len(values))
+        result[f"{name}_iou"] = float(np.mean(hits)) if hits else float("nan")
+    return result
+
+
 def docs_image(out: Path) -> Path:
     """A grid of rendered garment crops (``render_garment_crops``) for the docs."""
     crops = [s.image for s in render_garment_crops(24, seed=5, size=112)]
@@ -182,6 +213,15 @@ def markdown(results: dict[str, object]) -> str:
             for r in hog
         ]
         lines.append("")
+    world_hog = results.get("worldhog")
+    if isinstance(world_hog, dict):
+        lines += [
+            f"HOG on {world_hog['frames']} random frames of the generated videos that show the whole "
+            f"person (of {world_hog['candidates']}): found {world_hog['plain_rate']:.0%} (IoU "
+            f"{world_hog['plain_iou']:.2f}); with the frame padded 18% first: "
+            f"{world_hog['padded_rate']:.0%} (IoU {world_hog['padded_iou']:.2f}).",
+            "",
+        ]
     world = results.get("world")
     if isinstance(world, dict):
         boxes = world["boxes"]
@@ -201,7 +241,8 @@ def markdown(results: dict[str, object]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--parts", default="crops,hog,world", help="comma-separated: crops, hog, world")
+    parser.add_argument("--parts", default="crops,hog,world,worldhog", help="comma-separated: crops, hog, world, worldhog")
+    parser.add_argument("--world-hog-frames", type=int, default=150, help="frames of the world's videos for worldhog")
     parser.add_argument("--crops", type=int, default=10_000, help="crops for the two-worker timing")
     parser.add_argument("--hog-frames", type=int, default=40, help="frames per person-height band")
     parser.add_argument("--preset", default="demo", help="world preset for the world part")
@@ -218,6 +259,10 @@ def main(argv: list[str] | None = None) -> None:
         results["hog"] = bench_hog(args.hog_frames)
     if "world" in parts:
         results["world"] = bench_world(args.preset, args.seed, args.keep)
+    if "worldhog" in parts:
+        if args.keep is None:
+            raise SystemExit("--parts worldhog needs --keep FOLDER (the world it reads)")
+        results["worldhog"] = bench_world_hog(args.keep / "world", args.world_hog_frames, args.seed)
     print(markdown(results) if args.markdown else json.dumps(results, indent=2, default=str))
     if args.docs_image is not None:
         docs_image(args.docs_image)
