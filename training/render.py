@@ -1,17 +1,18 @@
-"""Rendering the creator world: rooms, people in outfits, camera effects, garment crops, mp4s.
+"""Rendering for the creator world: rooms, random outfits and poses, light, garment crops.
 
-Two products share one drawing code path (training/figure.py):
+The world's videos (training/world/scene.py) and :func:`render_garment_crops` share one
+drawing code path (rooms here, people in training/figure.py), so the labelled crops that
+encoders train and evaluate on look like the garments ingestion cuts from the videos:
 
-- :func:`render_garment_crops` — labelled crops of single garments with attribute captions,
-  for training and evaluating encoders (with held-out colour/pattern combinations);
-- :func:`render_video` — a short portrait outfit clip written as real H.264 mp4 with the
-  ffmpeg binary from imageio-ffmpeg, plus the true box of every garment in every frame.
+- :func:`render_garment_crops` — crops of single garments with attribute captions ("a red
+  plaid mini skirt") and attributes, with held-out or only-these colour/pattern combinations;
+- :func:`draw_room`, :func:`random_garment`, :func:`random_pose`, :func:`apply_lighting` —
+  the pieces scenes are made of.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import logging
 import multiprocessing
 from collections.abc import Collection
 
@@ -27,8 +28,6 @@ from training.vocabulary import (
     SILHOUETTES_BY_TYPE,
     GarmentSpec,
 )
-
-logger = logging.getLogger(__name__)
 
 WALL_COLOURS: tuple[tuple[int, int, int], ...] = (
     (232, 226, 214),
