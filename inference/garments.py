@@ -39,13 +39,16 @@ class LocaliserConfig:
     chain: list[str] = dataclasses.field(default_factory=lambda: ["hog", "motion", "face"])  # tried in order; the centred fallback always ends it
     hog_height: int = 400  # frames are scaled to this height before HOG detection
     hog_min_score: float = 0.3  # HOG SVM margin below which a detection is ignored
+    hog_pad: float = 0.18  # frames are padded by this fraction first, so people filling the frame fit the window
+    hog_trim: tuple[float, float, float, float] = (0.16, 0.05, 0.86, 0.85)  # the person inside the detector window (x0, y0, x1, y1)
     face_height: int = 480  # frames are scaled to this height before face detection
     face_neighbours: int = 4  # Haar cascade minNeighbors: higher is stricter
     motion_min_frames: int = 3  # motion needs at least this many frames of the same video
     motion_threshold: int = 28  # per-pixel difference from the background that counts as motion
     motion_min_area: float = 0.02  # smallest moving region, as a fraction of the frame
-    top_span: tuple[float, float] = (0.16, 0.56)  # top garment: fraction of the person's height
-    bottom_span: tuple[float, float] = (0.48, 0.94)  # bottom garment: fraction of the person's height
+    top_span: tuple[float, float] = (0.16, 0.56)  # top garment: shoulders to hip, fraction of the person's height
+    bottom_span: tuple[float, float] = (0.38, 0.85)  # bottom garment: waist to below the knee
+    bottom_inset: float = 0.15  # bottom garment: fraction of the person's width cut from each side (arms)
     fallback_width: float = 0.6  # centred fallback box: fraction of the frame's width
     fallback_height: float = 0.9  # centred fallback box: fraction of the frame's height
 
@@ -75,9 +78,11 @@ class HOGLocaliser(Localiser):
 
     def _detect(self, frame: np.ndarray) -> PersonDetection | None:
         h, w = frame.shape[:2]
-        scale = min(1.0, self.config.hog_height / h)
-        small = cv2.resize(frame, (max(64, round(w * scale)), max(128, round(h * scale))), interpolation=cv2.INTER_AREA)
-        grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+        pad_y, pad_x = round(self.config.hog_pad * h), round(self.config.hog_pad * w)
+        padded = cv2.copyMakeBorder(frame, pad_y, pad_y, pad_x, pad_x, cv2.BORDER_REPLICATE)
+        scale = min(1.0, self.config.hog_height / padded.shape[0])
+        size = (max(64, round(padded.shape[1] * scale)), max(128, round(padded.shape[0] * scale)))
+        grey = cv2.cvtColor(cv2.resize(padded, size, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY)
         rects, weights = self.hog.detectMultiScale(grey, winStride=(8, 8), padding=(16, 16), scale=1.06)
         if len(rects) == 0:
             return None
@@ -87,8 +92,10 @@ class HOGLocaliser(Localiser):
         if score < self.config.hog_min_score:
             return None
         x, y, bw, bh = (float(v) / scale for v in rects[best])
+        x, y = x - pad_x, y - pad_y
         # The detector's window has a margin around the person: trim it.
-        box = Box(round(x + 0.12 * bw), round(y + 0.06 * bh), round(x + 0.88 * bw), round(y + 0.96 * bh))
+        tx0, ty0, tx1, ty1 = self.config.hog_trim
+        box = Box(round(x + tx0 * bw), round(y + ty0 * bh), round(x + tx1 * bw), round(y + ty1 * bh))
         return PersonDetection(box.clip(w, h), min(1.0, score / 2.0), self.name)
 
 
@@ -227,12 +234,13 @@ class LocaliserChain(Localiser):
 
 def garment_boxes(person: Box, config: LocaliserConfig) -> dict[GarmentKind, Box]:
     """Top, bottom and full-outfit boxes from a person box, by body proportions."""
-    h = person.height
+    h, inset = person.height, round(config.bottom_inset * person.width)
 
-    def band(span: tuple[float, float]) -> Box:
-        return Box(person.x0, person.y0 + round(span[0] * h), person.x1, person.y0 + round(span[1] * h))
+    def band(span: tuple[float, float], inset: int = 0) -> Box:
+        y0, y1 = person.y0 + round(span[0] * h), person.y0 + round(span[1] * h)
+        return Box(person.x0 + inset, y0, person.x1 - inset, y1)
 
-    return {"top": band(config.top_span), "bottom": band(config.bottom_span), "full": person}
+    return {"top": band(config.top_span), "bottom": band(config.bottom_span, inset), "full": person}
 
 
 def cut_garments(

@@ -63,7 +63,8 @@ def test_garment_bands_follow_body_proportions():
     boxes = garment_boxes(Box(10, 100, 60, 300), config)
     assert boxes["full"] == Box(10, 100, 60, 300)
     assert boxes["top"].y0 < boxes["bottom"].y0 < boxes["top"].y1 < boxes["bottom"].y1
-    assert boxes["top"].x0 == 10 and boxes["bottom"].x1 == 60
+    assert boxes["top"].x0 == 10 and boxes["top"].x1 == 60
+    assert 10 < boxes["bottom"].x0 < boxes["bottom"].x1 < 60
 
 
 def test_cut_garments_clips_to_the_frame():
