@@ -170,28 +170,9 @@ def run_speed(args: argparse.Namespace) -> dict[str, Any]:
 def world_metrics(catalog: Catalog, answer: Any, config: trends_mod.TrendsConfig,
                   creators_config: creators_mod.CreatorsConfig) -> dict[str, Any]:
     """Score the catalog's current styles against the world's answer key."""
-    from training import world_eval
+    from training.trends_eval import score_world
 
-    found = world_eval.found_garments(catalog.garments())
-    predicted = dict(catalog.conn.execute("SELECT garment_id, style_id FROM garment_styles").fetchall())
-    data = trends_mod.load_trend_data(catalog, min_frames=config.series.min_frames_per_video)
-    trends = trends_mod.rising_styles(data, config.rising)
-    adoptions = creators_mod.adoptions_by_style(data, creators_config)
-    origins = creators_mod.originators(data, creators_config, adoptions)
-    rankings = {sid: [o.originator.creator] + [a.creator for a in o.runners_up] for sid, o in origins.items()}
-    flagged = {t.style_id: t.takeoff for t in trends if t.takeoff is not None}
-    report = world_eval.evaluate(answer, found, predicted, rankings, flagged).to_dict()
-    board = creators_mod.trendsetters(adoptions, trends, creators_config)
-    setters = {c.handle for c in answer.creators if c.is_trendsetter}
-    top = {t.creator for t in board[: max(1, round(0.1 * len(board)))]}
-    report["trendsetters"] = {
-        "true": len(setters),
-        "ranked": len(board),
-        "in_top_10pct": len(setters & top) / len(setters) if setters else None,
-        "top_10pct_precision": len(setters & top) / len(top) if top else None,
-    }
-    report.pop("boxes", None)
-    return report
+    return score_world(catalog, answer, config, creators_config)
 
 
 def run_world(args: argparse.Namespace) -> dict[str, Any]:
@@ -229,6 +210,105 @@ def _summary(metrics: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# --------------------------------------------------------------------------------------
+# quality on the world's society with synthetic garment embeddings
+# --------------------------------------------------------------------------------------
+def _society_truth(plan: Any) -> list[Any]:
+    """True styles as the answer key defines them (training/world/answers.py): take-off is the
+    day of the ``rise_min_creators``-th distinct adopter; a style rose when its curve is
+    rising or peaking, it started in the season, and it took off."""
+    from training import world_eval
+
+    config = plan.config
+    truths = []
+    for style in plan.styles:
+        first: dict[int, int] = {}
+        for post in sorted((p for p in plan.posts if p.style == style.id and not p.held_out),
+                           key=lambda p: (p.day, p.index)):
+            first.setdefault(post.creator, post.day)
+        days = list(first.values())
+        takeoff = days[config.rise_min_creators - 1] if len(days) >= config.rise_min_creators else None
+        trend = next((t for t in plan.trends if t.style == style.id), None)
+        rose = bool(trend and trend.shape in ("rising", "peaking") and trend.start_day >= 0 and takeoff is not None)
+        truths.append(world_eval.TrueStyle(
+            id=str(style.id), originator=plan.creators[trend.originator].handle if trend else None, rose=rose,
+            takeoff=config.season_start + dt.timedelta(days=takeoff) if takeoff is not None else None,
+        ))
+    return truths
+
+
+def build_society(data_dir: Path, preset: str, dim: int, noise: float, seed: int) -> tuple[Any, np.ndarray, np.ndarray]:
+    """Catalog + answer key from a world plan; garments are style directions plus noise.
+
+    Each video shows its style's top and bottom (or a dress) and the full outfit in 2-5
+    frames; a per-video offset (lighting, pose) is shared by its frames, and lookalike
+    styles sit close to the style they copy.
+    """
+    from training import world_eval
+    from training.world.config import world_config
+    from training.world.society import plan_world
+
+    plan = plan_world(world_config(preset, seed=seed))
+    rng = np.random.default_rng(seed + 100)
+    centres: dict[tuple[int, str], np.ndarray] = {}
+    for style in sorted(plan.styles, key=lambda s: s.lookalike_of is not None):
+        for kind in KINDS:
+            base = rng.normal(size=dim)
+            if style.lookalike_of is not None and (style.lookalike_of, kind) in centres:
+                base = 2.2 * np.linalg.norm(base) * centres[(style.lookalike_of, kind)] + base  # cos ~0.91
+            centres[(style.id, kind)] = base / np.linalg.norm(base)
+    ids, vectors, truth_garments = [], [], []
+    start = plan.config.season_start
+    catalog = Catalog(data_dir)
+    from inference.catalog import FrameRow, GarmentRow
+    from inference.types import Box, VideoInfo, VideoSubmission
+
+    info = VideoInfo(288, 512, 15.0, 4.0, 60, 0, "h264")
+    for post in sorted((p for p in plan.posts if not p.held_out), key=lambda p: (p.day + plan.creators[p.creator].late_days, p.index)):
+        creator = plan.creators[post.creator]
+        name = f"v{post.index:05d}.mp4"
+        style = plan.styles[post.style]
+        kinds = ["top", "full"] if style.bottom is None else list(KINDS)
+        video_id = catalog.begin_video(VideoSubmission(Path(name), creator.handle, creator.followers,
+                                                       start + dt.timedelta(days=post.day), name), name)
+        frames = int(rng.integers(2, 6))
+        offset = rng.normal(size=dim) * (0.6 * noise / np.sqrt(dim))
+        frame_rows = [FrameRow(0.5 + f, f, 100.0, f, 288, 512) for f in range(frames)]
+        rows = [GarmentRow(f, kind, Box(0, 0, 10, 10), "bench", 1.0, f"crops/{video_id}/{f}_{kind}.jpg")
+                for f in range(frames) for kind in kinds]
+        garment_ids = catalog.finish_video(video_id, info, frame_rows, rows)
+        for garment_id, row in zip(garment_ids, rows, strict=True):
+            vector = centres[(style.id, row.kind)] + offset + rng.normal(size=dim) * (noise / np.sqrt(dim))
+            ids.append(garment_id)
+            vectors.append(vector / np.linalg.norm(vector))
+            truth_garments.append(world_eval.TrueGarment(name, row.frame_index, 0.5 + row.frame_index, row.kind,
+                                                         str(style.id), Box(0, 0, 10, 10)))
+    catalog.close()
+    answer = world_eval.AnswerKey(
+        videos=[], styles=_society_truth(plan), garments=truth_garments,
+        creators=[world_eval.TrueCreator(c.handle, c.followers, "", c.trendsetter) for c in plan.creators],
+    )
+    return answer, np.asarray(ids, np.int64), np.asarray(vectors, np.float32)
+
+
+def run_society(args: argparse.Namespace) -> dict[str, Any]:
+    data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="society-"))
+    answer, ids, vectors = build_society(data_dir, args.preset, args.dim, args.noise, args.seed)
+    results: dict[str, Any] = {"preset": args.preset, "noise": args.noise, "garments": len(ids), "variants": {}}
+    with Catalog(data_dir) as catalog:
+        for method in args.methods.split(","):
+            for group_by in args.groupings.split(","):
+                config = trends_mod.load_config()
+                config.cluster.method, config.cluster.group_by = method, group_by
+                start = time.perf_counter()
+                run = trends_mod.recluster(catalog, ids, vectors, config)
+                metrics = world_metrics(catalog, answer, config, creators_mod.load_config())
+                metrics.update(styles=len(run.styles), cluster_seconds=round(time.perf_counter() - start, 2))
+                results["variants"][f"{method}/{group_by}"] = metrics
+                logger.info("%s/%s: %s", method, group_by, json.dumps(_summary(metrics)))
+    return results
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="what", required=True)
@@ -241,11 +321,20 @@ def main(argv: list[str] | None = None) -> int:
     world.add_argument("--data-dir", required=True)
     world.add_argument("--methods", default="kmeans,density")
     world.add_argument("--groupings", default="kind,outfit")
+    society = sub.add_parser("society")
+    society.add_argument("--preset", default="bench")
+    society.add_argument("--seed", type=int, default=0)
+    society.add_argument("--dim", type=int, default=256)
+    society.add_argument("--noise", type=float, default=0.8, help="garment noise norm relative to the style direction")
+    society.add_argument("--data-dir", default=None)
+    society.add_argument("--methods", default="kmeans,density")
+    society.add_argument("--groupings", default="kind,outfit")
     parser.add_argument("--out", default=None, help="write the JSON results here too")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
-    results = run_speed(args) if args.what == "speed" else run_world(args)
-    if args.what == "world":
+    runners = {"speed": run_speed, "world": run_world, "society": run_society}
+    results = runners[args.what](args)
+    if args.what != "speed":
         results["summary"] = {k: _summary(v) for k, v in results["variants"].items()}
     text = json.dumps(results, indent=2, default=str)
     print(text)

@@ -56,6 +56,8 @@ class ClusterConfig:
     group_by: str = "kind"  # kind: styles per garment kind; outfit: one vector per frame; all: pooled
     k_min: int = 2  # fewest styles k-means may choose per group
     k_max: int = 80  # most styles k-means may choose per group
+    k_tolerance: float = 0.1  # take the largest k whose silhouette is within this of the best
+    # (a split style costs less than a rising style merged into a background one)
     selection_sample: int = 4000  # vectors sampled to choose k (silhouette) and to fit HDBSCAN
     kmeans_iterations: int = 25  # Lloyd iterations of each k-means
     kmeans_restarts: int = 3  # k-means restarts; the best objective is kept
@@ -182,32 +184,48 @@ def _sample(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
     return np.arange(n) if n <= size else np.sort(rng.choice(n, size, replace=False))
 
 
+def kmeans_plus_plus(vectors: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """k-means++ seeds (cosine distance): each next seed drawn in proportion to its squared
+    distance from the nearest seed so far. Random seeding (faiss' default) often lands two
+    seeds in one style and none in another, and the run never recovers."""
+    seeds = [int(rng.integers(len(vectors)))]
+    nearest = np.maximum(1.0 - vectors @ vectors[seeds[0]], 0.0)
+    for _ in range(1, k):
+        weights = nearest**2
+        total = float(weights.sum())
+        pick = int(rng.choice(len(vectors), p=weights / total)) if total > 0 else int(rng.integers(len(vectors)))
+        seeds.append(pick)
+        nearest = np.minimum(nearest, np.maximum(1.0 - vectors @ vectors[pick], 0.0))
+    return np.ascontiguousarray(vectors[seeds])
+
+
 def spherical_kmeans(vectors: np.ndarray, k: int, config: ClusterConfig) -> np.ndarray:
-    """Unit-length centroids of spherical k-means (faiss), ``k`` clamped to the points."""
+    """Unit-length centroids of spherical k-means (faiss, k-means++ seeds, best of restarts)."""
     import faiss
 
     k = max(1, min(k, len(vectors)))
     if k == 1:
         return normalise(vectors.mean(axis=0, keepdims=True))
-    kmeans = faiss.Kmeans(
-        vectors.shape[1],
-        k,
-        niter=config.kmeans_iterations,
-        nredo=config.kmeans_restarts,
-        spherical=True,
-        seed=config.seed + 1,
-        min_points_per_centroid=1,
-        max_points_per_centroid=512,
-        verbose=False,
-    )
+    rng = np.random.default_rng(config.seed + k)
     previous = faiss.omp_get_max_threads()
     if config.threads > 0:
         faiss.omp_set_num_threads(config.threads)
+    best: tuple[float, np.ndarray] | None = None
     try:
-        kmeans.train(vectors)
+        for restart in range(max(1, config.kmeans_restarts)):
+            kmeans = faiss.Kmeans(
+                vectors.shape[1], k, niter=config.kmeans_iterations, spherical=True,
+                seed=config.seed + restart, min_points_per_centroid=1, max_points_per_centroid=512,
+                verbose=False,
+            )
+            kmeans.train(vectors, init_centroids=kmeans_plus_plus(vectors, k, rng))
+            objective = float(kmeans.obj[-1]) if len(kmeans.obj) else 0.0  # total similarity: higher is better
+            if best is None or objective > best[0]:
+                best = (objective, np.asarray(kmeans.centroids))
     finally:
         faiss.omp_set_num_threads(previous)
-    return normalise(np.asarray(kmeans.centroids))
+    assert best is not None
+    return normalise(best[1])
 
 
 def _k_grid(k_min: int, k_max: int) -> list[int]:
@@ -248,8 +266,9 @@ def cosine_silhouette(vectors: np.ndarray, labels: np.ndarray) -> float:
 def choose_k(vectors: np.ndarray, config: ClusterConfig) -> tuple[int, dict[int, float]]:
     """Number of styles for ``vectors`` by cosine silhouette on a sample.
 
-    A coarse geometric grid of k is scored first, then every k between the best one's
-    neighbours. Returns the best k and the silhouette of each k tried. Data with no spread
+    A coarse geometric grid of k is scored first, then every k between the neighbours of
+    the largest grid k whose silhouette is within ``k_tolerance`` of the best; the
+    answer is the largest k within that tolerance. Returns the best k and the silhouette of each k tried. Data with no spread
     (all garments identical) gets k = 1.
     """
     rng = np.random.default_rng(config.seed)
@@ -260,18 +279,25 @@ def choose_k(vectors: np.ndarray, config: ClusterConfig) -> tuple[int, dict[int,
     k_max = max(config.k_min, min(config.k_max, len(sample) - 1))
     scores: dict[int, float] = {}
 
+    quick = dataclasses.replace(config, kmeans_restarts=1)  # one run per k while choosing
+
     def score(k: int) -> float:
         if k not in scores:
-            labels, _ = _nearest(sample, spherical_kmeans(sample, k, config))
+            labels, _ = _nearest(sample, spherical_kmeans(sample, k, quick))
             scores[k] = cosine_silhouette(sample, labels) if len(np.unique(labels)) < len(sample) else -1.0
         return scores[k]
 
     grid = _k_grid(max(2, config.k_min), max(2, k_max))
-    best = max(grid, key=score)
-    at = grid.index(best)
+    top = max(scores[k] for k in grid if score(k) > -2)
+    # the finest grid k whose silhouette is near the best, refined between its neighbours
+    floor = top - config.k_tolerance
+    at = max(i for i, k in enumerate(grid) if scores[k] >= floor)
     low, high = grid[max(0, at - 1)], grid[min(len(grid) - 1, at + 1)]
-    best = max(range(low, high + 1), key=score)
-    if config.k_min == 1 and scores[best] < 0.05:
+    for k in range(low, high + 1, max(1, (high - low) // 8)):
+        score(k)
+    top = max(scores.values())
+    best = max(k for k, v in scores.items() if v >= top - config.k_tolerance)
+    if config.k_min == 1 and top < 0.05:
         return 1, scores
     return best, scores
 

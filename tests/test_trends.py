@@ -344,3 +344,37 @@ def test_trends_command_json_tables_and_plots(data_dir, tmp_path, monkeypatch, c
 def test_trends_command_on_an_empty_catalog_exits_2(data_dir, capsys):
     assert main(["trends", "--data-dir", str(data_dir)]) == 2
     assert "no garments" in capsys.readouterr().err
+
+
+def test_world_scores_through_the_world_scorer(data_dir):
+    from pathlib import Path
+
+    from inference.creators import CreatorsConfig
+    from training import world_eval
+    from training.trends_eval import score_world
+
+    with Catalog(data_dir) as catalog:
+        world = WorldBuilder(catalog)
+        rng = np.random.default_rng(3)
+        for day in range(63):
+            for _ in range(3):
+                world.post(f"c{rng.integers(15)}", day, "steady")
+        for i in range(10):
+            world.post(f"t{i}", 40 + i, "trend", frames=3)
+        ids, vectors = world.arrays()
+        config = _config()
+        recluster(catalog, ids, vectors, config)
+        truth = [world_eval.TrueGarment(Path(g.source_path).name, 0, g.t_s, g.kind, str(world.truth[g.id]), g.box)
+                 for g in catalog.garments()]
+        answer = world_eval.AnswerKey(
+            videos=[], garments=truth,
+            styles=[world_eval.TrueStyle("steady"),
+                    world_eval.TrueStyle("trend", originator="t0", rose=True, takeoff=DAY0 + dt.timedelta(days=43))],
+            creators=[world_eval.TrueCreator("t0", 20_000, "micro", True)],
+        )
+        scores = score_world(catalog, answer, config, CreatorsConfig())
+    assert scores["clusters"]["nmi"] == pytest.approx(1.0)
+    assert scores["originators"]["top1"] == 1.0 and scores["originators"]["top3"] == 1.0
+    assert scores["rising"]["precision"] == 1.0 and scores["rising"]["recall"] == 1.0
+    assert abs(scores["rising"]["days_late"]["trend"]) <= 2
+    assert scores["trendsetters"]["in_top_10pct"] == 1.0
