@@ -219,7 +219,8 @@ def spherical_kmeans(vectors: np.ndarray, k: int, config: ClusterConfig) -> np.n
                 verbose=False,
             )
             kmeans.train(vectors, init_centroids=kmeans_plus_plus(vectors, k, rng))
-            objective = float(kmeans.obj[-1]) if len(kmeans.obj) else 0.0  # total similarity: higher is better
+            history = np.asarray(kmeans.obj if kmeans.obj is not None else [0.0])
+            objective = float(history[-1])  # total similarity to the centroids: higher is better
             if best is None or objective > best[0]:
                 best = (objective, np.asarray(kmeans.centroids))
     finally:
