@@ -143,6 +143,8 @@ def run_speed(args: argparse.Namespace) -> dict[str, Any]:
 
     encoder = create_encoder(args.encoder)
     config = trends_mod.load_config()
+    config.cluster.method = args.method or config.cluster.method
+    config.cluster.group_by = args.group_by or config.cluster.group_by
     results: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp)
@@ -160,6 +162,8 @@ def run_speed(args: argparse.Namespace) -> dict[str, Any]:
         "styles_found": len(run.styles),
         "assigned_of_1k": assigned.assigned,
         "encoder": encoder.describe(),
+        "method": config.cluster.method,
+        "group_by": config.cluster.group_by,
         "seconds": results,
     }
 
@@ -316,6 +320,8 @@ def main(argv: list[str] | None = None) -> int:
     speed.add_argument("--garments", type=int, default=100_000)
     speed.add_argument("--styles", type=int, default=40, help="true outfit styles (x3 garment kinds)")
     speed.add_argument("--encoder", default="tiny:256", help="encoder whose text tower names the styles")
+    speed.add_argument("--method", choices=("kmeans", "density"), default=None)
+    speed.add_argument("--group-by", choices=("kind", "outfit", "all"), default=None)
     world = sub.add_parser("world")
     world.add_argument("--world", required=True)
     world.add_argument("--data-dir", required=True)

@@ -52,8 +52,8 @@ PERIODS = ("day", "week")
 class ClusterConfig:
     """How garments are clustered into styles."""
 
-    method: str = "kmeans"  # kmeans (spherical, k by silhouette) or density (HDBSCAN, noise unassigned)
-    group_by: str = "kind"  # kind: styles per garment kind; outfit: one vector per frame; all: pooled
+    method: str = "density"  # density (HDBSCAN, noise unassigned) or kmeans (spherical, k by silhouette)
+    group_by: str = "outfit"  # outfit: one vector per frame; kind: styles per garment kind; all: pooled
     k_min: int = 2  # fewest styles k-means may choose per group
     k_max: int = 80  # most styles k-means may choose per group
     k_tolerance: float = 0.1  # take the largest k whose silhouette is within this of the best

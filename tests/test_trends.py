@@ -33,7 +33,8 @@ from tests.trends_helpers import DAY0, WordEncoder, WorldBuilder, make_data
 
 
 def _config(**cluster) -> TrendsConfig:
-    return TrendsConfig(cluster=ClusterConfig(**{"k_max": 12, "kmeans_restarts": 2, **cluster}))
+    settings = {"method": "kmeans", "group_by": "kind", "k_max": 12, "kmeans_restarts": 2, **cluster}
+    return TrendsConfig(cluster=ClusterConfig(**settings))
 
 
 def _blobs(k: int, per: int, dim: int = 24, noise: float = 0.05, seed: int = 0):
