@@ -92,7 +92,7 @@ class IndexConfig:
     pq_bytes_per_dim: float = 0.25  # PQ factories: code bytes per dimension (64 at dim 256)
     nprobe: int = 32  # IVF lists visited per query
     ef_search: int = 128  # HNSW search breadth, for HNSW factories
-    rerank_factor: int = 4  # approximate search fetches k x this candidates, re-ranked exactly
+    rerank_factor: int = 2  # approximate search fetches k x this candidates, re-ranked exactly
     train_sample: int = 65_536  # at most this many embeddings train an approximate index
     auto_upgrade: bool = True  # an add crossing the threshold rebuilds approximate, from the store
     max_segments: int = 32  # embedding segments kept before they are merged into one file
@@ -270,6 +270,14 @@ class EmbeddingStore:
         ids = self._ids[: self._count]
         self._order = np.argsort(ids, kind="stable")
         self._sorted = ids[self._order]
+        # Garment ids are dense (AUTOINCREMENT): a direct id -> row table is one memory
+        # access per lookup, where a binary search over 1M ids is twenty.
+        top = int(self._sorted[-1]) if self._count else -1
+        self._row_of: np.ndarray | None = None
+        if 0 <= top < 4 * self._count + (1 << 20) and self._sorted[0] >= 0:
+            row_of = np.full(top + 1, -1, np.int64)
+            row_of[ids] = np.arange(self._count)
+            self._row_of = row_of
 
     def __len__(self) -> int:
         return self._count
@@ -294,6 +302,10 @@ class EmbeddingStore:
         ids = np.asarray(ids, np.int64)
         if not self._count:
             return np.full(len(ids), -1, np.int64)
+        row_of = self._row_of
+        if row_of is not None:
+            inside = (ids >= 0) & (ids < len(row_of))
+            return np.where(inside, row_of[np.where(inside, ids, 0)], -1)
         pos = np.minimum(np.searchsorted(self._sorted, ids), self._count - 1)
         return np.where(self._sorted[pos] == ids, self._order[pos], -1)
 
@@ -500,6 +512,7 @@ class IndexVersion:
         self.config = config
         self._rw = _ReadWriteLock()
         self.exact = is_exact(index)
+        self._plain_params: tuple[Any, Any] | None = None
 
     # -- properties ---------------------------------------------------------------------------
     @property
@@ -581,15 +594,21 @@ class IndexVersion:
     def _params(self, selection: Selection | None) -> Any:
         """Search parameters; with a filter, the search breadth grows as the filter narrows,
         so about as many allowed candidates are scored as without one."""
+        if selection is None:
+            key = (self.config.nprobe, self.config.ef_search, len(self.store))
+            cached = self._plain_params
+            if cached is None or cached[0] != key:  # read-only during searches: shareable
+                cached = self._plain_params = (key, self._make_params(None, 1.0))
+            return cached[1]
+        widen = max(1, len(self.store)) / max(1, len(selection))
+        return self._make_params(selection.selector(), widen)
+
+    def _make_params(self, selector: Any, widen: float) -> Any:
         import faiss as faiss_module
 
         faiss: Any = faiss_module
         inner = _inner(self.index)
-        kwargs: dict[str, Any] = {}
-        widen = 1.0
-        if selection is not None:
-            kwargs["sel"] = selection.selector()
-            widen = max(1, len(self.store)) / max(1, len(selection))
+        kwargs: dict[str, Any] = {} if selector is None else {"sel": selector}
         if isinstance(inner, faiss.IndexIVF):
             nprobe = min(inner.nlist, math.ceil(self.config.nprobe * widen))
             return faiss.SearchParametersIVF(nprobe=nprobe, **kwargs)
@@ -622,7 +641,7 @@ class IndexVersion:
             row_ids = row_ids[row_ids >= 0]
             rows = self.store.rows(row_ids)
             row_ids, rows = row_ids[rows >= 0], rows[rows >= 0]
-            exact = self.store.vectors[rows].astype(np.float32) @ queries[q]
+            exact = np.take(self.store.vectors, rows, axis=0).astype(np.float32) @ queries[q]
             top = _top_k(exact, k)
             out_scores[q, : len(top)] = exact[top]
             out_ids[q, : len(top)] = row_ids[top]
@@ -695,6 +714,7 @@ class IndexVersion:
                     self.config,
                     progress=False,
                 )
+                self._plain_params = None
             if removed != len(ids):
                 raise IndexCorruptError(
                     f"index version {self.name}: FAISS removed {removed} of {len(ids)} garments; "

@@ -638,13 +638,13 @@ class Searcher:
             return []
         id_list = ids.tolist()
         rows = {r[0]: r for r in self._reader().execute(_hit_select(len(id_list)), id_list)}
-        root = str(self.data_dir)
+        root = str(self.data_dir) + os.sep
         return [
             SearchHit(
                 garment_id=r[0],
                 score=score,
                 kind=r[1],
-                crop_path=os.path.join(root, r[2]),
+                crop_path=root + r[2],
                 creator=r[6],
                 followers=r[7],
                 tier=follower_tier(r[7]),
