@@ -14,7 +14,6 @@ import collections
 import dataclasses
 import datetime as dt
 import difflib
-import functools
 import logging
 import os
 import sqlite3
@@ -114,7 +113,12 @@ class SearchFilters:
 
     def __bool__(self) -> bool:
         return bool(
-            self.date_from or self.date_to or self.creators or self.tiers or self.kinds or self.styles
+            self.date_from
+            or self.date_to
+            or self.creators
+            or self.tiers
+            or self.kinds
+            or self.styles
         )
 
 
@@ -148,6 +152,9 @@ class CatalogMetadata:
         self.garment_ids = np.zeros(0, np.int64)
         self._garment_video = np.zeros(0, np.int64)
         self._garment_kind = np.zeros(0, np.int8)
+        self._garment_t = np.zeros(0, np.float64)
+        self._crop_blob = b""  # every garment's crop path, UTF-8, concatenated
+        self._crop_ends = np.zeros(1, np.int64)  # crop i is blob[ends[i]:ends[i + 1]]
         self._garment_style = np.zeros(0, np.int64)
         self._signature: tuple[Any, ...] = ()
 
@@ -179,35 +186,55 @@ class CatalogMetadata:
         top = max((c[0] for c in creators), default=0)
         self.creator_ids = {c[1]: c[0] for c in creators}
         self._creator_followers = np.full(top + 1, -1, np.int64)
-        for cid, _, followers in creators:
+        self._creator_handle = [""] * (top + 1)
+        for cid, handle, followers in creators:
             self._creator_followers[cid] = followers
-        videos = conn.execute("SELECT id, creator_id, posted_at, status FROM videos").fetchall()
+            self._creator_handle[cid] = handle
+        videos = conn.execute(
+            "SELECT id, creator_id, posted_at, status, source_path FROM videos"
+        ).fetchall()
         top = max((v[0] for v in videos), default=0)
         self._video_creator = np.full(top + 1, -1, np.int64)
         self._video_day = np.full(top + 1, _NO_DATE, np.int32)
         self._video_done = np.zeros(top + 1, bool)
-        for vid, cid, posted, status in videos:
+        self._video_posted: list[str] = [""] * (top + 1)
+        self._video_source: list[str] = [""] * (top + 1)
+        for vid, cid, posted, status, source in videos:
             self._video_creator[vid] = -1 if cid is None else cid
             self._video_day[vid] = _day(posted)
             self._video_done[vid] = status == "done"
+            self._video_posted[vid] = posted or ""
+            self._video_source[vid] = source
 
     def _load_garments(self, conn: sqlite3.Connection) -> None:
         count = conn.execute("SELECT COUNT(*) FROM garments").fetchone()[0]
         last = int(self.garment_ids[-1]) if len(self.garment_ids) else -1
         fresh = conn.execute(
-            "SELECT id, video_id, kind FROM garments WHERE id > ? ORDER BY id", (last,)
+            "SELECT g.id, g.video_id, g.kind, f.t_s, g.crop_path FROM garments g "
+            "JOIN frames f ON f.id = g.frame_id WHERE g.id > ? ORDER BY g.id",
+            (last,),
         ).fetchall()
         ids = np.fromiter((g[0] for g in fresh), np.int64, len(fresh))
         videos = np.fromiter((g[1] for g in fresh), np.int64, len(fresh))
         kinds = np.fromiter((_KIND_CODE[g[2]] for g in fresh), np.int8, len(fresh))
+        moments = np.fromiter((g[3] for g in fresh), np.float64, len(fresh))
+        crops = [g[4].encode() for g in fresh]
+        ends = np.cumsum(np.fromiter((len(c) for c in crops), np.int64, len(crops)))
         if len(self.garment_ids) + len(fresh) == count:  # only appends since the last load
+            base = int(self._crop_ends[-1])
+            self._crop_blob += b"".join(crops)
+            self._crop_ends = np.concatenate([self._crop_ends, base + ends])
             self.garment_ids = np.concatenate([self.garment_ids, ids])
             self._garment_video = np.concatenate([self._garment_video, videos])
             self._garment_kind = np.concatenate([self._garment_kind, kinds])
+            self._garment_t = np.concatenate([self._garment_t, moments])
             return
         self.garment_ids = np.zeros(0, np.int64)
         self._garment_video = np.zeros(0, np.int64)
         self._garment_kind = np.zeros(0, np.int8)
+        self._garment_t = np.zeros(0, np.float64)
+        self._crop_blob = b""
+        self._crop_ends = np.zeros(1, np.int64)
         self._signature = ()
         self._load_garments(conn)
 
@@ -224,7 +251,8 @@ class CatalogMetadata:
                 )
             return
         self._signature = signature
-        self.style_ids = {r[0] for r in conn.execute("SELECT id FROM styles")}
+        self.style_names = dict(conn.execute("SELECT id, name FROM styles").fetchall())
+        self.style_ids = set(self.style_names)
         pairs = conn.execute("SELECT garment_id, style_id FROM garment_styles").fetchall()
         styles = np.full(len(self.garment_ids), -1, np.int64)
         if pairs and len(self.garment_ids):
@@ -242,13 +270,65 @@ class CatalogMetadata:
             return self._videos_and_kinds(ids)
 
     def _videos_and_kinds(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        pos = self._positions(np.asarray(ids, np.int64))
+        known = pos >= 0
+        safe = np.where(known, pos, 0)
         if not len(self.garment_ids):
             return np.full(len(ids), -1, np.int64), np.full(len(ids), -1, np.int64)
-        pos = np.minimum(np.searchsorted(self.garment_ids, ids), len(self.garment_ids) - 1)
-        known = self.garment_ids[pos] == ids
-        video = np.where(known, self._garment_video[pos], -1)
-        kind = np.where(known, self._garment_kind[pos].astype(np.int64), -1)
+        video = np.where(known, self._garment_video[safe], -1)
+        kind = np.where(known, self._garment_kind[safe].astype(np.int64), -1)
         return video, kind
+
+    def describe(self, ids: Sequence[int]) -> dict[int, tuple[Any, ...]]:
+        """Catalog facts of garments, from memory: garment id -> (kind, video id, video
+        source path, moment t_s, creator handle, followers, posted_at, style id, style name,
+        crop path)."""
+        with self._lock:
+            pos = self._positions(np.asarray(ids, np.int64))
+            known = pos >= 0
+            pos, wanted = pos[known], np.asarray(ids, np.int64)[known]
+            videos = self._garment_video[pos]
+            creators = self._video_creator[videos]
+            columns = zip(
+                wanted.tolist(),
+                self._garment_kind[pos].tolist(),
+                videos.tolist(),
+                self._garment_t[pos].tolist(),
+                creators.tolist(),
+                self._creator_followers[creators].tolist(),
+                self._garment_style[pos].tolist(),
+                self._crop_ends[pos].tolist(),
+                self._crop_ends[pos + 1].tolist(),
+                strict=True,
+            )
+            return {
+                garment: (
+                    GARMENT_KINDS[kind],
+                    video,
+                    self._video_source[video],
+                    moment,
+                    self._creator_handle[creator] if creator >= 0 else "",
+                    followers if creator >= 0 else 0,
+                    self._video_posted[video],
+                    style if style >= 0 else None,
+                    self.style_names.get(style) if style >= 0 else None,
+                    self._crop_blob[start:end].decode(),
+                )
+                for garment, kind, video, moment, creator, followers, style, start, end in columns
+            }
+
+    def _positions(self, ids: np.ndarray) -> np.ndarray:
+        """Index of each garment id in the arrays, -1 where unknown. Ids are nearly dense
+        (AUTOINCREMENT), so ``id - first id`` is tried before a binary search."""
+        n = len(self.garment_ids)
+        if not n:
+            return np.full(len(ids), -1, np.int64)
+        guess = np.clip(ids - self.garment_ids[0], 0, n - 1)
+        hit = self.garment_ids[guess] == ids
+        if not hit.all():
+            found = np.minimum(np.searchsorted(self.garment_ids, ids[~hit]), n - 1)
+            guess[~hit] = np.where(self.garment_ids[found] == ids[~hit], found, -1)
+        return guess
 
     def live_ids(self) -> np.ndarray:
         """Ids of every garment of a done video."""
@@ -459,8 +539,6 @@ class Searcher:
         self.metadata = CatalogMetadata(self.data_dir)
         self._selections: collections.OrderedDict[Any, Selection] = collections.OrderedDict()
         self._cache_lock = threading.Lock()
-        self._readers = threading.local()
-        self._reader_conns: list[sqlite3.Connection] = []
 
     def _index_encoder(self) -> Encoder:
         from models.registry import create_encoder
@@ -468,28 +546,10 @@ class Searcher:
         info = self.index.version().encoder_info
         return create_encoder(str(info["name"]))
 
-    def _reader(self) -> sqlite3.Connection:
-        """This thread's read-only catalog connection for the join (memory-mapped reads)."""
-        conn = getattr(self._readers, "conn", None)
-        if conn is None:
-            path = self.data_dir / CATALOG_FILE
-            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
-            conn.execute("PRAGMA mmap_size = 1073741824")
-            conn.execute("PRAGMA cache_size = -32768")
-            self._readers.conn = conn
-            with self._cache_lock:
-                self._reader_conns.append(conn)
-        return conn
-
     def close(self) -> None:
         """Close the catalog connections."""
         self.catalog.close()
         self.metadata.close()
-        with self._cache_lock:
-            for conn in self._reader_conns:
-                conn.close()
-            self._reader_conns.clear()
-        self._readers = threading.local()
 
     # -- queries ---------------------------------------------------------------------------------
     def embed_query(
@@ -633,40 +693,29 @@ class Searcher:
         return selection
 
     def _join(self, ids: np.ndarray, scores: np.ndarray) -> list[SearchHit]:
-        """The hits' catalog rows (garment, frame, video, creator, style) in one query."""
+        """The hits' catalog facts, from the in-memory catalog metadata (refreshed whenever
+        the catalog changes, so as current as a query)."""
         if not len(ids):
             return []
         id_list = ids.tolist()
-        rows = {r[0]: r for r in self._reader().execute(_hit_select(len(id_list)), id_list)}
+        facts = self.metadata.describe(id_list)
         root = str(self.data_dir) + os.sep
         return [
             SearchHit(
-                garment_id=r[0],
+                garment_id=garment_id,
                 score=score,
-                kind=r[1],
-                crop_path=root + r[2],
-                creator=r[6],
-                followers=r[7],
-                tier=follower_tier(r[7]),
-                video_id=r[3],
-                source_path=r[4],
-                t_s=r[5],
-                posted_at=r[8],
-                style_id=r[9],
-                style=r[10],
+                kind=f[0],
+                crop_path=root + f[9],
+                creator=f[4],
+                followers=f[5],
+                tier=follower_tier(f[5]),
+                video_id=f[1],
+                source_path=f[2],
+                t_s=f[3],
+                posted_at=f[6],
+                style_id=f[7],
+                style=f[8],
             )
             for garment_id, score in zip(id_list, scores.tolist(), strict=True)
-            if (r := rows.get(garment_id)) is not None
+            if (f := facts.get(garment_id)) is not None
         ]
-
-
-@functools.lru_cache(maxsize=64)
-def _hit_select(count: int) -> str:
-    return (
-        "SELECT g.id, g.kind, g.crop_path, g.video_id, v.source_path, f.t_s, c.handle, "
-        "c.followers, v.posted_at, s.id, s.name FROM garments g "
-        "JOIN frames f ON f.id = g.frame_id JOIN videos v ON v.id = g.video_id "
-        "JOIN creators c ON c.id = v.creator_id "
-        "LEFT JOIN garment_styles gs ON gs.garment_id = g.id "
-        f"LEFT JOIN styles s ON s.id = gs.style_id WHERE g.id IN ({','.join('?' * count)})"
-    )
