@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from typing import Any
 
 from app.commands import add_common, print_json, print_table
@@ -64,6 +65,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def _setup(args: argparse.Namespace) -> tuple[Any, Any]:
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)  # which SIMD build loaded
     from inference.index import IndexConfig
     from inference.storage import resolve_data_dir
 
@@ -160,6 +162,7 @@ def run_export(args: argparse.Namespace) -> int:
     from inference.index import export_embeddings
     from inference.storage import resolve_data_dir
 
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)
     summary = export_embeddings(
         resolve_data_dir(args.data_dir), args.out, None, args.partition_size
     )

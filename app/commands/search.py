@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from typing import Any
 
 from app.commands import add_common, print_json, print_table
@@ -51,6 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)  # which SIMD build loaded
     from inference.errors import BadInputError
     from inference.index import IndexConfig
     from inference.search import SearchConfig, Searcher, SearchFilters
