@@ -53,7 +53,7 @@ class HeadsConfig:
     image_tower: str = "efficientnet-lite0"  # image tower name (see build_image_tower)
     text_tower: str = "all-minilm-l6-v2"  # text tower name (see build_text_tower)
     embed_dim: int = 256  # shared embedding dimension
-    hidden_dim: int = 1024  # width of each head's MLP branch
+    hidden_dim: int = 512  # width of each head's MLP branch
     dropout: float = 0.1  # dropout inside the MLP branch while training
     init_temperature: float = 0.07  # initial softmax temperature of the CLIP loss
 
@@ -345,13 +345,20 @@ def build_heads(config: HeadsConfig, image_dim: int, text_dim: int, seed: int = 
     return heads
 
 
-def save_heads(heads: Any, config: HeadsConfig, path: str | Path, extra: dict[str, str] | None = None) -> None:
-    """Write heads + their config (safetensors metadata) atomically."""
+def save_heads(heads: Any, config: HeadsConfig, path: str | Path, extra: dict[str, str] | None = None,
+               half: bool = True) -> None:
+    """Write heads + their config (safetensors metadata) atomically.
+
+    Weights are stored as float16 (``half``) to keep the committed file small; they are
+    loaded back as float32 (the rounding moves embeddings by ~1e-3).
+    """
+    import torch
     from safetensors.torch import save_file
 
     from inference.storage import atomic_path
 
-    tensors = {name: value.detach().cpu().contiguous() for name, value in heads.state_dict().items()}
+    dtype = torch.float16 if half else torch.float32
+    tensors = {name: value.detach().cpu().to(dtype).contiguous() for name, value in heads.state_dict().items()}
     metadata = {"stylescope_heads": json.dumps(dataclasses.asdict(config)), **(extra or {})}
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata=metadata)

@@ -31,7 +31,7 @@ from training.train import (
     OptimConfig,
     TrainLog,
     WiseConfig,
-    caption_feature_lists,
+    caption_features,
     choose_wise_ratio,
     scores,
     state_copy,
@@ -53,6 +53,7 @@ class DataConfig:
     held_out_fraction: float = 0.15  # share of (colour, pattern) combos held out of training
     caption_variants: int = 8  # phrasings per creator-world crop
     folders: list[str] = dataclasses.field(default_factory=list)  # extra caption folders to train on
+    exclude_patterns: list[str] = dataclasses.field(default_factory=list)  # patterns never trained on
 
 
 @dataclasses.dataclass
@@ -145,6 +146,14 @@ def training_pairs(config: DataConfig, seed: int = 0) -> list[datasets.PairSet]:
 
 
 # --------------------------------------------------------------------------- offline heads
+def train_rows(part: datasets.PairSet, config: DataConfig) -> np.ndarray:
+    """Indices of ``part``'s pairs to train on (all but excluded patterns)."""
+    if not config.exclude_patterns or not part.attributes:
+        return np.arange(len(part))
+    banned = set(config.exclude_patterns)
+    return np.array([n for n, a in enumerate(part.attributes) if a.get("pattern") not in banned], np.int64)
+
+
 def _offline_encoder(spec: str, heads_config: HeadsConfig) -> OfflineEncoder:
     """The encoder to start from: a heads file, or fresh heads on the configured towers."""
     from models.offline import build_heads, build_image_tower, build_text_tower
@@ -164,17 +173,21 @@ def _fit_heads(encoder: OfflineEncoder, cache: FeatureCache, parts: list[dataset
     """Train ``encoder``'s heads on ``parts`` (``rows`` picks a subset of a part's pairs)."""
     rows = list(rows) if rows is not None else [None] * len(parts)
     images: list[np.ndarray] = []
-    captions: list[np.ndarray] = []
+    tables: list[np.ndarray] = []
+    caption_ids: list[np.ndarray] = []
     groups: list[np.ndarray] = []
-    offset = 0
+    group_offset = text_offset = 0
     for part, picked in zip(parts, rows, strict=True):
         picked = np.arange(len(part)) if picked is None else picked
         images.append(cache.image_features(part)[picked])
-        part_captions = caption_feature_lists(part, cache.text_features)
-        captions.extend(part_captions[i] for i in picked)
-        groups.append(part.groups[picked] + offset)
-        offset += len(part.group_names)
-    return train_heads(encoder.heads, np.concatenate(images), captions, np.concatenate(groups), optim)
+        table, ids = caption_features(part, cache.text_features)
+        tables.append(table)
+        caption_ids.extend(ids[i] + text_offset for i in picked)
+        groups.append(part.groups[picked] + group_offset)
+        group_offset += len(part.group_names)
+        text_offset += len(table)
+    return train_heads(encoder.heads, np.concatenate(images), np.concatenate(tables), caption_ids,
+                       np.concatenate(groups), optim)
 
 
 def _cache(config: TrainRunConfig, data_dir: Path, encoder: OfflineEncoder) -> FeatureCache:
@@ -217,7 +230,7 @@ def run_train(config: TrainRunConfig, data_dir: str | Path, *, activate: bool = 
     sources = eval_sources(config.data, config.seed)
     eval_sets = [load_eval_set(s) for s in sources]
     before = run_eval(CachedHeadsView(cache, encoder.heads), eval_sets) if config.init else None
-    log = _fit_heads(encoder, cache, parts, config.optim)
+    log = _fit_heads(encoder, cache, parts, config.optim, [train_rows(p, config.data) for p in parts])
     after = run_eval(CachedHeadsView(cache, encoder.heads), eval_sets)
     results = {"before": before, "after": after} if before else {"model": after}
     writer = VersionWriter(data_dir)
@@ -232,7 +245,7 @@ def run_train(config: TrainRunConfig, data_dir: str | Path, *, activate: bool = 
         version, path = writer.commit({
             "encoder": "stylescope-default:{version_dir}/heads.safetensors",
             "parent": config.init or None, "kind": "offline-heads", "eval_sets": sources,
-            "train_pairs": sum(len(p) for p in parts), "train_log": dataclasses.asdict(log),
+            "train_pairs": sum(len(train_rows(p, config.data)) for p in parts), "train_log": dataclasses.asdict(log),
         }, activate=activate)
     except BaseException:
         writer.abort()
@@ -381,16 +394,17 @@ def _with_replay(train: datasets.PairSet, config: TrainRunConfig
     count = round(len(train) * config.season.replay)
     if count > 0:
         old_parts = training_pairs(config.data, config.seed)
-        total = sum(len(p) for p in old_parts)
+        allowed = [train_rows(p, config.data) for p in old_parts]
+        total = sum(len(a) for a in allowed)
         rng = np.random.default_rng(config.season.seed)
         picked = np.sort(rng.choice(total, min(count, total), replace=False))
         start = 0
-        for part in old_parts:
-            inside = picked[(picked >= start) & (picked < start + len(part))] - start
+        for part, part_rows in zip(old_parts, allowed, strict=True):
+            inside = picked[(picked >= start) & (picked < start + len(part_rows))] - start
             if len(inside):
                 parts.append(part)
-                rows.append(inside)
-            start += len(part)
+                rows.append(part_rows[inside])
+            start += len(part_rows)
     return parts, rows
 
 

@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 class OptimConfig:
     """Optimiser and schedule."""
 
-    epochs: int = 20  # passes over the training pairs
+    epochs: int = 40  # passes over the training pairs
     batch_size: int = 256  # pairs per step (in-batch negatives)
     lr: float = 1e-3  # peak learning rate (AdamW), cosine decay after warm-up
     weight_decay: float = 0.05  # AdamW weight decay
@@ -100,15 +100,16 @@ class TrainLog:
 
 
 # --------------------------------------------------------------------------- heads on cached features
-def train_heads(heads: Any, image_features: np.ndarray, caption_features: list[np.ndarray],
-                groups: np.ndarray, config: OptimConfig,
+def train_heads(heads: Any, image_features: np.ndarray, text_table: np.ndarray,
+                caption_ids: Sequence[np.ndarray], groups: np.ndarray, config: OptimConfig,
                 on_epoch: Callable[[int, Any], None] | None = None) -> TrainLog:
     """Train projection heads in place on cached tower features.
 
     Args:
         heads: module with ``image``, ``text`` and ``logit_scale`` (see models.offline.build_heads).
         image_features: (N, image tower dim).
-        caption_features: per pair, (A_i, text tower dim) features of its alternative captions;
+        text_table: (U, text tower dim) features of every distinct caption.
+        caption_ids: per pair, rows of ``text_table`` holding its alternative captions;
             each step picks one at random.
         groups: (N,) meaning ids (positives share one).
         config: optimiser settings.
@@ -123,9 +124,10 @@ def train_heads(heads: Any, image_features: np.ndarray, caption_features: list[n
     rng = np.random.default_rng(config.seed)
     torch.manual_seed(config.seed)
     images = torch.from_numpy(np.ascontiguousarray(image_features, np.float32))
-    flat = torch.from_numpy(np.ascontiguousarray(np.concatenate(caption_features), np.float32))
-    offsets = np.cumsum([0] + [len(c) for c in caption_features[:-1]])
-    sizes = np.array([len(c) for c in caption_features])
+    table = torch.from_numpy(np.ascontiguousarray(text_table, np.float32))
+    flat_ids = torch.from_numpy(np.concatenate([np.asarray(c, np.int64) for c in caption_ids]))
+    sizes = np.array([len(c) for c in caption_ids])
+    offsets = np.concatenate([[0], np.cumsum(sizes[:-1])]).astype(np.int64)
     group_ids = torch.from_numpy(groups.astype(np.int64))
     batch_size = min(config.batch_size, count)
     steps_per_epoch = max(1, count // batch_size)
@@ -139,6 +141,9 @@ def train_heads(heads: Any, image_features: np.ndarray, caption_features: list[n
                                    {"params": no_decay, "weight_decay": 0.0}], lr=config.lr)
     log = TrainLog()
     heads.train()
+    from tqdm import tqdm
+
+    bar = tqdm(total=math.ceil(total / steps_per_epoch), desc="train heads", unit="epoch", leave=False)
     started = time.perf_counter()
     step, epoch = 0, 0
     losses: list[float] = []
@@ -153,7 +158,7 @@ def train_heads(heads: Any, image_features: np.ndarray, caption_features: list[n
             for group in optimiser.param_groups:
                 group["lr"] = config.lr * _schedule(step, total, config)
             image_emb = F.normalize(heads.image(images[batch]), dim=-1)
-            text_emb = F.normalize(heads.text(flat[choice]), dim=-1)
+            text_emb = F.normalize(heads.text(table[flat_ids[choice]]), dim=-1)
             loss = clip_loss(image_emb, text_emb, heads.logit_scale, group_ids[batch])
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
@@ -161,8 +166,11 @@ def train_heads(heads: Any, image_features: np.ndarray, caption_features: list[n
             losses.append(float(loss.detach()))
             step += 1
         epoch += 1
+        logger.debug("epoch %d: loss %.4f", epoch, float(np.mean(losses)) if losses else float("nan"))
+        bar.update(1)
         if on_epoch is not None:
             on_epoch(epoch, heads)
+    bar.close()
     heads.eval()
     log.steps, log.epochs = step, step / steps_per_epoch
     log.seconds = time.perf_counter() - started
@@ -174,16 +182,13 @@ def train_heads(heads: Any, image_features: np.ndarray, caption_features: list[n
     return log
 
 
-def caption_feature_lists(pairs: PairSet, text_features: Callable[[Sequence[str]], np.ndarray]
-                          ) -> list[np.ndarray]:
-    """Per pair, the text-tower features of its alternative captions (unique texts once)."""
-    flat = [caption for captions in pairs.captions for caption in captions]
-    features = text_features(flat)
-    out, start = [], 0
-    for captions in pairs.captions:
-        out.append(features[start : start + len(captions)])
-        start += len(captions)
-    return out
+def caption_features(pairs: PairSet, text_features: Callable[[Sequence[str]], np.ndarray]
+                     ) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Text-tower features of every distinct caption, and per pair the rows of its captions."""
+    unique = list(dict.fromkeys(caption for captions in pairs.captions for caption in captions))
+    row = {text: n for n, text in enumerate(unique)}
+    table = text_features(unique) if unique else np.zeros((0, 1), np.float32)
+    return table, [np.array([row[c] for c in captions], np.int64) for captions in pairs.captions]
 
 
 # --------------------------------------------------------------------------- WiSE-FT
