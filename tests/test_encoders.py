@@ -250,7 +250,10 @@ def test_efficientnet_tower_matches_imagenet_reference():
     from sklearn.datasets import load_sample_images
 
     tower = build_image_tower("efficientnet-lite0")
-    flower = load_sample_images().images[1]  # a daisy-like flower
+    photo = load_sample_images().images[1]  # a daisy-like flower, 427x640
+    height, width = photo.shape[:2]
+    side = min(height, width)  # centre square crop, as the reference evaluates
+    flower = photo[(height - side) // 2 : (height - side) // 2 + side, (width - side) // 2 : (width - side) // 2 + side]
     with torch.inference_mode():
         logits = tower.classify(torch.from_numpy(tower.preprocess([flower])))
     assert int(logits.argmax()) == 985  # ImageNet class 985: daisy
