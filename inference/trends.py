@@ -54,7 +54,8 @@ class ClusterConfig:
 
     method: str = "density"  # density (HDBSCAN, noise unassigned) or kmeans (spherical, k by silhouette)
     group_by: str = "outfit"  # outfit: one vector per frame; kind: styles per garment kind; all: pooled
-    k_min: int = 2  # fewest styles k-means may choose per group
+    k_min: int = 8  # fewest styles k-means may choose per group (below it, silhouette rewards coarse
+    # splits such as full-body shots vs close-ups rather than styles)
     k_max: int = 80  # most styles k-means may choose per group
     k_tolerance: float = 0.1  # take the largest k whose silhouette is within this of the best
     # (a split style costs less than a rising style merged into a background one)
@@ -62,6 +63,7 @@ class ClusterConfig:
     kmeans_iterations: int = 25  # Lloyd iterations of each k-means
     kmeans_restarts: int = 3  # k-means restarts; the best objective is kept
     min_cluster_size: int = 8  # HDBSCAN's smallest cluster
+    density_selection: str = "leaf"  # HDBSCAN cluster selection: leaf (fine styles) or eom (coarse groups)
     min_style_size: int = 3  # clusters with fewer garments are dissolved (their garments get no style)
     assign_quantile: float = 0.99  # quantile of member distances that sets a style's radius
     assign_slack: float = 1.25  # radius multiplier when assigning garments outside the fit sample
@@ -324,7 +326,8 @@ def _density_group(vectors: np.ndarray, config: ClusterConfig) -> tuple[np.ndarr
     if len(sample) < max(2, config.min_cluster_size):
         centroid = normalise(sample.mean(axis=0, keepdims=True))
         return centroid, [_radius(1.0 - sample @ centroid[0], config)]
-    labels = HDBSCAN(min_cluster_size=config.min_cluster_size, copy=True).fit_predict(sample)
+    labels = HDBSCAN(min_cluster_size=config.min_cluster_size, cluster_selection_method=config.density_selection,
+                     copy=True).fit_predict(sample)
     centroids, radii = [], []
     for c in np.unique(labels[labels >= 0]):
         members = sample[labels == c]

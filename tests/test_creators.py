@@ -81,7 +81,7 @@ def test_backdated_post_ingested_last_is_the_originator(data_dir):
             world.post(f"o{i}", 1 + i, "other", frames=2)
         world.post("backdated", 2, "look", frames=2)  # arrives last, posted first
         ids, vectors = world.arrays()
-        recluster(catalog, ids, vectors, TrendsConfig(cluster=ClusterConfig(method="kmeans", k_max=4)))
+        recluster(catalog, ids, vectors, TrendsConfig(cluster=ClusterConfig(method="kmeans", k_min=2, k_max=4)))
         from inference.trends import load_trend_data
 
         origins = originators(load_trend_data(catalog), CONFIG)
@@ -141,7 +141,7 @@ def test_creators_command(data_dir, capsys):
         for i in range(8):
             world.post(f"t{i}", 35 + i, "trend", frames=3, followers=20_000)
         ids, vectors = world.arrays()
-        recluster(catalog, ids, vectors, TrendsConfig(cluster=ClusterConfig(method="kmeans", k_max=6)))
+        recluster(catalog, ids, vectors, TrendsConfig(cluster=ClusterConfig(method="kmeans", k_min=2, k_max=6)))
         trend_id = catalog.conn.execute(
             "SELECT gs.style_id FROM garment_styles gs WHERE gs.garment_id = ?", (int(ids[-1]),)).fetchone()[0]
     assert main(["creators", "--data-dir", str(data_dir), "--json", "--tier", "micro"]) == 0

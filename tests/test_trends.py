@@ -33,7 +33,7 @@ from tests.trends_helpers import DAY0, WordEncoder, WorldBuilder, make_data
 
 
 def _config(**cluster) -> TrendsConfig:
-    settings = {"method": "kmeans", "group_by": "kind", "k_max": 12, "kmeans_restarts": 2, **cluster}
+    settings = {"method": "kmeans", "group_by": "kind", "k_min": 2, "k_max": 12, "kmeans_restarts": 2, **cluster}
     return TrendsConfig(cluster=ClusterConfig(**settings))
 
 
