@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -65,7 +66,7 @@ def bench_encoder(spec: str, images: int, batch_size: int, repeats: int) -> dict
     from inference.embed import embed_crops
     from models import create_encoder
 
-    encoder = create_encoder(spec)
+    encoder: Any = create_encoder(spec)  # both encoders split preprocess / forward
     crops = _crops(images)
     batches = [encoder.preprocess_images(crops[i : i + batch_size]) for i in range(0, images, batch_size)]
     encoder.encode_preprocessed(batches[0])  # warm-up
