@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache-dir", default="")
     parser.add_argument("--pattern", default="camo", help="pattern held out of base training")
     parser.add_argument("--season-crops", type=int, default=800)
+    parser.add_argument("--base-epochs", type=int, default=40, help="epochs of the base model")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
 
@@ -36,7 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     from training.versions import current_version
 
     data_dir = Path(args.data_dir)
-    config = load_config(None, {"data": {"exclude_patterns": [args.pattern]}, "cache_dir": args.cache_dir})
+    config = load_config(None, {"data": {"exclude_patterns": [args.pattern]}, "cache_dir": args.cache_dir,
+                                "optim": {"epochs": args.base_epochs}})
     if current_version(data_dir) is None:
         base = run_train(config, data_dir)
         logging.info("base version %s:\n%s", base.version, base.markdown)

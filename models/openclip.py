@@ -291,7 +291,14 @@ def build_open_clip(args: str, cache_dir: str | None = None) -> OpenClipEncoder:
                                f"or .pt file holding {arch} weights)")
     else:
         path = resolve_tag(arch, weights_arg, cache_dir)
-    model = open_clip.create_model(arch, pretrained=None)
+    import torch
+
+    generator_state = torch.random.get_rng_state()
+    torch.manual_seed(0)  # "random" weights are the same every time (tests, benchmarks)
+    try:
+        model = open_clip.create_model(arch, pretrained=None)
+    finally:
+        torch.random.set_rng_state(generator_state)
     tokenizer = open_clip.get_tokenizer(arch)
     return _finish(model, tokenizer, arch, f"open_clip:{args}", path)
 

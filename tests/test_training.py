@@ -257,3 +257,20 @@ def test_retrain_reindex_switches_atomically_under_concurrent_search(tmp_path, d
     assert not failures and searches[0] > 0
     assert result.reindexed and read_current(data_dir) == result.reindexed != old_index
     assert index.version().encoder_info["version"] == create_encoder(result.encoder).version
+
+
+@pytest.mark.slow
+def test_open_clip_locked_image_fine_tune_writes_a_version(tmp_path, data_dir):
+    config = _tiny_config(tmp_path, encoder="open_clip:stylescope-tiny-vit:random",
+                          optim={"max_steps": 2}, open_clip={"lock_image": True, "lr": 1e-3})
+    config.data.folders = [str(_season(tmp_path / "clip-folder", per_style=4))]
+    before = create_encoder("open_clip:stylescope-tiny-vit:random")
+    result = run_train(config, data_dir)
+    assert result.train_log.steps == 2 and result.wise_ratio is not None
+    assert (result.path / "model.safetensors").is_file()
+    trained = create_encoder(result.encoder)
+    assert trained.name.endswith("model.safetensors") and trained.dim == before.dim
+    for key, value in before.model.state_dict().items():  # the locked image tower did not move
+        if key.startswith("visual."):
+            assert np.allclose(trained.model.state_dict()[key].numpy(), value.numpy())
+    assert "train-holdout" in result.report["after"]

@@ -263,17 +263,28 @@ def _write_common(writer: VersionWriter, config: TrainRunConfig,
 
 
 def _run_train_open_clip(config: TrainRunConfig, data_dir: Path, *, activate: bool) -> RunResult:
+    """Fine-tune an open_clip model (full or locked image tower), WiSE-FT against its start."""
     from models.registry import create_encoder
     from training.evaluate import EncoderView
     from training.train import train_open_clip
 
     encoder: Any = create_encoder(config.init or config.encoder)
     pairs = datasets.concat(training_pairs(config.data, config.seed), "train")
+    train, select, test = split_season(pairs, config.season)
     sources = eval_sources(config.data, config.seed)
-    eval_sets = [load_eval_set(s) for s in sources]
-    before = run_eval(EncoderView(encoder), eval_sets)
-    log = train_open_clip(encoder, pairs, config.optim, config.open_clip)
-    after = run_eval(EncoderView(encoder), eval_sets)
+    old_sets = [load_eval_set(s) for s in sources]
+    new_sets = [EvalSet("train-holdout", "folder", test)]
+    view = EncoderView(encoder)
+    before = run_eval(view, [*new_sets, *old_sets])
+    old_state = state_copy(encoder.model)
+    log = train_open_clip(encoder, train, config.optim, config.open_clip)
+    wise_ratio = 1.0
+    if config.wise.enabled:
+        choice = choose_wise_ratio(encoder.model, old_state, state_copy(encoder.model), lambda _: view,
+                                   [EvalSet("train-select", "folder", select)], old_sets,
+                                   scores({s.name: before[s.name] for s in old_sets}), config.wise)
+        wise_ratio = choice.ratio
+    after = run_eval(view, [*new_sets, *old_sets])
     results = {"before": before, "after": after}
     writer = VersionWriter(data_dir)
     try:
@@ -282,13 +293,13 @@ def _run_train_open_clip(config: TrainRunConfig, data_dir: Path, *, activate: bo
         version, path = writer.commit({
             "encoder": f"open_clip:{encoder.arch}:{{version_dir}}/model.safetensors",
             "parent": config.init or config.encoder, "kind": "open_clip", "eval_sets": sources,
-            "train_pairs": len(pairs), "train_log": dataclasses.asdict(log),
+            "wise_ratio": wise_ratio, "train_pairs": len(train), "train_log": dataclasses.asdict(log),
         }, activate=activate)
     except BaseException:
         writer.abort()
         raise
     return RunResult(version, path, read_version(data_dir, version)["encoder"],
-                     report_json(results), report_markdown(results), log)
+                     report_json(results), report_markdown(results), log, wise_ratio)
 
 
 # --------------------------------------------------------------------------- season retraining
