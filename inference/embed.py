@@ -72,14 +72,15 @@ def pipelined(items: Sequence[Any], prepare: Callable[[Sequence[Any]], T],
         bar.close()
 
 
-def embed_crops(encoder: Any, crops: Sequence[Crop], batch_size: int = 32, *,
+def embed_crops(encoder: Any, crops: Sequence[Crop], batch_size: int = 16, *,
                 prefetch: int = 2, progress: bool = False) -> np.ndarray:
     """Embed garment crops with ``encoder``.
 
     Args:
         encoder: any :class:`models.base.Encoder`.
         crops: RGB uint8 arrays or image file paths (loaded with :func:`load_image`).
-        batch_size: crops per forward pass.
+        batch_size: crops per forward pass (``configs/encoders.yaml`` embed.batch_size is
+            the deployment's setting; see :func:`models.settings.load_settings`).
         prefetch: batches loaded/preprocessed ahead of the forward pass.
         progress: show a progress bar.
 

@@ -319,4 +319,6 @@ def _finish(model: Any, tokenizer: Any, arch: str, name: str, path: Path | None)
 @register_encoder("open_clip", "open_clip model: open_clip:<arch>:<pretrained tag | checkpoint path>, "
                   "open_clip:hf-hub:<repo> (weights must be cached or local)")
 def _build(args: str) -> Encoder:
-    return build_open_clip(args)
+    from models.settings import load_settings
+
+    return build_open_clip(args, load_settings().open_clip.cache_dir or None)

@@ -270,3 +270,16 @@ def test_packaged_default_understands_garments():
     prompts = encoder.encode_text([f"a photo of a {name}." for name in EVAL_CLASS_NAMES])
     accuracy = float(((images @ prompts.T).argmax(1) == test.groups).mean())
     assert accuracy > 0.7
+
+
+def test_encoder_settings_yaml_matches_the_dataclass(tmp_path):
+    from models.settings import load_settings
+
+    settings = load_settings()
+    assert settings.default == "stylescope-default" and settings.embed.batch_size > 0
+    user = tmp_path / "encoders.yaml"
+    user.write_text("embed:\n  batch_size: 4\n", encoding="utf-8")
+    assert load_settings(user).embed.batch_size == 4
+    user.write_text("embed:\n  batch_sise: 4\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="batch_sise"):
+        load_settings(user)

@@ -42,7 +42,7 @@ class EmbedView:
 class EncoderView(EmbedView):
     """Embeddings computed by an encoder through the embedding stage."""
 
-    def __init__(self, encoder: Any, batch_size: int = 32):
+    def __init__(self, encoder: Any, batch_size: int = 16):
         self.encoder, self.batch_size = encoder, batch_size
 
     def images(self, pairs: datasets.PairSet) -> np.ndarray:

@@ -92,7 +92,7 @@ def current_encoder_spec(data_dir: str | Path) -> str | None:
 
 def resolve_encoder_spec(data_dir: str | Path | None, spec: str | None = None) -> str:
     """The encoder to use: an explicit spec, else the data dir's current version, else the default."""
-    from models.registry import DEFAULT_ENCODER
+    from models.settings import load_settings
 
     if spec:
         return spec
@@ -100,7 +100,7 @@ def resolve_encoder_spec(data_dir: str | Path | None, spec: str | None = None) -
         current = current_encoder_spec(data_dir)
         if current:
             return current
-    return DEFAULT_ENCODER
+    return load_settings().default
 
 
 class VersionWriter:
