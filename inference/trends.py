@@ -52,7 +52,7 @@ PERIODS = ("day", "week")
 class ClusterConfig:
     """How garments are clustered into styles."""
 
-    method: str = "density"  # density (HDBSCAN, noise unassigned) or kmeans (spherical, k by silhouette)
+    method: str = "kmeans"  # kmeans (spherical, k by silhouette) or density (HDBSCAN, noise unassigned)
     group_by: str = "outfit"  # outfit: one vector per frame; kind: styles per garment kind; all: pooled
     k_min: int = 8  # fewest styles k-means may choose per group (below it, silhouette rewards coarse
     # splits such as full-body shots vs close-ups rather than styles)

@@ -328,7 +328,10 @@ def _season_catalog(data_dir, monkeypatch) -> WorldBuilder:
 def test_trends_command_json_tables_and_plots(data_dir, tmp_path, monkeypatch, capsys):
     _season_catalog(data_dir, monkeypatch)
     plots = tmp_path / "plots"
-    code = main(["trends", "--data-dir", str(data_dir), "--json", "--plot-dir", str(plots), "--weeks", "4"])
+    settings = tmp_path / "trends.yaml"
+    settings.write_text("cluster:\n  k_min: 2\n")  # two true styles; the packaged default asks for >= 8
+    code = main(["trends", "--data-dir", str(data_dir), "--json", "--plot-dir", str(plots), "--weeks", "4",
+                 "--config", str(settings)])
     report = json.loads(capsys.readouterr().out)
     assert code == 0 and report["update"]["mode"] == "recluster"
     assert len(report["periods"]) == 4 and all(len(s["series"]["share"]) == 4 for s in report["styles"])
@@ -337,7 +340,7 @@ def test_trends_command_json_tables_and_plots(data_dir, tmp_path, monkeypatch, c
     assert (plots / "rising.png").stat().st_size > 1000 and (plots / f"style_{trend['id']}.png").exists()
     assert set(report["backtest"]["errors"]) == {"last_value", "linear_trend", "damped_trend"}
     # second run: incremental, readable table
-    assert main(["trends", "--data-dir", str(data_dir)]) == 0
+    assert main(["trends", "--data-dir", str(data_dir), "--config", str(settings)]) == 0
     out = capsys.readouterr().out
     assert "assigned 0 of 0 new garments" in out and "take-off" in out and "forecast:" in out
 
