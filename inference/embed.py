@@ -32,7 +32,7 @@ def _load(crop: Any) -> np.ndarray:
 
 def pipelined(items: Sequence[Any], prepare: Callable[[Sequence[Any]], T],
               forward: Callable[[T], np.ndarray], batch_size: int, prefetch: int = 2,
-              progress: bool = False, desc: str = "embed") -> Iterator[np.ndarray]:
+              progress: bool = False, desc: str = "embed", workers: int = 1) -> Iterator[np.ndarray]:
     """Yield ``forward(prepare(batch))`` per batch, preparing up to ``prefetch`` batches ahead.
 
     Args:
@@ -43,6 +43,7 @@ def pipelined(items: Sequence[Any], prepare: Callable[[Sequence[Any]], T],
         prefetch: batches prepared ahead of the one being forwarded.
         progress: show a tqdm bar.
         desc: progress bar label.
+        workers: threads preparing batches (more help when the forward pass runs on a GPU).
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -52,7 +53,7 @@ def pipelined(items: Sequence[Any], prepare: Callable[[Sequence[Any]], T],
         from tqdm import tqdm
 
         bar = tqdm(total=len(items), desc=desc, unit="img", leave=False)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed-prep") as pool:
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="embed-prep") as pool:
         queue: list[Future[T]] = []
         pending = iter(starts)
         for start in pending:
@@ -73,7 +74,7 @@ def pipelined(items: Sequence[Any], prepare: Callable[[Sequence[Any]], T],
 
 
 def embed_crops(encoder: Any, crops: Sequence[Crop], batch_size: int = 16, *,
-                prefetch: int = 2, progress: bool = False) -> np.ndarray:
+                prefetch: int = 2, progress: bool = False, workers: int = 1) -> np.ndarray:
     """Embed garment crops with ``encoder``.
 
     Args:
@@ -83,6 +84,7 @@ def embed_crops(encoder: Any, crops: Sequence[Crop], batch_size: int = 16, *,
             the deployment's setting; see :func:`models.settings.load_settings`).
         prefetch: batches loaded/preprocessed ahead of the forward pass.
         progress: show a progress bar.
+        workers: threads loading and preprocessing batches (use more with a GPU).
 
     Returns:
         float32 (N, encoder.dim), rows L2-normalised, in the order of ``crops``.
@@ -103,5 +105,5 @@ def embed_crops(encoder: Any, crops: Sequence[Crop], batch_size: int = 16, *,
             return [_load(c) for c in batch]
 
         forward = encoder.encode_images
-    chunks = list(pipelined(crops, prepare, forward, batch_size, prefetch, progress))
+    chunks = list(pipelined(crops, prepare, forward, batch_size, max(prefetch, workers), progress, workers=workers))
     return np.ascontiguousarray(np.concatenate(chunks).astype(np.float32, copy=False))

@@ -405,6 +405,16 @@ class OfflineEncoder(Encoder):
         self.text_tower = text_tower or build_text_tower(config.text_tower)
         self.heads = heads.eval()
         self.name, self.dim, self.version = name, config.embed_dim, version
+        self.device = "cpu"  # where the image tower and heads run; the text tower stays on the CPU
+
+    def to(self, device: str) -> OfflineEncoder:
+        """Run the image tower and the heads on ``device`` (e.g. "cuda"); returns self."""
+        network = getattr(self.image_tower, "network", None)
+        if network is not None:
+            network.to(device)
+        self.heads.to(device)
+        self.device = device
+        return self
 
     @classmethod
     def from_file(cls, path: str | Path, name: str | None = None) -> OfflineEncoder:
@@ -436,14 +446,16 @@ class OfflineEncoder(Encoder):
         import torch
 
         with torch.inference_mode():
-            return self.image_tower.forward(torch.from_numpy(batch)).float().numpy()
+            tensor = torch.from_numpy(batch).to(self.device, non_blocking=True)
+            return self.image_tower.forward(tensor).float().cpu().numpy()
 
     def project_images(self, features: np.ndarray) -> np.ndarray:
         """Tower features -> L2-normalised embeddings."""
         import torch
 
         with torch.inference_mode():
-            return l2_normalise(self.heads.image(torch.from_numpy(np.asarray(features, np.float32))).numpy())
+            tensor = torch.from_numpy(np.asarray(features, np.float32)).to(self.device)
+            return l2_normalise(self.heads.image(tensor).cpu().numpy())
 
     def encode_preprocessed(self, batch: np.ndarray) -> np.ndarray:
         """The forward pass on a batch from :meth:`preprocess_images`."""
@@ -472,7 +484,8 @@ class OfflineEncoder(Encoder):
         import torch
 
         with torch.inference_mode():
-            return l2_normalise(self.heads.text(torch.from_numpy(np.asarray(features, np.float32))).numpy())
+            tensor = torch.from_numpy(np.asarray(features, np.float32)).to(self.device)
+            return l2_normalise(self.heads.text(tensor).cpu().numpy())
 
     def encode_text(self, texts: Sequence[str]) -> np.ndarray:
         if len(texts) == 0:

@@ -183,6 +183,13 @@ class OpenClipEncoder(Encoder):
         self.mean = np.asarray(cfg.get("mean", (0.48145466, 0.4578275, 0.40821073)), np.float32)
         self.std = np.asarray(cfg.get("std", (0.26862954, 0.26130258, 0.27577711)), np.float32)
         self.resize_mode = cfg.get("resize_mode", "shortest")
+        self.device = "cpu"
+
+    def to(self, device: str) -> OpenClipEncoder:
+        """Run the model on ``device`` (e.g. "cuda"); returns self."""
+        self.model.to(device)
+        self.device = device
+        return self
 
     def _probe_dim(self) -> int:
         import torch
@@ -223,7 +230,8 @@ class OpenClipEncoder(Encoder):
         if len(batch) == 0:
             return np.zeros((0, self.dim), np.float32)
         with torch.inference_mode():
-            return l2_normalise(self.model.encode_image(torch.from_numpy(batch)).float().numpy())
+            tensor = torch.from_numpy(batch).to(self.device, non_blocking=True)
+            return l2_normalise(self.model.encode_image(tensor).float().cpu().numpy())
 
     def encode_images(self, images: Sequence[np.ndarray]) -> np.ndarray:
         if len(images) == 0:
@@ -242,7 +250,8 @@ class OpenClipEncoder(Encoder):
             return np.zeros((0, self.dim), np.float32)
         cleaned = clean_texts(texts)
         with torch.inference_mode():
-            return l2_normalise(self.model.encode_text(self.tokenize(cleaned)).float().numpy())
+            tokens = self.tokenize(cleaned).to(self.device)
+            return l2_normalise(self.model.encode_text(tokens).float().cpu().numpy())
 
     def save(self, path: str | Path) -> None:
         """Write the model's weights as safetensors (atomically)."""
