@@ -196,16 +196,34 @@ def creator_world_suite(view: EmbedView, pairs: datasets.PairSet, name: str = "c
     return SuiteResult(name, metrics, "text_to_image_recall@10")
 
 
-def folder_suite(view: EmbedView, pairs: datasets.PairSet, name: str) -> SuiteResult:
-    """Retrieval on a caption folder: each caption finds its images, images find same-caption images."""
+def folder_suite(view: EmbedView, pairs: datasets.PairSet, name: str,
+                 distractors: Sequence[datasets.PairSet] = ()) -> SuiteResult:
+    """Retrieval on a caption folder: each caption finds its images, images find same-caption images.
+
+    ``distractors`` (e.g. the old eval sets' images) join the gallery as never-relevant
+    items, so the search is as hard as in a real catalog, not among a few hundred images.
+    """
     images = view.images(pairs)
     present = np.unique(pairs.groups)
     queries = view.texts([pairs.group_names[int(g)] for g in present])
+    gallery, gallery_groups = images, pairs.groups
+    if distractors:
+        gallery = np.concatenate([images, *[view.images(d) for d in distractors]])
+        gallery_groups = np.concatenate([pairs.groups, np.full(len(gallery) - len(images), -1)])
     metrics = {f"text_to_image_{k}": v for k, v in
-               retrieval_scores(queries, present, images, pairs.groups).items()}
-    metrics.update({f"image_to_image_{k}": v for k, v in
-                    retrieval_scores(images, pairs.groups, images, pairs.groups, exclude_self=True).items()})
+               retrieval_scores(queries, present, gallery, gallery_groups).items()}
+    found = top_k(images, gallery, K + 1)
+    own = np.arange(len(images))[:, None]
+    relevant = (gallery_groups[found] == pairs.groups[:, None]) & (found != own)
+    counts = np.array([(pairs.groups == g).sum() - 1 for g in pairs.groups])
+    usable = counts > 0
+    if usable.any():
+        hits = relevant[:, :].any(axis=1)[usable]
+        recall = np.minimum(relevant.sum(axis=1), K)[usable] / np.minimum(counts[usable], K)
+        metrics.update({f"image_to_image_hit@{K}": float(hits.mean()),
+                        f"image_to_image_recall@{K}": float(recall.mean())})
     metrics["images"] = len(pairs)
+    metrics["gallery"] = len(gallery)
     return SuiteResult(name, metrics, "text_to_image_recall@10")
 
 
@@ -223,6 +241,7 @@ class EvalSet:
     name: str  # name in reports, e.g. "fashion-mnist", "creator-world-heldout", "season:fw25"
     kind: str  # key of SUITES
     pairs: datasets.PairSet  # the images and captions
+    distractors: list[datasets.PairSet] = dataclasses.field(default_factory=list)  # never-relevant gallery images
 
 
 def run_eval(view: EmbedView, eval_sets: Sequence[EvalSet]) -> dict[str, SuiteResult]:
@@ -232,6 +251,8 @@ def run_eval(view: EmbedView, eval_sets: Sequence[EvalSet]) -> dict[str, SuiteRe
         suite = SUITES[eval_set.kind]
         if eval_set.kind == "fashion-mnist":
             result = suite(view, eval_set.pairs)
+        elif eval_set.kind == "folder":
+            result = suite(view, eval_set.pairs, eval_set.name, eval_set.distractors)
         else:
             result = suite(view, eval_set.pairs, eval_set.name)
         result.suite = eval_set.name
@@ -257,7 +278,7 @@ def report_markdown(results: dict[str, dict[str, SuiteResult]]) -> str:
     for label, suites in results.items():
         for name, result in suites.items():
             for metric, value in result.metrics.items():
-                if metric in ("images", "queries") or metric.endswith("_queries"):
+                if metric in ("images", "queries", "gallery") or metric.endswith("_queries"):
                     continue
                 rows.setdefault((name, metric), {})[label] = value
     lines = ["| eval set | metric | " + " | ".join(labels) + " |",

@@ -351,8 +351,9 @@ def run_retrain(season_dir: str | Path, data_dir: str | Path, config: TrainRunCo
     version_dir = data_dir / "models" / parent_version if parent_version else None
     old_sets = [load_eval_set(s, version_dir) for s in parent_sources]
     season_name = f"season-{Path(season_dir).name}"
-    new_sets = [EvalSet(season_name, "folder", test)]
-    select_sets = [EvalSet(f"{season_name}-select", "folder", select)]
+    distractors = [s.pairs for s in old_sets]  # the season is searched inside the old images
+    new_sets = [EvalSet(season_name, "folder", test, distractors)]
+    select_sets = [EvalSet(f"{season_name}-select", "folder", select, distractors)]
     old_state = state_copy(encoder.heads)
     before = run_eval(CachedHeadsView(cache, encoder.heads), [*new_sets, *old_sets])
     parts, rows = _with_replay(train, config)
