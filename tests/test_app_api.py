@@ -258,8 +258,12 @@ def test_trends_plot_table_and_style_detail(app):
     detail, garments = client.predict(f"{style_id}: x", api_name="/style")
     assert f"Style {style_id}" in detail and "**Originator:** @" in detail
     assert garments and all(Path(g["image"]).is_file() for g in garments)
-    opened = client.predict("top", 2, api_name="/trends_tab")
-    assert opened[3]["data"] and all(row[2] == "top" for row in opened[3]["data"])
+    kind = table["data"][0][2]  # "outfit" with the default grouping, a garment kind otherwise
+    opened = client.predict(kind, 2, api_name="/trends_tab")
+    assert opened[3]["data"] and all(row[2] == kind for row in opened[3]["data"])
+    other = "top" if kind != "top" else "outfit"
+    filtered = client.predict(other, 2, api_name="/trends_tab")[3]["data"]
+    assert all(row[2] == other for row in filtered)
     expect_error(lambda: client.predict("12345", api_name="/style"), "no style 12345")
 
 
