@@ -3,7 +3,8 @@
 In one run, each in its own subprocess (so peak memory is its own):
   - bare decode of every frame with cv2 grab() (the decode limit),
   - bare decode of every frame with PyAV (no conversion),
-  - stylescope's sampler (PyAV reader, and OpenCV reader),
+  - stylescope's sampler (PyAV reader with and without the deblocking filter, OpenCV reader,
+    and key frames only),
   - PySceneDetect's content detector (the peer),
   - stylescope ingest of the clip without the encoder (sampling + localisation + crops + catalog).
 Prints times, ratios and peak RSS; ``--markdown`` prints a table for docs/BENCHMARKS.md.
@@ -73,10 +74,11 @@ def task_pyav_decode(path: str) -> dict:
     return {"frames": frames}
 
 
-def task_sampler(path: str, reader: str, skip_loop_filter: bool = True) -> dict:
+def task_sampler(path: str, reader: str, skip_loop_filter: bool = True, keyframes_only: bool = False) -> dict:
     from inference.video import SamplerConfig, sample_video
 
-    result = sample_video(path, SamplerConfig(reader=reader, skip_loop_filter=skip_loop_filter))
+    config = SamplerConfig(reader=reader, skip_loop_filter=skip_loop_filter, keyframes_only=keyframes_only)
+    result = sample_video(path, config)
     return {"kept": len(result.frames), "candidates": result.candidates, "segments": result.segments}
 
 
@@ -107,6 +109,7 @@ TASKS = {
     "sampler_pyav": (task_sampler, ("pyav",)),
     "sampler_pyav_deblock": (task_sampler, ("pyav", False)),
     "sampler_opencv": (task_sampler, ("opencv",)),
+    "sampler_keyframes": (task_sampler, ("pyav", True, True)),
     "scenedetect": (task_scenedetect, ()),
     "ingest": (task_ingest, ()),
 }
