@@ -5,7 +5,8 @@
 For each encoder (the offline default, and open_clip ViT-B-32 with *random* weights since
 no pretrained weights can be downloaded here; speed does not depend on the weights):
 
-- raw forward: images/s of ``encode_preprocessed`` on batches preprocessed beforehand;
+- raw forward: images/s of ``encode_preprocessed`` on batches preprocessed beforehand
+  (medians over interleaved rounds; stage/raw is the median per-round ratio);
 - stage (arrays): ``inference.embed.embed_crops`` on decoded RGB crops of mixed sizes,
   preprocessing included;
 - stage (JPEG files): the same from JPEG files on disk, decoding included;
@@ -81,18 +82,27 @@ def bench_encoder(spec: str, images: int, batch_size: int, repeats: int) -> dict
         for n, crop in enumerate(crops):
             paths.append(os.path.join(folder, f"{n}.jpg"))
             cv2.imwrite(paths[-1], cv2.cvtColor(crop, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
-        result = {}
-        # interleave the measurements so background load hits all of them alike
-        raw_rates, array_rates, file_rates = [], [], []
+        result: dict[str, float] = {}
+        # interleave raw and stage runs so background load hits both alike; the ratio of each
+        # stage run to the mean of the raw runs around it is robust to slow drifts of the load
+        raw_rates, array_rates, file_rates, array_ratios, file_ratios = [], [], [], [], []
+        previous = _rate(raw, images, 1)
         for _ in range(repeats):
-            raw_rates.append(_rate(raw, images, 1))
             array_rates.append(_rate(lambda: embed_crops(encoder, crops, batch_size=batch_size), images, 1))
             file_rates.append(_rate(lambda: embed_crops(encoder, paths, batch_size=batch_size), images, 1))
-        result["raw_forward_img_s"] = max(raw_rates)
-        result["stage_arrays_img_s"] = max(array_rates)
-        result["stage_jpeg_img_s"] = max(file_rates)
-    result["stage_over_raw_arrays"] = result["stage_arrays_img_s"] / result["raw_forward_img_s"]
-    result["stage_over_raw_jpeg"] = result["stage_jpeg_img_s"] / result["raw_forward_img_s"]
+            current = _rate(raw, images, 1)
+            raw_rates += [previous, current]
+            array_ratios.append(array_rates[-1] / ((previous + current) / 2))
+            file_ratios.append(file_rates[-1] / ((previous + current) / 2))
+            previous = current
+        result["raw_forward_img_s"] = float(np.median(raw_rates))
+        result["stage_arrays_img_s"] = float(np.median(array_rates))
+        result["stage_jpeg_img_s"] = float(np.median(file_rates))
+        result["stage_over_raw_arrays"] = float(np.median(array_ratios))
+        result["stage_over_raw_jpeg"] = float(np.median(file_ratios))
+        result["preprocess_only_img_s"] = _rate(
+            lambda: [encoder.preprocess_images(crops[i : i + batch_size]) for i in range(0, images, batch_size)],
+            images, 1)
     result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return result
 
@@ -118,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=96, help="crops per measurement")
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--repeats", type=int, default=3, help="best of N")
+    parser.add_argument("--repeats", type=int, default=5, help="interleaved raw/stage rounds (medians)")
     parser.add_argument("--only", choices=["encoder", "heads"], help=argparse.SUPPRESS)
     parser.add_argument("--spec", help=argparse.SUPPRESS)
     parser.add_argument("--json", action="store_true")
@@ -142,13 +152,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
-    print("| encoder | raw forward img/s | stage (arrays) img/s | stage (JPEG) img/s | stage/raw | peak RSS MiB |")
-    print("|---|---|---|---|---|---|")
+    print("| encoder | raw forward img/s | stage (arrays) img/s | stage (JPEG) img/s | stage/raw | "
+          "preprocessing alone img/s | peak RSS MiB |")
+    print("|---|---|---|---|---|---|---|")
     for label in ENCODERS:
         r = results[label]
         print(f"| {label} | {r['raw_forward_img_s']:.1f} | {r['stage_arrays_img_s']:.1f} | "
               f"{r['stage_jpeg_img_s']:.1f} | {r['stage_over_raw_arrays']:.2f} (JPEG {r['stage_over_raw_jpeg']:.2f}) | "
-              f"{r['peak_rss_mib']:.0f} |")
+              f"{r['preprocess_only_img_s']:.0f} | {r['peak_rss_mib']:.0f} |")
     heads = results["head training (offline default)"]
     print(f"\nhead training: {heads['seconds_per_epoch']:.2f} s/epoch over {heads['pairs']} cached pairs, "
           f"peak RSS {heads['peak_rss_mib']:.0f} MiB")
