@@ -50,7 +50,7 @@ from tqdm import tqdm
 
 import configs
 from inference.errors import BadInputError, StylescopeError
-from inference.storage import atomic_path, atomic_write_text
+from inference.storage import atomic_path, atomic_write_text, sha256_file
 
 if TYPE_CHECKING:
     from inference.catalog import Catalog, GarmentRecord
@@ -121,21 +121,13 @@ def index_root(data_dir: str | Path) -> Path:
     return Path(data_dir) / INDEX_DIR
 
 
-def _sha256(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _write_file(path: Path, writer: Callable[[Path], None]) -> dict[str, Any]:
     """Write ``path`` atomically with ``writer(tmp)``; returns its size and sha256."""
     with atomic_path(path) as tmp:
         writer(tmp)
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
-        record = {"sha256": _sha256(tmp), "bytes": tmp.stat().st_size}
+        record = {"sha256": sha256_file(tmp), "bytes": tmp.stat().st_size}
     return record
 
 
@@ -810,7 +802,7 @@ def _meta_checksum(files: dict[str, Any]) -> str:
 def _verify_files(path: Path, meta: dict[str, Any], names: Sequence[str] | None = None) -> None:
     for name in names if names is not None else sorted(meta["files"]):
         expected = meta["files"][name]["sha256"]
-        if _sha256(path / name) != expected:
+        if sha256_file(path / name) != expected:
             raise IndexCorruptError(
                 f"index version {path.name}: {name} is damaged (checksum mismatch); the catalog "
                 "is untouched: run `stylescope index rebuild` to rebuild the index"

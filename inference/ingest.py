@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
 import logging
 import shutil
 import time
@@ -30,7 +29,7 @@ from inference.catalog import Catalog, FrameRow, GarmentRow
 from inference.errors import BadInputError, StylescopeError
 from inference.garments import LocaliserChain, LocaliserConfig, cut_garments
 from inference.manifest import Rejected
-from inference.storage import atomic_write_bytes
+from inference.storage import atomic_write_bytes, sha256_file
 from inference.types import GarmentCrop, VideoSubmission
 from inference.video import SamplerConfig, sample_video
 
@@ -105,15 +104,6 @@ class IngestReport:
         return dict(total)
 
 
-def file_hash(path: Path, chunk: int = 1 << 20) -> str:
-    """SHA-256 of the file's bytes: the same video under another name is the same video."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _check_file(path: Path, config: IngestConfig) -> None:
     if not path.exists():
         raise BadInputError("file not found")
@@ -160,7 +150,7 @@ class Ingestor:
         started = time.perf_counter()
         try:
             _check_file(submission.path, self.config)
-            content_hash = file_hash(submission.path)
+            content_hash = sha256_file(submission.path)  # same bytes under another name: same video
         except (BadInputError, OSError) as exc:
             outcome.reason = str(exc) if isinstance(exc, BadInputError) else f"cannot read file: {exc.strerror}"
             self.catalog.record_event(outcome.source, "failed", outcome.reason)

@@ -13,6 +13,7 @@ Layout::
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
@@ -65,6 +66,15 @@ def atomic_write_bytes(path: str | os.PathLike[str], payload: bytes, fsync: bool
         if fsync:
             handle.flush()
             os.fsync(handle.fileno())
+
+
+def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
+    """SHA-256 of a file's bytes, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
