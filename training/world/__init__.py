@@ -3,7 +3,7 @@
 ``VOCABULARY`` lists the attribute words (garment types, colours, patterns, silhouettes)
 that styles, captions and garment crops are built from (see training/vocabulary.py).
 Generation lives in :mod:`training.world.generate`, the answer key in
-:mod:`training.world.answers` and the scorer in :mod:`training.world.score`.
+:mod:`training.world.answers`; the scorer is :mod:`training.world_eval`.
 """
 
 from __future__ import annotations
