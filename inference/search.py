@@ -685,7 +685,8 @@ class Searcher:
             stale = len(live) != len(version) or not version.store.contains(live).all()
             selection = Selection(live) if stale else None
             if stale:
-                logger.warning("the index and the catalog differ; run `stylescope index sync`")
+                # Normal for a moment while a video is being indexed; lasting only after a crash.
+                logger.info("index and catalog differ (an ingest in flight, or run `stylescope index sync`)")
         with self._cache_lock:
             self._selections[key] = selection  # type: ignore[assignment]
             while len(self._selections) > self.config.selection_cache:
