@@ -81,11 +81,31 @@ class OpenedVideo(abc.ABC):
 
 
 class DecodedFrame(abc.ABC):
-    """A decoded frame not yet converted to RGB: converted small for analysis, full if kept."""
+    """A decoded frame not yet converted to RGB: analysed small, converted in full if kept."""
 
     @abc.abstractmethod
     def rgb(self, max_side: int) -> np.ndarray:
         """Upright RGB uint8 with the longer side at most ``max_side``."""
+
+    def yuv_small(self, side: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Upright Y at ``side`` px (longer side) and U, V at 32x32, for analysis."""
+        small = self.rgb(side)
+        y, u, v = cv2.split(cv2.cvtColor(small, cv2.COLOR_RGB2YUV))
+        return y, _tiny(u), _tiny(v)
+
+
+def _tiny(plane: np.ndarray) -> np.ndarray:
+    return cv2.resize(plane, (32, 32), interpolation=cv2.INTER_AREA)
+
+
+def _plane(plane) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """A PyAV video plane as a (height, width) uint8 view, without copying."""
+    rows = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
+    return rows[:, : plane.width]
+
+
+# 8-bit planar YUV: analysis reads the planes straight from the decoder, no conversion.
+_PLANAR_YUV = frozenset({"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p"})
 
 
 class _AVFrame(DecodedFrame):
@@ -97,6 +117,14 @@ class _AVFrame(DecodedFrame):
         width, height = _scaled_size(self.frame.width, self.frame.height, max_side)
         rgb = self.frame.to_ndarray(format="rgb24", width=width, height=height, interpolation="AREA")
         return _upright(rgb, self.rotation)
+
+    def yuv_small(self, side: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if self.frame.format.name not in _PLANAR_YUV:
+            return super().yuv_small(side)
+        luma, u, v = (_plane(p) for p in self.frame.planes[:3])
+        size = _scaled_size(luma.shape[1], luma.shape[0], side)
+        y = cv2.resize(luma, size, interpolation=cv2.INTER_AREA)
+        return _upright(y, self.rotation), _upright(_tiny(u), self.rotation), _upright(_tiny(v), self.rotation)
 
 
 class _ArrayFrame(DecodedFrame):
@@ -309,17 +337,16 @@ def hamming(a: int, b: int) -> int:
     return (a ^ b).bit_count()
 
 
-def colour_hist(rgb: np.ndarray) -> np.ndarray:
-    """Normalised 8x4x4 HSV histogram of a (small) RGB frame."""
-    hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
-    hist = cv2.calcHist([hsv], [0, 1, 2], None, [8, 4, 4], [0, 180, 0, 256, 0, 256])
+def colour_hist(y: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Normalised 4x8x8 YUV histogram from 32x32 luma and chroma thumbnails."""
+    stacked = np.dstack([_tiny(y), u, v])
+    hist = cv2.calcHist([stacked], [0, 1, 2], None, [4, 8, 8], [0, 256, 0, 256, 0, 256])
     return cv2.normalize(hist, hist).flatten()
 
 
 def _analyse(t_s: float, frame: DecodedFrame, config: SamplerConfig) -> _Candidate:
-    small = frame.rgb(config.analysis_side)
-    grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
-    return _Candidate(t_s, frame, sharpness(grey), dhash(grey), colour_hist(small))
+    grey, u, v = frame.yuv_small(config.analysis_side)
+    return _Candidate(t_s, frame, sharpness(grey), dhash(grey), colour_hist(grey, u, v))
 
 
 def _is_cut(previous: _Candidate, current: _Candidate, config: SamplerConfig) -> bool:
