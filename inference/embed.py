@@ -94,8 +94,14 @@ def embed_crops(encoder: Any, crops: Sequence[Crop], batch_size: int = 16, *,
     """
     if len(crops) == 0:
         return np.zeros((0, encoder.dim), np.float32)
+    on_device = getattr(encoder, "device", "cpu") != "cpu" and hasattr(encoder, "encode_resized")
     split = hasattr(encoder, "preprocess_images") and hasattr(encoder, "encode_preprocessed")
-    if split:
+    if on_device:  # resize on CPU threads, ship uint8, normalise on the accelerator
+        def prepare(batch: Sequence[Crop]) -> Any:
+            return encoder.resize_images([_load(c) for c in batch])
+
+        forward = encoder.encode_resized
+    elif split:
         def prepare(batch: Sequence[Crop]) -> Any:
             return encoder.preprocess_images([_load(c) for c in batch])
 

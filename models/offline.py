@@ -74,6 +74,14 @@ class ImageTower:
         """Network input -> pooled features (N, dim)."""
         raise NotImplementedError
 
+    def resize(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """RGB uint8 images -> uint8 (N, S, S, 3) letterboxed to the input size (no float work)."""
+        return np.stack([letterbox(img, self.image_size) for img in images])
+
+    def normalise(self, batch: torch.Tensor) -> torch.Tensor:
+        """uint8 (N, S, S, 3) from :meth:`resize` -> the network input, where the tensor lives."""
+        raise NotImplementedError
+
 
 def letterbox(image: np.ndarray, size: int) -> np.ndarray:
     """Resize keeping the aspect ratio and pad to ``size`` x ``size`` with mid-grey.
@@ -130,10 +138,13 @@ class EfficientNetLite0Tower(ImageTower):
             parameter.requires_grad_(False)
 
     def preprocess(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        batch = np.stack([letterbox(img, self.image_size) for img in images]).astype(np.float32)
+        batch = self.resize(images).astype(np.float32)
         batch -= 127.0
         batch *= 1.0 / 128.0
         return np.ascontiguousarray(batch.transpose(0, 3, 1, 2))
+
+    def normalise(self, batch: torch.Tensor) -> torch.Tensor:
+        return (batch.permute(0, 3, 1, 2).float() - 127.0) * (1.0 / 128.0)
 
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
         import torch
@@ -187,8 +198,11 @@ class RandomConvTower(ImageTower):
         torch.random.set_rng_state(generator_state)
 
     def preprocess(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        batch = np.stack([letterbox(img, self.image_size) for img in images]).astype(np.float32)
+        batch = self.resize(images).astype(np.float32)
         return np.ascontiguousarray(batch.transpose(0, 3, 1, 2) / 255.0)
+
+    def normalise(self, batch: torch.Tensor) -> torch.Tensor:
+        return batch.permute(0, 3, 1, 2).float() / 255.0
 
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
         return self.network(batch)
@@ -467,6 +481,22 @@ class OfflineEncoder(Encoder):
         if len(images) == 0:
             return np.zeros((0, self.dim), np.float32)
         return self.encode_preprocessed(self.preprocess_images(images))
+
+    def resize_images(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """RGB uint8 images -> uint8 (N, S, S, 3): the cheap half of preprocessing (numpy)."""
+        return self.image_tower.resize(images)
+
+    def encode_resized(self, batch: np.ndarray) -> np.ndarray:
+        """Forward pass from :meth:`resize_images`, normalising where the network runs.
+
+        On a GPU this moves 4x fewer bytes and no float work stays on the CPU.
+        """
+        import torch
+
+        with torch.inference_mode():
+            tensor = torch.from_numpy(np.ascontiguousarray(batch)).to(self.device, non_blocking=True)
+            features = self.image_tower.forward(self.image_tower.normalise(tensor))
+            return l2_normalise(self.heads.image(features.float()).cpu().numpy())
 
     # -- text ------------------------------------------------------------------------
     def text_features(self, texts: Sequence[str]) -> np.ndarray:

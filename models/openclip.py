@@ -238,6 +238,21 @@ class OpenClipEncoder(Encoder):
             return np.zeros((0, self.dim), np.float32)
         return self.encode_preprocessed(self.preprocess_images(images))
 
+    def resize_images(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """RGB uint8 images -> uint8 (N, S, S, 3) at the model's input size (numpy only)."""
+        return np.stack([self._resize(img) for img in images])
+
+    def encode_resized(self, batch: np.ndarray) -> np.ndarray:
+        """Forward pass from :meth:`resize_images`, normalising where the model runs."""
+        import torch
+
+        with torch.inference_mode():
+            tensor = torch.from_numpy(np.ascontiguousarray(batch)).to(self.device, non_blocking=True)
+            mean = torch.as_tensor(self.mean, device=tensor.device).view(1, 3, 1, 1)
+            std = torch.as_tensor(self.std, device=tensor.device).view(1, 3, 1, 1)
+            pixels = (tensor.permute(0, 3, 1, 2).float() * (1.0 / 255.0) - mean) / std
+            return l2_normalise(self.model.encode_image(pixels).float().cpu().numpy())
+
     # -- text ------------------------------------------------------------------------
     def tokenize(self, texts: Sequence[str]) -> Any:
         """Token ids for the model's text tower."""

@@ -283,3 +283,12 @@ def test_encoder_settings_yaml_matches_the_dataclass(tmp_path):
     user.write_text("embed:\n  batch_sise: 4\n", encoding="utf-8")
     with pytest.raises(ValueError, match="batch_sise"):
         load_settings(user)
+
+
+def test_resized_uint8_path_matches_the_float_path(encoder):
+    # The accelerator path (resize on CPU, normalise where the network runs) must embed
+    # exactly what the CPU path does.
+    images = _images(5)
+    via_uint8 = encoder.encode_resized(encoder.resize_images(images))
+    assert via_uint8.dtype == np.float32
+    np.testing.assert_allclose(via_uint8, encoder.encode_images(images), atol=1e-5)
