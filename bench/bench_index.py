@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import gzip
 import json
 import logging
 import resource
@@ -41,9 +40,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from models.base import Encoder, l2_normalise
+from training.fashion_mnist import FASHION_MNIST_DIR, read_idx
 
 logger = logging.getLogger("bench_index")
-FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+FASHION_MNIST = FASHION_MNIST_DIR
 KINDS = ("top", "bottom", "full")
 # Fashion-MNIST classes -> garment kind: T-shirt, trouser, pullover, dress, coat, sandal,
 # shirt, sneaker, bag, ankle boot
@@ -56,14 +56,6 @@ def rss_mb() -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
-
-
-def read_idx(path: Path) -> np.ndarray:
-    with gzip.open(path, "rb") as handle:
-        data = handle.read()
-    dims = data[3]
-    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims))
-    return np.frombuffer(data, np.uint8, offset=4 + 4 * dims).reshape(shape)
 
 
 # -- embeddings ------------------------------------------------------------------------------

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import gzip
 import hashlib
 import io
 import json
@@ -32,10 +31,10 @@ import numpy as np
 
 from inference.errors import BadInputError
 from inference.images import load_image
+from training.fashion_mnist import FASHION_MNIST_DIR, read_idx
 
 logger = logging.getLogger(__name__)
 
-FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 
 
@@ -249,14 +248,6 @@ EVAL_TEMPLATES = ["a photo of a {}.", "a blurry photo of a {}.", "an item of clo
                   "a fashion photo of a {}.", "a close-up of a {}."]
 
 
-def _read_idx(path: Path) -> np.ndarray:
-    with gzip.open(path, "rb") as handle:
-        payload = handle.read()
-    ndim = payload[3]
-    shape = tuple(int.from_bytes(payload[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    return np.frombuffer(payload, np.uint8, offset=4 + 4 * ndim).reshape(shape)
-
-
 def fashion_mnist_arrays(split: str, root: Path = FASHION_MNIST_DIR) -> tuple[np.ndarray, np.ndarray]:
     """Raw (images (N, 28, 28) uint8, labels (N,)) of the ``train`` or ``test`` split."""
     prefix = "train" if split == "train" else "t10k"
@@ -266,7 +257,7 @@ def fashion_mnist_arrays(split: str, root: Path = FASHION_MNIST_DIR) -> tuple[np
             f"Fashion-MNIST not found under {root}: install the Debian package "
             f"dataset-fashion-mnist (apt-get install dataset-fashion-mnist)"
         )
-    return _read_idx(images_path), _read_idx(labels_path)
+    return read_idx(images_path), read_idx(labels_path)
 
 
 def fashion_mnist(split: str, limit: int | None = None, seed: int = 0,

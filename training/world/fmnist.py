@@ -6,12 +6,12 @@ Fashion-MNIST garment of the same type (folds, seams, prints), stretched over th
 
 from __future__ import annotations
 
-import gzip
 import logging
 from pathlib import Path
 
 import numpy as np
 
+from training.fashion_mnist import read_idx
 from training.world.config import WorldError
 
 logger = logging.getLogger(__name__)
@@ -44,8 +44,8 @@ class FashionMnist:
                 f"Fashion-MNIST not found in {folder} (render.fashion_mnist is on): install the "
                 "Debian package dataset-fashion-mnist or set render.fashion_mnist: false"
             )
-        self.images = _read_idx(images_path).reshape(-1, 28, 28)
-        self.labels = _read_idx(labels_path)
+        self.images = read_idx(images_path).reshape(-1, 28, 28)
+        self.labels = read_idx(labels_path)
         logger.debug("loaded %d Fashion-MNIST garments from %s", len(self.labels), folder)
 
     def shading(self, garment_type: str, seed: int) -> np.ndarray | None:
@@ -60,10 +60,3 @@ class FashionMnist:
         return np.clip(0.85 + 0.35 * (image - level) / max(level, 0.1), 0.6, 1.25).astype(np.float32)
 
 
-def _read_idx(path: Path) -> np.ndarray:
-    """An IDX file (the MNIST format), gzip-compressed."""
-    with gzip.open(path, "rb") as handle:
-        payload = handle.read()
-    dims = payload[3]
-    shape = [int.from_bytes(payload[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims)]
-    return np.frombuffer(payload, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
