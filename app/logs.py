@@ -31,7 +31,3 @@ def setup_logging(verbosity: int = 0, quiet: bool = False) -> None:
     for noisy in ("httpx", "urllib3", "matplotlib", "PIL", "h5py", "filelock"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
-
-def progress_enabled(quiet: bool) -> bool:
-    """Progress bars on unless quiet/JSON mode or stderr is not a terminal-like stream."""
-    return not quiet

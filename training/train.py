@@ -80,6 +80,18 @@ def clip_loss(image_embeddings: Any, text_embeddings: Any, logit_scale: Any,
     return (image_loss + text_loss) / 2
 
 
+def _contrastive_step(optimiser: Any, lr: float, image_emb: Any, text_emb: Any,
+                      logit_scale: Any, groups: Any) -> float:
+    """One optimiser step on the CLIP loss at learning rate ``lr``; returns the loss."""
+    for group in optimiser.param_groups:
+        group["lr"] = lr
+    loss = clip_loss(image_emb, text_emb, logit_scale, groups)
+    optimiser.zero_grad(set_to_none=True)
+    loss.backward()
+    optimiser.step()
+    return float(loss.detach())
+
+
 def _schedule(step: int, total: int, config: OptimConfig) -> float:
     if step < config.warmup_steps:
         return (step + 1) / config.warmup_steps
@@ -155,15 +167,10 @@ def train_heads(heads: Any, image_features: np.ndarray, text_table: np.ndarray,
                 break
             batch = order[start : start + batch_size]
             choice = offsets[batch] + (rng.random(len(batch)) * sizes[batch]).astype(np.int64)
-            for group in optimiser.param_groups:
-                group["lr"] = config.lr * _schedule(step, total, config)
             image_emb = F.normalize(heads.image(images[batch]), dim=-1)
             text_emb = F.normalize(heads.text(table[flat_ids[choice]]), dim=-1)
-            loss = clip_loss(image_emb, text_emb, heads.logit_scale, group_ids[batch])
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            losses.append(float(loss.detach()))
+            lr = config.lr * _schedule(step, total, config)
+            losses.append(_contrastive_step(optimiser, lr, image_emb, text_emb, heads.logit_scale, group_ids[batch]))
             step += 1
         epoch += 1
         logger.debug("epoch %d: loss %.4f", epoch, float(np.mean(losses)) if losses else float("nan"))
@@ -293,15 +300,10 @@ def train_open_clip(encoder: Any, pairs: PairSet, optim: OptimConfig,
             batch = order[start : start + batch_size]
             pixels = torch.from_numpy(encoder.preprocess_images([pairs.load(int(i)) for i in batch]))
             tokens = encoder.tokenize([pick.choice(pairs.captions[int(i)]) for i in batch])
-            for group in optimiser.param_groups:
-                group["lr"] = config.lr * _schedule(step, total, optim)
             image_emb = F.normalize(model.encode_image(pixels), dim=-1)
             text_emb = F.normalize(model.encode_text(tokens), dim=-1)
-            loss = clip_loss(image_emb, text_emb, model.logit_scale, groups[batch])
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            losses.append(float(loss.detach()))
+            lr = config.lr * _schedule(step, total, optim)
+            losses.append(_contrastive_step(optimiser, lr, image_emb, text_emb, model.logit_scale, groups[batch]))
             step += 1
     model.eval()
     for parameter in model.parameters():
