@@ -11,9 +11,14 @@
   chance. Chance is, per style, the share of ordered adopter pairs that fall within the
   window (so it accounts for how bunched each style's adoptions are); the observed count
   is tested against that Poisson expectation, Benjamini-Hochberg corrected.
-- *Trendsetter score*: over styles that later rose, how early the creator adopted them
-  (1 for the first adopter, towards 0 for the last), shrunk towards a prior so that one
-  lucky early adoption does not top the board; it carries the count it rests on.
+- *Trendsetter score*: over styles that later rose, the sum of the creator's reciprocal
+  adoption ranks (1 for the first adopter, 1/2 for the second, 1/(r+1) for the r-th after
+  the first; adopters on the same day share the mean of their ranks). Earliness is thus
+  measured against each style's own adoption curve and concentrated on its first
+  adopters, where a style's start is decided; later adopters, of whom a rising style has
+  many, add little. It is a sum, not a mean, so it is shrunk towards 0 by construction:
+  one lucky early adoption (at most 1) ranks below being early on several styles. It
+  carries the number of styles it rests on.
 """
 
 from __future__ import annotations
@@ -47,8 +52,8 @@ class CreatorsConfig:
     influence_min_styles: int = 3  # styles an influence edge must rest on
     influence_min_lift: float = 2.0  # observed / expected, at least
     influence_max_p: float = 0.05  # false discovery rate of influence edges (Benjamini-Hochberg)
-    prior_styles: float = 2.0  # pseudo-styles shrinking the trendsetter score towards the prior
-    prior_earliness: float = 0.25  # earliness those pseudo-styles count with
+    prior_styles: float = 2.0  # unused since the trendsetter score is a sum (kept so config files load)
+    prior_earliness: float = 0.25  # unused since the trendsetter score is a sum (kept so config files load)
 
 
 def load_config(user_file: str | Path | None = None) -> CreatorsConfig:
@@ -310,9 +315,9 @@ class Trendsetter:
     creator: str
     followers: int
     tier: str
-    score: float  # shrunk mean earliness over risen styles, 0..1
+    score: float  # sum of reciprocal adoption ranks over risen styles (1 per style at most)
     styles: int  # risen styles the score rests on
-    originated: int  # of those, styles the creator originated
+    originated: int  # of those, styles the creator was first to wear (alone or tied)
     days_before_takeoff: float  # median days between their adoption and the style's take-off
     examples: list[int]  # risen styles they adopted earliest in, best first
 
@@ -320,27 +325,42 @@ class Trendsetter:
         return dataclasses.asdict(self)
 
 
+def reciprocal_ranks(adopters: Sequence[Adoption]) -> list[float]:
+    """1 / (1 + rank) of each adopter (earliest first); adopters on one day share their mean."""
+    credits = [0.0] * len(adopters)
+    start = 0
+    while start < len(adopters):
+        end = start
+        while end < len(adopters) and adopters[end].day == adopters[start].day:
+            end += 1
+        shared = float(np.mean([1.0 / (1 + rank) for rank in range(start, end)]))
+        credits[start:end] = [shared] * (end - start)
+        start = end
+    return credits
+
+
 def trendsetters(adoptions: Mapping[int, Sequence[Adoption]], trends: Sequence[StyleTrend],
                  config: CreatorsConfig) -> list[Trendsetter]:
-    """Trendsetter score of every creator who adopted a style that later rose, best first."""
+    """Trendsetter score of every creator who adopted a style that later rose, best first.
+
+    The score is the sum, over risen styles, of the creator's reciprocal adoption rank
+    (see the module docstring).
+    """
     takeoffs = {t.style_id: t.takeoff for t in trends if t.takeoff is not None}
-    earliness: dict[str, list[tuple[float, int, int, bool]]] = defaultdict(list)
+    entries_of: dict[str, list[tuple[float, int, int, bool]]] = defaultdict(list)
     followers: dict[str, int] = {}
     for style_id, takeoff in takeoffs.items():
         adopters = adoptions.get(style_id, [])
-        for rank, a in enumerate(adopters):
-            early = 1.0 - rank / len(adopters)
-            earliness[a.creator].append((early, style_id, (takeoff - a.day).days, rank == 0))
+        for a, credit in zip(adopters, reciprocal_ranks(adopters), strict=True):
+            entries_of[a.creator].append((credit, style_id, (takeoff - a.day).days, a.day == adopters[0].day))
             followers[a.creator] = a.followers
     board = []
-    for creator, entries in earliness.items():
-        total = sum(e for e, *_ in entries)
-        score = (total + config.prior_earliness * config.prior_styles) / (len(entries) + config.prior_styles)
+    for creator, entries in entries_of.items():
         best = sorted(entries, key=lambda e: -e[0])
         board.append(Trendsetter(
-            creator, followers[creator], follower_tier(followers[creator]), round(score, 4), len(entries),
-            sum(1 for *_, first in entries if first), float(np.median([d for _, _, d, _ in entries])),
-            [style_id for _, style_id, _, _ in best[:5]],
+            creator, followers[creator], follower_tier(followers[creator]), round(sum(e for e, *_ in entries), 4),
+            len(entries), sum(1 for *_, first in entries if first),
+            float(np.median([d for _, _, d, _ in entries])), [style_id for _, style_id, _, _ in best[:5]],
         ))
     board.sort(key=lambda t: (-t.score, -t.styles, t.creator))
     return board

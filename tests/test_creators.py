@@ -16,6 +16,7 @@ from inference.creators import (
     influence,
     leaderboard,
     originators,
+    reciprocal_ranks,
     style_adoptions,
     trendsetters,
 )
@@ -130,6 +131,26 @@ def test_trendsetters_rank_early_adopters_of_styles_that_rose():
     assert len(leaderboard(board, top=2)) == 2
     with pytest.raises(ValueError, match="unknown follower tier"):
         leaderboard(board, tier="giga")
+
+
+def test_trendsetter_score_sums_reciprocal_ranks_with_shared_ties():
+    data = make_data([(1, "a", 0), (1, "b", 0), (1, "c", 3), (1, "d", 5)])
+    adopters = adoptions_by_style(data, CONFIG)[1]
+    assert reciprocal_ranks(adopters) == pytest.approx([0.75, 0.75, 1 / 3, 1 / 4])
+    assert reciprocal_ranks([]) == []
+
+
+def test_one_lucky_first_adoption_ranks_below_being_early_again_and_again():
+    events = [(0, "lucky", 0), (0, "c0", 1), (0, "c1", 2)]  # lucky is first once, then never again
+    for style in range(1, 4):  # "steady" is second on three risen styles
+        events += [(style, f"o{style}", 10 * style), (style, "steady", 10 * style + 1)]
+        events += [(style, f"x{i}", 10 * style + 2 + i) for i in range(4)]
+    adoptions = adoptions_by_style(make_data(events), CONFIG)
+    board = trendsetters(adoptions, [_trend(s, 10 * s + 3) for s in range(4)], CONFIG)
+    scores = {t.creator: t for t in board}
+    assert scores["steady"].score == pytest.approx(1.5) and scores["steady"].styles == 3
+    assert scores["lucky"].score == pytest.approx(1.0) and scores["lucky"].originated == 1
+    assert board[0].creator == "steady" and scores["steady"].originated == 0
 
 
 def test_creators_command(data_dir, capsys):
