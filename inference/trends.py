@@ -2,8 +2,10 @@
 
 A *style* is a cluster of garment embeddings. A full run (:func:`recluster`) clusters every
 garment (per garment kind, over whole outfits, or all pooled: ``cluster.group_by``), either
-with spherical k-means whose k is chosen from the data by silhouette, or with HDBSCAN, which
-leaves garments far from any dense region unassigned. New clusters are matched to the
+with spherical k-means whose k is chosen from the data by silhouette (then clusters whose
+members fall in two groups along their main axis are split, so a small lookalike style is
+not hidden inside the style it copies), or with HDBSCAN, which leaves garments far from any
+dense region unassigned. New clusters are matched to the
 previous run's styles by centroid (Hungarian assignment), so a style keeps its id across
 runs. Between full runs, :func:`assign_new_garments` puts new garments into the nearest
 existing style when they fall inside its radius.
@@ -62,6 +64,8 @@ class ClusterConfig:
     selection_sample: int = 4000  # vectors sampled to choose k (silhouette) and to fit HDBSCAN
     kmeans_iterations: int = 25  # Lloyd iterations of each k-means
     kmeans_restarts: int = 3  # k-means restarts; the best objective is kept
+    split_separation: float = 4.0  # split a k-means cluster whose members fall in two groups this many
+    # pooled SDs apart along its main axis (held-out half; one Gaussian style gives ~2.7); 0: never
     min_cluster_size: int = 8  # HDBSCAN's smallest cluster
     density_selection: str = "leaf"  # HDBSCAN cluster selection: leaf (fine styles) or eom (coarse groups)
     min_style_size: int = 3  # clusters with fewer garments are dissolved (their garments get no style)
@@ -314,7 +318,96 @@ def _radius(distances: np.ndarray, config: ClusterConfig) -> float:
 def _kmeans_group(vectors: np.ndarray, config: ClusterConfig) -> tuple[np.ndarray, dict[int, float]]:
     k, scores = choose_k(vectors, config)
     logger.info("k-means: %d garments -> k=%d (silhouette %.3f)", len(vectors), k, scores.get(k, 0.0))
-    return spherical_kmeans(vectors, k, config), scores
+    centroids = spherical_kmeans(vectors, k, config)
+    if config.split_separation > 0:
+        centroids = split_mixed_clusters(vectors, centroids, config)
+        if len(centroids) > k:
+            logger.info("k-means: split mixed clusters, %d -> %d styles", k, len(centroids))
+    return centroids, scores
+
+
+def bimodality(members: np.ndarray, rng: np.random.Generator, min_side: int = 4, repeats: int = 5) -> float:
+    """How clearly ``members`` fall into two groups: separation of the best two-group split
+    of their projections on the main axis, in pooled standard deviations.
+
+    The axis (first principal component) is fitted on a random half and the split is scored
+    on the other half, so noise in many dimensions does not look like structure: one
+    Gaussian cloud gives about 2.7 (the two halves of a normal distribution), two groups
+    ``delta`` apart along the axis give about ``delta / sd``. The median over ``repeats``
+    random halvings is returned; fewer than ``4 * min_side`` members score 0.
+    """
+    n = len(members)
+    if n < 4 * min_side:
+        return 0.0
+    scores = []
+    for _ in range(repeats):
+        order = rng.permutation(n)
+        fit, test = members[order[: n // 2]], members[order[n // 2 :]]
+        mean = fit.mean(axis=0)
+        axis = _main_axis(fit - mean, rng)
+        projected = np.asarray((test - mean) @ axis, np.float64)
+        scores.append(_split_separation(np.sort(projected), min_side))
+    return float(np.median(scores))
+
+
+def _main_axis(centred: np.ndarray, rng: np.random.Generator, steps: int = 30) -> np.ndarray:
+    """First principal axis of centred rows by power iteration (an SVD costs far more here)."""
+    axis = np.asarray(rng.normal(size=centred.shape[1]), centred.dtype)
+    for _ in range(steps):
+        axis = centred.T @ (centred @ axis)
+        axis /= max(float(np.linalg.norm(axis)), 1e-12)
+    return axis
+
+
+def _split_separation(x: np.ndarray, min_side: int) -> float:
+    """Separation (pooled SDs) of the two-means split of sorted 1-D values ``x``."""
+    m = len(x)
+    at = np.arange(min_side, m - min_side + 1)  # left group = x[:at]
+    if len(at) == 0:
+        return 0.0
+    sums, squares = np.cumsum(x), np.cumsum(x * x)
+    left_mean = sums[at - 1] / at
+    right_mean = (sums[-1] - sums[at - 1]) / (m - at)
+    sse = squares[-1] - at * left_mean**2 - (m - at) * right_mean**2
+    best = int(np.argmin(sse))
+    return float(abs(right_mean[best] - left_mean[best]) / np.sqrt(max(float(sse[best]), 1e-12) / (m - 2)))
+
+
+def split_mixed_clusters(vectors: np.ndarray, centroids: np.ndarray, config: ClusterConfig) -> np.ndarray:
+    """Split clusters that hold two styles (:func:`bimodality` at ``split_separation`` or more).
+
+    Silhouette-chosen k-means at a fixed k would rather cut a large style in two than
+    separate a small lookalike style from the one it copies (the cut lowers the total
+    distance more), so a rising style can hide inside a flat lookalike. Each cluster is
+    tested and, while the test says two groups, cut by 2-means; the children are tested in
+    turn, up to ``k_max`` clusters. A few Lloyd steps then settle the new centroids.
+    """
+    rng = np.random.default_rng(config.seed)
+    quick = dataclasses.replace(config, kmeans_restarts=1)
+    min_side = max(4, config.min_style_size)
+    labels, _ = _nearest(vectors, centroids)
+    queue = [np.flatnonzero(labels == c) for c in range(len(centroids))]
+    done: list[np.ndarray] = []
+    while queue:
+        rows = queue.pop()
+        sample = rows[_sample(len(rows), min(config.selection_sample, 1000), rng)]
+        if len(done) + len(queue) + 2 <= config.k_max and bimodality(vectors[sample], rng, min_side) >= config.split_separation:
+            halves, _ = _nearest(vectors[rows], spherical_kmeans(vectors[sample], 2, quick))
+            children = [rows[halves == h] for h in (0, 1)]
+            if min(len(c) for c in children) >= min_side:
+                queue += children
+                continue
+        done.append(rows)
+    if len(done) == len(centroids):
+        return centroids
+    centroids = np.stack([normalise(vectors[rows].mean(axis=0, keepdims=True))[0] for rows in done if len(rows)])
+    for _ in range(3):  # Lloyd steps over every garment
+        labels, _ = _nearest(vectors, centroids)
+        sums = np.zeros_like(centroids)
+        np.add.at(sums, labels, vectors)
+        counts = np.bincount(labels, minlength=len(centroids))
+        centroids = normalise(sums[counts > 0])
+    return centroids
 
 
 def _density_group(vectors: np.ndarray, config: ClusterConfig) -> tuple[np.ndarray, list[float]]:

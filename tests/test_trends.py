@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import time
@@ -66,6 +67,44 @@ def test_kmeans_chooses_k_from_the_data_per_kind():
     truth = np.concatenate([top_labels, bottom_labels + 10])
     assert normalized_mutual_info_score(truth, result.labels) == pytest.approx(1.0)
     assert set(result.selection) == {"top", "bottom"} and 4 in result.selection["top"]
+
+
+def _lookalikes(per: int, small: int, dim: int = 64, seed: int = 4):
+    """A large style, a small lookalike of it (centres at cosine 0.99) and three far styles."""
+    rng = np.random.default_rng(seed)
+    far = rng.normal(size=(4, dim))
+    base = far[0] / np.linalg.norm(far[0])
+    twist = rng.normal(size=dim)
+    twist -= (twist @ base) * base
+    lookalike = 0.99 * base + np.sqrt(1 - 0.99**2) * twist / np.linalg.norm(twist)
+    centres = np.vstack([base, lookalike, far[1:] / np.linalg.norm(far[1:], axis=1, keepdims=True)])
+    sizes = [per, small, per, per, per]
+    labels = np.repeat(np.arange(5), sizes)
+    vectors = centres[labels] + 0.15 / np.sqrt(dim) * rng.normal(size=(len(labels), dim))
+    return trends.normalise(vectors), labels
+
+
+def test_bimodality_tells_two_groups_from_one_cloud():
+    rng = np.random.default_rng(0)
+    one = rng.normal(size=(400, 64)).astype(np.float32)
+    two = one.copy()
+    two[:100, 0] += 12.0  # a quarter of the cloud sits 12 SDs away along one axis
+    assert trends.bimodality(one, np.random.default_rng(1)) < 3.5
+    assert trends.bimodality(two, np.random.default_rng(1)) > 8.0
+    assert trends.bimodality(one[:10], np.random.default_rng(1)) == 0.0, "too few members to judge"
+
+
+def test_a_small_lookalike_style_is_split_from_the_style_it_copies():
+    vectors, labels = _lookalikes(per=120, small=24)
+    config = _config(k_min=2, k_max=8).cluster  # silhouette alone picks k=4: the lookalike hides
+    merged = cluster_garments(vectors, ["top"] * len(vectors), np.arange(len(vectors)),
+                              dataclasses.replace(config, split_separation=0.0))
+    assert len(merged.clusters) == 4
+    result = cluster_garments(vectors, ["top"] * len(vectors), np.arange(len(vectors)), config)
+    assert len(result.clusters) == 5
+    assert normalized_mutual_info_score(labels, result.labels) == pytest.approx(1.0)
+    pure, _ = _blobs(4, 60, dim=64, seed=5)  # well separated styles are left alone
+    assert len(cluster_garments(pure, ["top"] * 240, np.arange(240), config).clusters) == 4
 
 
 def test_density_leaves_outliers_unassigned():
