@@ -4,7 +4,7 @@ A *style* is a cluster of garment embeddings. A full run (:func:`recluster`) clu
 garment (per garment kind, over whole outfits, or all pooled: ``cluster.group_by``), either
 with spherical k-means whose k is chosen from the data by silhouette (then clusters whose
 members fall in two groups along their main axis are split, so a small lookalike style is
-not hidden inside the style it copies), or with HDBSCAN, which leaves garments far from any
+not hidden inside the style it copies, and neighbours whose union is one group are merged), or with HDBSCAN, which leaves garments far from any
 dense region unassigned. New clusters are matched to the
 previous run's styles by centroid (Hungarian assignment), so a style keeps its id across
 runs. Between full runs, :func:`assign_new_garments` puts new garments into the nearest
@@ -66,6 +66,8 @@ class ClusterConfig:
     kmeans_restarts: int = 3  # k-means restarts; the best objective is kept
     split_separation: float = 4.0  # split a k-means cluster whose members fall in two groups this many
     # pooled SDs apart along its main axis (held-out half; one Gaussian style gives ~2.7); 0: never
+    merge_separation: float = 3.3  # merge neighbouring k-means clusters whose union scores below this
+    # (pieces of one style); below the split threshold, so noise alone does not merge lookalikes; 0: never
     min_cluster_size: int = 8  # HDBSCAN's smallest cluster
     density_selection: str = "leaf"  # HDBSCAN cluster selection: leaf (fine styles) or eom (coarse groups)
     min_style_size: int = 3  # clusters with fewer garments are dissolved (their garments get no style)
@@ -319,10 +321,8 @@ def _kmeans_group(vectors: np.ndarray, config: ClusterConfig) -> tuple[np.ndarra
     k, scores = choose_k(vectors, config)
     logger.info("k-means: %d garments -> k=%d (silhouette %.3f)", len(vectors), k, scores.get(k, 0.0))
     centroids = spherical_kmeans(vectors, k, config)
-    if config.split_separation > 0:
-        centroids = split_mixed_clusters(vectors, centroids, config)
-        if len(centroids) > k:
-            logger.info("k-means: split mixed clusters, %d -> %d styles", k, len(centroids))
+    if config.split_separation > 0 or config.merge_separation > 0:
+        centroids = refine_clusters(vectors, centroids, config)
     return centroids, scores
 
 
@@ -373,34 +373,27 @@ def _split_separation(x: np.ndarray, min_side: int) -> float:
     return float(abs(right_mean[best] - left_mean[best]) / np.sqrt(max(float(sse[best]), 1e-12) / (m - 2)))
 
 
-def split_mixed_clusters(vectors: np.ndarray, centroids: np.ndarray, config: ClusterConfig) -> np.ndarray:
-    """Split clusters that hold two styles (:func:`bimodality` at ``split_separation`` or more).
+def refine_clusters(vectors: np.ndarray, centroids: np.ndarray, config: ClusterConfig) -> np.ndarray:
+    """Split k-means clusters that hold two styles and merge neighbours that are one style.
 
     Silhouette-chosen k-means at a fixed k would rather cut a large style in two than
     separate a small lookalike style from the one it copies (the cut lowers the total
-    distance more), so a rising style can hide inside a flat lookalike. Each cluster is
-    tested and, while the test says two groups, cut by 2-means; the children are tested in
-    turn, up to ``k_max`` clusters. A few Lloyd steps then settle the new centroids.
+    distance more), so a rising style can hide inside a flat lookalike while a big style is
+    cut in pieces. A cluster whose members fall in two groups (:func:`bimodality` at
+    ``split_separation`` or more) is cut by 2-means, and its children are tested in turn
+    (up to ``k_max`` clusters); then the nearest pair of clusters whose union scores below
+    ``merge_separation`` (one group) is merged, again and again. A few Lloyd steps settle the centroids.
     """
     rng = np.random.default_rng(config.seed)
-    quick = dataclasses.replace(config, kmeans_restarts=1)
-    min_side = max(4, config.min_style_size)
     labels, _ = _nearest(vectors, centroids)
-    queue = [np.flatnonzero(labels == c) for c in range(len(centroids))]
-    done: list[np.ndarray] = []
-    while queue:
-        rows = queue.pop()
-        sample = rows[_sample(len(rows), min(config.selection_sample, 1000), rng)]
-        if len(done) + len(queue) + 2 <= config.k_max and bimodality(vectors[sample], rng, min_side) >= config.split_separation:
-            halves, _ = _nearest(vectors[rows], spherical_kmeans(vectors[sample], 2, quick))
-            children = [rows[halves == h] for h in (0, 1)]
-            if min(len(c) for c in children) >= min_side:
-                queue += children
-                continue
-        done.append(rows)
-    if len(done) == len(centroids):
+    groups = [np.flatnonzero(labels == c) for c in range(len(centroids))]
+    split = _split_mixed(vectors, groups, config, rng) if config.split_separation > 0 else groups
+    merged = _merge_pieces(vectors, split, config, rng) if config.merge_separation > 0 else split
+    if len(split) == len(groups) and len(merged) == len(split):
         return centroids
-    centroids = np.stack([normalise(vectors[rows].mean(axis=0, keepdims=True))[0] for rows in done if len(rows)])
+    logger.info("k-means: %d clusters, %d after splitting mixed ones, %d after merging pieces of one style",
+                len(groups), len(split), len(merged))
+    centroids = np.stack([_mean_direction(vectors[rows]) for rows in merged if len(rows)])
     for _ in range(3):  # Lloyd steps over every garment
         labels, _ = _nearest(vectors, centroids)
         sums = np.zeros_like(centroids)
@@ -408,6 +401,62 @@ def split_mixed_clusters(vectors: np.ndarray, centroids: np.ndarray, config: Clu
         counts = np.bincount(labels, minlength=len(centroids))
         centroids = normalise(sums[counts > 0])
     return centroids
+
+
+def _mean_direction(members: np.ndarray) -> np.ndarray:
+    return normalise(members.mean(axis=0, keepdims=True))[0]
+
+
+def _two_groups(vectors: np.ndarray, rows: np.ndarray, config: ClusterConfig, rng: np.random.Generator) -> float:
+    sample = rows[_sample(len(rows), min(config.selection_sample, 1000), rng)]
+    return bimodality(vectors[sample], rng, max(4, config.min_style_size))
+
+
+def _split_mixed(vectors: np.ndarray, groups: list[np.ndarray], config: ClusterConfig,
+                 rng: np.random.Generator) -> list[np.ndarray]:
+    quick = dataclasses.replace(config, kmeans_restarts=1)
+    min_side = max(4, config.min_style_size)
+    queue, done = list(groups), []
+    while queue:
+        rows = queue.pop()
+        if len(done) + len(queue) + 2 <= config.k_max and _two_groups(vectors, rows, config, rng) >= config.split_separation:
+            sample = rows[_sample(len(rows), min(config.selection_sample, 1000), rng)]
+            halves, _ = _nearest(vectors[rows], spherical_kmeans(vectors[sample], 2, quick))
+            children = [rows[halves == h] for h in (0, 1)]
+            if min(len(c) for c in children) >= min_side:
+                queue += children
+                continue
+        done.append(rows)
+    return done[::-1]
+
+
+def _merge_pieces(vectors: np.ndarray, groups: list[np.ndarray], config: ClusterConfig,
+                  rng: np.random.Generator) -> list[np.ndarray]:
+    """Merge, nearest pair first, neighbouring clusters whose union is one group."""
+    groups = list(groups)
+    one_group: dict[tuple[int, int], bool] = {}  # (id, id) -> union tested as one group
+    ids = list(range(len(groups)))
+    next_id = len(groups)
+    while len(groups) > 1:
+        centroids = np.stack([_mean_direction(vectors[rows]) for rows in groups])
+        sims = centroids @ centroids.T
+        np.fill_diagonal(sims, -np.inf)
+        candidates = sorted({(min(i, j), max(i, j)) for i, j in enumerate(np.argmax(sims, axis=1))},
+                            key=lambda pair: -sims[pair])
+        for i, j in candidates:
+            key = (ids[i], ids[j])
+            if key not in one_group:
+                union = np.concatenate([groups[i], groups[j]])
+                one_group[key] = _two_groups(vectors, union, config, rng) < config.merge_separation
+            if one_group[key]:
+                groups[i] = np.concatenate([groups[i], groups[j]])
+                ids[i] = next_id
+                next_id += 1
+                del groups[j], ids[j]
+                break
+        else:
+            break
+    return groups
 
 
 def _density_group(vectors: np.ndarray, config: ClusterConfig) -> tuple[np.ndarray, list[float]]:

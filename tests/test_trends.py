@@ -107,6 +107,16 @@ def test_a_small_lookalike_style_is_split_from_the_style_it_copies():
     assert len(cluster_garments(pure, ["top"] * 240, np.arange(240), config).clusters) == 4
 
 
+def test_pieces_of_one_style_are_merged_back():
+    vectors, labels = _blobs(3, 80, dim=64, noise=0.1, seed=6)
+    config = _config(k_min=6, k_max=6).cluster  # k-means must cut the three styles into six pieces
+    cut = cluster_garments(vectors, ["top"] * 240, np.arange(240), dataclasses.replace(config, merge_separation=0.0))
+    assert len(cut.clusters) == 6
+    result = cluster_garments(vectors, ["top"] * 240, np.arange(240), config)
+    assert len(result.clusters) == 3
+    assert normalized_mutual_info_score(labels, result.labels) == pytest.approx(1.0)
+
+
 def test_density_leaves_outliers_unassigned():
     vectors, labels = _blobs(3, 40, seed=3)
     strays = np.random.default_rng(9).normal(size=(4, vectors.shape[1])).astype(np.float32)
