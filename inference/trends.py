@@ -416,7 +416,7 @@ def _split_mixed(vectors: np.ndarray, groups: list[np.ndarray], config: ClusterC
                  rng: np.random.Generator) -> list[np.ndarray]:
     quick = dataclasses.replace(config, kmeans_restarts=1)
     min_side = max(4, config.min_style_size)
-    queue, done = list(groups), []
+    queue, done = list(groups), list[np.ndarray]()
     while queue:
         rows = queue.pop()
         if len(done) + len(queue) + 2 <= config.k_max and _two_groups(vectors, rows, config, rng) >= config.split_separation:
