@@ -100,7 +100,7 @@ class SeriesConfig:
 class RisingConfig:
     """Burst detection: the recent window against the style's own history."""
 
-    recent_days: int = 14  # length of the recent window
+    recent_days: int = 14  # length of the recent window (down to half of it in the data's first weeks)
     history_days: int = 56  # length of the history window before it
     min_history_days: int = 14  # days of data needed before the recent window to judge at all
     min_creators: int = 3  # distinct creators in the recent window (one creator is not a trend)
@@ -1162,8 +1162,9 @@ def _daily(data: TrendData, end: dt.date) -> _Daily:
     return _Daily(days, posts, videos, creator_days)
 
 
-def _window_sum(values: np.ndarray, length: int, lag: int = 0) -> np.ndarray:
-    """Sum over days (t - lag - length, t - lag] for every t (zero-padded at the start)."""
+def _window_sum(values: np.ndarray, length: int | np.ndarray, lag: int | np.ndarray = 0) -> np.ndarray:
+    """Sum over days (t - lag - length, t - lag] for every t (zero-padded at the start);
+    ``length`` and ``lag`` may vary by day."""
     cumulative = np.concatenate([[0.0], np.cumsum(values)])
     t = np.arange(len(values)) + 1
     hi = np.clip(t - lag, 0, len(values))
@@ -1171,8 +1172,9 @@ def _window_sum(values: np.ndarray, length: int, lag: int = 0) -> np.ndarray:
     return cumulative[hi] - cumulative[lo]
 
 
-def _window_creators(creator_days: list[tuple[str, int]], n_days: int, length: int) -> np.ndarray:
-    """Distinct creators with a sighting in (t - length, t] for every day t."""
+def _window_creators(creator_days: list[tuple[str, int]], n_days: int, length: int | np.ndarray,
+                     lag: int | np.ndarray = 0) -> np.ndarray:
+    """Distinct creators with a sighting in (t - lag - length, t - lag] for every day t."""
     creators = sorted({c for c, _ in creator_days})
     index = {c: i for i, c in enumerate(creators)}
     seen = np.zeros((len(creators), n_days))
@@ -1180,16 +1182,21 @@ def _window_creators(creator_days: list[tuple[str, int]], n_days: int, length: i
         seen[index[creator], day] = 1.0
     cumulative = np.concatenate([np.zeros((len(creators), 1)), np.cumsum(seen, axis=1)], axis=1)
     t = np.arange(n_days) + 1
-    present = cumulative[:, t] - cumulative[:, np.clip(t - length, 0, None)] > 0
+    hi, lo = np.clip(t - lag, 0, n_days), np.clip(t - lag - length, 0, n_days)
+    present = cumulative[:, hi] - cumulative[:, lo] > 0
     return present.sum(axis=0)
 
 
-def _shift(values: np.ndarray, lag: int) -> np.ndarray:
-    """``values[t - lag]`` for every t (zero before the start)."""
-    shifted = np.zeros_like(values)
-    if lag < len(values):
-        shifted[lag:] = values[: len(values) - lag]
-    return shifted
+def recent_lengths(n_days: int, config: RisingConfig) -> np.ndarray:
+    """Length of the recent window on each day since the data began.
+
+    ``recent_days`` once the data is long enough; before that, the window shrinks (to half
+    of ``recent_days`` at least) so that a style bursting in the first weeks of the data is
+    judged as soon as ``min_history_days`` of history lie before its window, instead of
+    only after ``recent_days + min_history_days`` days.
+    """
+    shortest = max(1, min(config.recent_days, (config.recent_days + 1) // 2))
+    return np.clip(np.arange(n_days) + 1 - config.min_history_days, shortest, config.recent_days)
 
 
 @dataclasses.dataclass
@@ -1208,7 +1215,7 @@ class _Scores:
 def _burst_scores(videos: np.ndarray, posts: np.ndarray, creators: np.ndarray, history_creators: np.ndarray,
                   config: RisingConfig) -> _Scores:
     """Burst statistics of one style for every day (only data up to that day is used)."""
-    w, h = config.recent_days, config.history_days
+    w, h = recent_lengths(len(posts), config), config.history_days
     recent, recent_posts = _window_sum(videos, w), _window_sum(posts, w)
     past, past_posts = _window_sum(videos, h, lag=w), _window_sum(posts, h, lag=w)
     history_days = np.clip(np.arange(len(posts)) + 1 - w, 0, h)
@@ -1240,9 +1247,9 @@ def rising_styles(data: TrendData, config: RisingConfig, as_of: dt.date | None =
     trends = []
     for style_id, videos in sorted(daily.videos.items()):
         creator_days = daily.creator_days[style_id]
-        creators = _window_creators(creator_days, len(daily.days), config.recent_days)
-        history_creators = _shift(_window_creators(creator_days, len(daily.days), config.history_days),
-                                  config.recent_days)
+        lengths = recent_lengths(len(daily.days), config)
+        creators = _window_creators(creator_days, len(daily.days), lengths)
+        history_creators = _window_creators(creator_days, len(daily.days), config.history_days, lag=lengths)
         scores = _burst_scores(videos, daily.posts, creators, history_creators, config)
         trends.append(_trend(style_id, scores, videos, daily.days, config))
     trends.sort(key=lambda t: ({"rising": 0, "new": 1, "steady": 2, "fading": 3}[t.state], -t.score))
@@ -1256,8 +1263,8 @@ def _trend(style_id: int, s: _Scores, videos: np.ndarray, days: list[dt.date], c
     if len(flagged):
         at = int(flagged[0])
         takeoff = days[at]
-        window = np.flatnonzero(videos[max(0, at - config.recent_days + 1) : at + 1])
-        onset = days[max(0, at - config.recent_days + 1) + int(window[0])]
+        first = max(0, at - int(recent_lengths(len(days), config)[at]) + 1)
+        onset = days[first + int(np.flatnonzero(videos[first : at + 1])[0])]
     fading_since = None
     if s.fading[last]:
         run = last

@@ -336,6 +336,18 @@ def test_rising_needs_a_burst_and_several_creators():
     assert 3 not in at_45
 
 
+def test_a_burst_in_the_first_weeks_is_judged_once_enough_history_exists():
+    events = [(1, f"bg{d % 5}", d) for d in range(60)] + [(None, f"p{d % 7}", d) for d in range(60) for _ in range(3)]
+    events += [(2, f"t{i}", 17 + i) for i in range(6)]  # a new style bursts on days 17-22
+    config = RisingConfig()  # recent 14 days, at least 14 days of history before them
+    assert list(trends.recent_lengths(30, config)[[0, 20, 21, 27, 29]]) == [7, 7, 8, 14, 14]
+    (verdict,) = [t for t in rising_styles(make_data(events), config) if t.style_id == 2]
+    assert verdict.takeoff is not None
+    # with a fixed 14-day window nothing could be judged before day 27
+    assert DAY0 + dt.timedelta(days=20) <= verdict.takeoff < DAY0 + dt.timedelta(days=27)
+    assert verdict.onset is not None and verdict.onset >= DAY0 + dt.timedelta(days=17)
+
+
 def test_one_day_of_data_is_new_not_rising():
     data = make_data([(1, f"c{i}", 0) for i in range(10)])
     (verdict,) = rising_styles(data, RisingConfig())
