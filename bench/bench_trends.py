@@ -241,13 +241,19 @@ def _society_truth(plan: Any) -> list[Any]:
     return truths
 
 
-def build_society(data_dir: Path, preset: str, dim: int, noise: float, seed: int) -> tuple[Any, np.ndarray, np.ndarray]:
+LOOKALIKE_COSINE = 2.2 / np.sqrt(2.2**2 + 1)  # ~0.91: a lookalike's centre against the style it copies
+
+
+def build_society(data_dir: Path, preset: str, dim: int, noise: float, seed: int,
+                  lookalike: float = LOOKALIKE_COSINE) -> tuple[Any, np.ndarray, np.ndarray]:
     """Catalog + answer key from a world plan; garments are style directions plus noise.
 
     Each video shows its style's top and bottom (or a dress) and the full outfit in 2-5
     frames; a per-video offset (lighting, pose) is shared by its frames, and lookalike
-    styles sit close to the style they copy.
+    styles sit close to the style they copy (their centres at cosine ``lookalike``, in
+    expectation).
     """
+    pull = lookalike / np.sqrt(1.0 - lookalike**2)
     from training import world_eval
     from training.world.config import world_config
     from training.world.society import plan_world
@@ -259,7 +265,7 @@ def build_society(data_dir: Path, preset: str, dim: int, noise: float, seed: int
         for kind in KINDS:
             base = rng.normal(size=dim)
             if style.lookalike_of is not None and (style.lookalike_of, kind) in centres:
-                base = 2.2 * np.linalg.norm(base) * centres[(style.lookalike_of, kind)] + base  # cos ~0.91
+                base = pull * np.linalg.norm(base) * centres[(style.lookalike_of, kind)] + base
             centres[(style.id, kind)] = base / np.linalg.norm(base)
     ids, vectors, truth_garments = [], [], []
     start = plan.config.season_start
@@ -297,8 +303,9 @@ def build_society(data_dir: Path, preset: str, dim: int, noise: float, seed: int
 
 def run_society(args: argparse.Namespace) -> dict[str, Any]:
     data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="society-"))
-    answer, ids, vectors = build_society(data_dir, args.preset, args.dim, args.noise, args.seed)
-    results: dict[str, Any] = {"preset": args.preset, "noise": args.noise, "garments": len(ids), "variants": {}}
+    answer, ids, vectors = build_society(data_dir, args.preset, args.dim, args.noise, args.seed, args.lookalike)
+    results: dict[str, Any] = {"preset": args.preset, "noise": args.noise, "lookalike": args.lookalike,
+                               "seed": args.seed, "garments": len(ids), "variants": {}}
     with Catalog(data_dir) as catalog:
         for method in args.methods.split(","):
             for group_by in args.groupings.split(","):
@@ -332,6 +339,8 @@ def main(argv: list[str] | None = None) -> int:
     society.add_argument("--seed", type=int, default=0)
     society.add_argument("--dim", type=int, default=256)
     society.add_argument("--noise", type=float, default=0.8, help="garment noise norm relative to the style direction")
+    society.add_argument("--lookalike", type=float, default=round(float(LOOKALIKE_COSINE), 4),
+                         help="cosine between a lookalike style's centre and the style it copies (< 1)")
     society.add_argument("--data-dir", default=None)
     society.add_argument("--methods", default="kmeans,density")
     society.add_argument("--groupings", default="kind,outfit")
