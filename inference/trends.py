@@ -432,8 +432,14 @@ def _split_mixed(vectors: np.ndarray, groups: list[np.ndarray], config: ClusterC
 
 def _merge_pieces(vectors: np.ndarray, groups: list[np.ndarray], config: ClusterConfig,
                   rng: np.random.Generator) -> list[np.ndarray]:
-    """Merge, nearest pair first, neighbouring clusters whose union is one group."""
+    """Merge, nearest pair first, neighbouring clusters whose union is one group.
+
+    Only pairs whose smaller cluster is large enough for :func:`bimodality` to see it (four
+    times the smallest side) are tested: a handful of garments of another style would
+    pass unseen and be swallowed.
+    """
     groups = list(groups)
+    testable = 4 * max(4, config.min_style_size)
     one_group: dict[tuple[int, int], bool] = {}  # (id, id) -> union tested as one group
     ids = list(range(len(groups)))
     next_id = len(groups)
@@ -444,6 +450,8 @@ def _merge_pieces(vectors: np.ndarray, groups: list[np.ndarray], config: Cluster
         candidates = sorted({(min(i, j), max(i, j)) for i, j in enumerate(np.argmax(sims, axis=1))},
                             key=lambda pair: -sims[pair])
         for i, j in candidates:
+            if min(len(groups[i]), len(groups[j])) < testable:
+                continue
             key = (ids[i], ids[j])
             if key not in one_group:
                 union = np.concatenate([groups[i], groups[j]])

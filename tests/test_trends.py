@@ -108,13 +108,21 @@ def test_a_small_lookalike_style_is_split_from_the_style_it_copies():
 
 
 def test_pieces_of_one_style_are_merged_back():
-    vectors, labels = _blobs(3, 80, dim=64, noise=0.1, seed=6)
+    vectors, labels = _blobs(3, 150, dim=64, noise=0.1, seed=6)
     config = _config(k_min=6, k_max=6).cluster  # k-means must cut the three styles into six pieces
-    cut = cluster_garments(vectors, ["top"] * 240, np.arange(240), dataclasses.replace(config, merge_separation=0.0))
+    cut = cluster_garments(vectors, ["top"] * 450, np.arange(450), dataclasses.replace(config, merge_separation=0.0))
     assert len(cut.clusters) == 6
-    result = cluster_garments(vectors, ["top"] * 240, np.arange(240), config)
+    result = cluster_garments(vectors, ["top"] * 450, np.arange(450), config)
     assert len(result.clusters) == 3
     assert normalized_mutual_info_score(labels, result.labels) == pytest.approx(1.0)
+
+
+def test_a_cluster_too_small_to_test_is_not_swallowed():
+    vectors, _ = _blobs(2, 100, dim=64, noise=0.1, seed=7)  # style 0: rows 0-99, style 1: rows 100-199
+    config, rng = _config().cluster, np.random.default_rng(0)
+    pieces = [np.arange(0, 50), np.arange(50, 100), np.arange(100, 103)]  # two halves of a style, 3 of another
+    merged = trends._merge_pieces(vectors, pieces, config, rng)
+    assert sorted(len(g) for g in merged) == [3, 100]
 
 
 def test_density_leaves_outliers_unassigned():
