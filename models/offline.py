@@ -50,7 +50,7 @@ PACKAGED_HEADS = WEIGHTS_DIR / "stylescope-default.safetensors"
 class HeadsConfig:
     """Shape of the projection heads and the towers they sit on (saved in the heads file)."""
 
-    image_tower: str = "efficientnet-lite0"  # image tower name (see build_image_tower)
+    image_tower: str = "efficientnet-lite0-layout-colour"  # image tower name (see build_image_tower)
     text_tower: str = "all-minilm-l6-v2"  # text tower name (see build_text_tower)
     embed_dim: int = 256  # shared embedding dimension
     hidden_dim: int = 512  # width of each head's MLP branch
@@ -157,6 +157,102 @@ class EfficientNetLite0Tower(ImageTower):
         import torch
 
         return self.network(batch.contiguous(memory_format=torch.channels_last))
+
+
+# Colour prototypes of the colour histogram: a grid over CIE Lab (lightness x a* x b*).
+COLOUR_LIGHTNESS = (15.0, 40.0, 65.0, 90.0)
+COLOUR_OPPONENT = (-60.0, -40.0, -20.0, 0.0, 20.0, 40.0, 60.0)
+COLOUR_SIGMA = 12.0  # soft-assignment width in Lab units (about 5 just-noticeable differences)
+# Weight of the colour block against the 5,120 layout features, chosen on the creator
+# world's held-out crops (image->image recall@10: x5 0.77, x10 0.79, x20 0.80, x30 0.81, x50 0.81).
+COLOUR_WEIGHT = 30.0
+
+
+def srgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
+    """sRGB in [0, 1], (N, 3, H, W) -> CIE Lab (D65), same shape."""
+    import torch
+
+    linear = torch.where(rgb > 0.04045, ((rgb + 0.055) / 1.055) ** 2.4, rgb / 12.92)
+    to_xyz = torch.tensor([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]],
+                          device=rgb.device, dtype=rgb.dtype)
+    white = torch.tensor([0.9505, 1.0, 1.089], device=rgb.device, dtype=rgb.dtype).view(1, 3, 1, 1)
+    xyz = torch.einsum("ij,njhw->nihw", to_xyz, linear) / white
+    f = torch.where(xyz > 0.008856, xyz.clamp(min=1e-6) ** (1 / 3), 7.787 * xyz + 16 / 116)
+    return torch.stack([116 * f[:, 1] - 16, 500 * (f[:, 0] - f[:, 1]), 200 * (f[:, 1] - f[:, 2])], 1)
+
+
+def colour_histogram(rgb: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """Soft, centre-weighted CIE Lab histogram of each image, as square roots (unit L2 norm).
+
+    ImageNet features are trained to ignore colour shifts, but colour is the first thing a
+    style is named by ("burgundy" is not "red"), so the image tower adds it explicitly: each
+    pixel votes for the Lab prototypes near it (Gaussian, ``COLOUR_SIGMA``), votes are weighted
+    towards the crop's centre (where the garment is) and letterbox padding does not vote.
+    Square roots of the shares make dot products the Hellinger (Bhattacharyya) similarity.
+
+    Args:
+        rgb: (N, 3, H, W) sRGB in [0, 1].
+        valid: (N, H, W) 1 where a pixel is image, 0 where it is padding.
+    """
+    import torch
+
+    height, width = rgb.shape[2:]
+    prototypes = torch.cartesian_prod(*(torch.tensor(v, device=rgb.device, dtype=rgb.dtype) for v in
+                                        (COLOUR_LIGHTNESS, COLOUR_OPPONENT, COLOUR_OPPONENT)))
+    lab = srgb_to_lab(rgb).permute(0, 2, 3, 1)  # (N, H, W, 3)
+    distances = ((lab[..., None, :] - prototypes) ** 2).sum(-1)  # (N, H, W, K)
+    votes = torch.softmax(-distances / (2 * COLOUR_SIGMA**2), dim=-1)
+    ys = torch.linspace(-1, 1, height, device=rgb.device, dtype=rgb.dtype)
+    xs = torch.linspace(-1, 1, width, device=rgb.device, dtype=rgb.dtype)
+    centre = torch.exp(-(ys[:, None] ** 2 + xs[None, :] ** 2) / (2 * 0.5**2))
+    weight = valid * centre
+    shares = (votes * weight[..., None]).sum((1, 2)) / weight.sum((1, 2)).clamp(min=1e-6)[:, None]
+    return shares.sqrt()
+
+
+class LayoutColourTower(ImageTower):
+    """EfficientNet-Lite0 pooled on a 2x2 grid (where things are) plus a Lab colour histogram.
+
+    Global average pooling throws away where in the crop a feature fires, which is what tells
+    a mini from a maxi dress or a crop top from a shirt; pooling each quarter of the 7x7 map
+    keeps it (4 x 1,280 features). The colour histogram (:func:`colour_histogram`, 196 bins,
+    weighted ``COLOUR_WEIGHT``) keeps the exact shade. Both come from the same forward pass;
+    the network is the one :class:`EfficientNetLite0Tower` loads (shared, loaded once).
+    On the creator world's held-out crops this lifts image->image same-style recall@10 of
+    heads trained on it from 0.60 (global pooling) to 0.81.
+    """
+
+    name = "efficientnet-lite0-layout-colour"
+    grid = 2
+    colour_stride = 4  # the histogram is taken at 56x56
+
+    def __init__(self) -> None:
+        base = build_image_tower(EfficientNetLite0Tower.name)
+        assert isinstance(base, EfficientNetLite0Tower)
+        self.base = base
+        self.network = base.network
+        self.image_size = base.image_size
+        bins = len(COLOUR_LIGHTNESS) * len(COLOUR_OPPONENT) ** 2
+        self.dim = base.dim * self.grid**2 + bins
+
+    def preprocess(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        return self.base.preprocess(images)
+
+    def normalise(self, batch: torch.Tensor) -> torch.Tensor:
+        return self.base.normalise(batch)
+
+    def forward(self, batch: torch.Tensor) -> torch.Tensor:
+        import torch
+        import torch.nn.functional as F
+
+        batch = batch.contiguous(memory_format=torch.channels_last)
+        feature_map = self.network.extract_features(batch)
+        layout = F.adaptive_avg_pool2d(feature_map, self.grid).flatten(1)
+        padding = (batch.abs().sum(1, keepdim=True) == 0).to(batch.dtype)  # letterbox grey is exactly 0
+        rgb = F.avg_pool2d(((batch * 128.0 + 127.0) / 255.0).clamp(0, 1), self.colour_stride)
+        valid = 1.0 - F.avg_pool2d(padding, self.colour_stride)[:, 0]
+        colour = colour_histogram(rgb.float(), valid.float()).to(layout.dtype)
+        return torch.cat([layout, COLOUR_WEIGHT * colour], dim=1)
 
 
 def _fold_batchnorms(network: Any) -> None:
@@ -305,9 +401,14 @@ def build_image_tower(name: str) -> ImageTower:
         if name not in _TOWER_CACHE:
             _TOWER_CACHE[name] = EfficientNetLite0Tower()
         return _TOWER_CACHE[name]
+    if name == LayoutColourTower.name:
+        if name not in _TOWER_CACHE:
+            _TOWER_CACHE[name] = LayoutColourTower()
+        return _TOWER_CACHE[name]
     if name.startswith("random-conv"):
         return RandomConvTower(_tower_dim(name))
-    raise EncoderError(f"unknown image tower {name!r} (known: efficientnet-lite0, random-conv:<dim>)")
+    raise EncoderError(f"unknown image tower {name!r} (known: {LayoutColourTower.name}, "
+                       f"{EfficientNetLite0Tower.name}, random-conv:<dim>)")
 
 
 def build_text_tower(name: str) -> TextTower:

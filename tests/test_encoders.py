@@ -292,3 +292,46 @@ def test_resized_uint8_path_matches_the_float_path(encoder):
     via_uint8 = encoder.encode_resized(encoder.resize_images(images))
     assert via_uint8.dtype == np.float32
     np.testing.assert_allclose(via_uint8, encoder.encode_images(images), atol=1e-5)
+
+
+# --------------------------------------------------------------------------- layout + colour tower
+def _solid(rgb, height=64, width=48):
+    return np.full((height, width, 3), rgb, np.uint8)
+
+
+def test_colour_histogram_is_unit_norm_and_ignores_padding():
+    import torch
+
+    from models.offline import colour_histogram
+
+    red = torch.tensor([0.75, 0.12, 0.15]).view(1, 3, 1, 1).expand(1, 3, 8, 8).clone()
+    grey = torch.full((1, 3, 8, 8), 0.5)
+    padded = torch.cat([red[..., :4], grey[..., 4:]], dim=3)
+    valid = torch.zeros(1, 8, 8)
+    valid[..., :4] = 1
+    whole = colour_histogram(red, torch.ones(1, 8, 8))
+    assert torch.allclose(whole.norm(dim=1), torch.ones(1), atol=1e-5)
+    # The padded half does not vote: the histogram is the red one.
+    torch.testing.assert_close(colour_histogram(padded, valid), whole, atol=1e-5, rtol=0)
+    assert float((colour_histogram(grey, torch.ones(1, 8, 8)) * whole).sum()) < 0.2
+
+
+@pytest.mark.slow
+def test_layout_colour_tower_tells_lookalike_colours_apart():
+    """Red vs burgundy: global ImageNet pooling barely sees it, the colour block does."""
+    import torch
+
+    from models.offline import COLOUR_WEIGHT, LayoutColourTower
+
+    tower = build_image_tower(LayoutColourTower.name)
+    assert tower.dim == 4 * 1280 + 196
+    images = [_solid((192, 32, 38)), _solid((112, 22, 44)), _solid((192, 32, 38), 48, 64)]
+    with torch.inference_mode():
+        features = tower.forward(torch.from_numpy(tower.preprocess(images))).numpy()
+    colour = features[:, -196:] / COLOUR_WEIGHT
+    np.testing.assert_allclose(np.linalg.norm(colour, axis=1), 1.0, atol=1e-4)
+    assert colour[0] @ colour[2] > 0.99  # same colour, other shape and padding
+    assert colour[0] @ colour[1] < 0.6  # the lookalike colour
+    # the layout block sees where things are: a tall and a wide crop differ
+    layout = features[:, :-196]
+    assert not np.allclose(layout[0], layout[2])
