@@ -199,14 +199,16 @@ def colour_histogram(rgb: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     height, width = rgb.shape[2:]
     prototypes = torch.cartesian_prod(*(torch.tensor(v, device=rgb.device, dtype=rgb.dtype) for v in
                                         (COLOUR_LIGHTNESS, COLOUR_OPPONENT, COLOUR_OPPONENT)))
-    lab = srgb_to_lab(rgb).permute(0, 2, 3, 1)  # (N, H, W, 3)
-    distances = ((lab[..., None, :] - prototypes) ** 2).sum(-1)  # (N, H, W, K)
-    votes = torch.softmax(-distances / (2 * COLOUR_SIGMA**2), dim=-1)
+    lab = srgb_to_lab(rgb).flatten(2).transpose(1, 2)  # (N, H*W, 3)
+    # softmax(-|x - p|^2 / 2s^2) over prototypes p: |x|^2 is the same for every p of a pixel,
+    # so it drops out and the distances become one matrix product.
+    logits = (lab @ prototypes.T - 0.5 * (prototypes**2).sum(1)) / COLOUR_SIGMA**2
+    votes = torch.softmax(logits, dim=-1)  # (N, H*W, K)
     ys = torch.linspace(-1, 1, height, device=rgb.device, dtype=rgb.dtype)
     xs = torch.linspace(-1, 1, width, device=rgb.device, dtype=rgb.dtype)
     centre = torch.exp(-(ys[:, None] ** 2 + xs[None, :] ** 2) / (2 * 0.5**2))
-    weight = valid * centre
-    shares = (votes * weight[..., None]).sum((1, 2)) / weight.sum((1, 2)).clamp(min=1e-6)[:, None]
+    weight = (valid * centre).flatten(1)  # (N, H*W)
+    shares = torch.bmm(weight[:, None, :], votes)[:, 0] / weight.sum(1).clamp(min=1e-6)[:, None]
     return shares.sqrt()
 
 

@@ -48,7 +48,7 @@ class DataConfig:
 
     fashion_mnist_train: int = 10000  # Fashion-MNIST training images (class-balanced; 0 = none)
     fashion_mnist_eval: int = 10000  # Fashion-MNIST test images scored zero-shot (0 = skip)
-    creator_world_train: int = 3000  # creator-world crops trained on (held-out combos excluded)
+    creator_world_train: int = 6000  # creator-world crops trained on (held-out combos excluded)
     creator_world_eval: int = 1200  # creator-world crops of held-out colour x pattern combos
     held_out_fraction: float = 0.15  # share of (colour, pattern) combos held out of training
     caption_variants: int = 8  # phrasings per creator-world crop
