@@ -52,8 +52,6 @@ class CreatorsConfig:
     influence_min_styles: int = 3  # styles an influence edge must rest on
     influence_min_lift: float = 2.0  # observed / expected, at least
     influence_max_p: float = 0.05  # false discovery rate of influence edges (Benjamini-Hochberg)
-    prior_styles: float = 2.0  # unused since the trendsetter score is a sum (kept so config files load)
-    prior_earliness: float = 0.25  # unused since the trendsetter score is a sum (kept so config files load)
 
 
 def load_config(user_file: str | Path | None = None) -> CreatorsConfig:
