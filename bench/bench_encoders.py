@@ -12,7 +12,7 @@ no pretrained weights can be downloaded here; speed does not depend on the weigh
 - stage (JPEG files): the same from JPEG files on disk, decoding included;
 - peak resident memory of a fresh process that runs that encoder.
 
-Plus the offline default's head training time per epoch on cached features (13,000
+Plus the offline default's head training time per epoch on cached features (16,000
 pairs, the default training set's size). Each encoder runs in its own subprocess so peak
 memory is its own.
 """
@@ -107,20 +107,21 @@ def bench_encoder(spec: str, images: int, batch_size: int, repeats: int) -> dict
     return result
 
 
-def bench_heads(pairs: int = 13000, epochs: int = 2) -> dict[str, float]:
-    """Seconds per epoch of head training on cached (here random) tower features."""
-    from models.offline import HeadsConfig, build_heads
+def bench_heads(pairs: int = 16000, epochs: int = 2) -> dict[str, float]:
+    """Seconds per epoch of head training on cached (here random) features of the default tower's size."""
+    from models.offline import HeadsConfig, build_heads, build_image_tower
     from training.train import OptimConfig, train_heads
 
     config = HeadsConfig()
+    image_dim = build_image_tower(config.image_tower).dim
     rng = np.random.default_rng(0)
-    images = rng.random((pairs, 1280), dtype=np.float32) * 3
+    images = rng.random((pairs, image_dim), dtype=np.float32) * 3
     table = rng.standard_normal((pairs, 384)).astype(np.float32)
     caption_ids = [rng.integers(0, pairs, 4) for _ in range(pairs)]
     groups = rng.integers(0, 500, pairs)
-    heads = build_heads(config, 1280, 384)
+    heads = build_heads(config, image_dim, 384)
     log = train_heads(heads, images, table, caption_ids, groups, OptimConfig(epochs=epochs, warmup_steps=5))
-    return {"seconds_per_epoch": log.seconds_per_epoch, "pairs": pairs,
+    return {"seconds_per_epoch": log.seconds_per_epoch, "pairs": pairs, "image_dim": image_dim,
             "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
@@ -161,7 +162,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{r['stage_jpeg_img_s']:.1f} | {r['stage_over_raw_arrays']:.2f} (JPEG {r['stage_over_raw_jpeg']:.2f}) | "
               f"{r['preprocess_only_img_s']:.0f} | {r['peak_rss_mib']:.0f} |")
     heads = results["head training (offline default)"]
-    print(f"\nhead training: {heads['seconds_per_epoch']:.2f} s/epoch over {heads['pairs']} cached pairs, "
+    print(f"\nhead training: {heads['seconds_per_epoch']:.2f} s/epoch over {heads['pairs']} cached pairs "
+          f"({heads['image_dim']}-d image features), "
           f"peak RSS {heads['peak_rss_mib']:.0f} MiB")
     return 0
 
