@@ -1327,9 +1327,13 @@ def update_styles(catalog: Catalog, config: TrendsConfig, full: bool = False) ->
     if len(ids) == 0:
         raise BadInputError("the index holds no garment embeddings: ingest or re-index first")
     state = _state(catalog)
-    if full or not load_styles(catalog) or state.get("group_by") not in (None, config.cluster.group_by):
+    # Centroids from another encoder's space mean nothing here: a new encoder means a full run.
+    new_encoder = state.get("encoder_version") not in (None, encoder_info.get("version"))
+    if full or new_encoder or not load_styles(catalog) or state.get("group_by") not in (None, config.cluster.group_by):
         encoder = _naming_encoder(encoder_info)
-        return StylesUpdate("recluster", recluster(catalog, ids, vectors, config, encoder), None, encoder_info)
+        result = recluster(catalog, ids, vectors, config, encoder)
+        catalog.set_meta(STATE_KEY, json.dumps({**_state(catalog), "encoder_version": encoder_info.get("version")}))
+        return StylesUpdate("recluster", result, None, encoder_info)
     return StylesUpdate("incremental", None, assign_new_garments(catalog, ids, vectors), encoder_info)
 
 

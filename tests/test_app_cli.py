@@ -28,6 +28,27 @@ def test_demo_builds_world_ingests_reports_and_reruns_quickly(tmp_path, capsys):
     assert not again["world"]["generated"] and again["ingest"]["ingested"] == 0
     assert again["ingest"]["skipped"] == report["ingest"]["ingested"]
     assert again["counts"] == report["counts"]
+    # An upgrade brings a new version of the same encoder (new default heads): the demo
+    # re-embeds the catalog into a new index version and clusters styles afresh.
+    from inference.catalog import Catalog
+    from inference.index import index_root, read_current
+    from inference.trends import STATE_KEY
+
+    assert again["reembedded"] is None
+    live = read_current(data_dir)
+    meta_path = index_root(data_dir) / live / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta["encoder"]["version"] = "an-older-version"
+    meta_path.write_text(json.dumps(meta))
+    with Catalog(data_dir) as catalog:
+        state = json.loads(catalog.get_meta(STATE_KEY))
+        assert state["encoder_version"] != "an-older-version"
+        catalog.set_meta(STATE_KEY, json.dumps({**state, "encoder_version": "an-older-version"}))
+    assert main(argv) == 0
+    upgraded = json.loads(capsys.readouterr().out)
+    assert upgraded["reembedded"] not in (None, live) and read_current(data_dir) == upgraded["reembedded"]
+    assert upgraded["styles"]["mode"] == "recluster" and upgraded["counts"] == report["counts"]
+    assert main(["search", "--data-dir", str(data_dir), "--text", "a red dress", "--json"]) == 0
 
 
 def test_serving_off_loopback_needs_authentication(tmp_path, capsys, monkeypatch):

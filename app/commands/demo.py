@@ -53,7 +53,7 @@ def build(data_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
     """World -> ingest -> styles -> trend and creator reports; returns the demo report."""
     from inference import creators, forecast, trends
     from inference.catalog import Catalog
-    from inference.index import IndexSink
+    from inference.index import IndexSink, resolve_encoder
     from inference.ingest import IngestConfig, ingest
     from inference.manifest import read_manifest
     from inference.trend_reports import creators_report, trends_report
@@ -66,7 +66,9 @@ def build(data_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
 
     clock = time.perf_counter()
     manifest = read_manifest(data_dir / "world" / "manifest.csv")
-    sink = IndexSink(data_dir, args.encoder)  # None: the index's encoder, else the offline default
+    encoder = resolve_encoder(data_dir, args.encoder)  # None: the index's encoder, else the offline default
+    reembedded = _reembed_if_encoder_changed(data_dir, encoder, progress)
+    sink = IndexSink(data_dir, encoder)
     ingested = ingest(manifest.videos, data_dir, IngestConfig.load(args.config), sink, progress, manifest.rejected)
     seconds["ingest"] = time.perf_counter() - clock
 
@@ -79,13 +81,36 @@ def build(data_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
         counts = catalog.counts()
     seconds["styles"] = time.perf_counter() - clock
     return {
-        "data_dir": str(data_dir), "world": world, "encoder": sink.encoder.describe(),
+        "data_dir": str(data_dir), "world": world, "encoder": sink.encoder.describe(), "reembedded": reembedded,
         "ingest": {s: ingested.count(s) for s in ("ingested", "skipped", "duplicate", "unindexed", "failed")},
         "failures": [{"source": o.source, "reason": o.reason} for o in ingested.outcomes if o.failed],
         "counts": counts, "styles": update.as_dict(), "seconds": {k: round(v, 1) for k, v in seconds.items()},
         "top_styles": _top_styles(trend, people),
         "trendsetters": people["leaderboard"][:5],
     }
+
+
+def _reembed_if_encoder_changed(data_dir: Path, encoder: Any, progress: bool) -> str | None:
+    """Re-embed the catalog when the live index was built by another version of ``encoder``.
+
+    An upgrade that brings new default heads leaves an index the new encoder cannot query;
+    the demo rebuilds it from the stored crops (atomically) instead of failing at search time.
+    Returns the new index version, or None when nothing had to change.
+    """
+    from inference.catalog import Catalog
+    from inference.index import index_root, read_current, read_meta, rebuild_index
+
+    live = read_current(data_dir)
+    if live is None:
+        return None
+    built = read_meta(index_root(data_dir) / live)["encoder"]
+    wanted = encoder.describe()
+    if built.get("name") != wanted["name"] or built.get("version") == wanted["version"]:
+        return None
+    logger.info("index %s was built by %s; re-embedding the catalog with %s", live, built.get("version"),
+                wanted["version"])
+    with Catalog(data_dir) as catalog:
+        return rebuild_index(data_dir, encoder, catalog, progress=progress)
 
 
 def _top_styles(trend: dict[str, Any], people: dict[str, Any], count: int = 5) -> list[dict[str, Any]]:
@@ -106,6 +131,8 @@ def _print(report: dict[str, Any]) -> None:
     counts, ingested, seconds = report["counts"], report["ingest"], report["seconds"]
     print(f"stylescope demo: {report['data_dir']}")
     print(f"  world: {'generated' if report['world']['generated'] else 'already there'} ({seconds['world']} s)")
+    if report["reembedded"]:
+        print(f"  index: re-embedded for {report['encoder']['version']} (new version {report['reembedded']})")
     print(f"  ingest: {ingested['ingested']} added, {ingested['skipped'] + ingested['duplicate']} already in, "
           f"{ingested['failed'] + ingested['unindexed']} failed ({seconds['ingest']} s, encoder "
           f"{report['encoder']['name']})")
