@@ -75,7 +75,7 @@ def build(data_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
     clock = time.perf_counter()
     config = trends.load_config(args.config)
     with Catalog(data_dir) as catalog:
-        update = trends.update_styles(catalog, config)
+        update = trends.update_styles(catalog, config, full=reembedded is not None)  # new space, new styles
         trend = trends_report(catalog, config, forecast.load_config(args.config))
         people = creators_report(catalog, config, creators.load_config(args.config), top=10)
         counts = catalog.counts()
