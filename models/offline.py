@@ -399,13 +399,12 @@ _TOWER_CACHE: dict[str, Any] = {}
 
 def build_image_tower(name: str) -> ImageTower:
     """The image tower called ``name`` (pretrained towers are loaded once per process)."""
-    if name == EfficientNetLite0Tower.name:
+    pretrained: dict[str, type[ImageTower]] = {
+        EfficientNetLite0Tower.name: EfficientNetLite0Tower, LayoutColourTower.name: LayoutColourTower,
+    }
+    if name in pretrained:
         if name not in _TOWER_CACHE:
-            _TOWER_CACHE[name] = EfficientNetLite0Tower()
-        return _TOWER_CACHE[name]
-    if name == LayoutColourTower.name:
-        if name not in _TOWER_CACHE:
-            _TOWER_CACHE[name] = LayoutColourTower()
+            _TOWER_CACHE[name] = pretrained[name]()
         return _TOWER_CACHE[name]
     if name.startswith("random-conv"):
         return RandomConvTower(_tower_dim(name))
