@@ -1309,6 +1309,16 @@ def load_embeddings(data_dir: str | Path) -> tuple[np.ndarray, np.ndarray, dict[
     return store.ids.copy(), store.vectors.astype(np.float32), dict(meta["encoder"])
 
 
+def live_encoder_info(data_dir: str | Path) -> dict[str, Any] | None:
+    """The encoder (name, version, dim) that built the live index version, or None without one.
+
+    Raises:
+        IndexCorruptError: the live version's meta.json is missing or damaged.
+    """
+    name = read_current(data_dir)
+    return None if name is None else dict(read_meta(index_root(data_dir) / name)["encoder"])
+
+
 def resolve_encoder(data_dir: str | Path, encoder: Encoder | str | None) -> Encoder:
     """``encoder`` itself, the encoder a spec names, or (None) the live index's encoder,
     falling back to the offline default when there is no index yet."""
@@ -1317,10 +1327,9 @@ def resolve_encoder(data_dir: str | Path, encoder: Encoder | str | None) -> Enco
     if encoder is not None and not isinstance(encoder, str):
         return encoder
     if encoder is None:
-        name = read_current(data_dir)
-        if name is not None:
-            with contextlib.suppress(GarmentIndexError):
-                encoder = str(read_meta(index_root(data_dir) / name)["encoder"]["name"])
+        with contextlib.suppress(GarmentIndexError):
+            built = live_encoder_info(data_dir)
+            encoder = str(built["name"]) if built else None
     return create_encoder(encoder or DEFAULT_ENCODER)
 
 

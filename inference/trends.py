@@ -808,6 +808,7 @@ def recluster(
     config: TrendsConfig,
     encoder: Any | None = None,
     vocabulary: Vocabulary | None = None,
+    encoder_version: str | None = None,
 ) -> ReclusterResult:
     """Full run: cluster every garment, keep style ids by centroid matching, name, save.
 
@@ -819,6 +820,8 @@ def recluster(
         encoder: the encoder that made ``vectors`` (its text tower names the styles);
             None names styles "style <id>".
         vocabulary: words to name styles with; default from ``config.naming``.
+        encoder_version: version of the encoder that made ``vectors``, kept so that
+            :func:`update_styles` clusters afresh when the index moves to another encoder.
 
     Raises:
         BadInputError: there are no garments to cluster.
@@ -847,6 +850,7 @@ def recluster(
         "next_style_id": max([next_id, *[s + 1 for s in style_ids]]),
         "clustered_at": _now(),
         "garments": len(ids),
+        "encoder_version": encoder_version,  # of the embeddings clustered (None: not known)
     }
     save_styles(catalog, styles, ids, garment_style, clustering.distances, new_state)
     previous_ids = {s.id for s in previous}
@@ -1331,8 +1335,7 @@ def update_styles(catalog: Catalog, config: TrendsConfig, full: bool = False) ->
     new_encoder = state.get("encoder_version") not in (None, encoder_info.get("version"))
     if full or new_encoder or not load_styles(catalog) or state.get("group_by") not in (None, config.cluster.group_by):
         encoder = _naming_encoder(encoder_info)
-        result = recluster(catalog, ids, vectors, config, encoder)
-        catalog.set_meta(STATE_KEY, json.dumps({**_state(catalog), "encoder_version": encoder_info.get("version")}))
+        result = recluster(catalog, ids, vectors, config, encoder, encoder_version=encoder_info.get("version"))
         return StylesUpdate("recluster", result, None, encoder_info)
     return StylesUpdate("incremental", None, assign_new_garments(catalog, ids, vectors), encoder_info)
 

@@ -98,16 +98,13 @@ def _reembed_if_encoder_changed(data_dir: Path, encoder: Any, progress: bool) ->
     Returns the new index version, or None when nothing had to change.
     """
     from inference.catalog import Catalog
-    from inference.index import index_root, read_current, read_meta, rebuild_index
+    from inference.index import live_encoder_info, rebuild_index
 
-    live = read_current(data_dir)
-    if live is None:
-        return None
-    built = read_meta(index_root(data_dir) / live)["encoder"]
+    built = live_encoder_info(data_dir)
     wanted = encoder.describe()
-    if built.get("name") != wanted["name"] or built.get("version") == wanted["version"]:
+    if built is None or built.get("name") != wanted["name"] or built.get("version") == wanted["version"]:
         return None
-    logger.info("index %s was built by %s; re-embedding the catalog with %s", live, built.get("version"),
+    logger.info("the index was built by %s; re-embedding the catalog with %s", built.get("version"),
                 wanted["version"])
     with Catalog(data_dir) as catalog:
         return rebuild_index(data_dir, encoder, catalog, progress=progress)
@@ -136,9 +133,11 @@ def _print(report: dict[str, Any]) -> None:
     print(f"  ingest: {ingested['ingested']} added, {ingested['skipped'] + ingested['duplicate']} already in, "
           f"{ingested['failed'] + ingested['unindexed']} failed ({seconds['ingest']} s, encoder "
           f"{report['encoder']['name']})")
+    styles = report["styles"]
+    found = (f"{styles['styles']} styles" if styles["mode"] == "recluster"
+             else f"{styles.get('assigned', 0)} new garments put in existing styles")
     print(f"  catalog: {counts['creators']} creators, {counts['videos_done']} videos, {counts['garments']} garments; "
-          f"{report['styles'].get('styles', report['styles'].get('assigned', 0))} styles "
-          f"({report['styles']['mode']}, {seconds['styles']} s)")
+          f"{found} ({styles['mode']}, {seconds['styles']} s)")
     for failure in report["failures"][:5]:
         print(f"  failed: {failure['source']}: {failure['reason']}")
     print("\ntop styles")
