@@ -1331,8 +1331,9 @@ def update_styles(catalog: Catalog, config: TrendsConfig, full: bool = False) ->
     if len(ids) == 0:
         raise BadInputError("the index holds no garment embeddings: ingest or re-index first")
     state = _state(catalog)
-    # Centroids from another encoder's space mean nothing here: a new encoder means a full run.
-    new_encoder = state.get("encoder_version") not in (None, encoder_info.get("version"))
+    # Centroids from another encoder's space mean nothing here: a new (or unrecorded) encoder
+    # means a full run, so catalogs clustered before the version was kept recluster once.
+    new_encoder = state.get("encoder_version") != encoder_info.get("version")
     if full or new_encoder or not load_styles(catalog) or state.get("group_by") not in (None, config.cluster.group_by):
         encoder = _naming_encoder(encoder_info)
         result = recluster(catalog, ids, vectors, config, encoder, encoder_version=encoder_info.get("version"))
