@@ -2,9 +2,13 @@
 
 - *Adoption*: a creator's first **confident** sighting of a style: a video whose garments
   of the style sit close to its centroid (median distance within ``distance_mads``
-  robust deviations of the style's typical distance) and either show it in ``min_frames`` frames or are backed by the
-  creator wearing it again in a later video. A single stray frame that happens to fall in
-  a style early on is therefore not an adoption.
+  robust deviations of the style's typical distance) and that shows it in ``min_frames``
+  frames, or in at least ``min_frame_share`` of its frames, or is backed by the creator
+  wearing it again in a later video. A single stray frame that happens to fall in a style
+  early on, while the rest of its video shows something else, is therefore not an
+  adoption. The share matters because the sampler keeps one frame of a steady shot: a
+  short video of one outfit often keeps one or two frames, and one frame that is the whole
+  video is not a stray.
 - *Originator*: the earliest adopter (by ``posted_at``; ties broken by more frames, then
   nearer the centroid), with the evidence (video, moment, crop, date) and the runners-up.
 - *Influence* A -> B: B adopted a style within ``influence_days`` after A more often than
@@ -46,6 +50,7 @@ class CreatorsConfig:
     """Originators, influence and trendsetters (section ``creators`` of configs/trends.yaml)."""
 
     min_frames: int = 2  # frames a video must show a style in to count (unless the creator wears it again)
+    min_frame_share: float = 0.5  # ...or this share of the video's frames (one kept frame of a one-shot video counts)
     distance_mads: float = 3.0  # sightings farther than median + this many MADs of the style's distances don't count
     runners_up: int = 3  # adopters shown after the originator
     influence_days: int = 14  # B adopting within this many days after A counts for A -> B
@@ -99,7 +104,9 @@ def _confident(sightings: Sequence[Sighting], config: CreatorsConfig) -> list[bo
         if s.distance <= limit:
             videos_by_creator[s.creator].add(s.video_id)
     return [
-        s.distance <= limit and (s.frames >= config.min_frames or len(videos_by_creator[s.creator]) > 1)
+        s.distance <= limit
+        and (s.frames >= config.min_frames or s.frames >= config.min_frame_share * s.video_frames
+             or len(videos_by_creator[s.creator]) > 1)
         for s in sightings
     ]
 

@@ -955,6 +955,7 @@ class Sighting:
     day: dt.date  # the video's posted_at
     garments: int  # garments of the style in the video
     frames: int  # distinct frames showing the style
+    video_frames: int  # distinct frames of the video showing any style
     distance: float  # median distance of those garments to the style's centroid
     garment_id: int  # the garment nearest the centroid (the evidence)
     t_s: float  # its moment in the video
@@ -1041,9 +1042,11 @@ def load_trend_data(catalog: Catalog, as_of: dt.date | None = None, min_frames: 
 
 def _sightings(catalog: Catalog, posts: dict[int, Post], min_frames: int) -> list[Sighting]:
     groups: dict[tuple[int, int], list[tuple[Any, ...]]] = defaultdict(list)
+    video_frames: dict[int, set[int]] = defaultdict(set)
     for row in catalog.conn.execute(_SIGHTING_SELECT):
         if row[1] in posts:
             groups[(row[0], row[1])].append(row)
+            video_frames[row[1]].add(row[2])
     sightings = []
     for (style_id, video_id), rows in groups.items():
         frames = len({r[2] for r in rows})
@@ -1052,7 +1055,8 @@ def _sightings(catalog: Catalog, posts: dict[int, Post], min_frames: int) -> lis
         post, best = posts[video_id], rows[0]  # rows are sorted by distance
         sightings.append(
             Sighting(style_id, video_id, post.creator, post.followers, post.day, len(rows), frames,
-                     float(np.median([r[3] for r in rows])), best[4], float(best[5]), best[6])
+                     len(video_frames[video_id]), float(np.median([r[3] for r in rows])), best[4],
+                     float(best[5]), best[6])
         )
     sightings.sort(key=lambda s: (s.day, s.video_id, s.style_id))
     return sightings

@@ -53,6 +53,21 @@ def test_a_single_stray_early_frame_is_not_the_originator():
     assert origin.originator.creator == "stray"
 
 
+def test_a_one_frame_video_is_not_a_stray():
+    # the sampler kept one frame of a steady one-outfit video: that frame is the whole video
+    later = [(1, "ann", 4, 3)] + [(1, f"c{i}", 6 + i, 2) for i in range(5)]
+    (origin,) = _origin([(1, "solo", 0, 1, 0.1, 20_000, 1), *later]).values()
+    assert origin.originator.creator == "solo" and origin.strays_skipped == 0
+    # one frame of two is half the video; one of three is a stray
+    (origin,) = _origin([(1, "half", 0, 1, 0.1, 20_000, 2), *later]).values()
+    assert origin.originator.creator == "half"
+    (origin,) = _origin([(1, "third", 0, 1, 0.1, 20_000, 3), *later]).values()
+    assert origin.originator.creator == "ann"
+    strict = CreatorsConfig(min_frame_share=1.01)
+    (origin,) = originators(make_data([(1, "solo", 0, 1, 0.1, 20_000, 1), *later]), strict).values()
+    assert origin.originator.creator == "ann", "a share above 1 turns the rule off"
+
+
 def test_ties_break_on_frames_then_distance_then_handle():
     (origin,) = _origin([(1, "zed", 2, 4), (1, "amy", 2, 2), (1, "bob", 5)]).values()
     assert origin.originator.creator == "zed" and origin.tied_with == ["amy"]

@@ -95,9 +95,11 @@ class WordEncoder:
 
 
 def make_data(events: list[tuple], styles: dict[int, object] | None = None):  # type: ignore[type-arg]
-    """TrendData straight from events ``(style_id | None, creator, day, frames=2, distance=0.1, followers=20k)``.
+    """TrendData from events ``(style_id | None, creator, day, frames=2, distance=0.1, followers=20k, video_frames)``.
 
-    Each event is one video; ``style_id`` None is a post showing no style.
+    Each event is one video; ``style_id`` None is a post showing no style. ``video_frames``
+    (frames of the video showing any style) defaults to max(frames, 3), about what the
+    sampler keeps of a short video.
     """
     from inference.trends import Post, Sighting, TrendData
 
@@ -105,10 +107,11 @@ def make_data(events: list[tuple], styles: dict[int, object] | None = None):  # 
     for video_id, event in enumerate(events, start=1):
         style_id, creator, day, *rest = event
         frames, distance, followers = (list(rest) + [2, 0.1, 20_000][len(rest):])[:3]
+        video_frames = rest[3] if len(rest) > 3 else max(frames, 3)
         posted = day if isinstance(day, dt.date) else DAY0 + dt.timedelta(days=day)
         posts.append(Post(video_id, creator, followers, posted))
         if style_id is not None:
-            sightings.append(Sighting(style_id, video_id, creator, followers, posted, frames, frames, distance,
+            sightings.append(Sighting(style_id, video_id, creator, followers, posted, frames, frames, video_frames, distance,
                                       video_id * 10, 1.5, f"crops/{video_id}/0_top.jpg"))
     sightings.sort(key=lambda s: (s.day, s.video_id))
     posts.sort(key=lambda p: (p.day, p.video_id))
