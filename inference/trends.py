@@ -71,6 +71,10 @@ class ClusterConfig:
     min_cluster_size: int = 8  # HDBSCAN's smallest cluster
     density_selection: str = "leaf"  # HDBSCAN cluster selection: leaf (fine styles) or eom (coarse groups)
     min_style_size: int = 3  # clusters with fewer garments are dissolved (their garments get no style)
+    skip_methods: list[str] = dataclasses.field(default_factory=lambda: ["fallback_center"])  # garments
+    # whose person box came from these localisers get no style (they stay searchable): the centred
+    # fallback fires where no detector saw a person, on title cards and empty rooms, and those crops
+    # gather into junk styles and pollute real ones
     assign_quantile: float = 0.99  # quantile of member distances that sets a style's radius
     assign_slack: float = 1.25  # radius multiplier when assigning garments outside the fit sample
     match_similarity: float = 0.8  # centroid cosine similarity needed to carry a style id over
@@ -140,6 +144,8 @@ def validate_config(config: TrendsConfig) -> None:
         (config.series.weight in WEIGHTS, f"series.weight must be one of {', '.join(WEIGHTS)}"),
         (config.rising.recent_days >= 1, "rising.recent_days must be >= 1"),
         (0.0 < c.assign_quantile <= 1.0, "cluster.assign_quantile must be in (0, 1]"),
+        (isinstance(c.skip_methods, list) and all(isinstance(m, str) for m in c.skip_methods),
+         "cluster.skip_methods must be a list of localiser names, e.g. [fallback_center] or []"),
     ]
     for ok, message in checks:
         if not ok:
@@ -735,14 +741,18 @@ def load_styles(catalog: Catalog) -> list[Style]:
     return styles
 
 
-def garment_kinds(catalog: Catalog, ids: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Kinds and frame ids of the garments ``ids`` that exist in done videos, and a mask of those."""
+def garment_kinds(catalog: Catalog, ids: np.ndarray,
+                  skip_methods: Sequence[str] = ()) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Kinds and frame ids of the garments ``ids`` that exist in done videos and were not
+    located by one of ``skip_methods``, and a mask of those."""
+    skip = set(skip_methods)
     known: dict[int, tuple[str, int]] = {
         row[0]: (row[1], row[2])
         for row in catalog.conn.execute(
-            "SELECT g.id, g.kind, g.frame_id FROM garments g JOIN videos v ON v.id = g.video_id "
+            "SELECT g.id, g.kind, g.frame_id, g.method FROM garments g JOIN videos v ON v.id = g.video_id "
             "WHERE v.status = 'done'"
         )
+        if row[3] not in skip
     }
     mask = np.asarray([int(i) in known for i in ids], bool)
     kinds = [known[int(i)][0] for i in ids[mask]]
@@ -827,8 +837,13 @@ def recluster(
         BadInputError: there are no garments to cluster.
     """
     ids = np.asarray(ids, np.int64)
-    kinds, frames, mask = garment_kinds(catalog, ids)
+    kinds, frames, mask = garment_kinds(catalog, ids, config.cluster.skip_methods)
     if not mask.any():
+        if len(ids) and garment_kinds(catalog, ids)[2].any():
+            raise BadInputError(
+                f"no garments to cluster: every garment was located by {', '.join(config.cluster.skip_methods)} "
+                "(no person detected); set cluster.skip_methods: [] in a --config file to cluster them anyway"
+            )
         raise BadInputError("no garments to cluster: the catalog (or its index) is empty; ingest videos first")
     ids, vectors = ids[mask], normalise(np.asarray(vectors)[mask])
     clustering = cluster_garments(vectors, kinds, frames, config.cluster)
@@ -846,6 +861,7 @@ def recluster(
     new_state = {
         "method": config.cluster.method,
         "group_by": config.cluster.group_by,
+        "skip_methods": list(config.cluster.skip_methods),
         "radii": {str(s.id): s.radius for s in styles},
         "next_style_id": max([next_id, *[s + 1 for s in style_ids]]),
         "clustered_at": _now(),
@@ -906,9 +922,10 @@ def assign_new_garments(catalog: Catalog, ids: np.ndarray, vectors: np.ndarray) 
     if not styles or not fresh.any():
         return AssignResult(int(fresh.sum()), 0)
     ids, vectors = ids[fresh], normalise(np.asarray(vectors)[fresh])
-    kinds, frames, mask = garment_kinds(catalog, ids)
+    state = _state(catalog)
+    kinds, frames, mask = garment_kinds(catalog, ids, state.get("skip_methods", ()))
     ids, vectors = ids[mask], vectors[mask]
-    group_by = _state(catalog).get("group_by", "kind")
+    group_by = state.get("group_by", "kind")
     if group_by == "outfit":
         frame_vectors, frame_of = outfit_vectors(vectors, frames)
         vectors, kinds = frame_vectors[frame_of], ["outfit"] * len(ids)

@@ -12,6 +12,7 @@ import pytest
 from sklearn.metrics import normalized_mutual_info_score
 
 from app.cli import main
+from configs import ConfigError
 from inference import trends
 from inference.catalog import Catalog
 from inference.errors import BadInputError
@@ -166,6 +167,36 @@ def test_no_garments_is_a_clear_error(data_dir):
         recluster(catalog, np.zeros(0, np.int64), np.zeros((0, 8), np.float32), _config())
     with Catalog(data_dir) as catalog, pytest.raises(BadInputError, match="no garments"):
         trends.update_styles(catalog, _config())
+
+
+def test_crops_where_no_person_was_detected_get_no_style(data_dir):
+    with Catalog(data_dir) as catalog:
+        world = WorldBuilder(catalog)
+        for i in range(10):
+            world.post(f"c{i}", i, "a")
+            world.post(f"d{i}", i, "b")
+        # title cards and empty rooms: the centred fallback, all alike, would make a style of their own
+        for i in range(10):
+            world.post(f"c{i}", i, "title card", method="fallback_center")
+        ids, vectors = world.arrays()
+        result = recluster(catalog, ids, vectors, _config())
+        assert len(result.styles) == 2 and result.assigned == 20 * 2
+        styled = {r[0] for r in catalog.conn.execute("SELECT garment_id FROM garment_styles")}
+        assert not any(world.truth[i] == "title card" for i in styled)
+        # incremental assignment skips them too, even next to a style's centroid
+        world.post("late", 11, "a", method="fallback_center")
+        ids, vectors = world.arrays()
+        assert assign_new_garments(catalog, ids, vectors).assigned == 0
+        # a setting to keep them, and a clear error when nothing else is left
+        result = recluster(catalog, ids, vectors, _config(skip_methods=[]))
+        assert result.assigned == len(ids)
+    with Catalog(data_dir / "only") as catalog:
+        world = WorldBuilder(catalog)
+        for i in range(4):
+            world.post(f"c{i}", i, "a", method="fallback_center")
+        ids, vectors = world.arrays()
+        with pytest.raises(BadInputError, match="skip_methods"):
+            recluster(catalog, ids, vectors, _config())
 
 
 # -- identity across runs and incremental assignment ----------------------------------------
@@ -451,3 +482,15 @@ def test_world_scores_through_the_world_scorer(data_dir):
     assert scores["rising"]["precision"] == 1.0 and scores["rising"]["recall"] == 1.0
     assert abs(scores["rising"]["days_late"]["trend"]) <= 2
     assert scores["trendsetters"]["in_top_10pct"] == 1.0
+
+
+@pytest.mark.parametrize("text, message", [
+    ("cluster:\n  skip_methods: fallback_center\n", r"cluster\.skip_methods"),
+    ("cluster:\n  method: spectral\n", r"cluster\.method"),
+    ("cluster:\n  k_min: 9\n  k_max: 3\n", r"cluster\.k_min"),
+])
+def test_bad_trends_settings_name_the_setting(tmp_path, text, message):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        trends.load_config(bad)

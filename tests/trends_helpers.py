@@ -43,11 +43,12 @@ class WorldBuilder:
         frames: int = 2,
         followers: int = 20_000,
         noise: float | None = None,
+        method: str = "test",
     ) -> int:
         """One video by ``creator`` on ``day`` (offset from DAY0 or a date) showing ``styles``.
 
         ``styles`` maps garment kind -> style key (a bare key means one ``top``). Every frame
-        shows every garment; returns the video id.
+        shows every garment; ``method`` is the localiser recorded for them. Returns the video id.
         """
         kinds = styles if isinstance(styles, dict) else {"top": styles}
         posted = day if isinstance(day, dt.date) else DAY0 + dt.timedelta(days=day)
@@ -58,7 +59,7 @@ class WorldBuilder:
         garment_rows, keys = [], []
         for f in range(frames):
             for kind, key in kinds.items():
-                garment_rows.append(GarmentRow(f, kind, Box(0, 0, 10, 10), "test", 0.9, f"crops/{video_id}/{f}_{kind}.jpg"))
+                garment_rows.append(GarmentRow(f, kind, Box(0, 0, 10, 10), method, 0.9, f"crops/{video_id}/{f}_{kind}.jpg"))
                 keys.append(key)
         ids = self.catalog.finish_video(video_id, INFO, frame_rows, garment_rows)
         for garment_id, key in zip(ids, keys, strict=True):
