@@ -1355,7 +1355,10 @@ def update_styles(catalog: Catalog, config: TrendsConfig, full: bool = False) ->
     # Centroids from another encoder's space mean nothing here: a new (or unrecorded) encoder
     # means a full run, so catalogs clustered before the version was kept recluster once.
     new_encoder = state.get("encoder_version") != encoder_info.get("version")
-    if full or new_encoder or not load_styles(catalog) or state.get("group_by") not in (None, config.cluster.group_by):
+    # so do other settings that decide which garments are clustered, and how
+    settings_changed = (state.get("group_by") not in (None, config.cluster.group_by)
+                        or state.get("skip_methods") != list(config.cluster.skip_methods))
+    if full or new_encoder or settings_changed or not load_styles(catalog):
         encoder = _naming_encoder(encoder_info)
         result = recluster(catalog, ids, vectors, config, encoder, encoder_version=encoder_info.get("version"))
         return StylesUpdate("recluster", result, None, encoder_info)
