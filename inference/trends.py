@@ -108,6 +108,9 @@ class RisingConfig:
     history_days: int = 56  # length of the history window before it
     min_history_days: int = 14  # days of data needed before the recent window to judge at all
     min_creators: int = 3  # distinct creators in the recent window (one creator is not a trend)
+    min_new_creators: int = 3  # of those, creators wearing the style for the first time (a trend spreads
+    # to new people; fans wearing a staple more often for a while do not make it one)
+    min_new_share: float = 0.5  # share of the recent window's creators who wear it for the first time
     min_videos: int = 4  # style videos in the recent window
     min_growth: float = 2.0  # recent share over historical share, at least
     z_threshold: float = 3.0  # Poisson z-score of recent videos against the historical share
@@ -291,7 +294,12 @@ def choose_k(vectors: np.ndarray, config: ClusterConfig) -> tuple[int, dict[int,
     spread = 1.0 - float(np.min(sample @ sample[: min(len(sample), 256)].T)) if len(sample) else 0.0
     if len(sample) < 3 or spread < 1e-4:
         return 1, {}
-    k_max = max(config.k_min, min(config.k_max, len(sample) - 1))
+    # no more styles than could each reach min_style_size (a small catalog would otherwise be
+    # cut into clusters that are all dissolved, leaving no style at all); below k_min, the
+    # silhouette chooses from 2 up
+    k_cap = max(2, len(vectors) // max(1, config.min_style_size))
+    k_min = config.k_min if config.k_min <= k_cap else 2
+    k_max = max(k_min, min(config.k_max, len(sample) - 1, k_cap))
     scores: dict[int, float] = {}
 
     quick = dataclasses.replace(config, kmeans_restarts=1)  # one run per k while choosing
@@ -302,7 +310,7 @@ def choose_k(vectors: np.ndarray, config: ClusterConfig) -> tuple[int, dict[int,
             scores[k] = cosine_silhouette(sample, labels) if len(np.unique(labels)) < len(sample) else -1.0
         return scores[k]
 
-    grid = _k_grid(max(2, config.k_min), max(2, k_max))
+    grid = _k_grid(max(2, k_min), max(2, k_max))
     top = max(scores[k] for k in grid if score(k) > -2)
     # the finest grid k whose silhouette is near the best, refined between its neighbours
     floor = top - config.k_tolerance
@@ -325,7 +333,7 @@ def _radius(distances: np.ndarray, config: ClusterConfig) -> float:
 
 def _kmeans_group(vectors: np.ndarray, config: ClusterConfig) -> tuple[np.ndarray, dict[int, float]]:
     k, scores = choose_k(vectors, config)
-    logger.info("k-means: %d garments -> k=%d (silhouette %.3f)", len(vectors), k, scores.get(k, 0.0))
+    logger.info("k-means: %d vectors -> k=%d (silhouette %.3f)", len(vectors), k, scores.get(k, 0.0))
     centroids = spherical_kmeans(vectors, k, config)
     if config.split_separation > 0 or config.merge_separation > 0:
         centroids = refine_clusters(vectors, centroids, config)
@@ -1162,6 +1170,7 @@ class StyleTrend:
     growth: float  # recent share / historical share
     recent_videos: int
     recent_creators: int
+    recent_new_creators: int  # of those, first-time wearers of the style
     recent_share: float
     history_share: float
     takeoff: dt.date | None  # first day the style was flagged rising (detection day)
@@ -1220,6 +1229,14 @@ def _window_creators(creator_days: list[tuple[str, int]], n_days: int, length: i
     return present.sum(axis=0)
 
 
+def _first_days(creator_days: list[tuple[str, int]]) -> dict[str, int]:
+    """Each creator's first day (index) showing the style."""
+    first: dict[str, int] = {}
+    for creator, day in creator_days:
+        first[creator] = min(day, first.get(creator, day))
+    return first
+
+
 def recent_lengths(n_days: int, config: RisingConfig) -> np.ndarray:
     """Length of the recent window on each day since the data began.
 
@@ -1238,6 +1255,7 @@ class _Scores:
     growth: np.ndarray
     recent: np.ndarray
     creators: np.ndarray
+    new_creators: np.ndarray
     recent_share: np.ndarray
     history_share: np.ndarray
     rising: np.ndarray
@@ -1246,9 +1264,14 @@ class _Scores:
 
 
 def _burst_scores(videos: np.ndarray, posts: np.ndarray, creators: np.ndarray, history_creators: np.ndarray,
-                  config: RisingConfig) -> _Scores:
-    """Burst statistics of one style for every day (only data up to that day is used)."""
+                  first_wearings: np.ndarray, config: RisingConfig) -> _Scores:
+    """Burst statistics of one style for every day (only data up to that day is used).
+
+    ``first_wearings`` counts, per day, the creators who wore the style that day for the
+    first time in the data.
+    """
     w, h = recent_lengths(len(posts), config), config.history_days
+    new_creators = _window_sum(first_wearings, w)
     recent, recent_posts = _window_sum(videos, w), _window_sum(posts, w)
     past, past_posts = _window_sum(videos, h, lag=w), _window_sum(posts, h, lag=w)
     history_days = np.clip(np.arange(len(posts)) + 1 - w, 0, h)
@@ -1260,10 +1283,12 @@ def _burst_scores(videos: np.ndarray, posts: np.ndarray, creators: np.ndarray, h
     growth = np.divide(recent_share, p0, out=np.zeros_like(recent), where=p0 > 0)
     judged = history_days >= config.min_history_days
     rising = (judged & (z >= config.z_threshold) & (growth >= config.min_growth)
-              & (creators >= config.min_creators) & (recent >= config.min_videos))
+              & (creators >= config.min_creators) & (recent >= config.min_videos)
+              & (new_creators >= config.min_new_creators)
+              & (new_creators >= config.min_new_share * creators))
     fading = (judged & (z <= -config.z_threshold) & (growth <= 1.0 / config.min_growth)
               & (past >= config.min_videos) & (history_creators >= config.min_creators))
-    return _Scores(z, growth, recent, creators, recent_share, history_share, rising, fading, judged)
+    return _Scores(z, growth, recent, creators, new_creators, recent_share, history_share, rising, fading, judged)
 
 
 def rising_styles(data: TrendData, config: RisingConfig, as_of: dt.date | None = None) -> list[StyleTrend]:
@@ -1283,7 +1308,10 @@ def rising_styles(data: TrendData, config: RisingConfig, as_of: dt.date | None =
         lengths = recent_lengths(len(daily.days), config)
         creators = _window_creators(creator_days, len(daily.days), lengths)
         history_creators = _window_creators(creator_days, len(daily.days), config.history_days, lag=lengths)
-        scores = _burst_scores(videos, daily.posts, creators, history_creators, config)
+        first_wearings = np.zeros(len(daily.days))
+        for day in _first_days(creator_days).values():
+            first_wearings[day] += 1
+        scores = _burst_scores(videos, daily.posts, creators, history_creators, first_wearings, config)
         trends.append(_trend(style_id, scores, videos, daily.days, config))
     trends.sort(key=lambda t: ({"rising": 0, "new": 1, "steady": 2, "fading": 3}[t.state], -t.score))
     return trends
@@ -1308,7 +1336,7 @@ def _trend(style_id: int, s: _Scores, videos: np.ndarray, days: list[dt.date], c
              else "steady" if s.judged[last] else "new")
     return StyleTrend(
         style_id, state, round(float(s.z[last]), 3), round(float(s.growth[last]), 3), int(s.recent[last]),
-        int(s.creators[last]), float(s.recent_share[last]), float(s.history_share[last]), takeoff, onset, fading_since,
+        int(s.creators[last]), int(s.new_creators[last]), float(s.recent_share[last]), float(s.history_share[last]), takeoff, onset, fading_since,
     )
 
 

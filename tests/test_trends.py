@@ -70,6 +70,17 @@ def test_kmeans_chooses_k_from_the_data_per_kind():
     assert set(result.selection) == {"top", "bottom"} and 4 in result.selection["top"]
 
 
+def test_a_small_catalog_is_not_cut_into_more_styles_than_it_can_fill():
+    # 15 garments of 3 styles with the packaged k_min of 8: at most 15 // min_style_size clusters
+    vectors, labels = _blobs(3, 5, seed=3)
+    config = ClusterConfig(group_by="kind", kmeans_restarts=2)
+    assert config.k_min == 8 and config.min_style_size == 3
+    result = cluster_garments(vectors, ["top"] * len(vectors), np.arange(len(vectors)), config)
+    assert max(result.selection["top"]) <= 5 and 3 <= len(result.clusters) <= 5
+    assert (result.labels >= 0).all(), "no garment lost to a dissolved sliver"
+    assert normalized_mutual_info_score(labels, result.labels) > 0.85
+
+
 def _lookalikes(per: int, small: int, dim: int = 64, seed: int = 4):
     """A large style, a small lookalike of it (centres at cosine 0.99) and three far styles."""
     rng = np.random.default_rng(seed)
