@@ -129,6 +129,7 @@ def _style_entry(catalog: Catalog, style: trends_mod.Style, trend: trends_mod.St
         "growth": trend.growth,
         "recent_videos": trend.recent_videos,
         "recent_creators": trend.recent_creators,
+        "recent_new_creators": trend.recent_new_creators,
         "recent_share": round(trend.recent_share, 6),
         "history_share": round(trend.history_share, 6),
         "takeoff": trend.takeoff.isoformat() if trend.takeoff else None,

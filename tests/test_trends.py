@@ -386,6 +386,23 @@ def test_rising_needs_a_burst_and_several_creators():
     assert 3 not in at_45
 
 
+def test_fans_wearing_a_staple_more_often_is_not_a_trend():
+    rng = np.random.default_rng(1)
+    events: list[tuple] = [(None, f"p{d % 9}", d) for d in range(70) for _ in range(4)]
+    fans = [f"fan{i}" for i in range(6)]
+    events += [(1, fans[d % 6], d) for d in range(0, 50, 5)]  # a staple of six fans, every five days
+    events += [(1, fans[int(rng.integers(6))], d) for d in range(50, 64) for _ in range(2)]  # then twice a day
+    events += [(2, f"new{i}", 50 + i) for i in range(8)]  # the same days: eight creators wear a new style
+    verdicts = {t.style_id: t for t in rising_styles(make_data(events), RisingConfig())}
+    assert verdicts[2].takeoff is not None
+    assert verdicts[1].takeoff is None and verdicts[1].recent_new_creators == 0
+    at_57 = {t.style_id: t for t in rising_styles(make_data(events), RisingConfig(), DAY0 + dt.timedelta(days=57))}
+    assert at_57[2].state == "rising" and at_57[2].recent_new_creators == at_57[2].recent_creators == 8
+    # the burst itself is real: without the new-wearer rule the staple is flagged
+    loose = RisingConfig(min_new_creators=0, min_new_share=0.0)
+    assert {t.style_id: t for t in rising_styles(make_data(events), loose)}[1].takeoff is not None
+
+
 def test_a_burst_in_the_first_weeks_is_judged_once_enough_history_exists():
     events = [(1, f"bg{d % 5}", d) for d in range(60)] + [(None, f"p{d % 7}", d) for d in range(60) for _ in range(3)]
     events += [(2, f"t{i}", 17 + i) for i in range(6)]  # a new style bursts on days 17-22
