@@ -271,7 +271,8 @@ def _trends_tab(services: Services) -> dict[str, Any]:
         update = handlers.update_styles(services, full)
         if update["mode"] == "recluster":
             return f"Clustered into {update['styles']} styles ({update['assigned']} garments assigned)."
-        return f"Assigned {update['assigned']} of {update['considered']} new garments to existing styles."
+        return (f"Assigned {update['assigned']} of {update['considered']} garments without a style "
+                "(new or left out) to existing styles.")
 
     @user_errors
     def show_style(choice: str | None) -> tuple[Any, ...]:

@@ -56,6 +56,9 @@ class ClusterConfig:
 
     method: str = "kmeans"  # kmeans (spherical, k by silhouette) or density (HDBSCAN, noise unassigned)
     group_by: str = "outfit"  # outfit: one vector per frame; kind: styles per garment kind; all: pooled
+    outfit_kinds: list[str] = dataclasses.field(default_factory=lambda: ["top", "bottom"])  # garments
+    # averaged into a frame's outfit vector ([]: all); the full-body crop also holds the room and the
+    # creator, which pulls frames together by who posted them rather than by what they wear
     k_min: int = 8  # fewest styles k-means may choose per group (below it, silhouette rewards coarse
     # splits such as full-body shots vs close-ups rather than styles)
     k_max: int = 80  # most styles k-means may choose per group
@@ -71,6 +74,8 @@ class ClusterConfig:
     min_cluster_size: int = 8  # HDBSCAN's smallest cluster
     density_selection: str = "leaf"  # HDBSCAN cluster selection: leaf (fine styles) or eom (coarse groups)
     min_style_size: int = 3  # clusters with fewer garments are dissolved (their garments get no style)
+    noise_mads: float = 3.0  # k-means: garments farther from their centroid than the median distance plus
+    # this many robust deviations get no style (mostly strays k-means had to put somewhere); 0: assign all
     skip_methods: list[str] = dataclasses.field(default_factory=lambda: ["fallback_center"])  # garments
     # whose person box came from these localisers get no style (they stay searchable): the centred
     # fallback fires where no detector saw a person, on title cards and empty rooms, and those crops
@@ -149,6 +154,8 @@ def validate_config(config: TrendsConfig) -> None:
         (0.0 < c.assign_quantile <= 1.0, "cluster.assign_quantile must be in (0, 1]"),
         (isinstance(c.skip_methods, list) and all(isinstance(m, str) for m in c.skip_methods),
          "cluster.skip_methods must be a list of localiser names, e.g. [fallback_center] or []"),
+        (isinstance(c.outfit_kinds, list) and set(c.outfit_kinds) <= {"top", "bottom", "full"},
+         "cluster.outfit_kinds must be a list of garment kinds (top, bottom, full), e.g. [top, bottom] or []"),
     ]
     for ok, message in checks:
         if not ok:
@@ -510,14 +517,23 @@ def _assign_group(
     """Labels, distances and radii of a group.
 
     With ``radii`` (density clusters, from the fitted members), garments outside their
-    nearest cluster's radius are noise; otherwise (k-means) every garment is assigned and
-    the radii are set from the members' distances.
+    nearest cluster's radius are noise; otherwise (k-means) garments farther from their
+    centroid than the group's median distance plus ``noise_mads`` robust deviations are
+    noise (k-means puts every garment somewhere, and those far ones are mostly strays:
+    half-seen people, rare styles that got no cluster), and the radii are set from the
+    members' distances.
     """
     if len(centroids) == 0:
         return np.full(len(vectors), NOISE), np.full(len(vectors), np.nan, np.float32), []
     labels, distances = _nearest(vectors, centroids)
     if radii is None:
-        radii = [_radius(distances[labels == c], config) for c in range(len(centroids))]
+        limit = np.inf
+        if config.noise_mads > 0 and len(distances):
+            median = float(np.median(distances))
+            limit = median + config.noise_mads * 1.4826 * float(np.median(np.abs(distances - median))) + 1e-6
+            labels[distances > limit] = NOISE
+        # new garments are held to the same limit as the run's own
+        radii = [min(_radius(distances[labels == c], config), limit) for c in range(len(centroids))]
     else:
         labels[distances > np.asarray(radii)[labels]] = NOISE
     return labels, distances, radii
@@ -531,11 +547,22 @@ def _groups(kinds: Sequence[str], frame_ids: np.ndarray, group_by: str) -> dict[
     return {str(k): np.flatnonzero(kind_array == k) for k in sorted(set(kinds))}
 
 
-def outfit_vectors(vectors: np.ndarray, frame_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """One unit vector per frame (the mean of its garments) and each garment's frame row."""
+def outfit_vectors(vectors: np.ndarray, frame_ids: np.ndarray, kinds: Sequence[str] | None = None,
+                   use_kinds: Sequence[str] = ()) -> tuple[np.ndarray, np.ndarray]:
+    """One unit vector per frame and each garment's frame row.
+
+    A frame's vector is the mean of its garments of ``use_kinds`` (all of them when
+    ``use_kinds`` is empty, ``kinds`` is not given, or the frame has none of those kinds).
+    """
     frames, inverse = np.unique(frame_ids, return_inverse=True)
     sums = np.zeros((len(frames), vectors.shape[1]), np.float32)
     np.add.at(sums, inverse, vectors)
+    if use_kinds and kinds is not None:
+        chosen = np.isin(np.asarray(kinds, dtype=object), list(use_kinds))
+        picked = np.zeros_like(sums)
+        np.add.at(picked, inverse[chosen], vectors[chosen])
+        has = np.bincount(inverse[chosen], minlength=len(frames)) > 0
+        sums[has] = picked[has]
     return normalise(sums), inverse
 
 
@@ -558,7 +585,7 @@ def cluster_garments(
     """
     vectors = normalise(vectors)
     if config.group_by == "outfit":
-        frame_vectors, frame_of = outfit_vectors(vectors, np.asarray(frame_ids))
+        frame_vectors, frame_of = outfit_vectors(vectors, np.asarray(frame_ids), kinds, config.outfit_kinds)
         inner = dataclasses.replace(config, group_by="all")
         result = cluster_garments(frame_vectors, ["outfit"] * len(frame_vectors), np.arange(len(frame_vectors)), inner)
         for cluster in result.clusters:
@@ -870,6 +897,7 @@ def recluster(
         "method": config.cluster.method,
         "group_by": config.cluster.group_by,
         "skip_methods": list(config.cluster.skip_methods),
+        "outfit_kinds": list(config.cluster.outfit_kinds),
         "radii": {str(s.id): s.radius for s in styles},
         "next_style_id": max([next_id, *[s + 1 for s in style_ids]]),
         "clustered_at": _now(),
@@ -935,7 +963,7 @@ def assign_new_garments(catalog: Catalog, ids: np.ndarray, vectors: np.ndarray) 
     ids, vectors = ids[mask], vectors[mask]
     group_by = state.get("group_by", "kind")
     if group_by == "outfit":
-        frame_vectors, frame_of = outfit_vectors(vectors, frames)
+        frame_vectors, frame_of = outfit_vectors(vectors, frames, kinds, state.get("outfit_kinds", ()))
         vectors, kinds = frame_vectors[frame_of], ["outfit"] * len(ids)
     pairs = _assign_to_styles(styles, ids, vectors, kinds, group_by)
     with catalog.transaction() as tx:
@@ -1385,7 +1413,8 @@ def update_styles(catalog: Catalog, config: TrendsConfig, full: bool = False) ->
     new_encoder = state.get("encoder_version") != encoder_info.get("version")
     # so do other settings that decide which garments are clustered, and how
     settings_changed = (state.get("group_by") not in (None, config.cluster.group_by)
-                        or state.get("skip_methods") != list(config.cluster.skip_methods))
+                        or state.get("skip_methods") != list(config.cluster.skip_methods)
+                        or state.get("outfit_kinds", []) != list(config.cluster.outfit_kinds))
     if full or new_encoder or settings_changed or not load_styles(catalog):
         encoder = _naming_encoder(encoder_info)
         result = recluster(catalog, ids, vectors, config, encoder, encoder_version=encoder_info.get("version"))

@@ -269,7 +269,7 @@ def test_trends_plot_table_and_style_detail(app):
 
 def test_update_styles_assigns_new_garments(app):
     message = app["client"].predict(False, api_name="/update_styles")
-    assert re.match(r"(Assigned \d+ of \d+ new garments|Clustered into \d+ styles)", message)
+    assert re.match(r"(Assigned \d+ of \d+ garments without a style|Clustered into \d+ styles)", message)
     status = app["client"].predict("any", 0, api_name="/trends_after_update")[0]
     assert "styles" in status
 

@@ -77,7 +77,8 @@ def _print(report: dict[str, Any], top: int) -> None:
         print(f"clustered: {update['styles']} styles, {update['assigned']} garments assigned, "
               f"{update['unassigned']} left out; ids kept {update['kept_ids']}, new {update['new_ids']}")
     else:
-        print(f"assigned {update['assigned']} of {update['considered']} new garments to existing styles")
+        print(f"assigned {update['assigned']} of {update['considered']} garments without a style (new or left out) "
+              "to existing styles")
     skipped = report["skipped"]
     if skipped["future_videos"] or skipped["undated_videos"]:
         print(f"left out: {skipped['future_videos']} videos posted in the future, {skipped['undated_videos']} undated")
