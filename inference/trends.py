@@ -752,6 +752,8 @@ def name_styles(
             best = members[np.argmax(row[members])]
             if row[best] > 0 or n == len(vocabulary.name_from) - 1:
                 parts.append(entries[best][1])
+        # a word that a later part repeats says nothing ("mini mini skirt", "denim denim jacket")
+        parts = [p for i, p in enumerate(parts) if not any(set(p.split()) <= set(q.split()) for q in parts[i + 1 :])]
         name = " ".join(parts) or words[0]["word"]
         seen[name] += 1
         named.append((name if seen[name] == 1 else f"{name} ({seen[name]})", words))

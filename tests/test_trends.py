@@ -331,6 +331,16 @@ def test_styles_are_named_from_the_vocabulary(data_dir, tmp_path):
         assert json.loads(stored)[0]["score"] >= json.loads(stored)[1]["score"]
 
 
+def test_a_name_does_not_repeat_a_word_the_garment_already_says():
+    vocabulary = trends.Vocabulary(prompt="{word}", name_from=("colours", "silhouettes", "garments"),
+                                   words={"colours": ["red"], "silhouettes": ["mini", "wide"],
+                                          "garments": ["mini skirt", "jeans"]})
+    vectors = np.eye(5, dtype=np.float32)  # red, mini, wide, mini skirt, jeans
+    centroids = trends.normalise(np.asarray([[1, 1, 0, 1, 0], [1, 0, 1, 0, 1]], np.float32))
+    names = [name for name, _ in trends.name_styles(centroids, vocabulary, vectors, NamingConfig(center=False))]
+    assert names == ["red mini skirt", "red wide jeans"]
+
+
 def test_packaged_vocabulary_loads():
     vocabulary = load_vocabulary()
     assert {"garments", "colours", "aesthetics"} <= set(vocabulary.words)
