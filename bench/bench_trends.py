@@ -188,18 +188,27 @@ def run_world(args: argparse.Namespace) -> dict[str, Any]:
     encoder = trends_mod._naming_encoder(encoder_info)
     results: dict[str, Any] = {"encoder": encoder_info, "variants": {}}
     variants = [(m, g) for m in args.methods.split(",") for g in args.groupings.split(",")]
+    seeds = [int(s) for s in str(args.seeds).split(",")]
     with Catalog(args.data_dir) as catalog:
         for method, group_by in variants:
-            config = trends_mod.load_config()
-            config.cluster.method, config.cluster.group_by = method, group_by
-            start = time.perf_counter()
-            run = trends_mod.recluster(catalog, ids, vectors, config, encoder)
-            seconds = time.perf_counter() - start
-            metrics = world_metrics(catalog, answer, config, creators_mod.load_config())
-            metrics["styles"] = len(run.styles)
-            metrics["cluster_seconds"] = round(seconds, 2)
-            results["variants"][f"{method}/{group_by}"] = metrics
-            logger.info("%s/%s: %s", method, group_by, json.dumps(_summary(metrics)))
+            for seed in seeds:
+                config = trends_mod.load_config()
+                config.cluster.method, config.cluster.group_by, config.cluster.seed = method, group_by, seed
+                start = time.perf_counter()
+                run = trends_mod.recluster(catalog, ids, vectors, config, encoder)
+                seconds = time.perf_counter() - start
+                metrics = world_metrics(catalog, answer, config, creators_mod.load_config())
+                metrics["styles"] = len(run.styles)
+                metrics["cluster_seconds"] = round(seconds, 2)
+                name = f"{method}/{group_by}" + (f" seed {seed}" if len(seeds) > 1 else "")
+                results["variants"][name] = metrics
+                logger.info("%s: %s", name, json.dumps(_summary(metrics)))
+            if len(seeds) > 1:  # k-means depends on its seed: one run is not the method's figure
+                runs = [_summary(results["variants"][f"{method}/{group_by} seed {s}"]) for s in seeds]
+                results.setdefault("means", {})[f"{method}/{group_by}"] = {
+                    key: float(np.mean([r[key] for r in runs])) if all(r[key] is not None for r in runs) else None
+                    for key in runs[0]
+                }
     return results
 
 
@@ -334,6 +343,7 @@ def main(argv: list[str] | None = None) -> int:
     world.add_argument("--data-dir", required=True)
     world.add_argument("--methods", default="kmeans,density")
     world.add_argument("--groupings", default="kind,outfit")
+    world.add_argument("--seeds", default="0", help="cluster seeds, e.g. 0,1,2,3,4: each variant is run per seed, with means")
     society = sub.add_parser("society")
     society.add_argument("--preset", default="bench")
     society.add_argument("--seed", type=int, default=0)
