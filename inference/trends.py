@@ -152,6 +152,8 @@ def validate_config(config: TrendsConfig) -> None:
         (config.series.weight in WEIGHTS, f"series.weight must be one of {', '.join(WEIGHTS)}"),
         (config.rising.recent_days >= 1, "rising.recent_days must be >= 1"),
         (0.0 < c.assign_quantile <= 1.0, "cluster.assign_quantile must be in (0, 1]"),
+        (c.noise_mads >= 0, "cluster.noise_mads must be >= 0 (0 assigns every garment)"),
+        (0.0 <= config.rising.min_new_share <= 1.0, "rising.min_new_share must be in [0, 1]"),
         (isinstance(c.skip_methods, list) and all(isinstance(m, str) for m in c.skip_methods),
          "cluster.skip_methods must be a list of localiser names, e.g. [fallback_center] or []"),
         (isinstance(c.outfit_kinds, list) and set(c.outfit_kinds) <= {"top", "bottom", "full"},

@@ -543,6 +543,9 @@ def test_world_scores_through_the_world_scorer(data_dir):
     ("cluster:\n  skip_methods: fallback_center\n", r"cluster\.skip_methods"),
     ("cluster:\n  method: spectral\n", r"cluster\.method"),
     ("cluster:\n  k_min: 9\n  k_max: 3\n", r"cluster\.k_min"),
+    ("cluster:\n  noise_mads: -1\n", r"cluster\.noise_mads"),
+    ("cluster:\n  outfit_kinds: [shoes]\n", r"cluster\.outfit_kinds"),
+    ("rising:\n  min_new_share: 1.5\n", r"rising\.min_new_share"),
 ])
 def test_bad_trends_settings_name_the_setting(tmp_path, text, message):
     bad = tmp_path / "bad.yaml"
