@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from app.logs import setup_logging
+from configs import ConfigError
 from inference.errors import StylescopeError
 
 logger = logging.getLogger("stylescope")
@@ -67,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(args.verbose, quiet=args.quiet or getattr(args, "json", False))
     try:
         return int(args.func(args))
-    except StylescopeError as exc:
+    except (StylescopeError, ConfigError) as exc:
         print(f"stylescope {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:

@@ -103,3 +103,21 @@ def test_app_with_auth_refuses_anonymous_clients(tmp_path):
     finally:
         blocks.close()
         services.close()
+
+
+@pytest.mark.parametrize("command", [
+    ["trends"], ["creators"], ["ingest", "--manifest", "missing.csv"], ["search", "--text", "red skirt"], ["index", "stats"],
+])
+@pytest.mark.parametrize("text, message", [
+    ("cluster:\n  noise_mads: -1\n", "noise_mads"),
+    ("cluster:\n  nosie: 1\n", "unknown"),
+    ("cluster: [\n", "not valid YAML"),
+])
+def test_a_bad_config_file_is_a_clear_error_not_a_traceback(tmp_path, capsys, command, text, message):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text)
+    code = main([*command, "--data-dir", str(tmp_path / "data"), "--config", str(bad)])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    if command[0] in ("trends", "creators"):  # the commands that read the trends sections
+        assert message in err
