@@ -38,8 +38,8 @@ from typing import Any
 
 import numpy as np
 
-from configs import from_dict, load
-from inference.trends import Sighting, StyleTrend, TrendData
+from configs import ConfigError, from_dict, load
+from inference.trends import Sighting, StyleTrend, TrendData, robust_limit
 from inference.types import follower_tier, tier_bounds
 
 logger = logging.getLogger(__name__)
@@ -62,7 +62,18 @@ class CreatorsConfig:
 
 def load_config(user_file: str | Path | None = None) -> CreatorsConfig:
     """The ``creators`` section of the packaged trends config, with the user's file over it."""
-    return from_dict(CreatorsConfig, load("trends", user_file).get("creators"))
+    config = from_dict(CreatorsConfig, load("trends", user_file).get("creators"))
+    checks = [
+        (config.min_frames >= 1, "creators.min_frames must be >= 1"),
+        (config.min_frame_share >= 0, "creators.min_frame_share must be >= 0 (above 1 turns the share rule off)"),
+        (config.distance_mads > 0, "creators.distance_mads must be > 0"),
+        (config.runners_up >= 0, "creators.runners_up must be >= 0"),
+        (config.influence_days >= 1, "creators.influence_days must be >= 1"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(message)
+    return config
 
 
 # --------------------------------------------------------------------------------------
@@ -98,8 +109,7 @@ class Adoption:
 def _confident(sightings: Sequence[Sighting], config: CreatorsConfig) -> list[bool]:
     """Which sightings of one style count as adoptions (see the module docstring)."""
     distances = np.asarray([s.distance for s in sightings])
-    median = float(np.median(distances))
-    limit = median + config.distance_mads * 1.4826 * float(np.median(np.abs(distances - median))) + 1e-6
+    limit = robust_limit(distances, config.distance_mads, floor=0.0)
     videos_by_creator: dict[str, set[int]] = defaultdict(set)
     for s in sightings:
         if s.distance <= limit:

@@ -4,8 +4,10 @@ A *style* is a cluster of garment embeddings. A full run (:func:`recluster`) clu
 garment (per garment kind, over whole outfits, or all pooled: ``cluster.group_by``), either
 with spherical k-means whose k is chosen from the data by silhouette (then clusters whose
 members fall in two groups along their main axis are split, so a small lookalike style is
-not hidden inside the style it copies, and neighbours whose union is one group are merged), or with HDBSCAN, which leaves garments far from any
-dense region unassigned. New clusters are matched to the
+not hidden inside the style it copies, and neighbours whose union is one group are merged,
+and frames far beyond the typical distance to their centroid are left out), or with
+HDBSCAN, which leaves garments far from any dense region unassigned. Crops where no
+detector saw a person (``cluster.skip_methods``) get no style. New clusters are matched to the
 previous run's styles by centroid (Hungarian assignment), so a style keeps its id across
 runs. Between full runs, :func:`assign_new_garments` puts new garments into the nearest
 existing style when they fall inside its radius.
@@ -56,9 +58,10 @@ class ClusterConfig:
 
     method: str = "kmeans"  # kmeans (spherical, k by silhouette) or density (HDBSCAN, noise unassigned)
     group_by: str = "outfit"  # outfit: one vector per frame; kind: styles per garment kind; all: pooled
-    outfit_kinds: list[str] = dataclasses.field(default_factory=lambda: ["top", "bottom"])  # garments
-    # averaged into a frame's outfit vector ([]: all); the full-body crop also holds the room and the
-    # creator, which pulls frames together by who posted them rather than by what they wear
+    # garments averaged into a frame's outfit vector ([]: all; a frame with none of them keeps all of
+    # its garments); the full-body crop also holds the room and the creator, which pulls frames
+    # together by who posted them rather than by what they wear
+    outfit_kinds: list[str] = dataclasses.field(default_factory=lambda: ["top", "bottom"])
     k_min: int = 8  # fewest styles k-means may choose per group (below it, silhouette rewards coarse
     # splits such as full-body shots vs close-ups rather than styles)
     k_max: int = 80  # most styles k-means may choose per group
@@ -74,12 +77,14 @@ class ClusterConfig:
     min_cluster_size: int = 8  # HDBSCAN's smallest cluster
     density_selection: str = "leaf"  # HDBSCAN cluster selection: leaf (fine styles) or eom (coarse groups)
     min_style_size: int = 3  # clusters with fewer garments are dissolved (their garments get no style)
-    noise_mads: float = 3.0  # k-means: garments farther from their centroid than the median distance plus
-    # this many robust deviations get no style (mostly strays k-means had to put somewhere); 0: assign all
-    skip_methods: list[str] = dataclasses.field(default_factory=lambda: ["fallback_center"])  # garments
-    # whose person box came from these localisers get no style (they stay searchable): the centred
-    # fallback fires where no detector saw a person, on title cards and empty rooms, and those crops
-    # gather into junk styles and pollute real ones
+    # k-means: garments farther from their centroid than the typical style's median distance plus
+    # this many typical robust deviations (but never within a cluster's own median) get no style:
+    # mostly strays k-means had to put somewhere; 0: assign all
+    noise_mads: float = 3.0
+    # garments whose person box came from these localisers get no style (they stay searchable): the
+    # centred fallback fires where no detector saw a person, on title cards and empty rooms, and
+    # those crops gather into junk styles and pollute real ones
+    skip_methods: list[str] = dataclasses.field(default_factory=lambda: ["fallback_center"])
     assign_quantile: float = 0.99  # quantile of member distances that sets a style's radius
     assign_slack: float = 1.25  # radius multiplier when assigning garments outside the fit sample
     match_similarity: float = 0.8  # centroid cosine similarity needed to carry a style id over
@@ -301,13 +306,13 @@ def choose_k(vectors: np.ndarray, config: ClusterConfig) -> tuple[int, dict[int,
     rng = np.random.default_rng(config.seed)
     sample = vectors[_sample(len(vectors), config.selection_sample, rng)]
     spread = 1.0 - float(np.min(sample @ sample[: min(len(sample), 256)].T)) if len(sample) else 0.0
-    if len(sample) < 3 or spread < 1e-4:
-        return 1, {}
+    if len(sample) < 3 or spread < 1e-4 or len(vectors) < 2 * max(1, config.min_style_size):
+        return 1, {}  # one style: no spread, or too few garments for two styles to each be kept
     # no more styles than could each reach min_style_size (a small catalog would otherwise be
-    # cut into clusters that are all dissolved, leaving no style at all); below k_min, the
-    # silhouette chooses from 2 up
+    # cut into clusters that are all dissolved, leaving no style at all), and for a catalog
+    # that small the silhouette also gets to choose below k_min
     k_cap = max(2, len(vectors) // max(1, config.min_style_size))
-    k_min = config.k_min if config.k_min <= k_cap else 2
+    k_min = min(config.k_min, max(2, k_cap // 2))
     k_max = max(k_min, min(config.k_max, len(sample) - 1, k_cap))
     scores: dict[int, float] = {}
 
@@ -332,6 +337,29 @@ def choose_k(vectors: np.ndarray, config: ClusterConfig) -> tuple[int, dict[int,
     if config.k_min == 1 and top < 0.05:
         return 1, scores
     return best, scores
+
+
+def noise_limits(distances: np.ndarray, labels: np.ndarray, k: int, mads: float, floor: float = 0.01) -> np.ndarray:
+    """Per cluster, the distance beyond which a member is a stray.
+
+    One standard for all clusters: the typical cluster's median distance plus ``mads`` times
+    the typical cluster's robust deviation (1.4826 MAD, at least ``floor``), each cluster
+    weighing the same so that a mass of near-duplicates does not set it; but never below a
+    cluster's own median, so that a loose style keeps at least its core.
+    """
+    members = [distances[labels == c] for c in range(k)]
+    medians = np.asarray([float(np.median(m)) if len(m) else np.nan for m in members])
+    deviations = np.asarray([1.4826 * float(np.median(np.abs(m - np.median(m)))) if len(m) else np.nan
+                             for m in members])
+    limit = float(np.nanmedian(medians)) + mads * max(float(np.nanmedian(deviations)), floor) + 1e-6
+    return np.where(np.isnan(medians), limit, np.maximum(limit, np.nan_to_num(medians)))
+
+
+def robust_limit(distances: np.ndarray, mads: float, floor: float = 0.01) -> float:
+    """Median plus ``mads`` robust standard deviations (1.4826 MAD, at least ``floor``) of ``distances``."""
+    median = float(np.median(distances))
+    spread = max(1.4826 * float(np.median(np.abs(distances - median))), floor)
+    return median + mads * spread + 1e-6
 
 
 def _radius(distances: np.ndarray, config: ClusterConfig) -> float:
@@ -519,23 +547,21 @@ def _assign_group(
     """Labels, distances and radii of a group.
 
     With ``radii`` (density clusters, from the fitted members), garments outside their
-    nearest cluster's radius are noise; otherwise (k-means) garments farther from their
-    centroid than the group's median distance plus ``noise_mads`` robust deviations are
-    noise (k-means puts every garment somewhere, and those far ones are mostly strays:
-    half-seen people, rare styles that got no cluster), and the radii are set from the
-    members' distances.
+    nearest cluster's radius are noise; otherwise (k-means) garments beyond
+    :func:`noise_limits` are noise (k-means puts every garment somewhere, and those far
+    ones are mostly strays: half-seen people, rare styles that got no cluster), and the
+    radii are set from the members' distances.
     """
     if len(centroids) == 0:
         return np.full(len(vectors), NOISE), np.full(len(vectors), np.nan, np.float32), []
     labels, distances = _nearest(vectors, centroids)
     if radii is None:
-        limit = np.inf
+        limits = np.full(len(centroids), np.inf)
         if config.noise_mads > 0 and len(distances):
-            median = float(np.median(distances))
-            limit = median + config.noise_mads * 1.4826 * float(np.median(np.abs(distances - median))) + 1e-6
-            labels[distances > limit] = NOISE
-        # new garments are held to the same limit as the run's own
-        radii = [min(_radius(distances[labels == c], config), limit) for c in range(len(centroids))]
+            limits = noise_limits(distances, labels, len(centroids), config.noise_mads)
+            labels[distances > limits[labels]] = NOISE
+        # new garments are held to the same limits as the run's own
+        radii = [min(_radius(distances[labels == c], config), float(limits[c])) for c in range(len(centroids))]
     else:
         labels[distances > np.asarray(radii)[labels]] = NOISE
     return labels, distances, radii
@@ -736,7 +762,8 @@ def name_styles(
     A word's score is its cosine similarity to the centroid, minus (when ``config.center``)
     its similarity to ``reference`` (the mean garment), so that words close to every garment
     do not name every style. The name joins the best word of each ``name_from`` category
-    that scores above zero (the garment word is always kept); duplicate names get a suffix.
+    that scores above zero (the garment word is always kept), leaving out a word a later part
+    repeats ("mini" before "mini skirt"); duplicate names get a suffix.
     """
     entries = vocabulary.entries()
     scores = centroids @ word_vectors.T
@@ -902,6 +929,7 @@ def recluster(
         "group_by": config.cluster.group_by,
         "skip_methods": list(config.cluster.skip_methods),
         "outfit_kinds": list(config.cluster.outfit_kinds),
+        "noise_mads": config.cluster.noise_mads,
         "radii": {str(s.id): s.radius for s in styles},
         "next_style_id": max([next_id, *[s + 1 for s in style_ids]]),
         "clustered_at": _now(),
@@ -957,14 +985,14 @@ def assign_new_garments(catalog: Catalog, ids: np.ndarray, vectors: np.ndarray) 
     """
     styles = [s for s in load_styles(catalog) if s.centroid is not None]
     have = {r[0] for r in catalog.conn.execute("SELECT garment_id FROM garment_styles")}
+    state = _state(catalog)
     ids = np.asarray(ids, np.int64)
     fresh = np.asarray([int(i) not in have for i in ids], bool)
-    if not styles or not fresh.any():
-        return AssignResult(int(fresh.sum()), 0)
-    ids, vectors = ids[fresh], normalise(np.asarray(vectors)[fresh])
-    state = _state(catalog)
+    ids, vectors = ids[fresh], np.asarray(vectors)[fresh]
     kinds, frames, mask = garment_kinds(catalog, ids, state.get("skip_methods", ()))
-    ids, vectors = ids[mask], vectors[mask]
+    ids, vectors = ids[mask], normalise(vectors[mask])
+    if not styles or len(ids) == 0:
+        return AssignResult(len(ids), 0)
     group_by = state.get("group_by", "kind")
     if group_by == "outfit":
         frame_vectors, frame_of = outfit_vectors(vectors, frames, kinds, state.get("outfit_kinds", ()))
@@ -1012,7 +1040,7 @@ class Sighting:
     day: dt.date  # the video's posted_at
     garments: int  # garments of the style in the video
     frames: int  # distinct frames showing the style
-    video_frames: int  # distinct frames of the video showing any style
+    video_frames: int  # distinct frames of the video where a person was found (styled or noise)
     distance: float  # median distance of those garments to the style's centroid
     garment_id: int  # the garment nearest the centroid (the evidence)
     t_s: float  # its moment in the video
@@ -1104,6 +1132,15 @@ def _sightings(catalog: Catalog, posts: dict[int, Post], min_frames: int) -> lis
         if row[1] in posts:
             groups[(row[0], row[1])].append(row)
             video_frames[row[1]].add(row[2])
+    # a video's frames are those where a person was found, styled or left out as noise
+    skipped = list(_state(catalog).get("skip_methods", []))
+    marks = ",".join("?" * len(skipped))
+    for video_id, frame_id in catalog.conn.execute(
+        "SELECT DISTINCT video_id, frame_id FROM garments"
+        + (f" WHERE method NOT IN ({marks})" if skipped else ""), skipped
+    ):
+        if video_id in video_frames:
+            video_frames[video_id].add(frame_id)
     sightings = []
     for (style_id, video_id), rows in groups.items():
         frames = len({r[2] for r in rows})
@@ -1416,9 +1453,13 @@ def update_styles(catalog: Catalog, config: TrendsConfig, full: bool = False) ->
     # means a full run, so catalogs clustered before the version was kept recluster once.
     new_encoder = state.get("encoder_version") != encoder_info.get("version")
     # so do other settings that decide which garments are clustered, and how
-    settings_changed = (state.get("group_by") not in (None, config.cluster.group_by)
-                        or state.get("skip_methods") != list(config.cluster.skip_methods)
-                        or state.get("outfit_kinds", []) != list(config.cluster.outfit_kinds))
+    c = config.cluster
+    settings_changed = (
+        state.get("group_by") not in (None, c.group_by)
+        or state.get("skip_methods") != list(c.skip_methods)
+        or (c.group_by == "outfit" and state.get("outfit_kinds", []) != list(c.outfit_kinds))
+        or (c.method == "kmeans" and state.get("noise_mads", 0.0) != c.noise_mads)
+    )
     if full or new_encoder or settings_changed or not load_styles(catalog):
         encoder = _naming_encoder(encoder_info)
         result = recluster(catalog, ids, vectors, config, encoder, encoder_version=encoder_info.get("version"))

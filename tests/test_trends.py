@@ -72,6 +72,15 @@ def test_kmeans_chooses_k_from_the_data_per_kind():
     assert set(result.selection) == {"top", "bottom"} and 4 in result.selection["top"]
 
 
+@pytest.mark.parametrize("per", [5, 8, 10])
+def test_small_catalogs_near_the_k_cap_keep_their_styles(per):
+    vectors, labels = _blobs(3, per, seed=3)
+    config = ClusterConfig(group_by="kind", kmeans_restarts=2, noise_mads=0.0)
+    result = cluster_garments(vectors, ["top"] * len(vectors), np.arange(len(vectors)), config)
+    kept = result.labels >= 0
+    assert kept.mean() > 0.85 and normalized_mutual_info_score(labels[kept], result.labels[kept]) > 0.85
+
+
 def test_a_small_catalog_is_not_cut_into_more_styles_than_it_can_fill():
     # 15 garments of 3 styles with the packaged k_min of 8: at most 15 // min_style_size clusters
     vectors, labels = _blobs(3, 5, seed=3)
@@ -149,9 +158,34 @@ def test_kmeans_leaves_far_strays_unassigned():
     assert (result.labels[: len(vectors)] >= 0).mean() > 0.97
     every = cluster_garments(data, ["top"] * len(data), np.arange(len(data)), dataclasses.replace(config, noise_mads=0.0))
     assert (every.labels >= 0).all()
-    # new garments are held to the run's limit: a far vector is not assigned later either
-    _, distances = trends._nearest(strays, np.stack([c.centroid for c in result.clusters]))
-    assert (distances > np.asarray([c.radius for c in result.clusters]).max()).all()
+    # new garments are held to the run's limit, not the looser radius (q99 x slack) of its members
+    centroids = np.stack([c.centroid for c in result.clusters])
+    labels, distances = trends._nearest(trends.normalise(data), centroids)
+    limit = trends.noise_limits(distances, labels, len(centroids), 3.0)[0]
+    uncapped = trends._radius(distances[(labels == 0) & (distances <= limit)], config)
+    assert result.clusters[0].radius == pytest.approx(limit) and limit < uncapped
+    target = (limit + uncapped) / 2  # a garment this far from style 0's centroid: outside the limit only
+    twist = np.random.default_rng(1).normal(size=32)
+    twist -= (twist @ centroids[0]) * centroids[0]
+    probe = (1 - target) * centroids[0] + np.sqrt(1 - (1 - target) ** 2) * twist / np.linalg.norm(twist)
+    styles = [trends.Style(i, f"s{i}", [], "top", c.centroid, c.size, c.radius) for i, c in enumerate(result.clusters)]
+    assert trends._assign_to_styles(styles, np.array([1]), probe[None].astype(np.float32), ["top"], "kind") == []
+
+
+def test_a_loose_style_keeps_its_core_and_duplicates_do_not_make_everything_noise():
+    tight, _ = _blobs(1, 300, dim=32, noise=0.02, seed=10)
+    loose, _ = _blobs(1, 100, dim=32, noise=0.12, seed=11)
+    data = trends.normalise(np.concatenate([tight, loose]))
+    config = _config(k_min=2, k_max=2, noise_mads=3.0, split_separation=0.0, merge_separation=0.0).cluster
+    result = cluster_garments(data, ["top"] * len(data), np.arange(len(data)), config)
+    assert len(result.clusters) == 2 and (result.labels[300:] >= 0).mean() >= 0.5, "the loose style survives"
+    # most garments exact duplicates (MAD 0): the real styles next to them are not all noise
+    same = np.repeat(trends.normalise(np.ones((1, 32), np.float32)), 60, axis=0)
+    real, _ = _blobs(2, 20, dim=32, noise=0.05, seed=12)
+    data = np.concatenate([same, trends.normalise(real)])
+    config = _config(k_min=3, k_max=3, noise_mads=3.0, split_separation=0.0, merge_separation=0.0).cluster
+    result = cluster_garments(data, ["top"] * len(data), np.arange(len(data)), config)
+    assert len(result.clusters) == 3 and (result.labels[60:] >= 0).mean() > 0.9
 
 
 def test_density_leaves_outliers_unassigned():
@@ -225,6 +259,63 @@ def test_crops_where_no_person_was_detected_get_no_style(data_dir):
         ids, vectors = world.arrays()
         with pytest.raises(BadInputError, match="skip_methods"):
             recluster(catalog, ids, vectors, _config())
+
+
+def test_outfits_are_told_by_their_top_and_bottom_not_by_the_room(data_dir):
+    # the full-body crop carries the creator's room; top and bottom carry the style
+    with Catalog(data_dir) as catalog:
+        world = WorldBuilder(catalog, noise=0.02)
+        for i in range(24):
+            style, room = ("a", "b")[i % 2], f"room{i % 3}"
+            world.post(f"c{i % 3}", i, {"top": f"top-{style}", "bottom": f"bottom-{style}", "full": room}, frames=2)
+        ids, vectors = world.arrays()
+        tops = [int(g) for g in ids if str(world.truth[int(g)]).startswith("top-")]
+
+        def styles_of_tops() -> list[int]:
+            got = dict(catalog.conn.execute("SELECT garment_id, style_id FROM garment_styles").fetchall())
+            return [got[g] for g in tops]
+
+        result = recluster(catalog, ids, vectors, _config(group_by="outfit", outfit_kinds=["top", "bottom"]))
+        assert len(result.styles) == 2
+        truth = [world.truth[g] for g in tops]
+        assert normalized_mutual_info_score(truth, styles_of_tops()) == pytest.approx(1.0)
+        everything = recluster(catalog, ids, vectors, _config(group_by="outfit", outfit_kinds=[]))
+        assert len(everything.styles) > 2, "with the room in the vector, frames also split by room"
+        # incremental assignment builds outfit vectors the same way as the run that made the styles
+        recluster(catalog, ids, vectors, _config(group_by="outfit", outfit_kinds=["top", "bottom"]))
+        expected = _majority_map(world, catalog)["top-a"]
+        world.post("new", 30, {"top": "top-a", "bottom": "bottom-a", "full": "room-unseen"}, frames=1)
+        ids, vectors = world.arrays()
+        assert assign_new_garments(catalog, ids, vectors).assigned == 3
+        got = catalog.conn.execute("SELECT style_id FROM garment_styles WHERE garment_id = ?", (int(ids[-1]),))
+        assert got.fetchone()[0] == expected
+
+
+def test_a_frame_with_only_a_full_crop_keeps_it():
+    vectors = trends.normalise(np.eye(4, dtype=np.float32)[[0, 1, 2, 3]])
+    out, frame_of = trends.outfit_vectors(vectors, np.array([1, 1, 1, 2]), ["top", "bottom", "full", "full"],
+                                          ["top", "bottom"])
+    assert np.allclose(out[0], trends.normalise(vectors[:2].sum(0, keepdims=True))[0])
+    assert np.allclose(out[1], vectors[3]) and frame_of.tolist() == [0, 0, 0, 1]
+
+
+def test_a_catalog_clustered_before_these_settings_existed_reclusters_once(data_dir, monkeypatch):
+    with Catalog(data_dir) as catalog:
+        world = WorldBuilder(catalog)
+        for day in range(8):
+            for key in ("a", "b"):
+                world.post(f"{key}{day}", day, key)
+        ids, vectors = world.arrays()
+        monkeypatch.setattr("inference.index.load_embeddings", lambda _: (ids, vectors, {"name": "tiny:16", "dim": 16, "version": "v1"}))
+        config = _config(group_by="outfit", noise_mads=3.0)
+        assert trends.update_styles(catalog, config).mode == "recluster"
+        assert trends.update_styles(catalog, config).mode == "incremental"
+        state = json.loads(catalog.get_meta(trends.STATE_KEY))
+        for key in ("skip_methods", "outfit_kinds", "noise_mads"):
+            old = {k: v for k, v in state.items() if k != key}
+            catalog.set_meta(trends.STATE_KEY, json.dumps(old))
+            assert trends.update_styles(catalog, config).mode == "recluster", key
+            assert trends.update_styles(catalog, config).mode == "incremental", key
 
 
 # -- identity across runs and incremental assignment ----------------------------------------
@@ -430,6 +521,21 @@ def test_fans_wearing_a_staple_more_often_is_not_a_trend():
     assert {t.style_id: t for t in rising_styles(make_data(events), loose)}[1].takeoff is not None
 
 
+def test_new_wearers_must_be_most_of_the_burst():
+    events: list[tuple] = [(None, f"p{d % 9}", d) for d in range(70) for _ in range(4)]
+    fans = [f"fan{i}" for i in range(10)]
+    events += [(1, fan, 3 * i) for i, fan in enumerate(fans)]  # ten fans wear it in the first month
+    events += [(1, fans[(d // 5) % 10], d) for d in range(30, 50, 5)]  # and now and then after
+    events += [(1, fans[d % 10], d) for d in range(50, 62) for _ in range(2)]  # then twice a day...
+    events += [(1, f"new{i}", 52 + i) for i in range(3)]  # ...with three first-time wearers among them
+    config = RisingConfig()
+    assert config.min_new_creators == 3 and config.min_new_share == 0.5
+    (verdict,) = [t for t in rising_styles(make_data(events), config) if t.style_id == 1]
+    assert verdict.takeoff is None, "3 new wearers among 13 creators: the fans' burst"
+    (loose,) = [t for t in rising_styles(make_data(events), RisingConfig(min_new_share=0.0)) if t.style_id == 1]
+    assert loose.takeoff is not None
+
+
 def test_a_burst_in_the_first_weeks_is_judged_once_enough_history_exists():
     events = [(1, f"bg{d % 5}", d) for d in range(60)] + [(None, f"p{d % 7}", d) for d in range(60) for _ in range(3)]
     events += [(2, f"t{i}", 17 + i) for i in range(6)]  # a new style bursts on days 17-22
@@ -446,6 +552,22 @@ def test_one_day_of_data_is_new_not_rising():
     data = make_data([(1, f"c{i}", 0) for i in range(10)])
     (verdict,) = rising_styles(data, RisingConfig())
     assert verdict.state == "new" and verdict.takeoff is None
+
+
+def test_a_videos_frames_count_those_left_out_as_noise(data_dir):
+    with Catalog(data_dir) as catalog:
+        world = WorldBuilder(catalog)
+        video = world.post("ann", 1, {"top": "a", "bottom": "b"}, frames=4)
+        world.post("bob", 1, {"top": "a", "bottom": "b"}, frames=4)
+        world.post("ann", 2, {"top": "a", "bottom": "b"}, frames=2, method="fallback_center")
+        ids, vectors = world.arrays()
+        recluster(catalog, ids, vectors, _config(k_min=1, k_max=1, group_by="outfit"))
+        frames = [r[0] for r in catalog.conn.execute("SELECT id FROM frames WHERE video_id = ? ORDER BY id", (video,))]
+        with catalog.transaction() as tx:  # three of the four frames turned out to be noise
+            tx.execute(f"DELETE FROM garment_styles WHERE garment_id IN (SELECT id FROM garments "
+                       f"WHERE frame_id IN ({','.join('?' * 3)}))", frames[1:])
+        (sighting,) = [s for s in load_trend_data(catalog).sightings if s.video_id == video]
+        assert sighting.frames == 1 and sighting.video_frames == 4
 
 
 def test_future_and_backdated_posts(data_dir):
