@@ -199,17 +199,3 @@ def test_creators_command_without_styles_exits_2(data_dir, capsys):
     assert main(["creators", "--data-dir", str(data_dir)]) == 2
     assert "no styles yet" in capsys.readouterr().err
 
-
-@pytest.mark.parametrize("text, message", [
-    ("creators:\n  min_frames: 0\n", r"creators\.min_frames"),
-    ("creators:\n  distance_mads: 0\n", r"creators\.distance_mads"),
-    ("creators:\n  min_frame_share: -0.5\n", r"creators\.min_frame_share"),
-])
-def test_bad_creator_settings_name_the_setting(tmp_path, text, message):
-    from configs import ConfigError
-    from inference.creators import load_config
-
-    bad = tmp_path / "bad.yaml"
-    bad.write_text(text)
-    with pytest.raises(ConfigError, match=message):
-        load_config(bad)

@@ -14,7 +14,7 @@ from sklearn.metrics import normalized_mutual_info_score
 
 from app.cli import main
 from configs import ConfigError
-from inference import trends
+from inference import creators, trends
 from inference.catalog import Catalog
 from inference.errors import BadInputError
 from inference.trends import (
@@ -47,6 +47,15 @@ def _blobs(k: int, per: int, dim: int = 24, noise: float = 0.05, seed: int = 0):
     labels = np.repeat(np.arange(k), per)
     return (centres[labels] / np.linalg.norm(centres[labels], axis=1, keepdims=True)
             + noise * rng.normal(size=(k * per, dim))).astype(np.float32), labels
+
+
+def _two_styles(catalog: Catalog, days: int = 8) -> WorldBuilder:
+    """Styles "a" and "b", each posted once a day by a new creator."""
+    world = WorldBuilder(catalog)
+    for day in range(days):
+        for key in ("a", "b"):
+            world.post(f"{key}{day}", day, key)
+    return world
 
 
 def _majority_map(builder: WorldBuilder, catalog: Catalog) -> dict[object, int]:
@@ -301,12 +310,10 @@ def test_a_frame_with_only_a_full_crop_keeps_it():
 
 def test_a_catalog_clustered_before_these_settings_existed_reclusters_once(data_dir, monkeypatch):
     with Catalog(data_dir) as catalog:
-        world = WorldBuilder(catalog)
-        for day in range(8):
-            for key in ("a", "b"):
-                world.post(f"{key}{day}", day, key)
+        world = _two_styles(catalog)
         ids, vectors = world.arrays()
-        monkeypatch.setattr("inference.index.load_embeddings", lambda _: (ids, vectors, {"name": "tiny:16", "dim": 16, "version": "v1"}))
+        info = {"name": "tiny:16", "dim": 16, "version": "v1"}
+        monkeypatch.setattr("inference.index.load_embeddings", lambda _: (ids, vectors, info))
         config = _config(group_by="outfit", noise_mads=3.0)
         assert trends.update_styles(catalog, config).mode == "recluster"
         assert trends.update_styles(catalog, config).mode == "incremental"
@@ -351,10 +358,7 @@ def test_style_ids_survive_reclustering(data_dir):
 
 def test_incremental_assignment_uses_existing_styles(data_dir):
     with Catalog(data_dir) as catalog:
-        world = WorldBuilder(catalog)
-        for day in range(8):
-            for key in ("a", "b"):
-                world.post(f"{key}{day}", day, key)
+        world = _two_styles(catalog)
         ids, vectors = world.arrays()
         recluster(catalog, ids, vectors, _config())
         expected = _majority_map(world, catalog)
@@ -668,9 +672,13 @@ def test_world_scores_through_the_world_scorer(data_dir):
     ("cluster:\n  noise_mads: -1\n", r"cluster\.noise_mads"),
     ("cluster:\n  outfit_kinds: [shoes]\n", r"cluster\.outfit_kinds"),
     ("rising:\n  min_new_share: 1.5\n", r"rising\.min_new_share"),
+    ("creators:\n  min_frames: 0\n", r"creators\.min_frames"),
+    ("creators:\n  distance_mads: 0\n", r"creators\.distance_mads"),
+    ("creators:\n  min_frame_share: -0.5\n", r"creators\.min_frame_share"),
 ])
 def test_bad_trends_settings_name_the_setting(tmp_path, text, message):
     bad = tmp_path / "bad.yaml"
     bad.write_text(text)
+    load_section = creators.load_config if text.startswith("creators") else trends.load_config
     with pytest.raises(ConfigError, match=message):
-        trends.load_config(bad)
+        load_section(bad)
