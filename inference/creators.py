@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from configs import ConfigError, from_dict, load
-from inference.trends import Sighting, StyleTrend, TrendData, robust_limit
+from inference.trends import Sighting, StyleTrend, TrendData
 from inference.types import follower_tier, tier_bounds
 
 logger = logging.getLogger(__name__)
@@ -109,7 +109,8 @@ class Adoption:
 def _confident(sightings: Sequence[Sighting], config: CreatorsConfig) -> list[bool]:
     """Which sightings of one style count as adoptions (see the module docstring)."""
     distances = np.asarray([s.distance for s in sightings])
-    limit = robust_limit(distances, config.distance_mads, floor=0.0)
+    median = float(np.median(distances))
+    limit = median + config.distance_mads * 1.4826 * float(np.median(np.abs(distances - median))) + 1e-6
     videos_by_creator: dict[str, set[int]] = defaultdict(set)
     for s in sightings:
         if s.distance <= limit:

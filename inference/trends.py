@@ -355,13 +355,6 @@ def noise_limits(distances: np.ndarray, labels: np.ndarray, k: int, mads: float,
     return np.where(np.isnan(medians), limit, np.maximum(limit, np.nan_to_num(medians)))
 
 
-def robust_limit(distances: np.ndarray, mads: float, floor: float = 0.01) -> float:
-    """Median plus ``mads`` robust standard deviations (1.4826 MAD, at least ``floor``) of ``distances``."""
-    median = float(np.median(distances))
-    spread = max(1.4826 * float(np.median(np.abs(distances - median))), floor)
-    return median + mads * spread + 1e-6
-
-
 def _radius(distances: np.ndarray, config: ClusterConfig) -> float:
     if len(distances) == 0:
         return 0.0
