@@ -1120,20 +1120,15 @@ def load_trend_data(catalog: Catalog, as_of: dt.date | None = None, min_frames: 
 
 def _sightings(catalog: Catalog, posts: dict[int, Post], min_frames: int) -> list[Sighting]:
     groups: dict[tuple[int, int], list[tuple[Any, ...]]] = defaultdict(list)
-    video_frames: dict[int, set[int]] = defaultdict(set)
     for row in catalog.conn.execute(_SIGHTING_SELECT):
         if row[1] in posts:
             groups[(row[0], row[1])].append(row)
-            video_frames[row[1]].add(row[2])
     # a video's frames are those where a person was found, styled or left out as noise
     skipped = list(_state(catalog).get("skip_methods", []))
-    marks = ",".join("?" * len(skipped))
-    for video_id, frame_id in catalog.conn.execute(
-        "SELECT DISTINCT video_id, frame_id FROM garments"
-        + (f" WHERE method NOT IN ({marks})" if skipped else ""), skipped
-    ):
-        if video_id in video_frames:
-            video_frames[video_id].add(frame_id)
+    where = f" WHERE method NOT IN ({','.join('?' * len(skipped))})" if skipped else ""
+    video_frames = dict(catalog.conn.execute(
+        f"SELECT video_id, COUNT(DISTINCT frame_id) FROM garments{where} GROUP BY video_id", skipped
+    ).fetchall())
     sightings = []
     for (style_id, video_id), rows in groups.items():
         frames = len({r[2] for r in rows})
@@ -1142,7 +1137,7 @@ def _sightings(catalog: Catalog, posts: dict[int, Post], min_frames: int) -> lis
         post, best = posts[video_id], rows[0]  # rows are sorted by distance
         sightings.append(
             Sighting(style_id, video_id, post.creator, post.followers, post.day, len(rows), frames,
-                     len(video_frames[video_id]), float(np.median([r[3] for r in rows])), best[4],
+                     max(frames, video_frames.get(video_id, 0)), float(np.median([r[3] for r in rows])), best[4],
                      float(best[5]), best[6])
         )
     sightings.sort(key=lambda s: (s.day, s.video_id, s.style_id))
