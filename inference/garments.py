@@ -4,7 +4,10 @@ Localisers are pluggable behind :class:`Localiser`. The default chain tries Open
 pretrained HOG people detector, then motion across the video's frames (fit-check videos are
 shot from a still phone, so what moves is the person), then OpenCV's pretrained face cascade
 with the body extrapolated from the face, and finally a centred crop, which is recorded as
-``fallback_center`` so nobody mistakes it for a detection.
+``fallback_center`` so nobody mistakes it for a detection. Before falling back, a sampled frame
+with nobody found in it hands over to its near-duplicates (the sampler keeps one frame of a
+steady shot and holds a few more back): a detector that misses a person in one frame often
+finds them a few frames on.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from inference.types import Box, GarmentCrop, GarmentKind
+from inference.types import Box, GarmentCrop, GarmentKind, SampledFrame
 
 logger = logging.getLogger(__name__)
 
@@ -218,18 +221,51 @@ class LocaliserChain(Localiser):
         unknown = [n for n in self.config.chain if n not in LOCALISERS]
         if unknown:
             raise ValueError(f"unknown localisers {unknown}; available: {', '.join(LOCALISERS)}")
-        names = [n for n in self.config.chain if n != CentredFallback.name] + [CentredFallback.name]
-        self.localisers = [LOCALISERS[n](self.config) for n in names]  # type: ignore[call-arg]
+        names = [n for n in self.config.chain if n != CentredFallback.name]
+        self.detectors = [LOCALISERS[n](self.config) for n in names]  # type: ignore[call-arg]
+        self.fallback = CentredFallback(self.config)
 
-    def locate(self, frames: Sequence[np.ndarray]) -> list[PersonDetection | None]:
+    def find(self, frames: Sequence[np.ndarray]) -> list[PersonDetection | None]:
+        """Detections by the chain's detectors; ``None`` where none of them found a person."""
         found: list[PersonDetection | None] = [None] * len(frames)
-        for localiser in self.localisers:
+        for localiser in self.detectors:
             missing = [i for i, d in enumerate(found) if d is None]
             if not missing:
                 break
             for i, detection in zip(missing, localiser.locate([frames[i] for i in missing]), strict=True):
                 found[i] = detection
         return found
+
+    def locate(self, frames: Sequence[np.ndarray]) -> list[PersonDetection | None]:
+        return self._fill(frames, self.find(frames))
+
+    def locate_sampled(self, frames: Sequence[SampledFrame]) -> tuple[list[SampledFrame], list[PersonDetection]]:
+        """A detection for every sampled frame, trying a frame's near-duplicates where nobody is found in it.
+
+        Returns the frames (an alternate in place of a frame where the alternate had a person
+        and the frame had none) and one detection each, the centred fallback where nothing found one.
+        """
+        frames = list(frames)
+        found = self.find([f.image for f in frames])
+        owners, alternates = [], []
+        for i, frame in enumerate(frames):
+            if found[i] is None:
+                for make in frame.alternates:
+                    owners.append(i)
+                    alternates.append(make())
+        if alternates:
+            for owner, alternate, detection in zip(owners, alternates, self.find([a.image for a in alternates]), strict=True):
+                if detection is not None and found[owner] is None:
+                    frames[owner], found[owner] = alternate, detection
+        detections = self._fill([f.image for f in frames], found)
+        return frames, [d for d in detections if d is not None]
+
+    def _fill(self, frames: Sequence[np.ndarray], found: list[PersonDetection | None]) -> list[PersonDetection | None]:
+        missing = [i for i, d in enumerate(found) if d is None]
+        filled = list(found)
+        for i, detection in zip(missing, self.fallback.locate([frames[i] for i in missing]), strict=True):
+            filled[i] = detection
+        return filled
 
 
 def garment_boxes(person: Box, config: LocaliserConfig) -> dict[GarmentKind, Box]:

@@ -181,11 +181,11 @@ class Ingestor:
         outcome.seconds["decode"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
+        sampled.frames, detections = self.localiser.locate_sampled(sampled.frames)
         images = [f.image for f in sampled.frames]
-        detections = self.localiser.locate(images)
         crops = cut_garments(images, detections, self.config.localiser)
         outcome.seconds["crop"] = time.perf_counter() - clock
-        outcome.fallback_frames = sum(d is not None and d.method == "fallback_center" for d in detections)
+        outcome.fallback_frames = sum(d.method == "fallback_center" for d in detections)
 
         clock = time.perf_counter()
         crop_dir = self.data_dir / "crops" / str(video_id)

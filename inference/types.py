@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -119,6 +120,10 @@ class SampledFrame:
     sharpness: float  # variance of the Laplacian at the sampler's analysis size
     phash: int  # 64-bit perceptual (difference) hash
     segment: int  # index of the visually distinct segment it belongs to
+    # near-duplicates of this frame from its segment, converted only when called: a detector
+    # that finds nobody in this frame tries them (a steady shot keeps one frame, and one
+    # frame is a single throw of a detector's dice)
+    alternates: tuple[Callable[[], SampledFrame], ...] = ()
 
 
 @dataclasses.dataclass

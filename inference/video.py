@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import functools
 import logging
 import math
 from collections.abc import Iterator
@@ -38,6 +39,7 @@ class SamplerConfig:
     min_sharpness: float = 20.0  # variance of Laplacian below which a frame counts as blurry
     blur_ratio: float = 0.4  # ...or below this fraction of its segment's sharpest frame
     dup_hamming: int = 5  # a frame within this many hash bits of a kept one is a near-duplicate
+    alternates: int = 2  # near-duplicates held back per kept frame, for when no person is found in it
     cut_hamming: int = 22  # hash bits between consecutive candidates that start a new segment
     cut_hist: float = 0.45  # colour-histogram distance (Bhattacharyya) that starts a new segment
     max_frames: int = 24  # most frames kept per video
@@ -52,6 +54,8 @@ class SamplerConfig:
             raise ValueError("sampler every_s must be > 0")
         if self.max_frames < 1 or self.max_candidates < 1:
             raise ValueError("sampler max_frames and max_candidates must be >= 1")
+        if self.alternates < 0:
+            raise ValueError("sampler alternates must be >= 0")
 
 
 # -- readers ---------------------------------------------------------------------------------
@@ -318,6 +322,7 @@ class _Candidate:
     sharpness: float
     phash: int
     hist: np.ndarray
+    alternates: list[_Candidate] = dataclasses.field(default_factory=list)  # its near-duplicates
 
 
 def sharpness(grey: np.ndarray) -> float:
@@ -355,15 +360,22 @@ def _is_cut(previous: _Candidate, current: _Candidate, config: SamplerConfig) ->
 
 
 def select_segment(candidates: list[_Candidate], config: SamplerConfig) -> list[_Candidate]:
-    """Sharp, mutually distinct frames of one segment; never empty for a non-empty segment."""
+    """Sharp, mutually distinct frames of one segment; never empty for a non-empty segment.
+
+    A sharp frame too close to a kept one is not kept, but up to ``config.alternates`` of them
+    stay with the kept frame they repeat, as its :attr:`_Candidate.alternates`.
+    """
     sharpest = max(c.sharpness for c in candidates)
     floor = max(config.min_sharpness, config.blur_ratio * sharpest)
     kept: list[_Candidate] = []
     for candidate in candidates:
         if candidate.sharpness < floor:
             continue
-        if all(hamming(candidate.phash, k.phash) > config.dup_hamming for k in kept):
+        twin = next((k for k in kept if hamming(candidate.phash, k.phash) <= config.dup_hamming), None)
+        if twin is None:
             kept.append(candidate)
+        elif len(twin.alternates) < config.alternates:
+            twin.alternates.append(candidate)
     if not kept:  # every frame of the segment is blurry: keep its best
         kept = [max(candidates, key=lambda c: c.sharpness)]
     return kept
@@ -378,6 +390,12 @@ def _cap_frames(segments: list[list[_Candidate]], max_frames: int) -> list[tuple
     rest.sort(key=lambda p: -p[1].sharpness)
     picked = firsts + rest[: max(0, max_frames - len(firsts))]
     return sorted(picked, key=lambda p: p[1].t_s)
+
+
+def _sampled(candidate: _Candidate, segment: int, max_side: int) -> SampledFrame:
+    alternates = tuple(functools.partial(_sampled, a, segment, max_side) for a in candidate.alternates)
+    return SampledFrame(candidate.t_s, candidate.frame.rgb(max_side), candidate.sharpness, candidate.phash,
+                        segment, alternates)
 
 
 @dataclasses.dataclass
@@ -420,7 +438,7 @@ def sample_video(path: str | Path, config: SamplerConfig | None = None) -> Sampl
             raise VideoError("no decodable frames")
         kept.append(select_segment(segments[-1], config))
         picked = _cap_frames(kept, config.max_frames)
-        frames = [SampledFrame(c.t_s, c.frame.rgb(config.max_side), c.sharpness, c.phash, s) for s, c in picked]
+        frames = [_sampled(c, s, config.max_side) for s, c in picked]
     finally:
         video.close()
     return SampleResult(video.info, frames, count, len(segments))

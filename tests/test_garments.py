@@ -14,7 +14,7 @@ from inference.garments import (
     garment_boxes,
     localise_image,
 )
-from inference.types import Box
+from inference.types import Box, SampledFrame
 from tests.videos import walking_clip
 
 
@@ -45,6 +45,59 @@ def test_chain_falls_back_to_centre_and_says_so():
     detections = LocaliserChain(LocaliserConfig()).locate(blank)
     assert [d.method for d in detections] == ["fallback_center"] * 2
     assert detections[0].score == 0.0
+
+
+def _room_and_person() -> tuple[np.ndarray, np.ndarray]:
+    """A drawn room, and the same room with a drawn person the chain's detectors find."""
+    from training.figure import draw_person, make_look
+    from training.render import (
+        draw_room,
+        partner_garment,
+        random_garment,
+        random_pose,
+        unit_for_height,
+    )
+
+    chain = LocaliserChain(LocaliserConfig())
+    for seed in range(100, 120):
+        rng = np.random.default_rng(seed)
+        room = draw_room(270, 480, rng)
+        unit = unit_for_height(0.6 * 480)
+        look = make_look(partner_garment(random_garment(rng), rng), unit, rng)
+        person = room.copy()
+        draw_person(person, random_pose(rng, 135, 480 * 0.8, unit), look)
+        if chain.find([person])[0] is not None and chain.find([room])[0] is None:
+            return room, person
+    raise AssertionError("no drawn person was found by the detectors")
+
+
+def _sampled(t_s: float, image: np.ndarray, alternates=()) -> SampledFrame:
+    return SampledFrame(t_s, image, 100.0, 0, 0, tuple(alternates))
+
+
+def test_a_frame_without_a_person_hands_over_to_a_near_duplicate_with_one():
+    room, person = _room_and_person()
+    chain = LocaliserChain(LocaliserConfig())
+    calls = []
+
+    def near(t_s, image):
+        def make():
+            calls.append(t_s)
+            return _sampled(t_s, image)
+        return make
+
+    empty_then_person = _sampled(0.0, room, [near(0.5, room), near(1.0, person)])
+    already_found = _sampled(2.0, person, [near(2.5, room)])
+    nobody_anywhere = _sampled(3.0, room, [near(3.5, room)])
+    frames, detections = chain.locate_sampled([empty_then_person, already_found, nobody_anywhere])
+    assert [f.t_s for f in frames] == [1.0, 2.0, 3.0]  # the alternate with a person took the first frame's place
+    assert frames[0].image is person
+    assert detections[0].method != "fallback_center" and detections[1].method != "fallback_center"
+    assert detections[2].method == "fallback_center" and frames[2].image is room
+    assert sorted(calls) == [0.5, 1.0, 3.5]  # a frame with a person never converts its alternates
+    # without alternates the first frame falls back, as before
+    frames, detections = chain.locate_sampled([_sampled(0.0, room)])
+    assert frames[0].t_s == 0.0 and detections[0].method == "fallback_center"
 
 
 def test_face_localiser_finds_nobody_in_a_blank_frame():

@@ -61,6 +61,18 @@ def test_static_video_keeps_one_frame(tmp_path):
     assert result.candidates == 8
 
 
+def test_a_kept_frame_holds_back_its_near_duplicates(tmp_path):
+    path = write_video(tmp_path / "still.mp4", marker_frames(n=60))
+    frame = sample_video(path).frames[0]
+    assert len(frame.alternates) == SamplerConfig().alternates == 2
+    alternates = [make() for make in frame.alternates]
+    assert [a.t_s for a in alternates] == sorted(a.t_s for a in alternates)
+    assert all(a.t_s > frame.t_s and a.segment == frame.segment for a in alternates)
+    assert all(a.image.shape == frame.image.shape and hamming(a.phash, frame.phash) <= 5 for a in alternates)
+    assert all(a.alternates == () for a in alternates)
+    assert sample_video(path, SamplerConfig(alternates=0)).frames[0].alternates == ()
+
+
 def test_cut_starts_a_segment_and_each_segment_keeps_a_frame(tmp_path):
     first = marker_frames(n=30)
     second = [np.full_like(first[0], (20, 120, 40)) for _ in range(30)]
@@ -176,3 +188,5 @@ def test_sampler_config_rejects_nonsense():
         SamplerConfig(every_s=0)
     with pytest.raises(ValueError):
         SamplerConfig(max_frames=0)
+    with pytest.raises(ValueError, match="alternates"):
+        SamplerConfig(alternates=-1)
