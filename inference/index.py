@@ -14,7 +14,12 @@ Layout of one data directory's index::
 
 Files are written once and never changed: a write (an add, a removal) writes new files
 under the next generation number, then replaces ``meta.json`` atomically, then deletes the
-files the new meta no longer names. A reader reads ``meta.json`` first and the files it
+files the new meta no longer names. An add writes only its own rows: a new segment, merged
+with the newest segments while they are no larger (so the store stays at about log2(N)
+segments), and the FAISS file only once the rows added since it was written pass
+``checkpoint_share`` of the index (``index_rows`` in ``meta.json`` says how many rows it
+holds; loading adds the rest from the store), so adding a video to a large index costs
+about its own size, not the index's. A reader reads ``meta.json`` first and the files it
 names after, so it sees one generation or the next, never a mix; every file's sha256 is in
 ``meta.json`` and checked on load, so a damaged file is reported, not searched.
 
@@ -95,7 +100,11 @@ class IndexConfig:
     rerank_factor: int = 2  # approximate search fetches k x this candidates, re-ranked exactly
     train_sample: int = 65_536  # at most this many embeddings train an approximate index
     auto_upgrade: bool = True  # an add crossing the threshold rebuilds approximate, from the store
-    max_segments: int = 32  # embedding segments kept before they are merged into one file
+    max_segments: int = 32  # embedding segments past which they are all merged into one file (a backstop:
+    # appends merge a new segment into the one before it while that one is no larger, so a store
+    # of N rows has about log2(N) segments and a row is rewritten about log2(N) times, not N / add)
+    checkpoint_share: float = 0.2  # the FAISS file is rewritten once the rows added since it was written
+    checkpoint_rows: int = 20_000  # exceed both this share of the index and this many; loading adds them
     verify_checksums: bool = True  # check every file's sha256 when a version is loaded
     keep_versions: int = 2  # older versions kept on disk after a switch, besides the live one
     embed_batch_size: int = 64  # crops per encoder batch when (re-)embedding from crop files
@@ -553,6 +562,10 @@ class IndexVersion:
                 f"index version {path.name}: {meta['index_file']} cannot be read ({exc}); the "
                 "catalog is untouched: run `stylescope index rebuild`"
             ) from None
+        covered = int(meta.get("index_rows", len(store)))
+        if index.ntotal == covered < len(store) and index.d == store.dim:  # rows added since the FAISS file
+            tail_ids = store.ids[covered:]
+            index.add_with_ids(np.ascontiguousarray(store.vectors[covered:], np.float32), tail_ids)
         if index.ntotal != len(store) or index.d != int(meta["encoder"]["dim"]):
             raise IndexCorruptError(
                 f"index version {path.name}: the FAISS file holds {index.ntotal} garments but "
@@ -680,9 +693,11 @@ class IndexVersion:
         fresh = ~self.store.contains(ids)
         ids, vectors = ids[fresh], vectors[fresh]
         if len(ids):
+            stored = vectors.astype(np.float16)
             with self._rw.write():
-                self.index.add_with_ids(vectors, ids)
-                self.store.append(ids, vectors.astype(np.float16))
+                # the float16 values, as a later load adds them from the store
+                self.index.add_with_ids(stored.astype(np.float32), ids)
+                self.store.append(ids, stored)
         return ids
 
     def remove(self, ids: np.ndarray) -> int:
@@ -715,25 +730,30 @@ class IndexVersion:
         return len(ids)
 
     def reload_if_changed(self) -> bool:
-        """Catch up with segments another writer appended to this version on disk.
+        """Catch up with rows another writer appended to this version on disk.
 
         Returns False when the change is not a pure append (the caller reloads fully).
         """
         meta = read_meta(self.path)
         if meta.get("generation") == self.meta.get("generation"):
             return True
-        known = [s["ids"] for s in self.meta["segments"]]
-        if [s["ids"] for s in meta["segments"][: len(known)]] != known:
+        have = len(self.store)
+        if meta.get("epoch", 0) != self.meta.get("epoch", 0) or meta["count"] < have:
             return False
-        fresh = meta["segments"][len(known) :]
-        if self.config.verify_checksums:
-            _verify_files(
-                self.path, meta, [name for s in fresh for name in (s["ids"], s["vectors"])]
-            )
-        for segment in fresh:
-            ids = np.load(self.path / segment["ids"])
-            vectors = np.load(self.path / segment["vectors"]).astype(np.float32)
-            self.add(ids, vectors)
+        start = 0
+        try:
+            for segment in meta["segments"]:
+                end = start + int(segment["count"])
+                if end > have:  # holds rows this process has not seen (rows keep their order)
+                    if self.config.verify_checksums:
+                        _verify_files(self.path, meta, [segment["ids"], segment["vectors"]])
+                    skip = max(0, have - start)
+                    ids = np.load(self.path / segment["ids"])[skip:]
+                    vectors = np.load(self.path / segment["vectors"])[skip:].astype(np.float32)
+                    self.add(ids, vectors)
+                start = end
+        except FileNotFoundError:  # the writer moved on meanwhile
+            return False
         if len(self.store) != meta["count"]:
             return False
         self.meta = meta
@@ -741,49 +761,60 @@ class IndexVersion:
 
     # -- persistence ----------------------------------------------------------------------------
     def persist(self, new_ids: np.ndarray | None = None, rewrite_store: bool = False) -> None:
-        """Write the next generation: the new ids as a segment (or the whole store), the
-        FAISS file and meta.json; then delete files the new meta no longer names."""
+        """Write the next generation: the new rows as a segment (merged with the newest
+        segments while they are no larger; all rows when ``rewrite_store``, which a removal
+        asks for), the FAISS file when it is due, and meta.json; then delete files the new
+        meta no longer names.
+
+        Rows keep their order across generations except when ``rewrite_store`` is asked for:
+        that bumps ``epoch``, which tells readers that catching up by rows is not possible.
+        """
         import faiss
 
         generation = int(self.meta.get("generation", 0)) + 1
         meta = json.loads(json.dumps(self.meta))
+        if rewrite_store:
+            meta["epoch"] = int(meta.get("epoch", 0)) + 1
         files: dict[str, Any] = dict(meta.get("files", {}))
         segments = list(meta.get("segments", []))
         with self._rw.read():
-            if rewrite_store or len(segments) >= self.config.max_segments:
-                segments = []
-                files = {}
-                new_ids = self.store.ids
-                new_vectors = self.store.vectors
-            elif new_ids is not None and len(new_ids):
-                new_vectors = self.store.vectors[self.store.rows(new_ids)]
-            else:
-                new_vectors = None
-            if new_ids is not None and new_vectors is not None and len(new_ids):
-                segment: dict[str, Any] = {
-                    "ids": f"ids-{generation:06d}.npy",
-                    "vectors": f"emb-{generation:06d}.npy",
-                    "count": len(new_ids),
-                }
+            count = len(self.store)
+            if new_ids is not None and len(new_ids) and not rewrite_store:
+                segments.append({"count": len(new_ids)})
+                while len(segments) >= 2 and segments[-2]["count"] <= segments[-1]["count"]:
+                    merged = segments.pop()
+                    segments[-1] = {"count": segments[-1]["count"] + merged["count"]}
+                rewrite_store = rewrite_store or len(segments) > self.config.max_segments
+            if rewrite_store:
+                segments = [{"count": count}] if count else []
+            start = count - (segments[-1]["count"] if segments and "ids" not in segments[-1] else 0)
+            if segments and "ids" not in segments[-1]:  # the one segment this write makes
+                segment = segments[-1]
+                segment.update(ids=f"ids-{generation:06d}.npy", vectors=f"emb-{generation:06d}.npy")
+                rows = slice(start, count)
                 files[segment["ids"]] = _write_file(
-                    self.path / segment["ids"], _save_npy(np.asarray(new_ids, np.int64))
+                    self.path / segment["ids"], _save_npy(np.asarray(self.store.ids[rows], np.int64))
                 )
                 files[segment["vectors"]] = _write_file(
-                    self.path / segment["vectors"], _save_npy(np.asarray(new_vectors, np.float16))
+                    self.path / segment["vectors"], _save_npy(np.asarray(self.store.vectors[rows], np.float16))
                 )
-                segments.append(segment)
-            index_file = f"index-{generation:06d}.faiss"
-            files.pop(meta.get("index_file", ""), None)
-            files[index_file] = _write_file(
-                self.path / index_file, lambda tmp: faiss.write_index(self.index, str(tmp))
-            )
-            count = len(self.store)
+            named = {name for seg in segments for name in (seg["ids"], seg["vectors"])}
+            covered = int(meta.get("index_rows", count)) if not rewrite_store else 0
+            due = count - covered > max(self.config.checkpoint_rows, self.config.checkpoint_share * count)
+            if rewrite_store or due or "index_file" not in meta or covered > count:
+                index_file = f"index-{generation:06d}.faiss"
+                files[index_file] = _write_file(
+                    self.path / index_file, lambda tmp: faiss.write_index(self.index, str(tmp))
+                )
+                meta["index_file"], covered = index_file, count
+            named.add(meta["index_file"])
+            files = {name: entry for name, entry in files.items() if name in named}
         meta.update(
             generation=generation,
-            index_file=index_file,
             segments=segments,
             files=files,
             count=count,
+            index_rows=covered,
             updated_at=_now(),
             checksum=_meta_checksum(files),
         )

@@ -194,6 +194,49 @@ def test_persistence_round_trip(data_dir):
     assert np.array_equal(before[1], after[1]) and np.allclose(before[0], after[0])
 
 
+def test_small_adds_write_their_own_rows_not_the_whole_index(data_dir):
+    """Appends merge only the newest segments and leave the FAISS file until it is due."""
+    rng = np.random.default_rng(3)
+    vectors = unit_rows(rng, 740, 32)
+    ids = np.arange(1, 741, dtype=np.int64)
+    config = index_config(checkpoint_rows=0, checkpoint_share=0.5)
+    writer = _live(data_dir, ids[:100], vectors[:100], config)
+    reader = GarmentIndex(data_dir, config, INFO)
+    first = reader.version()
+    assert len(first) == 100
+    path = index_root(data_dir) / read_current(data_dir)
+    faiss_writes, largest_segment_write = 0, 0
+    for start in range(100, 740, 10):
+        before = json.loads((path / "meta.json").read_text())
+        writer.add(ids[start : start + 10], vectors[start : start + 10])
+        meta = json.loads((path / "meta.json").read_text())
+        faiss_writes += meta["index_file"] != before["index_file"]
+        new = [s for s in meta["segments"] if s["ids"] not in {b["ids"] for b in before["segments"]}]
+        assert len(new) == 1 and new[0]["count"] >= 10
+        largest_segment_write = max(largest_segment_write, new[0]["count"])
+        assert sum(s["count"] for s in meta["segments"]) == meta["count"] == start + 10
+        assert meta["count"] - meta["index_rows"] <= 0.5 * meta["count"]
+        # a reader catches up by rows, merged segments or not, and agrees with the writer
+        assert reader.version() is first and len(first) == start + 10  # no full reload
+    assert faiss_writes == 2  # 100 -> 200 -> 400 rows covered, not once per add
+    assert len(meta["segments"]) <= 6 and largest_segment_write <= 640
+    assert {p.name for p in path.iterdir() if p.suffix in (".npy", ".faiss")} == set(meta["files"])
+    loaded = IndexVersion.load(path, config)  # the FAISS file plus the rows added since
+    assert loaded.index.ntotal == 740 and meta["index_rows"] < 740
+    queries = vectors[::37]
+    for version in (loaded, writer.version(), reader.version()):
+        _, found = version.search(queries, 5)
+        assert np.array_equal(found, writer.version().search(queries, 5)[1])
+        assert np.array_equal(found[:, 0], ids[::37])
+    # a removal rewrites everything and bumps the epoch, and the reader reloads in full
+    epoch = meta["epoch"]
+    writer.remove(ids[:5])
+    meta = json.loads((path / "meta.json").read_text())
+    assert meta["epoch"] == epoch + 1 and meta["index_rows"] == meta["count"] == 735 and len(meta["segments"]) == 1
+    assert reader.version() is not first  # rows moved: reloaded in full
+    assert len(reader.version()) == 735 and not reader.version().store.contains(ids[:5]).any()
+
+
 def test_encoder_mismatch_is_a_clear_error(data_dir):
     _live(data_dir, np.arange(3), unit_rows(np.random.default_rng(0), 3, 32), index_config())
     other = {"name": "tiny:32", "version": "tiny-32-seed1", "dim": 32}
