@@ -14,12 +14,14 @@ Layout of one data directory's index::
 
 Files are written once and never changed: a write (an add, a removal) writes new files
 under the next generation number, then replaces ``meta.json`` atomically, then deletes the
-files the new meta no longer names. An add writes only its own rows: a new segment, merged
-with the newest segments while they are no larger (so the store stays at about log2(N)
-segments), and the FAISS file only once the rows added since it was written pass
-``checkpoint_share`` of the index (``index_rows`` in ``meta.json`` says how many rows it
-holds; loading adds the rest from the store), so adding a video to a large index costs
-about its own size, not the index's. A reader reads ``meta.json`` first and the files it
+files the new meta no longer names. An add writes only the rows the last generation lacks:
+a new segment, merged with the newest segments while they are no larger (adds of similar
+size keep about log2(N) segments), and the FAISS file only once the rows added since it was
+written pass ``checkpoint_share`` of the index (``index_rows`` in ``meta.json`` says how
+many rows it holds; loading adds the rest from the store: cheap for flat and IVF indexes,
+slower for HNSW), so adding a video to a large index costs about its own size, not the
+index's. ``epoch`` changes when rows are removed, so readers know when catching up by rows
+is not possible. A reader reads ``meta.json`` first and the files it
 names after, so it sees one generation or the next, never a mix; every file's sha256 is in
 ``meta.json`` and checked on load, so a damaged file is reported, not searched.
 
@@ -101,8 +103,8 @@ class IndexConfig:
     train_sample: int = 65_536  # at most this many embeddings train an approximate index
     auto_upgrade: bool = True  # an add crossing the threshold rebuilds approximate, from the store
     max_segments: int = 32  # embedding segments past which they are all merged into one file (a backstop:
-    # appends merge a new segment into the one before it while that one is no larger, so a store
-    # of N rows has about log2(N) segments and a row is rewritten about log2(N) times, not N / add)
+    # appends merge a new segment into the one before it while that one is no larger, so adds of
+    # similar size keep about log2(N) segments and rewrite a row about log2(N) times, not N / add)
     checkpoint_share: float = 0.2  # the FAISS file is rewritten once the rows added since it was written
     checkpoint_rows: int = 20_000  # exceed both this share of the index and this many; loading adds them
     verify_checksums: bool = True  # check every file's sha256 when a version is loaded
@@ -562,6 +564,11 @@ class IndexVersion:
                 f"index version {path.name}: {meta['index_file']} cannot be read ({exc}); the "
                 "catalog is untouched: run `stylescope index rebuild`"
             ) from None
+        if len(store) != int(meta.get("count", len(store))):
+            raise IndexCorruptError(
+                f"index version {path.name}: meta.json counts {meta.get('count')} garments but its "
+                f"segments hold {len(store)}; the catalog is untouched: run `stylescope index rebuild`"
+            )
         covered = int(meta.get("index_rows", len(store)))
         if index.ntotal == covered < len(store) and index.d == store.dim:  # rows added since the FAISS file
             tail_ids = store.ids[covered:]
@@ -760,38 +767,43 @@ class IndexVersion:
         return True
 
     # -- persistence ----------------------------------------------------------------------------
-    def persist(self, new_ids: np.ndarray | None = None, rewrite_store: bool = False) -> None:
-        """Write the next generation: the new rows as a segment (merged with the newest
-        segments while they are no larger; all rows when ``rewrite_store``, which a removal
-        asks for), the FAISS file when it is due, and meta.json; then delete files the new
-        meta no longer names.
+    def persist(self, rewrite_store: bool = False) -> None:
+        """Write the next generation: the store rows the last one does not hold as a segment
+        (merged with the newest segments while they are no larger; all rows when
+        ``rewrite_store``, which a removal asks for), the FAISS file when it is due, and
+        meta.json; then delete files the new meta no longer names.
 
         Rows keep their order across generations except when ``rewrite_store`` is asked for:
         that bumps ``epoch``, which tells readers that catching up by rows is not possible.
+        What is written is worked out from the last generation on disk, not from what the
+        caller just added, so rows a failed write left in memory go out with the next one.
         """
         import faiss
 
         generation = int(self.meta.get("generation", 0)) + 1
         meta = json.loads(json.dumps(self.meta))
-        if rewrite_store:
-            meta["epoch"] = int(meta.get("epoch", 0)) + 1
         files: dict[str, Any] = dict(meta.get("files", {}))
         segments = list(meta.get("segments", []))
+        stored = sum(int(s["count"]) for s in segments)
+        # rows the FAISS file holds (meta.json before index_rows: all rows of its last write)
+        covered = int(meta.get("index_rows", meta.get("count", stored)))
         with self._rw.read():
             count = len(self.store)
-            if new_ids is not None and len(new_ids) and not rewrite_store:
-                segments.append({"count": len(new_ids)})
+            rewrite_store = rewrite_store or count < stored  # rows went away: no appending
+            if rewrite_store:
+                meta["epoch"] = int(meta.get("epoch", 0)) + 1
+                segments, covered = ([{"count": count}] if count else []), 0
+            elif count > stored:
+                segments.append({"count": count - stored})
                 while len(segments) >= 2 and segments[-2]["count"] <= segments[-1]["count"]:
                     merged = segments.pop()
                     segments[-1] = {"count": segments[-1]["count"] + merged["count"]}
-                rewrite_store = rewrite_store or len(segments) > self.config.max_segments
-            if rewrite_store:
-                segments = [{"count": count}] if count else []
-            start = count - (segments[-1]["count"] if segments and "ids" not in segments[-1] else 0)
+                if len(segments) > self.config.max_segments:  # backstop: one segment, same rows
+                    segments = [{"count": count}]
             if segments and "ids" not in segments[-1]:  # the one segment this write makes
                 segment = segments[-1]
                 segment.update(ids=f"ids-{generation:06d}.npy", vectors=f"emb-{generation:06d}.npy")
-                rows = slice(start, count)
+                rows = slice(count - segment["count"], count)
                 files[segment["ids"]] = _write_file(
                     self.path / segment["ids"], _save_npy(np.asarray(self.store.ids[rows], np.int64))
                 )
@@ -799,7 +811,6 @@ class IndexVersion:
                     self.path / segment["vectors"], _save_npy(np.asarray(self.store.vectors[rows], np.float16))
                 )
             named = {name for seg in segments for name in (seg["ids"], seg["vectors"])}
-            covered = int(meta.get("index_rows", count)) if not rewrite_store else 0
             due = count - covered > max(self.config.checkpoint_rows, self.config.checkpoint_share * count)
             if rewrite_store or due or "index_file" not in meta or covered > count:
                 index_file = f"index-{generation:06d}.faiss"
@@ -1061,7 +1072,7 @@ class GarmentIndex:
             assert version is not None
             added = version.add(np.asarray(ids, np.int64), vectors)
             if len(added):
-                version.persist(new_ids=added)
+                version.persist()
                 self._signature = self._disk_signature()
                 if (
                     self.config.auto_upgrade

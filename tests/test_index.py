@@ -237,6 +237,58 @@ def test_small_adds_write_their_own_rows_not_the_whole_index(data_dir):
     assert len(reader.version()) == 735 and not reader.version().store.contains(ids[:5]).any()
 
 
+def test_rows_reach_disk_however_they_came(data_dir, monkeypatch):
+    """Old meta.json files, rows added without saying which, a failed write, remove-then-add."""
+    import inference.index as index_module
+
+    rng = np.random.default_rng(4)
+    vectors = unit_rows(rng, 200, 32)
+    ids = np.arange(1, 201, dtype=np.int64)
+    config = index_config()
+    writer = _live(data_dir, ids[:100], vectors[:100], config)
+    path = index_root(data_dir) / read_current(data_dir)
+    # a meta.json from before index_rows / epoch: its FAISS file holds all its rows
+    meta = json.loads((path / "meta.json").read_text())
+    for key in ("index_rows", "epoch"):
+        meta.pop(key)
+    (path / "meta.json").write_text(json.dumps(meta))
+    writer = GarmentIndex(data_dir, config, INFO)
+    writer.add(ids[100:110], vectors[100:110])
+    assert len(IndexVersion.load(path, config)) == 110
+    # rows put in memory and persisted without naming them (what a catalog sync does)
+    version = writer.version()
+    version.add(ids[110:120], vectors[110:120])
+    version.persist()
+    assert len(IndexVersion.load(path, config)) == 120
+    # a write that fails leaves its rows in memory; the next write takes them along
+    real = index_module._write_file
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(index_module, "_write_file", disk_full)
+    with pytest.raises(OSError):
+        writer.add(ids[120:130], vectors[120:130])
+    monkeypatch.setattr(index_module, "_write_file", real)
+    assert len(IndexVersion.load(path, config)) == 120  # the last good generation
+    writer.add(ids[130:140], vectors[130:140])
+    loaded = IndexVersion.load(path, config)
+    assert len(loaded) == 140 and loaded.store.contains(ids[120:140]).all()
+    # remove then add between two reader checks: same count trend, other rows
+    reader = GarmentIndex(data_dir, config, INFO)
+    assert len(reader.version()) == 140
+    writer.remove(ids[:5])
+    writer.add(ids[140:160], vectors[140:160])
+    seen = reader.version()
+    assert len(seen) == 155 and not seen.store.contains(ids[:5]).any() and seen.store.contains(ids[140:160]).all()
+    # meta.json that counts more rows than its segments hold is damage, not a smaller index
+    meta = json.loads((path / "meta.json").read_text())
+    meta["count"] += 1
+    (path / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(IndexCorruptError, match="counts 156 garments"):
+        IndexVersion.load(path, config, verify=False)
+
+
 def test_encoder_mismatch_is_a_clear_error(data_dir):
     _live(data_dir, np.arange(3), unit_rows(np.random.default_rng(0), 3, 32), index_config())
     other = {"name": "tiny:32", "version": "tiny-32-seed1", "dim": 32}
