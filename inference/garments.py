@@ -242,21 +242,24 @@ class LocaliserChain(Localiser):
     def locate_sampled(self, frames: Sequence[SampledFrame]) -> tuple[list[SampledFrame], list[PersonDetection]]:
         """A detection for every sampled frame, trying a frame's near-duplicates where nobody is found in it.
 
-        Returns the frames (an alternate in place of a frame where the alternate had a person
-        and the frame had none) and one detection each, the centred fallback where nothing found one.
+        A frame with nobody found converts its alternates one at a time, each looked at on its
+        own (so the motion localiser, which needs several frames of one shot, is not fed
+        frames of different shots), and the first with a person takes its place. Returns
+        the frames, without their alternates (which hold decoded frames), and one detection
+        each: the centred fallback where nothing found one.
         """
         frames = list(frames)
         found = self.find([f.image for f in frames])
-        owners, alternates = [], []
         for i, frame in enumerate(frames):
-            if found[i] is None:
-                for make in frame.alternates:
-                    owners.append(i)
-                    alternates.append(make())
-        if alternates:
-            for owner, alternate, detection in zip(owners, alternates, self.find([a.image for a in alternates]), strict=True):
-                if detection is not None and found[owner] is None:
-                    frames[owner], found[owner] = alternate, detection
+            if found[i] is not None:
+                continue
+            for make in frame.alternates:
+                alternate = make()
+                detection = self.find([alternate.image])[0]
+                if detection is not None:
+                    frames[i], found[i] = alternate, detection
+                    break
+        frames = [dataclasses.replace(f, alternates=()) if f.alternates else f for f in frames]
         detections = self._fill([f.image for f in frames], found)
         return frames, [d for d in detections if d is not None]
 

@@ -363,7 +363,9 @@ def select_segment(candidates: list[_Candidate], config: SamplerConfig) -> list[
     """Sharp, mutually distinct frames of one segment; never empty for a non-empty segment.
 
     A sharp frame too close to a kept one is not kept, but up to ``config.alternates`` of them
-    stay with the kept frame they repeat, as its :attr:`_Candidate.alternates`.
+    stay with the kept frame they repeat, as its :attr:`_Candidate.alternates`: only with the
+    latest kept frame, and only when no earlier kept frame is as close, so that an alternate
+    taking its frame's place keeps the frames in time order and distinct.
     """
     sharpest = max(c.sharpness for c in candidates)
     floor = max(config.min_sharpness, config.blur_ratio * sharpest)
@@ -374,7 +376,7 @@ def select_segment(candidates: list[_Candidate], config: SamplerConfig) -> list[
         twin = next((k for k in kept if hamming(candidate.phash, k.phash) <= config.dup_hamming), None)
         if twin is None:
             kept.append(candidate)
-        elif len(twin.alternates) < config.alternates:
+        elif twin is kept[-1] and len(twin.alternates) < config.alternates:
             twin.alternates.append(candidate)
     if not kept:  # every frame of the segment is blurry: keep its best
         kept = [max(candidates, key=lambda c: c.sharpness)]

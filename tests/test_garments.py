@@ -89,12 +89,15 @@ def test_a_frame_without_a_person_hands_over_to_a_near_duplicate_with_one():
     empty_then_person = _sampled(0.0, room, [near(0.5, room), near(1.0, person)])
     already_found = _sampled(2.0, person, [near(2.5, room)])
     nobody_anywhere = _sampled(3.0, room, [near(3.5, room)])
-    frames, detections = chain.locate_sampled([empty_then_person, already_found, nobody_anywhere])
-    assert [f.t_s for f in frames] == [1.0, 2.0, 3.0]  # the alternate with a person took the first frame's place
+    first_wins = _sampled(4.0, room, [near(4.5, person), near(5.0, person)])
+    frames, detections = chain.locate_sampled([empty_then_person, already_found, nobody_anywhere, first_wins])
+    assert [f.t_s for f in frames] == [1.0, 2.0, 3.0, 4.5]  # an alternate with a person took the frame's place
     assert frames[0].image is person
     assert detections[0].method != "fallback_center" and detections[1].method != "fallback_center"
     assert detections[2].method == "fallback_center" and frames[2].image is room
-    assert sorted(calls) == [0.5, 1.0, 3.5]  # a frame with a person never converts its alternates
+    # a frame with a person never converts its alternates, and the first one found stops the search
+    assert sorted(calls) == [0.5, 1.0, 3.5, 4.5]
+    assert all(f.alternates == () for f in frames)  # decoded frames are let go
     # without alternates the first frame falls back, as before
     frames, detections = chain.locate_sampled([_sampled(0.0, room)])
     assert frames[0].t_s == 0.0 and detections[0].method == "fallback_center"

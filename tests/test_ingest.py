@@ -17,7 +17,7 @@ from app.cli import main
 from inference.catalog import Catalog
 from inference.ingest import IngestConfig, ingest
 from inference.manifest import read_manifest
-from tests.videos import FFMPEG, walking_clip, write_video
+from tests.videos import FFMPEG, marker_frames, walking_clip, write_video
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -128,6 +128,49 @@ def _submission(path: Path):
     from inference.types import VideoSubmission
 
     return VideoSubmission(path, "ann", 20_000, dt.date(2026, 5, 1), path.name)
+
+
+class _GreenSquare:
+    """A stand-in person detector for the ingest plumbing: finds a green square, if any."""
+
+    name = "green"
+
+    def __init__(self, config):
+        pass
+
+    def locate(self, frames):
+        from inference.garments import PersonDetection
+        from inference.types import Box
+
+        found = []
+        for frame in frames:
+            green = (frame[..., 1] > 180) & (frame[..., 0] < 80) & (frame[..., 2] < 80)
+            ys, xs = green.nonzero()
+            found.append(PersonDetection(Box(int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1),
+                                         1.0, self.name) if len(xs) > 20 else None)
+        return found
+
+
+def test_a_frame_replaced_by_its_alternate_is_what_gets_stored(tmp_path, data_dir, monkeypatch):
+    from inference import garments
+
+    monkeypatch.setitem(garments.LOCALISERS, "green", _GreenSquare)
+    frames = marker_frames(n=45)  # a steady shot: one kept frame at 0.0 s, alternates after it
+    for frame in frames[4:]:
+        frame[100:112, 60:72] = (20, 220, 20)  # the "person" is there from 0.27 s on
+    path = write_video(tmp_path / "late.mp4", frames, extra=["-crf", "10"])
+    config = IngestConfig()
+    config.localiser.chain = ["green"]
+    report = ingest([_submission(path)], data_dir, config, progress=False)
+    assert report.outcomes[0].status == "ingested" and report.outcomes[0].fallback_frames == 0
+    with Catalog(data_dir) as catalog:
+        garments_ = catalog.garments()
+        times = [round(t, 2) for (t,) in catalog.conn.execute("SELECT t_s FROM frames")]
+    assert times == [0.53] and {g.method for g in garments_} == {"green"}
+    assert {round(g.t_s, 2) for g in garments_} == {0.53}
+    full = next(g for g in garments_ if g.kind == "full")
+    crop = cv2.imread(str(data_dir / full.crop_path))
+    assert crop[..., 1].mean() > 150 and crop[..., 2].mean() < 100  # cut from the frame with the square (BGR)
 
 
 def test_per_stage_timing_is_reported(tmp_path, data_dir):

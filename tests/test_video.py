@@ -7,7 +7,15 @@ import numpy as np
 import pytest
 
 from inference.errors import VideoError
-from inference.video import SamplerConfig, dhash, hamming, sample_video, sharpness
+from inference.video import (
+    SamplerConfig,
+    _Candidate,
+    dhash,
+    hamming,
+    sample_video,
+    select_segment,
+    sharpness,
+)
 from tests.videos import marker_frames, remux, walking_clip, write_video
 
 
@@ -71,6 +79,44 @@ def test_a_kept_frame_holds_back_its_near_duplicates(tmp_path):
     assert all(a.image.shape == frame.image.shape and hamming(a.phash, frame.phash) <= 5 for a in alternates)
     assert all(a.alternates == () for a in alternates)
     assert sample_video(path, SamplerConfig(alternates=0)).frames[0].alternates == ()
+
+
+def test_an_alternate_is_its_own_frame_and_never_a_blurry_one(tmp_path):
+    # a steady shot whose frames differ only in a small patch's grey level (the frame number),
+    # with the candidate at 1.0 s blurred: alternates must carry their own pixels
+    frames = []
+    for i, frame in enumerate(marker_frames(n=60)):
+        frame[120:150, 10:40] = 40 + 3 * i
+        frames.append(cv2.GaussianBlur(frame, (0, 0), 5) if 13 <= i <= 17 else frame)
+    path = write_video(tmp_path / "steady.mp4", frames, extra=["-crf", "10"])
+    kept = sample_video(path).frames[0]
+    alternates = [make() for make in kept.alternates]
+    assert kept.t_s == 0.0 and [round(a.t_s, 2) for a in alternates] == [0.53, 1.53]  # 1.0 s is blurry
+    for frame in [kept, *alternates]:
+        level = float(frame.image[125:145, 15:35].mean())
+        assert abs(level - (40 + 3 * round(frame.t_s * 15))) < 4, (frame.t_s, level)
+
+
+def _candidate(t_s: float, phash: int, sharp: float = 100.0) -> _Candidate:
+    return _Candidate(t_s, None, sharp, phash, np.zeros(1, np.float32))  # type: ignore[arg-type]
+
+
+def test_alternates_stay_between_their_frame_and_the_next_one():
+    far = (1 << 40) - 1  # 40 bits away from 0
+    candidates = lambda: [  # noqa: E731 - fresh ones per call: selecting fills their alternates
+        _candidate(0.0, 0),  # kept
+        _candidate(0.5, 0b1),  # repeats 0.0: its alternate
+        _candidate(1.0, far),  # kept
+        _candidate(1.5, 0b11),  # repeats 0.0, which is no longer the latest kept frame: dropped
+        _candidate(2.0, far ^ 0b1),  # repeats 1.0: its alternate
+        _candidate(2.5, far, sharp=1.0),  # blurry: dropped
+        _candidate(3.0, far ^ 0b10),  # repeats 1.0: its second alternate
+        _candidate(3.5, far ^ 0b100),  # a third: over the limit of 2
+    ]
+    kept = select_segment(candidates(), SamplerConfig())
+    assert [k.t_s for k in kept] == [0.0, 1.0]
+    assert [[a.t_s for a in k.alternates] for k in kept] == [[0.5], [2.0, 3.0]]
+    assert all(not k.alternates for k in select_segment(candidates(), SamplerConfig(alternates=0)))
 
 
 def test_cut_starts_a_segment_and_each_segment_keeps_a_frame(tmp_path):
