@@ -33,8 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(os.environ.get("PYTHONPATH", "").split(os.pathsep)[0] or Path(__file__).resolve().parents[1])
-sys.path.insert(0, str(ROOT))
+if not os.environ.get("PYTHONPATH"):  # PYTHONPATH=other/checkout runs that checkout's code
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 INFO = {"name": "bench:256", "version": "bench-256", "dim": 256}
 
@@ -113,7 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--adds", type=int, default=60)
     parser.add_argument("--batch", type=int, default=30, help="garments per add (one video: 10 frames x 3)")
     args = parser.parse_args(argv)
-    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs; code: {ROOT}")
+    import inference
+
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs; code: {Path(inference.__file__).parents[1]}")
     for garments in args.garments:
         print(json.dumps(run(garments, args.adds, args.batch)), flush=True)
     return 0

@@ -571,8 +571,7 @@ class IndexVersion:
             )
         covered = int(meta.get("index_rows", len(store)))
         if index.ntotal == covered < len(store) and index.d == store.dim:  # rows added since the FAISS file
-            tail_ids = store.ids[covered:]
-            index.add_with_ids(np.ascontiguousarray(store.vectors[covered:], np.float32), tail_ids)
+            index.add_with_ids(np.ascontiguousarray(store.vectors[covered:], np.float32), store.ids[covered:])
         if index.ntotal != len(store) or index.d != int(meta["encoder"]["dim"]):
             raise IndexCorruptError(
                 f"index version {path.name}: the FAISS file holds {index.ntotal} garments but "

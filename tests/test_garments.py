@@ -15,7 +15,7 @@ from inference.garments import (
     localise_image,
 )
 from inference.types import Box, SampledFrame
-from tests.videos import walking_clip
+from tests.videos import drawn_person, walking_clip
 
 
 def test_motion_finds_the_walking_figure():
@@ -49,23 +49,12 @@ def test_chain_falls_back_to_centre_and_says_so():
 
 def _room_and_person() -> tuple[np.ndarray, np.ndarray]:
     """A drawn room, and the same room with a drawn person the chain's detectors find."""
-    from training.figure import draw_person, make_look
-    from training.render import (
-        draw_room,
-        partner_garment,
-        random_garment,
-        random_pose,
-        unit_for_height,
-    )
+    from training.render import draw_room
 
     chain = LocaliserChain(LocaliserConfig())
     for seed in range(100, 120):
-        rng = np.random.default_rng(seed)
-        room = draw_room(270, 480, rng)
-        unit = unit_for_height(0.6 * 480)
-        look = make_look(partner_garment(random_garment(rng), rng), unit, rng)
-        person = room.copy()
-        draw_person(person, random_pose(rng, 135, 480 * 0.8, unit), look)
+        person = drawn_person(seed, share=0.6)[0]
+        room = draw_room(person.shape[1], person.shape[0], np.random.default_rng(seed))
         if chain.find([person])[0] is not None and chain.find([room])[0] is None:
             return room, person
     raise AssertionError("no drawn person was found by the detectors")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.videos import drawn_person
 from training.render import random_garment, render_garment_crops
 from training.vocabulary import VOCABULARY, GarmentSpec
 
@@ -78,21 +79,9 @@ def test_random_garment_respects_kind():
     assert all(random_garment(rng, "full").kind == "full" for _ in range(5))
 
 
-def _person(seed: int, share: float = 0.62, width: int = 270, height: int = 480):
-    from training.figure import draw_person, make_look
-    from training.render import draw_room, partner_garment, random_pose, unit_for_height
-
-    rng = np.random.default_rng(seed)
-    frame = draw_room(width, height, rng)
-    unit = unit_for_height(share * height)
-    look = make_look(partner_garment(random_garment(rng), rng), unit, rng)
-    pose = random_pose(rng, width / 2, height * (0.5 + share / 2), unit)
-    return frame, draw_person(frame, pose, look), look, pose
-
-
 def test_drawn_person_boxes_nest_and_have_human_proportions():
     for seed in range(6):
-        frame, boxes, _, _ = _person(seed)
+        frame, boxes, _, _ = drawn_person(seed)
         person = boxes["person"]
         assert 0.55 * frame.shape[0] < person.height < 0.7 * frame.shape[0]
         assert 0.2 < person.width / person.height < 0.6
@@ -109,7 +98,7 @@ def test_drawn_person_boxes_nest_and_have_human_proportions():
 def test_person_leaving_the_frame_loses_boxes_that_are_mostly_outside():
     from training.figure import draw_person
 
-    frame, _, look, pose = _person(1)
+    frame, _, look, pose = drawn_person(1)
     pose.cx = -0.3 * look.unit  # centre line left of the frame: mostly outside
     boxes = draw_person(frame.copy(), pose, look)
     assert "person" not in boxes or boxes["person"].x0 == 0
@@ -131,7 +120,7 @@ def test_hog_people_detector_finds_most_drawn_people():
     hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
     found = 0
     for seed in range(20):
-        frame, boxes, _, _ = _person(100 + seed, share=0.6)
+        frame, boxes, _, _ = drawn_person(100 + seed, share=0.6)
         grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
         rects, weights = hog.detectMultiScale(grey, winStride=(8, 8), padding=(16, 16), scale=1.06)
         if len(rects) and float(np.max(weights)) >= 0.3:

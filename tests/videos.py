@@ -89,3 +89,27 @@ def marker_frames(n: int = 10, w: int = 96, h: int = 160) -> list[np.ndarray]:
     frame[: h // 4, : w // 3] = (220, 20, 20)
     cv2.putText(frame, "UP", (w // 3, h // 2), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (0, 0, 0), 2)
     return [frame.copy() for _ in range(n)]
+
+
+def drawn_person(seed: int, share: float = 0.62, width: int = 270, height: int = 480):
+    """A creator-world room with one drawn person ``share`` of its height tall.
+
+    Returns the frame (person drawn in), the person's true boxes, and its look and pose; the
+    same seed's room without the person is ``training.render.draw_room(width, height,
+    np.random.default_rng(seed))``.
+    """
+    from training.figure import draw_person, make_look
+    from training.render import (
+        draw_room,
+        partner_garment,
+        random_garment,
+        random_pose,
+        unit_for_height,
+    )
+
+    rng = np.random.default_rng(seed)
+    frame = draw_room(width, height, rng)
+    unit = unit_for_height(share * height)
+    look = make_look(partner_garment(random_garment(rng), rng), unit, rng)
+    pose = random_pose(rng, width / 2, height * (0.5 + share / 2), unit)
+    return frame, draw_person(frame, pose, look), look, pose
