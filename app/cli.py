@@ -14,12 +14,11 @@ from collections.abc import Sequence
 
 from app.logs import setup_logging
 from configs import ConfigError
-from inference.errors import StylescopeError
+from core.errors import StylescopeError
 
 logger = logging.getLogger("stylescope")
 
-# Command modules, in the order their commands appear in --help. A module that is not
-# there yet is skipped, so the CLI grows as stages land.
+# Command modules, in the order their commands appear in --help.
 COMMAND_MODULES = (
     "app.commands.ingest",
     "app.commands.search",
@@ -45,13 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue
-            raise
-        module.register(subparsers)
+        importlib.import_module(name).register(subparsers)
     return parser
 
 

@@ -1,7 +1,7 @@
 """What each app event does, on :class:`~app.services.Services`, without any gradio.
 
 Every function takes plain values, calls the stage modules' public functions, and raises
-:class:`~inference.errors.StylescopeError` (a message for the user) when the input cannot
+:class:`~core.errors.StylescopeError` (a message for the user) when the input cannot
 be used. ``app/ui.py`` turns the results into components; tests and the benchmark may call
 these directly.
 """
@@ -26,7 +26,7 @@ from app.uploads import (
     store_video,
     unpack_season,
 )
-from inference.errors import BadInputError
+from core.errors import BadInputError
 from inference.ingest import IngestConfig, Ingestor, VideoOutcome
 from inference.manifest import parse_followers, parse_handle, parse_posted_at
 from inference.types import VideoSubmission

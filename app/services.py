@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import configs
+from core.storage import resolve_data_dir
 from inference.catalog import Catalog
-from inference.storage import resolve_data_dir
 
 if TYPE_CHECKING:
     from inference.index import IndexSink

@@ -25,7 +25,7 @@ import gradio as gr
 import configs
 from app import handlers, views
 from app.services import Services
-from inference.errors import StylescopeError
+from core.errors import StylescopeError
 from inference.types import GARMENT_KINDS, TIERS
 
 logger = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ import zlib
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
-from inference.errors import BadInputError
+from core.errors import BadInputError
 from inference.manifest import read_manifest
 from inference.types import VideoSubmission
 

@@ -71,7 +71,7 @@ def upload_to_searchable(client, work: Path, seconds: float) -> dict[str, float]
     """Seconds from submitting a clip to the upload endpoint until a search returns it."""
     from gradio_client import handle_file
 
-    from tests.videos import walking_clip, write_video
+    from world.clips import walking_clip, write_video
 
     fps = 15
     clip = write_video(work / "ten_seconds.mp4", walking_clip(n=int(seconds * fps), w=360, h=640, seed=123,
@@ -107,7 +107,6 @@ def main(argv: list[str] | None = None) -> int:
 
     from app.services import Services
     from app.ui import build_app, launch
-    from tests.app_fixtures import free_port
 
     with tempfile.TemporaryDirectory(prefix="bench-app-") as tmp:
         work = Path(tmp)
@@ -115,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.copytree(Path(args.data_dir).expanduser(), data_dir, ignore=shutil.ignore_patterns("world"))
         services = Services.open(data_dir, args.encoder)
         blocks = build_app(services)
-        url = launch(blocks, services, "127.0.0.1", free_port(), block=False, quiet=True)
+        url = launch(blocks, services, "127.0.0.1", None, block=False, quiet=True)  # None: gradio picks a free port
         client = Client(url, verbose=False, download_files=str(work / "downloads"))
         bare = Client(url, verbose=False, download_files=False)  # the response alone, no thumbnails
         crops = sorted((data_dir / "crops").rglob("*.jpg"))[:: max(1, len(list((data_dir / "crops").rglob("*.jpg"))) // args.queries)]

@@ -40,7 +40,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from models.base import Encoder, l2_normalise
-from training.fashion_mnist import FASHION_MNIST_DIR, read_idx
+from world.fashion_mnist import FASHION_MNIST_DIR, read_idx
 
 logger = logging.getLogger("bench_index")
 FASHION_MNIST = FASHION_MNIST_DIR

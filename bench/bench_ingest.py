@@ -33,7 +33,7 @@ def make_clip(path: Path, seconds: float, fps: int = 30) -> None:
     """A walking figure in a room, 720x1280, H.264 (x264 'medium'), streamed to ffmpeg."""
     import numpy as np
 
-    from tests.videos import FFMPEG, background, draw_figure
+    from world.clips import FFMPEG, background, draw_figure
 
     w, h = 720, 1280
     room = background(w, h, seed=3)

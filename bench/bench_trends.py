@@ -7,7 +7,7 @@ clustering + naming run, incremental assignment of 1k new garments, the trend re
 the creator report.
 
 Quality (``world``): a creator world ingested into a data directory (``stylescope world
-generate`` + ``stylescope ingest``), scored by ``training.world_eval`` for each clustering
+generate`` + ``stylescope ingest``), scored by ``world.scorer`` for each clustering
 variant (k-means / density x per kind / per outfit): NMI/ARI, originator top-1/top-3 over
 the styles that truly rose, rising precision / recall / days late, and the share of true
 trendsetters in the top 10% of the leaderboard.
@@ -174,16 +174,16 @@ def run_speed(args: argparse.Namespace) -> dict[str, Any]:
 def world_metrics(catalog: Catalog, answer: Any, config: trends_mod.TrendsConfig,
                   creators_config: creators_mod.CreatorsConfig) -> dict[str, Any]:
     """Score the catalog's current styles against the world's answer key."""
-    from training.trends_eval import score_world
+    from world.trend_scorer import score_world
 
     return score_world(catalog, answer, config, creators_config)
 
 
 def run_world(args: argparse.Namespace) -> dict[str, Any]:
     from inference.index import load_embeddings
-    from training import world_eval
+    from world import scorer
 
-    answer = world_eval.load_answer_key(args.world)
+    answer = scorer.load_answer_key(args.world)
     ids, vectors, encoder_info = load_embeddings(args.data_dir)
     encoder = trends_mod._naming_encoder(encoder_info)
     results: dict[str, Any] = {"encoder": encoder_info, "variants": {}}
@@ -227,10 +227,10 @@ def _summary(metrics: dict[str, Any]) -> dict[str, Any]:
 # quality on the world's society with synthetic garment embeddings
 # --------------------------------------------------------------------------------------
 def _society_truth(plan: Any) -> list[Any]:
-    """True styles as the answer key defines them (training/world/answers.py): take-off is the
+    """True styles as the answer key defines them (world/answers.py): take-off is the
     day of the ``rise_min_creators``-th distinct adopter; a style rose when its curve is
     rising or peaking, it started in the season, and it took off."""
-    from training import world_eval
+    from world import scorer
 
     config = plan.config
     truths = []
@@ -243,7 +243,7 @@ def _society_truth(plan: Any) -> list[Any]:
         takeoff = days[config.rise_min_creators - 1] if len(days) >= config.rise_min_creators else None
         trend = next((t for t in plan.trends if t.style == style.id), None)
         rose = bool(trend and trend.shape in ("rising", "peaking") and trend.start_day >= 0 and takeoff is not None)
-        truths.append(world_eval.TrueStyle(
+        truths.append(scorer.TrueStyle(
             id=str(style.id), originator=plan.creators[trend.originator].handle if trend else None, rose=rose,
             takeoff=config.season_start + dt.timedelta(days=takeoff) if takeoff is not None else None,
         ))
@@ -263,9 +263,9 @@ def build_society(data_dir: Path, preset: str, dim: int, noise: float, seed: int
     expectation).
     """
     pull = lookalike / np.sqrt(1.0 - lookalike**2)
-    from training import world_eval
-    from training.world.config import world_config
-    from training.world.society import plan_world
+    from world import scorer
+    from world.config import world_config
+    from world.society import plan_world
 
     plan = plan_world(world_config(preset, seed=seed))
     rng = np.random.default_rng(seed + 100)
@@ -300,12 +300,12 @@ def build_society(data_dir: Path, preset: str, dim: int, noise: float, seed: int
             vector = centres[(style.id, row.kind)] + offset + rng.normal(size=dim) * (noise / np.sqrt(dim))
             ids.append(garment_id)
             vectors.append(vector / np.linalg.norm(vector))
-            truth_garments.append(world_eval.TrueGarment(name, row.frame_index, 0.5 + row.frame_index, row.kind,
+            truth_garments.append(scorer.TrueGarment(name, row.frame_index, 0.5 + row.frame_index, row.kind,
                                                          str(style.id), Box(0, 0, 10, 10)))
     catalog.close()
-    answer = world_eval.AnswerKey(
+    answer = scorer.AnswerKey(
         videos=[], styles=_society_truth(plan), garments=truth_garments,
-        creators=[world_eval.TrueCreator(c.handle, c.followers, "", c.trendsetter) for c in plan.creators],
+        creators=[scorer.TrueCreator(c.handle, c.followers, "", c.trendsetter) for c in plan.creators],
     )
     return answer, np.asarray(ids, np.int64), np.asarray(vectors, np.float32)
 

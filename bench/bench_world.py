@@ -37,8 +37,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from inference.garments import HOGLocaliser, LocaliserConfig  # noqa: E402
-from training.figure import draw_person, make_look  # noqa: E402
-from training.render import (  # noqa: E402
+from world.figure import draw_person, make_look  # noqa: E402
+from world.render import (  # noqa: E402
     draw_room,
     partner_garment,
     random_garment,
@@ -154,7 +154,7 @@ def bench_world_hog(world: Path, frames: int, seed: int = 0) -> dict[str, object
     """HOG on frames of a generated world's videos where the whole person is in view."""
     import pyarrow.parquet as pq
 
-    from training.world_eval import load_answer_key, read_frames
+    from world.scorer import load_answer_key, read_frames
 
     answer = load_answer_key(world)
     table = pq.read_table(world / "answers" / "boxes.parquet").to_pylist()

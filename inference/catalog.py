@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from inference.errors import CatalogError
+from core.errors import CatalogError
 from inference.types import Box, VideoInfo, VideoSubmission, follower_tier
 
 CATALOG_FILE = "catalog.sqlite"

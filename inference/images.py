@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from inference.errors import BadInputError
+from core.errors import BadInputError
 
 ImageSource = str | os.PathLike[str] | bytes | bytearray | memoryview | np.ndarray | Any
 

@@ -56,8 +56,8 @@ import numpy as np
 from tqdm import tqdm
 
 import configs
-from inference.errors import BadInputError, StylescopeError
-from inference.storage import atomic_path, atomic_write_text, sha256_file
+from core.errors import BadInputError, StylescopeError
+from core.storage import atomic_path, atomic_write_text, sha256_file
 
 if TYPE_CHECKING:
     from inference.catalog import Catalog, GarmentRecord

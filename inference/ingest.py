@@ -25,11 +25,11 @@ import numpy as np
 from tqdm import tqdm
 
 import configs
+from core.errors import BadInputError, StylescopeError
+from core.storage import atomic_write_bytes, sha256_file
 from inference.catalog import Catalog, FrameRow, GarmentRow
-from inference.errors import BadInputError, StylescopeError
 from inference.garments import LocaliserChain, LocaliserConfig, cut_garments
 from inference.manifest import Rejected
-from inference.storage import atomic_write_bytes, sha256_file
 from inference.types import GarmentCrop, VideoSubmission
 from inference.video import SamplerConfig, sample_video
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from inference.errors import BadInputError
+from core.errors import BadInputError
 from inference.types import VideoSubmission
 
 REQUIRED_COLUMNS = ("path", "creator", "followers", "posted_at")

@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 import configs
+from core.errors import BadInputError
 from inference.catalog import CATALOG_FILE, Catalog
-from inference.errors import BadInputError
 from inference.index import (
     GarmentIndex,
     IndexConfig,
@@ -586,12 +586,8 @@ class Searcher:
         """The garment to search with: the wanted kind, else the whole outfit, else the image."""
         if not self.config.localise:
             return image, None
-        try:
-            from inference.garments import localise_image
-        except ModuleNotFoundError as exc:
-            if exc.name != "inference.garments":
-                raise
-            return image, None
+        from inference.garments import localise_image
+
         crops = localise_image(image)
         if not crops:
             return image, None

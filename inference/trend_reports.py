@@ -16,11 +16,11 @@ from typing import Any
 
 import numpy as np
 
+from core.errors import BadInputError
 from inference import creators as creators_mod
 from inference import forecast as forecast_mod
 from inference import trends as trends_mod
 from inference.catalog import Catalog
-from inference.errors import BadInputError
 
 logger = logging.getLogger(__name__)
 

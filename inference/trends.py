@@ -36,8 +36,8 @@ from typing import Any
 import numpy as np
 
 from configs import ConfigError, from_dict, load, packaged, read_yaml
+from core.errors import BadInputError
 from inference.catalog import Catalog
-from inference.errors import BadInputError
 
 logger = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from inference.errors import VideoError
+from core.errors import VideoError
 from inference.types import SampledFrame, VideoInfo
 
 logger = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from inference.errors import StylescopeError
+from core.errors import StylescopeError
 
 
 class EncoderError(StylescopeError):

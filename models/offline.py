@@ -471,7 +471,7 @@ def save_heads(heads: Any, config: HeadsConfig, path: str | Path, extra: dict[st
     import torch
     from safetensors.torch import save_file
 
-    from inference.storage import atomic_path
+    from core.storage import atomic_path
 
     dtype = torch.float16 if half else torch.float32
     tensors = {name: value.detach().cpu().to(dtype).contiguous() for name, value in heads.state_dict().items()}

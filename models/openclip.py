@@ -272,7 +272,7 @@ class OpenClipEncoder(Encoder):
         """Write the model's weights as safetensors (atomically)."""
         from safetensors.torch import save_file
 
-        from inference.storage import atomic_path
+        from core.storage import atomic_path
 
         state = {k: v.detach().contiguous().clone() for k, v in self.model.state_dict().items()}
         with atomic_path(path) as tmp:

@@ -32,11 +32,7 @@ def _load_builtin_builders() -> None:
     import importlib
 
     for module in ("models.tiny", "models.offline", "models.openclip"):
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
+        importlib.import_module(module)
 
 
 def list_encoders() -> dict[str, str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from inference.errors import BadInputError
+from core.errors import BadInputError
 
 MAX_QUERY_CHARS = 2000  # text past this is cut before tokenising (towers read <= 128 tokens)
 

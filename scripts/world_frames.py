@@ -18,10 +18,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from training.world.config import world_config
-from training.world.generate import _video_spec
-from training.world.scene import FrameTruth, render_video
-from training.world.society import plan_world
+from world.config import world_config
+from world.generate import _video_spec
+from world.scene import FrameTruth, render_video
+from world.society import plan_world
 
 COLOURS = {"top": (230, 40, 40), "bottom": (40, 80, 230), "full": (40, 200, 60)}
 

@@ -1,6 +1,6 @@
 """A tiny real catalog for the app tests, and the app launched on it.
 
-Real short videos (tests/videos.py) from a few creators over several weeks are ingested
+Real short videos (world/clips.py) from a few creators over several weeks are ingested
 with the lead's ``ingest`` and the index engineer's ``IndexSink`` using the ``tiny:32``
 encoder, then clustered into styles with the trends engineer's ``update_styles``.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from inference.ingest import ingest
 from inference.types import VideoSubmission
-from tests.videos import walking_clip, write_video
+from world.clips import walking_clip, write_video
 
 ENCODER = "tiny:32"
 START = dt.date(2026, 3, 2)

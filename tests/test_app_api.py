@@ -103,7 +103,7 @@ def test_moment_link_serves_the_video(app):
 def test_image_and_image_plus_text_search(app, tmp_path):
     import cv2
 
-    from tests.videos import walking_clip
+    from world.clips import walking_clip
 
     frame = walking_clip(n=3, seed=5, top_colour=(200, 30, 30))[1]
     query = tmp_path / "look.png"

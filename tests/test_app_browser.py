@@ -111,7 +111,7 @@ def test_text_search_shows_results(page):
 def test_image_search_shows_results(page, served, tmp_path):
     import cv2
 
-    from tests.videos import walking_clip
+    from world.clips import walking_clip
 
     query = tmp_path / "look.png"
     frame = walking_clip(n=3, seed=7, top_colour=(240, 200, 20), bottom_colour=(20, 20, 20))[1]

@@ -10,7 +10,7 @@ import pytest
 
 from app.cli import main
 from app.commands.serve import PASSWORD_ENV, USER_ENV, check_binding, read_auth
-from inference.errors import BadInputError
+from core.errors import BadInputError
 
 
 @pytest.mark.slow

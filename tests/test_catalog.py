@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import CatalogError
 from inference.catalog import SCHEMA_VERSION, Catalog, FrameRow, GarmentRow
-from inference.errors import CatalogError
 from inference.types import Box, VideoInfo, VideoSubmission
 
 INFO = VideoInfo(100, 200, 15.0, 2.0, 30, 0, "h264")

@@ -8,8 +8,8 @@ import time
 import numpy as np
 import pytest
 
+from core.errors import BadInputError
 from inference.embed import embed_crops
-from inference.errors import BadInputError
 from models import EncoderError, create_encoder, list_encoders
 from models.offline import (
     HeadsConfig,

@@ -15,7 +15,7 @@ from inference.garments import (
     localise_image,
 )
 from inference.types import Box, SampledFrame
-from tests.videos import drawn_person, walking_clip
+from world.clips import drawn_person, walking_clip
 
 
 def test_motion_finds_the_walking_figure():
@@ -49,7 +49,7 @@ def test_chain_falls_back_to_centre_and_says_so():
 
 def _room_and_person() -> tuple[np.ndarray, np.ndarray]:
     """A drawn room, and the same room with a drawn person the chain's detectors find."""
-    from training.render import draw_room
+    from world.render import draw_room
 
     chain = LocaliserChain(LocaliserConfig())
     for seed in range(100, 120):

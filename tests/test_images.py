@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from inference.errors import BadInputError
+from core.errors import BadInputError
 from inference.images import ImageLimits, array_to_rgb, load_image
 
 

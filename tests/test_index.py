@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.cli import main
+from core.errors import BadInputError
 from inference.catalog import Catalog
-from inference.errors import BadInputError
 from inference.index import (
     EncoderMismatchError,
     GarmentIndex,

@@ -17,7 +17,7 @@ from app.cli import main
 from inference.catalog import Catalog
 from inference.ingest import IngestConfig, ingest
 from inference.manifest import read_manifest
-from tests.videos import FFMPEG, marker_frames, walking_clip, write_video
+from world.clips import FFMPEG, marker_frames, walking_clip, write_video
 
 ROOT = Path(__file__).resolve().parents[1]
 

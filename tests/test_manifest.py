@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from inference.errors import BadInputError
+from core.errors import BadInputError
 from inference.manifest import (
     from_arguments,
     parse_followers,

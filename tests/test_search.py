@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from app.cli import main
+from core.errors import BadInputError
 from inference.catalog import Catalog
-from inference.errors import BadInputError
 from inference.index import (
     EncoderMismatchError,
     IndexSink,

@@ -8,7 +8,7 @@ import threading
 import numpy as np
 import pytest
 
-from inference.errors import BadInputError
+from core.errors import BadInputError
 from models import create_encoder
 from training import data as datasets
 from training.evaluate import retrieval_scores, zero_shot_accuracy

@@ -14,9 +14,9 @@ from sklearn.metrics import normalized_mutual_info_score
 
 from app.cli import main
 from configs import ConfigError
+from core.errors import BadInputError
 from inference import creators, trends
 from inference.catalog import Catalog
-from inference.errors import BadInputError
 from inference.trends import (
     ClusterConfig,
     NamingConfig,
@@ -635,8 +635,8 @@ def test_world_scores_through_the_world_scorer(data_dir):
     from pathlib import Path
 
     from inference.creators import CreatorsConfig
-    from training import world_eval
-    from training.trends_eval import score_world
+    from world import scorer
+    from world.trend_scorer import score_world
 
     with Catalog(data_dir) as catalog:
         world = WorldBuilder(catalog)
@@ -649,13 +649,13 @@ def test_world_scores_through_the_world_scorer(data_dir):
         ids, vectors = world.arrays()
         config = _config()
         recluster(catalog, ids, vectors, config)
-        truth = [world_eval.TrueGarment(Path(g.source_path).name, 0, g.t_s, g.kind, str(world.truth[g.id]), g.box)
+        truth = [scorer.TrueGarment(Path(g.source_path).name, 0, g.t_s, g.kind, str(world.truth[g.id]), g.box)
                  for g in catalog.garments()]
-        answer = world_eval.AnswerKey(
+        answer = scorer.AnswerKey(
             videos=[], garments=truth,
-            styles=[world_eval.TrueStyle("steady"),
-                    world_eval.TrueStyle("trend", originator="t0", rose=True, takeoff=DAY0 + dt.timedelta(days=43))],
-            creators=[world_eval.TrueCreator("t0", 20_000, "micro", True)],
+            styles=[scorer.TrueStyle("steady"),
+                    scorer.TrueStyle("trend", originator="t0", rose=True, takeoff=DAY0 + dt.timedelta(days=43))],
+            creators=[scorer.TrueCreator("t0", 20_000, "micro", True)],
         )
         scores = score_world(catalog, answer, config, CreatorsConfig())
     assert scores["clusters"]["nmi"] == pytest.approx(1.0)

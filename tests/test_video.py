@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from inference.errors import VideoError
+from core.errors import VideoError
 from inference.video import (
     SamplerConfig,
     _Candidate,
@@ -16,7 +16,7 @@ from inference.video import (
     select_segment,
     sharpness,
 )
-from tests.videos import marker_frames, remux, walking_clip, write_video
+from world.clips import marker_frames, remux, walking_clip, write_video
 
 
 def _is_upright_marker(image: np.ndarray) -> bool:
@@ -158,7 +158,7 @@ def test_variable_frame_rate_timestamps(tmp_path):
     vfr = tmp_path / "vfr.mkv"
     import subprocess
 
-    from tests.videos import FFMPEG
+    from world.clips import FFMPEG
 
     subprocess.run(
         [FFMPEG, "-hide_banner", "-loglevel", "error", "-y", "-i", str(constant),
@@ -190,7 +190,7 @@ def test_not_a_video(tmp_path, content, message):
 def test_audio_only_file(tmp_path):
     import subprocess
 
-    from tests.videos import FFMPEG
+    from world.clips import FFMPEG
 
     path = tmp_path / "audio.mp4"
     subprocess.run([FFMPEG, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.videos import drawn_person
-from training.render import random_garment, render_garment_crops
-from training.vocabulary import VOCABULARY, GarmentSpec
+from world.clips import drawn_person
+from world.render import random_garment, render_garment_crops
+from world.vocabulary import VOCABULARY, GarmentSpec
 
 
 def test_vocabulary_lists_every_attribute():
@@ -96,7 +96,7 @@ def test_drawn_person_boxes_nest_and_have_human_proportions():
 
 
 def test_person_leaving_the_frame_loses_boxes_that_are_mostly_outside():
-    from training.figure import draw_person
+    from world.figure import draw_person
 
     frame, _, look, pose = drawn_person(1)
     pose.cx = -0.3 * look.unit  # centre line left of the frame: mostly outside

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from inference.types import Box
-from training import world_eval as we
+from world import scorer as we
 
 D = dt.date
 

@@ -15,10 +15,10 @@ import pytest
 
 from app.cli import main
 from inference.types import follower_tier
-from training.world.config import WorldError, parse_overrides, preset_names, world_config
-from training.world.generate import INCOMPLETE, DiskFullError, generate_world
-from training.world.society import TIER_RANGES, appeal, plan_world
-from training.world.styles import style_signature
+from world.config import WorldError, parse_overrides, preset_names, world_config
+from world.generate import INCOMPLETE, DiskFullError, generate_world
+from world.society import TIER_RANGES, appeal, plan_world
+from world.styles import style_signature
 
 TINY = {"workers": 1}
 
@@ -188,10 +188,10 @@ def test_manifest_reads_as_ingest_input(tiny_world):
 
 
 def test_answer_key_loads_in_the_scorer(tiny_world):
-    from training import world_eval
+    from world import scorer
 
     out, _ = tiny_world
-    key = world_eval.load_answer_key(out)
+    key = scorer.load_answer_key(out)
     assert len(key.videos) == 12
     truth = json.loads((out / "answers" / "world.json").read_text())
     assert sum(1 for v in truth["videos"] if not v["held_out"]) == 10
@@ -225,7 +225,7 @@ def test_videos_are_h264_portrait_with_a_box_per_frame(tiny_world):
 
 def test_garment_box_covers_garment_pixels_not_background(tmp_path):
     """Where the truth puts the top, the pixels differ from the empty room there."""
-    from training.world.scene import VideoSpec, render_video
+    from world.scene import VideoSpec, render_video
 
     plan = _plan("tiny", 1)
     config = plan.config.render
@@ -239,7 +239,7 @@ def test_garment_box_covers_garment_pixels_not_background(tmp_path):
     top = truth.boxes["top"]
     assert top is not None and truth.boxes["bottom"] is not None and truth.boxes["full"] is not None
     assert truth.boxes["full"].area > top.area
-    from training.world.scene import _room
+    from world.scene import _room
 
     empty = _room(creator.look, config.height + 4, config.width + 4)[2:-2, 2:-2]
     inside = np.abs(frame[top.y0 : top.y1, top.x0 : top.x1].astype(int) - empty[top.y0 : top.y1, top.x0 : top.x1]).sum(-1)
@@ -296,7 +296,7 @@ def test_non_empty_output_folder_is_refused_unless_overwrite(tiny_world, tmp_pat
 
 
 def test_disk_full_midway_is_a_clear_error_and_marks_output_incomplete(tmp_path, monkeypatch):
-    from training.world import generate
+    from world import generate
 
     written = []
 
@@ -313,14 +313,14 @@ def test_disk_full_midway_is_a_clear_error_and_marks_output_incomplete(tmp_path,
         generate_world(world_config("tiny", 1, overrides=TINY), out, progress=False)
     assert "disk full" in (out / INCOMPLETE).read_text()
     assert not (out / "answers" / "world.json").exists()
-    from training import world_eval
+    from world import scorer
 
-    with pytest.raises(world_eval.AnswerKeyError, match="incomplete"):
-        world_eval.load_answer_key(out)
+    with pytest.raises(scorer.AnswerKeyError, match="incomplete"):
+        scorer.load_answer_key(out)
 
 
 def test_too_little_free_space_is_refused_before_rendering(tmp_path, monkeypatch):
-    from training.world import generate
+    from world import generate
 
     usage = shutil.disk_usage(tmp_path)
     monkeypatch.setattr(generate.shutil, "disk_usage", lambda path: usage._replace(free=1000))
@@ -347,9 +347,9 @@ def _fake_fashion_mnist(folder: Path) -> None:
 
 
 def test_fashion_mnist_textures_change_garment_pixels(tmp_path):
-    from training.world.fmnist import FashionMnist
-    from training.world.generate import _video_spec
-    from training.world.scene import render_video
+    from world.fmnist import FashionMnist
+    from world.generate import _video_spec
+    from world.scene import render_video
 
     _fake_fashion_mnist(tmp_path / "fm")
     fm = FashionMnist(tmp_path / "fm")
@@ -398,7 +398,7 @@ def test_cli_refuses_a_non_empty_folder(tmp_path, capsys):
 
 def test_ffmpeg_failing_on_a_full_disk_reads_as_disk_full(tmp_path, monkeypatch):
     """ffmpeg's broken pipe says nothing about the disk: the free space decides."""
-    from training.world import generate
+    from world import generate
 
     render = world_config("tiny").render
     usage = shutil.disk_usage(tmp_path)

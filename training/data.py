@@ -6,7 +6,7 @@ Three sources, one shape (:class:`PairSet`):
   ``caption``; image paths relative to the folder): the ML engineer's season data;
 - Fashion-MNIST from the Debian package ``dataset-fashion-mnist``: class names (with
   synonyms) as captions under varied prompt templates;
-- creator-world garment crops rendered by :mod:`training.render` with attribute captions
+- creator-world garment crops rendered by :mod:`world.render` with attribute captions
   ("a red plaid mini skirt") and phrasing variants, split by held-out attribute combinations.
 
 Each image may carry several alternative captions (phrasings of the same meaning); training
@@ -29,9 +29,9 @@ from typing import Any
 
 import numpy as np
 
-from inference.errors import BadInputError
+from core.errors import BadInputError
 from inference.images import load_image
-from training.fashion_mnist import FASHION_MNIST_DIR, read_idx
+from world.fashion_mnist import FASHION_MNIST_DIR, read_idx
 
 logger = logging.getLogger(__name__)
 
@@ -314,7 +314,7 @@ PHRASE_TEMPLATES = [
 
 
 def _attribute_words(attributes: dict[str, str], rng: random.Random | None) -> dict[str, str]:
-    from training.vocabulary import PATTERNS
+    from world.vocabulary import PATTERNS
 
     words = {
         "colour": attributes["colour"],
@@ -371,7 +371,7 @@ def creator_world(count: int, seed: int = 0, size: int = 224, variants: int = 8,
         kinds: garment kinds to crop (default all).
         name: pair-set name (default derived from the arguments).
     """
-    from training.render import render_garment_crops
+    from world.render import render_garment_crops
 
     samples = render_garment_crops(count, seed=seed, size=size, exclude=exclude, only=only, kinds=kinds)
     keys = [style_key(sample.attributes) for sample in samples]
@@ -396,7 +396,7 @@ def held_out_pairs(seed: int = 0, fraction: float = 0.15) -> list[tuple[str, str
     Whole pairs are held out, so evaluation asks for combinations the heads never saw
     together, although each word was seen with others.
     """
-    from training.vocabulary import COLOURS, PATTERNS
+    from world.vocabulary import COLOURS, PATTERNS
 
     held = []
     for colour in COLOURS:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from core.storage import atomic_path
 from inference.embed import pipelined
-from inference.storage import atomic_path
 from training.data import PairSet
 from training.evaluate import EmbedView
 

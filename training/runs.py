@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 import configs
-from inference.errors import BadInputError
+from core.errors import BadInputError
 from models.offline import PACKAGED_HEADS, HeadsConfig, OfflineEncoder
 from training import data as datasets
 from training.evaluate import EvalSet, SuiteResult, report_json, report_markdown, run_eval

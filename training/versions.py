@@ -26,8 +26,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from inference.errors import StylescopeError
-from inference.storage import atomic_write_text
+from core.errors import StylescopeError
+from core.storage import atomic_write_text
 
 MODELS_DIR = "models"
 CURRENT_FILE = "CURRENT"

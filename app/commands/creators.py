@@ -26,9 +26,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
+    from core.storage import resolve_data_dir
     from inference import creators, trends
     from inference.catalog import Catalog
-    from inference.storage import resolve_data_dir
     from inference.trend_reports import creators_report
 
     with Catalog(resolve_data_dir(args.data_dir)) as catalog:

@@ -39,8 +39,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def ensure_world(world_dir: Path, preset: str, seed: int, progress: bool) -> dict[str, Any]:
     """Generate the world into ``world_dir`` unless a complete one is there already."""
-    from training.world.config import world_config
-    from training.world.generate import INCOMPLETE, generate_world
+    from world.config import world_config
+    from world.generate import INCOMPLETE, generate_world
 
     if (world_dir / "manifest.csv").is_file() and not (world_dir / INCOMPLETE).exists():
         logger.info("creator world already in %s", world_dir)
@@ -152,7 +152,7 @@ def _print(report: dict[str, Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from inference.storage import resolve_data_dir
+    from core.storage import resolve_data_dir
 
     data_dir = resolve_data_dir(args.data_dir)
     report = build(data_dir, args)

@@ -45,28 +45,28 @@ def _usage(parser: argparse.ArgumentParser) -> Any:
 
 
 def run_world(args: argparse.Namespace) -> int:
+    from core.errors import BadInputError
+    from core.storage import resolve_data_dir
     from inference.catalog import CATALOG_FILE, Catalog
-    from inference.errors import BadInputError
-    from inference.storage import resolve_data_dir
-    from training import world_eval
+    from world import scorer
 
-    answer = world_eval.load_answer_key(args.answers)
+    answer = scorer.load_answer_key(args.answers)
     data_dir = resolve_data_dir(args.data_dir)
     if not (data_dir / CATALOG_FILE).exists():
         raise BadInputError(f"no catalog in {data_dir}; ingest the world's manifest.csv first")
     with Catalog(data_dir) as catalog:
-        found = world_eval.found_garments(catalog.garments())
+        found = scorer.found_garments(catalog.garments())
         if not found:
             raise BadInputError(f"the catalog in {data_dir} has no garments to score")
-        predicted = world_eval.catalog_styles(catalog)
+        predicted = scorer.catalog_styles(catalog)
         stages = _trend_stages(catalog) if predicted and not args.no_trends else None
     rankings, flagged, leaderboard = stages or (None, None, None)
     search, queries = None, []
     if not args.no_search and any(v.held_out for v in answer.videos):
         search = _searcher(data_dir)
         if search is not None:
-            queries = world_eval.search_queries(answer, per_video=args.queries_per_video)
-    report = world_eval.evaluate(
+            queries = scorer.search_queries(answer, per_video=args.queries_per_video)
+    report = scorer.evaluate(
         answer,
         found,
         predicted=predicted or None,
@@ -88,7 +88,7 @@ def _trend_stages(catalog: Any) -> tuple[dict[int, list[str]], dict[int, Any], l
     trends stage (inference/trends.py, inference/creators.py), or None when it cannot run."""
     import logging
 
-    from inference.errors import StylescopeError
+    from core.errors import StylescopeError
 
     try:
         from inference import creators, trends
@@ -112,7 +112,7 @@ def _searcher(data_dir: Any) -> Any:
     """``image -> garment ids`` over the data dir's live index, or None when there is none."""
     import logging
 
-    from inference.errors import StylescopeError
+    from core.errors import StylescopeError
 
     try:
         from inference.search import Searcher

@@ -66,8 +66,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def _setup(args: argparse.Namespace) -> tuple[Any, Any]:
     logging.getLogger("faiss.loader").setLevel(logging.WARNING)  # which SIMD build loaded
+    from core.storage import resolve_data_dir
     from inference.index import IndexConfig
-    from inference.storage import resolve_data_dir
 
     return resolve_data_dir(args.data_dir), IndexConfig.load(getattr(args, "config", None))
 
@@ -159,8 +159,8 @@ def run_sync(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
+    from core.storage import resolve_data_dir
     from inference.index import export_embeddings
-    from inference.storage import resolve_data_dir
 
     logging.getLogger("faiss.loader").setLevel(logging.WARNING)
     summary = export_embeddings(
@@ -176,8 +176,8 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def _remove(args: argparse.Namespace, delete: Any, what: str) -> int:
+    from core.errors import BadInputError
     from inference.catalog import Catalog
-    from inference.errors import BadInputError
     from inference.index import GarmentIndex, read_current
 
     data_dir, config = _setup(args)

@@ -30,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def _submissions(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from inference.errors import BadInputError
+    from core.errors import BadInputError
     from inference.manifest import Submissions, from_arguments, read_manifest
 
     batch = Submissions()
@@ -57,8 +57,8 @@ def _sink(args: argparse.Namespace, data_dir):  # type: ignore[no-untyped-def]
 
 
 def run(args: argparse.Namespace) -> int:
+    from core.storage import resolve_data_dir
     from inference.ingest import IngestConfig, ingest
-    from inference.storage import resolve_data_dir
 
     batch = _submissions(args)
     for warning in batch.warnings:

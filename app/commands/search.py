@@ -53,10 +53,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def run(args: argparse.Namespace) -> int:
     logging.getLogger("faiss.loader").setLevel(logging.WARNING)  # which SIMD build loaded
-    from inference.errors import BadInputError
+    from core.errors import BadInputError
+    from core.storage import resolve_data_dir
     from inference.index import IndexConfig
     from inference.search import SearchConfig, Searcher, SearchFilters
-    from inference.storage import resolve_data_dir
 
     if args.image is None and args.text is None:
         raise BadInputError("give --image FILE, --text TEXT, or both")

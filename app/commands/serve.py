@@ -14,7 +14,7 @@ import stat
 from pathlib import Path
 
 from app.commands import add_common
-from inference.errors import BadInputError
+from core.errors import BadInputError
 
 logger = logging.getLogger(__name__)
 

@@ -92,7 +92,7 @@ def _print_result(args: argparse.Namespace, result: Any) -> None:
 
 def run_train(args: argparse.Namespace) -> int:
     """Train and write a model version."""
-    from inference.storage import resolve_data_dir
+    from core.storage import resolve_data_dir
     from training.runs import load_config
     from training.runs import run_train as train
 
@@ -105,7 +105,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_retrain(args: argparse.Namespace) -> int:
     """Retrain the current model on a season folder."""
-    from inference.storage import resolve_data_dir
+    from core.storage import resolve_data_dir
     from training.runs import load_config
     from training.runs import run_retrain as retrain
 

@@ -41,9 +41,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
+    from core.storage import resolve_data_dir
     from inference import forecast, trends
     from inference.catalog import Catalog
-    from inference.storage import resolve_data_dir
     from inference.trend_reports import plot_rising, trends_report
 
     config = trends.load_config(args.config)

@@ -52,8 +52,8 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    from training.world.config import parse_overrides, world_config
-    from training.world.generate import generate_world
+    from world.config import parse_overrides, world_config
+    from world.generate import generate_world
 
     overrides = parse_overrides(args.overrides)
     if args.workers is not None:
@@ -73,7 +73,7 @@ def run_generate(args: argparse.Namespace) -> int:
 
 
 def _read_truth(folder: str) -> dict[str, Any]:
-    from training.world.config import WorldError
+    from world.config import WorldError
 
     path = Path(folder).expanduser() / "answers" / "world.json"
     if (Path(folder).expanduser() / "INCOMPLETE").exists():
@@ -103,7 +103,7 @@ def run_describe(args: argparse.Namespace) -> int:
 
 
 def run_presets(args: argparse.Namespace) -> int:
-    from training.world.config import preset_names, world_config
+    from world.config import preset_names, world_config
 
     presets = {name: world_config(name) for name in preset_names()}
     if args.json:

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from inference.errors import BadInputError
+from core.errors import BadInputError
 from inference.types import Box
 
 logger = logging.getLogger(__name__)

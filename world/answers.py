@@ -1,4 +1,4 @@
-"""The answer key of a creator world (read back for scoring by training/world_eval.py).
+"""The answer key of a creator world (read back for scoring by world/scorer.py).
 
 ``answers/world.json`` holds the config, every creator (handle, followers, tier, whether a
 trendsetter, who they follow, how late their videos arrive), every style (recipe,
@@ -10,8 +10,10 @@ of the top, the bottom and the whole person (``full``) in every frame of every v
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import io
+import json
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -19,8 +21,9 @@ from typing import Any
 import numpy as np
 
 import configs
+from core.storage import atomic_write_bytes, atomic_write_text
 from inference.types import follower_tier
-from training.world.society import Post, WorldPlan
+from world.society import Post, WorldPlan
 
 TRUTH_FILE = "world.json"
 BOXES_FILE = "boxes.parquet"
@@ -121,7 +124,6 @@ def write_answer_key(plan: WorldPlan, out_dir: Path, frame_counts: dict[str, int
     """Write answers/ and the manifests; returns how many styles truly rose."""
     import pyarrow as pa
 
-    from training.world.generate import manifest_text, write_bytes, write_json
 
     answers = out_dir / "answers"
     answers.mkdir(exist_ok=True)
@@ -138,7 +140,7 @@ def write_answer_key(plan: WorldPlan, out_dir: Path, frame_counts: dict[str, int
         "styles": styles,
         "videos": _videos_truth(plan, frame_counts),
     }
-    write_json(answers / TRUTH_FILE, payload)
+    atomic_write_text(answers / TRUTH_FILE, json.dumps(payload, indent=1, sort_keys=False) + "\n")
     box_rows = sorted(box_rows, key=lambda r: (r[0], r[1], r[4]))
     names = ["video", "frame", "t_s", "shot", "kind", "x0", "y0", "x1", "y1", "visible"]
     columns = {name: [row[k] for row in box_rows] for k, name in enumerate(names)}
@@ -151,13 +153,13 @@ def write_answer_key(plan: WorldPlan, out_dir: Path, frame_counts: dict[str, int
         **{c: pa.array(columns[c], pa.int32()) for c in ("x0", "y0", "x1", "y1")},
         "visible": pa.array(columns["visible"], pa.float32()),
     }
-    write_bytes(answers / BOXES_FILE, _parquet_bytes(typed))
+    atomic_write_bytes(answers / BOXES_FILE, _parquet_bytes(typed))
     daily_rows = [
         (s["id"], d, (plan.config.season_start + dt.timedelta(days=d)).isoformat(), s["daily_videos"][d], s["daily_creators"][d])
         for s in styles
         for d in range(plan.config.days)
     ]
-    write_bytes(
+    atomic_write_bytes(
         answers / DAILY_FILE,
         _parquet_bytes(
             {
@@ -169,6 +171,26 @@ def write_answer_key(plan: WorldPlan, out_dir: Path, frame_counts: dict[str, int
             }
         ),
     )
-    write_bytes(out_dir / "manifest.csv", manifest_text(plan, held_out=False).encode())
-    write_bytes(out_dir / "queries.csv", manifest_text(plan, held_out=True).encode())
+    atomic_write_bytes(out_dir / "manifest.csv", manifest_text(plan, held_out=False).encode())
+    atomic_write_bytes(out_dir / "queries.csv", manifest_text(plan, held_out=True).encode())
     return sum(1 for s in styles if s["rose"])
+
+
+def manifest_text(plan: WorldPlan, held_out: bool) -> str:
+    """``path,creator,followers,posted_at`` rows in the order the videos arrive.
+
+    Late creators' videos arrive days after their posting date (backdated posts), so
+    the manifest is ordered by arrival, not by ``posted_at``.
+    """
+    start = plan.config.season_start
+    posts = [p for p in plan.posts if p.held_out == held_out]
+    posts.sort(key=lambda p: (p.day + plan.creators[p.creator].late_days, p.index))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["path", "creator", "followers", "posted_at"])
+    folder = "queries" if held_out else "videos"
+    for post in posts:
+        creator = plan.creators[post.creator]
+        posted = start + dt.timedelta(days=post.day)
+        writer.writerow([f"{folder}/{post.file_stem}.mp4", creator.handle, creator.followers, posted.isoformat()])
+    return buffer.getvalue()

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from training.vocabulary import (
+from world.vocabulary import (
     COLOURS,
     GARMENT_TYPES,
     NEAR_COLOURS,
@@ -35,15 +35,15 @@ class Garment:
     """One garment of an outfit recipe."""
 
     type: str  # t-shirt, hoodie, jeans, skirt, dress ...
-    colour: str  # main colour name (a key of training.vocabulary.COLOURS)
+    colour: str  # main colour name (a key of world.vocabulary.COLOURS)
     rgb: tuple[int, int, int]  # RGB of the main colour
-    pattern: str  # a key of training.vocabulary.PATTERNS (solid, stripes, plaid, denim ...)
+    pattern: str  # a key of world.vocabulary.PATTERNS (solid, stripes, plaid, denim ...)
     colour2: str  # second colour of the pattern
     rgb2: tuple[int, int, int]  # RGB of the second colour
-    silhouette: str  # one of training.vocabulary.SILHOUETTES_BY_TYPE[type]
+    silhouette: str  # one of world.vocabulary.SILHOUETTES_BY_TYPE[type]
 
     def spec(self) -> GarmentSpec:
-        """The garment in the shared vocabulary (training/vocabulary.py)."""
+        """The garment in the shared vocabulary (world/vocabulary.py)."""
         return GarmentSpec(self.type, self.colour, self.pattern, self.silhouette, self.colour2)
 
     def describe(self) -> str:

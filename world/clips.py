@@ -1,4 +1,4 @@
-"""Test videos made with the ffmpeg binary inside imageio-ffmpeg: real codecs, real containers."""
+"""Small drawn clips for tests and benchmarks, encoded with the ffmpeg binary inside imageio-ffmpeg: real codecs, real containers."""
 
 from __future__ import annotations
 
@@ -95,11 +95,11 @@ def drawn_person(seed: int, share: float = 0.62, width: int = 270, height: int =
     """A creator-world room with one drawn person ``share`` of its height tall.
 
     Returns the frame (person drawn in), the person's true boxes, and its look and pose; the
-    same seed's room without the person is ``training.render.draw_room(width, height,
+    same seed's room without the person is ``world.render.draw_room(width, height,
     np.random.default_rng(seed))``.
     """
-    from training.figure import draw_person, make_look
-    from training.render import (
+    from world.figure import draw_person, make_look
+    from world.render import (
         draw_room,
         partner_garment,
         random_garment,

@@ -17,11 +17,11 @@ import cv2
 import numpy as np
 
 from inference.types import Box
-from training.figure import Look, Pose, canvas_size, draw_person, make_look
-from training.render import draw_room, unit_for_height
-from training.world.config import RenderConfig
-from training.world.fmnist import FashionMnist
-from training.world.styles import Style
+from world.config import RenderConfig
+from world.figure import Look, Pose, canvas_size, draw_person, make_look
+from world.fmnist import FashionMnist
+from world.render import draw_room, unit_for_height
+from world.styles import Style
 
 TITLES = ("fit check", "OOTD", "what I wore", "outfit of the day", "GRWM", "today's look")
 MIN_VISIBLE = 0.3  # a garment counts as visible when this share of its box is in frame

@@ -23,8 +23,8 @@ from collections import defaultdict
 
 import numpy as np
 
-from training.world.config import WorldConfig
-from training.world.styles import Style, make_styles
+from world.config import WorldConfig
+from world.styles import Style, make_styles
 
 TIER_RANGES = {"micro": (10_000, 50_000), "mid": (50_000, 1_000_000), "mega": (1_000_000, 12_000_000)}
 SHAPES = ("rising", "peaking", "fading")
@@ -60,6 +60,11 @@ class Post:
     style: int  # style id worn
     adoption: bool  # first time this creator wears this (trending) style
     held_out: bool = False  # a query video, not part of the catalog
+
+    @property
+    def file_stem(self) -> str:
+        """The video's file name without suffix: ``v00012``, or ``q00012`` for a query video."""
+        return f"q{self.index:05d}" if self.held_out else f"v{self.index:05d}"
 
 
 @dataclasses.dataclass

@@ -17,12 +17,8 @@ Layout of the output folder::
 from __future__ import annotations
 
 import contextlib
-import csv
 import dataclasses
-import datetime as dt
 import errno
-import io
-import json
 import logging
 import multiprocessing
 import os
@@ -36,10 +32,9 @@ import numpy as np
 from tqdm import tqdm
 
 import configs
-from inference.storage import atomic_write_bytes, atomic_write_text
-from training.world.config import RenderConfig, WorldConfig, WorldError
-from training.world.scene import FrameTruth, VideoSpec, render_video, video_spec_seed
-from training.world.society import Post, WorldPlan, plan_world
+from world.config import RenderConfig, WorldConfig, WorldError
+from world.scene import FrameTruth, VideoSpec, render_video, video_spec_seed
+from world.society import Post, WorldPlan, plan_world
 
 logger = logging.getLogger(__name__)
 
@@ -108,14 +103,10 @@ def _check_free_space(out_dir: Path, config: WorldConfig) -> None:
         )
 
 
-def _video_name(post: Post) -> str:
-    return f"q{post.index:05d}" if post.held_out else f"v{post.index:05d}"
-
-
 def _video_spec(plan: WorldPlan, post: Post) -> VideoSpec:
     creator = plan.creators[post.creator]
     return VideoSpec(
-        name=_video_name(post),
+        name=post.file_stem,
         style=plan.styles[post.style],
         look_seed=creator.look,
         seed=video_spec_seed(plan.config.seed, post.index),
@@ -132,7 +123,7 @@ def _fashion_mnist(render: RenderConfig) -> Any:
     if not render.fashion_mnist:
         return None
     if render.fashion_mnist_dir not in _FMNIST_CACHE:
-        from training.world.fmnist import FashionMnist
+        from world.fmnist import FashionMnist
 
         _FMNIST_CACHE[render.fashion_mnist_dir] = FashionMnist(render.fashion_mnist_dir)
     return _FMNIST_CACHE[render.fashion_mnist_dir]
@@ -257,7 +248,7 @@ def generate_world(config: WorldConfig, out_dir: str | Path, overwrite: bool = F
     """Generate the world of ``config`` into ``out_dir``.
 
     Args:
-        config: a validated config (see :func:`training.world.config.world_config`).
+        config: a validated config (see :func:`world.config.world_config`).
         out_dir: output folder; must be missing or empty unless ``overwrite``.
         overwrite: replace a previous (or partial) world in ``out_dir``.
         progress: show a progress bar.
@@ -276,7 +267,7 @@ def generate_world(config: WorldConfig, out_dir: str | Path, overwrite: bool = F
         _check_free_space(out, config)
         plan = plan_world(config)
         frame_counts, rows, total_bytes = _render_all(plan, out, progress)
-        from training.world.answers import write_answer_key
+        from world.answers import write_answer_key
 
         rising = write_answer_key(plan, out, frame_counts, rows)
         configs.dump(config, out / "world.yaml")
@@ -314,32 +305,3 @@ def _mark(marker: Path, reason: str) -> None:
     # the disk may be full; the marker written at the start is still there then
     with contextlib.suppress(OSError):
         marker.write_text(reason + "\n", encoding="utf-8")
-
-
-def manifest_text(plan: WorldPlan, held_out: bool) -> str:
-    """``path,creator,followers,posted_at`` rows in the order the videos arrive.
-
-    Late creators' videos arrive days after their posting date (backdated posts), so
-    the manifest is ordered by arrival, not by ``posted_at``.
-    """
-    start = plan.config.season_start
-    posts = [p for p in plan.posts if p.held_out == held_out]
-    posts.sort(key=lambda p: (p.day + plan.creators[p.creator].late_days, p.index))
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["path", "creator", "followers", "posted_at"])
-    folder = "queries" if held_out else "videos"
-    for post in posts:
-        creator = plan.creators[post.creator]
-        posted = start + dt.timedelta(days=post.day)
-        writer.writerow([f"{folder}/{_video_name(post)}.mp4", creator.handle, creator.followers, posted.isoformat()])
-    return buffer.getvalue()
-
-
-def write_json(path: Path, payload: Any) -> None:
-    """Pretty JSON, written atomically."""
-    atomic_write_text(path, json.dumps(payload, indent=1, sort_keys=False) + "\n")
-
-
-def write_bytes(path: Path, payload: bytes) -> None:
-    atomic_write_bytes(path, payload)

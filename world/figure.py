@@ -17,8 +17,8 @@ import cv2
 import numpy as np
 
 from inference.types import Box
-from training.patterns import fabric
-from training.vocabulary import COLOURS, GarmentSpec
+from world.patterns import fabric
+from world.vocabulary import COLOURS, GarmentSpec
 
 SKIN_TONES: tuple[tuple[int, int, int], ...] = (
     (255, 219, 190),

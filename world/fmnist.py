@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from training.fashion_mnist import read_idx
-from training.world.config import WorldError
+from world.config import WorldError
+from world.fashion_mnist import read_idx
 
 logger = logging.getLogger(__name__)
 

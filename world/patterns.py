@@ -12,7 +12,7 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from training.vocabulary import COLOURS
+from world.vocabulary import COLOURS
 
 Rgb = tuple[int, int, int]
 Pattern = Callable[[int, int, Rgb, Rgb, float, np.random.Generator], np.ndarray]

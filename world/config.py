@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 import configs
-from inference.errors import BadInputError
+from core.errors import BadInputError
 
 
 class WorldError(BadInputError):

@@ -1,4 +1,4 @@
-"""Scoring the trends stage on a creator world: its predictions, through ``training.world_eval``.
+"""Scoring the trends stage on a creator world: its predictions, through ``world.scorer``.
 
 The trends stage predicts, from the catalog alone: each garment's style, each style's
 originator ranking (originator then runners-up), the day each style was first flagged as
@@ -16,7 +16,7 @@ from typing import Any
 from inference import creators as creators_mod
 from inference import trends as trends_mod
 from inference.catalog import Catalog
-from training import world_eval
+from world import scorer
 
 
 @dataclasses.dataclass
@@ -43,7 +43,7 @@ def predict(catalog: Catalog, config: trends_mod.TrendsConfig,
     return TrendPredictions(styles, rankings, flagged, board)
 
 
-def trendsetter_scores(answer: world_eval.AnswerKey, board: list[creators_mod.Trendsetter],
+def trendsetter_scores(answer: scorer.AnswerKey, board: list[creators_mod.Trendsetter],
                        top_share: float = 0.1) -> dict[str, Any]:
     """Share of true trendsetters in the top ``top_share`` of the leaderboard (and its precision)."""
     setters = {c.handle for c in answer.creators if c.is_trendsetter}
@@ -56,12 +56,12 @@ def trendsetter_scores(answer: world_eval.AnswerKey, board: list[creators_mod.Tr
     }
 
 
-def score_world(catalog: Catalog, answer: world_eval.AnswerKey, config: trends_mod.TrendsConfig,
+def score_world(catalog: Catalog, answer: scorer.AnswerKey, config: trends_mod.TrendsConfig,
                 creators_config: creators_mod.CreatorsConfig) -> dict[str, Any]:
     """Every trends-stage score of the catalog against the world's answer key (plain data)."""
     predictions = predict(catalog, config, creators_config)
-    found = world_eval.found_garments(catalog.garments())
-    report = world_eval.evaluate(answer, found, predictions.styles, predictions.rankings, predictions.flagged).to_dict()
+    found = scorer.found_garments(catalog.garments())
+    report = scorer.evaluate(answer, found, predictions.styles, predictions.rankings, predictions.flagged).to_dict()
     report.pop("boxes", None)
     report["trendsetters"] = trendsetter_scores(answer, predictions.leaderboard)
     return report

@@ -1,7 +1,7 @@
 """Rendering for the creator world: rooms, random outfits and poses, light, garment crops.
 
-The world's videos (training/world/scene.py) and :func:`render_garment_crops` share one
-drawing code path (rooms here, people in training/figure.py), so the labelled crops that
+The world's videos (world/scene.py) and :func:`render_garment_crops` share one
+drawing code path (rooms here, people in world/figure.py), so the labelled crops that
 encoders train and evaluate on look like the garments ingestion cuts from the videos:
 
 - :func:`render_garment_crops` — crops of single garments with attribute captions ("a red
@@ -19,9 +19,9 @@ from collections.abc import Collection
 import cv2
 import numpy as np
 
-from training.figure import Pose, canvas_size, draw_person, make_look
-from training.patterns import grain_noise
-from training.vocabulary import (
+from world.figure import Pose, canvas_size, draw_person, make_look
+from world.patterns import grain_noise
+from world.vocabulary import (
     COLOURS,
     GARMENT_TYPES,
     PATTERNS,
