@@ -1,178 +1,14 @@
-"""The catalog: SQLite (WAL) holding creators, videos, frames and garments.
-
-One catalog per data directory. Every video is written in two steps: a ``processing`` row
-first (so its id is known while crops are written), then its frames and garments together
-with ``status = 'done'`` in one transaction. A process killed in between leaves a
-``processing`` row, which the next ingest resets and redoes: nothing is half-written.
-
-Garment ids are AUTOINCREMENT so a deleted garment's id is never reused: they double as
-FAISS ids.
-"""
+"""Creators, videos, frames and garments: the ingest's writes and the reads that follow them."""
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
 import sqlite3
-import threading
-import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
-from core.errors import CatalogError
-from inference.types import Box, VideoInfo, VideoSubmission, follower_tier
-
-CATALOG_FILE = "catalog.sqlite"
-
-# Each entry migrates the schema from version i to i + 1. Append only.
-MIGRATIONS: list[str] = [
-    """
-    CREATE TABLE creators (
-        id INTEGER PRIMARY KEY,
-        handle TEXT NOT NULL UNIQUE,
-        followers INTEGER NOT NULL CHECK (followers >= 0),
-        updated_at TEXT NOT NULL
-    );
-    CREATE TABLE videos (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        creator_id INTEGER REFERENCES creators(id) ON DELETE CASCADE,
-        source_path TEXT NOT NULL,
-        content_hash TEXT NOT NULL UNIQUE,
-        posted_at TEXT,
-        duration_s REAL,
-        fps REAL,
-        width INTEGER,
-        height INTEGER,
-        rotation INTEGER,
-        codec TEXT,
-        status TEXT NOT NULL CHECK (status IN ('processing', 'done', 'failed')),
-        error TEXT,
-        created_at TEXT NOT NULL,
-        finished_at TEXT
-    );
-    CREATE INDEX videos_creator ON videos(creator_id);
-    CREATE INDEX videos_posted ON videos(posted_at);
-    CREATE TABLE frames (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        video_id INTEGER NOT NULL REFERENCES videos(id) ON DELETE CASCADE,
-        t_s REAL NOT NULL,
-        segment INTEGER NOT NULL,
-        sharpness REAL NOT NULL,
-        phash TEXT NOT NULL,
-        width INTEGER NOT NULL,
-        height INTEGER NOT NULL
-    );
-    CREATE INDEX frames_video ON frames(video_id);
-    CREATE TABLE garments (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        frame_id INTEGER NOT NULL REFERENCES frames(id) ON DELETE CASCADE,
-        video_id INTEGER NOT NULL REFERENCES videos(id) ON DELETE CASCADE,
-        kind TEXT NOT NULL CHECK (kind IN ('top', 'bottom', 'full')),
-        x0 INTEGER NOT NULL, y0 INTEGER NOT NULL, x1 INTEGER NOT NULL, y1 INTEGER NOT NULL,
-        method TEXT NOT NULL,
-        score REAL NOT NULL,
-        crop_path TEXT NOT NULL
-    );
-    CREATE INDEX garments_video ON garments(video_id);
-    CREATE TABLE ingest_events (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        at TEXT NOT NULL,
-        source TEXT NOT NULL,
-        outcome TEXT NOT NULL,
-        video_id INTEGER,
-        reason TEXT
-    );
-    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    """,
-    # v2: styles found by clustering (inference/trends.py) and each garment's style.
-    """
-    CREATE TABLE styles (
-        id INTEGER PRIMARY KEY,
-        name TEXT NOT NULL,
-        words TEXT NOT NULL DEFAULT '[]',
-        kind TEXT,
-        centroid BLOB,
-        size INTEGER NOT NULL DEFAULT 0,
-        created_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL
-    );
-    CREATE TABLE garment_styles (
-        garment_id INTEGER PRIMARY KEY REFERENCES garments(id) ON DELETE CASCADE,
-        style_id INTEGER NOT NULL REFERENCES styles(id) ON DELETE CASCADE,
-        distance REAL NOT NULL
-    );
-    CREATE INDEX garment_styles_style ON garment_styles(style_id);
-    """,
-]
-SCHEMA_VERSION = len(MIGRATIONS)
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-
-
-@dataclasses.dataclass(frozen=True)
-class VideoRecord:
-    """A video row."""
-
-    id: int
-    creator: str | None
-    source_path: str
-    content_hash: str
-    posted_at: str | None
-    status: str
-    error: str | None
-    duration_s: float | None
-
-
-@dataclasses.dataclass(frozen=True)
-class GarmentRecord:
-    """A garment joined with the frame, video and creator it came from."""
-
-    id: int
-    video_id: int
-    frame_id: int
-    kind: str
-    box: Box
-    method: str
-    score: float
-    crop_path: str  # relative to the data directory
-    t_s: float  # moment in the video
-    creator: str
-    followers: int
-    posted_at: str  # ISO date
-    source_path: str
-
-    @property
-    def tier(self) -> str:
-        return follower_tier(self.followers)
-
-
-@dataclasses.dataclass(frozen=True)
-class FrameRow:
-    """A sampled frame to write with its video."""
-
-    t_s: float
-    segment: int
-    sharpness: float
-    phash: int
-    width: int
-    height: int
-
-
-@dataclasses.dataclass(frozen=True)
-class GarmentRow:
-    """A garment to write with its video; ``frame_index`` points into the frame rows."""
-
-    frame_index: int
-    kind: str
-    box: Box
-    method: str
-    score: float
-    crop_path: str
-
+from inference.catalog.base import CatalogBase, now
+from inference.catalog.records import FrameRow, GarmentRecord, GarmentRow, VideoRecord
+from inference.types import Box, VideoInfo, VideoSubmission
 
 _GARMENT_SELECT = """
     SELECT g.id, g.video_id, g.frame_id, g.kind, g.x0, g.y0, g.x1, g.y1, g.method, g.score,
@@ -202,122 +38,8 @@ def _garment(row: sqlite3.Row) -> GarmentRecord:
     )
 
 
-BUSY_TIMEOUT_S = 60.0  # how long a connection waits for another writer's lock
-
-
-def _set_wal(conn: sqlite3.Connection) -> None:
-    """Switch to WAL, waiting for other first openers: SQLite answers "database is locked"
-    at once here (its busy timeout does not cover the journal-mode change of a new file)."""
-    deadline = time.monotonic() + BUSY_TIMEOUT_S
-    pause = 0.01
-    while True:
-        try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-        time.sleep(pause)
-        pause = min(pause * 2, 0.5)
-
-
-class Catalog:
-    """SQLite catalog of one data directory; safe to share between threads.
-
-    Each thread gets its own connection; writes serialise on SQLite's lock (WAL lets
-    readers go on during a write).
-    """
-
-    def __init__(self, data_dir: str | Path):
-        self.data_dir = Path(data_dir)
-        self.path = self.data_dir / CATALOG_FILE
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._migrate()
-
-    # -- connections ---------------------------------------------------------------------
-    def _connect(self) -> sqlite3.Connection:
-        try:
-            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, check_same_thread=False)
-            _set_wal(conn)
-            conn.execute("PRAGMA foreign_keys=ON")
-            conn.execute("PRAGMA synchronous=NORMAL")
-        except sqlite3.DatabaseError as exc:
-            raise CatalogError(f"cannot open catalog {self.path}: {exc}") from None
-        conn.row_factory = sqlite3.Row
-        with self._lock:
-            self._connections.append(conn)
-        return conn
-
-    @property
-    def conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = self._connect()
-        return conn
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (BEGIN IMMEDIATE ... COMMIT, ROLLBACK on error)."""
-        conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-
-    def close(self) -> None:
-        with self._lock:
-            for conn in self._connections:
-                conn.close()
-            self._connections.clear()
-        self._local = threading.local()
-
-    def __enter__(self) -> Catalog:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _migrate(self) -> None:
-        conn = self.conn
-        conn.isolation_level = None  # explicit transactions only
-        try:
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-        except sqlite3.DatabaseError as exc:
-            raise CatalogError(f"{self.path} is not a stylescope catalog: {exc}") from None
-        if version == SCHEMA_VERSION:
-            return
-        # Under the write lock, re-read the version: another process may have just migrated.
-        with self.transaction() as tx:
-            version = tx.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise CatalogError(
-                    f"catalog {self.path} has schema version {version}, newer than this "
-                    f"stylescope understands ({SCHEMA_VERSION}); upgrade stylescope"
-                )
-            for target in range(version, SCHEMA_VERSION):
-                for statement in MIGRATIONS[target].split(";"):
-                    if statement.strip():
-                        tx.execute(statement)
-            tx.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-
-    @property
-    def schema_version(self) -> int:
-        return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
-
-    # -- meta ----------------------------------------------------------------------------
-    def get_meta(self, key: str, default: str | None = None) -> str | None:
-        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else default
-
-    def set_meta(self, key: str, value: str) -> None:
-        with self.transaction() as tx:
-            tx.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+class VideoQueries(CatalogBase):
+    """What the ingest writes, and the plain reads of videos and garments."""
 
     # -- writes --------------------------------------------------------------------------
     def upsert_creator(self, tx: sqlite3.Connection, handle: str, followers: int) -> int:
@@ -326,7 +48,7 @@ class Catalog:
             "INSERT INTO creators(handle, followers, updated_at) VALUES (?, ?, ?) "
             "ON CONFLICT(handle) DO UPDATE SET followers = excluded.followers, "
             "updated_at = excluded.updated_at",
-            (handle, followers, _now()),
+            (handle, followers, now()),
         )
         return int(tx.execute("SELECT id FROM creators WHERE handle = ?", (handle,)).fetchone()[0])
 
@@ -341,7 +63,7 @@ class Catalog:
                 creator_id,
                 str(submission.path),
                 submission.posted_at.isoformat(),
-                _now(),
+                now(),
             )
             if row is None:
                 cursor = tx.execute(
@@ -415,7 +137,7 @@ class Catalog:
                 "UPDATE videos SET status = 'done', error = NULL, finished_at = ?, duration_s = ?, "
                 "fps = ?, width = ?, height = ?, rotation = ?, codec = ? WHERE id = ?",
                 (
-                    _now(),
+                    now(),
                     info.duration_s,
                     info.fps,
                     info.width,
@@ -434,7 +156,7 @@ class Catalog:
             tx.execute("DELETE FROM frames WHERE video_id = ?", (video_id,))
             tx.execute(
                 "UPDATE videos SET status = 'failed', error = ?, finished_at = ? WHERE id = ?",
-                (reason, _now(), video_id),
+                (reason, now(), video_id),
             )
 
     def record_event(
@@ -445,7 +167,7 @@ class Catalog:
             tx.execute(
                 "INSERT INTO ingest_events(at, source, outcome, video_id, reason) "
                 "VALUES (?, ?, ?, ?, ?)",
-                (_now(), source, outcome, video_id, reason),
+                (now(), source, outcome, video_id, reason),
             )
 
     def delete_video(self, video_id: int) -> list[int]:

@@ -1,0 +1,44 @@
+"""The catalog: SQLite (WAL) holding creators, videos, frames, garments and styles.
+
+The only place SQL lives. Callers get typed records (:mod:`inference.catalog.records`),
+never rows, and never the connection.
+
+One catalog per data directory. Every video is written in two steps: a ``processing`` row
+first (so its id is known while crops are written), then its frames and garments together
+with ``status = 'done'`` in one transaction. A process killed in between leaves a
+``processing`` row, which the next ingest resets and redoes: nothing is half-written.
+
+Garment ids are AUTOINCREMENT so a deleted garment's id is never reused: they double as
+FAISS ids.
+
+The :class:`Catalog` is assembled from one class of queries per concern:
+
+- :mod:`~inference.catalog.base` connections, transactions, migrations, meta;
+- :mod:`~inference.catalog.videos` what the ingest writes and the plain reads after it.
+"""
+
+from __future__ import annotations
+
+from inference.catalog.base import CATALOG_FILE
+from inference.catalog.records import FrameRow, GarmentRecord, GarmentRow, VideoRecord
+from inference.catalog.schema import SCHEMA_VERSION
+from inference.catalog.videos import VideoQueries
+
+
+class Catalog(VideoQueries):
+    """SQLite catalog of one data directory; safe to share between threads.
+
+    Each thread gets its own connection; writes serialise on SQLite's lock (WAL lets
+    readers go on during a write).
+    """
+
+
+__all__ = [
+    "CATALOG_FILE",
+    "SCHEMA_VERSION",
+    "Catalog",
+    "FrameRow",
+    "GarmentRecord",
+    "GarmentRow",
+    "VideoRecord",
+]

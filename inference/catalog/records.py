@@ -1,0 +1,68 @@
+"""Typed records the catalog reads and writes: no caller sees a SQL row."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from inference.types import Box, follower_tier
+
+
+@dataclasses.dataclass(frozen=True)
+class VideoRecord:
+    """A video row."""
+
+    id: int
+    creator: str | None
+    source_path: str
+    content_hash: str
+    posted_at: str | None
+    status: str
+    error: str | None
+    duration_s: float | None
+
+
+@dataclasses.dataclass(frozen=True)
+class GarmentRecord:
+    """A garment joined with the frame, video and creator it came from."""
+
+    id: int
+    video_id: int
+    frame_id: int
+    kind: str
+    box: Box
+    method: str
+    score: float
+    crop_path: str  # relative to the data directory
+    t_s: float  # moment in the video
+    creator: str
+    followers: int
+    posted_at: str  # ISO date
+    source_path: str
+
+    @property
+    def tier(self) -> str:
+        return follower_tier(self.followers)
+
+
+@dataclasses.dataclass(frozen=True)
+class FrameRow:
+    """A sampled frame to write with its video."""
+
+    t_s: float
+    segment: int
+    sharpness: float
+    phash: int
+    width: int
+    height: int
+
+
+@dataclasses.dataclass(frozen=True)
+class GarmentRow:
+    """A garment to write with its video; ``frame_index`` points into the frame rows."""
+
+    frame_index: int
+    kind: str
+    box: Box
+    method: str
+    score: float
+    crop_path: str
