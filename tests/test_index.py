@@ -239,7 +239,7 @@ def test_small_adds_write_their_own_rows_not_the_whole_index(data_dir):
 
 def test_rows_reach_disk_however_they_came(data_dir, monkeypatch):
     """Old meta.json files, rows added without saying which, a failed write, remove-then-add."""
-    import inference.index as index_module
+    import inference.index.version as index_version
 
     rng = np.random.default_rng(4)
     vectors = unit_rows(rng, 200, 32)
@@ -261,15 +261,15 @@ def test_rows_reach_disk_however_they_came(data_dir, monkeypatch):
     version.persist()
     assert len(IndexVersion.load(path, config)) == 120
     # a write that fails leaves its rows in memory; the next write takes them along
-    real = index_module._write_file
+    real = index_version.write_file
 
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(index_module, "_write_file", disk_full)
+    monkeypatch.setattr(index_version, "write_file", disk_full)
     with pytest.raises(OSError):
         writer.add(ids[120:130], vectors[120:130])
-    monkeypatch.setattr(index_module, "_write_file", real)
+    monkeypatch.setattr(index_version, "write_file", real)
     assert len(IndexVersion.load(path, config)) == 120  # the last good generation
     writer.add(ids[130:140], vectors[130:140])
     loaded = IndexVersion.load(path, config)
