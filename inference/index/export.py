@@ -11,10 +11,10 @@ import numpy as np
 from core.errors import BadInputError
 from inference.index.files import read_current
 from inference.index.live import load_embeddings
-from inference.index.sync import catalog_for, catalog_garment_ids
+from inference.index.sync import catalog_for
 
 if TYPE_CHECKING:
-    from inference.catalog import Catalog, GarmentRecord
+    from inference.catalog import Catalog, GarmentRecord, GarmentStyle
 
 
 def export_embeddings(
@@ -43,8 +43,8 @@ def export_embeddings(
     for folder in ("img_emb", "metadata", "parquet"):
         (out / folder).mkdir(parents=True, exist_ok=True)
     with catalog_for(data_dir, catalog) as cat:
-        styles = _style_names(cat)
-        known = np.isin(ids, catalog_garment_ids(cat))
+        styles = cat.garment_styles()
+        known = np.isin(ids, cat.done_garment_ids())
         ids, vectors = ids[known], vectors[known]
         partitions = 0
         for part, start in enumerate(range(0, len(ids), partition_size)):
@@ -73,19 +73,11 @@ def export_embeddings(
     return summary
 
 
-def _style_names(catalog: Catalog) -> dict[int, tuple[int, str]]:
-    """garment id -> (style id, style name), from the trends stage's tables."""
-    rows = catalog.conn.execute(
-        "SELECT gs.garment_id, s.id, s.name FROM garment_styles gs JOIN styles s ON s.id = gs.style_id"
-    )
-    return {r[0]: (r[1], r[2]) for r in rows}
-
-
 def _metadata_table(
     data_dir: Path,
     ids: np.ndarray,
     garments: dict[int, GarmentRecord],
-    styles: dict[int, tuple[int, str]],
+    styles: dict[int, GarmentStyle],
 ) -> Any:
     import pyarrow as pa
 
@@ -104,7 +96,7 @@ def _metadata_table(
             "t_s": pa.array([g.t_s for g in records], pa.float64()),
             "posted_at": [g.posted_at for g in records],
             "source_path": [g.source_path for g in records],
-            "style_id": pa.array([s[0] if s else None for s in style], pa.int64()),
-            "style": [s[1] if s else None for s in style],
+            "style_id": pa.array([s.style_id if s else None for s in style], pa.int64()),
+            "style": [s.name if s else None for s in style],
         }
     )

@@ -85,14 +85,6 @@ def embed_garments(
     return np.asarray(ids, np.int64), matrix, failed
 
 
-def catalog_garment_ids(catalog: Catalog) -> np.ndarray:
-    """Ids of every garment of a done video, sorted."""
-    rows = catalog.conn.execute(
-        "SELECT g.id FROM garments g JOIN videos v ON v.id = g.video_id WHERE v.status = 'done' ORDER BY g.id"
-    ).fetchall()
-    return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-
-
 def _garments_in_chunks(
     catalog: Catalog, ids: np.ndarray, chunk: int = 20_000
 ) -> Iterator[list[GarmentRecord]]:
@@ -143,7 +135,7 @@ def rebuild_index(
     """
     config = config or IndexConfig.load()
     with catalog_for(data_dir, catalog) as cat:
-        ids = catalog_garment_ids(cat)
+        ids = cat.done_garment_ids()
         logger.info("re-embedding %d garments with %s", len(ids), encoder.name)
         parts = [
             embed_garments(data_dir, encoder, chunk, config.embed_batch_size, progress)
@@ -194,7 +186,7 @@ def _catch_up(
     progress: bool,
 ) -> SyncReport:
     """Make ``version`` hold exactly the catalog's garments (embedding the missing ones)."""
-    catalog_ids = catalog_garment_ids(catalog)
+    catalog_ids = catalog.done_garment_ids()
     stale = np.setdiff1d(version.store.ids, catalog_ids)
     missing = np.setdiff1d(catalog_ids, version.store.ids)
     failed: list[int] = []
