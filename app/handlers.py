@@ -365,6 +365,7 @@ def switch_model(services: Services, version: str | None) -> dict[str, Any]:
     one, switched in atomically; the old model stays live if anything fails.
     """
     from inference import index as garment_index
+    from inference.embed import CropEmbedder
     from models.registry import create_encoder
     from training import versions
 
@@ -382,7 +383,7 @@ def switch_model(services: Services, version: str | None) -> dict[str, Any]:
             index_version, rebuilt = built[-1], False
         elif services.index_exists() or services.catalog.counts()["garments"]:
             index_version = garment_index.rebuild_index(
-                services.data_dir, encoder, services.catalog, activate=True, progress=False
+                services.data_dir, CropEmbedder(encoder), services.catalog, activate=True, progress=False
             )
             rebuilt = True
         else:

@@ -20,7 +20,7 @@ from core.storage import resolve_data_dir
 from inference.catalog import Catalog
 
 if TYPE_CHECKING:
-    from inference.index import IndexSink
+    from inference.embed import IndexSink
     from inference.search import Searcher
     from models.base import Encoder
 
@@ -139,7 +139,8 @@ class Services:
         """Embeds and indexes each ingested video's garments (built on first use)."""
         with self._lock:
             if self._sink is None:
-                from inference.index import IndexConfig, IndexSink
+                from inference.embed import IndexSink
+                from inference.index import IndexConfig
 
                 self._sink = IndexSink(self.data_dir, self.encoder, IndexConfig.load(self.config_file))
             return self._sink

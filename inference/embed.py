@@ -1,4 +1,4 @@
-"""The embedding stage: garment crops -> L2-normalised vectors, in batches.
+"""The embedding stage: garment crops -> L2-normalised vectors, in batches, handed to the index.
 
 Loading and preprocessing the next batch (JPEG decode, resize, normalise: numpy and
 OpenCV, which release the GIL) runs on a worker thread while the current batch goes
@@ -6,6 +6,10 @@ through the network, so the stage runs at nearly the speed of the bare forward p
 Encoders that split ``encode_images`` into ``preprocess_images`` + ``encode_preprocessed``
 (the offline default, open_clip) get the full overlap; any other encoder still has its
 image loading overlapped.
+
+The stage calls the index, never the other way round: :class:`IndexSink` embeds each
+ingested video's crops and adds them to the live index, and :class:`CropEmbedder` is what
+index rebuild and sync re-embed catalog garments with.
 """
 
 from __future__ import annotations
@@ -14,11 +18,21 @@ import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
+from tqdm import tqdm
 
+from core.errors import BadInputError, StylescopeError
 from inference.images import load_image
+from inference.index import GarmentIndex, IndexConfig, resolve_encoder
+from inference.index.live import ensure_live_version
+from inference.types import EmbeddedGarments
+
+if TYPE_CHECKING:
+    from inference.catalog import GarmentRecord
+    from models.base import Encoder
 
 logger = logging.getLogger(__name__)
 
@@ -113,3 +127,81 @@ def embed_crops(encoder: Any, crops: Sequence[Crop], batch_size: int = 16, *,
         forward = encoder.encode_images
     chunks = list(pipelined(crops, prepare, forward, batch_size, max(prefetch, workers), progress, workers=workers))
     return np.ascontiguousarray(np.concatenate(chunks).astype(np.float32, copy=False))
+
+
+def embed_garments(
+    data_dir: str | Path,
+    encoder: Encoder,
+    garments: Sequence[GarmentRecord],
+    batch_size: int,
+    progress: bool = True,
+) -> EmbeddedGarments:
+    """Embed catalog garments from their stored crop files, ``batch_size`` at a time.
+
+    Crops that are missing or unreadable are skipped (logged, and listed in ``failed``).
+    """
+    ids: list[int] = []
+    vectors: list[np.ndarray] = []
+    failed: list[int] = []
+    bar = tqdm(total=len(garments), desc="embed", unit="crop", disable=not progress)
+    for start in range(0, len(garments), batch_size):
+        batch = garments[start : start + batch_size]
+        crops, batch_ids = [], []
+        for garment in batch:
+            try:
+                crops.append(load_image(Path(data_dir) / garment.crop_path))
+                batch_ids.append(garment.id)
+            except (StylescopeError, OSError) as exc:
+                logger.warning(
+                    "garment %d: cannot read crop %s: %s", garment.id, garment.crop_path, exc
+                )
+                failed.append(garment.id)
+        if crops:
+            vectors.append(embed_crops(encoder, crops, batch_size))
+            ids.extend(batch_ids)
+        bar.update(len(batch))
+    bar.close()
+    matrix = np.concatenate(vectors) if vectors else np.zeros((0, encoder.dim), np.float32)
+    return EmbeddedGarments(np.asarray(ids, np.int64), matrix, failed)
+
+
+class CropEmbedder:
+    """Embeds catalog garments from their crop files with one encoder: what index rebuild
+    and sync (:mod:`inference.index.sync`) re-embed with."""
+
+    def __init__(self, encoder: Encoder):
+        self.encoder = encoder
+
+    def embed_garments(
+        self, data_dir: Path, garments: Sequence[GarmentRecord], batch_size: int, progress: bool
+    ) -> EmbeddedGarments:
+        """See :func:`embed_garments`."""
+        return embed_garments(data_dir, self.encoder, garments, batch_size, progress)
+
+
+class IndexSink:
+    """The ingest stage's sink: embeds each committed video's crops and indexes them.
+
+    Creates the first index version (exact, for this encoder) when there is none.
+    """
+
+    def __init__(
+        self,
+        data_dir: str | Path,
+        encoder: Encoder | str | None = None,
+        config: IndexConfig | None = None,
+    ):
+        self.data_dir = Path(data_dir)
+        self.encoder = resolve_encoder(data_dir, encoder)
+        self.config = config or IndexConfig.load()
+        self._index = GarmentIndex(self.data_dir, self.config, self.encoder.describe())
+
+    def add_garments(self, garment_ids: list[int], crops: list[np.ndarray]) -> None:
+        """Embed ``crops`` and add them under ``garment_ids`` to the live index."""
+        if len(garment_ids) != len(crops):
+            raise BadInputError(f"{len(garment_ids)} garment ids for {len(crops)} crops")
+        if not garment_ids:
+            return
+        vectors = embed_crops(self.encoder, crops, self.config.embed_batch_size)
+        ensure_live_version(self.data_dir, self.encoder.describe(), self.config)
+        self._index.add(garment_ids, vectors)

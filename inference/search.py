@@ -27,14 +27,9 @@ import numpy as np
 import configs
 from core.errors import BadInputError
 from inference.catalog import CATALOG_FILE, Catalog
-from inference.index import (
-    GarmentIndex,
-    IndexConfig,
-    Selection,
-    check_encoder,
-    embed_images,
-    read_image,
-)
+from inference.embed import embed_crops
+from inference.images import load_image
+from inference.index import GarmentIndex, IndexConfig, Selection, check_encoder
 from inference.types import GARMENT_KINDS, TIER_ALIASES, TIERS, follower_tier, tier_bounds
 
 if TYPE_CHECKING:
@@ -561,8 +556,8 @@ class Searcher:
         parts: list[np.ndarray] = []
         query: dict[str, Any] = {}
         if image is not None:
-            crop, query["garment"] = self._localise(read_image(image), kinds)
-            parts.append(embed_images(self.encoder, [crop], 1)[0])
+            crop, query["garment"] = self._localise(load_image(image), kinds)
+            parts.append(embed_crops(self.encoder, [crop], 1)[0])
         if text is not None:
             if not text.strip():
                 raise BadInputError("the text query is empty")

@@ -136,3 +136,12 @@ class GarmentCrop:
     method: str  # localiser that found the person: hog, motion, fallback_center ...
     score: float  # localiser confidence, 0..1
     image: np.ndarray  # the crop, HxWx3 uint8 RGB
+
+
+@dataclasses.dataclass
+class EmbeddedGarments:
+    """Catalog garments embedded from their stored crops."""
+
+    ids: np.ndarray  # int64 (N,): garments whose crop could be read
+    vectors: np.ndarray  # float32 (N, dim), rows L2-normalised, in the order of ids
+    failed: list[int]  # garments whose crop is missing or unreadable

@@ -53,7 +53,7 @@ def build_tiny_catalog(root: Path) -> TinyCatalog:
     """Videos -> ingest (tiny:32 into the index) -> styles, under ``root``."""
     from inference import trends
     from inference.catalog import Catalog
-    from inference.index import IndexSink
+    from inference.embed import IndexSink
     from models.registry import create_encoder
 
     data_dir = root / "data"

@@ -15,11 +15,11 @@ from hypothesis import strategies as st
 from app.cli import main
 from core.errors import BadInputError
 from inference.catalog import Catalog
+from inference.embed import CropEmbedder, IndexSink
 from inference.index import (
     EncoderMismatchError,
     GarmentIndex,
     IndexCorruptError,
-    IndexSink,
     IndexVersion,
     NoIndexError,
     Selection,
@@ -318,7 +318,7 @@ def test_sink_sync_rebuild_against_the_catalog(data_dir):
     encoder = create_encoder("tiny:32")
     config = index_config()
     sink = IndexSink(data_dir, encoder, config)
-    from inference.index import read_image
+    from inference.images import load_image
 
     by_video: dict[int, list] = {}
     for g in world:
@@ -327,11 +327,11 @@ def test_sink_sync_rebuild_against_the_catalog(data_dir):
     for video in videos[:-2]:  # the last two videos "crashed" between catalog and sink
         garments = by_video[video]
         sink.add_garments(
-            [g.id for g in garments], [read_image(data_dir / g.crop_path) for g in garments]
+            [g.id for g in garments], [load_image(data_dir / g.crop_path) for g in garments]
         )
     with Catalog(data_dir) as catalog:
         gone = catalog.delete_video(videos[0])  # deleted behind the index's back
-    report = sync(data_dir, encoder, config=config, progress=False)
+    report = sync(data_dir, CropEmbedder(encoder), config=config, progress=False)
     assert report.added == len(by_video[videos[-1]]) + len(by_video[videos[-2]])
     assert report.removed == len(gone) and report.failed == []
     ids, vectors, info = load_embeddings(data_dir)
@@ -340,7 +340,7 @@ def test_sink_sync_rebuild_against_the_catalog(data_dir):
     # what the sink embedded equals what a rebuild embeds from the stored crops
     old = dict(zip(ids.tolist(), vectors, strict=True))
     before = read_current(data_dir)
-    name = rebuild_index(data_dir, encoder, config=config, progress=False)
+    name = rebuild_index(data_dir, CropEmbedder(encoder), config=config, progress=False)
     assert name != before and read_current(data_dir) == name and before in list_versions(data_dir)
     new_ids, new_vectors, _ = load_embeddings(data_dir)
     assert sorted(new_ids.tolist()) == expected
@@ -377,7 +377,7 @@ def test_readers_catch_up_with_another_writer(data_dir):
 def test_corrupted_index_file_is_detected_and_rebuild_recovers(data_dir):
     world = make_world(data_dir, videos=4)
     encoder = create_encoder("tiny:32")
-    rebuild_index(data_dir, encoder, config=index_config(), progress=False)
+    rebuild_index(data_dir, CropEmbedder(encoder), config=index_config(), progress=False)
     path = index_root(data_dir) / read_current(data_dir)
     faiss_file = next(path.glob("index-*.faiss"))
     payload = bytearray(faiss_file.read_bytes())
@@ -436,7 +436,7 @@ def test_searches_keep_working_during_adds(data_dir):
 
 def test_export_in_clip_retrieval_layout(data_dir, tmp_path):
     world = make_world(data_dir, videos=3)
-    rebuild_index(data_dir, create_encoder("tiny:32"), config=index_config(), progress=False)
+    rebuild_index(data_dir, CropEmbedder(create_encoder("tiny:32")), config=index_config(), progress=False)
     summary = export_embeddings(data_dir, tmp_path / "out", partition_size=10)
     assert summary["rows"] == len(world) and summary["partitions"] == 2
     ids, vectors, _ = load_embeddings(data_dir)
@@ -454,7 +454,7 @@ def test_export_in_clip_retrieval_layout(data_dir, tmp_path):
 
 def test_remove_video_and_creator_commands(data_dir):
     world = make_world(data_dir, videos=5)
-    rebuild_index(data_dir, create_encoder("tiny:32"), config=index_config(), progress=False)
+    rebuild_index(data_dir, CropEmbedder(create_encoder("tiny:32")), config=index_config(), progress=False)
     video = world[0].video_id
     assert main(["index", "remove-video", str(video), "--data-dir", str(data_dir), "-q"]) == 0
     ids, _, _ = load_embeddings(data_dir)

@@ -13,9 +13,9 @@ import pytest
 from app.cli import main
 from core.errors import BadInputError
 from inference.catalog import Catalog
+from inference.embed import CropEmbedder, IndexSink
 from inference.index import (
     EncoderMismatchError,
-    IndexSink,
     NoIndexError,
     load_embeddings,
     rebuild_index,
@@ -32,7 +32,7 @@ def world(tmp_path_factory):
     """A catalog of 30 videos (180 garments), indexed exactly with tiny:32, and two styles."""
     data_dir = tmp_path_factory.mktemp("world")
     garments = make_world(data_dir, videos=30)
-    rebuild_index(data_dir, create_encoder("tiny:32"), config=index_config(), progress=False)
+    rebuild_index(data_dir, CropEmbedder(create_encoder("tiny:32")), config=index_config(), progress=False)
     with Catalog(data_dir) as catalog, catalog.transaction() as tx:
         now = "2026-05-01T00:00:00+00:00"
         tx.execute(
@@ -98,9 +98,9 @@ def test_image_search_finds_the_garment_itself(searcher, world):
     target = garments[7]
     from_file = searcher.search(image=data_dir / target.crop_path, k=3)
     assert from_file.hits[0].garment_id == target.id and from_file.hits[0].score > 0.99
-    from inference.index import read_image
+    from inference.images import load_image
 
-    from_array = searcher.search(image=read_image(data_dir / target.crop_path), k=3)
+    from_array = searcher.search(image=load_image(data_dir / target.crop_path), k=3)
     assert [h.garment_id for h in from_array.hits] == [h.garment_id for h in from_file.hits]
 
 
@@ -256,7 +256,7 @@ def test_localisation_picks_the_wanted_garment(searcher, monkeypatch):
 def test_deleted_garments_never_come_back_before_sync(tmp_path):
     data_dir = tmp_path / "data"
     garments = make_world(data_dir, videos=6)
-    rebuild_index(data_dir, create_encoder("tiny:32"), config=index_config(), progress=False)
+    rebuild_index(data_dir, CropEmbedder(create_encoder("tiny:32")), config=index_config(), progress=False)
     searcher = Searcher(data_dir, create_encoder("tiny:32"), SearchConfig.load(), index_config())
     try:
         video = garments[0].video_id
@@ -272,7 +272,7 @@ def test_searches_keep_working_during_an_atomic_switch(tmp_path):
     data_dir = tmp_path / "data"
     garments = make_world(data_dir, videos=10)
     encoder = create_encoder("tiny:32")
-    first = rebuild_index(data_dir, encoder, config=index_config(), progress=False)
+    first = rebuild_index(data_dir, CropEmbedder(encoder), config=index_config(), progress=False)
     searcher = Searcher(data_dir, encoder, SearchConfig.load(), index_config())
     errors: list[BaseException] = []
     versions: set[str] = set()
@@ -293,8 +293,8 @@ def test_searches_keep_working_during_an_atomic_switch(tmp_path):
     for t in threads:
         t.start()
     try:
-        second = rebuild_index(data_dir, encoder, config=index_config(), progress=False)
-        third = rebuild_index(data_dir, encoder, config=index_config(), progress=False)
+        second = rebuild_index(data_dir, CropEmbedder(encoder), config=index_config(), progress=False)
+        third = rebuild_index(data_dir, CropEmbedder(encoder), config=index_config(), progress=False)
         deadline = threading.Event()
         deadline.wait(0.3)
     finally:
@@ -311,7 +311,7 @@ def test_sink_then_search_sees_new_garments(tmp_path):
     data_dir = tmp_path / "data"
     make_world(data_dir, videos=2)
     encoder = create_encoder("tiny:32")
-    rebuild_index(data_dir, encoder, config=index_config(), progress=False)
+    rebuild_index(data_dir, CropEmbedder(encoder), config=index_config(), progress=False)
     searcher = Searcher(data_dir, encoder, SearchConfig.load(), index_config())
     try:
         rng = np.random.default_rng(99)

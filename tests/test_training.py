@@ -226,6 +226,7 @@ def test_retrain_cli_exit_codes(tmp_path, data_dir):
 
 
 def test_retrain_reindex_switches_atomically_under_concurrent_search(tmp_path, data_dir):
+    from inference.embed import CropEmbedder
     from inference.index import GarmentIndex, read_current, rebuild_index
     from tests.index_helpers import index_config, make_world
 
@@ -233,7 +234,7 @@ def test_retrain_reindex_switches_atomically_under_concurrent_search(tmp_path, d
     run_train(config, data_dir)
     make_world(data_dir, videos=6, per_video=4)
     parent = create_encoder(resolve_encoder_spec(data_dir))
-    old_index = rebuild_index(data_dir, parent, progress=False)
+    old_index = rebuild_index(data_dir, CropEmbedder(parent), progress=False)
     index = GarmentIndex(data_dir, index_config())
     query = parent.encode_text(["a red square"])
     failures, searches, stop = [], [0], threading.Event()

@@ -422,7 +422,8 @@ def _with_replay(train: datasets.PairSet, config: TrainRunConfig
 
 def _reindex(data_dir: Path, spec: str) -> str:
     """Re-embed every catalog garment with the new model and switch the index atomically."""
+    from inference.embed import CropEmbedder
     from inference.index import rebuild_index
     from models.registry import create_encoder
 
-    return rebuild_index(data_dir, create_encoder(spec), activate=True)
+    return rebuild_index(data_dir, CropEmbedder(create_encoder(spec)), activate=True)

@@ -53,7 +53,8 @@ def build(data_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
     """World -> ingest -> styles -> trend and creator reports; returns the demo report."""
     from inference import creators, forecast, trends
     from inference.catalog import Catalog
-    from inference.index import IndexSink, resolve_encoder
+    from inference.embed import IndexSink
+    from inference.index import resolve_encoder
     from inference.ingest import IngestConfig, ingest
     from inference.manifest import read_manifest
     from inference.trend_reports import creators_report, trends_report
@@ -98,6 +99,7 @@ def _reembed_if_encoder_changed(data_dir: Path, encoder: Any, progress: bool) ->
     Returns the new index version, or None when nothing had to change.
     """
     from inference.catalog import Catalog
+    from inference.embed import CropEmbedder
     from inference.index import live_encoder_info, rebuild_index
 
     built = live_encoder_info(data_dir)
@@ -107,7 +109,7 @@ def _reembed_if_encoder_changed(data_dir: Path, encoder: Any, progress: bool) ->
     logger.info("the index was built by %s; re-embedding the catalog with %s", built.get("version"),
                 wanted["version"])
     with Catalog(data_dir) as catalog:
-        return rebuild_index(data_dir, encoder, catalog, progress=progress)
+        return rebuild_index(data_dir, CropEmbedder(encoder), catalog, progress=progress)
 
 
 def _top_styles(trend: dict[str, Any], people: dict[str, Any], count: int = 5) -> list[dict[str, Any]]:

@@ -118,10 +118,12 @@ def run_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _encoder_spec(data_dir: Any, spec: str | None) -> Any:
+def _embedder(data_dir: Any, spec: str | None) -> Any:
+    """What rebuild and sync re-embed with: the encoder ``spec`` names (resolved)."""
+    from inference.embed import CropEmbedder
     from inference.index import resolve_encoder
 
-    return resolve_encoder(data_dir, spec)
+    return CropEmbedder(resolve_encoder(data_dir, spec))
 
 
 def run_rebuild(args: argparse.Namespace) -> int:
@@ -133,7 +135,7 @@ def run_rebuild(args: argparse.Namespace) -> int:
         name = rebuild_from_store(data_dir, config, progress)
     else:
         name = rebuild_index(
-            data_dir, _encoder_spec(data_dir, args.encoder), None, True, config, progress
+            data_dir, _embedder(data_dir, args.encoder), None, True, config, progress
         )
     if args.json:
         print_json({"version": name})
@@ -147,7 +149,7 @@ def run_sync(args: argparse.Namespace) -> int:
 
     data_dir, config = _setup(args)
     report = sync(
-        data_dir, _encoder_spec(data_dir, args.encoder), None, config, not (args.json or args.quiet)
+        data_dir, _embedder(data_dir, args.encoder), None, config, not (args.json or args.quiet)
     )
     if args.json:
         print_json(vars(report))

@@ -48,11 +48,8 @@ def _submissions(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 def _sink(args: argparse.Namespace, data_dir):  # type: ignore[no-untyped-def]
     if args.no_index:
         return None
-    try:
-        from inference.index import IndexSink
-    except ImportError:
-        logger.warning("indexing is not available in this build; cataloguing only")
-        return None
+    from inference.embed import IndexSink
+
     return IndexSink(data_dir, args.encoder)
 
 

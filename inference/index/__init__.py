@@ -40,7 +40,7 @@ The package, one job per module:
 - :mod:`~inference.index.faiss_index` FAISS factories, building, id selectors, parameters;
 - :mod:`~inference.index.version` one index version; building, activating, pruning versions;
 - :mod:`~inference.index.live` the live index of a data directory and its reload;
-- :mod:`~inference.index.sync` rebuild and sync against the catalog;
+- :mod:`~inference.index.sync` rebuild and sync against the catalog (with the embedder it is given);
 - :mod:`~inference.index.export` embeddings and metadata as .npy and Parquet.
 """
 
@@ -61,10 +61,8 @@ from inference.index.files import (
 from inference.index.live import GarmentIndex, live_encoder_info, load_embeddings, resolve_encoder
 from inference.index.store import EmbeddingStore
 from inference.index.sync import (
-    IndexSink,
+    GarmentEmbedder,
     SyncReport,
-    embed_images,
-    read_image,
     rebuild_from_store,
     rebuild_index,
     sync,
@@ -81,11 +79,11 @@ from inference.index.version import (
 __all__ = [
     "EmbeddingStore",
     "EncoderMismatchError",
+    "GarmentEmbedder",
     "GarmentIndex",
     "GarmentIndexError",
     "IndexConfig",
     "IndexCorruptError",
-    "IndexSink",
     "IndexVersion",
     "NoIndexError",
     "Selection",
@@ -93,7 +91,6 @@ __all__ = [
     "activate_version",
     "check_encoder",
     "choose_factory",
-    "embed_images",
     "export_embeddings",
     "index_root",
     "list_versions",
@@ -101,7 +98,6 @@ __all__ = [
     "load_embeddings",
     "prune_versions",
     "read_current",
-    "read_image",
     "read_meta",
     "rebuild_from_store",
     "rebuild_index",

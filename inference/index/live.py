@@ -155,6 +155,22 @@ def load_live(data_dir: str | Path, config: IndexConfig) -> IndexVersion:
     return IndexVersion.load(index_root(data_dir) / name, config)
 
 
+def ensure_live_version(data_dir: str | Path, encoder_info: dict[str, Any], config: IndexConfig) -> None:
+    """Create and activate an empty (exact) version for ``encoder_info`` when the data
+    directory has no live one yet: the first ingest starts the index."""
+    with writer_lock(data_dir):
+        if read_current(data_dir) is None:
+            empty = write_version(
+                data_dir,
+                np.zeros(0, np.int64),
+                np.zeros((0, int(encoder_info["dim"])), np.float32),
+                encoder_info,
+                config,
+                progress=False,
+            )
+            activate_version(data_dir, empty.name)
+
+
 def load_embeddings(data_dir: str | Path) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """The live version's garment ids (int64 (N,)), embeddings (float32 (N, D)) and encoder info."""
     name = read_current(data_dir)

@@ -1,5 +1,8 @@
-"""Re-embedding the catalog into the index: rebuild, rebuild from the store, sync, and the
-ingest stage's sink."""
+"""Re-embedding the catalog into the index: rebuild, rebuild from the store, and sync.
+
+The index does not embed: the embedding stage hands it a :class:`GarmentEmbedder`
+(:class:`inference.embed.CropEmbedder`) that embeds catalog garments from their crop files.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +11,15 @@ import dataclasses
 import logging
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
-from tqdm import tqdm
 
-from core.errors import BadInputError, StylescopeError
 from inference.index.config import IndexConfig
 from inference.index.files import read_current, writer_lock
-from inference.index.live import GarmentIndex, load_live, resolve_encoder
+from inference.index.live import load_live
 from inference.index.version import IndexVersion, activate_version, check_encoder, write_version
+from inference.types import EmbeddedGarments
 
 if TYPE_CHECKING:
     from inference.catalog import Catalog, GarmentRecord
@@ -26,63 +28,19 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def embed_images(encoder: Encoder, images: Sequence[np.ndarray], batch_size: int) -> np.ndarray:
-    """Embed RGB crops in batches (the encoder stage's ``embed_crops`` when present)."""
-    try:
-        from inference.embed import embed_crops
-    except ModuleNotFoundError as exc:
-        if exc.name != "inference.embed":
-            raise
-    else:
-        return np.asarray(embed_crops(encoder, list(images), batch_size), dtype=np.float32)
-    parts = [
-        encoder.encode_images(list(images[i : i + batch_size]))
-        for i in range(0, len(images), batch_size)
-    ]
-    return np.concatenate(parts) if parts else np.zeros((0, encoder.dim), np.float32)
+class GarmentEmbedder(Protocol):
+    """Embeds catalog garments from their stored crops (:class:`inference.embed.CropEmbedder`)."""
 
+    @property
+    def encoder(self) -> Encoder:
+        """The encoder the vectors come from."""
+        ...
 
-def read_image(source: Any) -> np.ndarray:
-    """An image file, bytes or array as RGB uint8 (``inference.images.load_image``)."""
-    from inference.images import load_image
-
-    return load_image(source)
-
-
-def embed_garments(
-    data_dir: str | Path,
-    encoder: Encoder,
-    garments: Sequence[GarmentRecord],
-    batch_size: int,
-    progress: bool = True,
-) -> tuple[np.ndarray, np.ndarray, list[int]]:
-    """Embed garments from their stored crop files.
-
-    Returns (ids, vectors, failed ids): crops that are missing or unreadable are skipped.
-    """
-    ids: list[int] = []
-    vectors: list[np.ndarray] = []
-    failed: list[int] = []
-    bar = tqdm(total=len(garments), desc="embed", unit="crop", disable=not progress)
-    for start in range(0, len(garments), batch_size):
-        batch = garments[start : start + batch_size]
-        crops, batch_ids = [], []
-        for garment in batch:
-            try:
-                crops.append(read_image(Path(data_dir) / garment.crop_path))
-                batch_ids.append(garment.id)
-            except (StylescopeError, OSError) as exc:
-                logger.warning(
-                    "garment %d: cannot read crop %s: %s", garment.id, garment.crop_path, exc
-                )
-                failed.append(garment.id)
-        if crops:
-            vectors.append(embed_images(encoder, crops, batch_size))
-            ids.extend(batch_ids)
-        bar.update(len(batch))
-    bar.close()
-    matrix = np.concatenate(vectors) if vectors else np.zeros((0, encoder.dim), np.float32)
-    return np.asarray(ids, np.int64), matrix, failed
+    def embed_garments(
+        self, data_dir: Path, garments: Sequence[GarmentRecord], batch_size: int, progress: bool
+    ) -> EmbeddedGarments:
+        """Embed ``garments`` from their crop files under ``data_dir``, ``batch_size`` at a time."""
+        ...
 
 
 def _garments_in_chunks(
@@ -118,7 +76,7 @@ class SyncReport:
 
 def rebuild_index(
     data_dir: str | Path,
-    encoder: Encoder,
+    embedder: GarmentEmbedder,
     catalog: Catalog | None = None,
     activate: bool = True,
     config: IndexConfig | None = None,
@@ -134,20 +92,21 @@ def rebuild_index(
         The new version's name.
     """
     config = config or IndexConfig.load()
+    encoder = embedder.encoder
     with catalog_for(data_dir, catalog) as cat:
         ids = cat.done_garment_ids()
         logger.info("re-embedding %d garments with %s", len(ids), encoder.name)
         parts = [
-            embed_garments(data_dir, encoder, chunk, config.embed_batch_size, progress)
+            embedder.embed_garments(Path(data_dir), chunk, config.embed_batch_size, progress)
             for chunk in _garments_in_chunks(cat, ids)
         ]
-        new_ids = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
+        new_ids = np.concatenate([p.ids for p in parts]) if parts else np.zeros(0, np.int64)
         vectors = (
-            np.concatenate([p[1] for p in parts])
+            np.concatenate([p.vectors for p in parts])
             if parts
             else np.zeros((0, encoder.dim), np.float32)
         )
-        failed = [i for p in parts for i in p[2]]
+        failed = [i for p in parts for i in p.failed]
         if failed:
             logger.warning(
                 "%d garments had no readable crop and are left out of the index", len(failed)
@@ -155,7 +114,7 @@ def rebuild_index(
         version = write_version(data_dir, new_ids, vectors, encoder.describe(), config, progress)
         if activate:
             with writer_lock(data_dir):
-                _catch_up(data_dir, version, encoder, cat, config, progress=False)
+                _catch_up(data_dir, version, embedder, cat, config, progress=False)
                 activate_version(data_dir, version.name, config.keep_versions)
     return version.name
 
@@ -180,7 +139,7 @@ def rebuild_from_store(
 def _catch_up(
     data_dir: str | Path,
     version: IndexVersion,
-    encoder: Encoder,
+    embedder: GarmentEmbedder,
     catalog: Catalog,
     config: IndexConfig,
     progress: bool,
@@ -193,10 +152,11 @@ def _catch_up(
     added = 0
     if len(missing):
         records = [g for chunk in _garments_in_chunks(catalog, missing) for g in chunk]
-        ids, vectors, failed = embed_garments(
-            data_dir, encoder, records, config.embed_batch_size, progress
+        embedded = embedder.embed_garments(
+            Path(data_dir), records, config.embed_batch_size, progress
         )
-        added = len(version.add(ids, vectors))
+        failed = embedded.failed
+        added = len(version.add(embedded.ids, embedded.vectors))
     removed = version.remove(stale) if len(stale) else 0
     if added or removed:
         version.persist(rewrite_store=bool(removed))
@@ -205,7 +165,7 @@ def _catch_up(
 
 def sync(
     data_dir: str | Path,
-    encoder: Encoder,
+    embedder: GarmentEmbedder,
     catalog: Catalog | None = None,
     config: IndexConfig | None = None,
     progress: bool = True,
@@ -219,12 +179,12 @@ def sync(
     config = config or IndexConfig.load()
     with catalog_for(data_dir, catalog) as cat:
         if read_current(data_dir) is None:
-            name = rebuild_index(data_dir, encoder, cat, True, config, progress)
+            name = rebuild_index(data_dir, embedder, cat, True, config, progress)
             return SyncReport(name, len(load_live(data_dir, config)), 0, [])
         with writer_lock(data_dir):
             live = load_live(data_dir, config)
-            check_encoder(live.meta, encoder.describe())
-            report = _catch_up(data_dir, live, encoder, cat, config, progress)
+            check_encoder(live.meta, embedder.encoder.describe())
+            report = _catch_up(data_dir, live, embedder, cat, config, progress)
     logger.info(
         "sync: %d added, %d removed, %d unreadable crops",
         report.added,
@@ -232,41 +192,3 @@ def sync(
         len(report.failed),
     )
     return report
-
-
-class IndexSink:
-    """The ingest stage's sink: embeds each committed video's crops and indexes them.
-
-    Creates the first index version (exact, for this encoder) when there is none.
-    """
-
-    def __init__(
-        self,
-        data_dir: str | Path,
-        encoder: Encoder | str | None = None,
-        config: IndexConfig | None = None,
-    ):
-        self.data_dir = Path(data_dir)
-        self.encoder = resolve_encoder(data_dir, encoder)
-        self.config = config or IndexConfig.load()
-        self._index = GarmentIndex(self.data_dir, self.config, self.encoder.describe())
-
-    def add_garments(self, garment_ids: list[int], crops: list[np.ndarray]) -> None:
-        """Embed ``crops`` and add them under ``garment_ids`` to the live index."""
-        if len(garment_ids) != len(crops):
-            raise BadInputError(f"{len(garment_ids)} garment ids for {len(crops)} crops")
-        if not garment_ids:
-            return
-        vectors = embed_images(self.encoder, crops, self.config.embed_batch_size)
-        with writer_lock(self.data_dir):
-            if read_current(self.data_dir) is None:
-                empty = write_version(
-                    self.data_dir,
-                    np.zeros(0, np.int64),
-                    np.zeros((0, self.encoder.dim), np.float32),
-                    self.encoder.describe(),
-                    self.config,
-                    progress=False,
-                )
-                activate_version(self.data_dir, empty.name)
-        self._index.add(garment_ids, vectors)
