@@ -434,6 +434,26 @@ def test_searches_keep_working_during_adds(data_dir):
     assert len(index.version()) == 3000
 
 
+def test_a_second_writer_waits_for_the_first(data_dir):
+    from inference.index.files import writer_lock
+
+    order: list[str] = []
+
+    def second_writer() -> None:
+        with writer_lock(data_dir):
+            order.append("second")
+
+    with writer_lock(data_dir):
+        thread = threading.Thread(target=second_writer)
+        thread.start()
+        thread.join(0.3)
+        assert thread.is_alive()  # waiting on DATA_DIR/index/.lock
+        order.append("first")
+    thread.join(10)
+    assert order == ["first", "second"]
+    assert (index_root(data_dir) / ".lock").is_file()  # stays in place between writers
+
+
 def test_export_in_clip_retrieval_layout(data_dir, tmp_path):
     world = make_world(data_dir, videos=3)
     rebuild_index(data_dir, CropEmbedder(create_encoder("tiny:32")), config=index_config(), progress=False)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import hashlib
 import json
 import os
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from filelock import FileLock
 
 from core.errors import StylescopeError
 from core.storage import atomic_path, sha256_file
@@ -70,15 +70,12 @@ def save_npy(array: np.ndarray) -> Callable[[Path], None]:
 
 @contextlib.contextmanager
 def writer_lock(data_dir: str | Path) -> Iterator[None]:
-    """Hold the index's cross-process writer lock (``DATA_DIR/index/.lock``)."""
+    """Hold the index's writer lock (``DATA_DIR/index/.lock``), waiting while another writer,
+    in this process or another, holds it. Not re-entrant: a writer takes it once."""
     root = index_root(data_dir)
     root.mkdir(parents=True, exist_ok=True)
-    with open(root / LOCK_FILE, "a+") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    with FileLock(root / LOCK_FILE):
+        yield
 
 
 class ReadWriteLock:
