@@ -215,9 +215,12 @@ def _trends_config(services: Services) -> Any:
 def update_styles(services: Services, full: bool = False) -> dict[str, Any]:
     """Cluster garments into styles (or assign the new ones); returns what changed."""
     from inference import trends
+    from inference.index import IndexConfig
 
     with services.ingest_lock:
-        return trends.update_styles(services.catalog, _trends_config(services), full=full).as_dict()
+        return trends.update_styles(
+            services.catalog, _trends_config(services), full=full, index_config=IndexConfig.load(services.config_file)
+        ).as_dict()
 
 
 def trends_overview(services: Services, kind: str | None = None, weeks: int | None = None) -> dict[str, Any]:

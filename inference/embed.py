@@ -94,8 +94,8 @@ def embed_crops(encoder: Any, crops: Sequence[Crop], batch_size: int = 16, *,
     Args:
         encoder: any :class:`models.base.Encoder`.
         crops: RGB uint8 arrays or image file paths (loaded with :func:`load_image`).
-        batch_size: crops per forward pass (``configs/encoders.yaml`` embed.batch_size is
-            the deployment's setting; see :func:`models.settings.load_settings`).
+        batch_size: crops per forward pass (the deployment's setting is
+            ``index.embed_batch_size`` in ``configs/index.yaml``).
         prefetch: batches loaded/preprocessed ahead of the forward pass.
         progress: show a progress bar.
         workers: threads loading and preprocessing batches (use more with a GPU).

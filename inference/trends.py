@@ -31,13 +31,16 @@ import math
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from configs import ConfigError, from_dict, load, packaged, read_yaml
 from core.errors import BadInputError
 from inference.catalog import Catalog
+
+if TYPE_CHECKING:
+    from inference.index import IndexConfig
 
 logger = logging.getLogger(__name__)
 
@@ -1421,19 +1424,24 @@ class StylesUpdate:
         return out
 
 
-def update_styles(catalog: Catalog, config: TrendsConfig, full: bool = False) -> StylesUpdate:
+def update_styles(
+    catalog: Catalog, config: TrendsConfig, full: bool = False, index_config: IndexConfig | None = None
+) -> StylesUpdate:
     """Bring styles up to date with the live index: a full run when asked or when there are
     no styles yet, otherwise assign the garments added since the last run.
 
     Raises:
         BadInputError: the catalog has no garments.
         StylescopeError: there is no index to read embeddings from.
+
+    ``index_config`` holds the index settings the embeddings are read with (the user's
+    ``--config``; default the packaged ones).
     """
     from inference.index import load_embeddings
 
     if not catalog.conn.execute("SELECT 1 FROM garments LIMIT 1").fetchone():
         raise BadInputError("the catalog has no garments: ingest videos first (`stylescope ingest`)")
-    ids, vectors, encoder_info = load_embeddings(catalog.data_dir)
+    ids, vectors, encoder_info = load_embeddings(catalog.data_dir, index_config)
     if len(ids) == 0:
         raise BadInputError("the index holds no garment embeddings: ingest or re-index first")
     state = _state(catalog)

@@ -1,4 +1,4 @@
-"""Encoder settings from ``configs/encoders.yaml`` (default encoder, embedding batches, caches)."""
+"""Encoder settings from ``configs/encoders.yaml`` (the default encoder, open_clip's cache)."""
 
 from __future__ import annotations
 
@@ -6,14 +6,6 @@ import dataclasses
 from pathlib import Path
 
 import configs
-
-
-@dataclasses.dataclass
-class EmbedSettings:
-    """How the embedding stage batches crops."""
-
-    batch_size: int = 16  # crops per forward pass (16 is fastest for EfficientNet-Lite0 on 2 cores)
-    prefetch: int = 2  # batches loaded and preprocessed ahead of the forward pass
 
 
 @dataclasses.dataclass
@@ -28,7 +20,6 @@ class EncoderSettings:
     """``configs/encoders.yaml``."""
 
     default: str = "stylescope-default"  # encoder when none is named and no trained version is live
-    embed: EmbedSettings = dataclasses.field(default_factory=EmbedSettings)  # embedding stage
     open_clip: OpenClipSettings = dataclasses.field(default_factory=OpenClipSettings)  # open_clip
 
 

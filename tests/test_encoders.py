@@ -272,19 +272,6 @@ def test_packaged_default_understands_garments():
     assert accuracy > 0.7
 
 
-def test_encoder_settings_yaml_matches_the_dataclass(tmp_path):
-    from models.settings import load_settings
-
-    settings = load_settings()
-    assert settings.default == "stylescope-default" and settings.embed.batch_size > 0
-    user = tmp_path / "encoders.yaml"
-    user.write_text("embed:\n  batch_size: 4\n", encoding="utf-8")
-    assert load_settings(user).embed.batch_size == 4
-    user.write_text("embed:\n  batch_sise: 4\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="batch_sise"):
-        load_settings(user)
-
-
 def test_resized_uint8_path_matches_the_float_path(encoder):
     # The accelerator path (resize on CPU, normalise where the network runs) must embed
     # exactly what the CPU path does.

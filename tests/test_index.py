@@ -13,12 +13,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.cli import main
+from configs import ConfigError
 from core.errors import BadInputError
 from inference.catalog import Catalog
 from inference.embed import CropEmbedder, IndexSink
 from inference.index import (
     EncoderMismatchError,
     GarmentIndex,
+    IndexConfig,
     IndexCorruptError,
     IndexVersion,
     NoIndexError,
@@ -396,6 +398,41 @@ def test_corrupted_index_file_is_detected_and_rebuild_recovers(data_dir):
     index = GarmentIndex(data_dir, index_config(), encoder.describe())
     assert len(index.version()) == len(world)
     assert main(["index", "info", "--data-dir", str(data_dir), "--json"]) == 0
+
+
+def test_index_settings_come_from_the_packaged_file_and_the_users(tmp_path):
+    assert IndexConfig.load().embed_batch_size == 64
+    user = tmp_path / "index.yaml"
+    user.write_text("index:\n  embed_batch_size: 4\n", encoding="utf-8")
+    assert IndexConfig.load(user).embed_batch_size == 4
+    user.write_text("index:\n  embed_batch_sise: 4\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="embed_batch_sise"):
+        IndexConfig.load(user)
+    user.write_text("index:\n  embed_batch_size: 0\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"^index\.embed_batch_size must be >= 1, got 0$"):
+        IndexConfig.load(user)
+    user.write_text("index:\n  nlist_per_sqrt: 0\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"^index\.nlist_per_sqrt must be > 0"):
+        IndexConfig.load(user)
+
+
+def test_reading_embeddings_follows_the_config(data_dir, tmp_path):
+    make_world(data_dir, videos=3)
+    rebuild_index(data_dir, CropEmbedder(create_encoder("tiny:32")), config=index_config(), progress=False)
+    path = index_root(data_dir) / read_current(data_dir)
+    segment = next(path.glob("emb-*.npy"))
+    payload = bytearray(segment.read_bytes())
+    payload[-1] ^= 0x01  # one embedding value changes; the file still loads
+    segment.write_bytes(bytes(payload))
+    with pytest.raises(IndexCorruptError, match="checksum mismatch"):
+        load_embeddings(data_dir)
+    ids, _, _ = load_embeddings(data_dir, index_config(verify_checksums=False))
+    assert len(ids)
+    user = tmp_path / "index.yaml"
+    user.write_text("index:\n  verify_checksums: false\n", encoding="utf-8")
+    out = tmp_path / "export"
+    assert main(["index", "export", str(out), "--data-dir", str(data_dir), "-q"]) == 2
+    assert main(["index", "export", str(out), "--data-dir", str(data_dir), "--config", str(user), "-q"]) == 0
 
 
 def test_damaged_meta_is_reported(data_dir):

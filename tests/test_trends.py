@@ -313,7 +313,7 @@ def test_a_catalog_clustered_before_these_settings_existed_reclusters_once(data_
         world = _two_styles(catalog)
         ids, vectors = world.arrays()
         info = {"name": "tiny:16", "dim": 16, "version": "v1"}
-        monkeypatch.setattr("inference.index.load_embeddings", lambda _: (ids, vectors, info))
+        monkeypatch.setattr("inference.index.load_embeddings", lambda *_: (ids, vectors, info))
         config = _config(group_by="outfit", noise_mads=3.0)
         assert trends.update_styles(catalog, config).mode == "recluster"
         assert trends.update_styles(catalog, config).mode == "incremental"
@@ -600,7 +600,7 @@ def _season_catalog(data_dir, monkeypatch) -> WorldBuilder:
     for i in range(10):
         world.post(f"t{i}", 40 + i, "trend", frames=3, followers=30_000)
     ids, vectors = world.arrays()
-    monkeypatch.setattr("inference.index.load_embeddings", lambda _: (ids, vectors, {"name": "tiny:16", "dim": 16}))
+    monkeypatch.setattr("inference.index.load_embeddings", lambda *_: (ids, vectors, {"name": "tiny:16", "dim": 16}))
     catalog.close()
     return world
 

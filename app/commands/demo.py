@@ -54,7 +54,7 @@ def build(data_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
     from inference import creators, forecast, trends
     from inference.catalog import Catalog
     from inference.embed import IndexSink
-    from inference.index import resolve_encoder
+    from inference.index import IndexConfig, resolve_encoder
     from inference.ingest import IngestConfig, ingest
     from inference.manifest import read_manifest
     from inference.trend_reports import creators_report, trends_report
@@ -68,15 +68,18 @@ def build(data_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
     clock = time.perf_counter()
     manifest = read_manifest(data_dir / "world" / "manifest.csv")
     encoder = resolve_encoder(data_dir, args.encoder)  # None: the index's encoder, else the offline default
-    reembedded = _reembed_if_encoder_changed(data_dir, encoder, progress)
-    sink = IndexSink(data_dir, encoder)
+    index_config = IndexConfig.load(args.config)
+    reembedded = _reembed_if_encoder_changed(data_dir, encoder, index_config, progress)
+    sink = IndexSink(data_dir, encoder, index_config)
     ingested = ingest(manifest.videos, data_dir, IngestConfig.load(args.config), sink, progress, manifest.rejected)
     seconds["ingest"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
     config = trends.load_config(args.config)
     with Catalog(data_dir) as catalog:
-        update = trends.update_styles(catalog, config, full=reembedded is not None)  # new space, new styles
+        update = trends.update_styles(  # a new space needs new styles
+            catalog, config, full=reembedded is not None, index_config=index_config
+        )
         trend = trends_report(catalog, config, forecast.load_config(args.config))
         people = creators_report(catalog, config, creators.load_config(args.config), top=10)
         counts = catalog.counts()
@@ -91,7 +94,7 @@ def build(data_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _reembed_if_encoder_changed(data_dir: Path, encoder: Any, progress: bool) -> str | None:
+def _reembed_if_encoder_changed(data_dir: Path, encoder: Any, config: Any, progress: bool) -> str | None:
     """Re-embed the catalog when the live index was built by another version of ``encoder``.
 
     An upgrade that brings new default heads leaves an index the new encoder cannot query;
@@ -109,7 +112,7 @@ def _reembed_if_encoder_changed(data_dir: Path, encoder: Any, progress: bool) ->
     logger.info("the index was built by %s; re-embedding the catalog with %s", built.get("version"),
                 wanted["version"])
     with Catalog(data_dir) as catalog:
-        return rebuild_index(data_dir, CropEmbedder(encoder), catalog, progress=progress)
+        return rebuild_index(data_dir, CropEmbedder(encoder), catalog, config=config, progress=progress)
 
 
 def _top_styles(trend: dict[str, Any], people: dict[str, Any], count: int = 5) -> list[dict[str, Any]]:

@@ -46,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     export.add_argument("out", help="output folder")
     export.add_argument("--partition-size", type=int, default=100_000, help="rows per file")
-    add_common(export, config=False)
+    add_common(export)
     export.set_defaults(func=run_export)
 
     video = actions.add_parser(
@@ -161,13 +161,10 @@ def run_sync(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from core.storage import resolve_data_dir
     from inference.index import export_embeddings
 
-    logging.getLogger("faiss.loader").setLevel(logging.WARNING)
-    summary = export_embeddings(
-        resolve_data_dir(args.data_dir), args.out, None, args.partition_size
-    )
+    data_dir, config = _setup(args)
+    summary = export_embeddings(data_dir, args.out, None, args.partition_size, config)
     if args.json:
         print_json(summary)
     else:

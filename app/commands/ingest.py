@@ -49,8 +49,9 @@ def _sink(args: argparse.Namespace, data_dir):  # type: ignore[no-untyped-def]
     if args.no_index:
         return None
     from inference.embed import IndexSink
+    from inference.index import IndexConfig
 
-    return IndexSink(data_dir, args.encoder)
+    return IndexSink(data_dir, args.encoder, IndexConfig.load(args.config))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -44,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from core.storage import resolve_data_dir
     from inference import forecast, trends
     from inference.catalog import Catalog
+    from inference.index import IndexConfig
     from inference.trend_reports import plot_rising, trends_report
 
     config = trends.load_config(args.config)
@@ -52,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     if args.method:
         config.cluster.method = args.method
     with Catalog(resolve_data_dir(args.data_dir)) as catalog:
-        update = trends.update_styles(catalog, config, full=args.recluster)
+        update = trends.update_styles(catalog, config, full=args.recluster, index_config=IndexConfig.load(args.config))
         report = trends_report(catalog, config, forecast.load_config(args.config), args.as_of, args.weeks, args.kind)
     report["update"] = update.as_dict()
     if args.plot_dir:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from core.errors import BadInputError
+from inference.index.config import IndexConfig
 from inference.index.files import read_current
 from inference.index.live import load_embeddings
 from inference.index.sync import catalog_for
@@ -22,6 +23,7 @@ def export_embeddings(
     out_dir: str | Path,
     catalog: Catalog | None = None,
     partition_size: int = 100_000,
+    config: IndexConfig | None = None,
 ) -> dict[str, Any]:
     """Write the live embeddings and their garments' metadata in clip-retrieval's layout.
 
@@ -38,7 +40,7 @@ def export_embeddings(
 
     if partition_size <= 0:
         raise BadInputError("partition size must be positive")
-    ids, vectors, encoder_info = load_embeddings(data_dir)
+    ids, vectors, encoder_info = load_embeddings(data_dir, config)
     out = Path(out_dir)
     for folder in ("img_emb", "metadata", "parquet"):
         (out / folder).mkdir(parents=True, exist_ok=True)

@@ -171,15 +171,21 @@ def ensure_live_version(data_dir: str | Path, encoder_info: dict[str, Any], conf
             activate_version(data_dir, empty.name)
 
 
-def load_embeddings(data_dir: str | Path) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """The live version's garment ids (int64 (N,)), embeddings (float32 (N, D)) and encoder info."""
+def load_embeddings(
+    data_dir: str | Path, config: IndexConfig | None = None
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """The live version's garment ids (int64 (N,)), embeddings (float32 (N, D)) and encoder info.
+
+    Segment files are checked against their sha256 unless ``config`` (default: the packaged
+    settings) turns ``verify_checksums`` off.
+    """
     name = read_current(data_dir)
     if name is None:
         raise NoIndexError(f"there is no index in {data_dir} yet: run `stylescope index rebuild`")
     path = index_root(data_dir) / name
     meta = read_meta(path)
     names = [n for s in meta["segments"] for n in (s["ids"], s["vectors"])]
-    if IndexConfig.load().verify_checksums:
+    if (config or IndexConfig.load()).verify_checksums:
         verify_files(path, meta, names)
     store = load_store(path, meta)
     return store.ids.copy(), store.vectors.astype(np.float32), dict(meta["encoder"])
