@@ -75,11 +75,13 @@ def raw_forward(encoder: Any, batch: np.ndarray, repeats: int, half: bool) -> fl
     """Images/s of the forward pass on a batch already on the GPU."""
     import torch
 
+    from models.offline import OfflineEncoder
+
     tensor = torch.from_numpy(batch).to(encoder.device)
 
     def forward() -> None:
         with torch.inference_mode(), torch.autocast(encoder.device, dtype=torch.float16, enabled=half):
-            if hasattr(encoder, "heads"):
+            if isinstance(encoder, OfflineEncoder):
                 features = encoder.image_tower.forward(tensor)
                 encoder.heads.image(features.float())
             else:

@@ -4,8 +4,8 @@ Loading and preprocessing the next batch (JPEG decode, resize, normalise: numpy 
 OpenCV, which release the GIL) runs on a worker thread while the current batch goes
 through the network, so the stage runs at nearly the speed of the bare forward pass.
 Encoders that split ``encode_images`` into ``preprocess_images`` + ``encode_preprocessed``
-(the offline default, open_clip) get the full overlap; any other encoder still has its
-image loading overlapped.
+(hooks of :class:`models.base.Encoder`; the offline default and open_clip override them) get
+the full overlap; any other encoder still has its image loading overlapped.
 
 The stage calls the index, never the other way round: :class:`IndexSink` embeds each
 ingested video's crops and adds them to the live index, and :class:`CropEmbedder` is what
@@ -87,7 +87,7 @@ def pipelined(items: Sequence[Any], prepare: Callable[[Sequence[Any]], T],
         bar.close()
 
 
-def embed_crops(encoder: Any, crops: Sequence[Crop], batch_size: int = 16, *,
+def embed_crops(encoder: Encoder, crops: Sequence[Crop], batch_size: int = 16, *,
                 prefetch: int = 2, progress: bool = False, workers: int = 1) -> np.ndarray:
     """Embed garment crops with ``encoder``.
 
@@ -108,23 +108,13 @@ def embed_crops(encoder: Any, crops: Sequence[Crop], batch_size: int = 16, *,
     """
     if len(crops) == 0:
         return np.zeros((0, encoder.dim), np.float32)
-    on_device = getattr(encoder, "device", "cpu") != "cpu" and hasattr(encoder, "encode_resized")
-    split = hasattr(encoder, "preprocess_images") and hasattr(encoder, "encode_preprocessed")
-    if on_device:  # resize on CPU threads, ship uint8, normalise on the accelerator
-        def prepare(batch: Sequence[Crop]) -> Any:
-            return encoder.resize_images([_load(c) for c in batch])
-
-        forward = encoder.encode_resized
-    elif split:
-        def prepare(batch: Sequence[Crop]) -> Any:
-            return encoder.preprocess_images([_load(c) for c in batch])
-
-        forward = encoder.encode_preprocessed
+    if encoder.device != "cpu":  # resize on CPU threads, ship uint8, normalise on the accelerator
+        preprocess, forward = encoder.resize_images, encoder.encode_resized
     else:
-        def prepare(batch: Sequence[Crop]) -> Any:
-            return [_load(c) for c in batch]
+        preprocess, forward = encoder.preprocess_images, encoder.encode_preprocessed
 
-        forward = encoder.encode_images
+    def prepare(batch: Sequence[Crop]) -> Any:
+        return preprocess([_load(c) for c in batch])
     chunks = list(pipelined(crops, prepare, forward, batch_size, max(prefetch, workers), progress, workers=workers))
     return np.ascontiguousarray(np.concatenate(chunks).astype(np.float32, copy=False))
 

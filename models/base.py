@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -19,11 +20,18 @@ class Encoder(abc.ABC):
 
     Both methods return float32 arrays of shape (N, dim) whose rows are L2-normalised,
     so inner product == cosine similarity.
+
+    The embedding stage (:func:`inference.embed.embed_crops`) overlaps loading and
+    preprocessing the next batch with the forward pass through optional hooks, declared here
+    with defaults that simply call :meth:`encode_images`: an encoder whose preprocessing is
+    worth running on worker threads overrides ``preprocess_images`` / ``encode_preprocessed``,
+    and one that runs on an accelerator also ``resize_images`` / ``encode_resized``.
     """
 
     name: str  # registry spec that builds this encoder, e.g. "open_clip:ViT-B-32:laion2b_s34b_b79k"
     dim: int  # embedding dimension
     version: str  # changes whenever weights change; index versions record it
+    device: str = "cpu"  # where the image network runs ("cuda" ...); not "cpu": resize_images path
 
     @abc.abstractmethod
     def encode_images(self, images: Sequence[np.ndarray]) -> np.ndarray:
@@ -32,6 +40,25 @@ class Encoder(abc.ABC):
     @abc.abstractmethod
     def encode_text(self, texts: Sequence[str]) -> np.ndarray:
         """Embed text queries; returns float32 (N, dim)."""
+
+    # -- optional hooks of the embedding stage --------------------------------------------
+    def preprocess_images(self, images: Sequence[np.ndarray]) -> Any:
+        """The CPU half of :meth:`encode_images` (numpy, thread-safe), run on worker threads
+        ahead of the forward pass. Default: the images as they are."""
+        return list(images)
+
+    def encode_preprocessed(self, batch: Any) -> np.ndarray:
+        """The forward pass on a batch from :meth:`preprocess_images`. Default: :meth:`encode_images`."""
+        return self.encode_images(batch)
+
+    def resize_images(self, images: Sequence[np.ndarray]) -> Any:
+        """On an accelerator, the cheap CPU half: images resized to the network's input
+        (uint8), normalised where the network runs. Default: :meth:`preprocess_images`."""
+        return self.preprocess_images(images)
+
+    def encode_resized(self, batch: Any) -> np.ndarray:
+        """The forward pass on a batch from :meth:`resize_images`. Default: :meth:`encode_preprocessed`."""
+        return self.encode_preprocessed(batch)
 
     def describe(self) -> dict[str, object]:
         """Name, dimension and version, for reports and index metadata."""

@@ -119,6 +119,8 @@ def test_embedding_stage_with_plain_encoder():
     tiny = create_encoder("tiny:8")  # no preprocess/forward split: still batched and equal
     images = _images(6, seed=4)
     np.testing.assert_allclose(embed_crops(tiny, images, batch_size=4), tiny.encode_images(images), atol=1e-6)
+    tiny.device = "accelerator"  # the Encoder interface's default hooks serve that path too
+    np.testing.assert_allclose(embed_crops(tiny, images, batch_size=4), tiny.encode_images(images), atol=1e-6)
 
 
 # --------------------------------------------------------------------------- offline default
