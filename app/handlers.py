@@ -311,7 +311,7 @@ def creator_page(services: Services, handle: str) -> dict[str, Any]:
 def model_overview(services: Services) -> dict[str, Any]:
     """Live index version (encoder, factory, size), model versions and the current one."""
     from inference.index import index_root, read_current, read_meta
-    from training import versions
+    from models import versions
 
     live = read_current(services.data_dir)
     index: dict[str, Any] | None = None
@@ -328,7 +328,7 @@ def model_overview(services: Services) -> dict[str, Any]:
 
 def eval_report(services: Services, version: str) -> str:
     """A model version's eval report (Markdown table)."""
-    from training import versions
+    from models import versions
 
     versions.read_version(services.data_dir, version)  # clear error for an unknown version
     path = versions.models_dir(services.data_dir) / version / "eval.md"
@@ -369,12 +369,13 @@ def switch_model(services: Services, version: str | None) -> dict[str, Any]:
     """
     from inference import index as garment_index
     from inference.embed import CropEmbedder
-    from models.registry import create_encoder
-    from training import versions
+    from inference.encoders import resolve_encoder
+    from models.versions import read_version
+    from training.versions import set_current
 
     name = None if not version or version == "default" else version
-    spec = versions.read_version(services.data_dir, name)["encoder"] if name else None
-    encoder = create_encoder(spec)
+    spec = read_version(services.data_dir, name)["encoder"] if name else None
+    encoder = resolve_encoder(spec, None)  # the version's encoder, or the default
     info = encoder.describe()
     with services.ingest_lock:
         built = [
@@ -391,7 +392,7 @@ def switch_model(services: Services, version: str | None) -> dict[str, Any]:
             rebuilt = True
         else:
             index_version, rebuilt = None, False
-        versions.set_current(services.data_dir, name)
+        set_current(services.data_dir, name)
         services.reload(None if index_version else str(info["name"]))
     return {"model": name or "packaged default", "encoder": info, "index_version": index_version,
             "rebuilt": rebuilt}

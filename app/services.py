@@ -68,8 +68,9 @@ class Services:
         data_dir: the deployment directory.
         catalog: its catalog (shared by every event; thread-safe).
         config: app settings.
-        encoder_spec: encoder for queries and new garments; None: the one that built the
-            live index (or the offline default when there is no index yet).
+        encoder_spec: encoder for queries and new garments; None: the current model
+            version's, else the one that built the live index, else the default
+            (:mod:`inference.encoders`).
         config_file: user config file passed on to the stage configs (``--config``).
     """
 
@@ -112,9 +113,9 @@ class Services:
         """The encoder for queries and new garments (built on first use)."""
         with self._lock:
             if self._encoder is None:
-                from inference.index import resolve_encoder
+                from inference.encoders import resolve_encoder
 
-                self._encoder = resolve_encoder(self.data_dir, self.encoder_spec)
+                self._encoder = resolve_encoder(self.encoder_spec, self.data_dir)
                 logger.info("app encoder: %s", self._encoder.describe())
             return self._encoder
 

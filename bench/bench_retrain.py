@@ -32,9 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
 
+    from models.versions import current_version
     from training import data as datasets
     from training.runs import load_config, run_retrain, run_train
-    from training.versions import current_version
 
     data_dir = Path(args.data_dir)
     config = load_config(None, {"data": {"exclude_patterns": [args.pattern]}, "cache_dir": args.cache_dir,

@@ -25,8 +25,9 @@ import numpy as np
 from tqdm import tqdm
 
 from core.errors import BadInputError, StylescopeError
+from inference.encoders import resolve_encoder
 from inference.images import load_image
-from inference.index import GarmentIndex, IndexConfig, resolve_encoder
+from inference.index import GarmentIndex, IndexConfig
 from inference.index.live import ensure_live_version
 from inference.types import EmbeddedGarments
 
@@ -182,7 +183,7 @@ class IndexSink:
         config: IndexConfig | None = None,
     ):
         self.data_dir = Path(data_dir)
-        self.encoder = resolve_encoder(data_dir, encoder)
+        self.encoder = resolve_encoder(encoder, data_dir)
         self.config = config or IndexConfig.load()
         self._index = GarmentIndex(self.data_dir, self.config, self.encoder.describe())
 

@@ -28,6 +28,7 @@ import configs
 from core.errors import BadInputError
 from inference.catalog import CATALOG_FILE, Catalog
 from inference.embed import embed_crops
+from inference.encoders import resolve_encoder
 from inference.images import load_image
 from inference.index import GarmentIndex, IndexConfig, Selection, check_encoder
 from inference.types import GARMENT_KINDS, TIER_ALIASES, TIERS, follower_tier, tier_bounds
@@ -512,7 +513,8 @@ class Searcher:
 
     Args:
         data_dir: the deployment directory.
-        encoder: the encoder for queries; default: the one the live index was built with.
+        encoder: the encoder for queries; default: the one :func:`inference.encoders.resolve_encoder`
+            picks (the current model version's, else the one the live index was built with).
         config: search settings; default the packaged ones.
         index_config: index settings; default the packaged ones.
     """
@@ -528,18 +530,13 @@ class Searcher:
         self.config = config or SearchConfig.load()
         self.catalog = Catalog(self.data_dir)
         self.index = GarmentIndex(self.data_dir, index_config, None)
-        self.encoder = encoder or self._index_encoder()
+        live = self.index.version()  # no index: NoIndexError before any encoder loads
+        self.encoder = resolve_encoder(encoder, self.data_dir)
         self.index.encoder_info = self.encoder.describe()
-        check_encoder(self.index.version().meta, self.index.encoder_info)
+        check_encoder(live.meta, self.index.encoder_info)
         self.metadata = CatalogMetadata(self.data_dir)
         self._selections: collections.OrderedDict[Any, Selection] = collections.OrderedDict()
         self._cache_lock = threading.Lock()
-
-    def _index_encoder(self) -> Encoder:
-        from models.registry import create_encoder
-
-        info = self.index.version().encoder_info
-        return create_encoder(str(info["name"]))
 
     def close(self) -> None:
         """Close the catalog connections."""

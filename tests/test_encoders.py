@@ -274,6 +274,36 @@ def test_packaged_default_understands_garments():
     assert accuracy > 0.7
 
 
+def test_one_encoder_policy_named_then_current_model_then_index_then_default(tmp_path):
+    import json
+
+    from inference.encoders import encoder_spec, resolve_encoder
+    from inference.index import activate_version, write_version
+    from models.settings import load_settings
+
+    data_dir = tmp_path / "data"
+    assert load_settings().default == "stylescope-default"
+    assert encoder_spec(None, None) == encoder_spec(None, data_dir) == "stylescope-default"
+    tiny = create_encoder("tiny:8")
+    assert resolve_encoder(tiny, data_dir) is tiny
+    assert encoder_spec("tiny:4", data_dir) == "tiny:4"
+    # a live index names its encoder
+    built = {"name": "tiny:16", "version": "tiny-16-seed0", "dim": 16}
+    version = write_version(data_dir, np.zeros(0, np.int64), np.zeros((0, 16), np.float32), built, progress=False)
+    activate_version(data_dir, version.name)
+    assert encoder_spec(None, data_dir) == "tiny:16" and resolve_encoder(None, data_dir).dim == 16
+    # a current trained model version wins over the index; a named spec over both
+    (data_dir / "models" / "v0001").mkdir(parents=True)
+    (data_dir / "models" / "v0001" / "version.json").write_text(json.dumps({"encoder": "tiny:8"}), encoding="utf-8")
+    (data_dir / "models" / "CURRENT").write_text("v0001\n", encoding="utf-8")
+    assert encoder_spec(None, data_dir) == "tiny:8" and encoder_spec("tiny:4", data_dir) == "tiny:4"
+    # back to the packaged default model: the index's encoder again; a damaged index: the default
+    (data_dir / "models" / "CURRENT").write_text("\n", encoding="utf-8")
+    assert encoder_spec(None, data_dir) == "tiny:16"
+    (data_dir / "index" / version.name / "meta.json").write_text("{damaged", encoding="utf-8")
+    assert encoder_spec(None, data_dir) == "stylescope-default"
+
+
 def test_resized_uint8_path_matches_the_float_path(encoder):
     # The accelerator path (resize on CPU, normalise where the network runs) must embed
     # exactly what the CPU path does.

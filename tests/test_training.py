@@ -9,12 +9,13 @@ import numpy as np
 import pytest
 
 from core.errors import BadInputError
+from inference.encoders import resolve_encoder
 from models import create_encoder
+from models.versions import current_version, list_versions, read_version
 from training import data as datasets
 from training.evaluate import retrieval_scores, zero_shot_accuracy
 from training.runs import load_config, run_retrain, run_train, split_season
 from training.train import clip_loss, interpolate_state
-from training.versions import current_version, list_versions, read_version, resolve_encoder_spec
 
 COLOURS = {"red": (200, 30, 30), "blue": (30, 60, 200), "green": (40, 160, 60), "yellow": (230, 200, 40)}
 SHAPES = ("square", "stripe")
@@ -181,7 +182,7 @@ def test_two_step_training_writes_a_loadable_version(tmp_path, data_dir):
         assert (result.path / name).is_file()
     info = read_version(data_dir, result.version)
     assert info["parent"] is None and info["train_log"]["steps"] == 2
-    encoder = create_encoder(resolve_encoder_spec(data_dir))
+    encoder = resolve_encoder(None, data_dir)
     assert encoder.dim == 16
     vectors = encoder.encode_text(["a red square"])
     assert vectors.shape == (1, 16)
@@ -233,7 +234,7 @@ def test_retrain_reindex_switches_atomically_under_concurrent_search(tmp_path, d
     config = _tiny_config(tmp_path)
     run_train(config, data_dir)
     make_world(data_dir, videos=6, per_video=4)
-    parent = create_encoder(resolve_encoder_spec(data_dir))
+    parent = resolve_encoder(None, data_dir)
     old_index = rebuild_index(data_dir, CropEmbedder(parent), progress=False)
     index = GarmentIndex(data_dir, index_config())
     query = parent.encode_text(["a red square"])

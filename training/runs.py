@@ -22,7 +22,9 @@ import numpy as np
 
 import configs
 from core.errors import BadInputError
+from inference.encoders import encoder_spec
 from models.offline import PACKAGED_HEADS, HeadsConfig, OfflineEncoder
+from models.versions import current_version, read_version
 from training import data as datasets
 from training.evaluate import EvalSet, SuiteResult, report_json, report_markdown, run_eval
 from training.features import CachedHeadsView, FeatureCache
@@ -37,7 +39,7 @@ from training.train import (
     state_copy,
     train_heads,
 )
-from training.versions import VersionWriter, current_version, read_version, resolve_encoder_spec
+from training.versions import VersionWriter
 
 logger = logging.getLogger(__name__)
 
@@ -328,7 +330,7 @@ def _parent(data_dir: Path) -> tuple[str | None, str, list[str]]:
     """(parent version, its encoder spec, its eval-set sources)."""
     version = current_version(data_dir)
     if version is None:
-        return None, resolve_encoder_spec(None), eval_sources(DataConfig())
+        return None, encoder_spec(None, None), eval_sources(DataConfig())
     info = read_version(data_dir, version)
     return version, info["encoder"], list(info.get("eval_sets", []))
 

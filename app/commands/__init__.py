@@ -11,6 +11,10 @@ import json
 import sys
 from typing import Any
 
+ENCODER_HELP = (
+    "encoder spec (default: the current model version's, else the live index's, else stylescope-default)"
+)
+
 
 def add_common(parser: argparse.ArgumentParser, *, config: bool = True, as_json: bool = True) -> None:
     """Options every command shares: --data-dir, and --config / --json where they apply."""

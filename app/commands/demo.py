@@ -54,7 +54,8 @@ def build(data_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
     from inference import creators, forecast, trends
     from inference.catalog import Catalog
     from inference.embed import IndexSink
-    from inference.index import IndexConfig, resolve_encoder
+    from inference.encoders import resolve_encoder
+    from inference.index import IndexConfig
     from inference.ingest import IngestConfig, ingest
     from inference.manifest import read_manifest
     from inference.trend_reports import creators_report, trends_report
@@ -67,7 +68,7 @@ def build(data_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
 
     clock = time.perf_counter()
     manifest = read_manifest(data_dir / "world" / "manifest.csv")
-    encoder = resolve_encoder(data_dir, args.encoder)  # None: the index's encoder, else the offline default
+    encoder = resolve_encoder(args.encoder, data_dir)
     index_config = IndexConfig.load(args.config)
     reembedded = _reembed_if_encoder_changed(data_dir, encoder, index_config, progress)
     sink = IndexSink(data_dir, encoder, index_config)

@@ -6,7 +6,7 @@ import argparse
 import logging
 from typing import Any
 
-from app.commands import add_common, print_json, print_table
+from app.commands import ENCODER_HELP, add_common, print_json, print_table
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     rebuild.add_argument(
         "--encoder",
         default=None,
-        help="encoder spec (default: the live index's, else stylescope-default)",
+        help=ENCODER_HELP,
     )
     rebuild.add_argument(
         "--from-store", action="store_true", help="reuse the stored embeddings (no re-embedding)"
@@ -37,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     sync = actions.add_parser(
         "sync", help="add catalog garments missing from the index, drop deleted ones"
     )
-    sync.add_argument("--encoder", default=None, help="encoder spec (default: the live index's)")
+    sync.add_argument("--encoder", default=None, help=ENCODER_HELP)
     add_common(sync)
     sync.set_defaults(func=run_sync)
 
@@ -121,9 +121,9 @@ def run_info(args: argparse.Namespace) -> int:
 def _embedder(data_dir: Any, spec: str | None) -> Any:
     """What rebuild and sync re-embed with: the encoder ``spec`` names (resolved)."""
     from inference.embed import CropEmbedder
-    from inference.index import resolve_encoder
+    from inference.encoders import resolve_encoder
 
-    return CropEmbedder(resolve_encoder(data_dir, spec))
+    return CropEmbedder(resolve_encoder(spec, data_dir))
 
 
 def run_rebuild(args: argparse.Namespace) -> int:

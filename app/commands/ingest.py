@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from app.commands import add_common, print_json, print_table
+from app.commands import ENCODER_HELP, add_common, print_json, print_table
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--posted-at", help="post date for the PATHS (ISO, e.g. 2026-05-01)")
     parser.add_argument("--resume", action="store_true", help="also redo videos an interrupted run left half-done")
     parser.add_argument("--no-index", action="store_true", help="catalog only: don't embed or index garments")
-    parser.add_argument("--encoder", default=None, help="encoder spec for indexing (default: the index's, or stylescope-default)")
+    parser.add_argument("--encoder", default=None, help=ENCODER_HELP)
     add_common(parser)
     parser.set_defaults(func=run)
 

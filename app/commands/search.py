@@ -6,7 +6,7 @@ import argparse
 import logging
 from typing import Any
 
-from app.commands import add_common, print_json, print_table
+from app.commands import ENCODER_HELP, add_common, print_json, print_table
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -45,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--no-dedupe", action="store_true", help="keep near-identical frames of one video"
     )
     parser.add_argument(
-        "--encoder", default=None, help="query encoder spec (default: the one that built the index)"
+        "--encoder", default=None, help=ENCODER_HELP
     )
     add_common(parser)
     parser.set_defaults(func=run)
@@ -55,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
     logging.getLogger("faiss.loader").setLevel(logging.WARNING)  # which SIMD build loaded
     from core.errors import BadInputError
     from core.storage import resolve_data_dir
+    from inference.encoders import resolve_encoder
     from inference.index import IndexConfig
     from inference.search import SearchConfig, Searcher, SearchFilters
 
@@ -63,14 +64,10 @@ def run(args: argparse.Namespace) -> int:
     filters = SearchFilters.build(
         args.date_from, args.date_to, args.creator, args.tier, args.kind, args.style
     )
-    encoder = None
-    if args.encoder:
-        from models.registry import create_encoder
-
-        encoder = create_encoder(args.encoder)
+    data_dir = resolve_data_dir(args.data_dir)
     searcher = Searcher(
-        resolve_data_dir(args.data_dir),
-        encoder,
+        data_dir,
+        resolve_encoder(args.encoder, data_dir),
         SearchConfig.load(args.config),
         IndexConfig.load(args.config),
     )

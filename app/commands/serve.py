@@ -13,7 +13,7 @@ import os
 import stat
 from pathlib import Path
 
-from app.commands import add_common
+from app.commands import ENCODER_HELP, add_common
 from core.errors import BadInputError
 
 logger = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ def add_serve_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=None, help="TCP port (default 7860)")
     parser.add_argument("--auth-file", default=None, help="file with user:password lines (required off loopback "
                         f"unless {USER_ENV}/{PASSWORD_ENV} are set)")
-    parser.add_argument("--encoder", default=None, help="encoder spec (default: the one that built the index)")
+    parser.add_argument("--encoder", default=None, help=ENCODER_HELP)
 
 
 def read_auth(auth_file: str | Path | None, environ: dict[str, str] | None = None) -> list[tuple[str, str]]:

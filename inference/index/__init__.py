@@ -58,7 +58,7 @@ from inference.index.files import (
     read_current,
     read_meta,
 )
-from inference.index.live import GarmentIndex, live_encoder_info, load_embeddings, resolve_encoder
+from inference.index.live import GarmentIndex, live_encoder_info, load_embeddings
 from inference.index.store import EmbeddingStore
 from inference.index.sync import (
     GarmentEmbedder,
@@ -101,7 +101,6 @@ __all__ = [
     "read_meta",
     "rebuild_from_store",
     "rebuild_index",
-    "resolve_encoder",
     "sync",
     "write_version",
 ]

@@ -3,7 +3,6 @@ the disk, and the plain reads of it (its embeddings, its encoder)."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import threading
@@ -18,7 +17,6 @@ from inference.index.config import IndexConfig
 from inference.index.faiss_index import Selection
 from inference.index.files import (
     META_FILE,
-    GarmentIndexError,
     NoIndexError,
     index_root,
     read_current,
@@ -30,7 +28,7 @@ from inference.index.store import load_store
 from inference.index.version import IndexVersion, activate_version, check_encoder, write_version
 
 if TYPE_CHECKING:
-    from models.base import Encoder
+    pass
 
 logger = logging.getLogger(__name__)
 
@@ -199,17 +197,3 @@ def live_encoder_info(data_dir: str | Path) -> dict[str, Any] | None:
     """
     name = read_current(data_dir)
     return None if name is None else dict(read_meta(index_root(data_dir) / name)["encoder"])
-
-
-def resolve_encoder(data_dir: str | Path, encoder: Encoder | str | None) -> Encoder:
-    """``encoder`` itself, the encoder a spec names, or (None) the live index's encoder,
-    falling back to the offline default when there is no index yet."""
-    from models.registry import DEFAULT_ENCODER, create_encoder
-
-    if encoder is not None and not isinstance(encoder, str):
-        return encoder
-    if encoder is None:
-        with contextlib.suppress(GarmentIndexError):
-            built = live_encoder_info(data_dir)
-            encoder = str(built["name"]) if built else None
-    return create_encoder(encoder or DEFAULT_ENCODER)
