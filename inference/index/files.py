@@ -42,6 +42,7 @@ class EncoderMismatchError(GarmentIndexError):
 
 
 def now() -> str:
+    """The current UTC time as meta.json records it (ISO 8601, seconds)."""
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
@@ -61,6 +62,8 @@ def write_file(path: Path, writer: Callable[[Path], None]) -> dict[str, Any]:
 
 
 def save_npy(array: np.ndarray) -> Callable[[Path], None]:
+    """A :func:`write_file` writer that saves ``array`` as .npy (no pickles)."""
+
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as handle:
             np.save(handle, array, allow_pickle=False)
@@ -147,6 +150,7 @@ def read_meta(version_dir: Path) -> dict[str, Any]:
 
 
 def meta_checksum(files: dict[str, Any]) -> str:
+    """One sha256 over the names and sha256s of a version's files."""
     digest = hashlib.sha256()
     for name in sorted(files):
         digest.update(f"{name}:{files[name]['sha256']}\n".encode())
@@ -154,6 +158,7 @@ def meta_checksum(files: dict[str, Any]) -> str:
 
 
 def verify_files(path: Path, meta: dict[str, Any], names: Sequence[str] | None = None) -> None:
+    """Raise :class:`IndexCorruptError` unless the named files (default all) match their sha256."""
     for name in names if names is not None else sorted(meta["files"]):
         expected = meta["files"][name]["sha256"]
         if sha256_file(path / name) != expected:
@@ -164,6 +169,7 @@ def verify_files(path: Path, meta: dict[str, Any], names: Sequence[str] | None =
 
 
 def delete_unnamed(path: Path, meta: dict[str, Any]) -> None:
+    """Delete the files of a version directory that ``meta`` no longer names."""
     named = set(meta["files"]) | {META_FILE, "config.yaml"}
     for file in path.iterdir():
         if file.name not in named and not file.name.startswith("."):

@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -26,9 +26,6 @@ from inference.index.files import (
 )
 from inference.index.store import load_store
 from inference.index.version import IndexVersion, activate_version, check_encoder, write_version
-
-if TYPE_CHECKING:
-    pass
 
 logger = logging.getLogger(__name__)
 

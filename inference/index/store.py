@@ -121,6 +121,7 @@ class EmbeddingStore:
 
 
 def load_store(path: Path, meta: dict[str, Any]) -> EmbeddingStore:
+    """The embedding store of a version directory, from the segments ``meta`` names."""
     dim = int(meta["encoder"]["dim"])
     parts_ids, parts_vectors = [], []
     for segment in meta["segments"]:

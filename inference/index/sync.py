@@ -52,6 +52,7 @@ def _garments_in_chunks(
 
 @contextlib.contextmanager
 def catalog_for(data_dir: str | Path, catalog: Catalog | None) -> Iterator[Catalog]:
+    """``catalog`` itself, or the data directory's catalog opened (and closed) around the block."""
     from inference.catalog import Catalog
 
     if catalog is not None:
@@ -82,7 +83,7 @@ def rebuild_index(
     config: IndexConfig | None = None,
     progress: bool = True,
 ) -> str:
-    """Re-embed every catalog garment from its crop and build a new index version.
+    """Re-embed every catalog garment from its crop with ``embedder`` and build a new index version.
 
     The new version is switched in atomically (``activate``); searches keep working on the
     old one until then, and any failure leaves the old version live. Garments ingested
