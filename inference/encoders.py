@@ -5,18 +5,25 @@
    / the app's model switch make one current);
 3. else the encoder that built the live index;
 4. else the default encoder (``default`` in ``configs/encoders.yaml``).
+
+A current model version that the live index was not built with (a retrain without
+``--reindex``) does not take over the index silently: the index's encoder stays in use, with a
+warning saying how to switch, so that search and ingest keep working on the vectors they have.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 from pathlib import Path
 
-from inference.index import GarmentIndexError, live_encoder_info
+from inference.index import GarmentIndexError, index_root, read_current, read_meta
 from models.base import Encoder
 from models.registry import create_encoder
 from models.settings import load_settings
 from models.versions import current_encoder_spec
+
+logger = logging.getLogger(__name__)
 
 
 def encoder_spec(spec: str | None, data_dir: str | Path | None) -> str:
@@ -31,13 +38,24 @@ def encoder_spec(spec: str | None, data_dir: str | Path | None) -> str:
         return spec
     if data_dir is not None:
         current = current_encoder_spec(data_dir)
-        if current:
-            return current
-        with contextlib.suppress(GarmentIndexError):  # a damaged index is reported where it is used
-            built = live_encoder_info(data_dir)
-            if built:
-                return str(built["name"])
+        built, indexed = _live_index(data_dir)
+        if current and built and indexed and built != current:
+            logger.warning("the current model version (%s) has not indexed the garments yet; using the index's "
+                           "encoder (%s): run `stylescope index rebuild` to switch", current, built)
+            return built
+        if current or built:
+            return current or built or ""
     return load_settings().default
+
+
+def _live_index(data_dir: str | Path) -> tuple[str | None, int]:
+    """The live index's encoder spec and how many garments it holds ((None, 0) without one)."""
+    with contextlib.suppress(GarmentIndexError, KeyError, ValueError):  # a damaged index is reported where it is used
+        name = read_current(data_dir)
+        if name is not None:
+            meta = read_meta(index_root(data_dir) / name)
+            return str(meta["encoder"]["name"]), int(meta.get("count", 0))
+    return None, 0
 
 
 def resolve_encoder(spec: Encoder | str | None, data_dir: str | Path | None) -> Encoder:

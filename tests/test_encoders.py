@@ -274,8 +274,9 @@ def test_packaged_default_understands_garments():
     assert accuracy > 0.7
 
 
-def test_one_encoder_policy_named_then_current_model_then_index_then_default(tmp_path):
+def test_one_encoder_policy_named_then_current_model_then_index_then_default(tmp_path, caplog):
     import json
+    import logging
 
     from inference.encoders import encoder_spec, resolve_encoder
     from inference.index import activate_version, write_version
@@ -300,6 +301,17 @@ def test_one_encoder_policy_named_then_current_model_then_index_then_default(tmp
     # back to the packaged default model: the index's encoder again; a damaged index: the default
     (data_dir / "models" / "CURRENT").write_text("\n", encoding="utf-8")
     assert encoder_spec(None, data_dir) == "tiny:16"
+    # a current model the index holding garments was not built with (retrain without --reindex)
+    # does not take over that index: its vectors stay searchable, a warning says how to switch
+    filled = write_version(data_dir, np.arange(3, dtype=np.int64), np.ones((3, 16), np.float32), built,
+                           progress=False)
+    activate_version(data_dir, filled.name)
+    (data_dir / "models" / "CURRENT").write_text("v0001\n", encoding="utf-8")
+    with caplog.at_level(logging.WARNING):
+        assert encoder_spec(None, data_dir) == "tiny:16"
+    assert "index rebuild" in caplog.text
+    (data_dir / "models" / "CURRENT").write_text("\n", encoding="utf-8")
+    version = filled
     (data_dir / "index" / version.name / "meta.json").write_text("{damaged", encoding="utf-8")
     assert encoder_spec(None, data_dir) == "stylescope-default"
 
