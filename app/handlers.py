@@ -222,13 +222,12 @@ def update_styles(services: Services, full: bool = False) -> dict[str, Any]:
 
 def trends_overview(services: Services, kind: str | None = None, weeks: int | None = None) -> dict[str, Any]:
     """The trends report: every style with its series, verdict and forecast."""
-    from inference import forecast
-    from inference.trend_reports import trends_report
+    from inference import trends
 
-    return trends_report(
+    return trends.trends_report(
         services.catalog,
         _trends_config(services),
-        forecast.load_config(services.config_file),
+        trends.load_forecast_config(services.config_file),
         None,
         weeks or None,
         kind or None,
@@ -236,14 +235,14 @@ def trends_overview(services: Services, kind: str | None = None, weeks: int | No
 
 
 def _creators_config(services: Services) -> Any:
-    from inference import creators
+    from inference import trends
 
-    return creators.load_config(services.config_file)
+    return trends.load_creators_config(services.config_file)
 
 
 def style_detail(services: Services, style_id: int) -> dict[str, Any]:
     """One style: name, originator with evidence, adopters in order, garments nearest its centre."""
-    from inference.trend_reports import creators_report, medoids
+    from inference.trends import creators_report, medoids
 
     report = creators_report(
         services.catalog, _trends_config(services), _creators_config(services), style_id=style_id
@@ -255,7 +254,7 @@ def style_detail(services: Services, style_id: int) -> dict[str, Any]:
 
 def leaderboard(services: Services, tier: str | None = None, top: int | None = None) -> dict[str, Any]:
     """The trendsetter leaderboard (optionally one follower tier) with originators."""
-    from inference.trend_reports import creators_report
+    from inference.trends import creators_report
 
     return creators_report(
         services.catalog,
@@ -268,7 +267,7 @@ def leaderboard(services: Services, tier: str | None = None, top: int | None = N
 
 def creator_page(services: Services, handle: str) -> dict[str, Any]:
     """A creator: followers, videos, styles they started and adopted, with the evidence."""
-    from inference import creators, trends
+    from inference import trends
 
     handle = (handle or "").strip().lstrip("@")
     followers = dict(services.catalog.creators())
@@ -278,9 +277,9 @@ def creator_page(services: Services, handle: str) -> dict[str, Any]:
     data = trends.load_trend_data(services.catalog, None, config.series.min_frames_per_video)
     if not data.styles:
         raise BadInputError("there are no styles yet: open the Trends tab and update the styles")
-    adoptions = creators.adoptions_by_style(data, creators_config)
-    origins = creators.originators(data, creators_config, adoptions)
-    board = creators.trendsetters(adoptions, trends.rising_styles(data, config.rising), creators_config)
+    adoptions = trends.adoptions_by_style(data, creators_config)
+    origins = trends.originators(data, creators_config, adoptions)
+    board = trends.trendsetters(adoptions, trends.rising_styles(data, config.rising), creators_config)
     names = {sid: s.name for sid, s in data.styles.items()}
     started, adopted = [], []
     for style_id, chain in sorted(adoptions.items()):

@@ -10,8 +10,8 @@ import pytest
 
 from app.cli import main
 from inference.catalog import Catalog
-from inference.creators import (
-    CreatorsConfig,
+from inference.trends import ClusterConfig, CreatorsConfig, StyleTrend, TrendsConfig, recluster
+from inference.trends.creators import (
     adoptions_by_style,
     influence,
     leaderboard,
@@ -20,7 +20,6 @@ from inference.creators import (
     style_adoptions,
     trendsetters,
 )
-from inference.trends import ClusterConfig, StyleTrend, TrendsConfig, recluster
 from tests.trends_helpers import DAY0, WorldBuilder, make_data
 
 CONFIG = CreatorsConfig()

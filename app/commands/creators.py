@@ -27,13 +27,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def run(args: argparse.Namespace) -> int:
     from core.storage import resolve_data_dir
-    from inference import creators, trends
+    from inference import trends
     from inference.catalog import Catalog
-    from inference.trend_reports import creators_report
 
     with Catalog(resolve_data_dir(args.data_dir)) as catalog:
-        report = creators_report(catalog, trends.load_config(args.config), creators.load_config(args.config),
-                                 args.as_of, args.tier, args.top, args.style)
+        report = trends.creators_report(catalog, trends.load_config(args.config),
+                                        trends.load_creators_config(args.config),
+                                        args.as_of, args.tier, args.top, args.style)
     if args.json:
         print_json(report)
     elif args.style is not None:

@@ -51,12 +51,11 @@ def ensure_world(world_dir: Path, preset: str, seed: int, progress: bool) -> dic
 
 def build(data_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
     """World -> ingest -> styles -> trend and creator reports; returns the demo report."""
-    from inference import creators, forecast, trends
+    from inference import trends
     from inference.catalog import Catalog
     from inference.index import IndexSink, resolve_encoder
     from inference.ingest import IngestConfig, ingest
     from inference.manifest import read_manifest
-    from inference.trend_reports import creators_report, trends_report
 
     progress = not (args.json or getattr(args, "quiet", False))
     seconds: dict[str, float] = {}
@@ -76,8 +75,8 @@ def build(data_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
     config = trends.load_config(args.config)
     with Catalog(data_dir) as catalog:
         update = trends.update_styles(catalog, config, full=reembedded is not None)  # new space, new styles
-        trend = trends_report(catalog, config, forecast.load_config(args.config))
-        people = creators_report(catalog, config, creators.load_config(args.config), top=10)
+        trend = trends.trends_report(catalog, config, trends.load_forecast_config(args.config))
+        people = trends.creators_report(catalog, config, trends.load_creators_config(args.config), top=10)
         counts = catalog.counts()
     seconds["styles"] = time.perf_counter() - clock
     return {

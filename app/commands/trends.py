@@ -42,9 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def run(args: argparse.Namespace) -> int:
     from core.storage import resolve_data_dir
-    from inference import forecast, trends
+    from inference import trends
     from inference.catalog import Catalog
-    from inference.trend_reports import plot_rising, trends_report
 
     config = trends.load_config(args.config)
     if args.group_by:
@@ -53,10 +52,11 @@ def run(args: argparse.Namespace) -> int:
         config.cluster.method = args.method
     with Catalog(resolve_data_dir(args.data_dir)) as catalog:
         update = trends.update_styles(catalog, config, full=args.recluster)
-        report = trends_report(catalog, config, forecast.load_config(args.config), args.as_of, args.weeks, args.kind)
+        report = trends.trends_report(catalog, config, trends.load_forecast_config(args.config), args.as_of,
+                                      args.weeks, args.kind)
     report["update"] = update.as_dict()
     if args.plot_dir:
-        report["plots"] = [str(p) for p in plot_rising(report, args.plot_dir)]
+        report["plots"] = [str(p) for p in trends.plot_rising(report, args.plot_dir)]
     if args.json:
         print_json(report)
     else:

@@ -1,8 +1,8 @@
 """The trend and creator reports behind ``stylescope trends`` / ``stylescope creators``, and plots.
 
 Reports are plain dicts (JSON-ready): the CLI prints them as tables or as JSON, the app
-shows them. Everything here orchestrates :mod:`inference.trends`, :mod:`inference.forecast`
-and :mod:`inference.creators`; no logic of its own beyond selecting and formatting.
+shows them. Everything here orchestrates the other modules of :mod:`inference.trends`; no
+logic of its own beyond selecting and formatting.
 """
 
 from __future__ import annotations
@@ -17,16 +17,31 @@ from typing import Any
 import numpy as np
 
 from core.errors import BadInputError
-from inference import creators as creators_mod
-from inference import forecast as forecast_mod
-from inference import trends as trends_mod
 from inference.catalog import Catalog
+from inference.trends.creators import (
+    adoptions_by_style,
+    influence,
+    leaderboard,
+    originators,
+    trendsetters,
+)
+from inference.trends.forecast import ShareForecast, forecast_shares
+from inference.trends.identity import Style
+from inference.trends.rising import StyleTrend, rising_styles
+from inference.trends.series import (
+    SeriesSet,
+    TrendData,
+    load_trend_data,
+    period_start,
+    style_series,
+)
+from inference.trends.settings import CreatorsConfig, ForecastConfig, TrendsConfig
 
 logger = logging.getLogger(__name__)
 
 
-def _load(catalog: Catalog, config: trends_mod.TrendsConfig, as_of: dt.date | None) -> trends_mod.TrendData:
-    data = trends_mod.load_trend_data(catalog, as_of, config.series.min_frames_per_video)
+def _load(catalog: Catalog, config: TrendsConfig, as_of: dt.date | None) -> TrendData:
+    data = load_trend_data(catalog, as_of, config.series.min_frames_per_video)
     if not data.styles:
         raise BadInputError("there are no styles yet: run `stylescope trends` (it clusters the garments first)")
     if not data.posts:
@@ -44,16 +59,16 @@ def medoids(catalog: Catalog, style_id: int, count: int = 4) -> list[dict[str, A
     return [{"garment_id": r[0], "crop_path": r[1], "distance": round(float(r[2]), 4)} for r in rows]
 
 
-def _weekly_shares(data: trends_mod.TrendData, config: trends_mod.TrendsConfig,
-                   end: dt.date) -> trends_mod.SeriesSet:
+def _weekly_shares(data: TrendData, config: TrendsConfig,
+                   end: dt.date) -> SeriesSet:
     weekly = dataclasses.replace(config.series, period="week")
-    return trends_mod.style_series(data, weekly, end=end)
+    return style_series(data, weekly, end=end)
 
 
 def trends_report(
     catalog: Catalog,
-    config: trends_mod.TrendsConfig,
-    forecast_config: forecast_mod.ForecastConfig,
+    config: TrendsConfig,
+    forecast_config: ForecastConfig,
     as_of: dt.date | None = None,
     weeks: int | None = None,
     kind: str | None = None,
@@ -72,11 +87,11 @@ def trends_report(
     data = _load(catalog, config, as_of)
     end = min(as_of, data.last_day) if as_of and data.last_day else data.last_day
     assert end is not None
-    trends = trends_mod.rising_styles(data, config.rising, as_of=end)
-    shown = trends_mod.style_series(data, config.series, end=end)
+    trends = rising_styles(data, config.rising, as_of=end)
+    shown = style_series(data, config.series, end=end)
     weekly = _weekly_shares(data, config, end)
     shares = {sid: s.share for sid, s in weekly.styles.items()}
-    forecasts, backtest = forecast_mod.forecast_shares(shares, forecast_config)
+    forecasts, backtest = forecast_shares(shares, forecast_config)
     creators_per_style: dict[int, set[str]] = defaultdict(set)
     for s in data.sightings:
         creators_per_style[s.style_id].add(s.creator)
@@ -97,7 +112,7 @@ def trends_report(
         "weight": config.series.weight,
         "backtest": backtest.as_dict(),
         "forecast_weeks": [
-            (trends_mod.period_start(end, "week") + dt.timedelta(weeks=i + 1)).isoformat()
+            (period_start(end, "week") + dt.timedelta(weeks=i + 1)).isoformat()
             for i in range(forecast_config.horizon_weeks)
         ],
         "styles": styles,
@@ -111,8 +126,8 @@ def _tail(length: int, weeks: int | None, period: str) -> slice:
     return slice(max(0, length - keep), length)
 
 
-def _style_entry(catalog: Catalog, style: trends_mod.Style, trend: trends_mod.StyleTrend,
-                 shown: trends_mod.SeriesSet, keep: slice, forecasts: dict[int, forecast_mod.ShareForecast],
+def _style_entry(catalog: Catalog, style: Style, trend: StyleTrend,
+                 shown: SeriesSet, keep: slice, forecasts: dict[int, ShareForecast],
                  creators_per_style: dict[int, set[str]]) -> dict[str, Any]:
     series = shown.styles.get(style.id)
     zeros = np.zeros(len(shown.periods))
@@ -200,8 +215,8 @@ def _draw_style(ax: Any, style: dict[str, Any], periods: list[dt.date], ahead: l
 # --------------------------------------------------------------------------------------
 def creators_report(
     catalog: Catalog,
-    config: trends_mod.TrendsConfig,
-    creators_config: creators_mod.CreatorsConfig,
+    config: TrendsConfig,
+    creators_config: CreatorsConfig,
     as_of: dt.date | None = None,
     tier: str | None = None,
     top: int | None = 20,
@@ -215,12 +230,12 @@ def creators_report(
     data = _load(catalog, config, as_of)
     if style_id is not None and style_id not in data.styles:
         raise BadInputError(f"there is no style {style_id}; `stylescope trends` lists the styles")
-    trends = trends_mod.rising_styles(data, config.rising, as_of=as_of)
-    adoptions = creators_mod.adoptions_by_style(data, creators_config)
-    origins = creators_mod.originators(data, creators_config, adoptions)
-    board = creators_mod.trendsetters(adoptions, trends, creators_config)
+    trends = rising_styles(data, config.rising, as_of=as_of)
+    adoptions = adoptions_by_style(data, creators_config)
+    origins = originators(data, creators_config, adoptions)
+    board = trendsetters(adoptions, trends, creators_config)
     try:
-        rows = creators_mod.leaderboard(board, tier, top)
+        rows = leaderboard(board, tier, top)
     except ValueError as exc:
         raise BadInputError(str(exc)) from None
     report: dict[str, Any] = {
@@ -238,7 +253,7 @@ def creators_report(
                            "adopters": [dict(a.as_dict(), days_after=(a.day - first).days) for a in
                                         adoptions.get(style_id, [])] if first else []}
         return report
-    edges = creators_mod.influence(adoptions, creators_config)
+    edges = influence(adoptions, creators_config)
     report["originators"] = [dict(o.as_dict(), style_name=names.get(sid, "")) for sid, o in sorted(origins.items())]
     report["influence"] = [dataclasses.asdict(e) for e in edges[: top or None]]
     return report
