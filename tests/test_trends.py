@@ -425,7 +425,7 @@ def test_styles_are_named_from_the_vocabulary(data_dir, tmp_path):
         names = {s.name for s in load_styles(catalog)}
         assert names == {"red skirt", "blue hoodie"}
         style = next(s for s in load_styles(catalog) if s.name == "red skirt")
-        assert style.words[0]["word"] in {"red", "skirt"} and {"word", "score", "category"} <= set(style.words[0])
+        assert style.words[0].word in {"red", "skirt"} and style.words[0].category in {"colours", "garments"}
         stored = catalog.conn.execute("SELECT words FROM styles WHERE id = ?", (style.id,)).fetchone()[0]
         assert json.loads(stored)[0]["score"] >= json.loads(stored)[1]["score"]
 

@@ -31,7 +31,7 @@ class TrendPredictions:
 def predict(catalog: Catalog, config: trends_mod.TrendsConfig,
             creators_config: trends_mod.CreatorsConfig) -> TrendPredictions:
     """The trends stage's predictions from the catalog's current styles."""
-    styles = dict(catalog.conn.execute("SELECT garment_id, style_id FROM garment_styles").fetchall())
+    styles = catalog.garment_style_ids()
     data = trends_mod.load_trend_data(catalog, min_frames=config.series.min_frames_per_video)
     trends = trends_mod.rising_styles(data, config.rising)
     adoptions = trends_mod.adoptions_by_style(data, creators_config)

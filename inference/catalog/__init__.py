@@ -14,7 +14,8 @@ FAISS ids.
 The :class:`Catalog` is assembled from one class of queries per concern:
 
 - :mod:`~inference.catalog.base` connections, transactions, migrations, meta;
-- :mod:`~inference.catalog.videos` what the ingest writes and the plain reads after it.
+- :mod:`~inference.catalog.videos` what the ingest writes and the plain reads after it;
+- :mod:`~inference.catalog.styles` styles, garment assignments, posts and sightings (trends).
 """
 
 from __future__ import annotations
@@ -22,10 +23,20 @@ from __future__ import annotations
 from inference.catalog.base import CATALOG_FILE
 from inference.catalog.records import FrameRow, GarmentRecord, GarmentRow, VideoRecord
 from inference.catalog.schema import SCHEMA_VERSION
+from inference.catalog.styles import (
+    ClusterableGarment,
+    PostRecord,
+    StyleAssignment,
+    StyledGarment,
+    StyleGarment,
+    StyleQueries,
+    StyleRecord,
+    StyleWord,
+)
 from inference.catalog.videos import VideoQueries
 
 
-class Catalog(VideoQueries):
+class Catalog(VideoQueries, StyleQueries):
     """SQLite catalog of one data directory; safe to share between threads.
 
     Each thread gets its own connection; writes serialise on SQLite's lock (WAL lets
@@ -37,8 +48,15 @@ __all__ = [
     "CATALOG_FILE",
     "SCHEMA_VERSION",
     "Catalog",
+    "ClusterableGarment",
     "FrameRow",
     "GarmentRecord",
     "GarmentRow",
+    "PostRecord",
+    "StyleAssignment",
+    "StyleGarment",
+    "StyleRecord",
+    "StyleWord",
+    "StyledGarment",
     "VideoRecord",
 ]

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from core.errors import BadInputError
-from inference.catalog import Catalog
+from inference.catalog import Catalog, StyleAssignment, StyleRecord
 from inference.trends.clustering import NOISE, Cluster, cluster_garments, outfit_vectors
 from inference.trends.kmeans import nearest_centroid, normalise
 from inference.trends.naming import TextEncoder, Vocabulary, name_clusters, naming_encoder
@@ -30,17 +30,11 @@ logger = logging.getLogger(__name__)
 STATE_KEY = "trends.state"  # catalog meta key: method, radii and the next free style id
 
 
-@dataclasses.dataclass
-class Style:
-    """A style as stored in the catalog."""
+@dataclasses.dataclass(frozen=True)
+class Style(StyleRecord):
+    """A style as stored in the catalog, with the radius new garments must fall within."""
 
-    id: int
-    name: str
-    words: list[dict[str, Any]]  # [{"word", "score", "category"}], best first
-    kind: str | None
-    centroid: np.ndarray
-    size: int
-    radius: float
+    radius: float  # cosine distance to the centroid
 
 
 def match_styles(
@@ -60,7 +54,7 @@ def match_styles(
         old = [s for s in previous if s.kind == kind and s.centroid is not None]
         if not old:
             continue
-        sims = np.stack([clusters[i].centroid for i in new_rows]) @ np.stack([s.centroid for s in old]).T
+        sims = np.stack([clusters[i].centroid for i in new_rows]) @ _centroids(old).T
         rows, cols = linear_sum_assignment(-sims)
         for r, c in zip(rows, cols, strict=True):
             if sims[r, c] >= min_similarity:
@@ -72,6 +66,11 @@ def match_styles(
     return ids
 
 
+def _centroids(styles: Sequence[Style]) -> np.ndarray:
+    """The styles' centroids stacked (callers pass styles that have one)."""
+    return np.stack([s.centroid for s in styles if s.centroid is not None])
+
+
 def read_state(catalog: Catalog) -> dict[str, Any]:
     """What the last full run recorded: its settings, style radii and the next free style id."""
     raw = catalog.get_meta(STATE_KEY)
@@ -79,13 +78,9 @@ def read_state(catalog: Catalog) -> dict[str, Any]:
 
 
 def load_styles(catalog: Catalog) -> list[Style]:
-    """Every style in the catalog, by id."""
+    """Every style in the catalog, by id, with the radius its last full run gave it."""
     radii = {int(k): float(v) for k, v in read_state(catalog).get("radii", {}).items()}
-    styles = []
-    for row in catalog.conn.execute("SELECT id, name, words, kind, centroid, size FROM styles ORDER BY id"):
-        centroid = np.frombuffer(row[4], np.float32).copy() if row[4] is not None else None
-        styles.append(Style(row[0], row[1], json.loads(row[2]), row[3], centroid, row[5], radii.get(row[0], 0.0)))  # type: ignore[arg-type]
-    return styles
+    return [Style(r.id, r.name, r.words, r.kind, r.centroid, r.size, radii.get(r.id, 0.0)) for r in catalog.styles()]
 
 
 def garment_kinds(catalog: Catalog, ids: np.ndarray,
@@ -93,56 +88,15 @@ def garment_kinds(catalog: Catalog, ids: np.ndarray,
     """Kinds and frame ids of the garments ``ids`` that exist in done videos and were not
     located by one of ``skip_methods``, and a mask of those."""
     skip = set(skip_methods)
-    known: dict[int, tuple[str, int]] = {
-        row[0]: (row[1], row[2])
-        for row in catalog.conn.execute(
-            "SELECT g.id, g.kind, g.frame_id, g.method FROM garments g JOIN videos v ON v.id = g.video_id "
-            "WHERE v.status = 'done'"
-        )
-        if row[3] not in skip
-    }
+    known = {g.id: g for g in catalog.clusterable_garments() if g.method not in skip}
     mask = np.asarray([int(i) in known for i in ids], bool)
-    kinds = [known[int(i)][0] for i in ids[mask]]
-    frames = np.asarray([known[int(i)][1] for i in ids[mask]], np.int64)
+    kinds = [known[int(i)].kind for i in ids[mask]]
+    frames = np.asarray([known[int(i)].frame_id for i in ids[mask]], np.int64)
     return kinds, frames, mask
 
 
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-
-
-def save_styles(
-    catalog: Catalog,
-    styles: Sequence[Style],
-    garment_ids: np.ndarray,
-    style_ids: np.ndarray,
-    distances: np.ndarray,
-    state: dict[str, Any],
-) -> None:
-    """Replace the catalog's styles and garment assignments in one transaction."""
-    now = _now()
-    keep = style_ids >= 0
-    pairs = list(zip(garment_ids[keep].tolist(), style_ids[keep].tolist(), distances[keep].tolist(), strict=True))
-    with catalog.transaction() as tx:
-        old_ids = {r[0] for r in tx.execute("SELECT id FROM styles")}
-        tx.execute("DELETE FROM garment_styles")
-        for style_id in old_ids - {s.id for s in styles}:
-            tx.execute("DELETE FROM styles WHERE id = ?", (style_id,))
-        for s in styles:
-            values = (s.name, json.dumps(s.words), s.kind, s.centroid.astype(np.float32).tobytes(), s.size, now)
-            if s.id in old_ids:
-                tx.execute(
-                    "UPDATE styles SET name=?, words=?, kind=?, centroid=?, size=?, updated_at=? WHERE id=?",
-                    (*values, s.id),
-                )
-            else:
-                tx.execute(
-                    "INSERT INTO styles(name, words, kind, centroid, size, updated_at, id, created_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (*values, s.id, now),
-                )
-        tx.executemany("INSERT INTO garment_styles(garment_id, style_id, distance) VALUES (?, ?, ?)", pairs)
-        tx.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (STATE_KEY, json.dumps(state)))
 
 
 @dataclasses.dataclass
@@ -217,7 +171,7 @@ def recluster(
         "garments": len(ids),
         "encoder_version": encoder_version,  # of the embeddings clustered (None: not known)
     }
-    save_styles(catalog, styles, ids, garment_style, clustering.distances, new_state)
+    catalog.replace_styles(styles, ids, garment_style, clustering.distances, STATE_KEY, json.dumps(new_state))
     previous_ids = {s.id for s in previous}
     kept = len(previous_ids & set(style_ids))
     result = ReclusterResult(
@@ -244,7 +198,7 @@ def assign_new_garments(catalog: Catalog, ids: np.ndarray, vectors: np.ndarray) 
     updated. Without any style yet, nothing is assigned (run a full clustering first).
     """
     styles = [s for s in load_styles(catalog) if s.centroid is not None]
-    have = {r[0] for r in catalog.conn.execute("SELECT garment_id FROM garment_styles")}
+    have = catalog.styled_garment_ids()
     state = read_state(catalog)
     ids = np.asarray(ids, np.int64)
     fresh = np.asarray([int(i) not in have for i in ids], bool)
@@ -257,33 +211,27 @@ def assign_new_garments(catalog: Catalog, ids: np.ndarray, vectors: np.ndarray) 
     if group_by == "outfit":
         frame_vectors, frame_of = outfit_vectors(vectors, frames, kinds, state.get("outfit_kinds", ()))
         vectors, kinds = frame_vectors[frame_of], ["outfit"] * len(ids)
-    pairs = _assign_to_styles(styles, ids, vectors, kinds, group_by)
-    with catalog.transaction() as tx:
-        tx.executemany("INSERT OR REPLACE INTO garment_styles(garment_id, style_id, distance) VALUES (?, ?, ?)", pairs)
-        tx.execute(
-            "UPDATE styles SET size = (SELECT COUNT(*) FROM garment_styles gs WHERE gs.style_id = styles.id), "
-            "updated_at = ?",
-            (_now(),),
-        )
-    return AssignResult(len(ids), len(pairs))
+    assignments = _assign_to_styles(styles, ids, vectors, kinds, group_by)
+    catalog.add_to_styles(assignments)
+    return AssignResult(len(ids), len(assignments))
 
 
 def _assign_to_styles(
     styles: Sequence[Style], ids: np.ndarray, vectors: np.ndarray, kinds: Sequence[str], group_by: str
-) -> list[tuple[int, int, float]]:
-    pairs: list[tuple[int, int, float]] = []
+) -> list[StyleAssignment]:
+    assignments: list[StyleAssignment] = []
     kind_array = np.asarray(kinds, dtype=object)
     for kind in sorted(set(kinds)):
         candidates = [s for s in styles if group_by == "all" or s.kind == kind]
         rows = np.flatnonzero(kind_array == kind)
         if not candidates or len(rows) == 0:
             continue
-        labels, distances = nearest_centroid(vectors[rows], np.stack([s.centroid for s in candidates]))
+        labels, distances = nearest_centroid(vectors[rows], _centroids(candidates))
         radii = np.asarray([s.radius for s in candidates])
         for row, label, distance in zip(rows, labels, distances, strict=True):
             if distance <= radii[label]:
-                pairs.append((int(ids[row]), candidates[label].id, float(distance)))
-    return pairs
+                assignments.append(StyleAssignment(int(ids[row]), candidates[label].id, float(distance)))
+    return assignments
 
 
 @dataclasses.dataclass
@@ -317,7 +265,7 @@ def update_styles(catalog: Catalog, config: TrendsConfig, full: bool = False) ->
     """
     from inference.index import load_embeddings
 
-    if not catalog.conn.execute("SELECT 1 FROM garments LIMIT 1").fetchone():
+    if not catalog.has_garments():
         raise BadInputError("the catalog has no garments: ingest videos first (`stylescope ingest`)")
     ids, vectors, encoder_info = load_embeddings(catalog.data_dir)
     if len(ids) == 0:

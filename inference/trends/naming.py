@@ -18,6 +18,7 @@ import numpy as np
 
 from configs import ConfigError, packaged, read_yaml
 from core.errors import BadInputError
+from inference.catalog import StyleWord
 from inference.trends.clustering import Clustering
 from inference.trends.kmeans import normalise
 from inference.trends.settings import NamingConfig
@@ -90,7 +91,7 @@ def name_styles(
     word_vectors: np.ndarray,
     config: NamingConfig,
     reference: np.ndarray | None = None,
-) -> list[tuple[str, list[dict[str, Any]]]]:
+) -> list[tuple[str, list[StyleWord]]]:
     """A name and the top words (with scores) for each centroid.
 
     A word's score is its cosine similarity to the centroid, minus (when ``config.center``)
@@ -104,11 +105,11 @@ def name_styles(
     if config.center and reference is not None and len(centroids) > 1:
         scores = scores - (normalise(reference.reshape(1, -1)) @ word_vectors.T)
     categories = np.asarray([c for c, _ in entries], dtype=object)
-    named: list[tuple[str, list[dict[str, Any]]]] = []
+    named: list[tuple[str, list[StyleWord]]] = []
     seen: dict[str, int] = defaultdict(int)
     for row in scores:
         order = np.argsort(-row)[: config.top_words]
-        words = [{"word": entries[i][1], "score": round(float(row[i]), 4), "category": entries[i][0]} for i in order]
+        words = [StyleWord(entries[i][1], round(float(row[i]), 4), entries[i][0]) for i in order]
         parts = []
         for n, category in enumerate(vocabulary.name_from):
             members = np.flatnonzero(categories == category)
@@ -117,7 +118,7 @@ def name_styles(
                 parts.append(entries[best][1])
         # a word that a later part repeats says nothing ("mini mini skirt", "denim denim jacket")
         parts = [p for i, p in enumerate(parts) if not any(set(p.split()) <= set(q.split()) for q in parts[i + 1 :])]
-        name = " ".join(parts) or words[0]["word"]
+        name = " ".join(parts) or words[0].word
         seen[name] += 1
         named.append((name if seen[name] == 1 else f"{name} ({seen[name]})", words))
     return named
@@ -130,7 +131,7 @@ def name_clusters(
     encoder: TextEncoder | None,
     vocabulary: Vocabulary | None,
     style_ids: list[int],
-) -> list[tuple[str, list[dict[str, Any]]]]:
+) -> list[tuple[str, list[StyleWord]]]:
     """A name and top words for each cluster of a run; "style <id>" without an encoder."""
     if encoder is None or not clustering.clusters:
         return [(f"style {sid}", []) for sid in style_ids]

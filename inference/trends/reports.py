@@ -51,12 +51,8 @@ def _load(catalog: Catalog, config: TrendsConfig, as_of: dt.date | None) -> Tren
 
 def medoids(catalog: Catalog, style_id: int, count: int = 4) -> list[dict[str, Any]]:
     """The garments nearest a style's centroid: its most typical crops."""
-    rows = catalog.conn.execute(
-        "SELECT gs.garment_id, g.crop_path, gs.distance FROM garment_styles gs "
-        "JOIN garments g ON g.id = gs.garment_id WHERE gs.style_id = ? ORDER BY gs.distance LIMIT ?",
-        (style_id, count),
-    ).fetchall()
-    return [{"garment_id": r[0], "crop_path": r[1], "distance": round(float(r[2]), 4)} for r in rows]
+    return [{"garment_id": g.garment_id, "crop_path": g.crop_path, "distance": round(float(g.distance), 4)}
+            for g in catalog.nearest_garments(style_id, count)]
 
 
 def _weekly_shares(data: TrendData, config: TrendsConfig,
@@ -137,7 +133,7 @@ def _style_entry(catalog: Catalog, style: Style, trend: StyleTrend,
         "kind": style.kind,
         "garments": style.size,
         "creators": len(creators_per_style.get(style.id, ())),
-        "words": style.words,
+        "words": [dataclasses.asdict(word) for word in style.words],
         "medoids": medoids(catalog, style.id),
         "state": trend.state,
         "score": trend.score,

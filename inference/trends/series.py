@@ -13,11 +13,10 @@ import datetime as dt
 import logging
 import math
 from collections import defaultdict
-from typing import Any
 
 import numpy as np
 
-from inference.catalog import Catalog
+from inference.catalog import Catalog, StyledGarment
 from inference.trends.identity import Style, load_styles, read_state
 from inference.trends.settings import SeriesConfig
 
@@ -71,17 +70,6 @@ class TrendData:
         return max((p.day for p in self.posts), default=None)
 
 
-_SIGHTING_SELECT = """
-    SELECT gs.style_id, g.video_id, g.frame_id, gs.distance, g.id, f.t_s, g.crop_path
-    FROM garment_styles gs
-    JOIN garments g ON g.id = gs.garment_id
-    JOIN frames f ON f.id = g.frame_id
-    JOIN videos v ON v.id = g.video_id
-    WHERE v.status = 'done'
-    ORDER BY gs.style_id, g.video_id, gs.distance
-"""
-
-
 def _parse_day(value: str | None) -> dt.date | None:
     if not value:
         return None
@@ -100,17 +88,14 @@ def load_trend_data(catalog: Catalog, as_of: dt.date | None = None, min_frames: 
     as_of = as_of or dt.date.today()
     posts: dict[int, Post] = {}
     future = undated = 0
-    for row in catalog.conn.execute(
-        "SELECT v.id, c.handle, c.followers, v.posted_at FROM videos v "
-        "JOIN creators c ON c.id = v.creator_id WHERE v.status = 'done'"
-    ):
-        day = _parse_day(row[3])
+    for record in catalog.posts():
+        day = _parse_day(record.posted_at)
         if day is None:
             undated += 1
         elif day > as_of:
             future += 1
         else:
-            posts[row[0]] = Post(row[0], row[1], row[2], day)
+            posts[record.video_id] = Post(record.video_id, record.creator, record.followers, day)
     if future:
         logger.warning("%d videos are posted after %s (in the future): left out of trends", future, as_of)
     if undated:
@@ -121,26 +106,22 @@ def load_trend_data(catalog: Catalog, as_of: dt.date | None = None, min_frames: 
 
 
 def _sightings(catalog: Catalog, posts: dict[int, Post], min_frames: int) -> list[Sighting]:
-    groups: dict[tuple[int, int], list[tuple[Any, ...]]] = defaultdict(list)
-    for row in catalog.conn.execute(_SIGHTING_SELECT):
-        if row[1] in posts:
-            groups[(row[0], row[1])].append(row)
+    groups: dict[tuple[int, int], list[StyledGarment]] = defaultdict(list)
+    for garment in catalog.styled_garments():
+        if garment.video_id in posts:
+            groups[(garment.style_id, garment.video_id)].append(garment)
     # a video's frames are those where a person was found, styled or left out as noise
-    skipped = list(read_state(catalog).get("skip_methods", []))
-    where = f" WHERE method NOT IN ({','.join('?' * len(skipped))})" if skipped else ""
-    video_frames = dict(catalog.conn.execute(
-        f"SELECT video_id, COUNT(DISTINCT frame_id) FROM garments{where} GROUP BY video_id", skipped
-    ).fetchall())
+    video_frames = catalog.person_frames(read_state(catalog).get("skip_methods", []))
     sightings = []
-    for (style_id, video_id), rows in groups.items():
-        frames = len({r[2] for r in rows})
+    for (style_id, video_id), garments in groups.items():
+        frames = len({g.frame_id for g in garments})
         if frames < min_frames:
             continue
-        post, best = posts[video_id], rows[0]  # rows are sorted by distance
+        post, best = posts[video_id], garments[0]  # sorted by distance
         sightings.append(
-            Sighting(style_id, video_id, post.creator, post.followers, post.day, len(rows), frames,
-                     max(frames, video_frames.get(video_id, 0)), float(np.median([r[3] for r in rows])), best[4],
-                     float(best[5]), best[6])
+            Sighting(style_id, video_id, post.creator, post.followers, post.day, len(garments), frames,
+                     max(frames, video_frames.get(video_id, 0)), float(np.median([g.distance for g in garments])),
+                     best.garment_id, float(best.t_s), best.crop_path)
         )
     sightings.sort(key=lambda s: (s.day, s.video_id, s.style_id))
     return sightings
