@@ -68,7 +68,8 @@ class Adoption:
     def tier(self) -> str:
         return follower_tier(self.followers)
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for ``--json``: the fields, the day in ISO, and the follower tier."""
         record = dataclasses.asdict(self)
         record["day"] = self.day.isoformat()
         record["tier"] = self.tier
@@ -136,11 +137,12 @@ class Origin:
     lead_days: int  # days between the originator and the first runner-up (0 without one)
     strays_skipped: int  # earlier sightings not counted (one stray frame, far from the centroid)
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for ``--json``."""
         return {
             "style_id": self.style_id,
-            "originator": self.originator.as_dict(),
-            "runners_up": [a.as_dict() for a in self.runners_up],
+            "originator": self.originator.to_dict(),
+            "runners_up": [a.to_dict() for a in self.runners_up],
             "tied_with": self.tied_with,
             "adopters": self.adopters,
             "lead_days": self.lead_days,
@@ -306,9 +308,6 @@ class Trendsetter:
     originated: int  # of those, styles the creator was first to wear (alone or tied)
     days_before_takeoff: float  # median days between their adoption and the style's take-off
     examples: list[int]  # risen styles they adopted earliest in, best first
-
-    def as_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 def reciprocal_ranks(adopters: Sequence[Adoption]) -> list[float]:

@@ -21,7 +21,6 @@ import dataclasses
 import itertools
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any
 
 import numpy as np
 
@@ -107,9 +106,6 @@ class Backtest:
     chosen: str  # forecaster used for the forecasts
     beats_baselines: bool  # chosen is not a baseline and has lower MAE than both
     series: int  # series that had enough history to be backtested
-
-    def as_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 def backtest(series: Mapping[int, np.ndarray], config: ForecastConfig) -> Backtest:

@@ -243,7 +243,8 @@ class StylesUpdate:
     assign: AssignResult | None
     encoder: dict[str, Any]  # the encoder that made the embeddings
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for ``--json``: the mode and encoder, then what the run or the assignment did."""
         out: dict[str, Any] = {"mode": self.mode, "encoder": self.encoder}
         if self.recluster:
             r = self.recluster
