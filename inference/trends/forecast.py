@@ -19,14 +19,11 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import logging
 from collections.abc import Callable, Mapping
 
 import numpy as np
 
 from inference.trends.settings import ForecastConfig
-
-logger = logging.getLogger(__name__)
 
 BASELINES = ("last_value", "linear_trend")
 

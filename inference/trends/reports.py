@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import logging
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -41,8 +40,6 @@ from inference.trends.series import (
     style_series,
 )
 from inference.trends.settings import CreatorsConfig, ForecastConfig, TrendsConfig
-
-logger = logging.getLogger(__name__)
 
 SERIES = ("garments", "videos", "creators", "weighted", "share")  # the counts a style's series reports
 
