@@ -13,7 +13,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -30,6 +30,18 @@ from core.errors import BadInputError
 from inference.ingest import IngestConfig, Ingestor, VideoOutcome
 from inference.manifest import parse_followers, parse_handle, parse_posted_at
 from inference.types import VideoSubmission
+
+if TYPE_CHECKING:
+    from inference.catalog import StyleGarment
+    from inference.trends import (
+        CreatorPage,
+        CreatorsConfig,
+        CreatorsReport,
+        StyleAdopters,
+        StylesUpdate,
+        TrendsConfig,
+        TrendsReport,
+    )
 
 logger = logging.getLogger(__name__)
 
@@ -206,13 +218,13 @@ def ingest_plan(
 
 
 # -- trends and creators ----------------------------------------------------------------------------
-def _trends_config(services: Services) -> Any:
+def _trends_config(services: Services) -> TrendsConfig:
     from inference import trends
 
     return trends.load_config(services.config_file)
 
 
-def update_styles(services: Services, full: bool = False) -> dict[str, Any]:
+def update_styles(services: Services, full: bool = False) -> StylesUpdate:
     """Cluster garments into styles (or assign the new ones); returns what changed."""
     from inference import trends
     from inference.index import IndexConfig
@@ -220,45 +232,43 @@ def update_styles(services: Services, full: bool = False) -> dict[str, Any]:
     with services.ingest_lock:
         return trends.update_styles(
             services.catalog, _trends_config(services), full=full, index_config=IndexConfig.load(services.config_file)
-        ).as_dict()
+        )
 
 
-def trends_overview(services: Services, kind: str | None = None, weeks: int | None = None) -> dict[str, Any]:
+def trends_overview(services: Services, kind: str | None = None, weeks: int | None = None) -> TrendsReport:
     """The trends report: every style with its series, verdict and forecast."""
-    from inference import forecast
-    from inference.trend_reports import trends_report
+    from inference import trends
 
-    return trends_report(
+    return trends.trends_report(
         services.catalog,
         _trends_config(services),
-        forecast.load_config(services.config_file),
+        trends.load_forecast_config(services.config_file),
         None,
         weeks or None,
         kind or None,
     )
 
 
-def _creators_config(services: Services) -> Any:
-    from inference import creators
+def _creators_config(services: Services) -> CreatorsConfig:
+    from inference import trends
 
-    return creators.load_config(services.config_file)
+    return trends.load_creators_config(services.config_file)
 
 
-def style_detail(services: Services, style_id: int) -> dict[str, Any]:
-    """One style: name, originator with evidence, adopters in order, garments nearest its centre."""
-    from inference.trend_reports import creators_report, medoids
+def style_detail(services: Services, style_id: int) -> tuple[StyleAdopters, list[StyleGarment]]:
+    """One style: name, originator with evidence, adopters in order; and the garments nearest its centre."""
+    from inference.trends import creators_report, medoids
 
     report = creators_report(
         services.catalog, _trends_config(services), _creators_config(services), style_id=style_id
     )
-    style = report["style"]
-    style["garments"] = medoids(services.catalog, style_id, services.config.style_garments)
-    return style
+    assert report.style is not None  # a report about one style has it
+    return report.style, medoids(services.catalog, style_id, services.config.style_garments)
 
 
-def leaderboard(services: Services, tier: str | None = None, top: int | None = None) -> dict[str, Any]:
+def leaderboard(services: Services, tier: str | None = None, top: int | None = None) -> CreatorsReport:
     """The trendsetter leaderboard (optionally one follower tier) with originators."""
-    from inference.trend_reports import creators_report
+    from inference.trends import creators_report
 
     return creators_report(
         services.catalog,
@@ -269,9 +279,9 @@ def leaderboard(services: Services, tier: str | None = None, top: int | None = N
     )
 
 
-def creator_page(services: Services, handle: str) -> dict[str, Any]:
+def creator_page(services: Services, handle: str) -> CreatorPage:
     """A creator: followers, videos, styles they started and adopted, with the evidence."""
-    from inference import creators, trends
+    from inference import trends
 
     handle = (handle or "").strip().lstrip("@")
     followers = dict(services.catalog.creators())
@@ -281,30 +291,17 @@ def creator_page(services: Services, handle: str) -> dict[str, Any]:
     data = trends.load_trend_data(services.catalog, None, config.series.min_frames_per_video)
     if not data.styles:
         raise BadInputError("there are no styles yet: open the Trends tab and update the styles")
-    adoptions = creators.adoptions_by_style(data, creators_config)
-    origins = creators.originators(data, creators_config, adoptions)
-    board = creators.trendsetters(adoptions, trends.rising_styles(data, config.rising), creators_config)
-    names = {sid: s.name for sid, s in data.styles.items()}
-    started, adopted = [], []
-    for style_id, chain in sorted(adoptions.items()):
-        for rank, adoption in enumerate(chain):
-            if adoption.creator != handle:
-                continue
-            origin = origins.get(style_id)
-            entry = dict(adoption.as_dict(), style_name=names.get(style_id, ""), rank=rank + 1,
-                         adopters=len(chain))
-            if origin is not None and origin.originator.creator == handle:
-                started.append(entry)
-            else:
-                adopted.append(entry)
-    ranked = next((t.as_dict() for t in board if t.creator == handle), None)
+    adoptions = trends.adoptions_by_style(data, creators_config)
+    origins = trends.originators(data, creators_config, adoptions)
+    board = trends.trendsetters(adoptions, trends.rising_styles(data, config.rising), creators_config)
+    started, adopted = trends.creator_styles(data, adoptions, origins, handle)
+    ranked = next((t for t in board if t.creator == handle), None)
     videos = services.catalog.conn.execute(
         "SELECT COUNT(*) FROM videos v JOIN creators c ON c.id = v.creator_id "
         "WHERE c.handle = ? AND v.status = 'done'",
         (handle,),
     ).fetchone()[0]
-    return {"creator": handle, "followers": followers[handle], "videos": int(videos),
-            "trendsetter": ranked, "started": started, "adopted": adopted}
+    return trends.CreatorPage(handle, followers[handle], int(videos), ranked, started, adopted)
 
 
 # -- models ---------------------------------------------------------------------------------------

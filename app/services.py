@@ -48,7 +48,6 @@ class AppConfig:
     search_concurrency: int = 4  # searches answered at the same time
     plotted_styles: int = 5  # styles drawn in the trends plot
     style_cards: int = 12  # styles shown with a medoid crop in the trends tab
-    medoid_crops: int = 6  # medoid crops shown for a selected style
     style_garments: int = 24  # garments shown for a selected style
     leaderboard_top: int = 50  # rows of the trendsetter leaderboard
 

@@ -251,10 +251,10 @@ def _trends_tab(services: Services) -> dict[str, Any]:
         if not services.catalog.conn.execute("SELECT 1 FROM styles LIMIT 1").fetchone():
             raise handlers.BadInputError("there are no styles yet: press “Update styles” to cluster the garments")
         report = handlers.trends_overview(services, None if kind == "any" else kind, int(weeks or 0))
-        rising = sum(s["state"] == "rising" for s in report["styles"])
-        fading = sum(s["state"] == "fading" for s in report["styles"])
-        text = (f"{len(report['styles'])} styles, **{rising} rising**, {fading} fading, over {report['posts']} "
-                f"posts {report['first_day']} … {report['as_of']}. Forecast: {report['backtest']['chosen']}.")
+        rising = sum(s.state == "rising" for s in report.styles)
+        fading = sum(s.state == "fading" for s in report.styles)
+        text = (f"{len(report.styles)} styles, **{rising} rising**, {fading} fading, over {report.posts} "
+                f"posts {report.first_day} … {report.as_of}. Forecast: {report.backtest.chosen}.")
         return (text, views.trends_figure(report, config.plotted_styles),
                 views.style_cards(report, services.data_dir, config.style_cards), views.style_rows(report))
 
@@ -269,9 +269,12 @@ def _trends_tab(services: Services) -> dict[str, Any]:
     def restyle(full: bool, progress: gr.Progress = gr.Progress()) -> str:
         progress(0.1, desc="clustering garments into styles")
         update = handlers.update_styles(services, full)
-        if update["mode"] == "recluster":
-            return f"Clustered into {update['styles']} styles ({update['assigned']} garments assigned)."
-        return (f"Assigned {update['assigned']} of {update['considered']} garments without a style "
+        if update.recluster is not None:
+            run = update.recluster
+            return f"Clustered into {len(run.styles)} styles ({run.assigned} garments assigned)."
+        assign = update.assign
+        assert assign is not None  # an update is a full run or an assignment
+        return (f"Assigned {assign.assigned} of {assign.considered} garments without a style "
                 "(new or left out) to existing styles.")
 
     @user_errors
@@ -282,12 +285,12 @@ def _trends_tab(services: Services) -> dict[str, Any]:
             style_id = int(str(choice).partition(":")[0])
         except ValueError:
             raise handlers.BadInputError(f"not a style: {choice!r}") from None
-        detail = handlers.style_detail(services, style_id)
-        ids = [a["video_id"] for a in detail["adopters"]]
-        if detail.get("origin"):
-            ids.append(detail["origin"]["originator"]["video_id"])
+        detail, garments = handlers.style_detail(services, style_id)
+        ids = [a.adoption.video_id for a in detail.adopters]
+        if detail.origin:
+            ids.append(detail.origin.originator.video_id)
         markdown = views.style_markdown(detail, _sources(services, ids), services.allowed_paths())
-        return markdown, views.crop_gallery(detail["garments"], services.data_dir)
+        return markdown, views.crop_gallery(garments, services.data_dir)
 
     def pick_from_table(event: gr.SelectData) -> Any:
         row = event.row_value if event.row_value else None
@@ -320,8 +323,8 @@ def _creators_tab(services: Services) -> dict[str, Any]:
 
     def leaderboard(tier: str, top: float | None) -> tuple[Any, ...]:
         report = handlers.leaderboard(services, None if tier == "all" else tier, int(top or 0))
-        text = (f"Trendsetters as of {report['as_of']}: {report['ranked_creators']} creators adopted one of "
-                f"{len(report['risen_styles'])} risen styles.")
+        text = (f"Trendsetters as of {report.as_of}: {report.ranked_creators} creators adopted one of "
+                f"{len(report.risen_styles)} risen styles.")
         return text, views.leaderboard_rows(report), views.originator_rows(report)
 
     @user_errors
@@ -336,10 +339,10 @@ def _creators_tab(services: Services) -> dict[str, Any]:
         if not handle:
             return "", []
         page = handlers.creator_page(services, handle)
-        entries = page["started"] + page["adopted"]
-        sources = _sources(services, [e["video_id"] for e in entries])
+        adoptions = [e.adoption for e in page.started + page.adopted]
+        sources = _sources(services, [a.video_id for a in adoptions])
         return (views.creator_markdown(page, sources, services.allowed_paths()),
-                views.crop_gallery(entries, services.data_dir))
+                views.crop_gallery(adoptions, services.data_dir))
 
     def pick_from_table(event: gr.SelectData) -> Any:
         row = event.row_value

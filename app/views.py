@@ -10,11 +10,23 @@ import datetime as dt
 import html
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import numpy as np
 from matplotlib.figure import Figure
+
+from inference.catalog import StyleGarment
+from inference.trends import Adoption
+
+if TYPE_CHECKING:
+    from inference.trends import (
+        CreatorPage,
+        CreatorsReport,
+        StyleAdopters,
+        StyleReport,
+        TrendsReport,
+    )
 
 UPLOAD_HEADERS = ["file", "creator", "status", "frames", "garments", "reason"]
 STYLE_HEADERS = ["id", "style", "kind", "state", "score", "growth", "take-off", "garments",
@@ -123,45 +135,49 @@ def upload_summary(outcomes: Sequence[Any], warnings: Sequence[str] = ()) -> str
 
 
 # -- trends --------------------------------------------------------------------------------------------
-def _forecast_text(style: dict[str, Any]) -> str:
-    fc = style.get("forecast")
+def _day(day: dt.date | None) -> str:
+    return day.isoformat() if day else "-"
+
+
+def _forecast_text(style: StyleReport) -> str:
+    fc = style.forecast
     if not fc:
         return "-"
-    return f"{fc['share'][0]:.1%} [{fc['low'][0]:.1%}, {fc['high'][0]:.1%}]"
+    return f"{fc.share[0]:.1%} [{fc.low[0]:.1%}, {fc.high[0]:.1%}]"
 
 
-def style_rows(report: dict[str, Any]) -> list[list[Any]]:
+def style_rows(report: TrendsReport) -> list[list[Any]]:
     """The styles table: rising first, as the report orders them."""
     return [
-        [s["id"], s["name"], s["kind"] or "-", s["state"], round(s["score"], 2), f"{s['growth']:.1f}x",
-         s["takeoff"] or "-", s["garments"], s["creators"],
-         f"{s['series']['share'][-1]:.1%}" if s["series"]["share"] else "-", _forecast_text(s)]
-        for s in report["styles"]
+        [s.id, s.name, s.kind or "-", s.state, round(s.score, 2), f"{s.growth:.1f}x",
+         _day(s.takeoff), s.garments, s.creators,
+         f"{s.series.share[-1]:.1%}" if s.series.share else "-", _forecast_text(s)]
+        for s in report.styles
     ]
 
 
-def plotted_styles(report: dict[str, Any], count: int) -> list[dict[str, Any]]:
+def plotted_styles(report: TrendsReport, count: int) -> list[StyleReport]:
     """Rising styles first, then fading ones, then the rest, ``count`` at most."""
     order = {"rising": 0, "fading": 1}
-    return sorted(report["styles"], key=lambda s: order.get(s["state"], 2))[:count]
+    return sorted(report.styles, key=lambda s: order.get(s.state, 2))[:count]
 
 
-def trends_figure(report: dict[str, Any], count: int) -> Figure:
+def trends_figure(report: TrendsReport, count: int) -> Figure:
     """Share of posts per period of the top styles, with next weeks' forecast and interval."""
     figure = Figure(figsize=(9, 4.2), dpi=100)
     ax = figure.add_subplot(1, 1, 1)
-    periods = np.array([dt.date.fromisoformat(p) for p in report["periods"]], dtype="datetime64[D]")
-    ahead = np.array([dt.date.fromisoformat(p) for p in report["forecast_weeks"]], dtype="datetime64[D]")
+    periods = np.array(report.periods, dtype="datetime64[D]")
+    ahead = np.array(report.forecast_weeks, dtype="datetime64[D]")
     for style in plotted_styles(report, count):
-        share = style["series"]["share"]
+        share = style.series.share
         (line,) = ax.plot(periods, share, marker="o", markersize=3,
-                          label=f"{style['id']} {style['name'][:28]} ({style['state']})")
-        forecast = style.get("forecast")
-        if forecast and report["period"] == "week" and len(periods):
-            ax.plot(np.concatenate([periods[-1:], ahead]), [share[-1], *forecast["share"]], linestyle="--",
+                          label=f"{style.id} {style.name[:28]} ({style.state})")
+        forecast = style.forecast
+        if forecast and report.period == "week" and len(periods):
+            ax.plot(np.concatenate([periods[-1:], ahead]), [share[-1], *forecast.share], linestyle="--",
                     color=line.get_color())
-            ax.fill_between(ahead, forecast["low"], forecast["high"], color=line.get_color(), alpha=0.15)
-    ax.set_title(f"styles' share of posts per {report['period']}, as of {report['as_of']} "
+            ax.fill_between(ahead, forecast.low, forecast.high, color=line.get_color(), alpha=0.15)
+    ax.set_title(f"styles' share of posts per {report.period}, as of {report.as_of} "
                  "(dashed: forecast with interval)", fontsize=10)
     ax.set_ylabel("share of posts")
     ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
@@ -172,80 +188,79 @@ def trends_figure(report: dict[str, Any], count: int) -> Figure:
     return figure
 
 
-def style_cards(report: dict[str, Any], data_dir: Path, count: int) -> list[tuple[str, str]]:
+def style_cards(report: TrendsReport, data_dir: Path, count: int) -> list[tuple[str, str]]:
     """One medoid crop per style (the most typical garment), rising styles first."""
     cards = []
     for style in plotted_styles(report, count):
-        if style["medoids"]:
-            crop = str(data_dir / style["medoids"][0]["crop_path"])
-            cards.append((crop, f"{style['id']}: {style['name']} ({style['state']})"))
+        if style.medoids:
+            crop = str(data_dir / style.medoids[0].crop_path)
+            cards.append((crop, f"{style.id}: {style.name} ({style.state})"))
     return cards
 
 
-def _adoption_line(a: dict[str, Any], allowed: Sequence[str], source: str | None) -> str:
-    link = _moment_cell(source, a["t_s"], allowed) if source else moment(a["t_s"])
-    return (f"@{a['creator']} ({a['tier']}, {a['followers']:,} followers) on {a['day']}: "
-            f"video {a['video_id']} at {link}, {a['frames']} frames, distance {a['distance']:.3f}")
+def _adoption_line(a: Adoption, allowed: Sequence[str], source: str | None) -> str:
+    link = _moment_cell(source, a.t_s, allowed) if source else moment(a.t_s)
+    return (f"@{a.creator} ({a.tier}, {a.followers:,} followers) on {a.day}: "
+            f"video {a.video_id} at {link}, {a.frames} frames, distance {a.distance:.3f}")
 
 
-def style_markdown(detail: dict[str, Any], sources: dict[int, str], allowed: Sequence[str]) -> str:
+def style_markdown(detail: StyleAdopters, sources: dict[int, str], allowed: Sequence[str]) -> str:
     """A style's originator, runners-up and adopters with the evidence."""
-    lines = [f"### Style {detail['id']}: {html.escape(detail['name'])}"]
-    origin = detail.get("origin")
+    lines = [f"### Style {detail.id}: {html.escape(detail.name)}"]
+    origin = detail.origin
     if not origin:
         return "\n".join([*lines, "No confident sightings yet."])
-    first = origin["originator"]
-    lines.append(f"**Originator:** {_adoption_line(first, allowed, sources.get(first['video_id']))}")
-    if origin.get("tied_with"):
-        lines.append(f"Tied on the first day with: {', '.join('@' + c for c in origin['tied_with'])}")
-    if origin.get("strays_skipped"):
-        lines.append(f"{origin['strays_skipped']} earlier stray sightings were not counted.")
-    lines.append(f"\n**Adopters, in order** ({len(detail['adopters'])}):\n")
-    lines += [f"{n}. {_adoption_line(a, allowed, sources.get(a['video_id']))} (+{a['days_after']} days)"
-              for n, a in enumerate(detail["adopters"][:30], start=1)]
+    first = origin.originator
+    lines.append(f"**Originator:** {_adoption_line(first, allowed, sources.get(first.video_id))}")
+    if origin.tied_with:
+        lines.append(f"Tied on the first day with: {', '.join('@' + c for c in origin.tied_with)}")
+    if origin.strays_skipped:
+        lines.append(f"{origin.strays_skipped} earlier stray sightings were not counted.")
+    lines.append(f"\n**Adopters, in order** ({len(detail.adopters)}):\n")
+    lines += [f"{n}. {_adoption_line(a.adoption, allowed, sources.get(a.adoption.video_id))} (+{a.days_after} days)"
+              for n, a in enumerate(detail.adopters[:30], start=1)]
     return "\n".join(lines)
 
 
-def crop_gallery(entries: Sequence[dict[str, Any]], data_dir: Path, caption: str = "") -> list[tuple[str, str]]:
-    """(crop path, caption) for report entries carrying a ``crop_path``."""
+def crop_gallery(entries: Sequence[Adoption | StyleGarment], data_dir: Path, caption: str = "") -> list[tuple[str, str]]:
+    """(crop path, caption) for adoptions (captioned by creator and day) or a style's garments."""
     items = []
     for e in entries:
-        text = caption or (f"@{e['creator']} · {e.get('day', '')}" if "creator" in e
-                           else f"garment {e.get('garment_id', '')}")
-        items.append((str(data_dir / e["crop_path"]), text))
+        text = caption or (f"@{e.creator} · {e.day}" if isinstance(e, Adoption) else f"garment {e.garment_id}")
+        items.append((str(data_dir / e.crop_path), text))
     return items
 
 
 # -- creators ------------------------------------------------------------------------------------------
-def leaderboard_rows(report: dict[str, Any]) -> list[list[Any]]:
+def leaderboard_rows(report: CreatorsReport) -> list[list[Any]]:
     """The trendsetter leaderboard."""
-    return [[n, t["creator"], t["followers"], t["tier"], round(t["score"], 3), t["styles"], t["originated"],
-             round(t["days_before_takeoff"], 1)] for n, t in enumerate(report["leaderboard"], start=1)]
+    return [[n, t.creator, t.followers, t.tier, round(t.score, 3), t.styles, t.originated,
+             round(t.days_before_takeoff, 1)] for n, t in enumerate(report.leaderboard, start=1)]
 
 
-def originator_rows(report: dict[str, Any]) -> list[list[Any]]:
+def originator_rows(report: CreatorsReport) -> list[list[Any]]:
     """Who started each style, with the evidence and the runners-up."""
     rows = []
-    for o in report.get("originators", []):
-        a = o["originator"]
-        rows.append([o["style_id"], o["style_name"], a["creator"], a["tier"], a["day"], a["video_id"],
-                     moment(a["t_s"]), ", ".join(f"{r['creator']} ({r['day']})" for r in o["runners_up"]) or "-"])
+    for named in report.originators:
+        o, a = named.origin, named.origin.originator
+        rows.append([o.style_id, named.style_name, a.creator, a.tier, _day(a.day), a.video_id,
+                     moment(a.t_s), ", ".join(f"{r.creator} ({r.day})" for r in o.runners_up) or "-"])
     return rows
 
 
-def creator_markdown(page: dict[str, Any], sources: dict[int, str], allowed: Sequence[str]) -> str:
+def creator_markdown(page: CreatorPage, sources: dict[int, str], allowed: Sequence[str]) -> str:
     """A creator's page: their standing, the styles they started and those they adopted."""
-    lines = [f"### @{page['creator']}",
-             f"{page['followers']:,} followers · {page['videos']} videos in the catalog"]
-    board = page.get("trendsetter")
+    lines = [f"### @{page.creator}",
+             f"{page.followers:,} followers · {page.videos} videos in the catalog"]
+    board = page.trendsetter
     if board:
-        lines.append(f"Trendsetter score **{board['score']:.3f}** over {board['styles']} risen styles "
-                     f"({board['originated']} originated; median {board['days_before_takeoff']:.0f} days "
+        lines.append(f"Trendsetter score **{board.score:.3f}** over {board.styles} risen styles "
+                     f"({board.originated} originated; median {board.days_before_takeoff:.0f} days "
                      "before take-off)")
-    for title, entries in (("Styles started", page["started"]), ("Styles adopted", page["adopted"])):
+    for title, entries in (("Styles started", page.started), ("Styles adopted", page.adopted)):
         lines.append(f"\n**{title}** ({len(entries)})\n")
-        lines += [f"- style {e['style_id']} *{html.escape(e['style_name'])}*: adopter {e['rank']} of "
-                  f"{e['adopters']}, {_adoption_line(e, allowed, sources.get(e['video_id']))}"
+        lines += [f"- style {e.adoption.style_id} *{html.escape(e.style_name)}*: adopter {e.rank} of "
+                  f"{e.adopters}, {_adoption_line(e.adoption, allowed, sources.get(e.adoption.video_id))}"
                   for e in entries] or ["- none"]
     return "\n".join(lines)
 

@@ -33,11 +33,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from inference import creators as creators_mod
-from inference import forecast as forecast_mod
 from inference import trends as trends_mod
 from inference.catalog import Catalog
-from inference.trend_reports import creators_report, trends_report
+from inference.trends.kmeans import normalise
+from inference.trends.naming import naming_encoder
 
 logger = logging.getLogger("bench_trends")
 KINDS = ("top", "bottom", "full")
@@ -103,7 +102,7 @@ def build_synthetic(data_dir: Path, garments: int, dim: int, styles: int, seed: 
     catalog.close()
     vectors_array = np.asarray(vectors, np.float32)
     vectors_array += rng.normal(scale=0.6 / np.sqrt(dim), size=vectors_array.shape).astype(np.float32)
-    return SyntheticCatalog(np.asarray(ids, np.int64), trends_mod.normalise(vectors_array), len(video_days) + 1)
+    return SyntheticCatalog(np.asarray(ids, np.int64), normalise(vectors_array), len(video_days) + 1)
 
 
 def add_new_garments(data_dir: Path, synthetic: SyntheticCatalog, count: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -127,7 +126,7 @@ def add_new_garments(data_dir: Path, synthetic: SyntheticCatalog, count: int, se
     tops = np.flatnonzero(np.arange(len(synthetic.ids)) % 3 == 0)
     source = synthetic.vectors[rng.choice(tops, count)]
     noise = rng.normal(scale=0.2 / np.sqrt(source.shape[1]), size=source.shape).astype(np.float32)
-    return np.concatenate([synthetic.ids, new_ids]), np.concatenate([synthetic.vectors, trends_mod.normalise(source + noise)])
+    return np.concatenate([synthetic.ids, new_ids]), np.concatenate([synthetic.vectors, normalise(source + noise)])
 
 
 def _timed(label: str, results: dict[str, float], fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -154,8 +153,9 @@ def run_speed(args: argparse.Namespace) -> dict[str, Any]:
                          synthetic.vectors, config, encoder)
             ids, vectors = add_new_garments(data_dir, synthetic, 1000)
             assigned = _timed("incremental assignment of 1k", results, trends_mod.assign_new_garments, catalog, ids, vectors)
-            _timed("trend report", results, trends_report, catalog, config, forecast_mod.load_config())
-            _timed("creator report", results, creators_report, catalog, config, creators_mod.load_config())
+            _timed("trend report", results, trends_mod.trends_report, catalog, config, trends_mod.load_forecast_config())
+            _timed("creator report", results, trends_mod.creators_report, catalog, config,
+                   trends_mod.load_creators_config())
     return {
         "garments": len(synthetic.ids),
         "true_styles": args.styles * len(KINDS),
@@ -172,7 +172,7 @@ def run_speed(args: argparse.Namespace) -> dict[str, Any]:
 # quality on a creator world
 # --------------------------------------------------------------------------------------
 def world_metrics(catalog: Catalog, answer: Any, config: trends_mod.TrendsConfig,
-                  creators_config: creators_mod.CreatorsConfig) -> dict[str, Any]:
+                  creators_config: trends_mod.CreatorsConfig) -> dict[str, Any]:
     """Score the catalog's current styles against the world's answer key."""
     from world.trend_scorer import score_world
 
@@ -185,7 +185,7 @@ def run_world(args: argparse.Namespace) -> dict[str, Any]:
 
     answer = scorer.load_answer_key(args.world)
     ids, vectors, encoder_info = load_embeddings(args.data_dir)
-    encoder = trends_mod._naming_encoder(encoder_info)
+    encoder = naming_encoder(encoder_info)
     results: dict[str, Any] = {"encoder": encoder_info, "variants": {}}
     variants = [(m, g) for m in args.methods.split(",") for g in args.groupings.split(",")]
     seeds = [int(s) for s in str(args.seeds).split(",")]
@@ -197,7 +197,7 @@ def run_world(args: argparse.Namespace) -> dict[str, Any]:
                 start = time.perf_counter()
                 run = trends_mod.recluster(catalog, ids, vectors, config, encoder)
                 seconds = time.perf_counter() - start
-                metrics = world_metrics(catalog, answer, config, creators_mod.load_config())
+                metrics = world_metrics(catalog, answer, config, trends_mod.load_creators_config())
                 metrics["styles"] = len(run.styles)
                 metrics["cluster_seconds"] = round(seconds, 2)
                 name = f"{method}/{group_by}" + (f" seed {seed}" if len(seeds) > 1 else "")
@@ -322,7 +322,7 @@ def run_society(args: argparse.Namespace) -> dict[str, Any]:
                 config.cluster.method, config.cluster.group_by = method, group_by
                 start = time.perf_counter()
                 run = trends_mod.recluster(catalog, ids, vectors, config)
-                metrics = world_metrics(catalog, answer, config, creators_mod.load_config())
+                metrics = world_metrics(catalog, answer, config, trends_mod.load_creators_config())
                 metrics.update(styles=len(run.styles), cluster_seconds=round(time.perf_counter() - start, 2))
                 results["variants"][f"{method}/{group_by}"] = metrics
                 logger.info("%s/%s: %s", method, group_by, json.dumps(_summary(metrics)))

@@ -10,8 +10,8 @@ import pytest
 
 from app.cli import main
 from inference.catalog import Catalog
-from inference.creators import (
-    CreatorsConfig,
+from inference.trends import ClusterConfig, CreatorsConfig, StyleTrend, TrendsConfig, recluster
+from inference.trends.creators import (
     adoptions_by_style,
     influence,
     leaderboard,
@@ -20,7 +20,6 @@ from inference.creators import (
     style_adoptions,
     trendsetters,
 )
-from inference.trends import ClusterConfig, StyleTrend, TrendsConfig, recluster
 from tests.trends_helpers import DAY0, WorldBuilder, make_data
 
 CONFIG = CreatorsConfig()
@@ -35,7 +34,7 @@ def test_originator_with_evidence_and_runners_up():
     assert origin.originator.creator == "ann" and origin.originator.day == DAY0 + dt.timedelta(days=1)
     assert [a.creator for a in origin.runners_up] == ["bob", "cat", "dan"]
     assert origin.adopters == 4 and origin.lead_days == 2 and origin.tied_with == []
-    evidence = origin.as_dict()["originator"]
+    evidence = origin.to_dict()["originator"]
     assert evidence["video_id"] == 2 and evidence["t_s"] == 1.5 and evidence["crop_path"] == "crops/2/0_top.jpg"
     assert evidence["day"] == "2026-03-03" and evidence["frames"] == 3 and evidence["tier"] == "micro"
 

@@ -6,15 +6,17 @@ import numpy as np
 import pytest
 
 from configs import ConfigError
-from inference.forecast import (
-    ForecastConfig,
+from inference.trends import ForecastConfig
+from inference.trends import load_forecast_config as load_config
+from inference.trends.forecast import (
+    FORECASTERS,
     backtest,
     damped_trend,
     forecast_shares,
     last_value,
     linear_trend,
-    load_config,
 )
+from inference.trends.settings import FORECAST_METHODS
 
 CONFIG = ForecastConfig()
 
@@ -96,3 +98,7 @@ def test_config_checks(tmp_path):
     bad.write_text("forecast:\n  method: prophet\n")
     with pytest.raises(ConfigError, match=r"forecast\.method"):
         load_config(bad)
+
+
+def test_the_method_setting_names_every_forecaster():
+    assert tuple(FORECASTERS) == FORECAST_METHODS

@@ -15,7 +15,7 @@ from sklearn.metrics import normalized_mutual_info_score
 from app.cli import main
 from configs import ConfigError
 from core.errors import BadInputError
-from inference import creators, trends
+from inference import trends
 from inference.catalog import Catalog
 from inference.trends import (
     ClusterConfig,
@@ -25,10 +25,14 @@ from inference.trends import (
     TrendsConfig,
     assign_new_garments,
     cluster_garments,
+    clustering,
+    identity,
+    kmeans,
     load_styles,
     load_trend_data,
     load_vocabulary,
     recluster,
+    rising,
     rising_styles,
     style_series,
 )
@@ -113,7 +117,7 @@ def _lookalikes(per: int, small: int, dim: int = 64, seed: int = 4):
     sizes = [per, small, per, per, per]
     labels = np.repeat(np.arange(5), sizes)
     vectors = centres[labels] + 0.15 / np.sqrt(dim) * rng.normal(size=(len(labels), dim))
-    return trends.normalise(vectors), labels
+    return kmeans.normalise(vectors), labels
 
 
 def test_bimodality_tells_two_groups_from_one_cloud():
@@ -121,9 +125,9 @@ def test_bimodality_tells_two_groups_from_one_cloud():
     one = rng.normal(size=(400, 64)).astype(np.float32)
     two = one.copy()
     two[:100, 0] += 12.0  # a quarter of the cloud sits 12 SDs away along one axis
-    assert trends.bimodality(one, np.random.default_rng(1)) < 3.5
-    assert trends.bimodality(two, np.random.default_rng(1)) > 8.0
-    assert trends.bimodality(one[:10], np.random.default_rng(1)) == 0.0, "too few members to judge"
+    assert kmeans.bimodality(one, np.random.default_rng(1)) < 3.5
+    assert kmeans.bimodality(two, np.random.default_rng(1)) > 8.0
+    assert kmeans.bimodality(one[:10], np.random.default_rng(1)) == 0.0, "too few members to judge"
 
 
 def test_a_small_lookalike_style_is_split_from_the_style_it_copies():
@@ -153,13 +157,13 @@ def test_a_cluster_too_small_to_test_is_not_swallowed():
     vectors, _ = _blobs(2, 100, dim=64, noise=0.1, seed=7)  # style 0: rows 0-99, style 1: rows 100-199
     config, rng = _config().cluster, np.random.default_rng(0)
     pieces = [np.arange(0, 50), np.arange(50, 100), np.arange(100, 103)]  # two halves of a style, 3 of another
-    merged = trends._merge_pieces(vectors, pieces, config, rng)
+    merged = kmeans._merge_pieces(vectors, pieces, config, rng)
     assert sorted(len(g) for g in merged) == [3, 100]
 
 
 def test_kmeans_leaves_far_strays_unassigned():
     vectors, _ = _blobs(3, 60, dim=32, noise=0.05, seed=8)
-    strays = trends.normalise(np.random.default_rng(9).normal(size=(5, 32)).astype(np.float32))
+    strays = kmeans.normalise(np.random.default_rng(9).normal(size=(5, 32)).astype(np.float32))
     data = np.concatenate([vectors, strays])
     config = _config(k_min=3, k_max=3, noise_mads=3.0).cluster
     result = cluster_garments(data, ["top"] * len(data), np.arange(len(data)), config)
@@ -169,29 +173,29 @@ def test_kmeans_leaves_far_strays_unassigned():
     assert (every.labels >= 0).all()
     # new garments are held to the run's limit, not the looser radius (q99 x slack) of its members
     centroids = np.stack([c.centroid for c in result.clusters])
-    labels, distances = trends._nearest(trends.normalise(data), centroids)
-    limit = trends.noise_limits(distances, labels, len(centroids), 3.0)[0]
-    uncapped = trends._radius(distances[(labels == 0) & (distances <= limit)], config)
+    labels, distances = kmeans.nearest_centroid(kmeans.normalise(data), centroids)
+    limit = clustering.noise_limits(distances, labels, len(centroids), 3.0)[0]
+    uncapped = clustering._radius(distances[(labels == 0) & (distances <= limit)], config)
     assert result.clusters[0].radius == pytest.approx(limit) and limit < uncapped
     target = (limit + uncapped) / 2  # a garment this far from style 0's centroid: outside the limit only
     twist = np.random.default_rng(1).normal(size=32)
     twist -= (twist @ centroids[0]) * centroids[0]
     probe = (1 - target) * centroids[0] + np.sqrt(1 - (1 - target) ** 2) * twist / np.linalg.norm(twist)
     styles = [trends.Style(i, f"s{i}", [], "top", c.centroid, c.size, c.radius) for i, c in enumerate(result.clusters)]
-    assert trends._assign_to_styles(styles, np.array([1]), probe[None].astype(np.float32), ["top"], "kind") == []
+    assert identity._assign_to_styles(styles, np.array([1]), probe[None].astype(np.float32), ["top"], "kind") == []
 
 
 def test_a_loose_style_keeps_its_core_and_duplicates_do_not_make_everything_noise():
     tight, _ = _blobs(1, 300, dim=32, noise=0.02, seed=10)
     loose, _ = _blobs(1, 100, dim=32, noise=0.12, seed=11)
-    data = trends.normalise(np.concatenate([tight, loose]))
+    data = kmeans.normalise(np.concatenate([tight, loose]))
     config = _config(k_min=2, k_max=2, noise_mads=3.0, split_separation=0.0, merge_separation=0.0).cluster
     result = cluster_garments(data, ["top"] * len(data), np.arange(len(data)), config)
     assert len(result.clusters) == 2 and (result.labels[300:] >= 0).mean() >= 0.5, "the loose style survives"
     # most garments exact duplicates (MAD 0): the real styles next to them are not all noise
-    same = np.repeat(trends.normalise(np.ones((1, 32), np.float32)), 60, axis=0)
+    same = np.repeat(kmeans.normalise(np.ones((1, 32), np.float32)), 60, axis=0)
     real, _ = _blobs(2, 20, dim=32, noise=0.05, seed=12)
-    data = np.concatenate([same, trends.normalise(real)])
+    data = np.concatenate([same, kmeans.normalise(real)])
     config = _config(k_min=3, k_max=3, noise_mads=3.0, split_separation=0.0, merge_separation=0.0).cluster
     result = cluster_garments(data, ["top"] * len(data), np.arange(len(data)), config)
     assert len(result.clusters) == 3 and (result.labels[60:] >= 0).mean() > 0.9
@@ -301,10 +305,10 @@ def test_outfits_are_told_by_their_top_and_bottom_not_by_the_room(data_dir):
 
 
 def test_a_frame_with_only_a_full_crop_keeps_it():
-    vectors = trends.normalise(np.eye(4, dtype=np.float32)[[0, 1, 2, 3]])
-    out, frame_of = trends.outfit_vectors(vectors, np.array([1, 1, 1, 2]), ["top", "bottom", "full", "full"],
+    vectors = kmeans.normalise(np.eye(4, dtype=np.float32)[[0, 1, 2, 3]])
+    out, frame_of = clustering.outfit_vectors(vectors, np.array([1, 1, 1, 2]), ["top", "bottom", "full", "full"],
                                           ["top", "bottom"])
-    assert np.allclose(out[0], trends.normalise(vectors[:2].sum(0, keepdims=True))[0])
+    assert np.allclose(out[0], kmeans.normalise(vectors[:2].sum(0, keepdims=True))[0])
     assert np.allclose(out[1], vectors[3]) and frame_of.tolist() == [0, 0, 0, 1]
 
 
@@ -421,7 +425,7 @@ def test_styles_are_named_from_the_vocabulary(data_dir, tmp_path):
         names = {s.name for s in load_styles(catalog)}
         assert names == {"red skirt", "blue hoodie"}
         style = next(s for s in load_styles(catalog) if s.name == "red skirt")
-        assert style.words[0]["word"] in {"red", "skirt"} and {"word", "score", "category"} <= set(style.words[0])
+        assert style.words[0].word in {"red", "skirt"} and style.words[0].category in {"colours", "garments"}
         stored = catalog.conn.execute("SELECT words FROM styles WHERE id = ?", (style.id,)).fetchone()[0]
         assert json.loads(stored)[0]["score"] >= json.loads(stored)[1]["score"]
 
@@ -431,7 +435,7 @@ def test_a_name_does_not_repeat_a_word_the_garment_already_says():
                                    words={"colours": ["red"], "silhouettes": ["mini", "wide"],
                                           "garments": ["mini skirt", "jeans"]})
     vectors = np.eye(5, dtype=np.float32)  # red, mini, wide, mini skirt, jeans
-    centroids = trends.normalise(np.asarray([[1, 1, 0, 1, 0], [1, 0, 1, 0, 1]], np.float32))
+    centroids = kmeans.normalise(np.asarray([[1, 1, 0, 1, 0], [1, 0, 1, 0, 1]], np.float32))
     names = [name for name, _ in trends.name_styles(centroids, vocabulary, vectors, NamingConfig(center=False))]
     assert names == ["red mini skirt", "red wide jeans"]
 
@@ -544,7 +548,7 @@ def test_a_burst_in_the_first_weeks_is_judged_once_enough_history_exists():
     events = [(1, f"bg{d % 5}", d) for d in range(60)] + [(None, f"p{d % 7}", d) for d in range(60) for _ in range(3)]
     events += [(2, f"t{i}", 17 + i) for i in range(6)]  # a new style bursts on days 17-22
     config = RisingConfig()  # recent 14 days, at least 14 days of history before them
-    assert list(trends.recent_lengths(30, config)[[0, 20, 21, 27, 29]]) == [7, 7, 8, 14, 14]
+    assert list(rising.recent_lengths(30, config)[[0, 20, 21, 27, 29]]) == [7, 7, 8, 14, 14]
     (verdict,) = [t for t in rising_styles(make_data(events), config) if t.style_id == 2]
     assert verdict.takeoff is not None
     # with a fixed 14-day window nothing could be judged before day 27
@@ -634,7 +638,7 @@ def test_trends_command_on_an_empty_catalog_exits_2(data_dir, capsys):
 def test_world_scores_through_the_world_scorer(data_dir):
     from pathlib import Path
 
-    from inference.creators import CreatorsConfig
+    from inference.trends import CreatorsConfig
     from world import scorer
     from world.trend_scorer import score_world
 
@@ -679,6 +683,6 @@ def test_world_scores_through_the_world_scorer(data_dir):
 def test_bad_trends_settings_name_the_setting(tmp_path, text, message):
     bad = tmp_path / "bad.yaml"
     bad.write_text(text)
-    load_section = creators.load_config if text.startswith("creators") else trends.load_config
+    load_section = trends.load_creators_config if text.startswith("creators") else trends.load_config
     with pytest.raises(ConfigError, match=message):
         load_section(bad)

@@ -13,7 +13,6 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
-from inference import creators as creators_mod
 from inference import trends as trends_mod
 from inference.catalog import Catalog
 from world import scorer
@@ -26,24 +25,24 @@ class TrendPredictions:
     styles: dict[int, int]  # garment id -> style id
     rankings: dict[int, list[str]]  # style id -> originator, then runners-up
     flagged: dict[int, dt.date]  # style id -> day first flagged as rising
-    leaderboard: list[creators_mod.Trendsetter]
+    leaderboard: list[trends_mod.Trendsetter]
 
 
 def predict(catalog: Catalog, config: trends_mod.TrendsConfig,
-            creators_config: creators_mod.CreatorsConfig) -> TrendPredictions:
+            creators_config: trends_mod.CreatorsConfig) -> TrendPredictions:
     """The trends stage's predictions from the catalog's current styles."""
-    styles = dict(catalog.conn.execute("SELECT garment_id, style_id FROM garment_styles").fetchall())
+    styles = catalog.garment_style_ids()
     data = trends_mod.load_trend_data(catalog, min_frames=config.series.min_frames_per_video)
     trends = trends_mod.rising_styles(data, config.rising)
-    adoptions = creators_mod.adoptions_by_style(data, creators_config)
-    origins = creators_mod.originators(data, creators_config, adoptions)
+    adoptions = trends_mod.adoptions_by_style(data, creators_config)
+    origins = trends_mod.originators(data, creators_config, adoptions)
     rankings = {sid: [o.originator.creator] + [a.creator for a in o.runners_up] for sid, o in origins.items()}
     flagged = {t.style_id: t.takeoff for t in trends if t.takeoff is not None}
-    board = creators_mod.trendsetters(adoptions, trends, creators_config)
+    board = trends_mod.trendsetters(adoptions, trends, creators_config)
     return TrendPredictions(styles, rankings, flagged, board)
 
 
-def trendsetter_scores(answer: scorer.AnswerKey, board: list[creators_mod.Trendsetter],
+def trendsetter_scores(answer: scorer.AnswerKey, board: list[trends_mod.Trendsetter],
                        top_share: float = 0.1) -> dict[str, Any]:
     """Share of true trendsetters in the top ``top_share`` of the leaderboard (and its precision)."""
     setters = {c.handle for c in answer.creators if c.is_trendsetter}
@@ -57,7 +56,7 @@ def trendsetter_scores(answer: scorer.AnswerKey, board: list[creators_mod.Trends
 
 
 def score_world(catalog: Catalog, answer: scorer.AnswerKey, config: trends_mod.TrendsConfig,
-                creators_config: creators_mod.CreatorsConfig) -> dict[str, Any]:
+                creators_config: trends_mod.CreatorsConfig) -> dict[str, Any]:
     """Every trends-stage score of the catalog against the world's answer key (plain data)."""
     predictions = predict(catalog, config, creators_config)
     found = scorer.found_garments(catalog.garments())

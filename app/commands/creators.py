@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.commands import add_common, print_json, print_table
 from app.commands.trends import parse_day
+
+if TYPE_CHECKING:
+    from inference.trends import Adoption, CreatorsReport, StyleAdopters
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -27,56 +30,56 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def run(args: argparse.Namespace) -> int:
     from core.storage import resolve_data_dir
-    from inference import creators, trends
+    from inference import trends
     from inference.catalog import Catalog
-    from inference.trend_reports import creators_report
 
     with Catalog(resolve_data_dir(args.data_dir)) as catalog:
-        report = creators_report(catalog, trends.load_config(args.config), creators.load_config(args.config),
-                                 args.as_of, args.tier, args.top, args.style)
+        report = trends.creators_report(catalog, trends.load_config(args.config),
+                                        trends.load_creators_config(args.config),
+                                        args.as_of, args.tier, args.top, args.style)
     if args.json:
-        print_json(report)
-    elif args.style is not None:
-        _print_style(report["style"])
+        print_json(report.to_dict())
+    elif report.style is not None:
+        _print_style(report.style)
     else:
         _print(report)
     return 0
 
 
-def _evidence(adoption: dict[str, Any]) -> list[Any]:
-    return [adoption["creator"], adoption["tier"], adoption["day"], adoption["video_id"], f"{adoption['t_s']:.1f}s",
-            adoption["frames"], f"{adoption['distance']:.3f}", adoption["crop_path"]]
+def _evidence(adoption: Adoption) -> list[Any]:
+    return [adoption.creator, adoption.tier, adoption.day, adoption.video_id, f"{adoption.t_s:.1f}s",
+            adoption.frames, f"{adoption.distance:.3f}", adoption.crop_path]
 
 
-def _print_style(style: dict[str, Any]) -> None:
-    print(f"style {style['id']}: {style['name']}")
-    origin = style["origin"]
+def _print_style(style: StyleAdopters) -> None:
+    print(f"style {style.id}: {style.name}")
+    origin = style.origin
     if origin is None:
         print("no sightings")
         return
-    print(f"originator: @{origin['originator']['creator']} on {origin['originator']['day']}"
-          + (f" (tied with {', '.join(origin['tied_with'])})" if origin["tied_with"] else "")
-          + (f"; {origin['strays_skipped']} earlier stray sightings not counted" if origin["strays_skipped"] else ""))
-    rows = [[n + 1, *_evidence(a), a["days_after"]] for n, a in enumerate(style["adopters"])]
+    print(f"originator: @{origin.originator.creator} on {origin.originator.day}"
+          + (f" (tied with {', '.join(origin.tied_with)})" if origin.tied_with else "")
+          + (f"; {origin.strays_skipped} earlier stray sightings not counted" if origin.strays_skipped else ""))
+    rows = [[n + 1, *_evidence(a.adoption), a.days_after] for n, a in enumerate(style.adopters)]
     print_table(["#", "creator", "tier", "date", "video", "moment", "frames", "distance", "crop", "days after"], rows)
 
 
-def _print(report: dict[str, Any]) -> None:
-    print(f"trendsetters as of {report['as_of']}" + (f" (tier {report['tier']})" if report["tier"] else "")
-          + f": {report['ranked_creators']} creators adopted one of {len(report['risen_styles'])} risen styles")
+def _print(report: CreatorsReport) -> None:
+    print(f"trendsetters as of {report.as_of}" + (f" (tier {report.tier})" if report.tier else "")
+          + f": {report.ranked_creators} creators adopted one of {len(report.risen_styles)} risen styles")
     print_table(
         ["#", "creator", "followers", "tier", "score", "styles", "originated", "days before take-off"],
-        [[n + 1, t["creator"], t["followers"], t["tier"], f"{t['score']:.3f}", t["styles"], t["originated"],
-          f"{t['days_before_takeoff']:.0f}"] for n, t in enumerate(report["leaderboard"])],
+        [[n + 1, t.creator, t.followers, t.tier, f"{t.score:.3f}", t.styles, t.originated,
+          f"{t.days_before_takeoff:.0f}"] for n, t in enumerate(report.leaderboard)],
     )
     print("\noriginators")
     print_table(
         ["style", "name", "creator", "tier", "date", "video", "moment", "frames", "distance", "crop", "runners-up"],
-        [[o["style_id"], o["style_name"][:30], *_evidence(o["originator"]),
-          ", ".join(f"{r['creator']} ({r['day']})" for r in o["runners_up"]) or "-"] for o in report["originators"]],
+        [[o.origin.style_id, o.style_name[:30], *_evidence(o.origin.originator),
+          ", ".join(f"{r.creator} ({r.day})" for r in o.origin.runners_up) or "-"] for o in report.originators],
     )
-    if report["influence"]:
+    if report.influence:
         print("\ninfluence (B adopts after A more often than chance)")
         print_table(["A", "B", "styles", "expected", "lift", "p"],
-                    [[e["source"], e["target"], e["observed"], f"{e['expected']:.2f}", f"{e['lift']:.1f}",
-                      f"{e['p_value']:.2g}"] for e in report["influence"]])
+                    [[e.source, e.target, e.observed, f"{e.expected:.2f}", f"{e.lift:.1f}",
+                      f"{e.p_value:.2g}"] for e in report.influence])

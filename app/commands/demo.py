@@ -13,10 +13,13 @@ import dataclasses
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.commands import add_common, print_json, print_table
 from app.commands.serve import add_serve_options, serve
+
+if TYPE_CHECKING:
+    from inference.trends import CreatorsReport, TrendsReport
 
 logger = logging.getLogger(__name__)
 
@@ -51,14 +54,13 @@ def ensure_world(world_dir: Path, preset: str, seed: int, progress: bool) -> dic
 
 def build(data_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
     """World -> ingest -> styles -> trend and creator reports; returns the demo report."""
-    from inference import creators, forecast, trends
+    from inference import trends
     from inference.catalog import Catalog
     from inference.embed import IndexSink
     from inference.encoders import resolve_encoder
     from inference.index import IndexConfig
     from inference.ingest import IngestConfig, ingest
     from inference.manifest import read_manifest
-    from inference.trend_reports import creators_report, trends_report
 
     progress = not (args.json or getattr(args, "quiet", False))
     seconds: dict[str, float] = {}
@@ -81,17 +83,17 @@ def build(data_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
         update = trends.update_styles(  # a new space needs new styles
             catalog, config, full=reembedded is not None, index_config=index_config
         )
-        trend = trends_report(catalog, config, forecast.load_config(args.config))
-        people = creators_report(catalog, config, creators.load_config(args.config), top=10)
+        trend = trends.trends_report(catalog, config, trends.load_forecast_config(args.config))
+        people = trends.creators_report(catalog, config, trends.load_creators_config(args.config), top=10)
         counts = catalog.counts()
     seconds["styles"] = time.perf_counter() - clock
     return {
         "data_dir": str(data_dir), "world": world, "encoder": sink.encoder.describe(), "reembedded": reembedded,
         "ingest": {s: ingested.count(s) for s in ("ingested", "skipped", "duplicate", "unindexed", "failed")},
         "failures": [{"source": o.source, "reason": o.reason} for o in ingested.outcomes if o.failed],
-        "counts": counts, "styles": update.as_dict(), "seconds": {k: round(v, 1) for k, v in seconds.items()},
+        "counts": counts, "styles": update.to_dict(), "seconds": {k: round(v, 1) for k, v in seconds.items()},
         "top_styles": _top_styles(trend, people),
-        "trendsetters": people["leaderboard"][:5],
+        "trendsetters": [dataclasses.asdict(t) for t in people.leaderboard[:5]],
     }
 
 
@@ -116,17 +118,18 @@ def _reembed_if_encoder_changed(data_dir: Path, encoder: Any, config: Any, progr
         return rebuild_index(data_dir, CropEmbedder(encoder), catalog, config=config, progress=progress)
 
 
-def _top_styles(trend: dict[str, Any], people: dict[str, Any], count: int = 5) -> list[dict[str, Any]]:
+def _top_styles(trend: TrendsReport, people: CreatorsReport, count: int = 5) -> list[dict[str, Any]]:
     """Rising styles first (then the highest scores), each with who started it."""
-    origins = {o["style_id"]: o for o in people.get("originators", [])}
-    ranked = sorted(trend["styles"], key=lambda s: (s["state"] != "rising", -s["score"]))[:count]
+    origins = {o.origin.style_id: o.origin for o in people.originators}
+    ranked = sorted(trend.styles, key=lambda s: (s.state != "rising", -s.score))[:count]
     top = []
     for style in ranked:
-        origin = origins.get(style["id"])
-        first = origin["originator"] if origin else None
-        top.append({"id": style["id"], "name": style["name"], "state": style["state"],
-                    "growth": style["growth"], "takeoff": style["takeoff"], "garments": style["garments"],
-                    "originator": first["creator"] if first else None, "since": first["day"] if first else None})
+        origin = origins.get(style.id)
+        first = origin.originator if origin else None
+        top.append({"id": style.id, "name": style.name, "state": style.state, "growth": style.growth,
+                    "takeoff": style.takeoff.isoformat() if style.takeoff else None, "garments": style.garments,
+                    "originator": first.creator if first else None,
+                    "since": first.day.isoformat() if first else None})
     return top
 
 

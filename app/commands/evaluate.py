@@ -85,21 +85,21 @@ def run_world(args: argparse.Namespace) -> int:
 
 def _trend_stages(catalog: Any) -> tuple[dict[int, list[str]], dict[int, Any], list[str]] | None:
     """Originator rankings, first-flagged days and the trendsetter leaderboard from the
-    trends stage (inference/trends.py, inference/creators.py), or None when it cannot run."""
+    trends stage (inference/trends/), or None when it cannot run."""
     import logging
 
     from core.errors import StylescopeError
 
     try:
-        from inference import creators, trends
+        from inference import trends
 
         config = trends.load_config()
-        creators_config = creators.load_config()
+        creators_config = trends.load_creators_config()
         data = trends.load_trend_data(catalog, min_frames=config.series.min_frames_per_video)
         styles = trends.rising_styles(data, config.rising)
-        adoptions = creators.adoptions_by_style(data, creators_config)
-        origins = creators.originators(data, creators_config, adoptions)
-        board = creators.trendsetters(adoptions, styles, creators_config)
+        adoptions = trends.adoptions_by_style(data, creators_config)
+        origins = trends.originators(data, creators_config, adoptions)
+        board = trends.trendsetters(adoptions, styles, creators_config)
     except (StylescopeError, ImportError) as exc:
         logging.getLogger(__name__).info("trends not scored: %s", exc)
         return None

@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
-from typing import Any
+from typing import TYPE_CHECKING
 
 from app.commands import add_common, print_json, print_table
+
+if TYPE_CHECKING:
+    from inference.trends import StyleReport, StylesUpdate, TrendsReport
 
 logger = logging.getLogger(__name__)
 
@@ -42,10 +45,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def run(args: argparse.Namespace) -> int:
     from core.storage import resolve_data_dir
-    from inference import forecast, trends
+    from inference import trends
     from inference.catalog import Catalog
     from inference.index import IndexConfig
-    from inference.trend_reports import plot_rising, trends_report
 
     config = trends.load_config(args.config)
     if args.group_by:
@@ -54,47 +56,49 @@ def run(args: argparse.Namespace) -> int:
         config.cluster.method = args.method
     with Catalog(resolve_data_dir(args.data_dir)) as catalog:
         update = trends.update_styles(catalog, config, full=args.recluster, index_config=IndexConfig.load(args.config))
-        report = trends_report(catalog, config, forecast.load_config(args.config), args.as_of, args.weeks, args.kind)
-    report["update"] = update.as_dict()
-    if args.plot_dir:
-        report["plots"] = [str(p) for p in plot_rising(report, args.plot_dir)]
+        report = trends.trends_report(catalog, config, trends.load_forecast_config(args.config), args.as_of,
+                                      args.weeks, args.kind)
+    plots = [str(p) for p in trends.plot_rising(report, args.plot_dir)] if args.plot_dir else []
     if args.json:
-        print_json(report)
+        payload = {**report.to_dict(), "update": update.to_dict()}
+        if args.plot_dir:
+            payload["plots"] = plots
+        print_json(payload)
     else:
-        _print(report, args.top)
+        _print(report, update, plots, args.top)
     return 0
 
 
-def _forecast_text(style: dict[str, Any]) -> str:
-    fc = style.get("forecast")
+def _forecast_text(style: StyleReport) -> str:
+    fc = style.forecast
     if not fc:
         return "-"
-    return f"{fc['share'][0]:.1%} [{fc['low'][0]:.1%}-{fc['high'][0]:.1%}]"
+    return f"{fc.share[0]:.1%} [{fc.low[0]:.1%}-{fc.high[0]:.1%}]"
 
 
-def _print(report: dict[str, Any], top: int) -> None:
-    update = report["update"]
-    if update["mode"] == "recluster":
-        print(f"clustered: {update['styles']} styles, {update['assigned']} garments assigned, "
-              f"{update['unassigned']} left out; ids kept {update['kept_ids']}, new {update['new_ids']}")
-    else:
-        print(f"assigned {update['assigned']} of {update['considered']} garments without a style (new or left out) "
-              "to existing styles")
-    skipped = report["skipped"]
-    if skipped["future_videos"] or skipped["undated_videos"]:
-        print(f"left out: {skipped['future_videos']} videos posted in the future, {skipped['undated_videos']} undated")
-    print(f"{report['posts']} posts {report['first_day']} .. {report['as_of']}\n")
+def _print(report: TrendsReport, update: StylesUpdate, plots: list[str], top: int) -> None:
+    if update.recluster is not None:
+        run = update.recluster
+        print(f"clustered: {len(run.styles)} styles, {run.assigned} garments assigned, "
+              f"{run.unassigned} left out; ids kept {run.kept_ids}, new {run.new_ids}")
+    elif update.assign is not None:
+        print(f"assigned {update.assign.assigned} of {update.assign.considered} garments without a style "
+              "(new or left out) to existing styles")
+    skipped = report.skipped
+    if skipped.future_videos or skipped.undated_videos:
+        print(f"left out: {skipped.future_videos} videos posted in the future, {skipped.undated_videos} undated")
+    print(f"{report.posts} posts {report.first_day} .. {report.as_of}\n")
     rows = [
-        [s["id"], s["name"][:40], s["kind"] or "-", s["garments"], s["creators"], s["state"], f"{s['score']:.1f}",
-         f"{s['growth']:.1f}x", s["takeoff"] or "-", f"{s['series']['share'][-1]:.1%}" if s["series"]["share"] else "-",
+        [s.id, s.name[:40], s.kind or "-", s.garments, s.creators, s.state, f"{s.score:.1f}",
+         f"{s.growth:.1f}x", s.takeoff or "-", f"{s.series.share[-1]:.1%}" if s.series.share else "-",
          _forecast_text(s)]
-        for s in report["styles"][:top]
+        for s in report.styles[:top]
     ]
     print_table(["id", "style", "kind", "garments", "creators", "state", "score", "growth", "take-off",
                  "share now", "next week"], rows)
-    bt = report["backtest"]
-    print(f"\nforecast: {bt['chosen']} (backtest on {bt['series']} styles: " + ", ".join(
-        f"{m} MAE {e['mae']:.4f}" + (f" MAPE {e['mape']:.0f}%" if e["mape"] is not None else "")
-        for m, e in bt["errors"].items()) + ")")
-    for path in report.get("plots", []):
+    bt = report.backtest
+    print(f"\nforecast: {bt.chosen} (backtest on {bt.series} styles: " + ", ".join(
+        f"{m} MAE {e.mae:.4f}" + (f" MAPE {e.mape:.0f}%" if e.mape is not None else "")
+        for m, e in bt.errors.items()) + ")")
+    for path in plots:
         print(f"plot: {path}")

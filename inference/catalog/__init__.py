@@ -15,7 +15,8 @@ The :class:`Catalog` is assembled from one class of queries per concern:
 
 - :mod:`~inference.catalog.base` connections, transactions, migrations, meta;
 - :mod:`~inference.catalog.videos` what the ingest writes and the plain reads after it;
-- :mod:`~inference.catalog.index` what the garment index reads.
+- :mod:`~inference.catalog.index` what the garment index reads;
+- :mod:`~inference.catalog.styles` styles, garment assignments, posts and sightings (trends).
 """
 
 from __future__ import annotations
@@ -24,10 +25,20 @@ from inference.catalog.base import CATALOG_FILE
 from inference.catalog.index import GarmentStyle, IndexQueries
 from inference.catalog.records import FrameRow, GarmentRecord, GarmentRow, VideoRecord
 from inference.catalog.schema import SCHEMA_VERSION
+from inference.catalog.styles import (
+    ClusterableGarment,
+    PostRecord,
+    StyleAssignment,
+    StyledGarment,
+    StyleGarment,
+    StyleQueries,
+    StyleRecord,
+    StyleWord,
+)
 from inference.catalog.videos import VideoQueries
 
 
-class Catalog(VideoQueries, IndexQueries):
+class Catalog(VideoQueries, IndexQueries, StyleQueries):
     """SQLite catalog of one data directory; safe to share between threads.
 
     Each thread gets its own connection; writes serialise on SQLite's lock (WAL lets
@@ -39,9 +50,16 @@ __all__ = [
     "CATALOG_FILE",
     "SCHEMA_VERSION",
     "Catalog",
+    "ClusterableGarment",
     "FrameRow",
     "GarmentRecord",
     "GarmentRow",
     "GarmentStyle",
+    "PostRecord",
+    "StyleAssignment",
+    "StyleGarment",
+    "StyleRecord",
+    "StyleWord",
+    "StyledGarment",
     "VideoRecord",
 ]

@@ -65,7 +65,7 @@ MIGRATIONS: list[str] = [
     );
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
-    # v2: styles found by clustering (inference/trends.py) and each garment's style.
+    # v2: styles found by clustering (inference/trends/) and each garment's style.
     """
     CREATE TABLE styles (
         id INTEGER PRIMARY KEY,

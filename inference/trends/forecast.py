@@ -19,41 +19,13 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import logging
 from collections.abc import Callable, Mapping
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from configs import ConfigError, from_dict, load
-
-logger = logging.getLogger(__name__)
+from inference.trends.settings import ForecastConfig
 
 BASELINES = ("last_value", "linear_trend")
-
-
-@dataclasses.dataclass
-class ForecastConfig:
-    """Share forecasts and their backtest (section ``forecast`` of configs/trends.yaml)."""
-
-    method: str = "auto"  # auto (lowest backtest MAE), last_value, linear_trend or damped_trend
-    horizon_weeks: int = 4  # weeks ahead to forecast
-    backtest_weeks: int = 4  # weeks hidden at each backtest origin
-    backtest_origins: int = 3  # successive origins (each one week earlier) averaged in the backtest
-    trend_weeks: int = 6  # weeks the linear-trend baseline is fitted on
-    interval: float = 0.9  # coverage of the forecast interval
-    min_history_weeks: int = 4  # weeks a series needs before the hidden ones to be backtested
-
-
-def load_config(user_file: str | Path | None = None) -> ForecastConfig:
-    """The ``forecast`` section of the packaged trends config, with the user's file over it."""
-    config = from_dict(ForecastConfig, load("trends", user_file).get("forecast"))
-    if config.method != "auto" and config.method not in FORECASTERS:
-        raise ConfigError(f"forecast.method must be auto or one of {', '.join(FORECASTERS)}")
-    if config.horizon_weeks < 1 or config.backtest_weeks < 1 or config.backtest_origins < 1:
-        raise ConfigError("forecast horizon_weeks, backtest_weeks and backtest_origins must be >= 1")
-    return config
 
 
 # --------------------------------------------------------------------------------------
@@ -131,9 +103,6 @@ class Backtest:
     chosen: str  # forecaster used for the forecasts
     beats_baselines: bool  # chosen is not a baseline and has lower MAE than both
     series: int  # series that had enough history to be backtested
-
-    def as_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 def backtest(series: Mapping[int, np.ndarray], config: ForecastConfig) -> Backtest:

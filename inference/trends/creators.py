@@ -33,47 +33,16 @@ import datetime as dt
 import logging
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from configs import ConfigError, from_dict, load
-from inference.trends import Sighting, StyleTrend, TrendData
+from inference.trends.rising import StyleTrend
+from inference.trends.series import Sighting, TrendData
+from inference.trends.settings import CreatorsConfig
 from inference.types import follower_tier, tier_bounds
 
 logger = logging.getLogger(__name__)
-
-
-@dataclasses.dataclass
-class CreatorsConfig:
-    """Originators, influence and trendsetters (section ``creators`` of configs/trends.yaml)."""
-
-    min_frames: int = 2  # frames a video must show a style in to count (unless the creator wears it again)
-    min_frame_share: float = 0.5  # ...or this share of the video's frames (one kept frame of a one-shot video counts)
-    distance_mads: float = 6.0  # sightings farther than median + this many MADs of the style's distances don't count
-    # (gross outliers only: on a 1,000-video bench world slice, 3 MADs dropped 2.3 true sightings per stray)
-    runners_up: int = 3  # adopters shown after the originator
-    influence_days: int = 14  # B adopting within this many days after A counts for A -> B
-    influence_min_styles: int = 3  # styles an influence edge must rest on
-    influence_min_lift: float = 2.0  # observed / expected, at least
-    influence_max_p: float = 0.05  # false discovery rate of influence edges (Benjamini-Hochberg)
-
-
-def load_config(user_file: str | Path | None = None) -> CreatorsConfig:
-    """The ``creators`` section of the packaged trends config, with the user's file over it."""
-    config = from_dict(CreatorsConfig, load("trends", user_file).get("creators"))
-    checks = [
-        (config.min_frames >= 1, "creators.min_frames must be >= 1"),
-        (config.min_frame_share >= 0, "creators.min_frame_share must be >= 0 (above 1 turns the share rule off)"),
-        (config.distance_mads > 0, "creators.distance_mads must be > 0"),
-        (config.runners_up >= 0, "creators.runners_up must be >= 0"),
-        (config.influence_days >= 1, "creators.influence_days must be >= 1"),
-    ]
-    for ok, message in checks:
-        if not ok:
-            raise ConfigError(message)
-    return config
 
 
 # --------------------------------------------------------------------------------------
@@ -99,7 +68,8 @@ class Adoption:
     def tier(self) -> str:
         return follower_tier(self.followers)
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for ``--json``: the fields, the day in ISO, and the follower tier."""
         record = dataclasses.asdict(self)
         record["day"] = self.day.isoformat()
         record["tier"] = self.tier
@@ -167,11 +137,12 @@ class Origin:
     lead_days: int  # days between the originator and the first runner-up (0 without one)
     strays_skipped: int  # earlier sightings not counted (one stray frame, far from the centroid)
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for ``--json``."""
         return {
             "style_id": self.style_id,
-            "originator": self.originator.as_dict(),
-            "runners_up": [a.as_dict() for a in self.runners_up],
+            "originator": self.originator.to_dict(),
+            "runners_up": [a.to_dict() for a in self.runners_up],
             "tied_with": self.tied_with,
             "adopters": self.adopters,
             "lead_days": self.lead_days,
@@ -337,9 +308,6 @@ class Trendsetter:
     originated: int  # of those, styles the creator was first to wear (alone or tied)
     days_before_takeoff: float  # median days between their adoption and the style's take-off
     examples: list[int]  # risen styles they adopted earliest in, best first
-
-    def as_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 def reciprocal_ranks(adopters: Sequence[Adoption]) -> list[float]:

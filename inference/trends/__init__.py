@@ -1,0 +1,149 @@
+"""Styles and trends: cluster garment embeddings into styles, name them, keep their ids, follow
+them over time, forecast them, and find who started them.
+
+One module per step, each over plain records:
+
+- :mod:`~inference.trends.settings` the config sections of ``configs/trends.yaml``;
+- :mod:`~inference.trends.kmeans` spherical k-means, k by silhouette, split / merge refinement;
+- :mod:`~inference.trends.clustering` garments (or outfits) into clusters, strays left out;
+- :mod:`~inference.trends.naming` names from a fashion vocabulary, through the text tower;
+- :mod:`~inference.trends.identity` style ids kept across runs, new garments assigned;
+- :mod:`~inference.trends.series` sightings, posts and per-period series;
+- :mod:`~inference.trends.rising` rising / fading verdicts and take-off days;
+- :mod:`~inference.trends.forecast` next weeks' share, backtested against naive baselines;
+- :mod:`~inference.trends.creators` originators, influence and trendsetters;
+- :mod:`~inference.trends.reports` the reports behind ``stylescope trends`` / ``creators``.
+
+>>> from inference import trends
+>>> config = trends.load_config()
+"""
+
+from inference.trends.clustering import NOISE, Cluster, Clustering, cluster_garments
+from inference.trends.creators import (
+    Adoption,
+    Influence,
+    Origin,
+    Trendsetter,
+    adoptions_by_style,
+    influence,
+    leaderboard,
+    originators,
+    trendsetters,
+)
+from inference.trends.forecast import Backtest, ShareForecast, forecast_shares
+from inference.trends.identity import (
+    STATE_KEY,
+    AssignResult,
+    ReclusterResult,
+    Style,
+    StylesUpdate,
+    assign_new_garments,
+    load_styles,
+    recluster,
+    update_styles,
+)
+from inference.trends.naming import Vocabulary, load_vocabulary, name_styles
+from inference.trends.reports import (
+    Adopter,
+    CreatorPage,
+    CreatorsReport,
+    CreatorStyle,
+    NamedOrigin,
+    SeriesCounts,
+    SkippedVideos,
+    StyleAdopters,
+    StyleReport,
+    TrendsReport,
+    creator_styles,
+    creators_report,
+    medoids,
+    plot_rising,
+    trends_report,
+)
+from inference.trends.rising import StyleTrend, rising_styles
+from inference.trends.series import (
+    Post,
+    SeriesSet,
+    Sighting,
+    StyleSeries,
+    TrendData,
+    load_trend_data,
+    style_series,
+)
+from inference.trends.settings import (
+    ClusterConfig,
+    CreatorsConfig,
+    ForecastConfig,
+    NamingConfig,
+    RisingConfig,
+    SeriesConfig,
+    TrendsConfig,
+    load_config,
+    load_creators_config,
+    load_forecast_config,
+)
+
+__all__ = [
+    "NOISE",
+    "STATE_KEY",
+    "Adopter",
+    "Adoption",
+    "AssignResult",
+    "Backtest",
+    "Cluster",
+    "ClusterConfig",
+    "Clustering",
+    "CreatorPage",
+    "CreatorStyle",
+    "CreatorsConfig",
+    "CreatorsReport",
+    "ForecastConfig",
+    "Influence",
+    "NamedOrigin",
+    "NamingConfig",
+    "Origin",
+    "Post",
+    "ReclusterResult",
+    "RisingConfig",
+    "SeriesConfig",
+    "SeriesCounts",
+    "SeriesSet",
+    "ShareForecast",
+    "Sighting",
+    "SkippedVideos",
+    "Style",
+    "StyleAdopters",
+    "StyleReport",
+    "StyleSeries",
+    "StyleTrend",
+    "StylesUpdate",
+    "TrendData",
+    "TrendsConfig",
+    "TrendsReport",
+    "Trendsetter",
+    "Vocabulary",
+    "adoptions_by_style",
+    "assign_new_garments",
+    "cluster_garments",
+    "creator_styles",
+    "creators_report",
+    "forecast_shares",
+    "influence",
+    "leaderboard",
+    "load_config",
+    "load_creators_config",
+    "load_forecast_config",
+    "load_styles",
+    "load_trend_data",
+    "load_vocabulary",
+    "medoids",
+    "name_styles",
+    "originators",
+    "plot_rising",
+    "recluster",
+    "rising_styles",
+    "style_series",
+    "trends_report",
+    "trendsetters",
+    "update_styles",
+]

@@ -1,0 +1,199 @@
+"""Clustering garment embeddings into styles.
+
+A full run clusters every garment (per garment kind, over whole outfits, or all pooled:
+``cluster.group_by``), either with spherical k-means whose k is chosen from the data
+(:mod:`inference.trends.kmeans`; frames far beyond the typical distance to their centroid
+are left out), or with HDBSCAN, which leaves garments far from any dense region
+unassigned. Clusters below ``min_style_size`` garments are dissolved.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+
+from inference.trends.kmeans import kmeans_centroids, nearest_centroid, normalise, sample_rows
+from inference.trends.settings import ClusterConfig
+
+logger = logging.getLogger(__name__)
+
+NOISE = -1  # label of a garment that belongs to no style
+
+
+@dataclasses.dataclass
+class Cluster:
+    """One cluster found by a run, before it gets a style id."""
+
+    kind: str | None  # garment kind, "outfit", or None when kinds are pooled
+    centroid: np.ndarray  # unit-length float32 (D,)
+    size: int  # garments assigned
+    radius: float  # cosine distance inside which new garments are assigned to it
+
+
+@dataclasses.dataclass
+class Clustering:
+    """Result of clustering: a label per garment (index into ``clusters`` or NOISE)."""
+
+    labels: np.ndarray  # int64 (N,)
+    distances: np.ndarray  # float32 (N,) cosine distance to the assigned centroid (nan for noise)
+    clusters: list[Cluster]
+    selection: dict[str, dict[int, float]]  # per group: silhouette of each k tried (k-means)
+
+
+def noise_limits(distances: np.ndarray, labels: np.ndarray, k: int, mads: float, floor: float = 0.01) -> np.ndarray:
+    """Per cluster, the distance beyond which a member is a stray.
+
+    One standard for all clusters: the typical cluster's median distance plus ``mads`` times
+    the typical cluster's robust deviation (1.4826 MAD, at least ``floor``), each cluster
+    weighing the same so that a mass of near-duplicates does not set it; but never below a
+    cluster's own median, so that a loose style keeps at least its core.
+    """
+    members = [distances[labels == c] for c in range(k)]
+    medians = np.asarray([float(np.median(m)) if len(m) else np.nan for m in members])
+    deviations = np.asarray([1.4826 * float(np.median(np.abs(m - np.median(m)))) if len(m) else np.nan
+                             for m in members])
+    limit = float(np.nanmedian(medians)) + mads * max(float(np.nanmedian(deviations)), floor) + 1e-6
+    return np.where(np.isnan(medians), limit, np.maximum(limit, np.nan_to_num(medians)))
+
+
+def _radius(distances: np.ndarray, config: ClusterConfig) -> float:
+    if len(distances) == 0:
+        return 0.0
+    return float(np.quantile(distances, config.assign_quantile)) * config.assign_slack + 1e-4
+
+
+def _density_group(vectors: np.ndarray, config: ClusterConfig) -> tuple[np.ndarray, list[float]]:
+    """Centroids of the HDBSCAN clusters found in a sample, and radii from their members."""
+    from sklearn.cluster import HDBSCAN
+
+    rng = np.random.default_rng(config.seed)
+    sample = vectors[sample_rows(len(vectors), config.selection_sample, rng)]
+    if len(sample) < max(2, config.min_cluster_size):
+        centroid = normalise(sample.mean(axis=0, keepdims=True))
+        return centroid, [_radius(1.0 - sample @ centroid[0], config)]
+    labels = HDBSCAN(min_cluster_size=config.min_cluster_size, cluster_selection_method=config.density_selection,
+                     copy=True).fit_predict(sample)
+    centroids, radii = [], []
+    for c in np.unique(labels[labels >= 0]):
+        members = sample[labels == c]
+        centroid = normalise(members.mean(axis=0, keepdims=True))[0]
+        centroids.append(centroid)
+        radii.append(_radius(1.0 - members @ centroid, config))
+    logger.info("HDBSCAN: %d of %d sampled garments in %d clusters", int((labels >= 0).sum()), len(sample), len(centroids))
+    if not centroids:
+        return np.zeros((0, vectors.shape[1]), np.float32), []
+    return np.stack(centroids), radii
+
+
+def _assign_group(
+    vectors: np.ndarray, centroids: np.ndarray, config: ClusterConfig, radii: list[float] | None = None
+) -> tuple[np.ndarray, np.ndarray, list[float]]:
+    """Labels, distances and radii of a group.
+
+    With ``radii`` (density clusters, from the fitted members), garments outside their
+    nearest cluster's radius are noise; otherwise (k-means) garments beyond
+    :func:`noise_limits` are noise (k-means puts every garment somewhere, and those far
+    ones are mostly strays: half-seen people, rare styles that got no cluster), and the
+    radii are set from the members' distances.
+    """
+    if len(centroids) == 0:
+        return np.full(len(vectors), NOISE), np.full(len(vectors), np.nan, np.float32), []
+    labels, distances = nearest_centroid(vectors, centroids)
+    if radii is None:
+        limits = np.full(len(centroids), np.inf)
+        if config.noise_mads > 0 and len(distances):
+            limits = noise_limits(distances, labels, len(centroids), config.noise_mads)
+            labels[distances > limits[labels]] = NOISE
+        # new garments are held to the same limits as the run's own
+        radii = [min(_radius(distances[labels == c], config), float(limits[c])) for c in range(len(centroids))]
+    else:
+        labels[distances > np.asarray(radii)[labels]] = NOISE
+    return labels, distances, radii
+
+
+def _groups(kinds: Sequence[str], group_by: str) -> dict[str | None, np.ndarray]:
+    """Indices of the garments (or, for outfits, the frames) each group clusters."""
+    if group_by == "all":
+        return {None: np.arange(len(kinds))}
+    kind_array = np.asarray(kinds, dtype=object)
+    return {str(k): np.flatnonzero(kind_array == k) for k in sorted(set(kinds))}
+
+
+def outfit_vectors(vectors: np.ndarray, frame_ids: np.ndarray, kinds: Sequence[str] | None = None,
+                   use_kinds: Sequence[str] = ()) -> tuple[np.ndarray, np.ndarray]:
+    """One unit vector per frame and each garment's frame row.
+
+    A frame's vector is the mean of its garments of ``use_kinds`` (all of them when
+    ``use_kinds`` is empty, ``kinds`` is not given, or the frame has none of those kinds).
+    """
+    frames, inverse = np.unique(frame_ids, return_inverse=True)
+    sums = np.zeros((len(frames), vectors.shape[1]), np.float32)
+    np.add.at(sums, inverse, vectors)
+    if use_kinds and kinds is not None:
+        chosen = np.isin(np.asarray(kinds, dtype=object), list(use_kinds))
+        picked = np.zeros_like(sums)
+        np.add.at(picked, inverse[chosen], vectors[chosen])
+        has = np.bincount(inverse[chosen], minlength=len(frames)) > 0
+        sums[has] = picked[has]
+    return normalise(sums), inverse
+
+
+def cluster_garments(
+    vectors: np.ndarray,
+    kinds: Sequence[str],
+    frame_ids: np.ndarray,
+    config: ClusterConfig,
+) -> Clustering:
+    """Cluster garment embeddings into styles as ``config`` says.
+
+    Args:
+        vectors: (N, D) garment embeddings (normalised here).
+        kinds: garment kind of each row (top / bottom / full).
+        frame_ids: frame of each row (used when ``group_by`` is ``outfit``).
+        config: clustering settings.
+
+    Returns:
+        A :class:`Clustering`: per-garment labels and distances, and the clusters.
+    """
+    vectors = normalise(vectors)
+    if config.group_by == "outfit":
+        frame_vectors, frame_of = outfit_vectors(vectors, np.asarray(frame_ids), kinds, config.outfit_kinds)
+        inner = dataclasses.replace(config, group_by="all")
+        result = cluster_garments(frame_vectors, ["outfit"] * len(frame_vectors), np.arange(len(frame_vectors)), inner)
+        for cluster in result.clusters:
+            cluster.kind = "outfit"
+        return Clustering(result.labels[frame_of], result.distances[frame_of], result.clusters, result.selection)
+    labels = np.full(len(vectors), NOISE, np.int64)
+    distances = np.full(len(vectors), np.nan, np.float32)
+    clusters: list[Cluster] = []
+    selection: dict[str, dict[int, float]] = {}
+    for kind, rows in _groups(kinds, config.group_by).items():
+        if len(rows) == 0:
+            continue
+        group = vectors[rows]
+        fitted_radii: list[float] | None = None
+        if config.method == "kmeans":
+            centroids, selection[str(kind)] = kmeans_centroids(group, config)
+        else:
+            centroids, fitted_radii = _density_group(group, config)
+        group_labels, group_distances, radii = _assign_group(group, centroids, config, fitted_radii)
+        keep = group_labels >= 0
+        labels[rows[keep]] = group_labels[keep] + len(clusters)
+        distances[rows[keep]] = group_distances[keep]
+        for c in range(len(centroids)):
+            size = int((group_labels == c).sum())
+            clusters.append(Cluster(kind, centroids[c], size, radii[c]))
+    return _drop_small(Clustering(labels, distances, clusters, selection), config.min_style_size)
+
+
+def _drop_small(clustering: Clustering, min_size: int) -> Clustering:
+    """Dissolve clusters below ``min_size`` garments and renumber the rest."""
+    keep = [i for i, c in enumerate(clustering.clusters) if c.size >= max(1, min_size)]
+    remap = np.full(len(clustering.clusters) + 1, NOISE, np.int64)
+    remap[keep] = np.arange(len(keep))
+    labels = np.where(clustering.labels >= 0, remap[clustering.labels], NOISE)
+    distances = np.where(labels >= 0, clustering.distances, np.nan).astype(np.float32)
+    return Clustering(labels, distances, [clustering.clusters[i] for i in keep], clustering.selection)
