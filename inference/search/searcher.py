@@ -1,0 +1,241 @@
+"""The searcher: a query becomes one embedding, the filters a selection, and the live index
+answers inside it; hits are de-duplicated and joined with the catalog."""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from core.errors import BadInputError
+from inference.catalog import Catalog
+from inference.index import (
+    GarmentIndex,
+    IndexConfig,
+    Selection,
+    check_encoder,
+    embed_images,
+    read_image,
+)
+from inference.search.metadata import CatalogMetadata
+from inference.search.ranking import dedupe_order
+from inference.search.results import SearchHit, SearchResult, group_by_creator
+from inference.search.settings import SearchConfig, SearchFilters
+from inference.types import follower_tier
+
+if TYPE_CHECKING:
+    from models.base import Encoder
+
+logger = logging.getLogger(__name__)
+
+
+class Searcher:
+    """Answers searches over one data directory; keep one per process (thread-safe).
+
+    Args:
+        data_dir: the deployment directory.
+        encoder: the encoder for queries; default: the one the live index was built with.
+        config: search settings; default the packaged ones.
+        index_config: index settings; default the packaged ones.
+    """
+
+    def __init__(
+        self,
+        data_dir: str | Path,
+        encoder: Encoder | None = None,
+        config: SearchConfig | None = None,
+        index_config: IndexConfig | None = None,
+    ):
+        self.data_dir = Path(data_dir)
+        self.config = config or SearchConfig.load()
+        self.catalog = Catalog(self.data_dir)
+        self.index = GarmentIndex(self.data_dir, index_config, None)
+        self.encoder = encoder or self._index_encoder()
+        self.index.encoder_info = self.encoder.describe()
+        check_encoder(self.index.version().meta, self.index.encoder_info)
+        self.metadata = CatalogMetadata(self.data_dir)
+        self._selections: collections.OrderedDict[Any, Selection] = collections.OrderedDict()
+        self._cache_lock = threading.Lock()
+
+    def _index_encoder(self) -> Encoder:
+        from models.registry import create_encoder
+
+        info = self.index.version().encoder_info
+        return create_encoder(str(info["name"]))
+
+    def close(self) -> None:
+        """Close the catalog connections."""
+        self.catalog.close()
+        self.metadata.close()
+
+    # -- queries ---------------------------------------------------------------------------------
+    def embed_query(
+        self, image: Any = None, text: str | None = None, kinds: Sequence[str] = ()
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """The query embedding (float32 (dim,), unit length) and a description of the query."""
+        if image is None and text is None:
+            raise BadInputError("give an image, a text, or both to search with")
+        parts: list[np.ndarray] = []
+        query: dict[str, Any] = {}
+        if image is not None:
+            crop, query["garment"] = self._localise(read_image(image), kinds)
+            parts.append(embed_images(self.encoder, [crop], 1)[0])
+        if text is not None:
+            if not text.strip():
+                raise BadInputError("the text query is empty")
+            parts.append(self.encoder.encode_text([text])[0])
+            query["text"] = text
+        if len(parts) == 2:
+            weight = self.config.text_weight
+            vector = (1 - weight) * parts[0] + weight * parts[1]
+            query["mode"] = "image+text"
+        else:
+            vector = parts[0]
+            query["mode"] = "image" if image is not None else "text"
+        norm = float(np.linalg.norm(vector))
+        if not np.isfinite(norm) or norm < 1e-6:
+            raise BadInputError("the image and text queries cancel out; change the text weight")
+        return (vector / norm).astype(np.float32), query
+
+    def _localise(
+        self, image: np.ndarray, kinds: Sequence[str]
+    ) -> tuple[np.ndarray, dict[str, Any] | None]:
+        """The garment to search with: the wanted kind, else the whole outfit, else the image."""
+        if not self.config.localise:
+            return image, None
+        from inference.garments import localise_image
+
+        crops = localise_image(image)
+        if not crops:
+            return image, None
+        wanted = (
+            [c for c in crops if c.kind in kinds]
+            or [c for c in crops if c.kind == "full"]
+            or list(crops)
+        )
+        crop = max(wanted, key=lambda c: c.score * c.box.area)
+        return crop.image, {
+            "kind": crop.kind,
+            "box": list(crop.box.as_tuple()),
+            "method": crop.method,
+        }
+
+    def search(
+        self,
+        image: Any = None,
+        text: str | None = None,
+        k: int | None = None,
+        filters: SearchFilters | None = None,
+        by_creator: bool = False,
+        dedupe: bool = True,
+    ) -> SearchResult:
+        """Search by image (path, bytes or RGB array), text, or both.
+
+        Raises:
+            BadInputError: no query, an image that is not an image, k out of range, a filter
+                naming an unknown creator or style, or an empty index.
+        """
+        filters = filters or SearchFilters()
+        vector, query = self.embed_query(image, text, filters.kinds)
+        result = self.search_vector(vector, k, filters, by_creator, dedupe)
+        result.query.update(query)
+        return result
+
+    def search_vector(
+        self,
+        vector: np.ndarray,
+        k: int | None = None,
+        filters: SearchFilters | None = None,
+        by_creator: bool = False,
+        dedupe: bool = True,
+    ) -> SearchResult:
+        """Search with a ready query embedding (float32 (dim,), unit length)."""
+        k = self.config.k if k is None else k
+        filters = filters or SearchFilters()
+        version = self.index.version()
+        size = len(version)
+        if size == 0:
+            raise BadInputError(
+                "the index is empty: ingest some videos first (`stylescope ingest`)"
+            )
+        if k <= 0:
+            raise BadInputError(f"k must be at least 1, got {k}")
+        if k > size:
+            raise BadInputError(f"k={k} is larger than the index ({size} garments)")
+        selection = self._selection(filters, version)
+        fetch = min(size, k * max(1, self.config.dedup_fetch_factor)) if dedupe else k
+        scores, ids = version.search(vector.reshape(1, -1), fetch, selection)
+        found = ids[0] >= 0
+        ids, scores = ids[0][found], scores[0][found]
+        if dedupe and len(ids) > 1:
+            video, kind = self.metadata.videos_and_kinds(ids)
+            vectors = version.store.vectors[version.store.rows(ids)].astype(np.float32)
+            keep = dedupe_order(video, kind, vectors, self.config.dedup_threshold, k)
+            ids, scores = ids[keep], scores[keep]
+        hits = self._join(ids[:k], scores[:k])
+        return SearchResult(
+            hits=hits,
+            query={"k": k, "filters": filters},
+            index_version=version.name,
+            matched=len(selection) if filters and selection is not None else None,
+            groups=group_by_creator(hits) if by_creator else None,
+        )
+
+    # -- filters and the join --------------------------------------------------------------------
+    def _selection(self, filters: SearchFilters, version: Any) -> Selection | None:
+        """Allowed garment ids: the filters', or every catalog garment when the index holds
+        garments the catalog no longer has (until `stylescope index sync`); None: all."""
+        self.metadata.refresh()
+        key = (filters, self.metadata.generation, version.name, version.meta.get("generation"))
+        with self._cache_lock:
+            if key in self._selections:
+                self._selections.move_to_end(key)
+                return self._selections[key]
+        if filters:
+            selection: Selection | None = self.metadata.select(filters)
+        else:
+            live = self.metadata.live_ids()
+            stale = len(live) != len(version) or not version.store.contains(live).all()
+            selection = Selection(live) if stale else None
+            if stale:
+                # Normal for a moment while a video is being indexed; lasting only after a crash.
+                logger.info("index and catalog differ (an ingest in flight, or run `stylescope index sync`)")
+        with self._cache_lock:
+            self._selections[key] = selection  # type: ignore[assignment]
+            while len(self._selections) > self.config.selection_cache:
+                self._selections.popitem(last=False)
+        return selection
+
+    def _join(self, ids: np.ndarray, scores: np.ndarray) -> list[SearchHit]:
+        """The hits' catalog facts, from the in-memory catalog metadata (refreshed whenever
+        the catalog changes, so as current as a query)."""
+        if not len(ids):
+            return []
+        id_list = ids.tolist()
+        facts = self.metadata.describe(id_list)
+        root = str(self.data_dir) + os.sep
+        return [
+            SearchHit(
+                garment_id=garment_id,
+                score=score,
+                kind=f[0],
+                crop_path=root + f[9],
+                creator=f[4],
+                followers=f[5],
+                tier=follower_tier(f[5]),
+                video_id=f[1],
+                source_path=f[2],
+                t_s=f[3],
+                posted_at=f[6],
+                style_id=f[7],
+                style=f[8],
+            )
+            for garment_id, score in zip(id_list, scores.tolist(), strict=True)
+            if (f := facts.get(garment_id)) is not None
+        ]
