@@ -87,8 +87,7 @@ def search_filters(
 
 def style_choices(services: Services) -> list[str]:
     """``"id: name"`` of every style, for the style filter and the style picker."""
-    rows = services.catalog.conn.execute("SELECT id, name FROM styles ORDER BY id").fetchall()
-    return [f"{r[0]}: {r[1]}" for r in rows]
+    return [f"{style.id}: {style.name}" for style in services.catalog.style_names()]
 
 
 def creator_choices(services: Services) -> list[str]:
@@ -295,12 +294,8 @@ def creator_page(services: Services, handle: str) -> dict[str, Any]:
             else:
                 adopted.append(entry)
     ranked = next((t.as_dict() for t in board if t.creator == handle), None)
-    videos = services.catalog.conn.execute(
-        "SELECT COUNT(*) FROM videos v JOIN creators c ON c.id = v.creator_id "
-        "WHERE c.handle = ? AND v.status = 'done'",
-        (handle,),
-    ).fetchone()[0]
-    return {"creator": handle, "followers": followers[handle], "videos": int(videos),
+    videos = services.catalog.done_video_count(handle)
+    return {"creator": handle, "followers": followers[handle], "videos": videos,
             "trendsetter": ranked, "started": started, "adopted": adopted}
 
 

@@ -166,8 +166,7 @@ class Services:
     def describe(self) -> dict[str, Any]:
         """Catalog counts and what is loaded, for the page header."""
         counts = self.catalog.counts()
-        styles = self.catalog.conn.execute("SELECT COUNT(*) FROM styles").fetchone()[0]
-        return {"data_dir": str(self.data_dir), "styles": int(styles), **counts}
+        return {"data_dir": str(self.data_dir), "styles": self.catalog.style_count(), **counts}
 
     def close(self) -> None:
         """Close catalog connections."""

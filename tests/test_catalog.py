@@ -120,3 +120,44 @@ def test_concurrent_first_opens_migrate_once(data_dir):
     assert errors == []
     with Catalog(data_dir) as catalog:
         assert catalog.schema_version == SCHEMA_VERSION
+
+
+def test_metadata_counts_and_lookups(data_dir):
+    with Catalog(data_dir) as catalog:
+        ids = _add_video(catalog, "a.mp4") + _add_video(catalog, "b.mp4", creator="bo", garments=2)
+        _add_video(catalog, "c.mp4")
+        assert not catalog.has_styles() and catalog.style_count() == 0
+        with catalog.transaction() as tx:
+            for style_id, name in ((2, "mono checks"), (1, "red stripes")):
+                tx.execute("INSERT INTO styles(id, name, created_at, updated_at) VALUES (?, ?, 'x', 'x')",
+                           (style_id, name))
+            tx.execute("INSERT INTO garment_styles(garment_id, style_id, distance) VALUES (?, 2, 0.1)", (ids[0],))
+        assert catalog.has_styles() and catalog.style_count() == 2
+        assert [(s.id, s.name) for s in catalog.style_names()] == [(1, "red stripes"), (2, "mono checks")]
+        assert catalog.garment_style_ids() == {ids[0]: 2}
+        assert catalog.done_video_count("ann") == 2 and catalog.done_video_count("nobody") == 0
+        assert catalog.frames_by_method() == {"hog": 3}
+
+
+def test_metadata_reader_reads_columns_and_sees_other_commits(data_dir):
+    with Catalog(data_dir) as catalog:
+        first = _add_video(catalog, "a.mp4", garments=2)
+        reader = catalog.metadata_reader()
+        try:
+            version = reader.data_version()
+            with reader.snapshot():
+                creators, videos = reader.creators(), reader.videos()
+                garments = reader.garments_after(-1)
+                assert reader.garment_count() == 2
+            assert creators.handles == ["ann"] and creators.followers == [20_000]
+            assert videos.statuses == ["done"] and videos.posted_at == ["2026-05-01"]
+            assert videos.creator_ids == creators.ids
+            assert garments.ids == first and garments.kinds == ["top", "top"] and garments.t_s == [0.5, 0.5]
+            assert garments.video_ids == videos.ids * 2
+            second = _add_video(catalog, "b.mp4", garments=1)
+            assert reader.data_version() != version
+            assert reader.garments_after(first[-1]).ids == second
+            assert reader.styles_version().styles == 0 and reader.style_name_by_id() == {}
+            assert reader.garment_styles().garment_ids == []
+        finally:
+            reader.close()

@@ -14,18 +14,29 @@ FAISS ids.
 The :class:`Catalog` is assembled from one class of queries per concern:
 
 - :mod:`~inference.catalog.base` connections, transactions, migrations, meta;
-- :mod:`~inference.catalog.videos` what the ingest writes and the plain reads after it.
+- :mod:`~inference.catalog.videos` what the ingest writes and the plain reads after it;
+- :mod:`~inference.catalog.metadata` columns for search's cache, counts and lookups for the app.
 """
 
 from __future__ import annotations
 
 from inference.catalog.base import CATALOG_FILE
+from inference.catalog.metadata import (
+    CreatorColumns,
+    GarmentColumns,
+    GarmentStyleColumns,
+    MetadataQueries,
+    MetadataReader,
+    StyleName,
+    StylesVersion,
+    VideoColumns,
+)
 from inference.catalog.records import FrameRow, GarmentRecord, GarmentRow, VideoRecord
 from inference.catalog.schema import SCHEMA_VERSION
 from inference.catalog.videos import VideoQueries
 
 
-class Catalog(VideoQueries):
+class Catalog(VideoQueries, MetadataQueries):
     """SQLite catalog of one data directory; safe to share between threads.
 
     Each thread gets its own connection; writes serialise on SQLite's lock (WAL lets
@@ -37,8 +48,15 @@ __all__ = [
     "CATALOG_FILE",
     "SCHEMA_VERSION",
     "Catalog",
+    "CreatorColumns",
     "FrameRow",
+    "GarmentColumns",
     "GarmentRecord",
     "GarmentRow",
+    "GarmentStyleColumns",
+    "MetadataReader",
+    "StyleName",
+    "StylesVersion",
+    "VideoColumns",
     "VideoRecord",
 ]

@@ -18,7 +18,7 @@ The package, one concern per module:
 
 from __future__ import annotations
 
-from inference.search.metadata import CatalogMetadata
+from inference.search.metadata import CatalogMetadata, GarmentFacts
 from inference.search.ranking import dedupe_hits, dedupe_order
 from inference.search.results import CreatorGroup, SearchHit, SearchResult, group_by_creator
 from inference.search.searcher import Searcher
@@ -27,6 +27,7 @@ from inference.search.settings import SearchConfig, SearchFilters
 __all__ = [
     "CatalogMetadata",
     "CreatorGroup",
+    "GarmentFacts",
     "SearchConfig",
     "SearchFilters",
     "SearchHit",

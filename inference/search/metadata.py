@@ -3,18 +3,16 @@ hits learn where they came from, without a query to the catalog per search."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import difflib
-import sqlite3
 import threading
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from core.errors import BadInputError
-from inference.catalog import CATALOG_FILE
+from inference.catalog import MetadataReader, StylesVersion
 from inference.index import Selection
 from inference.search.settings import SearchFilters
 from inference.types import GARMENT_KINDS, TIERS
@@ -24,18 +22,35 @@ _NO_DATE = np.iinfo(np.int32).min
 
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class GarmentFacts:
+    """What the catalog says about one garment, as search keeps it in memory."""
+
+    kind: str  # top, bottom or full
+    video_id: int
+    source_path: str  # the video file it came from
+    t_s: float  # moment in the video, seconds
+    creator: str  # creator handle ("" when the video has no creator)
+    followers: int  # creator's follower count
+    posted_at: str  # ISO date the video was posted ("" when unknown)
+    style_id: int | None  # style it belongs to, when styles have been computed
+    style: str | None  # that style's name
+    crop_path: str  # relative to the data directory
+
+
 class CatalogMetadata:
     """Garment, video, creator and style columns of the catalog as numpy arrays.
 
     Refreshed when the catalog changes (SQLite's ``data_version``): new garments are
     appended, anything else reloads. Filters compile to a :class:`Selection` here.
+
+    Args:
+        reader: a read-only connection of its own (``Catalog.metadata_reader()``); closed
+            by :meth:`close`.
     """
 
-    def __init__(self, data_dir: str | Path):
-        path = Path(data_dir) / CATALOG_FILE
-        self._conn = sqlite3.connect(
-            f"file:{path}?mode=ro", uri=True, check_same_thread=False, isolation_level=None
-        )
+    def __init__(self, reader: MetadataReader):
+        self._reader = reader
         self._lock = threading.Lock()
         self._data_version: int | None = None
         self.generation = 0  # bumps whenever the arrays change
@@ -46,15 +61,15 @@ class CatalogMetadata:
         self._crop_blob = b""  # every garment's crop path, UTF-8, concatenated
         self._crop_ends = np.zeros(1, np.int64)  # crop i is blob[ends[i]:ends[i + 1]]
         self._garment_style = np.zeros(0, np.int64)
-        self._signature: tuple[Any, ...] = ()
+        self._styles_version: StylesVersion | None = None
 
     def close(self) -> None:
-        self._conn.close()
+        self._reader.close()
 
     def refresh(self) -> None:
         """Reload what changed since the last call (cheap when nothing did)."""
         with self._lock:
-            version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+            version = self._reader.data_version()
             if version == self._data_version:
                 return
             self._data_version = version
@@ -62,55 +77,50 @@ class CatalogMetadata:
             self.generation += 1
 
     def _load(self) -> None:
-        conn = self._conn
-        conn.execute("BEGIN")  # one consistent snapshot
-        try:
-            self._load_creators_and_videos(conn)
-            self._load_garments(conn)
-            self._load_styles(conn)
-        finally:
-            conn.execute("COMMIT")
+        with self._reader.snapshot():  # one consistent snapshot
+            self._load_creators_and_videos()
+            self._load_garments()
+            self._load_styles()
 
-    def _load_creators_and_videos(self, conn: sqlite3.Connection) -> None:
-        creators = conn.execute("SELECT id, handle, followers FROM creators").fetchall()
-        top = max((c[0] for c in creators), default=0)
-        self.creator_ids = {c[1]: c[0] for c in creators}
+    def _load_creators_and_videos(self) -> None:
+        creators = self._reader.creators()
+        top = max(creators.ids, default=0)
+        self.creator_ids = dict(zip(creators.handles, creators.ids, strict=True))
         self._creator_followers = np.full(top + 1, -1, np.int64)
         self._creator_handle = [""] * (top + 1)
-        for cid, handle, followers in creators:
-            self._creator_followers[cid] = followers
-            self._creator_handle[cid] = handle
-        videos = conn.execute(
-            "SELECT id, creator_id, posted_at, status, source_path FROM videos"
-        ).fetchall()
-        top = max((v[0] for v in videos), default=0)
+        for creator_id, handle, followers in zip(
+            creators.ids, creators.handles, creators.followers, strict=True
+        ):
+            self._creator_followers[creator_id] = followers
+            self._creator_handle[creator_id] = handle
+        videos = self._reader.videos()
+        top = max(videos.ids, default=0)
         self._video_creator = np.full(top + 1, -1, np.int64)
         self._video_day = np.full(top + 1, _NO_DATE, np.int32)
         self._video_done = np.zeros(top + 1, bool)
         self._video_posted: list[str] = [""] * (top + 1)
         self._video_source: list[str] = [""] * (top + 1)
-        for vid, cid, posted, status, source in videos:
-            self._video_creator[vid] = -1 if cid is None else cid
-            self._video_day[vid] = _day(posted)
-            self._video_done[vid] = status == "done"
-            self._video_posted[vid] = posted or ""
-            self._video_source[vid] = source
+        for video_id, creator, posted, status, source in zip(
+            videos.ids, videos.creator_ids, videos.posted_at, videos.statuses, videos.source_paths,
+            strict=True,
+        ):
+            self._video_creator[video_id] = -1 if creator is None else creator
+            self._video_day[video_id] = _day(posted)
+            self._video_done[video_id] = status == "done"
+            self._video_posted[video_id] = posted or ""
+            self._video_source[video_id] = source
 
-    def _load_garments(self, conn: sqlite3.Connection) -> None:
-        count = conn.execute("SELECT COUNT(*) FROM garments").fetchone()[0]
+    def _load_garments(self) -> None:
+        count = self._reader.garment_count()
         last = int(self.garment_ids[-1]) if len(self.garment_ids) else -1
-        fresh = conn.execute(
-            "SELECT g.id, g.video_id, g.kind, f.t_s, g.crop_path FROM garments g "
-            "JOIN frames f ON f.id = g.frame_id WHERE g.id > ? ORDER BY g.id",
-            (last,),
-        ).fetchall()
-        ids = np.fromiter((g[0] for g in fresh), np.int64, len(fresh))
-        videos = np.fromiter((g[1] for g in fresh), np.int64, len(fresh))
-        kinds = np.fromiter((KIND_CODE[g[2]] for g in fresh), np.int8, len(fresh))
-        moments = np.fromiter((g[3] for g in fresh), np.float64, len(fresh))
-        crops = [g[4].encode() for g in fresh]
+        fresh = self._reader.garments_after(last)
+        ids = np.asarray(fresh.ids, np.int64)
+        videos = np.asarray(fresh.video_ids, np.int64)
+        kinds = np.fromiter((KIND_CODE[kind] for kind in fresh.kinds), np.int8, len(fresh.kinds))
+        moments = np.asarray(fresh.t_s, np.float64)
+        crops = [crop.encode() for crop in fresh.crop_paths]
         ends = np.cumsum(np.fromiter((len(c) for c in crops), np.int64, len(crops)))
-        if len(self.garment_ids) + len(fresh) == count:  # only appends since the last load
+        if len(self.garment_ids) + len(ids) == count:  # only appends since the last load
             base = int(self._crop_ends[-1])
             self._crop_blob += b"".join(crops)
             self._crop_ends = np.concatenate([self._crop_ends, base + ends])
@@ -125,29 +135,26 @@ class CatalogMetadata:
         self._garment_t = np.zeros(0, np.float64)
         self._crop_blob = b""
         self._crop_ends = np.zeros(1, np.int64)
-        self._signature = ()
-        self._load_garments(conn)
+        self._styles_version = None
+        self._load_garments()
 
-    def _load_styles(self, conn: sqlite3.Connection) -> None:
-        signature = (
-            *conn.execute("SELECT COUNT(*), MAX(updated_at) FROM styles").fetchone(),
-            conn.execute("SELECT COUNT(*) FROM garment_styles").fetchone()[0],
-        )
-        if signature == self._signature:
+    def _load_styles(self) -> None:
+        version = self._reader.styles_version()
+        if version == self._styles_version:
             grown = len(self.garment_ids) - len(self._garment_style)
             if grown > 0:  # garments appended since: no style yet
                 self._garment_style = np.concatenate(
                     [self._garment_style, np.full(grown, -1, np.int64)]
                 )
             return
-        self._signature = signature
-        self.style_names = dict(conn.execute("SELECT id, name FROM styles").fetchall())
+        self._styles_version = version
+        self.style_names = self._reader.style_name_by_id()
         self.style_ids = set(self.style_names)
-        pairs = conn.execute("SELECT garment_id, style_id FROM garment_styles").fetchall()
+        pairs = self._reader.garment_styles()
         styles = np.full(len(self.garment_ids), -1, np.int64)
-        if pairs and len(self.garment_ids):
-            garments = np.fromiter((p[0] for p in pairs), np.int64, len(pairs))
-            style = np.fromiter((p[1] for p in pairs), np.int64, len(pairs))
+        if pairs.garment_ids and len(self.garment_ids):
+            garments = np.asarray(pairs.garment_ids, np.int64)
+            style = np.asarray(pairs.style_ids, np.int64)
             pos = np.minimum(np.searchsorted(self.garment_ids, garments), len(self.garment_ids) - 1)
             found = self.garment_ids[pos] == garments
             styles[pos[found]] = style[found]
@@ -169,10 +176,8 @@ class CatalogMetadata:
         kind = np.where(known, self._garment_kind[safe].astype(np.int64), -1)
         return video, kind
 
-    def describe(self, ids: Sequence[int]) -> dict[int, tuple[Any, ...]]:
-        """Catalog facts of garments, from memory: garment id -> (kind, video id, video
-        source path, moment t_s, creator handle, followers, posted_at, style id, style name,
-        crop path)."""
+    def describe(self, ids: Sequence[int]) -> dict[int, GarmentFacts]:
+        """Catalog facts of garments, from memory: garment id -> its facts (unknown ids left out)."""
         with self._lock:
             pos = self._positions(np.asarray(ids, np.int64))
             known = pos >= 0
@@ -192,17 +197,17 @@ class CatalogMetadata:
                 strict=True,
             )
             return {
-                garment: (
-                    GARMENT_KINDS[kind],
-                    video,
-                    self._video_source[video],
-                    moment,
-                    self._creator_handle[creator] if creator >= 0 else "",
-                    followers if creator >= 0 else 0,
-                    self._video_posted[video],
-                    style if style >= 0 else None,
-                    self.style_names.get(style) if style >= 0 else None,
-                    self._crop_blob[start:end].decode(),
+                garment: GarmentFacts(
+                    kind=GARMENT_KINDS[kind],
+                    video_id=video,
+                    source_path=self._video_source[video],
+                    t_s=moment,
+                    creator=self._creator_handle[creator] if creator >= 0 else "",
+                    followers=followers if creator >= 0 else 0,
+                    posted_at=self._video_posted[video],
+                    style_id=style if style >= 0 else None,
+                    style=self.style_names.get(style) if style >= 0 else None,
+                    crop_path=self._crop_blob[start:end].decode(),
                 )
                 for garment, kind, video, moment, creator, followers, style, start, end in columns
             }

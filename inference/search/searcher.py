@@ -59,7 +59,7 @@ class Searcher:
         self.encoder = encoder or self._index_encoder()
         self.index.encoder_info = self.encoder.describe()
         check_encoder(self.index.version().meta, self.index.encoder_info)
-        self.metadata = CatalogMetadata(self.data_dir)
+        self.metadata = CatalogMetadata(self.catalog.metadata_reader())
         self._selections: collections.OrderedDict[Any, Selection] = collections.OrderedDict()
         self._cache_lock = threading.Lock()
 
@@ -224,18 +224,18 @@ class Searcher:
             SearchHit(
                 garment_id=garment_id,
                 score=score,
-                kind=f[0],
-                crop_path=root + f[9],
-                creator=f[4],
-                followers=f[5],
-                tier=follower_tier(f[5]),
-                video_id=f[1],
-                source_path=f[2],
-                t_s=f[3],
-                posted_at=f[6],
-                style_id=f[7],
-                style=f[8],
+                kind=garment.kind,
+                crop_path=root + garment.crop_path,
+                creator=garment.creator,
+                followers=garment.followers,
+                tier=follower_tier(garment.followers),
+                video_id=garment.video_id,
+                source_path=garment.source_path,
+                t_s=garment.t_s,
+                posted_at=garment.posted_at,
+                style_id=garment.style_id,
+                style=garment.style,
             )
             for garment_id, score in zip(id_list, scores.tolist(), strict=True)
-            if (f := facts.get(garment_id)) is not None
+            if (garment := facts.get(garment_id)) is not None
         ]
