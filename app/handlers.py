@@ -13,7 +13,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,6 +31,9 @@ from inference.ingest import IngestConfig, Ingestor, VideoOutcome
 from inference.manifest import parse_followers, parse_handle, parse_posted_at
 from inference.types import VideoSubmission
 
+if TYPE_CHECKING:
+    from inference.search import SearchFilters, SearchResult
+
 logger = logging.getLogger(__name__)
 
 StageCallback = Callable[[int, str], None]
@@ -41,11 +44,11 @@ def search(
     services: Services,
     image: Any,
     text: str | None,
-    filters: Any,
+    filters: SearchFilters,
     k: int,
     by_creator: bool,
-) -> Any:
-    """Search by image, text or both; returns a :class:`inference.search.SearchResult`.
+) -> SearchResult:
+    """Search by image, text or both.
 
     ``k`` is capped at the index size, so a small catalog still answers.
     """
@@ -70,7 +73,7 @@ def search_filters(
     kinds: Sequence[str] | None,
     styles: Sequence[str | int] | None,
     creators: Sequence[str] | None = None,
-) -> Any:
+) -> SearchFilters:
     """Filters from form values; a style may be given as ``"12"`` or ``"12: red plaid ..."``."""
     from inference.search import SearchFilters
 

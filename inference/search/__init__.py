@@ -11,7 +11,8 @@ The package, one concern per module:
 
 - :mod:`~inference.search.settings` the search settings and the user's filters;
 - :mod:`~inference.search.metadata` catalog columns cached as arrays, filters compiled there;
-- :mod:`~inference.search.results` hits, creator groups and the result;
+- :mod:`~inference.search.queries` an image, a text or both made into one query embedding;
+- :mod:`~inference.search.results` hits, creator groups, what was asked and the result;
 - :mod:`~inference.search.ranking` near-duplicate hits of one video collapsed;
 - :mod:`~inference.search.searcher` the :class:`Searcher` that wires them.
 """
@@ -19,21 +20,33 @@ The package, one concern per module:
 from __future__ import annotations
 
 from inference.search.metadata import CatalogMetadata, GarmentFacts
+from inference.search.queries import EmbeddedQuery, LocalisedGarment, embed_query, localise_query
 from inference.search.ranking import dedupe_hits, dedupe_order
-from inference.search.results import CreatorGroup, SearchHit, SearchResult, group_by_creator
+from inference.search.results import (
+    CreatorGroup,
+    SearchHit,
+    SearchQuery,
+    SearchResult,
+    group_by_creator,
+)
 from inference.search.searcher import Searcher
 from inference.search.settings import SearchConfig, SearchFilters
 
 __all__ = [
     "CatalogMetadata",
     "CreatorGroup",
+    "EmbeddedQuery",
     "GarmentFacts",
+    "LocalisedGarment",
     "SearchConfig",
     "SearchFilters",
     "SearchHit",
+    "SearchQuery",
     "SearchResult",
     "Searcher",
     "dedupe_hits",
     "dedupe_order",
+    "embed_query",
     "group_by_creator",
+    "localise_query",
 ]

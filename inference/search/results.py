@@ -1,10 +1,14 @@
-"""What a search returns: hits, hits grouped by creator, and the result around them."""
+"""What a search returns: hits, hits grouped by creator, what was asked, and the result
+around them. ``to_dict`` is for JSON output only; everything else reads attributes."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
 from typing import Any
+
+from inference.search.queries import EmbeddedQuery, LocalisedGarment
+from inference.search.settings import SearchFilters
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -37,19 +41,60 @@ class CreatorGroup:
     hits: list[SearchHit]
 
 
+@dataclasses.dataclass(frozen=True)
+class SearchQuery:
+    """What a search was asked."""
+
+    k: int  # results wanted
+    filters: SearchFilters
+    embedded: EmbeddedQuery | None = None  # what the query embedding was made from (None: given ready)
+
+    @property
+    def mode(self) -> str | None:
+        """image, text or image+text; None for a search with a ready embedding."""
+        return self.embedded.mode if self.embedded is not None else None
+
+    @property
+    def text(self) -> str | None:
+        return self.embedded.text if self.embedded is not None else None
+
+    @property
+    def garment(self) -> LocalisedGarment | None:
+        """The garment cut out of the query image (None: no image, or the whole image)."""
+        return self.embedded.garment if self.embedded is not None else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON output: k and filters, then the garment (image queries), the
+        text (text queries) and the mode of an embedded query."""
+        plain: dict[str, Any] = {"k": self.k, "filters": dataclasses.asdict(self.filters)}
+        if self.embedded is not None:
+            if self.embedded.has_image:
+                plain["garment"] = self.garment.to_dict() if self.garment is not None else None
+            if self.embedded.text is not None:
+                plain["text"] = self.embedded.text
+            plain["mode"] = self.embedded.mode
+        return plain
+
+
 @dataclasses.dataclass
 class SearchResult:
     """What a search returns."""
 
     hits: list[SearchHit]
-    query: dict[str, Any]  # mode (image/text/image+text), localised garment, k, filters
+    query: SearchQuery
     index_version: str
     matched: int | None = None  # garments passing the filters (None without filters)
     groups: list[CreatorGroup] | None = None  # with by_creator
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data for JSON output."""
-        return dataclasses.asdict(self)
+        """Plain data for JSON output (``--json``)."""
+        return {
+            "hits": [dataclasses.asdict(hit) for hit in self.hits],
+            "query": self.query.to_dict(),
+            "index_version": self.index_version,
+            "matched": self.matched,
+            "groups": None if self.groups is None else [dataclasses.asdict(g) for g in self.groups],
+        }
 
 
 def group_by_creator(hits: Sequence[SearchHit]) -> list[CreatorGroup]:

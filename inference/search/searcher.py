@@ -4,6 +4,7 @@ answers inside it; hits are de-duplicated and joined with the catalog."""
 from __future__ import annotations
 
 import collections
+import dataclasses
 import logging
 import os
 import threading
@@ -15,17 +16,11 @@ import numpy as np
 
 from core.errors import BadInputError
 from inference.catalog import Catalog
-from inference.index import (
-    GarmentIndex,
-    IndexConfig,
-    Selection,
-    check_encoder,
-    embed_images,
-    read_image,
-)
+from inference.index import GarmentIndex, IndexConfig, Selection, check_encoder
 from inference.search.metadata import CatalogMetadata
+from inference.search.queries import EmbeddedQuery, embed_query
 from inference.search.ranking import dedupe_order
-from inference.search.results import SearchHit, SearchResult, group_by_creator
+from inference.search.results import SearchHit, SearchQuery, SearchResult, group_by_creator
 from inference.search.settings import SearchConfig, SearchFilters
 from inference.types import follower_tier
 
@@ -77,54 +72,9 @@ class Searcher:
     # -- queries ---------------------------------------------------------------------------------
     def embed_query(
         self, image: Any = None, text: str | None = None, kinds: Sequence[str] = ()
-    ) -> tuple[np.ndarray, dict[str, Any]]:
-        """The query embedding (float32 (dim,), unit length) and a description of the query."""
-        if image is None and text is None:
-            raise BadInputError("give an image, a text, or both to search with")
-        parts: list[np.ndarray] = []
-        query: dict[str, Any] = {}
-        if image is not None:
-            crop, query["garment"] = self._localise(read_image(image), kinds)
-            parts.append(embed_images(self.encoder, [crop], 1)[0])
-        if text is not None:
-            if not text.strip():
-                raise BadInputError("the text query is empty")
-            parts.append(self.encoder.encode_text([text])[0])
-            query["text"] = text
-        if len(parts) == 2:
-            weight = self.config.text_weight
-            vector = (1 - weight) * parts[0] + weight * parts[1]
-            query["mode"] = "image+text"
-        else:
-            vector = parts[0]
-            query["mode"] = "image" if image is not None else "text"
-        norm = float(np.linalg.norm(vector))
-        if not np.isfinite(norm) or norm < 1e-6:
-            raise BadInputError("the image and text queries cancel out; change the text weight")
-        return (vector / norm).astype(np.float32), query
-
-    def _localise(
-        self, image: np.ndarray, kinds: Sequence[str]
-    ) -> tuple[np.ndarray, dict[str, Any] | None]:
-        """The garment to search with: the wanted kind, else the whole outfit, else the image."""
-        if not self.config.localise:
-            return image, None
-        from inference.garments import localise_image
-
-        crops = localise_image(image)
-        if not crops:
-            return image, None
-        wanted = (
-            [c for c in crops if c.kind in kinds]
-            or [c for c in crops if c.kind == "full"]
-            or list(crops)
-        )
-        crop = max(wanted, key=lambda c: c.score * c.box.area)
-        return crop.image, {
-            "kind": crop.kind,
-            "box": list(crop.box.as_tuple()),
-            "method": crop.method,
-        }
+    ) -> tuple[np.ndarray, EmbeddedQuery]:
+        """The query embedding (float32 (dim,), unit length) and what it was made from."""
+        return embed_query(self.encoder, self.config, image, text, kinds)
 
     def search(
         self,
@@ -142,9 +92,9 @@ class Searcher:
                 naming an unknown creator or style, or an empty index.
         """
         filters = filters or SearchFilters()
-        vector, query = self.embed_query(image, text, filters.kinds)
+        vector, embedded = self.embed_query(image, text, filters.kinds)
         result = self.search_vector(vector, k, filters, by_creator, dedupe)
-        result.query.update(query)
+        result.query = dataclasses.replace(result.query, embedded=embedded)
         return result
 
     def search_vector(
@@ -181,7 +131,7 @@ class Searcher:
         hits = self._join(ids[:k], scores[:k])
         return SearchResult(
             hits=hits,
-            query={"k": k, "filters": filters},
+            query=SearchQuery(k, filters),
             index_version=version.name,
             matched=len(selection) if filters and selection is not None else None,
             groups=group_by_creator(hits) if by_creator else None,
