@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import configs
+from configs import setting
 from core.errors import BadInputError
 from inference.types import GARMENT_KINDS, TIER_ALIASES, tier_bounds
 
@@ -16,12 +17,12 @@ from inference.types import GARMENT_KINDS, TIER_ALIASES, tier_bounds
 class SearchConfig:
     """Settings of search (the ``search`` section of configs/index.yaml)."""
 
-    k: int = 10  # results returned when the caller does not say
-    text_weight: float = 0.5  # image + text queries: weight of the text embedding (0..1)
-    dedup_threshold: float = 0.97  # hits of one video at least this similar count as one garment
-    dedup_fetch_factor: int = 3  # hits fetched per result kept, so de-duplication can drop some
+    k: int = setting(10, low=1)  # results returned when the caller does not say
+    text_weight: float = setting(0.5, low=0, high=1)  # image + text queries: weight of the text embedding
+    dedup_threshold: float = setting(0.97, low=-1, high=1)  # hits of one video at least this similar (cosine) count as one garment
+    dedup_fetch_factor: int = setting(3, low=1)  # hits fetched per result kept, so de-duplication can drop some
     localise: bool = True  # image queries: cut the garment out first when a person is found
-    selection_cache: int = 32  # compiled filters kept in memory
+    selection_cache: int = setting(32, low=0)  # compiled filters kept in memory
 
     @classmethod
     def load(cls, user_file: str | Path | None = None) -> SearchConfig:
