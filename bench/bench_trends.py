@@ -2,7 +2,7 @@
 
 Speed (``speed``): a catalog of ~100k garments (tops, bottoms and full outfits from 10k
 videos of 400 creators over 90 days, styles with rising / flat / fading shares) is written
-through the catalog's ingest writes, with embeddings drawn around per-style directions. Timed: the full
+through the catalog's bulk write (``Catalog.write_videos``), with embeddings drawn around per-style directions. Timed: the full
 clustering + naming run, incremental assignment of 1k new garments, the trend report and
 the creator report.
 
@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from inference import creators as creators_mod
 from inference import forecast as forecast_mod
 from inference import trends as trends_mod
-from inference.catalog import Catalog, FrameRow, GarmentRow
+from inference.catalog import Catalog, FrameRow, GarmentRow, WholeVideo
 from inference.trend_reports import creators_report, trends_report
 from inference.types import Box, VideoInfo, VideoSubmission
 
@@ -74,7 +74,7 @@ def _garment(frame_index: int, kind: str, crop_path: str) -> GarmentRow:
 
 
 def build_synthetic(data_dir: Path, garments: int, dim: int, styles: int, seed: int = 0) -> SyntheticCatalog:
-    """Write a synthetic catalog with ~``garments`` garments through the catalog's ingest writes."""
+    """Write a synthetic catalog with ~``garments`` garments in one catalog transaction."""
     rng = np.random.default_rng(seed)
     days, creators = 90, 400
     frames_per_video = 3
@@ -86,28 +86,25 @@ def build_synthetic(data_dir: Path, garments: int, dim: int, styles: int, seed: 
     handles = [f"creator{i:03d}" for i in range(creators)]
     followers = (10 ** rng.uniform(3, 6.5, size=creators)).astype(int)
     start = dt.date(2026, 3, 2)
-    ids, vectors = [], []
-    catalog = Catalog(data_dir)
-    with catalog.transaction() as tx:  # creator ids 1, 2, ... in handle order
-        for handle, count in zip(handles, followers, strict=True):
-            catalog.upsert_creator(tx, handle, int(count))
     frames = [_frame(0.5 * f) for f in range(frames_per_video)]
+    videos_, vectors = [], []
     garment_id = 0
     for v, day in enumerate(video_days, start=1):
         p = weights[:, day] / weights[:, day].sum()
         style = int(rng.choice(styles, p=p))
         creator = int(rng.integers(creators))
         posted = start + dt.timedelta(days=int(day))
-        submission = VideoSubmission(Path(f"v{v}.mp4"), handles[creator], int(followers[creator]), posted)
-        video_id = catalog.begin_video(submission, f"h{v}")
         garments_ = []
         for f in range(frames_per_video):
             for k, kind in enumerate(KINDS):
                 garment_id += 1
                 garments_.append(_garment(f, kind, f"crops/{v}/{garment_id}.jpg"))
                 vectors.append(centres[style, k])
-        ids += catalog.finish_video(video_id, _INFO, frames, garments_)
-    catalog.close()
+        submission = VideoSubmission(Path(f"v{v}.mp4"), handles[creator], int(followers[creator]), posted)
+        videos_.append(WholeVideo(submission, f"h{v}", _INFO, frames, garments_))
+    with Catalog(data_dir) as catalog:
+        catalog.add_creators((handle, int(count)) for handle, count in zip(handles, followers, strict=True))
+        ids = [garment for video in catalog.write_videos(videos_) for garment in video]
     vectors_array = np.asarray(vectors, np.float32)
     vectors_array += rng.normal(scale=0.6 / np.sqrt(dim), size=vectors_array.shape).astype(np.float32)
     return SyntheticCatalog(np.asarray(ids, np.int64), trends_mod.normalise(vectors_array), len(video_days) + 1)
@@ -118,12 +115,12 @@ def add_new_garments(data_dir: Path, synthetic: SyntheticCatalog, count: int, se
     rng = np.random.default_rng(seed)
     with Catalog(data_dir) as catalog:
         followers = dict(catalog.creators())["creator000"]
-        new_ids = []
-        for n in range(count):
-            v = synthetic.next_video + n
-            submission = VideoSubmission(Path(f"n{v}.mp4"), "creator000", followers, dt.date(2026, 5, 30))
-            video_id = catalog.begin_video(submission, f"n{v}")
-            new_ids += catalog.finish_video(video_id, _INFO, [_frame(0.5)], [_garment(0, "top", "x.jpg")])
+        new_videos = [
+            WholeVideo(VideoSubmission(Path(f"n{v}.mp4"), "creator000", followers, dt.date(2026, 5, 30)),
+                       f"n{v}", _INFO, [_frame(0.5)], [_garment(0, "top", "x.jpg")])
+            for v in range(synthetic.next_video, synthetic.next_video + count)
+        ]
+        new_ids = [garment for video in catalog.write_videos(new_videos) for garment in video]
     tops = np.flatnonzero(np.arange(len(synthetic.ids)) % 3 == 0)
     source = synthetic.vectors[rng.choice(tops, count)]
     noise = rng.normal(scale=0.2 / np.sqrt(source.shape[1]), size=source.shape).astype(np.float32)

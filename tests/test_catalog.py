@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import CatalogError
-from inference.catalog import SCHEMA_VERSION, Catalog, FrameRow, GarmentRow
+from inference.catalog import SCHEMA_VERSION, Catalog, FrameRow, GarmentRow, WholeVideo
 from inference.types import Box, VideoInfo, VideoSubmission
 
 INFO = VideoInfo(100, 200, 15.0, 2.0, 30, 0, "h264")
@@ -161,3 +161,24 @@ def test_metadata_reader_reads_columns_and_sees_other_commits(data_dir):
             assert reader.garment_styles().garment_ids == []
         finally:
             reader.close()
+
+
+def test_bulk_writes_match_the_ingest_writes(tmp_path):
+    def whole(name: str, creator: str) -> WholeVideo:
+        submission = VideoSubmission(Path(name), creator, 20_000, dt.date(2026, 5, 1), name)
+        garments = [GarmentRow(0, "top", Box(0, 0, 10, 10), "hog", 0.9, f"crops/{name}/{i}.jpg") for i in range(2)]
+        return WholeVideo(submission, name, INFO, [FrameRow(0.5, 0, 100.0, 0xABCDEF, 100, 200)], garments)
+
+    one_by_one, bulk = tmp_path / "one", tmp_path / "bulk"
+    with Catalog(one_by_one) as catalog:
+        assert catalog.add_creators([("zed", 5), ("bo", 7)]) == [1, 2]
+        for name, creator in (("a.mp4", "bo"), ("b.mp4", "ann")):
+            video = whole(name, creator)
+            video_id = catalog.begin_video(video.submission, video.content_hash)
+            catalog.finish_video(video_id, video.info, video.frames, video.garments)
+        expected = (catalog.creators(), catalog.garments(), catalog.counts())
+    with Catalog(bulk) as catalog:
+        catalog.add_creators([("zed", 5), ("bo", 7)])
+        assert catalog.write_videos([whole("a.mp4", "bo"), whole("b.mp4", "ann")]) == [[1, 2], [3, 4]]
+        assert (catalog.creators(), catalog.garments(), catalog.counts()) == expected
+        assert catalog.integrity_problems() == []

@@ -31,7 +31,7 @@ from inference.catalog.metadata import (
     StylesVersion,
     VideoColumns,
 )
-from inference.catalog.records import FrameRow, GarmentRecord, GarmentRow, VideoRecord
+from inference.catalog.records import FrameRow, GarmentRecord, GarmentRow, VideoRecord, WholeVideo
 from inference.catalog.schema import SCHEMA_VERSION
 from inference.catalog.videos import VideoQueries
 
@@ -59,4 +59,5 @@ __all__ = [
     "StylesVersion",
     "VideoColumns",
     "VideoRecord",
+    "WholeVideo",
 ]

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from inference.catalog.base import CatalogBase, now
-from inference.catalog.records import FrameRow, GarmentRecord, GarmentRow, VideoRecord
+from inference.catalog.records import FrameRow, GarmentRecord, GarmentRow, VideoRecord, WholeVideo
 from inference.types import Box, VideoInfo, VideoSubmission
 
 _GARMENT_SELECT = """
@@ -55,36 +55,45 @@ class VideoQueries(CatalogBase):
         (creator_id,) = tx.execute("SELECT id FROM creators WHERE handle = ?", (handle,)).fetchone()
         return int(creator_id)
 
+    def add_creators(self, creators: Iterable[tuple[str, int]]) -> list[int]:
+        """Insert creators (handle, followers) or update their follower counts, in one
+        transaction; returns their ids in the order given."""
+        with self.transaction() as tx:
+            return [self.upsert_creator(tx, handle, followers) for handle, followers in creators]
+
     def begin_video(self, submission: VideoSubmission, content_hash: str) -> int:
         """Create (or reset) the ``processing`` row of a video; returns its id."""
         with self.transaction() as tx:
-            creator_id = self.upsert_creator(tx, submission.creator, submission.followers)
-            existing = tx.execute(
-                "SELECT id FROM videos WHERE content_hash = ?", (content_hash,)
-            ).fetchone()
-            values = (
-                creator_id,
-                str(submission.path),
-                submission.posted_at.isoformat(),
-                now(),
+            return self._begin_video(tx, submission, content_hash)
+
+    def _begin_video(self, tx: sqlite3.Connection, submission: VideoSubmission, content_hash: str) -> int:
+        creator_id = self.upsert_creator(tx, submission.creator, submission.followers)
+        existing = tx.execute(
+            "SELECT id FROM videos WHERE content_hash = ?", (content_hash,)
+        ).fetchone()
+        values = (
+            creator_id,
+            str(submission.path),
+            submission.posted_at.isoformat(),
+            now(),
+        )
+        if existing is None:
+            cursor = tx.execute(
+                "INSERT INTO videos(creator_id, source_path, posted_at, created_at, "
+                "content_hash, status) VALUES (?, ?, ?, ?, ?, 'processing')",
+                (*values, content_hash),
             )
-            if existing is None:
-                cursor = tx.execute(
-                    "INSERT INTO videos(creator_id, source_path, posted_at, created_at, "
-                    "content_hash, status) VALUES (?, ?, ?, ?, ?, 'processing')",
-                    (*values, content_hash),
-                )
-                return int(cursor.lastrowid or 0)
-            video_id = int(existing["id"])
-            tx.execute("DELETE FROM garments WHERE video_id = ?", (video_id,))
-            tx.execute("DELETE FROM frames WHERE video_id = ?", (video_id,))
-            tx.execute(
-                "UPDATE videos SET creator_id = ?, source_path = ?, posted_at = ?, "
-                "created_at = ?, status = 'processing', error = NULL, finished_at = NULL "
-                "WHERE id = ?",
-                (*values, video_id),
-            )
-            return video_id
+            return int(cursor.lastrowid or 0)
+        video_id = int(existing["id"])
+        tx.execute("DELETE FROM garments WHERE video_id = ?", (video_id,))
+        tx.execute("DELETE FROM frames WHERE video_id = ?", (video_id,))
+        tx.execute(
+            "UPDATE videos SET creator_id = ?, source_path = ?, posted_at = ?, "
+            "created_at = ?, status = 'processing', error = NULL, finished_at = NULL "
+            "WHERE id = ?",
+            (*values, video_id),
+        )
+        return video_id
 
     def finish_video(
         self,
@@ -98,59 +107,84 @@ class VideoQueries(CatalogBase):
         Returns the new garment ids in the order given.
         """
         with self.transaction() as tx:
-            frame_ids = [
-                int(
-                    tx.execute(
-                        "INSERT INTO frames(video_id, t_s, segment, sharpness, phash, width, "
-                        "height) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (
-                            video_id,
-                            frame.t_s,
-                            frame.segment,
-                            frame.sharpness,
-                            f"{frame.phash:016x}",
-                            frame.width,
-                            frame.height,
-                        ),
-                    ).lastrowid
-                    or 0
-                )
-                for frame in frames
-            ]
-            garment_ids = [
-                int(
-                    tx.execute(
-                        "INSERT INTO garments(frame_id, video_id, kind, x0, y0, x1, y1, method, "
-                        "score, crop_path) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (
-                            frame_ids[garment.frame_index],
-                            video_id,
-                            garment.kind,
-                            *garment.box.as_tuple(),
-                            garment.method,
-                            garment.score,
-                            garment.crop_path,
-                        ),
-                    ).lastrowid
-                    or 0
-                )
-                for garment in garments
-            ]
-            tx.execute(
-                "UPDATE videos SET status = 'done', error = NULL, finished_at = ?, duration_s = ?, "
-                "fps = ?, width = ?, height = ?, rotation = ?, codec = ? WHERE id = ?",
-                (
-                    now(),
-                    info.duration_s,
-                    info.fps,
-                    info.width,
-                    info.height,
-                    info.rotation,
-                    info.codec,
-                    video_id,
-                ),
+            return self._finish_video(tx, video_id, info, frames, garments)
+
+    def _finish_video(
+        self,
+        tx: sqlite3.Connection,
+        video_id: int,
+        info: VideoInfo,
+        frames: Sequence[FrameRow],
+        garments: Sequence[GarmentRow],
+    ) -> list[int]:
+        frame_ids = [
+            int(
+                tx.execute(
+                    "INSERT INTO frames(video_id, t_s, segment, sharpness, phash, width, "
+                    "height) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        video_id,
+                        frame.t_s,
+                        frame.segment,
+                        frame.sharpness,
+                        f"{frame.phash:016x}",
+                        frame.width,
+                        frame.height,
+                    ),
+                ).lastrowid
+                or 0
             )
+            for frame in frames
+        ]
+        garment_ids = [
+            int(
+                tx.execute(
+                    "INSERT INTO garments(frame_id, video_id, kind, x0, y0, x1, y1, method, "
+                    "score, crop_path) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        frame_ids[garment.frame_index],
+                        video_id,
+                        garment.kind,
+                        *garment.box.as_tuple(),
+                        garment.method,
+                        garment.score,
+                        garment.crop_path,
+                    ),
+                ).lastrowid
+                or 0
+            )
+            for garment in garments
+        ]
+        tx.execute(
+            "UPDATE videos SET status = 'done', error = NULL, finished_at = ?, duration_s = ?, "
+            "fps = ?, width = ?, height = ?, rotation = ?, codec = ? WHERE id = ?",
+            (
+                now(),
+                info.duration_s,
+                info.fps,
+                info.width,
+                info.height,
+                info.rotation,
+                info.codec,
+                video_id,
+            ),
+        )
         return garment_ids
+
+    def write_videos(self, videos: Iterable[WholeVideo]) -> list[list[int]]:
+        """Write whole videos (each with its frames and garments, done) in one transaction,
+        for catalogs built in bulk (benchmarks); the ingest writes one video at a time.
+
+        Returns each video's new garment ids.
+        """
+        with self.transaction() as tx:
+            return [
+                self._finish_video(
+                    tx, self._begin_video(tx, video.submission, video.content_hash),
+                    video.info, video.frames, video.garments,
+                )
+                for video in videos
+            ]
 
     def fail_video(self, video_id: int, reason: str) -> None:
         """Mark a video failed with its reason; its partial frames/garments are dropped."""
