@@ -70,8 +70,9 @@ class StylesVersion:
 
 
 def _columns(rows: list[Any], width: int) -> list[list[Any]]:
-    """Rows turned into ``width`` columns (empty lists for no rows)."""
-    return [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
+    """Rows turned into ``width`` columns, the i-th holding each row's i-th field (a plain
+    transpose: ``zip(*rows)`` is several times slower on a million rows)."""
+    return [[row[i] for row in rows] for i in range(width)]
 
 
 class MetadataReader:
