@@ -33,6 +33,7 @@ from inference.types import VideoSubmission
 
 if TYPE_CHECKING:
     from inference.catalog import StyleGarment
+    from inference.search import SearchFilters, SearchResult
     from inference.trends import (
         CreatorPage,
         CreatorsConfig,
@@ -53,11 +54,11 @@ def search(
     services: Services,
     image: Any,
     text: str | None,
-    filters: Any,
+    filters: SearchFilters,
     k: int,
     by_creator: bool,
-) -> Any:
-    """Search by image, text or both; returns a :class:`inference.search.SearchResult`.
+) -> SearchResult:
+    """Search by image, text or both.
 
     ``k`` is capped at the index size, so a small catalog still answers.
     """
@@ -82,7 +83,7 @@ def search_filters(
     kinds: Sequence[str] | None,
     styles: Sequence[str | int] | None,
     creators: Sequence[str] | None = None,
-) -> Any:
+) -> SearchFilters:
     """Filters from form values; a style may be given as ``"12"`` or ``"12: red plaid ..."``."""
     from inference.search import SearchFilters
 
@@ -99,8 +100,7 @@ def search_filters(
 
 def style_choices(services: Services) -> list[str]:
     """``"id: name"`` of every style, for the style filter and the style picker."""
-    rows = services.catalog.conn.execute("SELECT id, name FROM styles ORDER BY id").fetchall()
-    return [f"{r[0]}: {r[1]}" for r in rows]
+    return [f"{style.id}: {style.name}" for style in services.catalog.style_names()]
 
 
 def creator_choices(services: Services) -> list[str]:
@@ -296,11 +296,7 @@ def creator_page(services: Services, handle: str) -> CreatorPage:
     board = trends.trendsetters(adoptions, trends.rising_styles(data, config.rising), creators_config)
     started, adopted = trends.creator_styles(data, adoptions, origins, handle)
     ranked = next((t for t in board if t.creator == handle), None)
-    videos = services.catalog.conn.execute(
-        "SELECT COUNT(*) FROM videos v JOIN creators c ON c.id = v.creator_id "
-        "WHERE c.handle = ? AND v.status = 'done'",
-        (handle,),
-    ).fetchone()[0]
+    videos = services.catalog.done_video_count(handle)
     return trends.CreatorPage(handle, followers[handle], int(videos), ranked, started, adopted)
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import configs
+from configs import setting
 from core.storage import resolve_data_dir
 from inference.catalog import Catalog
 
@@ -37,19 +38,19 @@ class AppConfig:
     """Settings of the app (``configs/app.yaml``)."""
 
     host: str = "127.0.0.1"  # interface to bind; any other than loopback needs authentication
-    port: int = 7860  # TCP port
-    max_upload_mb: float = 500.0  # largest single uploaded file (gradio refuses bigger ones)
-    max_videos_per_upload: int = 50  # videos accepted in one upload batch
-    max_season_zip_mb: float = 1024.0  # largest season zip for retraining
-    max_season_unzipped_mb: float = 4096.0  # largest total size of a season zip's contents
-    max_season_files: int = 50000  # most files in a season zip
-    results_k: int = 12  # search results shown by default
-    max_k: int = 200  # most search results one query may ask for
-    search_concurrency: int = 4  # searches answered at the same time
-    plotted_styles: int = 5  # styles drawn in the trends plot
-    style_cards: int = 12  # styles shown with a medoid crop in the trends tab
-    style_garments: int = 24  # garments shown for a selected style
-    leaderboard_top: int = 50  # rows of the trendsetter leaderboard
+    port: int = setting(7860, low=0, high=65535)  # TCP port
+    max_upload_mb: float = setting(500.0, low=0, low_open=True)  # largest single uploaded file (gradio refuses bigger ones)
+    max_videos_per_upload: int = setting(50, low=1)  # videos accepted in one upload batch
+    max_season_zip_mb: float = setting(1024.0, low=0, low_open=True)  # largest season zip for retraining
+    max_season_unzipped_mb: float = setting(4096.0, low=0, low_open=True)  # largest total size of a season zip's contents
+    max_season_files: int = setting(50000, low=1)  # most files in a season zip
+    results_k: int = setting(12, low=1)  # search results shown by default
+    max_k: int = setting(200, low=1)  # most search results one query may ask for
+    search_concurrency: int = setting(4, low=1)  # searches answered at the same time
+    plotted_styles: int = setting(5, low=0)  # styles drawn in the trends plot
+    style_cards: int = setting(12, low=0)  # styles shown with a medoid crop in the trends tab
+    style_garments: int = setting(24, low=0)  # garments shown for a selected style
+    leaderboard_top: int = setting(50, low=1)  # rows of the trendsetter leaderboard
 
     @classmethod
     def load(cls, user_file: str | Path | None = None) -> AppConfig:
@@ -167,8 +168,7 @@ class Services:
     def describe(self) -> dict[str, Any]:
         """Catalog counts and what is loaded, for the page header."""
         counts = self.catalog.counts()
-        styles = self.catalog.conn.execute("SELECT COUNT(*) FROM styles").fetchone()[0]
-        return {"data_dir": str(self.data_dir), "styles": int(styles), **counts}
+        return {"data_dir": str(self.data_dir), "styles": self.catalog.style_count(), **counts}
 
     def close(self) -> None:
         """Close catalog connections."""

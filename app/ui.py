@@ -248,7 +248,7 @@ def _trends_tab(services: Services) -> dict[str, Any]:
         garments = gr.Gallery(label="Its garments", columns=6, height=300, object_fit="contain")
 
     def overview(kind: str, weeks: float | None) -> tuple[Any, ...]:
-        if not services.catalog.conn.execute("SELECT 1 FROM styles LIMIT 1").fetchone():
+        if not services.catalog.has_styles():
             raise handlers.BadInputError("there are no styles yet: press “Update styles” to cluster the garments")
         report = handlers.trends_overview(services, None if kind == "any" else kind, int(weeks or 0))
         rising = sum(s.state == "rising" for s in report.styles)

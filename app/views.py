@@ -20,6 +20,7 @@ from inference.catalog import StyleGarment
 from inference.trends import Adoption
 
 if TYPE_CHECKING:
+    from inference.search import CreatorGroup, SearchHit, SearchResult
     from inference.trends import (
         CreatorPage,
         CreatorsReport,
@@ -57,18 +58,18 @@ def _moment_cell(source_path: str, t_s: float, allowed: Sequence[str]) -> str:
 
 
 # -- search -----------------------------------------------------------------------------------------
-def hit_caption(hit: Any) -> str:
+def hit_caption(hit: SearchHit) -> str:
     """One result's caption: creator, date, style, moment."""
     style = hit.style or "no style yet"
     return f"@{hit.creator} · {hit.posted_at} · {style} · {moment(hit.t_s)}"
 
 
-def gallery_items(hits: Sequence[Any]) -> list[tuple[str, str]]:
+def gallery_items(hits: Sequence[SearchHit]) -> list[tuple[str, str]]:
     """(crop path, caption) per hit, best first."""
     return [(hit.crop_path, hit_caption(hit)) for hit in hits]
 
 
-def results_html(hits: Sequence[Any], allowed: Sequence[str]) -> str:
+def results_html(hits: Sequence[SearchHit], allowed: Sequence[str]) -> str:
     """A table of hits with a link to the moment in each video."""
     if not hits:
         return "<p>No garment matches these filters.</p>"
@@ -85,7 +86,7 @@ def results_html(hits: Sequence[Any], allowed: Sequence[str]) -> str:
     return f'<table class="results"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
 
 
-def groups_markdown(groups: Sequence[Any] | None) -> str:
+def groups_markdown(groups: Sequence[CreatorGroup] | None) -> str:
     """The "who wears this?" grouping: creators by their best match."""
     if not groups:
         return ""
@@ -96,15 +97,15 @@ def groups_markdown(groups: Sequence[Any] | None) -> str:
     return "\n".join(lines)
 
 
-def search_status(result: Any, seconds: float) -> str:
+def search_status(result: SearchResult, seconds: float) -> str:
     """One line about the search that ran."""
     query = result.query
-    parts = [f"{len(result.hits)} results", f"mode: {query.get('mode', '?')}",
+    parts = [f"{len(result.hits)} results", f"mode: {query.mode or '?'}",
              f"index {result.index_version}", f"{seconds * 1000:.0f} ms"]
     if result.matched is not None:
         parts.insert(1, f"{result.matched} garments pass the filters")
-    if query.get("garment"):
-        parts.append(f"searched with the {query['garment']['kind']} garment found in the image")
+    if query.garment is not None:
+        parts.append(f"searched with the {query.garment.kind} garment found in the image")
     return " · ".join(parts)
 
 

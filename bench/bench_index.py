@@ -162,57 +162,40 @@ def write_catalog(
 ) -> np.ndarray:
     """n garments in ``per_video``-garment videos from 5000 creators over a year.
 
-    Written with bulk SQL inserts in the catalog's schema (the ingest path writes one
-    video per transaction; that is ingestion's cost, not the index's). Returns garment ids.
+    Written in one catalog transaction (``Catalog.write_videos``; the ingest path writes one
+    video per transaction, which is ingestion's cost, not the index's). Returns garment ids.
     """
-    from inference.catalog import Catalog
+    from inference.catalog import Catalog, FrameRow, GarmentRow, WholeVideo
+    from inference.types import Box, VideoInfo, VideoSubmission
 
     rng = np.random.default_rng(seed)
     creators = 5000
     followers = np.round(10 ** rng.uniform(2.5, 7.0, creators)).astype(int)
     videos = -(-n // per_video)
-    now = "2026-01-01T00:00:00+00:00"
     start = dt.date(2025, 6, 1)
-    with Catalog(data_dir) as catalog, catalog.transaction() as tx:
-        tx.executemany(
-            "INSERT INTO creators(id, handle, followers, updated_at) VALUES (?, ?, ?, ?)",
-            [(c + 1, f"creator{c:04d}", int(followers[c]), now) for c in range(creators)],
+    handles = [f"creator{c:04d}" for c in range(creators)]
+    video_creator = rng.integers(1, creators + 1, videos)
+    video_day = rng.integers(0, 365, videos)
+    info = VideoInfo(width=720, height=1280, fps=30.0, duration_s=0.5 * per_video, frame_count=15 * per_video,
+                     rotation=0, codec="bench")
+    box = Box(0, 0, 64, 64)
+
+    def video(v: int) -> WholeVideo:
+        creator = int(video_creator[v]) - 1
+        posted = start + dt.timedelta(days=int(video_day[v]))
+        garments = range(v * per_video, min(n, (v + 1) * per_video))
+        return WholeVideo(
+            VideoSubmission(Path(f"videos/{v}.mp4"), handles[creator], int(followers[creator]), posted),
+            f"hash{v}",
+            info,
+            [FrameRow(0.5 * (g % per_video), 0, 100.0, 0, 720, 1280) for g in garments],
+            [GarmentRow(i, CLASS_KIND[labels[origin[g]]], box, "bench", 0.9, f"crops/{v + 1}/{g % per_video:03d}.jpg")
+             for i, g in enumerate(garments)],
         )
-        video_creator = rng.integers(1, creators + 1, videos)
-        video_day = rng.integers(0, 365, videos)
-        tx.executemany(
-            "INSERT INTO videos(id, creator_id, source_path, content_hash, posted_at, status, created_at) "
-            "VALUES (?, ?, ?, ?, ?, 'done', ?)",
-            [
-                (
-                    v + 1,
-                    int(video_creator[v]),
-                    f"videos/{v}.mp4",
-                    f"hash{v}",
-                    (start + dt.timedelta(days=int(video_day[v]))).isoformat(),
-                    now,
-                )
-                for v in range(videos)
-            ],
-        )
-        tx.executemany(
-            "INSERT INTO frames(id, video_id, t_s, segment, sharpness, phash, width, height) VALUES (?, ?, ?, 0, 100.0, '0', 720, 1280)",
-            [(g + 1, g // per_video + 1, 0.5 * (g % per_video)) for g in range(n)],
-        )
-        tx.executemany(
-            "INSERT INTO garments(id, frame_id, video_id, kind, x0, y0, x1, y1, method, score, crop_path) "
-            "VALUES (?, ?, ?, ?, 0, 0, 64, 64, 'bench', 0.9, ?)",
-            [
-                (
-                    g + 1,
-                    g + 1,
-                    g // per_video + 1,
-                    CLASS_KIND[labels[origin[g]]],
-                    f"crops/{g // per_video + 1}/{g % per_video:03d}.jpg",
-                )
-                for g in range(n)
-            ],
-        )
+
+    with Catalog(data_dir) as catalog:
+        catalog.add_creators((handle, int(count)) for handle, count in zip(handles, followers, strict=True))
+        catalog.write_videos(video(v) for v in range(videos))
     return np.arange(1, n + 1, dtype=np.int64)
 
 

@@ -2,7 +2,7 @@
 
 Speed (``speed``): a catalog of ~100k garments (tops, bottoms and full outfits from 10k
 videos of 400 creators over 90 days, styles with rising / flat / fading shares) is written
-straight into SQLite, with embeddings drawn around per-style directions. Timed: the full
+through the catalog's bulk write (``Catalog.write_videos``), with embeddings drawn around per-style directions. Timed: the full
 clustering + naming run, incremental assignment of 1k new garments, the trend report and
 the creator report.
 
@@ -34,12 +34,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from inference import trends as trends_mod
-from inference.catalog import Catalog
+from inference.catalog import Catalog, FrameRow, GarmentRow, WholeVideo
 from inference.trends.kmeans import normalise
 from inference.trends.naming import naming_encoder
+from inference.types import Box, VideoInfo, VideoSubmission
 
 logger = logging.getLogger("bench_trends")
 KINDS = ("top", "bottom", "full")
+_INFO = VideoInfo(width=288, height=512, fps=30.0, duration_s=1.5, frame_count=45, rotation=0, codec="bench")
 
 
 # --------------------------------------------------------------------------------------
@@ -62,8 +64,16 @@ def _style_day_weights(n_styles: int, days: int, rng: np.random.Generator) -> np
     return np.where(shapes == 0, rising, np.where(shapes == 1, 0.5, fading)) + 0.02
 
 
+def _frame(t_s: float) -> FrameRow:
+    return FrameRow(t_s=t_s, segment=0, sharpness=1.0, phash=0, width=288, height=512)
+
+
+def _garment(frame_index: int, kind: str, crop_path: str) -> GarmentRow:
+    return GarmentRow(frame_index, kind, Box(0, 0, 10, 10), "bench", 1.0, crop_path)
+
+
 def build_synthetic(data_dir: Path, garments: int, dim: int, styles: int, seed: int = 0) -> SyntheticCatalog:
-    """Write a synthetic catalog with ~``garments`` garments straight into SQLite."""
+    """Write a synthetic catalog with ~``garments`` garments in one catalog transaction."""
     rng = np.random.default_rng(seed)
     days, creators = 90, 400
     frames_per_video = 3
@@ -75,31 +85,25 @@ def build_synthetic(data_dir: Path, garments: int, dim: int, styles: int, seed: 
     handles = [f"creator{i:03d}" for i in range(creators)]
     followers = (10 ** rng.uniform(3, 6.5, size=creators)).astype(int)
     start = dt.date(2026, 3, 2)
-    ids, vectors = [], []
-    catalog = Catalog(data_dir)
-    with catalog.transaction() as tx:
-        tx.executemany("INSERT INTO creators(id, handle, followers, updated_at) VALUES (?, ?, ?, 'x')",
-                       [(i + 1, h, int(f)) for i, (h, f) in enumerate(zip(handles, followers, strict=True))])
-        garment_id = frame_id = 0
-        for v, day in enumerate(video_days, start=1):
-            p = weights[:, day] / weights[:, day].sum()
-            style = int(rng.choice(styles, p=p))
-            creator = int(rng.integers(creators)) + 1
-            posted = (start + dt.timedelta(days=int(day))).isoformat()
-            tx.execute("INSERT INTO videos(id, creator_id, source_path, content_hash, posted_at, status, "
-                       "created_at) VALUES (?, ?, ?, ?, ?, 'done', 'x')", (v, creator, f"v{v}.mp4", f"h{v}", posted))
-            for f in range(frames_per_video):
-                frame_id += 1
-                tx.execute("INSERT INTO frames(id, video_id, t_s, segment, sharpness, phash, width, height) "
-                           "VALUES (?, ?, ?, 0, 1.0, '0', 288, 512)", (frame_id, v, 0.5 * f))
-                for k, kind in enumerate(KINDS):
-                    garment_id += 1
-                    tx.execute("INSERT INTO garments(id, frame_id, video_id, kind, x0, y0, x1, y1, method, score, "
-                               "crop_path) VALUES (?, ?, ?, ?, 0, 0, 10, 10, 'bench', 1.0, ?)",
-                               (garment_id, frame_id, v, kind, f"crops/{v}/{garment_id}.jpg"))
-                    ids.append(garment_id)
-                    vectors.append(centres[style, k])
-    catalog.close()
+    frames = [_frame(0.5 * f) for f in range(frames_per_video)]
+    videos_, vectors = [], []
+    garment_id = 0
+    for v, day in enumerate(video_days, start=1):
+        p = weights[:, day] / weights[:, day].sum()
+        style = int(rng.choice(styles, p=p))
+        creator = int(rng.integers(creators))
+        posted = start + dt.timedelta(days=int(day))
+        garments_ = []
+        for f in range(frames_per_video):
+            for k, kind in enumerate(KINDS):
+                garment_id += 1
+                garments_.append(_garment(f, kind, f"crops/{v}/{garment_id}.jpg"))
+                vectors.append(centres[style, k])
+        submission = VideoSubmission(Path(f"v{v}.mp4"), handles[creator], int(followers[creator]), posted)
+        videos_.append(WholeVideo(submission, f"h{v}", _INFO, frames, garments_))
+    with Catalog(data_dir) as catalog:
+        catalog.add_creators((handle, int(count)) for handle, count in zip(handles, followers, strict=True))
+        ids = [garment for video in catalog.write_videos(videos_) for garment in video]
     vectors_array = np.asarray(vectors, np.float32)
     vectors_array += rng.normal(scale=0.6 / np.sqrt(dim), size=vectors_array.shape).astype(np.float32)
     return SyntheticCatalog(np.asarray(ids, np.int64), normalise(vectors_array), len(video_days) + 1)
@@ -108,21 +112,14 @@ def build_synthetic(data_dir: Path, garments: int, dim: int, styles: int, seed: 
 def add_new_garments(data_dir: Path, synthetic: SyntheticCatalog, count: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Append ``count`` garments (new videos on the last day) near existing ones."""
     rng = np.random.default_rng(seed)
-    catalog = Catalog(data_dir)
-    base_garment = int(synthetic.ids.max())
-    base_frame = int(catalog.conn.execute("SELECT MAX(id) FROM frames").fetchone()[0])
-    new_ids = []
-    with catalog.transaction() as tx:
-        for n in range(count):
-            v = synthetic.next_video + n
-            tx.execute("INSERT INTO videos(id, creator_id, source_path, content_hash, posted_at, status, created_at) "
-                       "VALUES (?, 1, ?, ?, '2026-05-30', 'done', 'x')", (v, f"n{v}.mp4", f"n{v}"))
-            tx.execute("INSERT INTO frames(id, video_id, t_s, segment, sharpness, phash, width, height) "
-                       "VALUES (?, ?, 0.5, 0, 1.0, '0', 288, 512)", (base_frame + n + 1, v))
-            tx.execute("INSERT INTO garments(id, frame_id, video_id, kind, x0, y0, x1, y1, method, score, crop_path) "
-                       "VALUES (?, ?, ?, 'top', 0, 0, 10, 10, 'bench', 1.0, 'x.jpg')", (base_garment + n + 1, base_frame + n + 1, v))
-            new_ids.append(base_garment + n + 1)
-    catalog.close()
+    with Catalog(data_dir) as catalog:
+        followers = dict(catalog.creators())["creator000"]
+        new_videos = [
+            WholeVideo(VideoSubmission(Path(f"n{v}.mp4"), "creator000", followers, dt.date(2026, 5, 30)),
+                       f"n{v}", _INFO, [_frame(0.5)], [_garment(0, "top", "x.jpg")])
+            for v in range(synthetic.next_video, synthetic.next_video + count)
+        ]
+        new_ids = [garment for video in catalog.write_videos(new_videos) for garment in video]
     tops = np.flatnonzero(np.arange(len(synthetic.ids)) % 3 == 0)
     source = synthetic.vectors[rng.choice(tops, count)]
     noise = rng.normal(scale=0.2 / np.sqrt(source.shape[1]), size=source.shape).astype(np.float32)

@@ -24,7 +24,6 @@ import contextlib
 import io
 import json
 import platform
-import sqlite3
 import sys
 import tempfile
 import time
@@ -36,6 +35,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from inference.catalog import Catalog  # noqa: E402
 from inference.garments import HOGLocaliser, LocaliserConfig  # noqa: E402
 from world.figure import draw_person, make_look  # noqa: E402
 from world.render import (  # noqa: E402
@@ -130,9 +130,9 @@ def bench_world(preset: str, seed: int, keep: Path | None) -> dict[str, object]:
     with contextlib.redirect_stdout(buffer):
         main(["eval", "world", "--answers", str(world), "--data-dir", str(data), "--json"])
     report = json.loads(buffer.getvalue())
-    with sqlite3.connect(data / "catalog.sqlite") as db:
-        methods = dict(db.execute("SELECT method, COUNT(DISTINCT frame_id) FROM garments GROUP BY method").fetchall())
-        videos = db.execute("SELECT COUNT(*) FROM videos WHERE status = 'done'").fetchone()[0]
+    with Catalog(data) as catalog:
+        methods = catalog.frames_by_method()
+        videos = catalog.counts()["videos_done"]
     truth = json.loads((world / "answers" / "world.json").read_text())
     return {
         "preset": preset,

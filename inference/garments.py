@@ -21,6 +21,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+import configs
+from configs import setting
 from inference.types import Box, GarmentCrop, GarmentKind, SampledFrame
 
 logger = logging.getLogger(__name__)
@@ -40,20 +42,26 @@ class LocaliserConfig:
     """Which localisers run, in order, and how garments are cut from a person box."""
 
     chain: list[str] = dataclasses.field(default_factory=lambda: ["hog", "motion", "face"])  # tried in order; the centred fallback always ends it
-    hog_height: int = 400  # frames are scaled to this height before HOG detection
+    hog_height: int = setting(400, low=1)  # frames are scaled to this height before HOG detection
     hog_min_score: float = 0.3  # HOG SVM margin below which a detection is ignored
-    hog_pad: float = 0.18  # frames are padded by this fraction first, so people filling the frame fit the window
+    hog_pad: float = setting(0.18, low=0)  # frames are padded by this fraction first, so people filling the frame fit the window
     hog_trim: tuple[float, float, float, float] = (0.16, 0.05, 0.86, 0.85)  # the person inside the detector window (x0, y0, x1, y1)
-    face_height: int = 480  # frames are scaled to this height before face detection
-    face_neighbours: int = 4  # Haar cascade minNeighbors: higher is stricter
-    motion_min_frames: int = 3  # motion needs at least this many frames of the same video
-    motion_threshold: int = 28  # per-pixel difference from the background that counts as motion
-    motion_min_area: float = 0.02  # smallest moving region, as a fraction of the frame
+    face_height: int = setting(480, low=1)  # frames are scaled to this height before face detection
+    face_neighbours: int = setting(4, low=0)  # Haar cascade minNeighbors: higher is stricter
+    motion_min_frames: int = setting(3, low=0)  # motion needs at least this many frames of the same video
+    motion_threshold: int = setting(28, low=0, high=255)  # per-pixel difference from the background that counts as motion
+    motion_min_area: float = setting(0.02, low=0, high=1)  # smallest moving region, as a fraction of the frame
     top_span: tuple[float, float] = (0.16, 0.56)  # top garment: shoulders to hip, fraction of the person's height
     bottom_span: tuple[float, float] = (0.38, 0.85)  # bottom garment: waist to below the knee
-    bottom_inset: float = 0.15  # bottom garment: fraction of the person's width cut from each side (arms)
-    fallback_width: float = 0.6  # centred fallback box: fraction of the frame's width
-    fallback_height: float = 0.9  # centred fallback box: fraction of the frame's height
+    bottom_inset: float = setting(0.15, low=0, high=0.5, high_open=True)  # bottom garment: fraction of the person's width cut from each side (arms)
+    fallback_width: float = setting(0.6, low=0, high=1, low_open=True)  # centred fallback box: fraction of the frame's width
+    fallback_height: float = setting(0.9, low=0, high=1, low_open=True)  # centred fallback box: fraction of the frame's height
+
+    def problems(self) -> list[str]:
+        unknown = [name for name in self.chain if name not in LOCALISERS]
+        if unknown:
+            return [f"chain names unknown localisers {unknown}; available: {', '.join(LOCALISERS)}"]
+        return []
 
 
 class Localiser(abc.ABC):
@@ -218,9 +226,7 @@ class LocaliserChain(Localiser):
 
     def __init__(self, config: LocaliserConfig | None = None):
         self.config = config or LocaliserConfig()
-        unknown = [n for n in self.config.chain if n not in LOCALISERS]
-        if unknown:
-            raise ValueError(f"unknown localisers {unknown}; available: {', '.join(LOCALISERS)}")
+        configs.check(self.config, "localiser.")  # the chain may have been set in code
         names = [n for n in self.config.chain if n != CentredFallback.name]
         self.detectors = [LOCALISERS[n](self.config) for n in names]  # type: ignore[call-arg]
         self.fallback = CentredFallback(self.config)

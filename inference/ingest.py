@@ -25,6 +25,7 @@ import numpy as np
 from tqdm import tqdm
 
 import configs
+from configs import setting
 from core.errors import BadInputError, StylescopeError
 from core.storage import atomic_write_bytes, sha256_file
 from inference.catalog import Catalog, FrameRow, GarmentRow
@@ -42,9 +43,9 @@ class IngestConfig:
 
     sampler: SamplerConfig = dataclasses.field(default_factory=SamplerConfig)  # frame sampling
     localiser: LocaliserConfig = dataclasses.field(default_factory=LocaliserConfig)  # garment localisation
-    crop_max_side: int = 320  # crop thumbnails are scaled so their longer side is at most this
-    jpeg_quality: int = 90  # JPEG quality of crop thumbnails
-    max_file_mb: float = 4096.0  # larger files are refused without decoding
+    crop_max_side: int = setting(320, low=1)  # crop thumbnails are scaled so their longer side is at most this
+    jpeg_quality: int = setting(90, low=0, high=100)  # JPEG quality of crop thumbnails
+    max_file_mb: float = setting(4096.0, low=0, low_open=True)  # larger files are refused without decoding
 
     @classmethod
     def load(cls, user_file: str | Path | None = None) -> IngestConfig:

@@ -22,6 +22,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+import configs
+from configs import setting
 from core.errors import VideoError
 from inference.types import SampledFrame, VideoInfo
 
@@ -32,30 +34,28 @@ logger = logging.getLogger(__name__)
 class SamplerConfig:
     """How frames are picked from a video."""
 
-    every_s: float = 0.5  # seconds between candidate frames
-    max_candidates: int = 240  # longer videos space their candidates further apart
-    max_side: int = 1280  # kept frames are scaled so their longer side is at most this
-    analysis_side: int = 256  # longer side of the grey image used for sharpness and hashes
-    min_sharpness: float = 20.0  # variance of Laplacian below which a frame counts as blurry
-    blur_ratio: float = 0.4  # ...or below this fraction of its segment's sharpest frame
-    dup_hamming: int = 5  # a frame within this many hash bits of a kept one is a near-duplicate
-    alternates: int = 2  # near-duplicates held back per kept frame, for when no person is found in it
-    cut_hamming: int = 22  # hash bits between consecutive candidates that start a new segment
-    cut_hist: float = 0.45  # colour-histogram distance (Bhattacharyya) that starts a new segment
-    max_frames: int = 24  # most frames kept per video
+    every_s: float = setting(0.5, low=0, low_open=True)  # seconds between candidate frames
+    max_candidates: int = setting(240, low=1)  # longer videos space their candidates further apart
+    max_side: int = setting(1280, low=1)  # kept frames are scaled so their longer side is at most this
+    analysis_side: int = setting(256, low=1)  # longer side of the grey image used for sharpness and hashes
+    min_sharpness: float = setting(20.0, low=0)  # variance of Laplacian below which a frame counts as blurry
+    blur_ratio: float = setting(0.4, low=0, high=1)  # ...or below this fraction of its segment's sharpest frame
+    dup_hamming: int = setting(5, low=0, high=64)  # a frame within this many hash bits of a kept one is a near-duplicate
+    alternates: int = setting(2, low=0)  # near-duplicates held back per kept frame, for when no person is found in it
+    cut_hamming: int = setting(22, low=0, high=64)  # hash bits between consecutive candidates that start a new segment
+    cut_hist: float = setting(0.45, low=0)  # colour-histogram distance (Bhattacharyya) that starts a new segment
+    max_frames: int = setting(24, low=1)  # most frames kept per video
     keyframes_only: bool = False  # decode key frames only (fastest; coarse for long GOPs)
     skip_loop_filter: bool = True  # skip the codec's deblocking filter (about 2x faster H.264 decode)
-    reader: str = "pyav"  # video reader backend: pyav or opencv
-    max_pixels: int = 7680 * 4320  # larger frames are refused before decoding
-    min_side: int = 32  # smaller frames are refused before decoding
+    reader: str = "pyav"  # video reader backend: pyav or opencv (see READERS)
+    max_pixels: int = setting(7680 * 4320, low=1)  # larger frames are refused before decoding
+    min_side: int = setting(32, low=1)  # smaller frames are refused before decoding
 
     def __post_init__(self) -> None:
-        if self.every_s <= 0:
-            raise ValueError("sampler every_s must be > 0")
-        if self.max_frames < 1 or self.max_candidates < 1:
-            raise ValueError("sampler max_frames and max_candidates must be >= 1")
-        if self.alternates < 0:
-            raise ValueError("sampler alternates must be >= 0")
+        configs.check(self, "sampler.")  # also a sampler built in code
+
+    def problems(self) -> list[str]:
+        return [] if self.reader in READERS else [f"reader must be one of {', '.join(READERS)}, got {self.reader!r}"]
 
 
 # -- readers ---------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from configs import setting
 from models.base import Encoder, EncoderError, l2_normalise
 from models.registry import DEFAULT_ENCODER, register_encoder
 from models.text import clean_texts
@@ -52,10 +53,10 @@ class HeadsConfig:
 
     image_tower: str = "efficientnet-lite0-layout-colour"  # image tower name (see build_image_tower)
     text_tower: str = "all-minilm-l6-v2"  # text tower name (see build_text_tower)
-    embed_dim: int = 256  # shared embedding dimension
-    hidden_dim: int = 512  # width of each head's MLP branch
-    dropout: float = 0.1  # dropout inside the MLP branch while training
-    init_temperature: float = 0.07  # initial softmax temperature of the CLIP loss
+    embed_dim: int = setting(256, low=1)  # shared embedding dimension
+    hidden_dim: int = setting(512, low=1)  # width of each head's MLP branch
+    dropout: float = setting(0.1, low=0, high=1, high_open=True)  # dropout inside the MLP branch while training
+    init_temperature: float = setting(0.07, low=0, low_open=True)  # initial softmax temperature of the CLIP loss
 
 
 # --------------------------------------------------------------------------- towers

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import CatalogError
-from inference.catalog import SCHEMA_VERSION, Catalog, FrameRow, GarmentRow
+from inference.catalog import SCHEMA_VERSION, Catalog, FrameRow, GarmentRow, WholeVideo
 from inference.types import Box, VideoInfo, VideoSubmission
 
 INFO = VideoInfo(100, 200, 15.0, 2.0, 30, 0, "h264")
@@ -120,3 +120,65 @@ def test_concurrent_first_opens_migrate_once(data_dir):
     assert errors == []
     with Catalog(data_dir) as catalog:
         assert catalog.schema_version == SCHEMA_VERSION
+
+
+def test_metadata_counts_and_lookups(data_dir):
+    with Catalog(data_dir) as catalog:
+        ids = _add_video(catalog, "a.mp4") + _add_video(catalog, "b.mp4", creator="bo", garments=2)
+        _add_video(catalog, "c.mp4")
+        assert not catalog.has_styles() and catalog.style_count() == 0
+        with catalog.transaction() as tx:
+            for style_id, name in ((2, "mono checks"), (1, "red stripes")):
+                tx.execute("INSERT INTO styles(id, name, created_at, updated_at) VALUES (?, ?, 'x', 'x')",
+                           (style_id, name))
+            tx.execute("INSERT INTO garment_styles(garment_id, style_id, distance) VALUES (?, 2, 0.1)", (ids[0],))
+        assert catalog.has_styles() and catalog.style_count() == 2
+        assert [(s.id, s.name) for s in catalog.style_names()] == [(1, "red stripes"), (2, "mono checks")]
+        assert catalog.garment_style_ids() == {ids[0]: 2}
+        assert catalog.done_video_count("ann") == 2 and catalog.done_video_count("nobody") == 0
+        assert catalog.frames_by_method() == {"hog": 3}
+
+
+def test_metadata_reader_reads_columns_and_sees_other_commits(data_dir):
+    with Catalog(data_dir) as catalog:
+        first = _add_video(catalog, "a.mp4", garments=2)
+        reader = catalog.metadata_reader()
+        try:
+            version = reader.data_version()
+            with reader.snapshot():
+                creators, videos = reader.creators(), reader.videos()
+                garments = reader.garments_after(-1)
+                assert reader.garment_count() == 2
+            assert creators.handles == ["ann"] and creators.followers == [20_000]
+            assert videos.statuses == ["done"] and videos.posted_at == ["2026-05-01"]
+            assert videos.creator_ids == creators.ids
+            assert garments.ids == first and garments.kinds == ["top", "top"] and garments.t_s == [0.5, 0.5]
+            assert garments.video_ids == videos.ids * 2
+            second = _add_video(catalog, "b.mp4", garments=1)
+            assert reader.data_version() != version
+            assert reader.garments_after(first[-1]).ids == second
+            assert reader.styles_version().styles == 0 and reader.style_name_by_id() == {}
+            assert reader.garment_styles().garment_ids == []
+        finally:
+            reader.close()
+
+
+def test_bulk_writes_match_the_ingest_writes(tmp_path):
+    def whole(name: str, creator: str) -> WholeVideo:
+        submission = VideoSubmission(Path(name), creator, 20_000, dt.date(2026, 5, 1), name)
+        garments = [GarmentRow(0, "top", Box(0, 0, 10, 10), "hog", 0.9, f"crops/{name}/{i}.jpg") for i in range(2)]
+        return WholeVideo(submission, name, INFO, [FrameRow(0.5, 0, 100.0, 0xABCDEF, 100, 200)], garments)
+
+    one_by_one, bulk = tmp_path / "one", tmp_path / "bulk"
+    with Catalog(one_by_one) as catalog:
+        assert catalog.add_creators([("zed", 5), ("bo", 7)]) == [1, 2]
+        for name, creator in (("a.mp4", "bo"), ("b.mp4", "ann")):
+            video = whole(name, creator)
+            video_id = catalog.begin_video(video.submission, video.content_hash)
+            catalog.finish_video(video_id, video.info, video.frames, video.garments)
+        expected = (catalog.creators(), catalog.garments(), catalog.counts())
+    with Catalog(bulk) as catalog:
+        catalog.add_creators([("zed", 5), ("bo", 7)])
+        assert catalog.write_videos([whole("a.mp4", "bo"), whole("b.mp4", "ann")]) == [[1, 2], [3, 4]]
+        assert (catalog.creators(), catalog.garments(), catalog.counts()) == expected
+        assert catalog.integrity_problems() == []

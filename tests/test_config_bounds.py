@@ -59,3 +59,74 @@ def test_prefix_names_the_section():
 def test_check_walks_a_config_built_in_code():
     with pytest.raises(ConfigError, match=r"inner\.rate"):
         configs.check(Outer(inner=Inner(rate=-1)))
+
+
+def _ingest(path):
+    from inference.ingest import IngestConfig
+
+    return IngestConfig.load(path)
+
+
+def _search(path):
+    from inference.search import SearchConfig
+
+    return SearchConfig.load(path)
+
+
+def _app(path):
+    from app.services import AppConfig
+
+    return AppConfig.load(path)
+
+
+def _train(path):
+    from training.runs import load_config
+
+    return load_config(path)
+
+
+@pytest.mark.parametrize(
+    ("load", "text", "message"),
+    [
+        (_ingest, "ingest:\n  jpeg_quality: 101\n", r"^jpeg_quality must be in \[0, 100\], got 101"),
+        (_ingest, "ingest:\n  max_file_mb: 0\n", r"^max_file_mb must be > 0"),
+        (_ingest, "ingest:\n  sampler:\n    every_s: 0\n", r"^sampler\.every_s must be > 0, got 0"),
+        (_ingest, "ingest:\n  sampler:\n    cut_hamming: 65\n", r"^sampler\.cut_hamming must be in \[0, 64\]"),
+        (_ingest, "ingest:\n  sampler:\n    reader: vlc\n", r"^sampler\.reader must be one of pyav, opencv, got 'vlc'"),
+        (_ingest, "ingest:\n  localiser:\n    chain: [hog, lidar]\n",
+         r"^localiser\.chain names unknown localisers \['lidar'\]; available: hog, face, motion, fallback_center"),
+        (_ingest, "ingest:\n  localiser:\n    fallback_width: 0\n", r"^localiser\.fallback_width must be in \(0, 1\]"),
+        (_search, "search:\n  text_weight: 1.5\n", r"^text_weight must be in \[0, 1\], got 1\.5"),
+        (_search, "search:\n  k: 0\n", r"^k must be >= 1"),
+        (_app, "app:\n  max_k: 0\n", r"^max_k must be >= 1"),
+        (_app, "app:\n  port: 70000\n", r"^port must be in \[0, 65535\]"),
+        (_train, "heads:\n  dropout: 1.0\n", r"^heads\.dropout must be in \[0, 1\)"),
+        (_train, "heads:\n  embed_dim: 0\n", r"^heads\.embed_dim must be >= 1"),
+    ],
+)
+def test_shipped_configs_name_a_bad_setting(tmp_path, load, text, message):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load(bad)
+
+
+def test_shipped_defaults_pass_their_bounds():
+    from app.services import AppConfig
+    from inference.garments import LocaliserConfig
+    from inference.ingest import IngestConfig
+    from inference.search import SearchConfig
+    from models.offline import HeadsConfig
+
+    for config in (AppConfig.load(), IngestConfig.load(), SearchConfig.load(), LocaliserConfig(), HeadsConfig()):
+        configs.check(config)
+
+
+def test_configs_built_in_code_are_checked_where_they_are_used():
+    from inference.garments import LocaliserChain, LocaliserConfig
+    from inference.video import SamplerConfig
+
+    with pytest.raises(ConfigError, match=r"^sampler\.max_candidates must be >= 1"):
+        SamplerConfig(max_candidates=0)
+    with pytest.raises(ValueError, match=r"^localiser\.chain names unknown localisers \['lidar'\]"):
+        LocaliserChain(LocaliserConfig(chain=["lidar"]))

@@ -123,3 +123,46 @@ def test_importing_inference_stays_light():
     code = "import sys, inference; print(sorted({'torch', 'gradio', 'ray'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+MAX_INFERENCE_LINES = 500
+
+
+def _sql_calls(path: Path) -> list[int]:
+    """Lines of ``.execute(``-style calls and ``sqlite3`` imports in ``path``."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            if node.func.attr in {"execute", "executemany", "executescript"}:
+                found.append(node.lineno)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            if any(name.split(".")[0] == "sqlite3" for name in names):
+                found.append(node.lineno)
+    return sorted(found)
+
+
+def test_sql_lives_in_the_catalog():
+    offenders = [
+        f"{relative}:{line}"
+        for package in ("inference", "app", "training", "world")
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if not (relative := path.relative_to(ROOT).as_posix()).startswith("inference/catalog/")
+        for line in _sql_calls(path)
+    ]
+    assert not offenders, "SQL outside inference/catalog/ (add a query to the catalog instead):\n" + "\n".join(offenders)
+
+
+def test_the_sql_check_sees_execute_calls(tmp_path):
+    sample = tmp_path / "sample.py"
+    sample.write_text("import sqlite3\n\ndef f(catalog):\n    return catalog.conn.execute('SELECT 1')\n")
+    assert _sql_calls(sample) == [1, 4]
+
+
+def test_no_inference_file_is_over_500_lines():
+    long = [
+        f"{path.relative_to(ROOT).as_posix()}: {lines} lines"
+        for path in sorted((ROOT / "inference").rglob("*.py"))
+        if (lines := len(path.read_text(encoding="utf-8").splitlines())) > MAX_INFERENCE_LINES
+    ]
+    assert not long, f"inference files over {MAX_INFERENCE_LINES} lines (split them by concern):\n" + "\n".join(long)

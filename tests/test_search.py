@@ -21,7 +21,17 @@ from inference.index import (
     rebuild_index,
     write_version,
 )
-from inference.search import SearchConfig, Searcher, SearchFilters, dedupe_hits
+from inference.search import (
+    EmbeddedQuery,
+    LocalisedGarment,
+    SearchConfig,
+    Searcher,
+    SearchFilters,
+    SearchQuery,
+    SearchResult,
+    dedupe_hits,
+    localise_query,
+)
 from inference.types import Box, GarmentCrop, follower_tier
 from models.registry import create_encoder
 from tests.index_helpers import add_video, crop_image, index_config, make_world
@@ -72,7 +82,7 @@ def _brute_force(world, query: np.ndarray, k: int, keep) -> list[int]:
 def test_text_search_returns_joined_results(searcher, world):
     data_dir, garments = world
     result = searcher.search(text="red striped top", k=5)
-    assert len(result.hits) == 5 and result.query["mode"] == "text"
+    assert len(result.hits) == 5 and result.query.mode == "text"
     by_id = {g.id: g for g in garments}
     for hit in result.hits:
         truth = by_id[hit.garment_id]
@@ -112,7 +122,7 @@ def test_image_plus_text_combines_normalised_embeddings(searcher, world):
     both, query = searcher.embed_query(image=path, text="in denim")
     weight = searcher.config.text_weight
     expected = (1 - weight) * image_vector + weight * text_vector
-    assert query["mode"] == "image+text"
+    assert query.mode == "image+text" and query.text == "in denim"
     assert np.allclose(both, expected / np.linalg.norm(expected), atol=1e-5)
     combined = searcher.search(image=path, text="in denim", k=5, dedupe=False)
     direct = searcher.search_vector(both, k=5, dedupe=False)
@@ -242,15 +252,18 @@ def test_localisation_picks_the_wanted_garment(searcher, monkeypatch):
     import inference.garments
 
     monkeypatch.setattr(inference.garments, "localise_image", lambda img: crops)
-    crop, info = searcher._localise(image, ["bottom"])
-    assert info["kind"] == "bottom" and crop[0, 0, 0] == 20
-    crop, info = searcher._localise(image, [])
-    assert info["kind"] == "full"
+    crop, info = localise_query(image, ["bottom"])
+    assert info is not None and info.kind == "bottom" and crop[0, 0, 0] == 20
+    assert info.box == (0, 50, 60, 120) and info.method == "hog"
+    crop, info = localise_query(image, [])
+    assert info is not None and info.kind == "full"
+    crop, info = localise_query(image, [], localise=False)
+    assert info is None and crop is image
     monkeypatch.setattr(inference.garments, "localise_image", lambda img: [])
-    crop, info = searcher._localise(image, [])
+    crop, info = localise_query(image, [])
     assert info is None and crop is image
     result = searcher.search(image=np.full((64, 64, 3), 128, np.uint8), k=2)
-    assert result.query["garment"] is None
+    assert result.query.garment is None and result.query.mode == "image"
 
 
 def test_deleted_garments_never_come_back_before_sync(tmp_path):
@@ -391,6 +404,31 @@ def test_empty_and_missing_index(tmp_path):
         searcher.close()
     with pytest.raises(EncoderMismatchError):
         Searcher(data_dir, create_encoder("tiny:16"), SearchConfig.load(), index_config())
+
+
+def test_query_json_keeps_its_keys_in_order():
+    filters = SearchFilters.build(kinds=["top"])
+    garment = LocalisedGarment("top", (1, 2, 3, 4), "hog")
+    both = SearchQuery(5, filters, EmbeddedQuery("image+text", "in denim", garment)).to_dict()
+    assert list(both) == ["k", "filters", "garment", "text", "mode"]
+    assert both["garment"] == {"kind": "top", "box": [1, 2, 3, 4], "method": "hog"}
+    assert both["filters"]["kinds"] == ("top",) and both["mode"] == "image+text"
+    image = SearchQuery(5, filters, EmbeddedQuery("image")).to_dict()
+    assert list(image) == ["k", "filters", "garment", "mode"] and image["garment"] is None
+    text = SearchQuery(5, filters, EmbeddedQuery("text", "red")).to_dict()
+    assert list(text) == ["k", "filters", "text", "mode"]
+    assert list(SearchQuery(5, filters).to_dict()) == ["k", "filters"]
+
+
+def test_search_status_reads_the_query():
+    from app import views
+
+    garment = LocalisedGarment("bottom", (0, 0, 5, 5), "hog")
+    result = SearchResult([], SearchQuery(3, SearchFilters(), EmbeddedQuery("image", None, garment)), "v1")
+    status = views.search_status(result, 0.012)
+    assert status.startswith("0 results · mode: image · index v1 · 12 ms")
+    assert status.endswith("searched with the bottom garment found in the image")
+    assert "mode: ?" in views.search_status(SearchResult([], SearchQuery(3, SearchFilters()), "v1"), 0.0)
 
 
 # -- the CLI --------------------------------------------------------------------------------------

@@ -723,9 +723,3 @@ def found_garments(records: Iterable[Any]) -> list[FoundGarment]:
         FoundGarment(id=r.id, video=Path(r.source_path).name, t_s=float(r.t_s), kind=r.kind, box=r.box)
         for r in records
     ]
-
-
-def catalog_styles(catalog: Any) -> dict[int, int]:
-    """Catalog garment id -> style id from the catalog's ``garment_styles`` table."""
-    rows = catalog.conn.execute("SELECT garment_id, style_id FROM garment_styles")
-    return {int(garment): int(style) for garment, style in rows}

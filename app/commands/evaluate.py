@@ -58,7 +58,7 @@ def run_world(args: argparse.Namespace) -> int:
         found = scorer.found_garments(catalog.garments())
         if not found:
             raise BadInputError(f"the catalog in {data_dir} has no garments to score")
-        predicted = scorer.catalog_styles(catalog)
+        predicted = catalog.garment_style_ids()
         stages = _trend_stages(catalog) if predicted and not args.no_trends else None
     rankings, flagged, leaderboard = stages or (None, None, None)
     search, queries = None, []

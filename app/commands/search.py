@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-from typing import Any
+from typing import TYPE_CHECKING
 
 from app.commands import ENCODER_HELP, add_common, print_json, print_table
+
+if TYPE_CHECKING:
+    from inference.search import SearchResult
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -86,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_hits(result: Any) -> None:
+def _print_hits(result: SearchResult) -> None:
     if not result.hits:
         print(
             "no garments match"
@@ -127,7 +130,7 @@ def _print_hits(result: Any) -> None:
     )
 
 
-def _print_groups(result: Any) -> None:
+def _print_groups(result: SearchResult) -> None:
     if not result.groups:
         print("no garments match")
         return

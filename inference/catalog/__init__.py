@@ -16,6 +16,7 @@ The :class:`Catalog` is assembled from one class of queries per concern:
 - :mod:`~inference.catalog.base` connections, transactions, migrations, meta;
 - :mod:`~inference.catalog.videos` what the ingest writes and the plain reads after it;
 - :mod:`~inference.catalog.index` what the garment index reads;
+- :mod:`~inference.catalog.metadata` columns for search's cache, counts and lookups for the app;
 - :mod:`~inference.catalog.styles` styles, garment assignments, posts and sightings (trends).
 """
 
@@ -23,7 +24,17 @@ from __future__ import annotations
 
 from inference.catalog.base import CATALOG_FILE
 from inference.catalog.index import GarmentStyle, IndexQueries
-from inference.catalog.records import FrameRow, GarmentRecord, GarmentRow, VideoRecord
+from inference.catalog.metadata import (
+    CreatorColumns,
+    GarmentColumns,
+    GarmentStyleColumns,
+    MetadataQueries,
+    MetadataReader,
+    StyleName,
+    StylesVersion,
+    VideoColumns,
+)
+from inference.catalog.records import FrameRow, GarmentRecord, GarmentRow, VideoRecord, WholeVideo
 from inference.catalog.schema import SCHEMA_VERSION
 from inference.catalog.styles import (
     ClusterableGarment,
@@ -38,7 +49,7 @@ from inference.catalog.styles import (
 from inference.catalog.videos import VideoQueries
 
 
-class Catalog(VideoQueries, IndexQueries, StyleQueries):
+class Catalog(VideoQueries, IndexQueries, MetadataQueries, StyleQueries):
     """SQLite catalog of one data directory; safe to share between threads.
 
     Each thread gets its own connection; writes serialise on SQLite's lock (WAL lets
@@ -51,15 +62,23 @@ __all__ = [
     "SCHEMA_VERSION",
     "Catalog",
     "ClusterableGarment",
+    "CreatorColumns",
     "FrameRow",
+    "GarmentColumns",
     "GarmentRecord",
     "GarmentRow",
     "GarmentStyle",
+    "GarmentStyleColumns",
+    "MetadataReader",
     "PostRecord",
     "StyleAssignment",
     "StyleGarment",
+    "StyleName",
     "StyleRecord",
     "StyleWord",
     "StyledGarment",
+    "StylesVersion",
+    "VideoColumns",
     "VideoRecord",
+    "WholeVideo",
 ]

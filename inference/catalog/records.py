@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
-from inference.types import Box, follower_tier
+from inference.types import Box, VideoInfo, VideoSubmission, follower_tier
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,3 +67,14 @@ class GarmentRow:
     method: str
     score: float
     crop_path: str
+
+
+@dataclasses.dataclass(frozen=True)
+class WholeVideo:
+    """A video written whole in one go (see ``Catalog.write_videos``)."""
+
+    submission: VideoSubmission
+    content_hash: str
+    info: VideoInfo
+    frames: Sequence[FrameRow]
+    garments: Sequence[GarmentRow]

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from inference.catalog.base import CatalogBase, now
-from inference.catalog.records import FrameRow, GarmentRecord, GarmentRow, VideoRecord
+from inference.catalog.records import FrameRow, GarmentRecord, GarmentRow, VideoRecord, WholeVideo
 from inference.types import Box, VideoInfo, VideoSubmission
 
 _GARMENT_SELECT = """
@@ -21,20 +21,22 @@ _GARMENT_SELECT = """
 
 
 def _garment(row: sqlite3.Row) -> GarmentRecord:
+    (garment_id, video_id, frame_id, kind, x0, y0, x1, y1, method, score, crop_path,
+     t_s, creator, followers, posted_at, source_path) = row
     return GarmentRecord(
-        id=row[0],
-        video_id=row[1],
-        frame_id=row[2],
-        kind=row[3],
-        box=Box(row[4], row[5], row[6], row[7]),
-        method=row[8],
-        score=row[9],
-        crop_path=row[10],
-        t_s=row[11],
-        creator=row[12],
-        followers=row[13],
-        posted_at=row[14],
-        source_path=row[15],
+        id=garment_id,
+        video_id=video_id,
+        frame_id=frame_id,
+        kind=kind,
+        box=Box(x0, y0, x1, y1),
+        method=method,
+        score=score,
+        crop_path=crop_path,
+        t_s=t_s,
+        creator=creator,
+        followers=followers,
+        posted_at=posted_at,
+        source_path=source_path,
     )
 
 
@@ -50,38 +52,48 @@ class VideoQueries(CatalogBase):
             "updated_at = excluded.updated_at",
             (handle, followers, now()),
         )
-        return int(tx.execute("SELECT id FROM creators WHERE handle = ?", (handle,)).fetchone()[0])
+        (creator_id,) = tx.execute("SELECT id FROM creators WHERE handle = ?", (handle,)).fetchone()
+        return int(creator_id)
+
+    def add_creators(self, creators: Iterable[tuple[str, int]]) -> list[int]:
+        """Insert creators (handle, followers) or update their follower counts, in one
+        transaction; returns their ids in the order given."""
+        with self.transaction() as tx:
+            return [self.upsert_creator(tx, handle, followers) for handle, followers in creators]
 
     def begin_video(self, submission: VideoSubmission, content_hash: str) -> int:
         """Create (or reset) the ``processing`` row of a video; returns its id."""
         with self.transaction() as tx:
-            creator_id = self.upsert_creator(tx, submission.creator, submission.followers)
-            row = tx.execute(
-                "SELECT id FROM videos WHERE content_hash = ?", (content_hash,)
-            ).fetchone()
-            values = (
-                creator_id,
-                str(submission.path),
-                submission.posted_at.isoformat(),
-                now(),
+            return self._begin_video(tx, submission, content_hash)
+
+    def _begin_video(self, tx: sqlite3.Connection, submission: VideoSubmission, content_hash: str) -> int:
+        creator_id = self.upsert_creator(tx, submission.creator, submission.followers)
+        existing = tx.execute(
+            "SELECT id FROM videos WHERE content_hash = ?", (content_hash,)
+        ).fetchone()
+        values = (
+            creator_id,
+            str(submission.path),
+            submission.posted_at.isoformat(),
+            now(),
+        )
+        if existing is None:
+            cursor = tx.execute(
+                "INSERT INTO videos(creator_id, source_path, posted_at, created_at, "
+                "content_hash, status) VALUES (?, ?, ?, ?, ?, 'processing')",
+                (*values, content_hash),
             )
-            if row is None:
-                cursor = tx.execute(
-                    "INSERT INTO videos(creator_id, source_path, posted_at, created_at, "
-                    "content_hash, status) VALUES (?, ?, ?, ?, ?, 'processing')",
-                    (*values, content_hash),
-                )
-                return int(cursor.lastrowid or 0)
-            video_id = int(row[0])
-            tx.execute("DELETE FROM garments WHERE video_id = ?", (video_id,))
-            tx.execute("DELETE FROM frames WHERE video_id = ?", (video_id,))
-            tx.execute(
-                "UPDATE videos SET creator_id = ?, source_path = ?, posted_at = ?, "
-                "created_at = ?, status = 'processing', error = NULL, finished_at = NULL "
-                "WHERE id = ?",
-                (*values, video_id),
-            )
-            return video_id
+            return int(cursor.lastrowid or 0)
+        video_id = int(existing["id"])
+        tx.execute("DELETE FROM garments WHERE video_id = ?", (video_id,))
+        tx.execute("DELETE FROM frames WHERE video_id = ?", (video_id,))
+        tx.execute(
+            "UPDATE videos SET creator_id = ?, source_path = ?, posted_at = ?, "
+            "created_at = ?, status = 'processing', error = NULL, finished_at = NULL "
+            "WHERE id = ?",
+            (*values, video_id),
+        )
+        return video_id
 
     def finish_video(
         self,
@@ -95,59 +107,84 @@ class VideoQueries(CatalogBase):
         Returns the new garment ids in the order given.
         """
         with self.transaction() as tx:
-            frame_ids = [
-                int(
-                    tx.execute(
-                        "INSERT INTO frames(video_id, t_s, segment, sharpness, phash, width, "
-                        "height) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (
-                            video_id,
-                            frame.t_s,
-                            frame.segment,
-                            frame.sharpness,
-                            f"{frame.phash:016x}",
-                            frame.width,
-                            frame.height,
-                        ),
-                    ).lastrowid
-                    or 0
-                )
-                for frame in frames
-            ]
-            garment_ids = [
-                int(
-                    tx.execute(
-                        "INSERT INTO garments(frame_id, video_id, kind, x0, y0, x1, y1, method, "
-                        "score, crop_path) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (
-                            frame_ids[garment.frame_index],
-                            video_id,
-                            garment.kind,
-                            *garment.box.as_tuple(),
-                            garment.method,
-                            garment.score,
-                            garment.crop_path,
-                        ),
-                    ).lastrowid
-                    or 0
-                )
-                for garment in garments
-            ]
-            tx.execute(
-                "UPDATE videos SET status = 'done', error = NULL, finished_at = ?, duration_s = ?, "
-                "fps = ?, width = ?, height = ?, rotation = ?, codec = ? WHERE id = ?",
-                (
-                    now(),
-                    info.duration_s,
-                    info.fps,
-                    info.width,
-                    info.height,
-                    info.rotation,
-                    info.codec,
-                    video_id,
-                ),
+            return self._finish_video(tx, video_id, info, frames, garments)
+
+    def _finish_video(
+        self,
+        tx: sqlite3.Connection,
+        video_id: int,
+        info: VideoInfo,
+        frames: Sequence[FrameRow],
+        garments: Sequence[GarmentRow],
+    ) -> list[int]:
+        frame_ids = [
+            int(
+                tx.execute(
+                    "INSERT INTO frames(video_id, t_s, segment, sharpness, phash, width, "
+                    "height) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        video_id,
+                        frame.t_s,
+                        frame.segment,
+                        frame.sharpness,
+                        f"{frame.phash:016x}",
+                        frame.width,
+                        frame.height,
+                    ),
+                ).lastrowid
+                or 0
             )
+            for frame in frames
+        ]
+        garment_ids = [
+            int(
+                tx.execute(
+                    "INSERT INTO garments(frame_id, video_id, kind, x0, y0, x1, y1, method, "
+                    "score, crop_path) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        frame_ids[garment.frame_index],
+                        video_id,
+                        garment.kind,
+                        *garment.box.as_tuple(),
+                        garment.method,
+                        garment.score,
+                        garment.crop_path,
+                    ),
+                ).lastrowid
+                or 0
+            )
+            for garment in garments
+        ]
+        tx.execute(
+            "UPDATE videos SET status = 'done', error = NULL, finished_at = ?, duration_s = ?, "
+            "fps = ?, width = ?, height = ?, rotation = ?, codec = ? WHERE id = ?",
+            (
+                now(),
+                info.duration_s,
+                info.fps,
+                info.width,
+                info.height,
+                info.rotation,
+                info.codec,
+                video_id,
+            ),
+        )
         return garment_ids
+
+    def write_videos(self, videos: Iterable[WholeVideo]) -> list[list[int]]:
+        """Write whole videos (each with its frames and garments, done) in one transaction,
+        for catalogs built in bulk (benchmarks); the ingest writes one video at a time.
+
+        Returns each video's new garment ids.
+        """
+        with self.transaction() as tx:
+            return [
+                self._finish_video(
+                    tx, self._begin_video(tx, video.submission, video.content_hash),
+                    video.info, video.frames, video.garments,
+                )
+                for video in videos
+            ]
 
     def fail_video(self, video_id: int, reason: str) -> None:
         """Mark a video failed with its reason; its partial frames/garments are dropped."""
@@ -173,7 +210,10 @@ class VideoQueries(CatalogBase):
     def delete_video(self, video_id: int) -> list[int]:
         """Remove a video with its frames and garments; returns the removed garment ids."""
         with self.transaction() as tx:
-            ids = [r[0] for r in tx.execute("SELECT id FROM garments WHERE video_id = ?", (video_id,))]
+            ids = [
+                garment_id
+                for (garment_id,) in tx.execute("SELECT id FROM garments WHERE video_id = ?", (video_id,))
+            ]
             tx.execute("DELETE FROM videos WHERE id = ?", (video_id,))
         return ids
 
@@ -181,8 +221,8 @@ class VideoQueries(CatalogBase):
         """Remove a creator with all their videos; returns the removed garment ids."""
         with self.transaction() as tx:
             ids = [
-                r[0]
-                for r in tx.execute(
+                garment_id
+                for (garment_id,) in tx.execute(
                     "SELECT g.id FROM garments g JOIN videos v ON v.id = g.video_id "
                     "JOIN creators c ON c.id = v.creator_id WHERE c.handle = ?",
                     (handle,),
@@ -211,7 +251,10 @@ class VideoQueries(CatalogBase):
             f"v.error, v.duration_s FROM videos v LEFT JOIN creators c ON c.id = v.creator_id {where}",
             params,
         ).fetchall()
-        return [VideoRecord(*row) for row in rows]
+        return [
+            VideoRecord(video_id, creator, source_path, content_hash, posted_at, status, error, duration_s)
+            for video_id, creator, source_path, content_hash, posted_at, status, error, duration_s in rows
+        ]
 
     def garments(
         self, ids: Sequence[int] | None = None, video_id: int | None = None
@@ -223,7 +266,8 @@ class VideoQueries(CatalogBase):
                 chunk = [int(i) for i in ids[chunk_start : chunk_start + 900]]
                 marks = ",".join("?" * len(chunk))
                 for row in self.conn.execute(f"{_GARMENT_SELECT} WHERE g.id IN ({marks})", chunk):
-                    found[row[0]] = _garment(row)
+                    garment = _garment(row)
+                    found[garment.id] = garment
             return [found[i] for i in map(int, ids) if i in found]
         where = "WHERE v.status = 'done'"
         params: tuple[Any, ...] = ()
@@ -235,31 +279,34 @@ class VideoQueries(CatalogBase):
 
     def creators(self) -> list[tuple[str, int]]:
         """(handle, followers) of every creator."""
-        return [(r[0], r[1]) for r in self.conn.execute("SELECT handle, followers FROM creators")]
+        rows = self.conn.execute("SELECT handle, followers FROM creators")
+        return [(handle, followers) for handle, followers in rows]
 
     def counts(self) -> dict[str, int]:
         """Row counts: creators, videos by status, frames, garments."""
         conn = self.conn
         counts = {
-            "creators": conn.execute("SELECT COUNT(*) FROM creators").fetchone()[0],
-            "frames": conn.execute("SELECT COUNT(*) FROM frames").fetchone()[0],
-            "garments": conn.execute("SELECT COUNT(*) FROM garments").fetchone()[0],
+            table: conn.execute(f"SELECT COUNT(*) AS n FROM {table}").fetchone()["n"]
+            for table in ("creators", "frames", "garments")
         }
         for status in ("done", "failed", "processing"):
             counts[f"videos_{status}"] = conn.execute(
-                "SELECT COUNT(*) FROM videos WHERE status = ?", (status,)
-            ).fetchone()[0]
+                "SELECT COUNT(*) AS n FROM videos WHERE status = ?", (status,)
+            ).fetchone()["n"]
         return counts
 
     def integrity_problems(self) -> list[str]:
         """Consistency checks used after crashes: orphans, half-written videos."""
         conn = self.conn
-        problems = [r[0] for r in conn.execute("PRAGMA integrity_check") if r[0] != "ok"]
-        problems += [f"foreign key violation in {r[0]}" for r in conn.execute("PRAGMA foreign_key_check")]
-        orphans = conn.execute(
+        problems = [message for (message,) in conn.execute("PRAGMA integrity_check") if message != "ok"]
+        problems += [
+            f"foreign key violation in {violation['table']}"
+            for violation in conn.execute("PRAGMA foreign_key_check")
+        ]
+        (orphans,) = conn.execute(
             "SELECT COUNT(*) FROM garments g JOIN videos v ON v.id = g.video_id "
             "WHERE v.status != 'done'"
-        ).fetchone()[0]
+        ).fetchone()
         if orphans:
             problems.append(f"{orphans} garments belong to videos that are not done")
         return problems

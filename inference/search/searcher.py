@@ -1,0 +1,187 @@
+"""The searcher: a query becomes one embedding, the filters a selection, and the live index
+answers inside it; hits are de-duplicated and joined with the catalog."""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from core.errors import BadInputError
+from inference.catalog import Catalog
+from inference.encoders import resolve_encoder
+from inference.index import GarmentIndex, IndexConfig, Selection, check_encoder
+from inference.search.metadata import CatalogMetadata
+from inference.search.queries import EmbeddedQuery, embed_query
+from inference.search.ranking import dedupe_order
+from inference.search.results import SearchHit, SearchQuery, SearchResult, group_by_creator
+from inference.search.settings import SearchConfig, SearchFilters
+from inference.types import follower_tier
+
+if TYPE_CHECKING:
+    from models.base import Encoder
+
+logger = logging.getLogger(__name__)
+
+
+class Searcher:
+    """Answers searches over one data directory; keep one per process (thread-safe).
+
+    Args:
+        data_dir: the deployment directory.
+        encoder: the encoder for queries; default: the one :func:`inference.encoders.resolve_encoder` picks.
+        config: search settings; default the packaged ones.
+        index_config: index settings; default the packaged ones.
+    """
+
+    def __init__(
+        self,
+        data_dir: str | Path,
+        encoder: Encoder | None = None,
+        config: SearchConfig | None = None,
+        index_config: IndexConfig | None = None,
+    ):
+        self.data_dir = Path(data_dir)
+        self.config = config or SearchConfig.load()
+        self.catalog = Catalog(self.data_dir)
+        self.index = GarmentIndex(self.data_dir, index_config, None)
+        live = self.index.version()  # no index: NoIndexError before any encoder loads
+        self.encoder = resolve_encoder(encoder, self.data_dir)
+        self.index.encoder_info = self.encoder.describe()
+        check_encoder(live.meta, self.index.encoder_info)
+        self.metadata = CatalogMetadata(self.catalog.metadata_reader())
+        self._selections: collections.OrderedDict[Any, Selection] = collections.OrderedDict()
+        self._cache_lock = threading.Lock()
+
+    def close(self) -> None:
+        """Close the catalog connections."""
+        self.catalog.close()
+        self.metadata.close()
+
+    # -- queries ---------------------------------------------------------------------------------
+    def embed_query(
+        self, image: Any = None, text: str | None = None, kinds: Sequence[str] = ()
+    ) -> tuple[np.ndarray, EmbeddedQuery]:
+        """The query embedding (float32 (dim,), unit length) and what it was made from."""
+        return embed_query(self.encoder, self.config, image, text, kinds)
+
+    def search(
+        self,
+        image: Any = None,
+        text: str | None = None,
+        k: int | None = None,
+        filters: SearchFilters | None = None,
+        by_creator: bool = False,
+        dedupe: bool = True,
+    ) -> SearchResult:
+        """Search by image (path, bytes or RGB array), text, or both.
+
+        Raises:
+            BadInputError: no query, an image that is not an image, k out of range, a filter
+                naming an unknown creator or style, or an empty index.
+        """
+        filters = filters or SearchFilters()
+        vector, embedded = self.embed_query(image, text, filters.kinds)
+        result = self.search_vector(vector, k, filters, by_creator, dedupe)
+        result.query = dataclasses.replace(result.query, embedded=embedded)
+        return result
+
+    def search_vector(
+        self,
+        vector: np.ndarray,
+        k: int | None = None,
+        filters: SearchFilters | None = None,
+        by_creator: bool = False,
+        dedupe: bool = True,
+    ) -> SearchResult:
+        """Search with a ready query embedding (float32 (dim,), unit length)."""
+        k = self.config.k if k is None else k
+        filters = filters or SearchFilters()
+        version = self.index.version()
+        size = len(version)
+        if size == 0:
+            raise BadInputError(
+                "the index is empty: ingest some videos first (`stylescope ingest`)"
+            )
+        if k <= 0:
+            raise BadInputError(f"k must be at least 1, got {k}")
+        if k > size:
+            raise BadInputError(f"k={k} is larger than the index ({size} garments)")
+        selection = self._selection(filters, version)
+        fetch = min(size, k * max(1, self.config.dedup_fetch_factor)) if dedupe else k
+        scores, ids = version.search(vector.reshape(1, -1), fetch, selection)
+        found = ids[0] >= 0
+        ids, scores = ids[0][found], scores[0][found]
+        if dedupe and len(ids) > 1:
+            video, kind = self.metadata.videos_and_kinds(ids)
+            vectors = version.store.vectors[version.store.rows(ids)].astype(np.float32)
+            keep = dedupe_order(video, kind, vectors, self.config.dedup_threshold, k)
+            ids, scores = ids[keep], scores[keep]
+        hits = self._join(ids[:k], scores[:k])
+        return SearchResult(
+            hits=hits,
+            query=SearchQuery(k, filters),
+            index_version=version.name,
+            matched=len(selection) if filters and selection is not None else None,
+            groups=group_by_creator(hits) if by_creator else None,
+        )
+
+    # -- filters and the join --------------------------------------------------------------------
+    def _selection(self, filters: SearchFilters, version: Any) -> Selection | None:
+        """Allowed garment ids: the filters', or every catalog garment when the index holds
+        garments the catalog no longer has (until `stylescope index sync`); None: all."""
+        self.metadata.refresh()
+        key = (filters, self.metadata.generation, version.name, version.meta.get("generation"))
+        with self._cache_lock:
+            if key in self._selections:
+                self._selections.move_to_end(key)
+                return self._selections[key]
+        if filters:
+            selection: Selection | None = self.metadata.select(filters)
+        else:
+            live = self.metadata.live_ids()
+            stale = len(live) != len(version) or not version.store.contains(live).all()
+            selection = Selection(live) if stale else None
+            if stale:
+                # Normal for a moment while a video is being indexed; lasting only after a crash.
+                logger.info("index and catalog differ (an ingest in flight, or run `stylescope index sync`)")
+        with self._cache_lock:
+            self._selections[key] = selection  # type: ignore[assignment]
+            while len(self._selections) > self.config.selection_cache:
+                self._selections.popitem(last=False)
+        return selection
+
+    def _join(self, ids: np.ndarray, scores: np.ndarray) -> list[SearchHit]:
+        """The hits' catalog facts, from the in-memory catalog metadata (refreshed whenever
+        the catalog changes, so as current as a query)."""
+        if not len(ids):
+            return []
+        id_list = ids.tolist()
+        facts = self.metadata.describe(id_list)
+        root = str(self.data_dir) + os.sep
+        return [
+            SearchHit(
+                garment_id=garment_id,
+                score=score,
+                kind=garment.kind,
+                crop_path=root + garment.crop_path,
+                creator=garment.creator,
+                followers=garment.followers,
+                tier=follower_tier(garment.followers),
+                video_id=garment.video_id,
+                source_path=garment.source_path,
+                t_s=garment.t_s,
+                posted_at=garment.posted_at,
+                style_id=garment.style_id,
+                style=garment.style,
+            )
+            for garment_id, score in zip(id_list, scores.tolist(), strict=True)
+            if (garment := facts.get(garment_id)) is not None
+        ]
