@@ -26,7 +26,7 @@ def _add_video(catalog: Catalog, name: str, creator: str = "ann", garments: int 
 def test_schema_and_wal(data_dir):
     with Catalog(data_dir) as catalog:
         assert catalog.schema_version == SCHEMA_VERSION
-        assert catalog.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert catalog._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     # Reopening runs no migration twice.
     with Catalog(data_dir) as catalog:
         assert catalog.schema_version == SCHEMA_VERSION
@@ -127,7 +127,7 @@ def test_metadata_counts_and_lookups(data_dir):
         ids = _add_video(catalog, "a.mp4") + _add_video(catalog, "b.mp4", creator="bo", garments=2)
         _add_video(catalog, "c.mp4")
         assert not catalog.has_styles() and catalog.style_count() == 0
-        with catalog.transaction() as tx:
+        with catalog._transaction() as tx:
             for style_id, name in ((2, "mono checks"), (1, "red stripes")):
                 tx.execute("INSERT INTO styles(id, name, created_at, updated_at) VALUES (?, ?, 'x', 'x')",
                            (style_id, name))

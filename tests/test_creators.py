@@ -177,7 +177,7 @@ def test_creators_command(data_dir, capsys):
             world.post(f"t{i}", 35 + i, "trend", frames=3, followers=20_000)
         ids, vectors = world.arrays()
         recluster(catalog, ids, vectors, TrendsConfig(cluster=ClusterConfig(method="kmeans", k_min=2, k_max=6)))
-        trend_id = catalog.conn.execute(
+        trend_id = catalog._conn.execute(
             "SELECT gs.style_id FROM garment_styles gs WHERE gs.garment_id = ?", (int(ids[-1]),)).fetchone()[0]
     assert main(["creators", "--data-dir", str(data_dir), "--json", "--tier", "micro"]) == 0
     report = json.loads(capsys.readouterr().out)

@@ -66,7 +66,7 @@ def test_mixed_folder_catalogs_good_and_records_bad(tmp_path, data_dir, capsys):
             if status == "failed" and name in videos:  # hashable failures have a row too
                 assert videos[name].status == "failed" and videos[name].error
         assert "zz_copy_of_good1.mp4" not in videos
-        events = catalog.conn.execute("SELECT source, outcome, reason FROM ingest_events").fetchall()
+        events = catalog._conn.execute("SELECT source, outcome, reason FROM ingest_events").fetchall()
         outcomes = {Path(source).name: (outcome, reason) for source, outcome, reason in events}
         for name, status in expected.items():
             assert outcomes[name][0] == status, name
@@ -165,7 +165,7 @@ def test_a_frame_replaced_by_its_alternate_is_what_gets_stored(tmp_path, data_di
     assert report.outcomes[0].status == "ingested" and report.outcomes[0].fallback_frames == 0
     with Catalog(data_dir) as catalog:
         garments_ = catalog.garments()
-        times = [round(t, 2) for (t,) in catalog.conn.execute("SELECT t_s FROM frames")]
+        times = [round(t, 2) for (t,) in catalog._conn.execute("SELECT t_s FROM frames")]
     assert times == [0.53] and {g.method for g in garments_} == {"green"}
     assert {round(g.t_s, 2) for g in garments_} == {0.53}
     full = next(g for g in garments_ if g.kind == "full")
@@ -210,7 +210,7 @@ def test_resume_after_sigkill(tmp_path, data_dir):
         counts = catalog.counts()
         assert counts["videos_done"] == 6 and counts["videos_processing"] == 0
         assert catalog.integrity_problems() == []
-        per_video = catalog.conn.execute(
+        per_video = catalog._conn.execute(
             "SELECT source_path, COUNT(*) FROM videos GROUP BY content_hash HAVING COUNT(*) > 1").fetchall()
         assert per_video == []
         garments = catalog.garments()

@@ -166,3 +166,15 @@ def test_no_inference_file_is_over_500_lines():
         if (lines := len(path.read_text(encoding="utf-8").splitlines())) > MAX_INFERENCE_LINES
     ]
     assert not long, f"inference files over {MAX_INFERENCE_LINES} lines (split them by concern):\n" + "\n".join(long)
+
+
+def test_only_the_catalog_touches_its_connection():
+    offenders = [
+        f"{path.relative_to(ROOT).as_posix()}:{node.lineno}"
+        for package in ("inference", "app", "training", "world", "bench", "scripts")
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if not path.relative_to(ROOT).as_posix().startswith("inference/catalog/")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Attribute) and node.attr in {"_conn", "_transaction", "conn", "transaction"}
+    ]
+    assert not offenders, "the catalog's connection is private: add a query to inference/catalog/:\n" + "\n".join(offenders)

@@ -43,7 +43,7 @@ def world(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("world")
     garments = make_world(data_dir, videos=30)
     rebuild_index(data_dir, CropEmbedder(create_encoder("tiny:32")), config=index_config(), progress=False)
-    with Catalog(data_dir) as catalog, catalog.transaction() as tx:
+    with Catalog(data_dir) as catalog, catalog._transaction() as tx:
         now = "2026-05-01T00:00:00+00:00"
         tx.execute(
             "INSERT INTO styles(id, name, created_at, updated_at) VALUES (1, 'red stripes', ?, ?)",

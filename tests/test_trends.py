@@ -65,7 +65,7 @@ def _two_styles(catalog: Catalog, days: int = 8) -> WorldBuilder:
 def _majority_map(builder: WorldBuilder, catalog: Catalog) -> dict[object, int]:
     """True style key -> the style id most of its garments got."""
     votes: dict[object, dict[int, int]] = {}
-    for garment_id, style_id in catalog.conn.execute("SELECT garment_id, style_id FROM garment_styles"):
+    for garment_id, style_id in catalog._conn.execute("SELECT garment_id, style_id FROM garment_styles"):
         key = builder.truth[garment_id]
         votes.setdefault(key, {}).setdefault(style_id, 0)
         votes[key][style_id] += 1
@@ -221,7 +221,7 @@ def test_outfit_grouping_gives_each_frame_one_style(data_dir):
         ids, vectors = world.arrays()
         result = recluster(catalog, ids, vectors, _config(group_by="outfit"))
         assert {s.kind for s in result.styles} == {"outfit"} and len(result.styles) == 2
-        by_frame = catalog.conn.execute(
+        by_frame = catalog._conn.execute(
             "SELECT g.frame_id, COUNT(DISTINCT gs.style_id) FROM garment_styles gs "
             "JOIN garments g ON g.id = gs.garment_id GROUP BY g.frame_id").fetchall()
         assert all(n == 1 for _, n in by_frame)
@@ -256,7 +256,7 @@ def test_crops_where_no_person_was_detected_get_no_style(data_dir):
         ids, vectors = world.arrays()
         result = recluster(catalog, ids, vectors, _config())
         assert len(result.styles) == 2 and result.assigned == 20 * 2
-        styled = {r[0] for r in catalog.conn.execute("SELECT garment_id FROM garment_styles")}
+        styled = {r[0] for r in catalog._conn.execute("SELECT garment_id FROM garment_styles")}
         assert not any(world.truth[i] == "title card" for i in styled)
         # incremental assignment skips them too, even next to a style's centroid
         world.post("late", 11, "a", method="fallback_center")
@@ -285,7 +285,7 @@ def test_outfits_are_told_by_their_top_and_bottom_not_by_the_room(data_dir):
         tops = [int(g) for g in ids if str(world.truth[int(g)]).startswith("top-")]
 
         def styles_of_tops() -> list[int]:
-            got = dict(catalog.conn.execute("SELECT garment_id, style_id FROM garment_styles").fetchall())
+            got = dict(catalog._conn.execute("SELECT garment_id, style_id FROM garment_styles").fetchall())
             return [got[g] for g in tops]
 
         result = recluster(catalog, ids, vectors, _config(group_by="outfit", outfit_kinds=["top", "bottom"]))
@@ -300,7 +300,7 @@ def test_outfits_are_told_by_their_top_and_bottom_not_by_the_room(data_dir):
         world.post("new", 30, {"top": "top-a", "bottom": "bottom-a", "full": "room-unseen"}, frames=1)
         ids, vectors = world.arrays()
         assert assign_new_garments(catalog, ids, vectors).assigned == 3
-        got = catalog.conn.execute("SELECT style_id FROM garment_styles WHERE garment_id = ?", (int(ids[-1]),))
+        got = catalog._conn.execute("SELECT style_id FROM garment_styles WHERE garment_id = ?", (int(ids[-1]),))
         assert got.fetchone()[0] == expected
 
 
@@ -373,7 +373,7 @@ def test_incremental_assignment_uses_existing_styles(data_dir):
         ids, vectors = world.arrays()
         result = assign_new_garments(catalog, ids, vectors)
         assert result.considered == len(ids) - before and result.assigned == 4
-        got = dict(catalog.conn.execute("SELECT garment_id, style_id FROM garment_styles").fetchall())
+        got = dict(catalog._conn.execute("SELECT garment_id, style_id FROM garment_styles").fetchall())
         for garment_id in ids[before:]:
             key = world.truth[int(garment_id)]
             assert got.get(int(garment_id)) == expected.get(key)  # "never-seen" stays unassigned
@@ -426,7 +426,7 @@ def test_styles_are_named_from_the_vocabulary(data_dir, tmp_path):
         assert names == {"red skirt", "blue hoodie"}
         style = next(s for s in load_styles(catalog) if s.name == "red skirt")
         assert style.words[0].word in {"red", "skirt"} and style.words[0].category in {"colours", "garments"}
-        stored = catalog.conn.execute("SELECT words FROM styles WHERE id = ?", (style.id,)).fetchone()[0]
+        stored = catalog._conn.execute("SELECT words FROM styles WHERE id = ?", (style.id,)).fetchone()[0]
         assert json.loads(stored)[0]["score"] >= json.loads(stored)[1]["score"]
 
 
@@ -570,8 +570,8 @@ def test_a_videos_frames_count_those_left_out_as_noise(data_dir):
         world.post("ann", 2, {"top": "a", "bottom": "b"}, frames=2, method="fallback_center")
         ids, vectors = world.arrays()
         recluster(catalog, ids, vectors, _config(k_min=1, k_max=1, group_by="outfit"))
-        frames = [r[0] for r in catalog.conn.execute("SELECT id FROM frames WHERE video_id = ? ORDER BY id", (video,))]
-        with catalog.transaction() as tx:  # three of the four frames turned out to be noise
+        frames = [r[0] for r in catalog._conn.execute("SELECT id FROM frames WHERE video_id = ? ORDER BY id", (video,))]
+        with catalog._transaction() as tx:  # three of the four frames turned out to be noise
             tx.execute(f"DELETE FROM garment_styles WHERE garment_id IN (SELECT id FROM garments "
                        f"WHERE frame_id IN ({','.join('?' * 3)}))", frames[1:])
         (sighting,) = [s for s in load_trend_data(catalog).sightings if s.video_id == video]

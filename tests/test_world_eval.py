@@ -284,7 +284,7 @@ def test_eval_world_cli_scores_boxes_and_catalog_styles(tmp_path, capsys):
     assert report["boxes"]["garments"] == 2 and report["boxes"]["matched"] == 1
     assert report["boxes"]["mean_iou"] == pytest.approx(0.5)  # top exact, invisible bottom 0
     assert report["clusters"] is None
-    with catalog.transaction() as tx:
+    with catalog._transaction() as tx:
         tx.execute("INSERT INTO styles(id, name, created_at, updated_at) VALUES (5, 's', 'x', 'x')")
         tx.execute("INSERT INTO garment_styles(garment_id, style_id, distance) VALUES (?, 5, 0.1)", (ids[0],))
     assert main(["eval", "world", "--answers", str(tmp_path / "world"), "--data-dir", str(tmp_path)]) == 0

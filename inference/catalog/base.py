@@ -52,16 +52,16 @@ class CatalogBase:
         return conn
 
     @property
-    def conn(self) -> sqlite3.Connection:
+    def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._local.conn = self._connect()
         return conn
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction (BEGIN IMMEDIATE ... COMMIT, ROLLBACK on error)."""
-        conn = self.conn
+        conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield conn
@@ -84,7 +84,7 @@ class CatalogBase:
         self.close()
 
     def _migrate(self) -> None:
-        conn = self.conn
+        conn = self._conn
         conn.isolation_level = None  # explicit transactions only
         try:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -93,7 +93,7 @@ class CatalogBase:
         if version == SCHEMA_VERSION:
             return
         # Under the write lock, re-read the version: another process may have just migrated.
-        with self.transaction() as tx:
+        with self._transaction() as tx:
             version = tx.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
                 raise CatalogError(
@@ -108,13 +108,13 @@ class CatalogBase:
 
     @property
     def schema_version(self) -> int:
-        return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+        return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
 
     # -- meta ----------------------------------------------------------------------------
     def get_meta(self, key: str, default: str | None = None) -> str | None:
-        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else default
 
     def set_meta(self, key: str, value: str) -> None:
-        with self.transaction() as tx:
+        with self._transaction() as tx:
             tx.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))

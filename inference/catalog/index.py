@@ -23,7 +23,7 @@ class IndexQueries(CatalogBase):
 
     def done_garment_ids(self) -> np.ndarray:
         """Ids of every garment of a done video, sorted (int64): what the index should hold."""
-        rows = self.conn.execute(
+        rows = self._conn.execute(
             "SELECT g.id FROM garments g JOIN videos v ON v.id = g.video_id "
             "WHERE v.status = 'done' ORDER BY g.id"
         ).fetchall()
@@ -31,7 +31,7 @@ class IndexQueries(CatalogBase):
 
     def garment_styles(self) -> dict[int, GarmentStyle]:
         """Garment id -> the style it is assigned to, from the trends stage's tables."""
-        rows = self.conn.execute(
+        rows = self._conn.execute(
             "SELECT gs.garment_id, s.id, s.name FROM garment_styles gs "
             "JOIN styles s ON s.id = gs.style_id"
         )

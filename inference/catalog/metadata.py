@@ -161,25 +161,25 @@ class MetadataQueries(CatalogBase):
         return MetadataReader(self.path)
 
     def style_count(self) -> int:
-        (count,) = self.conn.execute("SELECT COUNT(*) FROM styles").fetchone()
+        (count,) = self._conn.execute("SELECT COUNT(*) FROM styles").fetchone()
         return int(count)
 
     def has_styles(self) -> bool:
-        return self.conn.execute("SELECT 1 FROM styles LIMIT 1").fetchone() is not None
+        return self._conn.execute("SELECT 1 FROM styles LIMIT 1").fetchone() is not None
 
     def style_names(self) -> list[StyleName]:
         """Every style's id and name, by id."""
-        rows = self.conn.execute("SELECT id, name FROM styles ORDER BY id")
+        rows = self._conn.execute("SELECT id, name FROM styles ORDER BY id")
         return [StyleName(style_id, name) for style_id, name in rows]
 
     def garment_style_ids(self) -> dict[int, int]:
         """Garment id -> style id, for every garment that has a style."""
-        rows = self.conn.execute("SELECT garment_id, style_id FROM garment_styles")
+        rows = self._conn.execute("SELECT garment_id, style_id FROM garment_styles")
         return {int(garment_id): int(style_id) for garment_id, style_id in rows}
 
     def done_video_count(self, creator: str) -> int:
         """Videos of the creator with this handle that were ingested completely."""
-        (count,) = self.conn.execute(
+        (count,) = self._conn.execute(
             "SELECT COUNT(*) FROM videos v JOIN creators c ON c.id = v.creator_id "
             "WHERE c.handle = ? AND v.status = 'done'",
             (creator,),
@@ -188,7 +188,7 @@ class MetadataQueries(CatalogBase):
 
     def frames_by_method(self) -> dict[str, int]:
         """Localiser method -> frames with at least one garment found by it."""
-        rows = self.conn.execute(
+        rows = self._conn.execute(
             "SELECT method, COUNT(DISTINCT frame_id) FROM garments GROUP BY method"
         )
         return {method: int(frames) for method, frames in rows}

@@ -97,7 +97,7 @@ class StyleQueries(CatalogBase):
     # -- reads ---------------------------------------------------------------------------
     def styles(self) -> list[StyleRecord]:
         """Every style, by id."""
-        rows = self.conn.execute("SELECT id, name, words, kind, centroid, size FROM styles ORDER BY id")
+        rows = self._conn.execute("SELECT id, name, words, kind, centroid, size FROM styles ORDER BY id")
         return [
             StyleRecord(row["id"], row["name"], _words(row["words"]), row["kind"], _centroid(row["centroid"]),
                         row["size"])
@@ -106,11 +106,11 @@ class StyleQueries(CatalogBase):
 
     def has_garments(self) -> bool:
         """Whether any garment has been ingested."""
-        return self.conn.execute("SELECT 1 FROM garments LIMIT 1").fetchone() is not None
+        return self._conn.execute("SELECT 1 FROM garments LIMIT 1").fetchone() is not None
 
     def clusterable_garments(self) -> list[ClusterableGarment]:
         """Every garment of a done video."""
-        rows = self.conn.execute(
+        rows = self._conn.execute(
             "SELECT g.id, g.kind, g.frame_id, g.method FROM garments g JOIN videos v ON v.id = g.video_id "
             "WHERE v.status = 'done'"
         )
@@ -118,16 +118,16 @@ class StyleQueries(CatalogBase):
 
     def styled_garment_ids(self) -> set[int]:
         """Garments that have a style."""
-        return {row["garment_id"] for row in self.conn.execute("SELECT garment_id FROM garment_styles")}
+        return {row["garment_id"] for row in self._conn.execute("SELECT garment_id FROM garment_styles")}
 
     def garment_style_ids(self) -> dict[int, int]:
         """garment id -> style id, for every garment that has a style."""
-        rows = self.conn.execute("SELECT garment_id, style_id FROM garment_styles")
+        rows = self._conn.execute("SELECT garment_id, style_id FROM garment_styles")
         return {row["garment_id"]: row["style_id"] for row in rows}
 
     def posts(self) -> list[PostRecord]:
         """Every done video with its creator and posting date."""
-        rows = self.conn.execute(
+        rows = self._conn.execute(
             "SELECT v.id, c.handle, c.followers, v.posted_at FROM videos v "
             "JOIN creators c ON c.id = v.creator_id WHERE v.status = 'done'"
         )
@@ -135,7 +135,7 @@ class StyleQueries(CatalogBase):
 
     def styled_garments(self) -> list[StyledGarment]:
         """Every styled garment of a done video, by style, video, then distance."""
-        rows = self.conn.execute(
+        rows = self._conn.execute(
             "SELECT gs.style_id, g.video_id, g.frame_id, gs.distance, g.id, f.t_s, g.crop_path "
             "FROM garment_styles gs "
             "JOIN garments g ON g.id = gs.garment_id "
@@ -154,14 +154,14 @@ class StyleQueries(CatalogBase):
         """video id -> distinct frames with a garment, leaving out garments located by ``skip_methods``."""
         skipped = list(skip_methods)
         where = f" WHERE method NOT IN ({','.join('?' * len(skipped))})" if skipped else ""
-        rows = self.conn.execute(
+        rows = self._conn.execute(
             f"SELECT video_id, COUNT(DISTINCT frame_id) AS frames FROM garments{where} GROUP BY video_id", skipped
         )
         return {row["video_id"]: row["frames"] for row in rows}
 
     def nearest_garments(self, style_id: int, count: int) -> list[StyleGarment]:
         """The ``count`` garments of a style nearest its centroid."""
-        rows = self.conn.execute(
+        rows = self._conn.execute(
             "SELECT gs.garment_id, g.crop_path, gs.distance FROM garment_styles gs "
             "JOIN garments g ON g.id = gs.garment_id WHERE gs.style_id = ? ORDER BY gs.distance LIMIT ?",
             (style_id, count),
@@ -186,7 +186,7 @@ class StyleQueries(CatalogBase):
         stamp = now()
         keep = style_ids >= 0
         pairs = list(zip(garment_ids[keep].tolist(), style_ids[keep].tolist(), distances[keep].tolist(), strict=True))
-        with self.transaction() as tx:
+        with self._transaction() as tx:
             old_ids = {row["id"] for row in tx.execute("SELECT id FROM styles")}
             tx.execute("DELETE FROM garment_styles")
             for style_id in old_ids - {s.id for s in styles}:
@@ -211,7 +211,7 @@ class StyleQueries(CatalogBase):
 
     def add_to_styles(self, assignments: Sequence[StyleAssignment]) -> None:
         """Put garments in styles (replacing any style they had) and recount every style's size."""
-        with self.transaction() as tx:
+        with self._transaction() as tx:
             tx.executemany(
                 "INSERT OR REPLACE INTO garment_styles(garment_id, style_id, distance) VALUES (?, ?, ?)",
                 [(a.garment_id, a.style_id, a.distance) for a in assignments],

@@ -58,12 +58,12 @@ class VideoQueries(CatalogBase):
     def add_creators(self, creators: Iterable[tuple[str, int]]) -> list[int]:
         """Insert creators (handle, followers) or update their follower counts, in one
         transaction; returns their ids in the order given."""
-        with self.transaction() as tx:
+        with self._transaction() as tx:
             return [self.upsert_creator(tx, handle, followers) for handle, followers in creators]
 
     def begin_video(self, submission: VideoSubmission, content_hash: str) -> int:
         """Create (or reset) the ``processing`` row of a video; returns its id."""
-        with self.transaction() as tx:
+        with self._transaction() as tx:
             return self._begin_video(tx, submission, content_hash)
 
     def _begin_video(self, tx: sqlite3.Connection, submission: VideoSubmission, content_hash: str) -> int:
@@ -106,7 +106,7 @@ class VideoQueries(CatalogBase):
 
         Returns the new garment ids in the order given.
         """
-        with self.transaction() as tx:
+        with self._transaction() as tx:
             return self._finish_video(tx, video_id, info, frames, garments)
 
     def _finish_video(
@@ -177,7 +177,7 @@ class VideoQueries(CatalogBase):
 
         Returns each video's new garment ids.
         """
-        with self.transaction() as tx:
+        with self._transaction() as tx:
             return [
                 self._finish_video(
                     tx, self._begin_video(tx, video.submission, video.content_hash),
@@ -188,7 +188,7 @@ class VideoQueries(CatalogBase):
 
     def fail_video(self, video_id: int, reason: str) -> None:
         """Mark a video failed with its reason; its partial frames/garments are dropped."""
-        with self.transaction() as tx:
+        with self._transaction() as tx:
             tx.execute("DELETE FROM garments WHERE video_id = ?", (video_id,))
             tx.execute("DELETE FROM frames WHERE video_id = ?", (video_id,))
             tx.execute(
@@ -200,7 +200,7 @@ class VideoQueries(CatalogBase):
         self, source: str, outcome: str, reason: str = "", video_id: int | None = None
     ) -> None:
         """Append to the ingest log (every submission's outcome, good or bad)."""
-        with self.transaction() as tx:
+        with self._transaction() as tx:
             tx.execute(
                 "INSERT INTO ingest_events(at, source, outcome, video_id, reason) "
                 "VALUES (?, ?, ?, ?, ?)",
@@ -209,7 +209,7 @@ class VideoQueries(CatalogBase):
 
     def delete_video(self, video_id: int) -> list[int]:
         """Remove a video with its frames and garments; returns the removed garment ids."""
-        with self.transaction() as tx:
+        with self._transaction() as tx:
             ids = [
                 garment_id
                 for (garment_id,) in tx.execute("SELECT id FROM garments WHERE video_id = ?", (video_id,))
@@ -219,7 +219,7 @@ class VideoQueries(CatalogBase):
 
     def delete_creator(self, handle: str) -> list[int]:
         """Remove a creator with all their videos; returns the removed garment ids."""
-        with self.transaction() as tx:
+        with self._transaction() as tx:
             ids = [
                 garment_id
                 for (garment_id,) in tx.execute(
@@ -246,7 +246,7 @@ class VideoQueries(CatalogBase):
         return self._videos("WHERE v.status = ? ORDER BY v.id", (status,))
 
     def _videos(self, where: str, params: tuple[Any, ...]) -> list[VideoRecord]:
-        rows = self.conn.execute(
+        rows = self._conn.execute(
             "SELECT v.id, c.handle, v.source_path, v.content_hash, v.posted_at, v.status, "
             f"v.error, v.duration_s FROM videos v LEFT JOIN creators c ON c.id = v.creator_id {where}",
             params,
@@ -265,7 +265,7 @@ class VideoQueries(CatalogBase):
             for chunk_start in range(0, len(ids), 900):
                 chunk = [int(i) for i in ids[chunk_start : chunk_start + 900]]
                 marks = ",".join("?" * len(chunk))
-                for row in self.conn.execute(f"{_GARMENT_SELECT} WHERE g.id IN ({marks})", chunk):
+                for row in self._conn.execute(f"{_GARMENT_SELECT} WHERE g.id IN ({marks})", chunk):
                     garment = _garment(row)
                     found[garment.id] = garment
             return [found[i] for i in map(int, ids) if i in found]
@@ -274,17 +274,17 @@ class VideoQueries(CatalogBase):
         if video_id is not None:
             where += " AND g.video_id = ?"
             params = (video_id,)
-        rows = self.conn.execute(f"{_GARMENT_SELECT} {where} ORDER BY g.id", params)
+        rows = self._conn.execute(f"{_GARMENT_SELECT} {where} ORDER BY g.id", params)
         return [_garment(row) for row in rows]
 
     def creators(self) -> list[tuple[str, int]]:
         """(handle, followers) of every creator."""
-        rows = self.conn.execute("SELECT handle, followers FROM creators")
+        rows = self._conn.execute("SELECT handle, followers FROM creators")
         return [(handle, followers) for handle, followers in rows]
 
     def counts(self) -> dict[str, int]:
         """Row counts: creators, videos by status, frames, garments."""
-        conn = self.conn
+        conn = self._conn
         counts = {
             table: conn.execute(f"SELECT COUNT(*) AS n FROM {table}").fetchone()["n"]
             for table in ("creators", "frames", "garments")
@@ -297,7 +297,7 @@ class VideoQueries(CatalogBase):
 
     def integrity_problems(self) -> list[str]:
         """Consistency checks used after crashes: orphans, half-written videos."""
-        conn = self.conn
+        conn = self._conn
         problems = [message for (message,) in conn.execute("PRAGMA integrity_check") if message != "ok"]
         problems += [
             f"foreign key violation in {violation['table']}"
