@@ -1,0 +1,278 @@
+"""Naming accuracy on ingested creator worlds: facet names (inference/facets.py) vs today's names.
+
+For every predicted style of a catalog, the true outfit is the majority true style of its
+garments (answer key, world.scorer.GarmentMatcher); each true slot (top, bottom or dress)
+has a true type, colour, pattern and silhouette (majority over the style's garments of
+that kind). Reported per facet:
+
+- accuracy: share of style slots whose named facet equals the true one (a facet left out
+  counts as a miss); a palette colour is read as its nearest world colour (CIEDE2000);
+- named: share of style slots where the facet is named at all, and precision among them;
+- wrong: share of style names carrying a facet value none of its garments has (colour: the
+  main colour; ``wrong_lenient`` also accepts a garment's second, pattern colour).
+
+Today's names (the ``styles.name`` column, written by inference/trends.py name_styles) are
+parsed with the fashion vocabulary and scored the same way; their facets belong to the slot
+of their garment word (none when the word is no top, bottom or dress type).
+
+    PYTHONPATH=. .venv/bin/python bench/bench_naming.py DATA_DIR [DATA_DIR ...] [--json out.json]
+
+Each DATA_DIR holds catalog.sqlite, crops/, index/ and the world folder ``world/`` (or pass
+``--world`` once per data dir).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from inference.catalog import Catalog
+from inference.facets import (
+    SlotGarments,
+    StyleName,
+    embed_facet_prompts,
+    load_facet_vocabulary,
+    name_style_facets,
+)
+from inference.images import load_image
+from inference.index import load_embeddings
+from inference.palette import Palette, ciede2000, load_palette, srgb_to_lab
+from inference.trends import load_vocabulary
+from world import scorer
+from world.styles import Garment, style_from_json
+from world.vocabulary import COLOURS, GARMENT_TYPES
+
+logger = logging.getLogger("bench_naming")
+FACETS = ("type", "colour", "pattern", "silhouette")
+# naming words -> the world's pattern names
+PATTERN_WORDS = {"solid": "solid", "striped": "stripes", "stripes": "stripes", "plaid": "plaid", "checked": "checks",
+                 "polka dot": "polka dots", "polka dots": "polka dots", "floral": "floral", "camo": "camo",
+                 "camouflage": "camo", "denim": "denim"}
+WORLD_SLOT = {"top": "top", "bottom": "bottom", "full": "dress"}
+
+
+class WorldColours:
+    """Reads a palette name as the nearest world colour."""
+
+    def __init__(self, palette: Palette):
+        self.palette = palette
+        self.names = list(COLOURS)
+        self.labs = srgb_to_lab(np.asarray([COLOURS[n] for n in self.names]))
+
+    def __call__(self, name: str) -> str | None:
+        if name in COLOURS:
+            return name
+        try:
+            lab = np.asarray(self.palette.colour(name).lab)
+        except KeyError:
+            return None
+        return self.names[int(ciede2000(lab[None], self.labs).argmin())]
+
+
+# ----------------------------------------------------------------------------- truth
+
+
+def true_outfits(data_dir: Path, world_dir: Path, catalog: Catalog) -> tuple[dict[int, dict[str, Garment]], dict[int, str]]:
+    """Catalog garment id -> the true outfit's slots; and garment id -> its catalog kind."""
+    key = scorer.load_answer_key(world_dir)
+    payload = json.loads((world_dir / "answers" / "world.json").read_text(encoding="utf-8"))
+    recipes = {str(s["id"]): style_from_json(s) for s in payload["styles"]}
+    matcher = scorer.GarmentMatcher(key.garments)
+    records = catalog.garments()
+    truth: dict[int, dict[str, Garment]] = {}
+    for found in scorer.found_garments(records):
+        true = matcher.match(found)
+        if true is None:
+            continue
+        recipe = recipes[true.style]
+        truth[found.id] = {"dress": recipe.top} if recipe.bottom is None else {"top": recipe.top, "bottom": recipe.bottom}
+    return truth, {r.id: r.kind for r in records}
+
+
+def slot_truth(ids: list[int], kinds: dict[int, str], truth: dict[int, dict[str, Garment]]) -> dict[str, dict[str, Any]]:
+    """Per true slot of a style's majority outfit: majority facet values and every value present."""
+    outfits = Counter(tuple(sorted(truth[i])) for i in ids if i in truth)
+    if not outfits:
+        return {}
+    slots = outfits.most_common(1)[0][0]
+    result: dict[str, dict[str, Any]] = {}
+    for slot in slots:
+        members = [truth[i][slot] for i in ids if i in truth and slot in truth[i]
+                   and (slot == "dress" or kinds[i] == slot)]
+        members = members or [truth[i][slot] for i in ids if i in truth and slot in truth[i]]
+        values = {"type": [g.type for g in members], "colour": [g.colour for g in members],
+                  "pattern": [g.pattern for g in members], "silhouette": [g.silhouette for g in members]}
+        result[slot] = {
+            "majority": {f: Counter(v).most_common(1)[0][0] for f, v in values.items()},
+            "present": {f: set(v) for f, v in values.items()},
+            "accents": {g.colour2 for g in members},
+        }
+    return result
+
+
+# ----------------------------------------------------------------------------- claims
+
+
+def new_claims(name: StyleName, colours: WorldColours) -> dict[str, dict[str, str | None]]:
+    """slot -> facet -> world value (None: a word the world does not have)."""
+    claims: dict[str, dict[str, str | None]] = {}
+    for slot in name.slots:
+        facets = {f: slot.facets[f].value for f in (*FACETS, "material") if f in slot.facets}
+        claims[slot.slot] = _to_world(facets, colours)
+    return claims
+
+
+def old_claims(name: str, words: dict[str, list[str]], colours: WorldColours) -> dict[str, dict[str, str | None]]:
+    """Today's name parsed by vocabulary category, on the slot of its garment word."""
+    found: dict[str, str] = {}
+    rest = f" {name} "
+    for category, facet in (("garments", "type"), ("colours", "colour"), ("patterns", "pattern"),
+                            ("silhouettes", "silhouette"), ("materials", "material")):
+        for word in sorted(words.get(category, []), key=len, reverse=True):
+            if f" {word} " in rest:
+                found[facet] = word
+                rest = rest.replace(f" {word} ", " ", 1)
+                break
+    kind = GARMENT_TYPES.get(found.get("type", ""))
+    slot = {"top": "top", "bottom": "bottom", "full": "dress"}.get(kind or "", "none")
+    return {slot: _to_world(found, colours)}
+
+
+def _to_world(facets: dict[str, str], colours: WorldColours) -> dict[str, str | None]:
+    world: dict[str, str | None] = {}
+    for facet, value in facets.items():
+        if facet == "colour":
+            world[facet] = colours(value)
+        elif facet == "pattern":
+            world[facet] = PATTERN_WORDS.get(value)
+        elif facet == "material":
+            world[facet] = "denim" if value == "denim" else None
+        else:
+            world[facet] = value
+    return world
+
+
+def score(claims: dict[str, dict[str, str | None]], truth: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Per facet: matches / named over the true slots; whether any claim is wrong (strict, lenient)."""
+    out: dict[str, Any] = {f: {"match": 0, "named": 0} for f in FACETS}
+    wrong = lenient = False
+    for slot, slot_facts in truth.items():
+        said = claims.get(slot, {})
+        for facet in FACETS:
+            if facet in said:
+                out[facet]["named"] += 1
+                out[facet]["match"] += said[facet] == slot_facts["majority"][facet]
+    for slot, said in claims.items():
+        facts: dict[str, Any] | None = truth.get(slot)
+        for facet, value in said.items():
+            if facet == "material":
+                has = value == "denim" and facts is not None and "denim" in facts["present"]["pattern"]
+                wrong |= not has
+                lenient |= not has
+                continue
+            has = facts is not None and value in facts["present"][facet]
+            wrong |= not has
+            lenient |= not (has or (facet == "colour" and facts is not None and value in facts["accents"]))
+    out["slots"] = len(truth)
+    out["wrong"], out["wrong_lenient"] = wrong, lenient
+    return out
+
+
+# ----------------------------------------------------------------------------- one world
+
+
+def bench_world(data_dir: Path, world_dir: Path, encoder: Any, palette: Palette, limit: int) -> dict[str, Any]:
+    started = time.perf_counter()
+    catalog = Catalog(data_dir)
+    truth, kinds = true_outfits(data_dir, world_dir, catalog)
+    ids, vectors, _ = load_embeddings(data_dir)
+    vector_of = dict(zip(ids.tolist(), vectors, strict=True))
+    records = {r.id: r for r in catalog.garments()}
+    references = {kind: np.mean([vector_of[i] for i, k in kinds.items() if k == kind and i in vector_of], axis=0)
+                  for kind in ("top", "bottom", "full")}
+    members: dict[int, list[int]] = defaultdict(list)
+    for garment, style in sorted(scorer.catalog_styles(catalog).items()):
+        members[style].append(garment)
+    old_names = dict(catalog.conn.execute("SELECT id, name FROM styles").fetchall())
+    prompts = embed_facet_prompts(load_facet_vocabulary(), encoder)
+    words = load_vocabulary().words
+    colours = WorldColours(palette)
+    styles = []
+    for style, garment_ids in sorted(members.items()):
+        facts = slot_truth(garment_ids, kinds, truth)
+        if not facts:
+            continue
+        by_kind: dict[str, SlotGarments] = {}
+        for kind in ("top", "bottom", "full"):
+            chosen = [i for i in garment_ids if kinds[i] == kind and i in vector_of][:limit]
+            if chosen:
+                by_kind[kind] = SlotGarments(
+                    np.stack([vector_of[i] for i in chosen]),
+                    [load_image(data_dir / records[i].crop_path) for i in chosen],
+                    reference=references[kind], frames=[records[i].frame_id for i in chosen])
+        name = name_style_facets(by_kind, prompts, palette)
+        styles.append({
+            "style": style, "garments": len(garment_ids),
+            "true": {slot: f["majority"] for slot, f in facts.items()},
+            "old": {"name": old_names.get(style, ""), **score(old_claims(old_names.get(style, ""), words, colours), facts)},
+            "new": {"name": name.text, "facets": name.to_dict(), **score(new_claims(name, colours), facts)},
+        })
+    return {"data_dir": str(data_dir), "styles": styles, "summary": {v: summarise(styles, v) for v in ("old", "new")},
+            "seconds": round(time.perf_counter() - started, 1)}
+
+
+def summarise(styles: list[dict[str, Any]], variant: str) -> dict[str, Any]:
+    slots = sum(s[variant]["slots"] for s in styles) or 1
+    summary: dict[str, Any] = {}
+    for facet in FACETS:
+        match = sum(s[variant][facet]["match"] for s in styles)
+        named = sum(s[variant][facet]["named"] for s in styles)
+        summary[facet] = {"accuracy": round(match / slots, 3), "named": round(named / slots, 3),
+                          "precision": round(match / named, 3) if named else None}
+    summary["wrong"] = round(float(np.mean([s[variant]["wrong"] for s in styles])), 3) if styles else None
+    summary["wrong_lenient"] = round(float(np.mean([s[variant]["wrong_lenient"] for s in styles])), 3) if styles else None
+    summary["styles"], summary["slots"] = len(styles), slots
+    return summary
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    lines = ["world | names | type | colour | pattern | silhouette | wrong (strict/lenient)", "---|---|---|---|---|---|---"]
+    for result in results:
+        for variant in ("old", "new"):
+            s = result["summary"][variant]
+            cells = [f"{s[f]['accuracy']:.2f} ({s[f]['precision'] if s[f]['precision'] is not None else '-'})" for f in FACETS]
+            lines.append(f"{Path(result['data_dir']).name} | {variant} | {' | '.join(cells)} | {s['wrong']:.2f}/{s['wrong_lenient']:.2f}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("data_dirs", nargs="+", type=Path, help="ingested creator-world data directories")
+    parser.add_argument("--world", action="append", type=Path, default=None, help="world folder per data dir (default DATA_DIR/world)")
+    parser.add_argument("--encoder", default=None, help="encoder spec (default: the offline default)")
+    parser.add_argument("--limit", type=int, default=60, help="garments per kind per style read for naming")
+    parser.add_argument("--json", type=Path, default=None, help="write every style's names and scores here")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    from models import create_encoder
+
+    encoder = create_encoder(args.encoder)
+    palette = load_palette()
+    worlds = args.world or [d / "world" for d in args.data_dirs]
+    results = [bench_world(d, w, encoder, palette, args.limit) for d, w in zip(args.data_dirs, worlds, strict=True)]
+    print(table(results))
+    print("cells: accuracy over style slots (precision among named facets)")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
