@@ -13,13 +13,17 @@ Layout::
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
+import shutil
+import sqlite3
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 ENV_VAR = "STYLESCOPE_DATA_DIR"
+TMP_SUFFIX = ".tmp"  # atomic writes' temporary files: ".<name>.<pid>.<random>.tmp"
 
 
 def default_data_dir() -> Path:
@@ -44,7 +48,9 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it over ``path`` only on success."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{target.name}.{os.getpid()}.", suffix=TMP_SUFFIX, dir=target.parent
+    )
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -80,3 +86,46 @@ def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     """Text flavour of :func:`atomic_write_bytes` (UTF-8)."""
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+_OS_FAULTS = {
+    errno.ENOSPC: "disk full",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EROFS: "read-only file system",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EIO: "input/output error",
+}
+_SQLITE_FAULTS = (
+    ("disk is full", "disk full (the catalog could not grow)"),
+    ("readonly", "the catalog is read-only"),
+    ("read-only", "the catalog is read-only"),
+    ("locked", "the catalog is locked by another process (waited too long)"),
+    ("busy", "the catalog is locked by another process (waited too long)"),
+    ("malformed", "the catalog is damaged: run `stylescope check`"),
+    ("not a database", "the catalog is damaged: run `stylescope check`"),
+    ("unable to open", "the catalog cannot be opened"),
+    ("disk i/o", "input/output error writing the catalog"),
+)
+
+
+def storage_fault(exc: BaseException) -> str | None:
+    """What went wrong with the data directory's storage, in words, or None when ``exc`` is
+    neither an ``OSError`` nor a ``sqlite3.Error`` (a full disk, a read-only, locked or
+    damaged catalog...)."""
+    if isinstance(exc, sqlite3.Error):
+        text = str(exc).lower()
+        for needle, message in _SQLITE_FAULTS:
+            if needle in text:
+                return f"{message} ({exc})"
+        return f"catalog error: {exc}"
+    if isinstance(exc, OSError):
+        what = _OS_FAULTS.get(exc.errno or 0) or exc.strerror or str(exc)
+        where = f": {exc.filename}" if exc.filename else ""
+        return f"{what}{where}"
+    return None
+
+
+def free_mb(path: str | os.PathLike[str]) -> float:
+    """Free space of the file system holding ``path``, in MB (10^6 bytes)."""
+    return shutil.disk_usage(path).free / 1e6

@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from core.faults import fault_point
 from inference.index.config import IndexConfig
 from inference.index.files import read_current, writer_lock
-from inference.index.live import load_live
+from inference.index.live import GarmentIndex, load_live
 from inference.index.version import IndexVersion, activate_version, check_encoder, write_version
 from inference.types import EmbeddedGarments
 
@@ -48,6 +49,18 @@ def _garments_in_chunks(
 ) -> Iterator[list[GarmentRecord]]:
     for start in range(0, len(ids), chunk):
         yield catalog.garments(ids=[int(i) for i in ids[start : start + chunk]])
+
+
+def _missing_records(catalog: Catalog, catalog_ids: np.ndarray, index_ids: np.ndarray) -> list[GarmentRecord]:
+    """Catalog garments the index lacks, less those of videos a live ingest is still
+    indexing (their owner adds them)."""
+    missing = np.setdiff1d(catalog_ids, index_ids)
+    if not len(missing):
+        return []
+    in_flight = catalog.in_flight_video_ids()
+    return [
+        g for chunk in _garments_in_chunks(catalog, missing) for g in chunk if g.video_id not in in_flight
+    ]
 
 
 @contextlib.contextmanager
@@ -148,20 +161,47 @@ def _catch_up(
     """Make ``version`` hold exactly the catalog's garments (embedding the missing ones)."""
     catalog_ids = catalog.done_garment_ids()
     stale = np.setdiff1d(version.store.ids, catalog_ids)
-    missing = np.setdiff1d(catalog_ids, version.store.ids)
+    records = _missing_records(catalog, catalog_ids, version.store.ids)
     failed: list[int] = []
     added = 0
-    if len(missing):
-        records = [g for chunk in _garments_in_chunks(catalog, missing) for g in chunk]
+    if records:
         embedded = embedder.embed_garments(
             Path(data_dir), records, config.embed_batch_size, progress
         )
+        fault_point("sync.embedded")
         failed = embedded.failed
         added = len(version.add(embedded.ids, embedded.vectors))
     removed = version.remove(stale) if len(stale) else 0
     if added or removed:
         version.persist(rewrite_store=bool(removed))
     return SyncReport(version.name, added, removed, failed)
+
+
+def catch_up(
+    index: GarmentIndex, embedder: GarmentEmbedder, catalog: Catalog, progress: bool = False
+) -> SyncReport:
+    """Add to ``index`` the catalog garments it lacks and drop the ones the catalog lost.
+
+    What every writer that opens a data directory runs first, so that a video committed
+    by a run that was killed before indexing it becomes searchable without being asked
+    for. Garments of videos that a live ingest is still indexing are left to it. Each
+    change takes the index's writer lock on its own, so searches and other writers go on.
+    """
+    version = index.version()
+    catalog_ids = catalog.done_garment_ids()
+    stale = np.setdiff1d(version.store.ids, catalog_ids)
+    records = _missing_records(catalog, catalog_ids, version.store.ids)
+    added, failed = 0, []
+    if records:
+        embedded = embedder.embed_garments(
+            index.data_dir, records, index.config.embed_batch_size, progress
+        )
+        fault_point("sync.embedded")
+        failed = embedded.failed
+        if len(embedded.ids):
+            added = index.add(embedded.ids, embedded.vectors)
+    removed = index.remove(stale) if len(stale) else 0
+    return SyncReport(index.version().name, added, removed, failed)
 
 
 def sync(
