@@ -15,15 +15,24 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import logging
 import os
 import shutil
 import sqlite3
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from core.process import owner_alive, owner_token, pid_alive
+
+logger = logging.getLogger(__name__)
+
 ENV_VAR = "STYLESCOPE_DATA_DIR"
 TMP_SUFFIX = ".tmp"  # atomic writes' temporary files: ".<name>.<pid>.<random>.tmp"
+STAGING_PREFIXES = (".building-", ".new-version-")  # folders a version is written in, then renamed
+OWNER_FILE = ".owner"  # a staging folder's owner token (core/process.py)
+LEFTOVER_AGE_S = 3600.0  # a leftover that names no process is removed once this old
 
 
 def default_data_dir() -> Path:
@@ -129,3 +138,88 @@ def storage_fault(exc: BaseException) -> str | None:
 def free_mb(path: str | os.PathLike[str]) -> float:
     """Free space of the file system holding ``path``, in MB (10^6 bytes)."""
     return shutil.disk_usage(path).free / 1e6
+
+
+# -- leftovers of killed runs --------------------------------------------------------------
+def mark_staging(folder: Path) -> None:
+    """Write this process's owner token into a new staging folder, so that a later run can
+    tell a folder being written from one a killed run left behind."""
+    (folder / OWNER_FILE).write_text(owner_token(), encoding="utf-8")
+
+
+def unmark_staging(folder: Path) -> None:
+    """Remove the owner token before the staging folder is renamed into place."""
+    with contextlib.suppress(FileNotFoundError):
+        (folder / OWNER_FILE).unlink()
+
+
+def _age_s(path: Path) -> float:
+    try:
+        return time.time() - path.lstat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _abandoned(path: Path) -> bool:
+    """Whether a staging folder or temp file was left by a process that is gone."""
+    if path.is_dir():
+        try:
+            token: str | None = (path / OWNER_FILE).read_text(encoding="utf-8").strip()
+        except OSError:
+            token = None
+        if token:
+            return not owner_alive(token, _age_s(path))
+        return _age_s(path) > LEFTOVER_AGE_S
+    parts = path.name.removesuffix(TMP_SUFFIX).rsplit(".", 2)
+    if len(parts) == 3 and parts[1].isdigit():
+        return not pid_alive(int(parts[1]))
+    return _age_s(path) > LEFTOVER_AGE_S
+
+
+def _is_leftover_name(path: Path) -> bool:
+    name = path.name
+    if name.startswith(STAGING_PREFIXES):
+        return path.is_dir()
+    return name.startswith(".") and name.endswith(TMP_SUFFIX) and path.is_file()
+
+
+def find_leftovers(data_dir: str | os.PathLike[str], deep: bool = False) -> list[Path]:
+    """Staging folders and temp files that killed runs left in a data directory.
+
+    Looks in the data directory, ``index/`` and ``models/`` and one level below them;
+    ``deep`` looks everywhere (every crop folder too: slower on a large catalog).
+    """
+    root = Path(data_dir)
+    if deep:
+        candidates = [
+            p for p in root.rglob(".*")
+            if not any(part.startswith(STAGING_PREFIXES) for part in p.relative_to(root).parts[:-1])
+        ]
+    else:
+        folders = [root] + [root / sub for sub in ("index", "models") if (root / sub).is_dir()]
+        folders += [
+            child for folder in folders[1:] for child in folder.iterdir()
+            if child.is_dir() and not child.name.startswith(STAGING_PREFIXES)
+        ]
+        candidates = [p for folder in folders for p in folder.iterdir()]
+    return sorted(p for p in candidates if _is_leftover_name(p) and _abandoned(p))
+
+
+def remove_leftovers(data_dir: str | os.PathLike[str], deep: bool = False) -> list[Path]:
+    """Remove what :func:`find_leftovers` finds (what every writer does when it starts);
+    returns what was removed."""
+    removed = []
+    for path in find_leftovers(data_dir, deep):
+        try:
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+        except OSError:
+            continue
+        removed.append(path)
+    if removed:
+        names = ", ".join(str(p.relative_to(data_dir)) for p in removed[:5])
+        more = f" and {len(removed) - 5} more" if len(removed) > 5 else ""
+        logger.info("removed %d leftovers of killed runs: %s%s", len(removed), names, more)
+    return removed

@@ -40,7 +40,7 @@ from configs import setting
 from core.errors import BadInputError, StorageError, StylescopeError
 from core.faults import fault_point
 from core.process import owner_token
-from core.storage import atomic_write_bytes, free_mb, sha256_file, storage_fault
+from core.storage import atomic_write_bytes, free_mb, remove_leftovers, sha256_file, storage_fault
 from inference.catalog import Catalog, Claim, FrameRow, GarmentRow
 from inference.garments import LocaliserChain, LocaliserConfig, cut_garments
 from inference.manifest import Rejected
@@ -419,6 +419,7 @@ def _run_batch(
     report: IngestReport,
 ) -> None:
     try:
+        remove_leftovers(ingestor.data_dir)
         for item in rejected:
             ingestor.catalog.record_event(item.source, "failed", item.reason)
             report.outcomes.append(VideoOutcome(item.source, "", "failed", item.reason))

@@ -255,3 +255,49 @@ def test_storage_faults_are_named(tmp_path):
         "the catalog is read-only")
     assert storage_fault(sqlite3.OperationalError("database is locked")).startswith("the catalog is locked")
     assert storage_fault(ValueError("x")) is None
+
+
+# -- leftovers of killed runs ----------------------------------------------------------------
+def test_leftovers_of_dead_processes_are_removed_and_live_ones_kept(data_dir):
+    from core.storage import OWNER_FILE, find_leftovers, remove_leftovers
+
+    version = data_dir / "index" / "20260501-000000-abcd"
+    version.mkdir(parents=True)
+    dead_tmp = version / ".meta.json.999999999.x1y2.tmp"
+    live_tmp = version / f".meta.json.{os.getpid()}.x1y2.tmp"
+    old_tmp, new_tmp = data_dir / ".CURRENT.ab12cd.tmp", data_dir / ".CURRENT.ef34gh.tmp"
+    for path in (dead_tmp, live_tmp, old_tmp, new_tmp):
+        path.write_bytes(b"half")
+    os.utime(old_tmp, (0, 0))  # an old-style name, hours old
+    dead_staging, live_staging = data_dir / "index" / ".building-a", data_dir / "index" / ".building-b"
+    for folder, token in ((dead_staging, "host:999999999:1"), (live_staging, owner_token())):
+        folder.mkdir()
+        (folder / OWNER_FILE).write_text(token.replace("host", owner_token().rsplit(":", 2)[0]))
+        (folder / ".index-1.faiss.999999999.zz.tmp").write_bytes(b"x")
+    (data_dir / "index" / ".lock").write_bytes(b"")
+
+    expected = sorted([dead_tmp, old_tmp, dead_staging])
+    assert find_leftovers(data_dir) == expected
+    assert remove_leftovers(data_dir) == expected
+    assert not any(p.exists() for p in expected)
+    assert live_tmp.exists() and new_tmp.exists() and live_staging.exists()
+
+
+@pytest.mark.slow
+def test_a_killed_rebuild_leaves_the_old_version_live_and_its_staging_is_cleaned(tmp_path, data_dir):
+    from inference.embed import CropEmbedder
+    from inference.index import read_current, rebuild_index
+    from tests.index_helpers import make_world
+
+    make_world(data_dir, videos=3, per_video=2)
+    rebuild_index(data_dir, CropEmbedder(create_encoder(ENCODER)), config=index_config(), progress=False)
+    live = read_current(data_dir)
+    command = [sys.executable, "-m", "app.cli", "index", "rebuild", "--data-dir", str(data_dir),
+               "--encoder", ENCODER, "-q"]
+    killed = subprocess.run(command, cwd=ROOT, env={**os.environ, ENV_VAR: "index.staging"}, capture_output=True)
+    assert killed.returncode == -9
+    assert read_current(data_dir) == live
+    assert list((data_dir / "index").glob(".building-*")), "the kill left its staging folder"
+    assert subprocess.run(command, cwd=ROOT, capture_output=True).returncode == 0
+    assert not list((data_dir / "index").glob(".building-*"))
+    assert read_current(data_dir) != live

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from core.faults import fault_point
+from core.storage import remove_leftovers
 from inference.index.config import IndexConfig
 from inference.index.files import read_current, writer_lock
 from inference.index.live import GarmentIndex, load_live
@@ -107,6 +108,7 @@ def rebuild_index(
     """
     config = config or IndexConfig.load()
     encoder = embedder.encoder
+    remove_leftovers(data_dir)
     with catalog_for(data_dir, catalog) as cat:
         ids = cat.done_garment_ids()
         logger.info("re-embedding %d garments with %s", len(ids), encoder.name)
@@ -218,6 +220,7 @@ def sync(
     built from the whole catalog.
     """
     config = config or IndexConfig.load()
+    remove_leftovers(data_dir)
     with catalog_for(data_dir, catalog) as cat:
         if read_current(data_dir) is None:
             name = rebuild_index(data_dir, embedder, cat, True, config, progress)
