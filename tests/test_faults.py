@@ -17,6 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from app.cli import main
@@ -301,3 +302,34 @@ def test_a_killed_rebuild_leaves_the_old_version_live_and_its_staging_is_cleaned
     assert subprocess.run(command, cwd=ROOT, capture_output=True).returncode == 0
     assert not list((data_dir / "index").glob(".building-*"))
     assert read_current(data_dir) != live
+
+
+# -- rebuild with crops gone -----------------------------------------------------------------
+def test_rebuild_keeps_garments_whose_crop_is_gone(data_dir, caplog):
+    from inference.embed import CropEmbedder
+    from inference.index import rebuild_index
+    from tests.index_helpers import make_world
+
+    world = make_world(data_dir, videos=4, per_video=2)
+    rebuild_index(data_dir, CropEmbedder(create_encoder(ENCODER)), config=index_config(), progress=False)
+    before_ids, before, _ = load_embeddings(data_dir)
+    gone = world[:2]
+    for garment in gone:
+        (data_dir / garment.crop_path).unlink()
+
+    rebuild_index(data_dir, CropEmbedder(create_encoder(ENCODER)), config=index_config(), progress=False)
+    ids, vectors, _ = load_embeddings(data_dir)
+    assert sorted(ids.tolist()) == sorted(g.id for g in world), "no garment dropped"
+    for garment in gone:
+        old, new = before[before_ids == garment.id][0], vectors[ids == garment.id][0]
+        assert np.allclose(old, new, atol=1e-3), "the stored embedding is what is kept"
+    assert "2 garments have no readable crop; their stored embeddings are kept" in caplog.text
+    assert gone[0].crop_path in caplog.text
+
+    caplog.clear()  # another encoder: the stored vectors do not fit, the garments stay catalogued
+    rebuild_index(data_dir, CropEmbedder(create_encoder("tiny:16")), config=index_config(), progress=False)
+    ids, _, _ = load_embeddings(data_dir)
+    assert sorted(ids.tolist()) == sorted(g.id for g in world[2:])
+    assert "stay in the catalog but are not searchable" in caplog.text
+    with Catalog(data_dir) as catalog:
+        assert len(catalog.garments()) == len(world)

@@ -11,7 +11,7 @@ import dataclasses
 import logging
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -19,7 +19,7 @@ from core.faults import fault_point
 from core.storage import remove_leftovers
 from inference.index.config import IndexConfig
 from inference.index.files import read_current, writer_lock
-from inference.index.live import GarmentIndex, load_live
+from inference.index.live import GarmentIndex, load_live, stored_embeddings
 from inference.index.version import IndexVersion, activate_version, check_encoder, write_version
 from inference.types import EmbeddedGarments
 
@@ -124,15 +124,44 @@ def rebuild_index(
         )
         failed = [i for p in parts for i in p.failed]
         if failed:
-            logger.warning(
-                "%d garments had no readable crop and are left out of the index", len(failed)
-            )
+            kept_ids, kept_vectors = _keep_stored(data_dir, cat, failed, encoder.describe(), config)
+            new_ids = np.concatenate([new_ids, kept_ids])
+            vectors = np.concatenate([vectors, kept_vectors])
         version = write_version(data_dir, new_ids, vectors, encoder.describe(), config, progress)
         if activate:
             with writer_lock(data_dir):
                 _catch_up(data_dir, version, embedder, cat, config, progress=False)
                 activate_version(data_dir, version.name, config.keep_versions)
     return version.name
+
+
+def _keep_stored(
+    data_dir: str | Path, catalog: Catalog, failed: list[int], encoder_info: dict[str, Any],
+    config: IndexConfig,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Garments whose crop is gone keep the embedding the live version stored for them (same
+    encoder); the rest stay catalogued, out of the index. Says which crops are missing."""
+    ids, vectors = stored_embeddings(data_dir, np.asarray(failed, np.int64), encoder_info, config)
+    crops = {g.id: g.crop_path for g in catalog.garments(ids=failed)}
+    kept = set(ids.tolist())
+    lost = [i for i in failed if i not in kept]
+
+    def named(garments: list[int]) -> str:
+        shown = ", ".join(crops.get(i, f"garment {i}") for i in garments[:10])
+        return shown + (f" and {len(garments) - 10} more" if len(garments) > 10 else "")
+
+    if kept:
+        logger.warning(
+            "%d garments have no readable crop; their stored embeddings are kept in the new "
+            "index (missing crops: %s)", len(kept), named(sorted(kept))
+        )
+    if lost:
+        logger.warning(
+            "%d garments have no readable crop and no stored embedding from this encoder: they "
+            "stay in the catalog but are not searchable; re-ingest their videos to cut the crops "
+            "again (missing crops: %s)", len(lost), named(lost)
+        )
+    return ids, vectors
 
 
 def rebuild_from_store(
