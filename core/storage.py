@@ -97,6 +97,9 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+STORAGE_ERRORS: tuple[type[Exception], ...] = (OSError, sqlite3.Error)
+"""What a full disk, a read-only file system, or a locked or damaged catalog raises."""
+
 _OS_FAULTS = {
     errno.ENOSPC: "disk full",
     errno.EDQUOT: "disk quota exceeded",

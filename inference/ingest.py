@@ -24,7 +24,6 @@ import dataclasses
 import datetime as dt
 import logging
 import shutil
-import sqlite3
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -40,7 +39,14 @@ from configs import setting
 from core.errors import BadInputError, StorageError, StylescopeError
 from core.faults import fault_point
 from core.process import owner_token
-from core.storage import atomic_write_bytes, free_mb, remove_leftovers, sha256_file, storage_fault
+from core.storage import (
+    STORAGE_ERRORS,
+    atomic_write_bytes,
+    free_mb,
+    remove_leftovers,
+    sha256_file,
+    storage_fault,
+)
 from inference.catalog import Catalog, Claim, FrameRow, GarmentRow
 from inference.garments import LocaliserChain, LocaliserConfig, cut_garments
 from inference.manifest import Rejected
@@ -51,6 +57,8 @@ if TYPE_CHECKING:
     from inference.index import SyncReport
 
 logger = logging.getLogger(__name__)
+
+_ANY_FAULT: tuple[type[Exception], ...] = (StylescopeError, *STORAGE_ERRORS)  # what best-effort steps survive
 
 
 @dataclasses.dataclass
@@ -196,7 +204,7 @@ class Ingestor:
             return ""
         try:
             report = self.sink.catch_up(self.catalog)
-        except (StylescopeError, OSError, sqlite3.Error) as exc:
+        except _ANY_FAULT as exc:
             line = f"the index could not catch up with the catalog: {storage_fault(exc) or exc}"
             logger.warning(line)
             return line
@@ -210,7 +218,7 @@ class Ingestor:
                 f"{len(report.failed)} garments have no readable crop (see `stylescope check`)"
             )
         line = "index caught up with the catalog: " + "; ".join(parts)
-        logger.warning(line)
+        logger.info(line)
         return line
 
     def ingest_one(self, submission: VideoSubmission) -> VideoOutcome:
@@ -225,7 +233,7 @@ class Ingestor:
         try:
             self._check_space(outcome)
             self._ingest(submission, outcome)
-        except (OSError, sqlite3.Error) as exc:
+        except STORAGE_ERRORS as exc:
             reason = storage_fault(exc) or str(exc)
             logger.debug("storage fault on %s", outcome.source, exc_info=True)
             self._give_up(outcome, reason)
@@ -289,7 +297,7 @@ class Ingestor:
             return
         outcome.status, outcome.reason = "failed", reason
         shutil.rmtree(self._crop_dir(video_id), ignore_errors=True)
-        with contextlib.suppress(sqlite3.Error, OSError, StylescopeError):
+        with contextlib.suppress(*_ANY_FAULT):
             self.catalog.fail_video(video_id, reason)
 
     def _process(self, submission: VideoSubmission, video_id: int, outcome: VideoOutcome) -> None:
@@ -362,7 +370,7 @@ class Ingestor:
 
     def release(self) -> None:
         """Drop the claims this ingestor still holds (best effort: storage may be gone)."""
-        with contextlib.suppress(sqlite3.Error, OSError, StylescopeError):
+        with contextlib.suppress(*_ANY_FAULT):
             self.catalog.release_claims(self.owner)
 
 
@@ -427,7 +435,7 @@ def _run_batch(
             queued = {s.path for s in batch}
             batch += [s for s in ingestor.resume_submissions() if s.path not in queued]
         report.caught_up = ingestor.catch_up()
-    except (OSError, sqlite3.Error) as exc:
+    except STORAGE_ERRORS as exc:
         report.stop(storage_fault(exc) or str(exc), batch)
         return
     for position, submission in enumerate(tqdm(batch, desc="ingest", unit="video", disable=not progress)):

@@ -333,3 +333,22 @@ def test_rebuild_keeps_garments_whose_crop_is_gone(data_dir, caplog):
     assert "stay in the catalog but are not searchable" in caplog.text
     with Catalog(data_dir) as catalog:
         assert len(catalog.garments()) == len(world)
+
+
+def test_opening_a_searcher_indexes_what_an_interrupted_run_catalogued(data_dir, caplog):
+    from inference.embed import CropEmbedder
+    from inference.index import rebuild_index
+    from inference.search import SearchConfig, Searcher
+    from tests.index_helpers import add_video, crop_image, make_world
+
+    make_world(data_dir, videos=2, per_video=2)
+    rebuild_index(data_dir, CropEmbedder(create_encoder(ENCODER)), config=index_config(), progress=False)
+    crop = crop_image(np.random.default_rng(3))
+    with Catalog(data_dir) as catalog:  # committed, then the process was killed before the index
+        ids = add_video(catalog, data_dir, "late.mp4", "ana", dt.date(2026, 4, 1), [("top", crop)])
+    searcher = Searcher(data_dir, create_encoder(ENCODER), SearchConfig.load(), index_config())
+    try:
+        assert "index caught up with the catalog: 1 garments" in caplog.text
+        assert searcher.search(image=crop, k=1, dedupe=False).hits[0].garment_id == ids[0]
+    finally:
+        searcher.close()
