@@ -208,16 +208,23 @@ def test_disk_full_mid_batch_stops_cleanly_with_a_summary(tmp_path, data_dir, mo
                  "2026-05-01", "--data-dir", str(data_dir), "--no-index", "-q"]) == 0
 
 
-def test_a_full_catalog_stops_the_batch_and_rolls_the_video_back(tmp_path, data_dir, monkeypatch):
+@pytest.mark.parametrize(("method", "error", "said"), [
+    ("finish_video", "database or disk is full", "disk full"),
+    ("claim_video", "attempt to write a readonly database", "the catalog is read-only"),
+    ("claim_video", "database is locked", "the catalog is locked by another process"),
+])
+def test_a_catalog_that_takes_no_writes_stops_the_batch_and_rolls_the_video_back(
+    tmp_path, data_dir, monkeypatch, method, error, said
+):
     clips = _clips(tmp_path / "clips", 2)
 
-    def full(*args, **kwargs):
-        raise sqlite3.OperationalError("database or disk is full")
+    def refuse(*args, **kwargs):
+        raise sqlite3.OperationalError(error)
 
-    monkeypatch.setattr(Catalog, "finish_video", full)
+    monkeypatch.setattr(Catalog, method, refuse)
     report = ingest([_submission(c) for c in clips], data_dir, progress=False)
     assert [o.status for o in report.outcomes] == ["failed", "not attempted"]
-    assert report.stopped.startswith("disk full") and report.exit_code == 2
+    assert report.stopped.startswith(said) and report.exit_code == 2
     with Catalog(data_dir) as catalog:
         assert catalog.counts()["garments"] == 0 and catalog.abandoned_videos() == []
 
@@ -352,3 +359,27 @@ def test_opening_a_searcher_indexes_what_an_interrupted_run_catalogued(data_dir,
         assert searcher.search(image=crop, k=1, dedupe=False).hits[0].garment_id == ids[0]
     finally:
         searcher.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("point", ["sync.embedded", "index.version_built"])
+def test_a_killed_sync_or_rebuild_is_caught_up_by_the_next_command(data_dir, point):
+    from inference.embed import CropEmbedder
+    from inference.index import rebuild_index
+    from tests.index_helpers import add_video, crop_image, make_world
+
+    make_world(data_dir, videos=2, per_video=2)
+    rebuild_index(data_dir, CropEmbedder(create_encoder(ENCODER)), config=index_config(), progress=False)
+    with Catalog(data_dir) as catalog:
+        add_video(catalog, data_dir, "late.mp4", "ana", dt.date(2026, 4, 1), [("top", crop_image(np.random.default_rng(1)))])
+    action = "sync" if point == "sync.embedded" else "rebuild"
+    command = [sys.executable, "-m", "app.cli", "index", action, "--data-dir", str(data_dir), "--encoder", ENCODER, "-q"]
+    killed = subprocess.run(command, cwd=ROOT, env={**os.environ, ENV_VAR: point}, capture_output=True)
+    assert killed.returncode == -9
+    check = [sys.executable, "-m", "app.cli", "check", "--data-dir", str(data_dir), "--encoder", ENCODER, "-q"]
+    assert subprocess.run(check, cwd=ROOT, capture_output=True).returncode == 1, "the kill left work undone"
+    assert subprocess.run(command, cwd=ROOT, capture_output=True).returncode == 0
+    after = subprocess.run(check, cwd=ROOT, capture_output=True, text=True)
+    assert after.returncode == 0, after.stdout
+    catalogued, indexed = _searchable(data_dir)
+    assert catalogued == indexed

@@ -128,6 +128,7 @@ def rebuild_index(
             new_ids = np.concatenate([new_ids, kept_ids])
             vectors = np.concatenate([vectors, kept_vectors])
         version = write_version(data_dir, new_ids, vectors, encoder.describe(), config, progress)
+        fault_point("index.version_built")
         if activate:
             with writer_lock(data_dir):
                 _catch_up(data_dir, version, embedder, cat, config, progress=False)
