@@ -200,6 +200,8 @@ class Ingestor:
     def catch_up(self) -> str:
         """Index the garments an interrupted run catalogued but never indexed (and drop
         index entries the catalog lost); returns a line saying what changed, or ''."""
+        with contextlib.suppress(*STORAGE_ERRORS):  # best effort: the batch says so if storage is gone
+            self.catalog.release_dead_claims()  # done videos whose ingest was killed before letting go
         if self.sink is None:
             return ""
         try:

@@ -158,6 +158,9 @@ def test_killed_ingest_is_whole_after_one_plain_rerun(tmp_path, data_dir, point)
         assert catalog.integrity_problems() == []
         assert all((data_dir / g.crop_path).is_file() for g in catalog.garments())
         assert {p.name for p in (data_dir / "crops").iterdir()} == {str(v.id) for v in catalog.videos()}
+    from inference.check import check
+
+    assert check(data_dir, config=index_config()).findings == []
 
 
 def test_garments_catalogued_but_not_indexed_are_indexed_by_the_next_batch(tmp_path, data_dir):
@@ -383,3 +386,31 @@ def test_a_killed_sync_or_rebuild_is_caught_up_by_the_next_command(data_dir, poi
     assert after.returncode == 0, after.stdout
     catalogued, indexed = _searchable(data_dir)
     assert catalogued == indexed
+
+
+@pytest.mark.slow
+def test_random_kills_then_one_plain_rerun_leave_everything_searchable_once(tmp_path, data_dir):
+    import random
+    import time
+
+    _clips(tmp_path / "clips", 4, n=30)
+    command = [sys.executable, "-m", "app.cli", "ingest", str(tmp_path / "clips"), "--creator", "ann",
+               "--followers", "12k", "--posted-at", "2026-05-01", "--data-dir", str(data_dir),
+               "--encoder", ENCODER, "-q"]
+    chance = random.Random(17)
+    for _ in range(5):
+        run = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(chance.uniform(1.0, 6.0))
+        run.kill()
+        run.wait()
+    rerun = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    catalogued, indexed = _searchable(data_dir)
+    assert catalogued and catalogued == indexed
+    with Catalog(data_dir) as catalog:
+        assert catalog.counts()["videos_done"] == 4
+        garments = catalog.garments()
+        assert len({(g.video_id, g.frame_id, g.kind) for g in garments}) == len(garments)
+    check = subprocess.run([sys.executable, "-m", "app.cli", "check", "--data-dir", str(data_dir), "-q"],
+                           cwd=ROOT, capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout
