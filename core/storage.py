@@ -8,6 +8,11 @@ Layout::
       embeddings/           per-encoder garment embeddings (float16 .npy + ids)
       index/                FAISS index versions, CURRENT points at the live one
       models/               encoder versions trained here
+      backups/              copies of what `stylescope check --repair` replaced
+
+Writes are atomic (a temporary file renamed into place); temporary files and staging folders
+name the process that writes them, so the leftovers of a killed run can be told from work in
+progress and removed by the next run (:func:`remove_leftovers`).
 """
 
 from __future__ import annotations
