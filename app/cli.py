@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from app.logs import setup_logging
 from configs import ConfigError
 from core.errors import StylescopeError
+from core.storage import STORAGE_ERRORS, storage_fault
 
 logger = logging.getLogger("stylescope")
 
@@ -25,6 +26,7 @@ COMMAND_MODULES = (
     "app.commands.trends",
     "app.commands.creators",
     "app.commands.index",
+    "app.commands.check",
     "app.commands.train",
     "app.commands.world",
     "app.commands.evaluate",
@@ -63,6 +65,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except (StylescopeError, ConfigError) as exc:
         print(f"stylescope {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except STORAGE_ERRORS as exc:  # the disk or the catalog gave out: say so, no traceback
+        logger.debug("storage fault", exc_info=True)
+        print(f"stylescope {args.command}: error: {storage_fault(exc)}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         print(f"stylescope {args.command}: interrupted", file=sys.stderr)

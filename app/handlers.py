@@ -27,7 +27,7 @@ from app.uploads import (
     unpack_season,
 )
 from core.errors import BadInputError
-from inference.ingest import IngestConfig, Ingestor, VideoOutcome
+from inference.ingest import BatchStopped, IngestConfig, Ingestor, VideoOutcome
 from inference.manifest import parse_followers, parse_handle, parse_posted_at
 from inference.types import VideoSubmission
 
@@ -187,6 +187,9 @@ class _StageSink:
         self.on_embed(len(garment_ids))
         self.sink.add_garments(garment_ids, crops)
 
+    def catch_up(self, catalog: Any) -> Any:
+        return self.sink.catch_up(catalog)
+
 
 def ingest_plan(
     services: Services, plan: UploadPlan, on_stage: StageCallback | None = None
@@ -194,7 +197,9 @@ def ingest_plan(
     """Ingest the planned videos one by one (one batch at a time per app), yielding outcomes.
 
     ``on_stage(i, text)`` hears what video ``i`` is doing (sampling and cropping, embedding).
-    Stored copies of videos that were not added (failed, duplicates) are deleted.
+    Stored copies of videos that were not added (failed, duplicates) are deleted. Garments
+    an interrupted run catalogued but never indexed are indexed first; storage that gives
+    out (a full disk) ends the batch, the rest of the videos not attempted.
     """
     notify = on_stage or (lambda i, text: None)
     current = [0]
@@ -205,16 +210,28 @@ def ingest_plan(
         ingestor = Ingestor(
             services.data_dir, IngestConfig.load(services.config_file), sink, services.catalog
         )
-        for i, video in enumerate(plan.videos):
-            current[0] = i
-            if video.submission is None:
-                yield i, VideoOutcome(video.name, "", "failed", video.reason)
-                continue
-            notify(i, "sampling frames and cutting garments")
-            outcome = ingestor.ingest_one(video.submission)
-            if outcome.status in ("failed", "duplicate"):
-                remove_quietly([video.submission.path])
-            yield i, outcome
+        stopped = ""
+        try:
+            ingestor.catch_up()
+            for i, video in enumerate(plan.videos):
+                current[0] = i
+                if video.submission is None:
+                    yield i, VideoOutcome(video.name, "", "failed", video.reason)
+                    continue
+                if stopped:
+                    remove_quietly([video.submission.path])
+                    yield i, VideoOutcome(video.name, "", "not attempted", f"the batch stopped before it ({stopped})")
+                    continue
+                notify(i, "sampling frames and cutting garments")
+                try:
+                    outcome = ingestor.ingest_one(video.submission)
+                except BatchStopped as stop:
+                    outcome, stopped = stop.outcome, str(stop)
+                if outcome.status in ("failed", "duplicate", "not attempted"):
+                    remove_quietly([video.submission.path])
+                yield i, outcome
+        finally:
+            ingestor.release()
 
 
 # -- trends and creators ----------------------------------------------------------------------------

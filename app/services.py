@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import configs
 from configs import setting
-from core.storage import resolve_data_dir
+from core.storage import remove_leftovers, resolve_data_dir
 from inference.catalog import Catalog
 
 if TYPE_CHECKING:
@@ -105,6 +105,7 @@ class Services:
         path = resolve_data_dir(data_dir)
         for folder in (UPLOADS_DIR, CROPS_DIR):
             (path / folder).mkdir(exist_ok=True)
+        remove_leftovers(path)  # staging folders and temp files of killed runs
         return cls(path, Catalog(path), config or AppConfig.load(config_file), encoder_spec, config_file)
 
     # -- lazily built resources -----------------------------------------------------------

@@ -17,3 +17,7 @@ class VideoError(BadInputError):
 
 class CatalogError(StylescopeError):
     """The catalog is missing, locked, or from an incompatible schema."""
+
+
+class StorageError(StylescopeError):
+    """The data directory cannot take more writes: disk full, read-only, locked or damaged."""

@@ -27,12 +27,12 @@ from tqdm import tqdm
 from core.errors import BadInputError, StylescopeError
 from inference.encoders import resolve_encoder
 from inference.images import load_image
-from inference.index import GarmentIndex, IndexConfig
+from inference.index import GarmentIndex, IndexConfig, SyncReport, catch_up, read_current
 from inference.index.live import ensure_live_version
 from inference.types import EmbeddedGarments
 
 if TYPE_CHECKING:
-    from inference.catalog import GarmentRecord
+    from inference.catalog import Catalog, GarmentRecord
     from models.base import Encoder
 
 logger = logging.getLogger(__name__)
@@ -173,7 +173,8 @@ class CropEmbedder:
 class IndexSink:
     """The ingest stage's sink: embeds each committed video's crops and indexes them.
 
-    Creates the first index version (exact, for this encoder) when there is none.
+    Creates the first index version (exact, for this encoder) when there is none, and
+    before a batch catches the index up with what an interrupted run catalogued.
     """
 
     def __init__(
@@ -196,3 +197,12 @@ class IndexSink:
         vectors = embed_crops(self.encoder, crops, self.config.embed_batch_size)
         ensure_live_version(self.data_dir, self.encoder.describe(), self.config)
         self._index.add(garment_ids, vectors)
+
+    def catch_up(self, catalog: Catalog) -> SyncReport | None:
+        """Add the catalog's garments the live index lacks (embedded from their crops) and
+        drop entries the catalog lost; None when there is nothing to index at all."""
+        if read_current(self.data_dir) is None:
+            if not len(catalog.done_garment_ids()):
+                return None
+            ensure_live_version(self.data_dir, self.encoder.describe(), self.config)
+        return catch_up(self._index, CropEmbedder(self.encoder), catalog)

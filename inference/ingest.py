@@ -1,15 +1,25 @@
 """Ingest: the one place that wires the stages for a batch of videos.
 
-hash -> sample frames (video.py) -> find people, cut garments (garments.py) -> write crops
-and catalog rows (catalog.py) -> hand the new garments to a sink (embedding + index).
+hash -> claim -> sample frames (video.py) -> find people, cut garments (garments.py) -> write
+crops and catalog rows (catalog/) -> hand the new garments to a sink (embedding + index).
 
-One bad video never stops the batch: it is recorded as failed with its reason. Each video
-is committed in one transaction, so a killed process leaves at most a ``processing`` row,
-which the next run (or ``resume=True``) redoes from scratch.
+One bad video never stops the batch: it is recorded as failed with its reason. Storage that
+gives out (a full disk, a read-only or locked catalog) does stop it, cleanly: the video in
+hand is rolled back (or, when its rows are committed, left for the next run to index), the
+rest are reported as not attempted, and nothing already stored is touched.
+
+A video is claimed before any work (one transaction, :mod:`inference.catalog.claims`), so
+two ingests of the same bytes at once process it once. Its frames and garments are
+committed in one transaction, then indexed, then the claim is released; a process killed
+in between leaves a ``processing`` row (redone by the next run that meets the video, or by
+``resume=True``) or garments catalogued but not indexed, which the next run indexes before
+anything else (:meth:`Ingestor.catch_up`). A video counts as ingested only once its
+garments are searchable.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import logging
@@ -18,7 +28,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import cv2
 import numpy as np
@@ -26,15 +36,29 @@ from tqdm import tqdm
 
 import configs
 from configs import setting
-from core.errors import BadInputError, StylescopeError
-from core.storage import atomic_write_bytes, sha256_file
-from inference.catalog import Catalog, FrameRow, GarmentRow
+from core.errors import BadInputError, StorageError, StylescopeError
+from core.faults import fault_point
+from core.process import owner_token
+from core.storage import (
+    STORAGE_ERRORS,
+    atomic_write_bytes,
+    free_mb,
+    remove_leftovers,
+    sha256_file,
+    storage_fault,
+)
+from inference.catalog import Catalog, Claim, FrameRow, GarmentRow
 from inference.garments import LocaliserChain, LocaliserConfig, cut_garments
 from inference.manifest import Rejected
 from inference.types import GarmentCrop, VideoSubmission
 from inference.video import SamplerConfig, sample_video
 
+if TYPE_CHECKING:
+    from inference.index import SyncReport
+
 logger = logging.getLogger(__name__)
+
+_ANY_FAULT: tuple[type[Exception], ...] = (StylescopeError, *STORAGE_ERRORS)  # what best-effort steps survive
 
 
 @dataclasses.dataclass
@@ -46,6 +70,7 @@ class IngestConfig:
     crop_max_side: int = setting(320, low=1)  # crop thumbnails are scaled so their longer side is at most this
     jpeg_quality: int = setting(90, low=0, high=100)  # JPEG quality of crop thumbnails
     max_file_mb: float = setting(4096.0, low=0, low_open=True)  # larger files are refused without decoding
+    min_free_mb: float = setting(64.0, low=0)  # a video is not started with less free space in the data directory
 
     @classmethod
     def load(cls, user_file: str | Path | None = None) -> IngestConfig:
@@ -58,6 +83,10 @@ class GarmentSink(Protocol):
 
     def add_garments(self, garment_ids: list[int], crops: list[np.ndarray]) -> None: ...
 
+    def catch_up(self, catalog: Catalog) -> SyncReport | None:
+        """Take in the catalog's garments the sink has not got (an interrupted run's)."""
+        ...
+
 
 @dataclasses.dataclass
 class VideoOutcome:
@@ -65,7 +94,7 @@ class VideoOutcome:
 
     source: str  # manifest:line or the path given
     path: str
-    status: str  # ingested, skipped (already in), duplicate, unindexed, failed
+    status: str  # ingested, skipped (already in), duplicate, unindexed, failed, not attempted
     reason: str = ""
     video_id: int | None = None
     frames: int = 0
@@ -75,7 +104,18 @@ class VideoOutcome:
 
     @property
     def failed(self) -> bool:
-        return self.status in ("failed", "unindexed")
+        return self.status in ("failed", "unindexed", "not attempted")
+
+
+STATUSES = ("ingested", "skipped", "duplicate", "unindexed", "failed", "not attempted")
+
+
+class BatchStopped(StorageError):
+    """The data directory took no more writes; ``outcome`` is the video in hand."""
+
+    def __init__(self, reason: str, outcome: VideoOutcome):
+        super().__init__(reason)
+        self.outcome = outcome
 
 
 @dataclasses.dataclass
@@ -83,6 +123,16 @@ class IngestReport:
     """Every submission's outcome, in order."""
 
     outcomes: list[VideoOutcome] = dataclasses.field(default_factory=list)
+    stopped: str = ""  # why the batch stopped before its end ('' when it ran through)
+    caught_up: str = ""  # what the index took in from an interrupted run, before the batch
+
+    def stop(self, reason: str, rest: Sequence[VideoSubmission]) -> None:
+        """End the batch early: ``rest`` is reported as not attempted."""
+        self.stopped = reason
+        self.outcomes += [
+            VideoOutcome(s.source or str(s.path), str(s.path), "not attempted", "the batch stopped before it")
+            for s in rest
+        ]
 
     def count(self, status: str) -> int:
         return sum(o.status == status for o in self.outcomes)
@@ -144,10 +194,65 @@ class Ingestor:
         self.sink = sink
         self.catalog = catalog or Catalog(self.data_dir)
         self.localiser = LocaliserChain(self.config.localiser)
+        self.owner = owner_token()  # this process's name on the videos it claims
+        self._claimed: int | None = None  # the video this ingestor is working on
+
+    def catch_up(self) -> str:
+        """Index the garments an interrupted run catalogued but never indexed (and drop
+        index entries the catalog lost); returns a line saying what changed, or ''."""
+        with contextlib.suppress(*STORAGE_ERRORS):  # best effort: the batch says so if storage is gone
+            self.catalog.release_dead_claims()  # done videos whose ingest was killed before letting go
+        if self.sink is None:
+            return ""
+        try:
+            report = self.sink.catch_up(self.catalog)
+        except _ANY_FAULT as exc:
+            line = f"the index could not catch up with the catalog: {storage_fault(exc) or exc}"
+            logger.warning(line)
+            return line
+        if report is None or not (report.added or report.removed or report.failed):
+            return ""
+        parts = [f"{report.added} garments catalogued by an interrupted run are searchable now"]
+        if report.removed:
+            parts.append(f"{report.removed} entries of garments no longer in the catalog removed")
+        if report.failed:
+            parts.append(
+                f"{len(report.failed)} garments have no readable crop (see `stylescope check`)"
+            )
+        line = "index caught up with the catalog: " + "; ".join(parts)
+        logger.info(line)
+        return line
 
     def ingest_one(self, submission: VideoSubmission) -> VideoOutcome:
-        """Ingest one video; never raises for a bad video (the outcome says what went wrong)."""
+        """Ingest one video; never raises for a bad video (the outcome says what went wrong).
+
+        Raises:
+            BatchStopped: the data directory takes no more writes (a full disk, a read-only,
+                locked or damaged catalog); its outcome is this video's, rolled back unless
+                its rows were already committed.
+        """
         outcome = VideoOutcome(submission.source or str(submission.path), str(submission.path), "failed")
+        try:
+            self._check_space(outcome)
+            self._ingest(submission, outcome)
+        except STORAGE_ERRORS as exc:
+            reason = storage_fault(exc) or str(exc)
+            logger.debug("storage fault on %s", outcome.source, exc_info=True)
+            self._give_up(outcome, reason)
+            raise BatchStopped(reason, outcome) from None
+        return outcome
+
+    def _check_space(self, outcome: VideoOutcome) -> None:
+        need, free = self.config.min_free_mb, free_mb(self.data_dir)
+        if free < need:
+            outcome.status = "not attempted"
+            outcome.reason = (
+                f"only {free:.0f} MB free in {self.data_dir}; ingest needs at least {need:.0f} MB "
+                "(setting ingest.min_free_mb)"
+            )
+            raise BatchStopped(outcome.reason, outcome)
+
+    def _ingest(self, submission: VideoSubmission, outcome: VideoOutcome) -> None:
         started = time.perf_counter()
         try:
             _check_file(submission.path, self.config)
@@ -155,26 +260,47 @@ class Ingestor:
         except (BadInputError, OSError) as exc:
             outcome.reason = str(exc) if isinstance(exc, BadInputError) else f"cannot read file: {exc.strerror}"
             self.catalog.record_event(outcome.source, "failed", outcome.reason)
-            return outcome
+            return
         outcome.seconds["hash"] = time.perf_counter() - started
-        known = self.catalog.video_by_hash(content_hash)
-        if known is not None and known.status == "done":
-            same_path = Path(known.source_path) == submission.path
-            outcome.status = "skipped" if same_path else "duplicate"
-            outcome.reason = f"already in the catalog as video {known.id}" + ("" if same_path else f" ({known.source_path})")
-            outcome.video_id = known.id
-            self.catalog.record_event(outcome.source, outcome.status, outcome.reason, known.id)
-            return outcome
-        video_id = self.catalog.begin_video(submission, content_hash)
-        outcome.video_id = video_id
+        claim = self.catalog.claim_video(submission, content_hash, self.owner)
+        outcome.video_id = claim.video_id
+        if not claim.claimed:
+            _already_in(submission, claim, outcome)
+            self.catalog.record_event(outcome.source, outcome.status, outcome.reason, claim.video_id)
+            return
+        self._claimed = claim.video_id
+        fault_point("ingest.claimed")
         try:
-            self._process(submission, video_id, outcome)
+            self._process(submission, claim.video_id, outcome)
         except StylescopeError as exc:
             outcome.status, outcome.reason = "failed", str(exc)
-            self.catalog.fail_video(video_id, outcome.reason)
-            shutil.rmtree(self.data_dir / "crops" / str(video_id), ignore_errors=True)
-        self.catalog.record_event(outcome.source, outcome.status, outcome.reason, video_id)
-        return outcome
+            self.catalog.fail_video(claim.video_id, outcome.reason)
+            shutil.rmtree(self._crop_dir(claim.video_id), ignore_errors=True)
+        self.catalog.record_event(outcome.source, outcome.status, outcome.reason, claim.video_id)
+        if outcome.status == "ingested":
+            fault_point("ingest.indexed")
+            self.catalog.release_video(claim.video_id, self.owner)
+        self._claimed = None
+
+    def _crop_dir(self, video_id: int) -> Path:
+        return self.data_dir / "crops" / str(video_id)
+
+    def _give_up(self, outcome: VideoOutcome, reason: str) -> None:
+        """The video in hand when storage gave out: keep what is committed, drop the rest."""
+        video_id, self._claimed = self._claimed, None
+        if outcome.status == "unindexed":  # its rows are committed; the index missed them
+            outcome.reason = f"catalogued, not searchable yet ({reason}); the next run indexes it"
+            return
+        if video_id is None:  # nothing of it was written (or it was already in)
+            if outcome.status not in ("skipped", "duplicate", "not attempted"):
+                outcome.status, outcome.reason = "failed", reason
+            return
+        if outcome.status == "ingested":
+            return
+        outcome.status, outcome.reason = "failed", reason
+        shutil.rmtree(self._crop_dir(video_id), ignore_errors=True)
+        with contextlib.suppress(*_ANY_FAULT):
+            self.catalog.fail_video(video_id, reason)
 
     def _process(self, submission: VideoSubmission, video_id: int, outcome: VideoOutcome) -> None:
         clock = time.perf_counter()
@@ -189,7 +315,7 @@ class Ingestor:
         outcome.fallback_frames = sum(d.method == "fallback_center" for d in detections)
 
         clock = time.perf_counter()
-        crop_dir = self.data_dir / "crops" / str(video_id)
+        crop_dir = self._crop_dir(video_id)
         shutil.rmtree(crop_dir, ignore_errors=True)  # a redo after an interrupted run
         rows = []
         for crop in crops:
@@ -200,31 +326,38 @@ class Ingestor:
                 fsync=False,
             )
             rows.append(GarmentRow(crop.frame_index, crop.kind, crop.box, crop.method, crop.score, relative))
+        fault_point("ingest.crops_written")
         frames = [
             FrameRow(f.t_s, f.segment, f.sharpness, f.phash, f.image.shape[1], f.image.shape[0])
             for f in sampled.frames
         ]
         garment_ids = self.catalog.finish_video(video_id, sampled.info, frames, rows)
+        fault_point("ingest.committed")
         outcome.seconds["write"] = time.perf_counter() - clock
-        outcome.status, outcome.frames, outcome.garments = "ingested", len(frames), len(garment_ids)
-        if outcome.fallback_frames:
-            outcome.reason = f"no person found in {outcome.fallback_frames} of {len(frames)} frames: centred crop used"
+        outcome.frames, outcome.garments = len(frames), len(garment_ids)
+        outcome.status = "unindexed"  # until the sink has them
         self._to_sink(garment_ids, crops, outcome)
+        if outcome.status == "ingested" and outcome.fallback_frames:
+            outcome.reason = f"no person found in {outcome.fallback_frames} of {len(frames)} frames: centred crop used"
 
     def _to_sink(self, garment_ids: list[int], crops: Sequence[GarmentCrop], outcome: VideoOutcome) -> None:
         if self.sink is None or not garment_ids:
+            outcome.status = "ingested"
             return
         clock = time.perf_counter()
         try:
             self.sink.add_garments(garment_ids, [c.image for c in crops])
+            outcome.status = "ingested"
         except StylescopeError as exc:
-            outcome.status = "unindexed"
-            outcome.reason = f"catalogued but not indexed ({exc}); run `stylescope index sync`"
+            outcome.reason = (
+                f"catalogued but not indexed ({exc}); the next `stylescope ingest` "
+                "or `stylescope index sync` indexes it"
+            )
             logger.warning("video %s: %s", outcome.video_id, outcome.reason)
         outcome.seconds["embed"] = time.perf_counter() - clock
 
     def resume_submissions(self) -> list[VideoSubmission]:
-        """Videos left ``processing`` by an interrupted run, to be redone."""
+        """Videos an interrupted run left ``processing`` (its process is gone), to be redone."""
         followers = dict(self.catalog.creators())
         return [
             VideoSubmission(
@@ -234,8 +367,26 @@ class Ingestor:
                 dt.date.fromisoformat(video.posted_at) if video.posted_at else dt.date.today(),
                 f"resume:{video.id}",
             )
-            for video in self.catalog.videos(status="processing")
+            for video in self.catalog.abandoned_videos()
         ]
+
+    def release(self) -> None:
+        """Drop the claims this ingestor still holds (best effort: storage may be gone)."""
+        with contextlib.suppress(*_ANY_FAULT):
+            self.catalog.release_claims(self.owner)
+
+
+def _already_in(submission: VideoSubmission, claim: Claim, outcome: VideoOutcome) -> None:
+    """The outcome of a video that was not claimed: it is in, or another run is on it."""
+    known = claim.known
+    assert known is not None
+    if claim.in_flight and known.status != "done":
+        outcome.status = "duplicate"
+        outcome.reason = f"another ingest is processing the same video right now (video {known.id}, {known.source_path})"
+        return
+    same_path = Path(known.source_path) == submission.path
+    outcome.status = "skipped" if same_path else "duplicate"
+    outcome.reason = f"already in the catalog as video {known.id}" + ("" if same_path else f" ({known.source_path})")
 
 
 def ingest(
@@ -262,21 +413,44 @@ def ingest(
     ingestor = Ingestor(data_dir, config or IngestConfig.load(), sink)
     report = IngestReport()
     try:
+        _run_batch(ingestor, list(submissions), rejected, resume, progress, report)
+    finally:
+        ingestor.release()
+        ingestor.catalog.close()
+    return report
+
+
+def _run_batch(
+    ingestor: Ingestor,
+    batch: list[VideoSubmission],
+    rejected: Sequence[Rejected],
+    resume: bool,
+    progress: bool,
+    report: IngestReport,
+) -> None:
+    try:
+        remove_leftovers(ingestor.data_dir)
         for item in rejected:
             ingestor.catalog.record_event(item.source, "failed", item.reason)
             report.outcomes.append(VideoOutcome(item.source, "", "failed", item.reason))
-        batch = list(submissions)
         if resume:
             queued = {s.path for s in batch}
             batch += [s for s in ingestor.resume_submissions() if s.path not in queued]
-        for submission in tqdm(batch, desc="ingest", unit="video", disable=not progress):
+        report.caught_up = ingestor.catch_up()
+    except STORAGE_ERRORS as exc:
+        report.stop(storage_fault(exc) or str(exc), batch)
+        return
+    for position, submission in enumerate(tqdm(batch, desc="ingest", unit="video", disable=not progress)):
+        try:
             outcome = ingestor.ingest_one(submission)
-            report.outcomes.append(outcome)
-            logger.debug(
-                "%s: %s %s %s %s", outcome.source, outcome.status, outcome.reason,
-                f"{outcome.frames} frames, {outcome.garments} garments" if outcome.garments else "",
-                " ".join(f"{k}={v:.2f}s" for k, v in outcome.seconds.items()),
-            )
-    finally:
-        ingestor.catalog.close()
-    return report
+        except BatchStopped as stop:
+            report.outcomes.append(stop.outcome)
+            report.stop(str(stop), batch[position + 1 :])
+            logger.warning("batch stopped: %s", stop)
+            return
+        report.outcomes.append(outcome)
+        logger.debug(
+            "%s: %s %s %s %s", outcome.source, outcome.status, outcome.reason,
+            f"{outcome.frames} frames, {outcome.garments} garments" if outcome.garments else "",
+            " ".join(f"{k}={v:.2f}s" for k, v in outcome.seconds.items()),
+        )

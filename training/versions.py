@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from core.storage import atomic_write_text
+from core.storage import atomic_write_text, mark_staging, unmark_staging
 from models.versions import CURRENT_FILE, VersionError, list_versions, models_dir
 
 
@@ -39,6 +39,7 @@ class VersionWriter:
         self.data_dir = Path(data_dir)
         self.root = models_dir(data_dir)
         self.tmp = Path(tempfile.mkdtemp(prefix=".new-version-", dir=self.root))
+        mark_staging(self.tmp)  # a killed training's folder is cleaned by the next run
 
     def path(self, name: str) -> Path:
         """Where file ``name`` goes inside the version being written."""
@@ -57,6 +58,7 @@ class VersionWriter:
                         created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
             info["encoder"] = str(info.get("encoder", "")).replace("{version_dir}", str(final))
             (self.tmp / "version.json").write_text(json.dumps(info, indent=2, default=str), encoding="utf-8")
+            unmark_staging(self.tmp)
             try:
                 os.rename(self.tmp, final)
             except OSError:

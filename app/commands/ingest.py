@@ -56,7 +56,7 @@ def _sink(args: argparse.Namespace, data_dir):  # type: ignore[no-untyped-def]
 
 def run(args: argparse.Namespace) -> int:
     from core.storage import resolve_data_dir
-    from inference.ingest import IngestConfig, ingest
+    from inference.ingest import STATUSES, IngestConfig, ingest
 
     batch = _submissions(args)
     for warning in batch.warnings:
@@ -77,13 +77,21 @@ def run(args: argparse.Namespace) -> int:
             "data_dir": str(data_dir),
             "outcomes": [vars(o) for o in report.outcomes],
             "stage_seconds": report.stage_seconds(),
+            "caught_up": report.caught_up,
+            "stopped": report.stopped,
             "exit_code": report.exit_code,
         })
         return report.exit_code
+    if report.caught_up:
+        print(report.caught_up)
     rows = [[o.source, o.status, o.frames, o.garments, o.reason] for o in report.outcomes]
     print_table(["video", "status", "frames", "garments", "note"], rows)
-    statuses = ("ingested", "skipped", "duplicate", "unindexed", "failed")
-    print("\n" + ", ".join(f"{report.count(s)} {s}" for s in statuses if report.count(s)))
+    print("\n" + ", ".join(f"{report.count(s)} {s}" for s in STATUSES if report.count(s)))
+    if report.stopped:
+        print(
+            f"the batch stopped: {report.stopped}\nnothing already stored was lost; make room "
+            "(or free the catalog) and run the same command again: videos already in are skipped"
+        )
     seconds = report.stage_seconds()
     if seconds:
         print("time per stage: " + ", ".join(f"{k} {v:.1f}s" for k, v in seconds.items()))

@@ -15,6 +15,8 @@ The :class:`Catalog` is assembled from one class of queries per concern:
 
 - :mod:`~inference.catalog.base` connections, transactions, migrations, meta;
 - :mod:`~inference.catalog.videos` what the ingest writes and the plain reads after it;
+- :mod:`~inference.catalog.claims` which process works on a video (atomic dedup across processes);
+- :mod:`~inference.catalog.health` integrity checks and repairs (``stylescope check``);
 - :mod:`~inference.catalog.index` what the garment index reads;
 - :mod:`~inference.catalog.metadata` columns for search's cache, counts and lookups for the app;
 - :mod:`~inference.catalog.styles` styles, garment assignments, posts and sightings (trends).
@@ -23,6 +25,8 @@ The :class:`Catalog` is assembled from one class of queries per concern:
 from __future__ import annotations
 
 from inference.catalog.base import CATALOG_FILE
+from inference.catalog.claims import Claim, claim_is_live
+from inference.catalog.health import HealthQueries
 from inference.catalog.index import GarmentStyle, IndexQueries
 from inference.catalog.metadata import (
     CreatorColumns,
@@ -49,7 +53,7 @@ from inference.catalog.styles import (
 from inference.catalog.videos import VideoQueries
 
 
-class Catalog(VideoQueries, IndexQueries, MetadataQueries, StyleQueries):
+class Catalog(HealthQueries, VideoQueries, IndexQueries, MetadataQueries, StyleQueries):
     """SQLite catalog of one data directory; safe to share between threads.
 
     Each thread gets its own connection; writes serialise on SQLite's lock (WAL lets
@@ -61,6 +65,7 @@ __all__ = [
     "CATALOG_FILE",
     "SCHEMA_VERSION",
     "Catalog",
+    "Claim",
     "ClusterableGarment",
     "CreatorColumns",
     "FrameRow",
@@ -81,4 +86,5 @@ __all__ = [
     "VideoColumns",
     "VideoRecord",
     "WholeVideo",
+    "claim_is_live",
 ]

@@ -20,6 +20,8 @@ class VideoRecord:
     status: str
     error: str | None
     duration_s: float | None
+    claimed_by: str | None = None  # owner token of the process working on it (catalog/claims.py)
+    claimed_at: str | None = None  # when it was claimed (UTC, ISO 8601)
 
 
 @dataclasses.dataclass(frozen=True)

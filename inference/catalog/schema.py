@@ -84,6 +84,12 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX garment_styles_style ON garment_styles(style_id);
     """,
+    # v3: who is working on a video (inference/catalog/claims.py): a second ingest of the
+    # same bytes sees the claim and leaves the video to its owner.
+    """
+    ALTER TABLE videos ADD COLUMN claimed_by TEXT;
+    ALTER TABLE videos ADD COLUMN claimed_at TEXT;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

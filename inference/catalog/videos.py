@@ -192,7 +192,8 @@ class VideoQueries(CatalogBase):
             tx.execute("DELETE FROM garments WHERE video_id = ?", (video_id,))
             tx.execute("DELETE FROM frames WHERE video_id = ?", (video_id,))
             tx.execute(
-                "UPDATE videos SET status = 'failed', error = ?, finished_at = ? WHERE id = ?",
+                "UPDATE videos SET status = 'failed', error = ?, finished_at = ?, "
+                "claimed_by = NULL, claimed_at = NULL WHERE id = ?",
                 (reason, now(), video_id),
             )
 
@@ -248,13 +249,11 @@ class VideoQueries(CatalogBase):
     def _videos(self, where: str, params: tuple[Any, ...]) -> list[VideoRecord]:
         rows = self._conn.execute(
             "SELECT v.id, c.handle, v.source_path, v.content_hash, v.posted_at, v.status, "
-            f"v.error, v.duration_s FROM videos v LEFT JOIN creators c ON c.id = v.creator_id {where}",
+            "v.error, v.duration_s, v.claimed_by, v.claimed_at "
+            f"FROM videos v LEFT JOIN creators c ON c.id = v.creator_id {where}",
             params,
         ).fetchall()
-        return [
-            VideoRecord(video_id, creator, source_path, content_hash, posted_at, status, error, duration_s)
-            for video_id, creator, source_path, content_hash, posted_at, status, error, duration_s in rows
-        ]
+        return [VideoRecord(*row) for row in rows]
 
     def garments(
         self, ids: Sequence[int] | None = None, video_id: int | None = None

@@ -63,6 +63,7 @@ from inference.index.store import EmbeddingStore
 from inference.index.sync import (
     GarmentEmbedder,
     SyncReport,
+    catch_up,
     rebuild_from_store,
     rebuild_index,
     sync,
@@ -89,6 +90,7 @@ __all__ = [
     "Selection",
     "SyncReport",
     "activate_version",
+    "catch_up",
     "check_encoder",
     "choose_factory",
     "export_embeddings",

@@ -17,6 +17,7 @@ from inference.index.config import IndexConfig
 from inference.index.faiss_index import Selection
 from inference.index.files import (
     META_FILE,
+    GarmentIndexError,
     NoIndexError,
     index_root,
     read_current,
@@ -184,6 +185,32 @@ def load_embeddings(
         verify_files(path, meta, names)
     store = load_store(path, meta)
     return store.ids.copy(), store.vectors.astype(np.float32), dict(meta["encoder"])
+
+
+def stored_embeddings(
+    data_dir: str | Path, ids: np.ndarray, encoder_info: dict[str, Any], config: IndexConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """The live version's stored embeddings of ``ids`` (those it holds), when ``encoder_info``
+    built it: what a rebuild keeps for garments whose crop is gone. Empty when there is no
+    live version, another encoder built it, or its embedding files are damaged."""
+    empty = np.zeros(0, np.int64), np.zeros((0, int(encoder_info["dim"])), np.float32)
+    name = read_current(data_dir)
+    if name is None or not len(ids):
+        return empty
+    path = index_root(data_dir) / name
+    try:
+        meta = read_meta(path)
+        check_encoder(meta, encoder_info)
+        if config.verify_checksums:
+            verify_files(path, meta, [n for s in meta["segments"] for n in (s["ids"], s["vectors"])])
+        store = load_store(path, meta)
+    except (GarmentIndexError, OSError) as exc:
+        logger.info("no stored embeddings to reuse from index version %s: %s", name, exc)
+        return empty
+    ids = np.asarray(ids, np.int64)
+    rows = store.rows(ids)
+    held = rows >= 0
+    return ids[held], store.vectors[rows[held]].astype(np.float32)
 
 
 def live_encoder_info(data_dir: str | Path) -> dict[str, Any] | None:

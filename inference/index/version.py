@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 
 import configs
-from core.storage import atomic_write_text
+from core.faults import fault_point
+from core.storage import atomic_write_text, mark_staging, unmark_staging
 from inference.index.config import IndexConfig
 from inference.index.faiss_index import (
     Selection,
@@ -389,6 +390,7 @@ def write_version(
     staging = root / f".building-{name}"
     staging.mkdir(parents=True)
     try:
+        mark_staging(staging)
         meta = {
             "format": FORMAT,
             "version": name,
@@ -411,6 +413,8 @@ def write_version(
             staging, meta, index, EmbeddingStore(dim, ids, vectors.astype(np.float16)), config
         )
         version.persist(rewrite_store=True)
+        fault_point("index.staging")
+        unmark_staging(staging)
         os.replace(staging, root / name)
     finally:
         if staging.exists():

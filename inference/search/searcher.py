@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from core.errors import BadInputError
+from core.errors import BadInputError, StylescopeError
 from inference.catalog import Catalog
+from inference.embed import CropEmbedder
 from inference.encoders import resolve_encoder
-from inference.index import GarmentIndex, IndexConfig, Selection, check_encoder
+from inference.index import GarmentIndex, IndexConfig, Selection, catch_up, check_encoder
 from inference.search.metadata import CatalogMetadata
 from inference.search.queries import EmbeddedQuery, embed_query
 from inference.search.ranking import dedupe_order
@@ -39,6 +40,9 @@ class Searcher:
         encoder: the encoder for queries; default: the one :func:`inference.encoders.resolve_encoder` picks.
         config: search settings; default the packaged ones.
         index_config: index settings; default the packaged ones.
+
+    Opening a searcher first indexes any catalog garments an interrupted ingest left out of
+    the index (with a line in the log saying so): what is catalogued is what is searched.
     """
 
     def __init__(
@@ -56,9 +60,24 @@ class Searcher:
         self.encoder = resolve_encoder(encoder, self.data_dir)
         self.index.encoder_info = self.encoder.describe()
         check_encoder(live.meta, self.index.encoder_info)
+        self._catch_up()
         self.metadata = CatalogMetadata(self.catalog.metadata_reader())
         self._selections: collections.OrderedDict[Any, Selection] = collections.OrderedDict()
         self._cache_lock = threading.Lock()
+
+    def _catch_up(self) -> None:
+        try:
+            report = catch_up(self.index, CropEmbedder(self.encoder), self.catalog)
+        except (StylescopeError, OSError) as exc:  # e.g. a read-only data dir: search what is there
+            logger.warning("the index could not catch up with the catalog: %s", exc)
+            return
+        if report.added or report.removed or report.failed:
+            logger.warning(
+                "index caught up with the catalog: %d garments an interrupted run catalogued are "
+                "searchable now, %d entries of deleted garments removed, %d garments without a "
+                "readable crop left out (see `stylescope check`)",
+                report.added, report.removed, len(report.failed),
+            )
 
     def close(self) -> None:
         """Close the catalog connections."""

@@ -1,0 +1,87 @@
+"""Which process owns a piece of work: an owner token, and whether its process still runs.
+
+A token is ``host:pid:start``, where ``start`` is the process's start time as the kernel
+counts it (``/proc/<pid>/stat``), so a pid reused by a later process is not mistaken for
+the owner. Work claimed on another host cannot be checked from here: it counts as live
+until it is ``FOREIGN_CLAIM_S`` old.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import socket
+
+FOREIGN_CLAIM_S = 6 * 3600.0  # a claim made on another host is taken over after this long
+
+
+def _start_time(pid: int) -> str:
+    """The kernel's start time of ``pid`` ('' where /proc is not available)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            stat = handle.read()
+    except OSError:
+        return ""
+    fields = stat.rpartition(")")[2].split()  # the command name may hold spaces
+    return fields[19] if len(fields) > 19 else ""
+
+
+@functools.cache
+def _host() -> str:
+    return socket.gethostname()
+
+
+def owner_token() -> str:
+    """This process's owner token (``host:pid:start``)."""
+    pid = os.getpid()
+    return f"{_host()}:{pid}:{_start_time(pid)}"
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid runs on this host."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # runs, as another user
+        return True
+    return True
+
+
+def _split(token: str) -> tuple[str, str, str]:
+    """(host, pid, start) of a token; the host name may itself hold colons."""
+    head, _, start = token.rpartition(":")
+    host, _, pid = head.rpartition(":")
+    return host, pid, start
+
+
+def owner_pid(token: str | None) -> int | None:
+    """The pid in a token, if it is one."""
+    if not token:
+        return None
+    pid = _split(token)[1]
+    return int(pid) if pid.isdigit() else None
+
+
+def owner_alive(token: str | None, age_s: float = 0.0) -> bool:
+    """Whether the process that wrote ``token`` may still be working.
+
+    Args:
+        token: an :func:`owner_token`, or None (no owner: not alive).
+        age_s: how long ago the token was written; a foreign host's claim lapses after
+            ``FOREIGN_CLAIM_S``.
+    """
+    if not token:
+        return False
+    host, pid_text, start = _split(token)
+    if host != _host():
+        return age_s < FOREIGN_CLAIM_S
+    try:
+        pid = int(pid_text)
+    except ValueError:
+        return False
+    if not pid_alive(pid):
+        return False
+    return not start or _start_time(pid) in ("", start)
