@@ -86,10 +86,34 @@ def test_forecast_intervals_come_from_backtest_errors():
     assert all(0.0 <= v <= 1.0 for v in fc.low + fc.high)
 
 
-def test_too_little_history_falls_back_to_last_value():
-    forecasts, result = forecast_shares({7: np.array([0.05]), 8: np.array([])}, CONFIG)
+def test_too_little_history_is_not_forecast():
+    # a style first seen fewer than min_forecast_weeks weeks ago gets no forecast at all (it
+    # used to get a flat last-value one); one seen long enough falls back to last value
+    young = np.array([0.0] * 2 + [0.05] * (CONFIG.min_forecast_weeks - 1))
+    seasoned = np.array([0.05] * CONFIG.min_forecast_weeks)
+    forecasts, result = forecast_shares({6: young, 7: seasoned, 8: np.array([]), 9: np.zeros(5)}, CONFIG)
     assert result.series == 0 and result.chosen == "last_value"
-    assert forecasts[7].share == [0.05] * CONFIG.horizon_weeks and 8 not in forecasts
+    assert set(forecasts) == {7}
+    assert forecasts[7].share == [0.05] * CONFIG.horizon_weeks
+    assert forecasts[7].error is None  # nothing could be backtested
+
+
+def test_each_forecast_carries_its_backtest_error_next_to_the_baselines():
+    rng = np.random.default_rng(3)
+    series = {1: np.linspace(0.0, 0.3, 16), 2: np.clip(0.1 + 0.02 * rng.normal(size=16), 0, 1),
+              3: np.array([0.0] * 12 + [0.1] * 4)}  # 3: seen 4 weeks, too short to backtest alone
+    forecasts, result = forecast_shares(series, CONFIG)
+    assert set(result.by_series) == {1, 2}
+    own = forecasts[1].error
+    assert own is not None and own.scope == "style"
+    assert own.mae == pytest.approx(result.by_series[1][result.chosen], abs=1e-6)
+    assert own.baseline == "linear_trend" and own.baseline_mae == pytest.approx(0.0, abs=1e-6)
+    pooled = forecasts[3].error
+    assert pooled is not None and pooled.scope == "all styles"
+    assert pooled.mae == pytest.approx(result.errors[result.chosen].mae, abs=1e-6)
+    assert pooled.baseline_mae == pytest.approx(min(result.errors[b].mae for b in ("last_value", "linear_trend")),
+                                                abs=1e-6)
+    assert "by_series" not in result.to_dict()
 
 
 def test_config_checks(tmp_path):

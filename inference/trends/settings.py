@@ -105,6 +105,8 @@ class RisingConfig:
     min_videos: int = 4  # style videos in the recent window
     min_growth: float = 2.0  # recent share over historical share, at least
     z_threshold: float = 3.0  # Poisson z-score of recent videos against the historical share
+    emerging_z: float = setting(1.5, low=0)  # "emerging": not rising, never risen, but this z-score and
+    # min_growth already (gaining share without the evidence to rise yet)
     prior_videos: float = 1.0  # pseudo-count added to history (a style never seen is not infinitely rare)
 
 
@@ -148,6 +150,8 @@ class ForecastConfig:
     trend_weeks: int = 6  # weeks the linear-trend baseline is fitted on
     interval: float = 0.9  # coverage of the forecast interval
     min_history_weeks: int = 4  # weeks a series needs before the hidden ones to be backtested
+    min_forecast_weeks: int = setting(3, low=1)  # weeks since a style was first seen before it is forecast
+    # (younger styles: "too little history to forecast")
 
 
 def load_config(user_file: str | Path | None = None) -> TrendsConfig:
