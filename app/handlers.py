@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from app import format as fmt
 from app.services import SEASONS_DIR, UPLOADS_DIR, Services
 from app.uploads import (
     PlannedVideo,
@@ -104,8 +105,8 @@ def style_choices(services: Services) -> list[str]:
 
 
 def creator_choices(services: Services) -> list[str]:
-    """Every creator handle, most followed first."""
-    return [handle for handle, _ in sorted(services.catalog.creators(), key=lambda c: -c[1])]
+    """Every creator handle (with "@"), most followed first."""
+    return [fmt.handle(handle) for handle, _ in sorted(services.catalog.creators(), key=lambda c: -c[1])]
 
 
 # -- upload ---------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ import configs
 from app import handlers, views
 from app.services import Services
 from core.errors import StylescopeError
+from inference.trends.glossary import glossary_markdown
 from inference.types import GARMENT_KINDS, TIERS
 
 logger = logging.getLogger(__name__)
@@ -238,6 +239,8 @@ def _trends_tab(services: Services) -> dict[str, Any]:
         update = gr.Button("Update styles", elem_id="trends-update")
         full = gr.Checkbox(label="Full re-clustering")
     status = gr.Markdown(elem_id="trends-status")
+    with gr.Accordion("Glossary: what the states and columns mean", open=False, elem_id="trends-glossary"):
+        gr.Markdown(glossary_markdown())
     plot = gr.Plot(label="Rising and fading styles", elem_id="trends-plot")
     cards = gr.Gallery(label="Styles (most typical garment)", columns=6, height=220, object_fit="contain")
     table = gr.Dataframe(headers=views.STYLE_HEADERS, label="Styles", interactive=False, elem_id="trends-table")
@@ -251,11 +254,7 @@ def _trends_tab(services: Services) -> dict[str, Any]:
         if not services.catalog.has_styles():
             raise handlers.BadInputError("there are no styles yet: press “Update styles” to cluster the garments")
         report = handlers.trends_overview(services, None if kind == "any" else kind, int(weeks or 0))
-        rising = sum(s.state == "rising" for s in report.styles)
-        fading = sum(s.state == "fading" for s in report.styles)
-        text = (f"{len(report.styles)} styles, **{rising} rising**, {fading} fading, over {report.posts} "
-                f"posts {report.first_day} … {report.as_of}. Forecast: {report.backtest.chosen}.")
-        return (text, views.trends_figure(report, config.plotted_styles),
+        return (views.trends_status(report), views.trends_figure(report, config.plotted_styles),
                 views.style_cards(report, services.data_dir, config.style_cards), views.style_rows(report))
 
     @user_errors
@@ -323,9 +322,7 @@ def _creators_tab(services: Services) -> dict[str, Any]:
 
     def leaderboard(tier: str, top: float | None) -> tuple[Any, ...]:
         report = handlers.leaderboard(services, None if tier == "all" else tier, int(top or 0))
-        text = (f"Trendsetters as of {report.as_of}: {report.ranked_creators} creators adopted one of "
-                f"{len(report.risen_styles)} risen styles.")
-        return text, views.leaderboard_rows(report), views.originator_rows(report)
+        return views.leaderboard_status(report), views.leaderboard_rows(report), views.originator_rows(report)
 
     @user_errors
     def on_open(tier: str, top: float | None) -> tuple[Any, ...]:

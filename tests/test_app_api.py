@@ -70,7 +70,8 @@ def test_status_reports_catalog_counts_and_choices(app):
     header, styles, _, creators, models = app["client"].predict(api_name="/status")
     counts = app["services"].catalog.counts()
     assert f"{counts['garments']} garments" in header
-    assert {c[0] for c in creators["choices"]} == {"mia.fits", "noa.style", "kai.wears", "lu.looks"}
+    # handles are shown with "@" everywhere (they were bare in the creator picker)
+    assert {c[0] for c in creators["choices"]} == {"@mia.fits", "@noa.style", "@kai.wears", "@lu.looks"}
     assert styles["choices"] and all(re.match(r"\d+: .+", c[0]) for c in styles["choices"])
     assert [c[0] for c in models["choices"]] == ["default"]
 
@@ -278,8 +279,9 @@ def test_leaderboard_originators_and_creator_page(app):
     client = app["client"]
     status, board, origins = client.predict("all", 20, api_name="/leaderboard")
     assert "Trendsetters as of" in status
-    assert origins["data"] and {row[2] for row in origins["data"]} <= {
-        "mia.fits", "noa.style", "kai.wears", "lu.looks"}
+    assert origins["data"] and {row[2] for row in origins["data"]} <= {  # handles with "@", as everywhere
+        "@mia.fits", "@noa.style", "@kai.wears", "@lu.looks"}
+    assert all(row[1].startswith("@") for row in board["data"])
     _, board, _ = client.predict("micro", 20, api_name="/leaderboard")
     assert all(row[3] == "micro" for row in board["data"])
     assert client.predict("all", 5, api_name="/creators_tab")[0].startswith("Trendsetters")

@@ -29,8 +29,8 @@ TERM_DEFINITIONS = {
     "in standard deviations (a Poisson z-score); 3 or more is needed to rise.",
     "growth": "the style's share of recent posts divided by its share before them (2.0x: twice as common).",
     "share now": "the style's share of all posts in the last reported period.",
-    "garments": "garment crops in the style (each sampled frame of each video adds its top, bottom "
-    "and full-body crops).",
+    "garments": "garment crops assigned to the style; in an outfit style every sampled frame adds all "
+    "of its crops (top, bottom, full body).",
     "creators": "distinct creators seen wearing the style.",
     "forecast": "the style's expected share of posts next week, by the method that won the backtest.",
     "forecast interval": "the range around the forecast that held the actual share 90% of the time "
