@@ -46,8 +46,7 @@ def _as_user_error(exc: Exception) -> gr.Error:
     if isinstance(exc, StylescopeError | configs.ConfigError):
         return gr.Error(str(exc), print_exception=False)
     logger.exception("app event failed")
-    return gr.Error(f"something went wrong ({type(exc).__name__}); the server log has the details",
-                    print_exception=False)
+    return gr.Error("something went wrong; the server log has the details", print_exception=False)
 
 
 def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -86,9 +85,8 @@ def query_image(**kwargs: Any) -> gr.Image:
     def preprocess(payload: Any) -> Any:
         try:
             return decode(payload)
-        except Exception as exc:  # PIL raises several types for non-images
-            raise gr.Error(f"the uploaded file is not an image ({type(exc).__name__})",
-                           print_exception=False) from None
+        except Exception:  # PIL raises several types for non-images
+            raise gr.Error("the uploaded file is not an image (PNG, JPEG, WebP ...)", print_exception=False) from None
 
     component.preprocess = preprocess  # type: ignore[method-assign]
     return component
@@ -251,8 +249,6 @@ def _trends_tab(services: Services) -> dict[str, Any]:
         garments = gr.Gallery(label="Its garments", columns=6, height=300, object_fit="contain")
 
     def overview(kind: str, weeks: float | None) -> tuple[Any, ...]:
-        if not services.catalog.has_styles():
-            raise handlers.BadInputError("there are no styles yet: press “Update styles” to cluster the garments")
         report = handlers.trends_overview(services, None if kind == "any" else kind, int(weeks or 0))
         return (views.trends_status(report), views.trends_figure(report, config.plotted_styles),
                 views.style_cards(report, services.data_dir, config.style_cards), views.style_rows(report))
@@ -382,9 +378,10 @@ def _model_tab(services: Services) -> dict[str, Any]:
     def switch_to(version: str | None, progress: gr.Progress = gr.Progress()) -> tuple[str, str]:
         progress(0.1, desc="loading the model; re-embedding the catalog if it has no index yet")
         done = handlers.switch_model(services, version)
-        how = "re-embedded into" if done["rebuilt"] else "using"
-        text = (f"Model **{done['model']}** is current (encoder `{done['encoder']['name']}`), "
-                f"{how} index version {done['index_version'] or '(none yet)'}.")
+        index = ("the catalog was re-embedded with it" if done["rebuilt"]
+                 else "searches use the index it built before" if done["index_version"]
+                 else "there are no garments to index yet")
+        text = f"Model **{done['model']}** is current (encoder `{done['encoder']['name']}`); {index}."
         return text, views.model_markdown(handlers.model_overview(services))
 
     @user_errors

@@ -288,6 +288,6 @@ def retrain_markdown(result: Any) -> str:
     lines = [f"New model version **{result.version}** (`{result.encoder}`) is current."]
     if result.wise_ratio is not None:
         lines.append(f"WiSE-FT mixing ratio chosen on held-out season pairs: {result.wise_ratio:.2f}")
-    lines.append(f"Re-indexed: index version {result.reindexed} is live." if result.reindexed
+    lines.append("Re-indexed: the catalog was re-embedded with it and searches use it now." if result.reindexed
                  else "Not re-indexed: searches keep using the previous index until you switch.")
     return "\n\n".join([*lines, result.markdown])

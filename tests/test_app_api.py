@@ -316,11 +316,15 @@ def test_model_info_eval_report_and_switching_versions(app):
     expect_error(lambda: client.predict("v9999", api_name="/eval_report"), "no model version 'v9999'")
 
     report, overview = client.predict(versions[0], api_name="/switch_model")
-    assert "re-embedded into" in report and "tiny:16" in overview
+    # the message says what happened without the internal index version id (it used to name it)
+    assert "re-embedded with it" in report and "tiny:16" in overview
+    from inference.index import read_current
+
+    assert read_current(services.data_dir) not in report
     gallery = search(client, text="red", k=3)[1]
     assert len(gallery) == 3 and services.searcher.index.version().dim == 16
     report, overview = client.predict(versions[1], api_name="/switch_model")
-    assert "using index version" in report  # the tiny:32 index still exists: no re-embedding
+    assert "the index it built before" in report  # the tiny:32 index still exists: no re-embedding
     assert f"Current: **{versions[1]}**" in overview
     assert len(search(client, text="red", k=3)[1]) == 3
     expect_error(lambda: client.predict("v9999", api_name="/switch_model"), "no model version")

@@ -146,7 +146,7 @@ def recluster(
         if len(ids) and garment_kinds(catalog, ids)[2].any():
             raise BadInputError(
                 f"no garments to cluster: every garment was located by {', '.join(config.cluster.skip_methods)} "
-                "(no person detected); set cluster.skip_methods: [] in a --config file to cluster them anyway"
+                "(no person detected); set cluster.skip_methods: [] in a config file to cluster them anyway"
             )
         raise BadInputError("no garments to cluster: the catalog (or its index) is empty; ingest videos first")
     ids, vectors = ids[mask], normalise(np.asarray(vectors)[mask])
