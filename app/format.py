@@ -13,7 +13,15 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from inference.trends import CreatorsReport, Origin, StyleReport, Trendsetter, TrendsReport
+    from inference.trends import (
+        ClusterConfig,
+        CreatorsReport,
+        Origin,
+        StyleReport,
+        Trendsetter,
+        TrendsReport,
+    )
+    from inference.trends.coverage import StyleCoverage
 
 NONE = "-"  # a value that does not exist (no take-off yet, no originator ...)
 
@@ -131,3 +139,33 @@ def leaderboard_row(rank: int, setter: Trendsetter) -> list[Any]:
 def runners_up(origin: Origin) -> str:
     """The creators who wore a style right after its originator, with their dates."""
     return ", ".join(f"{handle(r.creator)} ({day(r.day)})" for r in origin.runners_up) or NONE
+
+
+# -- what to do next --------------------------------------------------------------------------
+CLI_STEPS = {"update": "run `stylescope trends`", "recluster": "run `stylescope trends --recluster`"}
+APP_STEPS = {"update": "press “Update styles” in the Trends tab",
+             "recluster": "tick “Full re-clustering” and press “Update styles” in the Trends tab"}
+
+
+def ingest_next_steps(coverage: StyleCoverage, config: ClusterConfig, steps: Mapping[str, str]) -> list[str]:
+    """After an ingest or an upload: new garments get a style only when styles are brought up to date."""
+    if coverage.unstyled == 0:
+        return []
+    if coverage.styles == 0:
+        return [f"Next: {steps['update']} to cluster the {count(coverage.garments)} garments into styles; "
+                "trends and creators are reported on styles."]
+    lines = [f"Next: {count(coverage.unstyled)} garments have no style yet: {steps['update']} to put them into "
+             "the styles there are (the trends count them from then on)."]
+    if coverage.recluster_advised(config):
+        lines.append(f"If many of them fit no style, {steps['recluster']}: a full re-clustering looks for new "
+                     "styles among them.")
+    return lines
+
+
+def update_next_steps(coverage: StyleCoverage, config: ClusterConfig, steps: Mapping[str, str]) -> list[str]:
+    """After styles were brought up to date: whether a full re-clustering would find new styles."""
+    if not coverage.recluster_advised(config):
+        return []
+    return [f"{count(coverage.unfitted)} garments ({share(coverage.unfitted / max(coverage.garments, 1))} of all) "
+            f"fit no style, beyond those the last full clustering left out: {steps['recluster']} to look for "
+            "new styles among them."]

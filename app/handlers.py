@@ -282,6 +282,16 @@ def _check_has_styles(services: Services) -> None:
         raise BadInputError(NO_STYLES)
 
 
+def next_steps(services: Services, after: str) -> list[str]:
+    """What to do next, in the app's words, ``after`` an ``upload`` or a styles ``update``."""
+    from inference.trends.coverage import style_coverage
+
+    cluster = _trends_config(services).cluster
+    coverage = style_coverage(services.catalog, cluster)
+    steps = fmt.ingest_next_steps if after == "upload" else fmt.update_next_steps
+    return steps(coverage, cluster, fmt.APP_STEPS)
+
+
 def _creators_config(services: Services) -> CreatorsConfig:
     from inference import trends
 

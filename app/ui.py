@@ -220,7 +220,8 @@ def _upload_tab(services: Services) -> dict[str, Any]:
         for i, outcome in handlers.ingest_plan(services, plan, on_stage):
             outcomes[i] = outcome
             yield (f"{i + 1} of {len(names)} done…", views.upload_rows(names, handles, outcomes, stage))
-        yield views.upload_summary(outcomes, plan.warnings), views.upload_rows(names, handles, outcomes, stage)
+        summary = views.upload_summary(outcomes, plan.warnings, handlers.next_steps(services, "upload"))
+        yield summary, views.upload_rows(names, handles, outcomes, stage)
 
     event = button.click(run, [files, creator, followers, posted_at, manifest], [summary, table],
                          api_name="upload", concurrency_limit=1, concurrency_id="ingest")
@@ -264,13 +265,14 @@ def _trends_tab(services: Services) -> dict[str, Any]:
     def restyle(full: bool, progress: gr.Progress = gr.Progress()) -> str:
         progress(0.1, desc="clustering garments into styles")
         update = handlers.update_styles(services, full)
+        advice = " ".join(handlers.next_steps(services, "update"))
         if update.recluster is not None:
             run = update.recluster
-            return f"Clustered into {len(run.styles)} styles ({run.assigned} garments assigned)."
+            return f"Clustered into {len(run.styles)} styles ({run.assigned} garments assigned). {advice}".strip()
         assign = update.assign
         assert assign is not None  # an update is a full run or an assignment
         return (f"Assigned {assign.assigned} of {assign.considered} garments without a style "
-                "(new or left out) to existing styles.")
+                f"(new or left out) to existing styles. {advice}").strip()
 
     @user_errors
     def show_style(choice: str | None) -> tuple[Any, ...]:

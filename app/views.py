@@ -120,8 +120,8 @@ def upload_rows(names: Sequence[str], creators: Sequence[str], outcomes: Sequenc
     return rows
 
 
-def upload_summary(outcomes: Sequence[Any], warnings: Sequence[str] = ()) -> str:
-    """What was added and what failed, and why."""
+def upload_summary(outcomes: Sequence[Any], warnings: Sequence[str] = (), next_steps: Sequence[str] = ()) -> str:
+    """What was added and what failed, and why; then what to do next."""
     added = [o for o in outcomes if o.status == "ingested"]
     failed = [o for o in outcomes if o.failed]
     duplicates = [o for o in outcomes if o.status in ("duplicate", "skipped")]
@@ -129,6 +129,8 @@ def upload_summary(outcomes: Sequence[Any], warnings: Sequence[str] = ()) -> str
              f"**{len(failed)} failed**, {len(duplicates)} already in the catalog."]
     lines += [f"- failed: {o.source}: {o.reason}" for o in failed]
     lines += [f"- warning: {w}" for w in warnings]
+    if added:
+        lines += ["", *next_steps]
     return "\n".join(lines)
 
 

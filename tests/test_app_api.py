@@ -154,6 +154,7 @@ def test_upload_adds_a_video_that_becomes_searchable(app):
     summary, table = upload(client, [app["catalog"].spare_video])
     assert "**1 added**" in summary and "**0 failed**" in summary
     assert table["data"][0][:3] == ["spare.mp4", "@new.face", "ingested"]
+    assert "have no style yet: press “Update styles” in the Trends tab" in summary  # what to do next
     after = services.catalog.counts()
     assert after["videos_done"] == before["videos_done"] + 1
     stored = [Path(v.source_path) for v in services.catalog.videos(status="done")][-1]

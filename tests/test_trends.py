@@ -400,6 +400,43 @@ def test_incremental_assignment_uses_existing_styles(data_dir):
 
 
 @pytest.mark.slow
+def test_guidance_after_an_ingest_and_when_a_full_run_would_find_new_styles(data_dir):
+    from app import format as fmt
+    from inference.trends.coverage import style_coverage
+
+    config = _config(group_by="outfit")
+    with Catalog(data_dir) as catalog:
+        world = WorldBuilder(catalog)
+        for i in range(10):
+            world.post(f"c{i}", i, {"top": "t1", "bottom": "b1"})
+            world.post(f"d{i}", i, {"top": "t2", "bottom": "b2"})
+        assert fmt.ingest_next_steps(style_coverage(catalog, config.cluster), config.cluster, fmt.CLI_STEPS) == [
+            "Next: run `stylescope trends` to cluster the 80 garments into styles; trends and creators are "
+            "reported on styles."]
+        recluster(catalog, *world.arrays(), config)
+        coverage = style_coverage(catalog, config.cluster)
+        assert coverage.styles >= 2 and coverage.unfitted == 0
+        assert fmt.ingest_next_steps(coverage, config.cluster, fmt.CLI_STEPS) == []
+        for i in range(2):  # a few more of the same: they fit the styles there are
+            world.post(f"n{i}", 20 + i, {"top": "t1", "bottom": "b1"})
+        coverage = style_coverage(catalog, config.cluster)
+        (step,) = fmt.ingest_next_steps(coverage, config.cluster, fmt.APP_STEPS)
+        assert step.startswith(f"Next: {coverage.unstyled} garments have no style yet: press “Update styles” in "
+                               "the Trends tab")
+        trends.assign_new_garments(catalog, *world.arrays())
+        assert style_coverage(catalog, config.cluster).unfitted == 0
+        assert fmt.update_next_steps(style_coverage(catalog, config.cluster), config.cluster, fmt.CLI_STEPS) == []
+        for i in range(6):  # a new look no style fits
+            world.post(f"x{i}", 30 + i, {"top": "t9", "bottom": "b9"})
+        trends.assign_new_garments(catalog, *world.arrays())
+        coverage = style_coverage(catalog, config.cluster)
+        assert coverage.unfitted == 24 and coverage.recluster_advised(config.cluster)
+        (advice,) = fmt.update_next_steps(coverage, config.cluster, fmt.CLI_STEPS)
+        assert advice.startswith("24 garments (") and "`stylescope trends --recluster` to look for new styles" in advice
+        recluster(catalog, *world.arrays(), config)
+        assert fmt.update_next_steps(style_coverage(catalog, config.cluster), config.cluster, fmt.CLI_STEPS) == []
+
+
 def test_incremental_assignment_of_1k_is_fast(data_dir):
     with Catalog(data_dir) as catalog:
         world = WorldBuilder(catalog, dim=64)

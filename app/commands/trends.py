@@ -63,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
     from inference import trends
     from inference.catalog import Catalog
     from inference.index import IndexConfig
+    from inference.trends.coverage import style_coverage
 
     config = trends.load_config(args.config)
     if args.group_by:
@@ -73,14 +74,17 @@ def run(args: argparse.Namespace) -> int:
         update = trends.update_styles(catalog, config, full=args.recluster, index_config=IndexConfig.load(args.config))
         report = trends.trends_report(catalog, config, trends.load_forecast_config(args.config), args.as_of,
                                       args.weeks, args.kind)
+        steps = fmt.update_next_steps(style_coverage(catalog, config.cluster), config.cluster, fmt.CLI_STEPS)
     plots = [str(p) for p in trends.plot_rising(report, args.plot_dir)] if args.plot_dir else []
     if args.json:
-        payload = {**report.to_dict(), "update": update.to_dict()}
+        payload = {**report.to_dict(), "update": update.to_dict(), "next_steps": steps}
         if args.plot_dir:
             payload["plots"] = plots
         print_json(payload)
     else:
         _print(report, update, plots, args.top)
+        for line in steps:
+            print(line)
     return 0
 
 

@@ -14,6 +14,7 @@ One module per step, each over plain records:
   be in (rising, emerging, peaked, new, steady, fading) and what every word of the reports means;
 - :mod:`~inference.trends.forecast` next weeks' share, backtested against naive baselines;
 - :mod:`~inference.trends.creators` originators, influence and trendsetters;
+- :mod:`~inference.trends.coverage` garments with and without a style, and when to re-cluster;
 - :mod:`~inference.trends.reports` the reports behind ``stylescope trends`` / ``creators``.
 
 >>> from inference import trends
@@ -21,6 +22,7 @@ One module per step, each over plain records:
 """
 
 from inference.trends.clustering import NOISE, Cluster, Clustering, cluster_garments
+from inference.trends.coverage import StyleCoverage, style_coverage
 from inference.trends.creators import (
     Adoption,
     Influence,
@@ -122,6 +124,7 @@ __all__ = [
     "SkippedVideos",
     "Style",
     "StyleAdopters",
+    "StyleCoverage",
     "StyleReport",
     "StyleSeries",
     "StyleTrend",
@@ -152,6 +155,7 @@ __all__ = [
     "plot_rising",
     "recluster",
     "rising_styles",
+    "style_coverage",
     "style_series",
     "trend_state",
     "trends_report",

@@ -172,6 +172,7 @@ def recluster(
         "next_style_id": max([next_id, *[s + 1 for s in style_ids]]),
         "clustered_at": _now(),
         "garments": len(ids),
+        "unassigned": int((labels < 0).sum()),  # garments this run left without a style
         "encoder_version": encoder_version,  # of the embeddings clustered (None: not known)
     }
     catalog.replace_styles(styles, ids, garment_style, clustering.distances, STATE_KEY, json.dumps(new_state))

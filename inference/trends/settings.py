@@ -58,6 +58,8 @@ class ClusterConfig:
     # that sets a style's radius
     assign_slack: float = 1.25  # radius multiplier when assigning garments outside the fit sample
     match_similarity: float = 0.8  # centroid cosine similarity needed to carry a style id over
+    recluster_share: float = setting(0.1, low=0, high=1)  # advise a full re-clustering when garments that
+    # fit no style, beyond those the last full run left out, reach this share of all garments
     seed: int = 0  # random seed of sampling and k-means
     threads: int = 1  # OpenMP threads faiss k-means may use (0: faiss default); 1 is fastest on a busy box
 
