@@ -126,7 +126,7 @@ def trends_summary(report: TrendsReport) -> str:
 def risen_summary(report: CreatorsReport) -> str:
     """What the trendsetter board rests on, in the trends tab's words."""
     return (f"{count(report.ranked_creators)} creators wore one of the {count(len(report.risen_styles))} styles "
-            "that have risen (a take-off date: rising or peaked now, or fading after it)")
+            "that have risen (with a take-off date)")
 
 
 # -- creators -------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from app.commands import add_common, print_json, print_table
 from app.commands.serve import add_serve_options, serve
 
 if TYPE_CHECKING:
+    from inference.catalog import Catalog
     from inference.trends import CreatorsReport, TrendsReport
 
 logger = logging.getLogger(__name__)
@@ -79,13 +80,11 @@ def build(data_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
     seconds["ingest"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    config = trends.load_config(args.config)
     with Catalog(data_dir) as catalog:
         update = trends.update_styles(  # a new space needs new styles
-            catalog, config, full=reembedded is not None, index_config=index_config
+            catalog, trends.load_config(args.config), full=reembedded is not None, index_config=index_config
         )
-        trend = trends.trends_report(catalog, config, trends.load_forecast_config(args.config))
-        people = trends.creators_report(catalog, config, trends.load_creators_config(args.config), top=10)
+        summary = trends_summary(catalog, args.config)
         counts = catalog.counts()
     seconds["styles"] = time.perf_counter() - clock
     return {
@@ -93,10 +92,19 @@ def build(data_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
         "ingest": {s: ingested.count(s) for s in ("ingested", "skipped", "duplicate", "unindexed", "failed")},
         "failures": [{"source": o.source, "reason": o.reason} for o in ingested.outcomes if o.failed],
         "counts": counts, "styles": update.to_dict(), "seconds": {k: round(v, 1) for k, v in seconds.items()},
-        "states": trend.state_counts(), "risen": trend.risen(),
-        "top_styles": top_styles(trend, people),
-        "trendsetters": [dataclasses.asdict(t) for t in people.leaderboard[:5]],
+        **summary,
     }
+
+
+def trends_summary(catalog: Catalog, config_file: str | None) -> dict[str, Any]:
+    """The demo report's trend part: state counts, the top styles with who started them, trendsetters."""
+    from inference import trends
+
+    config = trends.load_config(config_file)
+    trend = trends.trends_report(catalog, config, trends.load_forecast_config(config_file))
+    people = trends.creators_report(catalog, config, trends.load_creators_config(config_file), top=10)
+    return {"states": trend.state_counts(), "risen": trend.risen(), "top_styles": top_styles(trend, people),
+            "trendsetters": [dataclasses.asdict(t) for t in people.leaderboard[:5]]}
 
 
 def _reembed_if_encoder_changed(data_dir: Path, encoder: Any, config: Any, progress: bool) -> str | None:

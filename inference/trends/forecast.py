@@ -192,7 +192,7 @@ class ForecastError:
     """How wrong a forecast's method was in the backtest, next to the naive baselines."""
 
     mae: float  # the method's mean absolute error of the share on the hidden weeks
-    baseline: str  # the naive baseline with the lower error on the same weeks
+    baseline: str  # the naive baseline (other than the method) with the lower error on the same weeks
     baseline_mae: float  # that baseline's mean absolute error
     scope: str  # "style": this style's hidden weeks; "all styles": too short alone, pooled errors
 
@@ -217,7 +217,8 @@ def _error(style_id: int, result: Backtest) -> ForecastError | None:
         errors, scope = {name: e.mae for name, e in result.errors.items()}, "all styles"
     else:
         return None
-    baseline = min(BASELINES, key=lambda b: errors[b])
+    others = [b for b in BASELINES if b != result.chosen]  # a naive method is compared with the other one
+    baseline = min(others, key=lambda b: errors[b])
     return ForecastError(round(errors[result.chosen], 6), baseline, round(errors[baseline], 6), scope)
 
 
