@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from inference.trends import (
+        Backtest,
         ClusterConfig,
         CreatorsReport,
         Origin,
@@ -103,6 +104,16 @@ def forecast_error(style: StyleReport) -> str:
     scope = "" if error.scope == "style" else ", all styles"
     return (f"{points(error.mae)} ({BASELINE_NAMES.get(error.baseline, error.baseline)} "
             f"{points(error.baseline_mae)}{scope})")
+
+
+def backtest(result: Backtest) -> str:
+    """Which forecaster is used and how it did against the naive baselines."""
+    if result.series == 0:
+        return "too little history to forecast (no style has enough weeks to backtest)"
+    verdict = ("beats both naive baselines" if result.beats_baselines
+               else "a naive baseline: no model beat it" if result.chosen in BASELINE_NAMES
+               else "does not beat the naive baselines")
+    return f"{result.chosen} ({verdict}; backtested on {count(result.series)} styles)"
 
 
 def style_row(style: StyleReport, name_width: int | None = None) -> list[Any]:

@@ -138,7 +138,7 @@ def upload_summary(outcomes: Sequence[Any], warnings: Sequence[str] = (), next_s
 def trends_status(report: TrendsReport) -> str:
     """The Trends tab's summary line: styles per state (the glossary names them), posts, forecaster."""
     return (f"{fmt.trends_summary(report)}; over {fmt.count(report.posts)} posts "
-            f"{fmt.day(report.first_day)} … {fmt.day(report.as_of)}. Forecast: {report.backtest.chosen}. "
+            f"{fmt.day(report.first_day)} … {fmt.day(report.as_of)}. Forecast: {fmt.backtest(report.backtest)}. "
             "The glossary below says what each state and column means.")
 
 

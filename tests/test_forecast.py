@@ -87,15 +87,20 @@ def test_forecast_intervals_come_from_backtest_errors():
 
 
 def test_too_little_history_is_not_forecast():
-    # a style first seen fewer than min_forecast_weeks weeks ago gets no forecast at all (it
-    # used to get a flat last-value one); one seen long enough falls back to last value
+    # nothing long enough to backtest: no forecast could be judged, so there is none (a
+    # one-week series used to get a flat last-value forecast)
     young = np.array([0.0] * 2 + [0.05] * (CONFIG.min_forecast_weeks - 1))
     seasoned = np.array([0.05] * CONFIG.min_forecast_weeks)
     forecasts, result = forecast_shares({6: young, 7: seasoned, 8: np.array([]), 9: np.zeros(5)}, CONFIG)
-    assert result.series == 0 and result.chosen == "last_value"
-    assert set(forecasts) == {7}
+    assert result.series == 0 and result.chosen == "last_value" and forecasts == {}
+    # with a backtest behind it, a style first seen fewer than min_forecast_weeks weeks ago
+    # still gets none; one seen long enough does
+    long = np.full(12, 0.05)
+    young = np.array([0.0] * 10 + [0.05] * (CONFIG.min_forecast_weeks - 1))
+    seasoned = np.array([0.0] * (12 - CONFIG.min_forecast_weeks) + [0.05] * CONFIG.min_forecast_weeks)
+    forecasts, result = forecast_shares({5: long, 6: young, 7: seasoned}, CONFIG)
+    assert result.series == 1 and set(forecasts) == {5, 7}
     assert forecasts[7].share == [0.05] * CONFIG.horizon_weeks
-    assert forecasts[7].error is None  # nothing could be backtested
 
 
 def test_each_forecast_carries_its_backtest_error_next_to_the_baselines():

@@ -103,9 +103,10 @@ def _print(report: TrendsReport, update: StylesUpdate, plots: list[str], top: in
     print(fmt.trends_summary(report) + "\n")
     print_table(fmt.STYLE_HEADERS, [fmt.style_row(s, name_width=40) for s in report.styles[:top]])
     bt = report.backtest
-    print(f"\nforecast: {bt.chosen} (backtest on {bt.series} styles: " + ", ".join(
-        f"{m} MAE {e.mae:.4f}" + (f" MAPE {e.mape:.0f}%" if e.mape is not None else "")
-        for m, e in bt.errors.items()) + ")")
+    print(f"\nforecast: {fmt.backtest(bt)}")
+    if bt.series:
+        print("backtest: " + ", ".join(f"{m} MAE {fmt.points(e.mae)}" + (f" MAPE {e.mape:.0f}%" if e.mape is not None
+                                                                         else "") for m, e in bt.errors.items()))
     for path in plots:
         print(f"plot: {path}")
     print("\n`stylescope trends --help` says what each state and column means.")

@@ -18,7 +18,8 @@ method has actually been wrong.
 Each forecast carries the backtest error of its method on that style's own hidden weeks
 next to the best naive baseline's on the same weeks (or, for a style too short to backtest,
 the errors over all styles), so a reader can judge it. A style first seen fewer than
-``min_forecast_weeks`` weeks ago gets no forecast: too little history.
+``min_forecast_weeks`` weeks ago gets no forecast: too little history; nor does any style when
+no series is long enough to backtest.
 """
 
 from __future__ import annotations
@@ -229,9 +230,11 @@ def forecast_shares(series: Mapping[int, np.ndarray], config: ForecastConfig,
     Intervals are the forecast plus/minus the backtest's absolute-error quantile at each
     horizon (the last one reused past the backtested horizon), clipped to [0, 1]. A
     series first non-zero fewer than ``min_forecast_weeks`` weeks before its end is not
-    forecast (too little history).
+    forecast (too little history); nothing is forecast when no series could be backtested.
     """
     result = result or backtest(series, config)
+    if result.series == 0:  # no series long enough to backtest: no forecast could be judged
+        return {}, result
     method = result.chosen
     spread = result.errors[method].abs_error_quantile or [0.0]
     forecasts = {}

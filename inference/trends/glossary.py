@@ -36,9 +36,11 @@ TERM_DEFINITIONS = {
     "forecast interval": "the range around the forecast that held the actual share 90% of the time "
     "(forecast.interval) on the backtest's hidden weeks.",
     "backtest error": "how far, on average, the forecast was off on this style's hidden last weeks, in "
-    "percentage points of share, next to the best naive baseline (last value or straight line) on "
-    "the same weeks.",
-    "too little history to forecast": "the style was first seen too few weeks ago for a forecast.",
+    "percentage points of share, next to the best naive baseline other than the method itself (last "
+    "value or straight line) on the same weeks (marked \"all styles\" when the style is too young to "
+    "backtest alone).",
+    "too little history to forecast": "the style was first seen fewer than 3 weeks ago "
+    "(forecast.min_forecast_weeks), or no style has enough weeks yet to backtest a forecast.",
     "days before take-off": "for a trendsetter, the median number of days between their first "
     "wearing a risen style and its take-off date.",
     "originator": "the creator whose confident sighting of the style is the earliest (by post date).",
