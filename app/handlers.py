@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from app import format as fmt
 from app.services import SEASONS_DIR, UPLOADS_DIR, Services
 from app.uploads import (
     PlannedVideo,
@@ -48,6 +49,14 @@ logger = logging.getLogger(__name__)
 
 StageCallback = Callable[[int, str], None]
 
+# What the app says where the stage modules would name a CLI command or flag.
+DATE_FIELDS = {"from": "Posted from", "to": "Posted to"}  # the search form's date fields
+NO_GARMENTS = "there are no garments yet: add videos in the Upload videos tab first"
+NO_STYLES = "there are no styles yet: press “Update styles” in the Trends tab to cluster the garments"
+NOT_INDEXED = ("added to the catalog, but the search index could not take its garments; "
+               "the server log has the details")
+DUPLICATE = "already in the catalog (the same video was added before)"
+
 
 # -- search ---------------------------------------------------------------------------------------
 def search(
@@ -73,7 +82,16 @@ def search(
     size = len(searcher.index.version())
     if size == 0:
         raise BadInputError("the index is empty: upload videos first (Upload videos tab)")
+    _check_styles(services, filters.styles, "unknown style {}: the Style filter lists the styles there are")
     return searcher.search(image, text, min(int(k), size), filters, by_creator)
+
+
+def _check_styles(services: Services, style_ids: Sequence[int], message: str) -> None:
+    """Refuse style ids the catalog does not have (``message`` formats the first of them)."""
+    known = {style.id for style in services.catalog.style_names()}
+    unknown = sorted(set(style_ids) - known)
+    if unknown:
+        raise BadInputError(message.format(unknown[0]))
 
 
 def search_filters(
@@ -95,6 +113,7 @@ def search_filters(
         list(tiers or ()),
         list(kinds or ()),
         [s for s in style_ids if s],
+        date_labels=DATE_FIELDS,
     )
 
 
@@ -104,8 +123,8 @@ def style_choices(services: Services) -> list[str]:
 
 
 def creator_choices(services: Services) -> list[str]:
-    """Every creator handle, most followed first."""
-    return [handle for handle, _ in sorted(services.catalog.creators(), key=lambda c: -c[1])]
+    """Every creator handle (with "@"), most followed first."""
+    return [fmt.handle(handle) for handle, _ in sorted(services.catalog.creators(), key=lambda c: -c[1])]
 
 
 # -- upload ---------------------------------------------------------------------------------------
@@ -229,9 +248,15 @@ def ingest_plan(
                     outcome, stopped = stop.outcome, str(stop)
                 if outcome.status in ("failed", "duplicate", "not attempted"):
                     remove_quietly([video.submission.path])
-                yield i, outcome
+                yield i, _in_app_words(outcome)
         finally:
             ingestor.release()
+
+
+def _in_app_words(outcome: VideoOutcome) -> VideoOutcome:
+    """The outcome with a reason that names no CLI command, stored path or internal id."""
+    reason = {"unindexed": NOT_INDEXED, "duplicate": DUPLICATE}.get(outcome.status)
+    return dataclasses.replace(outcome, reason=reason) if reason else outcome
 
 
 # -- trends and creators ----------------------------------------------------------------------------
@@ -246,6 +271,8 @@ def update_styles(services: Services, full: bool = False) -> StylesUpdate:
     from inference import trends
     from inference.index import IndexConfig
 
+    if not services.catalog.has_garments() or not services.index_exists():
+        raise BadInputError(NO_GARMENTS)
     with services.ingest_lock:
         return trends.update_styles(
             services.catalog, _trends_config(services), full=full, index_config=IndexConfig.load(services.config_file)
@@ -256,6 +283,7 @@ def trends_overview(services: Services, kind: str | None = None, weeks: int | No
     """The trends report: every style with its series, verdict and forecast."""
     from inference import trends
 
+    _check_has_styles(services)
     return trends.trends_report(
         services.catalog,
         _trends_config(services),
@@ -264,6 +292,21 @@ def trends_overview(services: Services, kind: str | None = None, weeks: int | No
         weeks or None,
         kind or None,
     )
+
+
+def _check_has_styles(services: Services) -> None:
+    if not services.catalog.has_styles():
+        raise BadInputError(NO_STYLES)
+
+
+def next_steps(services: Services, after: str) -> list[str]:
+    """What to do next, in the app's words, ``after`` an ``upload`` or a styles ``update``."""
+    from inference.trends.coverage import style_coverage
+
+    cluster = _trends_config(services).cluster
+    coverage = style_coverage(services.catalog, cluster)
+    steps = fmt.ingest_next_steps if after == "upload" else fmt.update_next_steps
+    return steps(coverage, cluster, fmt.APP_STEPS)
 
 
 def _creators_config(services: Services) -> CreatorsConfig:
@@ -276,6 +319,8 @@ def style_detail(services: Services, style_id: int) -> tuple[StyleAdopters, list
     """One style: name, originator with evidence, adopters in order; and the garments nearest its centre."""
     from inference.trends import creators_report, medoids
 
+    _check_has_styles(services)
+    _check_styles(services, [style_id], "there is no style {}: the Trends tab lists the styles there are")
     report = creators_report(
         services.catalog, _trends_config(services), _creators_config(services), style_id=style_id
     )
@@ -287,6 +332,7 @@ def leaderboard(services: Services, tier: str | None = None, top: int | None = N
     """The trendsetter leaderboard (optionally one follower tier) with originators."""
     from inference.trends import creators_report
 
+    _check_has_styles(services)
     return creators_report(
         services.catalog,
         _trends_config(services),
@@ -307,7 +353,7 @@ def creator_page(services: Services, handle: str) -> CreatorPage:
     config, creators_config = _trends_config(services), _creators_config(services)
     data = trends.load_trend_data(services.catalog, None, config.series.min_frames_per_video)
     if not data.styles:
-        raise BadInputError("there are no styles yet: open the Trends tab and update the styles")
+        raise BadInputError(NO_STYLES)
     adoptions = trends.adoptions_by_style(data, creators_config)
     origins = trends.originators(data, creators_config, adoptions)
     board = trends.trendsetters(adoptions, trends.rising_styles(data, config.rising), creators_config)
@@ -340,7 +386,7 @@ def eval_report(services: Services, version: str) -> str:
     """A model version's eval report (Markdown table)."""
     from models import versions
 
-    versions.read_version(services.data_dir, version)  # clear error for an unknown version
+    _check_model_version(services, version)
     path = versions.models_dir(services.data_dir) / version / "eval.md"
     if not path.is_file():
         return f"model version {version} has no eval report"
@@ -384,6 +430,8 @@ def switch_model(services: Services, version: str | None) -> dict[str, Any]:
     from training.versions import set_current
 
     name = None if not version or version == "default" else version
+    if name:
+        _check_model_version(services, name)
     spec = read_version(services.data_dir, name)["encoder"] if name else None
     encoder = resolve_encoder(spec, None)  # the version's encoder, or the default
     info = encoder.describe()
@@ -406,6 +454,13 @@ def switch_model(services: Services, version: str | None) -> dict[str, Any]:
         services.reload(None if index_version else str(info["name"]))
     return {"model": name or "packaged default", "encoder": info, "index_version": index_version,
             "rebuilt": rebuilt}
+
+
+def _check_model_version(services: Services, version: str) -> None:
+    from models import versions
+
+    if version not in versions.list_versions(services.data_dir):
+        raise BadInputError(f"there is no model version {version!r}: the Model version list shows the ones there are")
 
 
 def _built_by(data_dir: Path, version: str, info: dict[str, Any]) -> bool:

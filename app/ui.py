@@ -26,6 +26,7 @@ import configs
 from app import handlers, views
 from app.services import Services
 from core.errors import StylescopeError
+from inference.trends.glossary import glossary_markdown
 from inference.types import GARMENT_KINDS, TIERS
 
 logger = logging.getLogger(__name__)
@@ -45,8 +46,7 @@ def _as_user_error(exc: Exception) -> gr.Error:
     if isinstance(exc, StylescopeError | configs.ConfigError):
         return gr.Error(str(exc), print_exception=False)
     logger.exception("app event failed")
-    return gr.Error(f"something went wrong ({type(exc).__name__}); the server log has the details",
-                    print_exception=False)
+    return gr.Error("something went wrong; the server log has the details", print_exception=False)
 
 
 def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -85,9 +85,8 @@ def query_image(**kwargs: Any) -> gr.Image:
     def preprocess(payload: Any) -> Any:
         try:
             return decode(payload)
-        except Exception as exc:  # PIL raises several types for non-images
-            raise gr.Error(f"the uploaded file is not an image ({type(exc).__name__})",
-                           print_exception=False) from None
+        except Exception:  # PIL raises several types for non-images
+            raise gr.Error("the uploaded file is not an image (PNG, JPEG, WebP ...)", print_exception=False) from None
 
     component.preprocess = preprocess  # type: ignore[method-assign]
     return component
@@ -221,7 +220,8 @@ def _upload_tab(services: Services) -> dict[str, Any]:
         for i, outcome in handlers.ingest_plan(services, plan, on_stage):
             outcomes[i] = outcome
             yield (f"{i + 1} of {len(names)} done…", views.upload_rows(names, handles, outcomes, stage))
-        yield views.upload_summary(outcomes, plan.warnings), views.upload_rows(names, handles, outcomes, stage)
+        summary = views.upload_summary(outcomes, plan.warnings, handlers.next_steps(services, "upload"))
+        yield summary, views.upload_rows(names, handles, outcomes, stage)
 
     event = button.click(run, [files, creator, followers, posted_at, manifest], [summary, table],
                          api_name="upload", concurrency_limit=1, concurrency_id="ingest")
@@ -238,6 +238,8 @@ def _trends_tab(services: Services) -> dict[str, Any]:
         update = gr.Button("Update styles", elem_id="trends-update")
         full = gr.Checkbox(label="Full re-clustering")
     status = gr.Markdown(elem_id="trends-status")
+    with gr.Accordion("Glossary: what the states and columns mean", open=False, elem_id="trends-glossary"):
+        gr.Markdown(glossary_markdown())
     plot = gr.Plot(label="Rising and fading styles", elem_id="trends-plot")
     cards = gr.Gallery(label="Styles (most typical garment)", columns=6, height=220, object_fit="contain")
     table = gr.Dataframe(headers=views.STYLE_HEADERS, label="Styles", interactive=False, elem_id="trends-table")
@@ -248,14 +250,8 @@ def _trends_tab(services: Services) -> dict[str, Any]:
         garments = gr.Gallery(label="Its garments", columns=6, height=300, object_fit="contain")
 
     def overview(kind: str, weeks: float | None) -> tuple[Any, ...]:
-        if not services.catalog.has_styles():
-            raise handlers.BadInputError("there are no styles yet: press “Update styles” to cluster the garments")
         report = handlers.trends_overview(services, None if kind == "any" else kind, int(weeks or 0))
-        rising = sum(s.state == "rising" for s in report.styles)
-        fading = sum(s.state == "fading" for s in report.styles)
-        text = (f"{len(report.styles)} styles, **{rising} rising**, {fading} fading, over {report.posts} "
-                f"posts {report.first_day} … {report.as_of}. Forecast: {report.backtest.chosen}.")
-        return (text, views.trends_figure(report, config.plotted_styles),
+        return (views.trends_status(report), views.trends_figure(report, config.plotted_styles),
                 views.style_cards(report, services.data_dir, config.style_cards), views.style_rows(report))
 
     @user_errors
@@ -269,13 +265,14 @@ def _trends_tab(services: Services) -> dict[str, Any]:
     def restyle(full: bool, progress: gr.Progress = gr.Progress()) -> str:
         progress(0.1, desc="clustering garments into styles")
         update = handlers.update_styles(services, full)
+        advice = " ".join(handlers.next_steps(services, "update"))
         if update.recluster is not None:
             run = update.recluster
-            return f"Clustered into {len(run.styles)} styles ({run.assigned} garments assigned)."
+            return f"Clustered into {len(run.styles)} styles ({run.assigned} garments assigned). {advice}".strip()
         assign = update.assign
         assert assign is not None  # an update is a full run or an assignment
         return (f"Assigned {assign.assigned} of {assign.considered} garments without a style "
-                "(new or left out) to existing styles.")
+                f"(new or left out) to existing styles. {advice}").strip()
 
     @user_errors
     def show_style(choice: str | None) -> tuple[Any, ...]:
@@ -323,9 +320,7 @@ def _creators_tab(services: Services) -> dict[str, Any]:
 
     def leaderboard(tier: str, top: float | None) -> tuple[Any, ...]:
         report = handlers.leaderboard(services, None if tier == "all" else tier, int(top or 0))
-        text = (f"Trendsetters as of {report.as_of}: {report.ranked_creators} creators adopted one of "
-                f"{len(report.risen_styles)} risen styles.")
-        return text, views.leaderboard_rows(report), views.originator_rows(report)
+        return views.leaderboard_status(report), views.leaderboard_rows(report), views.originator_rows(report)
 
     @user_errors
     def on_open(tier: str, top: float | None) -> tuple[Any, ...]:
@@ -385,9 +380,10 @@ def _model_tab(services: Services) -> dict[str, Any]:
     def switch_to(version: str | None, progress: gr.Progress = gr.Progress()) -> tuple[str, str]:
         progress(0.1, desc="loading the model; re-embedding the catalog if it has no index yet")
         done = handlers.switch_model(services, version)
-        how = "re-embedded into" if done["rebuilt"] else "using"
-        text = (f"Model **{done['model']}** is current (encoder `{done['encoder']['name']}`), "
-                f"{how} index version {done['index_version'] or '(none yet)'}.")
+        index = ("the catalog was re-embedded with it" if done["rebuilt"]
+                 else "searches use the index it built before" if done["index_version"]
+                 else "there are no garments to index yet")
+        text = f"Model **{done['model']}** is current (encoder `{done['encoder']['name']}`); {index}."
         return text, views.model_markdown(handlers.model_overview(services))
 
     @user_errors

@@ -122,7 +122,11 @@ def read_upload_manifest(
     with tempfile.TemporaryDirectory(prefix="stylescope-manifest-") as tmp:
         copy = Path(tmp) / f"manifest{suffix}"
         copy.write_text(text, encoding="utf-8")
-        parsed = read_manifest(copy)
+        try:
+            parsed = read_manifest(copy)
+        except BadInputError as exc:  # name the user's file, not the temporary copy
+            raise BadInputError(str(exc).replace(str(copy), manifest.name)) from None
+    parsed.warnings = [w.replace(str(copy), manifest.name).replace(copy.name, manifest.name) for w in parsed.warnings]
     planned = [
         PlannedVideo(f"{manifest.name} line {r.source.rpartition(':')[2]}", None, r.reason)
         for r in parsed.rejected

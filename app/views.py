@@ -6,7 +6,6 @@ HTML and matplotlib figures. No gradio here, so they are cheap to test and reuse
 
 from __future__ import annotations
 
-import datetime as dt
 import html
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +15,7 @@ from urllib.parse import quote
 import numpy as np
 from matplotlib.figure import Figure
 
+from app import format as fmt
 from inference.catalog import StyleGarment
 from inference.trends import Adoption
 
@@ -30,10 +30,8 @@ if TYPE_CHECKING:
     )
 
 UPLOAD_HEADERS = ["file", "creator", "status", "frames", "garments", "reason"]
-STYLE_HEADERS = ["id", "style", "kind", "state", "score", "growth", "take-off", "garments",
-                 "creators", "share now", "next week [interval]"]
-LEADERBOARD_HEADERS = ["#", "creator", "followers", "tier", "score", "styles", "originated",
-                       "days before take-off"]
+STYLE_HEADERS = fmt.STYLE_HEADERS
+LEADERBOARD_HEADERS = fmt.LEADERBOARD_HEADERS
 ORIGINATOR_HEADERS = ["style", "name", "originator", "tier", "date", "video", "moment", "runners-up"]
 
 
@@ -61,7 +59,7 @@ def _moment_cell(source_path: str, t_s: float, allowed: Sequence[str]) -> str:
 def hit_caption(hit: SearchHit) -> str:
     """One result's caption: creator, date, style, moment."""
     style = hit.style or "no style yet"
-    return f"@{hit.creator} · {hit.posted_at} · {style} · {moment(hit.t_s)}"
+    return f"{fmt.handle(hit.creator)} · {fmt.day(hit.posted_at)} · {style} · {moment(hit.t_s)}"
 
 
 def gallery_items(hits: Sequence[SearchHit]) -> list[tuple[str, str]]:
@@ -75,8 +73,8 @@ def results_html(hits: Sequence[SearchHit], allowed: Sequence[str]) -> str:
         return "<p>No garment matches these filters.</p>"
     rows = "".join(
         "<tr>"
-        f"<td>{n}</td><td>@{html.escape(h.creator)}</td><td>{h.followers:,} ({h.tier})</td>"
-        f"<td>{html.escape(h.posted_at or '')}</td><td>{html.escape(h.style or '-')}</td>"
+        f"<td>{n}</td><td>{html.escape(fmt.handle(h.creator))}</td><td>{fmt.count(h.followers)} ({h.tier})</td>"
+        f"<td>{html.escape(fmt.day(h.posted_at))}</td><td>{html.escape(h.style or '-')}</td>"
         f"<td>{h.kind}</td><td>{_moment_cell(h.source_path, h.t_s, allowed)}</td>"
         f"<td>{h.score:.3f}</td></tr>"
         for n, h in enumerate(hits, start=1)
@@ -92,7 +90,7 @@ def groups_markdown(groups: Sequence[CreatorGroup] | None) -> str:
         return ""
     lines = ["### Who wears this?", "", "| creator | followers | tier | best score | matches |",
              "|---|---|---|---|---|"]
-    lines += [f"| @{g.creator} | {g.followers:,} | {g.tier} | {g.best_score:.3f} | {len(g.hits)} |"
+    lines += [f"| {fmt.handle(g.creator)} | {fmt.count(g.followers)} | {g.tier} | {g.best_score:.3f} | {len(g.hits)} |"
               for g in groups]
     return "\n".join(lines)
 
@@ -100,8 +98,7 @@ def groups_markdown(groups: Sequence[CreatorGroup] | None) -> str:
 def search_status(result: SearchResult, seconds: float) -> str:
     """One line about the search that ran."""
     query = result.query
-    parts = [f"{len(result.hits)} results", f"mode: {query.mode or '?'}",
-             f"index {result.index_version}", f"{seconds * 1000:.0f} ms"]
+    parts = [f"{len(result.hits)} results", f"mode: {query.mode or '?'}", f"{seconds * 1000:.0f} ms"]
     if result.matched is not None:
         parts.insert(1, f"{result.matched} garments pass the filters")
     if query.garment is not None:
@@ -123,8 +120,8 @@ def upload_rows(names: Sequence[str], creators: Sequence[str], outcomes: Sequenc
     return rows
 
 
-def upload_summary(outcomes: Sequence[Any], warnings: Sequence[str] = ()) -> str:
-    """What was added and what failed, and why."""
+def upload_summary(outcomes: Sequence[Any], warnings: Sequence[str] = (), next_steps: Sequence[str] = ()) -> str:
+    """What was added and what failed, and why; then what to do next."""
     added = [o for o in outcomes if o.status == "ingested"]
     failed = [o for o in outcomes if o.failed]
     duplicates = [o for o in outcomes if o.status in ("duplicate", "skipped")]
@@ -132,33 +129,26 @@ def upload_summary(outcomes: Sequence[Any], warnings: Sequence[str] = ()) -> str
              f"**{len(failed)} failed**, {len(duplicates)} already in the catalog."]
     lines += [f"- failed: {o.source}: {o.reason}" for o in failed]
     lines += [f"- warning: {w}" for w in warnings]
+    if added:
+        lines += ["", *next_steps]
     return "\n".join(lines)
 
 
 # -- trends --------------------------------------------------------------------------------------------
-def _day(day: dt.date | None) -> str:
-    return day.isoformat() if day else "-"
-
-
-def _forecast_text(style: StyleReport) -> str:
-    fc = style.forecast
-    if not fc:
-        return "-"
-    return f"{fc.share[0]:.1%} [{fc.low[0]:.1%}, {fc.high[0]:.1%}]"
+def trends_status(report: TrendsReport) -> str:
+    """The Trends tab's summary line: styles per state (the glossary names them), posts, forecaster."""
+    return (f"{fmt.trends_summary(report)}; over {fmt.count(report.posts)} posts "
+            f"{fmt.day(report.first_day)} … {fmt.day(report.as_of)}. Forecast: {fmt.backtest(report.backtest)}. "
+            "The glossary below says what each state and column means.")
 
 
 def style_rows(report: TrendsReport) -> list[list[Any]]:
     """The styles table: rising first, as the report orders them."""
-    return [
-        [s.id, s.name, s.kind or "-", s.state, round(s.score, 2), f"{s.growth:.1f}x",
-         _day(s.takeoff), s.garments, s.creators,
-         f"{s.series.share[-1]:.1%}" if s.series.share else "-", _forecast_text(s)]
-        for s in report.styles
-    ]
+    return [fmt.style_row(s) for s in report.styles]
 
 
 def plotted_styles(report: TrendsReport, count: int) -> list[StyleReport]:
-    """Rising styles first, then fading ones, then the rest, ``count`` at most."""
+    """Rising styles first, then fading ones, then the rest (in the report's order), ``count`` at most."""
     order = {"rising": 0, "fading": 1}
     return sorted(report.styles, key=lambda s: order.get(s.state, 2))[:count]
 
@@ -201,7 +191,7 @@ def style_cards(report: TrendsReport, data_dir: Path, count: int) -> list[tuple[
 
 def _adoption_line(a: Adoption, allowed: Sequence[str], source: str | None) -> str:
     link = _moment_cell(source, a.t_s, allowed) if source else moment(a.t_s)
-    return (f"@{a.creator} ({a.tier}, {a.followers:,} followers) on {a.day}: "
+    return (f"{fmt.handle(a.creator)} ({a.tier}, {fmt.count(a.followers)} followers) on {fmt.day(a.day)}: "
             f"video {a.video_id} at {link}, {a.frames} frames, distance {a.distance:.3f}")
 
 
@@ -214,7 +204,7 @@ def style_markdown(detail: StyleAdopters, sources: dict[int, str], allowed: Sequ
     first = origin.originator
     lines.append(f"**Originator:** {_adoption_line(first, allowed, sources.get(first.video_id))}")
     if origin.tied_with:
-        lines.append(f"Tied on the first day with: {', '.join('@' + c for c in origin.tied_with)}")
+        lines.append(f"Tied on the first day with: {', '.join(fmt.handle(c) for c in origin.tied_with)}")
     if origin.strays_skipped:
         lines.append(f"{origin.strays_skipped} earlier stray sightings were not counted.")
     lines.append(f"\n**Adopters, in order** ({len(detail.adopters)}):\n")
@@ -227,16 +217,21 @@ def crop_gallery(entries: Sequence[Adoption | StyleGarment], data_dir: Path, cap
     """(crop path, caption) for adoptions (captioned by creator and day) or a style's garments."""
     items = []
     for e in entries:
-        text = caption or (f"@{e.creator} · {e.day}" if isinstance(e, Adoption) else f"garment {e.garment_id}")
+        text = caption or (f"{fmt.handle(e.creator)} · {fmt.day(e.day)}" if isinstance(e, Adoption)
+                           else f"garment {e.garment_id}")
         items.append((str(data_dir / e.crop_path), text))
     return items
 
 
 # -- creators ------------------------------------------------------------------------------------------
+def leaderboard_status(report: CreatorsReport) -> str:
+    """The Creators tab's summary line, in the Trends tab's words."""
+    return f"Trendsetters as of {fmt.day(report.as_of)}: {fmt.risen_summary(report)}."
+
+
 def leaderboard_rows(report: CreatorsReport) -> list[list[Any]]:
     """The trendsetter leaderboard."""
-    return [[n, t.creator, t.followers, t.tier, round(t.score, 3), t.styles, t.originated,
-             round(t.days_before_takeoff, 1)] for n, t in enumerate(report.leaderboard, start=1)]
+    return [fmt.leaderboard_row(n, t) for n, t in enumerate(report.leaderboard, start=1)]
 
 
 def originator_rows(report: CreatorsReport) -> list[list[Any]]:
@@ -244,20 +239,20 @@ def originator_rows(report: CreatorsReport) -> list[list[Any]]:
     rows = []
     for named in report.originators:
         o, a = named.origin, named.origin.originator
-        rows.append([o.style_id, named.style_name, a.creator, a.tier, _day(a.day), a.video_id,
-                     moment(a.t_s), ", ".join(f"{r.creator} ({r.day})" for r in o.runners_up) or "-"])
+        rows.append([o.style_id, named.style_name, fmt.handle(a.creator), a.tier, fmt.day(a.day), a.video_id,
+                     moment(a.t_s), fmt.runners_up(o)])
     return rows
 
 
 def creator_markdown(page: CreatorPage, sources: dict[int, str], allowed: Sequence[str]) -> str:
     """A creator's page: their standing, the styles they started and those they adopted."""
-    lines = [f"### @{page.creator}",
-             f"{page.followers:,} followers · {page.videos} videos in the catalog"]
+    lines = [f"### {fmt.handle(page.creator)}",
+             f"{fmt.count(page.followers)} followers · {fmt.count(page.videos)} videos in the catalog"]
     board = page.trendsetter
     if board:
-        lines.append(f"Trendsetter score **{board.score:.3f}** over {board.styles} risen styles "
-                     f"({board.originated} originated; median {board.days_before_takeoff:.0f} days "
-                     "before take-off)")
+        lines.append(f"Trendsetter score **{fmt.trendsetter_score(board.score)}** over {board.styles} styles "
+                     f"that have risen ({board.originated} originated; median {fmt.days(board.days_before_takeoff)} "
+                     "days before take-off)")
     for title, entries in (("Styles started", page.started), ("Styles adopted", page.adopted)):
         lines.append(f"\n**{title}** ({len(entries)})\n")
         lines += [f"- style {e.adoption.style_id} *{html.escape(e.style_name)}*: adopter {e.rank} of "
@@ -295,6 +290,6 @@ def retrain_markdown(result: Any) -> str:
     lines = [f"New model version **{result.version}** (`{result.encoder}`) is current."]
     if result.wise_ratio is not None:
         lines.append(f"WiSE-FT mixing ratio chosen on held-out season pairs: {result.wise_ratio:.2f}")
-    lines.append(f"Re-indexed: index version {result.reindexed} is live." if result.reindexed
+    lines.append("Re-indexed: the catalog was re-embedded with it and searches use it now." if result.reindexed
                  else "Not re-indexed: searches keep using the previous index until you switch.")
     return "\n\n".join([*lines, result.markdown])

@@ -3,7 +3,8 @@
     .venv/bin/python scripts/app_screenshots.py --data-dir DATA_DIR [--out docs/images]
 
 Serves the app on DATA_DIR (with the encoder that built its index) on a free loopback port
-and drives Debian's Chromium through Playwright: a text search, then each tab.
+and drives Debian's Chromium through Playwright: a text search, then each tab (and the Trends
+tab's glossary, opened).
 """
 
 from __future__ import annotations
@@ -58,6 +59,10 @@ def main() -> None:
                 page.get_by_role("tab", name=tab).click()
                 time.sleep(6)
                 page.screenshot(path=str(out / f"app_{name}.png"), full_page=True)
+                if name == "trends":  # and the glossary of its states and columns, opened
+                    page.get_by_text("Glossary: what the states and columns mean").click()
+                    time.sleep(1)
+                    page.locator("#trends-glossary").screenshot(path=str(out / "app_trends_glossary.png"))
             browser.close()
     finally:
         blocks.close()

@@ -70,7 +70,8 @@ def test_status_reports_catalog_counts_and_choices(app):
     header, styles, _, creators, models = app["client"].predict(api_name="/status")
     counts = app["services"].catalog.counts()
     assert f"{counts['garments']} garments" in header
-    assert {c[0] for c in creators["choices"]} == {"mia.fits", "noa.style", "kai.wears", "lu.looks"}
+    # handles are shown with "@" everywhere (they were bare in the creator picker)
+    assert {c[0] for c in creators["choices"]} == {"@mia.fits", "@noa.style", "@kai.wears", "@lu.looks"}
     assert styles["choices"] and all(re.match(r"\d+: .+", c[0]) for c in styles["choices"])
     assert [c[0] for c in models["choices"]] == ["default"]
 
@@ -153,6 +154,7 @@ def test_upload_adds_a_video_that_becomes_searchable(app):
     summary, table = upload(client, [app["catalog"].spare_video])
     assert "**1 added**" in summary and "**0 failed**" in summary
     assert table["data"][0][:3] == ["spare.mp4", "@new.face", "ingested"]
+    assert "have no style yet: press “Update styles” in the Trends tab" in summary  # what to do next
     after = services.catalog.counts()
     assert after["videos_done"] == before["videos_done"] + 1
     stored = [Path(v.source_path) for v in services.catalog.videos(status="done")][-1]
@@ -278,8 +280,9 @@ def test_leaderboard_originators_and_creator_page(app):
     client = app["client"]
     status, board, origins = client.predict("all", 20, api_name="/leaderboard")
     assert "Trendsetters as of" in status
-    assert origins["data"] and {row[2] for row in origins["data"]} <= {
-        "mia.fits", "noa.style", "kai.wears", "lu.looks"}
+    assert origins["data"] and {row[2] for row in origins["data"]} <= {  # handles with "@", as everywhere
+        "@mia.fits", "@noa.style", "@kai.wears", "@lu.looks"}
+    assert all(row[1].startswith("@") for row in board["data"])
     _, board, _ = client.predict("micro", 20, api_name="/leaderboard")
     assert all(row[3] == "micro" for row in board["data"])
     assert client.predict("all", 5, api_name="/creators_tab")[0].startswith("Trendsetters")
@@ -314,11 +317,15 @@ def test_model_info_eval_report_and_switching_versions(app):
     expect_error(lambda: client.predict("v9999", api_name="/eval_report"), "no model version 'v9999'")
 
     report, overview = client.predict(versions[0], api_name="/switch_model")
-    assert "re-embedded into" in report and "tiny:16" in overview
+    # the message says what happened without the internal index version id (it used to name it)
+    assert "re-embedded with it" in report and "tiny:16" in overview
+    from inference.index import read_current
+
+    assert read_current(services.data_dir) not in report
     gallery = search(client, text="red", k=3)[1]
     assert len(gallery) == 3 and services.searcher.index.version().dim == 16
     report, overview = client.predict(versions[1], api_name="/switch_model")
-    assert "using index version" in report  # the tiny:32 index still exists: no re-embedding
+    assert "the index it built before" in report  # the tiny:32 index still exists: no re-embedding
     assert f"Current: **{versions[1]}**" in overview
     assert len(search(client, text="red", k=3)[1]) == 3
     expect_error(lambda: client.predict("v9999", api_name="/switch_model"), "no model version")

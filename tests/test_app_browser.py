@@ -164,7 +164,7 @@ def test_trends_tab_draws_a_plot(page):
     plot.wait_for()
     page.wait_for_function("el => el.complete && el.naturalWidth > 300", arg=plot.element_handle())
     table = page.locator("#trends-table").inner_text()
-    states = sum(table.count(word) for word in ("rising", "fading", "steady", "new"))
+    states = sum(table.count(word) for word in ("rising", "emerging", "peaked", "new", "steady", "fading"))
     assert states >= 2, table  # one verdict per style row
     shot(page, "trends")
 

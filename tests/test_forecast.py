@@ -86,10 +86,41 @@ def test_forecast_intervals_come_from_backtest_errors():
     assert all(0.0 <= v <= 1.0 for v in fc.low + fc.high)
 
 
-def test_too_little_history_falls_back_to_last_value():
-    forecasts, result = forecast_shares({7: np.array([0.05]), 8: np.array([])}, CONFIG)
-    assert result.series == 0 and result.chosen == "last_value"
-    assert forecasts[7].share == [0.05] * CONFIG.horizon_weeks and 8 not in forecasts
+def test_too_little_history_is_not_forecast():
+    # nothing long enough to backtest: no forecast could be judged, so there is none (a
+    # one-week series used to get a flat last-value forecast)
+    young = np.array([0.0] * 2 + [0.05] * (CONFIG.min_forecast_weeks - 1))
+    seasoned = np.array([0.05] * CONFIG.min_forecast_weeks)
+    forecasts, result = forecast_shares({6: young, 7: seasoned, 8: np.array([]), 9: np.zeros(5)}, CONFIG)
+    assert result.series == 0 and result.chosen == "last_value" and forecasts == {}
+    # with a backtest behind it, a style first seen fewer than min_forecast_weeks weeks ago
+    # still gets none; one seen long enough does
+    long = np.full(12, 0.05)
+    young = np.array([0.0] * 10 + [0.05] * (CONFIG.min_forecast_weeks - 1))
+    seasoned = np.array([0.0] * (12 - CONFIG.min_forecast_weeks) + [0.05] * CONFIG.min_forecast_weeks)
+    forecasts, result = forecast_shares({5: long, 6: young, 7: seasoned}, CONFIG)
+    assert result.series == 1 and set(forecasts) == {5, 7}
+    assert forecasts[7].share == [0.05] * CONFIG.horizon_weeks
+
+
+def test_each_forecast_carries_its_backtest_error_next_to_the_baselines():
+    rng = np.random.default_rng(3)
+    series = {1: np.linspace(0.0, 0.3, 16), 2: np.clip(0.1 + 0.02 * rng.normal(size=16), 0, 1),
+              3: np.array([0.0] * 12 + [0.1] * 4)}  # 3: seen 4 weeks, too short to backtest alone
+    forecasts, result = forecast_shares(series, CONFIG)
+    assert set(result.by_series) == {1, 2}
+    own = forecasts[1].error
+    assert own is not None and own.scope == "style"
+    assert own.mae == pytest.approx(result.by_series[1][result.chosen], abs=1e-6)
+    assert own.baseline in ("last_value", "linear_trend") and own.baseline != result.chosen
+    assert own.baseline_mae == pytest.approx(result.by_series[1][own.baseline], abs=1e-6)
+    pooled = forecasts[3].error
+    assert pooled is not None and pooled.scope == "all styles"
+    assert pooled.mae == pytest.approx(result.errors[result.chosen].mae, abs=1e-6)
+    others = [b for b in ("last_value", "linear_trend") if b != result.chosen]
+    assert pooled.baseline_mae == pytest.approx(min(result.errors[b].mae for b in others), abs=1e-6)
+    assert pooled.baseline != result.chosen  # a naive method is compared with the other naive one
+    assert "by_series" not in result.to_dict()
 
 
 def test_config_checks(tmp_path):

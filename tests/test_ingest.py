@@ -84,6 +84,8 @@ def test_exit_codes(tmp_path, data_dir, capsys):
     good = write_video(tmp_path / "good.mp4", walking_clip(n=15))
     args = ["--creator", "ann", "--followers", "100", "--posted-at", "2026-05-01", "--data-dir", str(data_dir), "--no-index", "-q"]
     assert main(["ingest", str(good), *args]) == 0
+    out = capsys.readouterr().out  # what to do next: the new garments get a style from `stylescope trends`
+    assert "Next: run `stylescope index sync`, then `stylescope trends` to cluster the" in out
     assert main(["ingest", str(good), *args]) == 0  # already in: skipped, not a failure
     (tmp_path / "bad.mp4").write_text("nope")
     assert main(["ingest", str(tmp_path / "bad.mp4"), *args]) == 2

@@ -227,6 +227,24 @@ def test_outfit_grouping_gives_each_frame_one_style(data_dir):
         assert all(n == 1 for _, n in by_frame)
 
 
+def test_a_styles_size_counts_garments_the_same_after_a_full_run_and_an_assignment(data_dir):
+    # outfit clusters are made of frames; the size a full run stores used to count frames
+    # while the catalog recounts garments after an assignment: the demo's report showed a
+    # third of what `stylescope trends` showed for the same style
+    with Catalog(data_dir) as catalog:
+        world = WorldBuilder(catalog)
+        for i in range(12):
+            world.post(f"c{i}", i, {"top": "t1", "bottom": "b1", "full": "f1"}, frames=2)
+            world.post(f"d{i}", i, {"top": "t2", "bottom": "b2", "full": "f2"}, frames=2)
+        ids, vectors = world.arrays()
+        recluster(catalog, ids, vectors, _config(group_by="outfit"))
+        counted = dict(catalog._conn.execute("SELECT style_id, COUNT(*) FROM garment_styles GROUP BY style_id"))
+        after_full = {s.id: s.size for s in trends.load_styles(catalog)}
+        assert after_full == counted and sum(after_full.values()) == 12 * 2 * 2 * 3
+        trends.assign_new_garments(catalog, ids, vectors)  # nothing new: sizes are recounted
+        assert {s.id: s.size for s in trends.load_styles(catalog)} == after_full
+
+
 def test_all_garments_identical_make_one_style(data_dir):
     with Catalog(data_dir) as catalog:
         world = WorldBuilder(catalog, noise=0.0)
@@ -382,6 +400,43 @@ def test_incremental_assignment_uses_existing_styles(data_dir):
 
 
 @pytest.mark.slow
+def test_guidance_after_an_ingest_and_when_a_full_run_would_find_new_styles(data_dir):
+    from app import format as fmt
+    from inference.trends.coverage import style_coverage
+
+    config = _config(group_by="outfit")
+    with Catalog(data_dir) as catalog:
+        world = WorldBuilder(catalog)
+        for i in range(10):
+            world.post(f"c{i}", i, {"top": "t1", "bottom": "b1"})
+            world.post(f"d{i}", i, {"top": "t2", "bottom": "b2"})
+        assert fmt.ingest_next_steps(style_coverage(catalog, config.cluster), config.cluster, fmt.CLI_STEPS) == [
+            "Next: run `stylescope trends` to cluster the 80 garments into styles; trends and creators are "
+            "reported on styles."]
+        recluster(catalog, *world.arrays(), config)
+        coverage = style_coverage(catalog, config.cluster)
+        assert coverage.styles >= 2 and coverage.unfitted == 0
+        assert fmt.ingest_next_steps(coverage, config.cluster, fmt.CLI_STEPS) == []
+        for i in range(2):  # a few more of the same: they fit the styles there are
+            world.post(f"n{i}", 20 + i, {"top": "t1", "bottom": "b1"})
+        coverage = style_coverage(catalog, config.cluster)
+        (step,) = fmt.ingest_next_steps(coverage, config.cluster, fmt.APP_STEPS)
+        assert step.startswith(f"Next: {coverage.unstyled} garments have no style yet: press “Update styles” in "
+                               "the Trends tab")
+        trends.assign_new_garments(catalog, *world.arrays())
+        assert style_coverage(catalog, config.cluster).unfitted == 0
+        assert fmt.update_next_steps(style_coverage(catalog, config.cluster), config.cluster, fmt.CLI_STEPS) == []
+        for i in range(6):  # a new look no style fits
+            world.post(f"x{i}", 30 + i, {"top": "t9", "bottom": "b9"})
+        trends.assign_new_garments(catalog, *world.arrays())
+        coverage = style_coverage(catalog, config.cluster)
+        assert coverage.unfitted == 24 and coverage.recluster_advised(config.cluster)
+        (advice,) = fmt.update_next_steps(coverage, config.cluster, fmt.CLI_STEPS)
+        assert advice.startswith("24 garments (") and "`stylescope trends --recluster` to look for new styles" in advice
+        recluster(catalog, *world.arrays(), config)
+        assert fmt.update_next_steps(style_coverage(catalog, config.cluster), config.cluster, fmt.CLI_STEPS) == []
+
+
 def test_incremental_assignment_of_1k_is_fast(data_dir):
     with Catalog(data_dir) as catalog:
         world = WorldBuilder(catalog, dim=64)
@@ -554,6 +609,46 @@ def test_a_burst_in_the_first_weeks_is_judged_once_enough_history_exists():
     # with a fixed 14-day window nothing could be judged before day 27
     assert DAY0 + dt.timedelta(days=20) <= verdict.takeoff < DAY0 + dt.timedelta(days=27)
     assert verdict.onset is not None and verdict.onset >= DAY0 + dt.timedelta(days=17)
+
+
+def test_a_style_that_took_off_and_holds_steady_is_peaked_not_steady():
+    rng = np.random.default_rng(2)
+    events: list[tuple] = [(None, f"p{d % 9}", d) for d in range(100) for _ in range(4)]
+    events += [(1, f"c{rng.integers(20)}", d) for d in range(100)]  # a staple, one video a day
+    events += [(2, f"t{i}", 40 + i) for i in range(10)]  # takes off from day 40...
+    events += [(2, f"t{rng.integers(10)}", d) for d in range(50, 100)]  # ...then one video a day
+    ranked = rising_styles(make_data(events), RisingConfig())
+    verdicts = {t.style_id: t for t in ranked}
+    held = verdicts[2]
+    assert held.takeoff is not None and held.has_risen
+    assert held.state == "peaked", "a style with a take-off date is never plain steady"
+    assert verdicts[1].state == "steady" and not verdicts[1].has_risen
+    assert [t.style_id for t in ranked] == [2, 1]  # peaked before steady
+
+
+def test_every_state_is_one_of_the_glossarys_and_emerging_is_short_of_rising():
+    from inference.trends.glossary import GLOSSARY, STATES
+    from inference.trends.states import trend_state
+
+    config = RisingConfig()
+    assert set(STATES) <= set(GLOSSARY)
+
+    def state(**flags):
+        base = dict(rising=False, fading=False, judged=True, has_risen=False, score=0.0, growth=1.0)
+        return trend_state(**{**base, **flags}, config=config)
+
+    assert state(rising=True, has_risen=True, score=5.0, growth=3.0) == "rising"
+    assert state(has_risen=True) == "peaked"
+    assert state(has_risen=True, fading=True) == "fading"
+    assert state(score=config.emerging_z, growth=config.min_growth) == "emerging"
+    assert state(score=config.emerging_z, growth=config.min_growth - 0.1) == "steady"
+    assert state(judged=False, score=9.0, growth=9.0) == "new"
+    # two creators in a burst: not enough to rise, but it is emerging
+    events: list[tuple] = [(None, f"p{d % 9}", d) for d in range(60) for _ in range(4)]
+    events += [(1, f"c{d % 5}", d) for d in range(0, 60, 6)]
+    events += [(1, f"e{d % 2}", d) for d in range(50, 60, 2)]
+    (verdict,) = rising_styles(make_data(events), config)
+    assert verdict.takeoff is None and verdict.state == "emerging", verdict
 
 
 def test_one_day_of_data_is_new_not_rising():

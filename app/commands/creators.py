@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
+from app import format as fmt
 from app.commands import add_common, print_json, print_table
-from app.commands.trends import parse_day
+from app.commands.trends import glossary_epilog, parse_day
 
 if TYPE_CHECKING:
     from inference.trends import Adoption, CreatorsReport, StyleAdopters
@@ -19,6 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         description="Originator of every style with its evidence (video, moment, crop, date, "
         "runners-up), influence between creators, and the trendsetter leaderboard. Run "
         "`stylescope trends` first. Exit 2 when there is nothing to report.",
+        epilog=glossary_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--tier", help="leaderboard for one follower tier: nano, micro, mid (macro), mega")
     parser.add_argument("--style", type=int, default=None, help="one style: its originator and every adopter in order")
@@ -47,8 +50,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _evidence(adoption: Adoption) -> list[Any]:
-    return [adoption.creator, adoption.tier, adoption.day, adoption.video_id, f"{adoption.t_s:.1f}s",
-            adoption.frames, f"{adoption.distance:.3f}", adoption.crop_path]
+    return [fmt.handle(adoption.creator), adoption.tier, fmt.day(adoption.day), adoption.video_id,
+            f"{adoption.t_s:.1f}s", adoption.frames, f"{adoption.distance:.3f}", adoption.crop_path]
 
 
 def _print_style(style: StyleAdopters) -> None:
@@ -57,29 +60,26 @@ def _print_style(style: StyleAdopters) -> None:
     if origin is None:
         print("no sightings")
         return
-    print(f"originator: @{origin.originator.creator} on {origin.originator.day}"
-          + (f" (tied with {', '.join(origin.tied_with)})" if origin.tied_with else "")
+    print(f"originator: {fmt.handle(origin.originator.creator)} on {fmt.day(origin.originator.day)}"
+          + (f" (tied with {', '.join(fmt.handle(c) for c in origin.tied_with)})" if origin.tied_with else "")
           + (f"; {origin.strays_skipped} earlier stray sightings not counted" if origin.strays_skipped else ""))
     rows = [[n + 1, *_evidence(a.adoption), a.days_after] for n, a in enumerate(style.adopters)]
     print_table(["#", "creator", "tier", "date", "video", "moment", "frames", "distance", "crop", "days after"], rows)
 
 
 def _print(report: CreatorsReport) -> None:
-    print(f"trendsetters as of {report.as_of}" + (f" (tier {report.tier})" if report.tier else "")
-          + f": {report.ranked_creators} creators adopted one of {len(report.risen_styles)} risen styles")
-    print_table(
-        ["#", "creator", "followers", "tier", "score", "styles", "originated", "days before take-off"],
-        [[n + 1, t.creator, t.followers, t.tier, f"{t.score:.3f}", t.styles, t.originated,
-          f"{t.days_before_takeoff:.0f}"] for n, t in enumerate(report.leaderboard)],
-    )
+    print(f"trendsetters as of {fmt.day(report.as_of)}" + (f" (tier {report.tier})" if report.tier else "")
+          + f": {fmt.risen_summary(report)}")
+    print_table(fmt.LEADERBOARD_HEADERS,
+                [fmt.leaderboard_row(n, t) for n, t in enumerate(report.leaderboard, start=1)])
     print("\noriginators")
     print_table(
         ["style", "name", "creator", "tier", "date", "video", "moment", "frames", "distance", "crop", "runners-up"],
-        [[o.origin.style_id, o.style_name[:30], *_evidence(o.origin.originator),
-          ", ".join(f"{r.creator} ({r.day})" for r in o.origin.runners_up) or "-"] for o in report.originators],
+        [[o.origin.style_id, o.style_name[:30], *_evidence(o.origin.originator), fmt.runners_up(o.origin)]
+         for o in report.originators],
     )
     if report.influence:
         print("\ninfluence (B adopts after A more often than chance)")
         print_table(["A", "B", "styles", "expected", "lift", "p"],
-                    [[e.source, e.target, e.observed, f"{e.expected:.2f}", f"{e.lift:.1f}",
+                    [[fmt.handle(e.source), fmt.handle(e.target), e.observed, f"{e.expected:.2f}", f"{e.lift:.1f}",
                       f"{e.p_value:.2g}"] for e in report.influence])

@@ -15,10 +15,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from app import format as fmt
 from app.commands import add_common, print_json, print_table
 from app.commands.serve import add_serve_options, serve
 
 if TYPE_CHECKING:
+    from inference.catalog import Catalog
     from inference.trends import CreatorsReport, TrendsReport
 
 logger = logging.getLogger(__name__)
@@ -78,13 +80,11 @@ def build(data_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
     seconds["ingest"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    config = trends.load_config(args.config)
     with Catalog(data_dir) as catalog:
         update = trends.update_styles(  # a new space needs new styles
-            catalog, config, full=reembedded is not None, index_config=index_config
+            catalog, trends.load_config(args.config), full=reembedded is not None, index_config=index_config
         )
-        trend = trends.trends_report(catalog, config, trends.load_forecast_config(args.config))
-        people = trends.creators_report(catalog, config, trends.load_creators_config(args.config), top=10)
+        summary = trends_summary(catalog, args.config)
         counts = catalog.counts()
     seconds["styles"] = time.perf_counter() - clock
     return {
@@ -92,9 +92,19 @@ def build(data_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
         "ingest": {s: ingested.count(s) for s in ("ingested", "skipped", "duplicate", "unindexed", "failed")},
         "failures": [{"source": o.source, "reason": o.reason} for o in ingested.outcomes if o.failed],
         "counts": counts, "styles": update.to_dict(), "seconds": {k: round(v, 1) for k, v in seconds.items()},
-        "top_styles": _top_styles(trend, people),
-        "trendsetters": [dataclasses.asdict(t) for t in people.leaderboard[:5]],
+        **summary,
     }
+
+
+def trends_summary(catalog: Catalog, config_file: str | None) -> dict[str, Any]:
+    """The demo report's trend part: state counts, the top styles with who started them, trendsetters."""
+    from inference import trends
+
+    config = trends.load_config(config_file)
+    trend = trends.trends_report(catalog, config, trends.load_forecast_config(config_file))
+    people = trends.creators_report(catalog, config, trends.load_creators_config(config_file), top=10)
+    return {"states": trend.state_counts(), "risen": trend.risen(), "top_styles": top_styles(trend, people),
+            "trendsetters": [dataclasses.asdict(t) for t in people.leaderboard[:5]]}
 
 
 def _reembed_if_encoder_changed(data_dir: Path, encoder: Any, config: Any, progress: bool) -> str | None:
@@ -118,16 +128,19 @@ def _reembed_if_encoder_changed(data_dir: Path, encoder: Any, config: Any, progr
         return rebuild_index(data_dir, CropEmbedder(encoder), catalog, config=config, progress=progress)
 
 
-def _top_styles(trend: TrendsReport, people: CreatorsReport, count: int = 5) -> list[dict[str, Any]]:
-    """Rising styles first (then the highest scores), each with who started it."""
+def top_styles(trend: TrendsReport, people: CreatorsReport, count: int = 5) -> list[dict[str, Any]]:
+    """The trends report's first styles (rising, then emerging, peaked ...), each with who started it.
+
+    The values are the trends report's own (``stylescope trends --json`` shows the same ones).
+    """
     origins = {o.origin.style_id: o.origin for o in people.originators}
-    ranked = sorted(trend.styles, key=lambda s: (s.state != "rising", -s.score))[:count]
     top = []
-    for style in ranked:
+    for style in trend.styles[:count]:
         origin = origins.get(style.id)
         first = origin.originator if origin else None
-        top.append({"id": style.id, "name": style.name, "state": style.state, "growth": style.growth,
-                    "takeoff": style.takeoff.isoformat() if style.takeoff else None, "garments": style.garments,
+        top.append({"id": style.id, "name": style.name, "state": style.state, "has_risen": style.has_risen,
+                    "growth": style.growth, "takeoff": style.takeoff.isoformat() if style.takeoff else None,
+                    "garments": style.garments, "creators": style.creators,
                     "originator": first.creator if first else None,
                     "since": first.day.isoformat() if first else None})
     return top
@@ -149,15 +162,18 @@ def _print(report: dict[str, Any]) -> None:
           f"{found} ({styles['mode']}, {seconds['styles']} s)")
     for failure in report["failures"][:5]:
         print(f"  failed: {failure['source']}: {failure['reason']}")
-    print("\ntop styles")
-    print_table(["id", "style", "state", "growth", "take-off", "garments", "started by", "on"],
-                [[s["id"], s["name"][:40], s["state"], f"{s['growth']:.1f}x", s["takeoff"] or "-", s["garments"],
-                  "@" + s["originator"] if s["originator"] else "-", s["since"] or "-"] for s in report["top_styles"]])
+    print(f"\ntop styles ({sum(report['states'].values())} styles: {fmt.state_counts(report['states'])}; "
+          f"{report['risen']} have risen)")
+    print_table(["id", "style", "state", "growth", "take-off", "garments", "creators", "started by", "on"],
+                [[s["id"], s["name"][:40], s["state"], fmt.growth(s["growth"]), fmt.day(s["takeoff"]),
+                  fmt.count(s["garments"]), fmt.count(s["creators"]), fmt.handle(s["originator"]), fmt.day(s["since"])]
+                 for s in report["top_styles"]])
     if report["trendsetters"]:
         print("\ntrendsetters")
-        print_table(["creator", "tier", "score", "styles", "originated"],
-                    [["@" + t["creator"], t["tier"], f"{t['score']:.3f}", t["styles"], t["originated"]]
-                     for t in report["trendsetters"]])
+        print_table(["creator", "tier", "score", "styles", "originated", "days before take-off"],
+                    [[fmt.handle(t["creator"]), t["tier"], fmt.trendsetter_score(t["score"]), t["styles"],
+                      t["originated"], fmt.days(t["days_before_takeoff"])] for t in report["trendsetters"]])
+    print("\n`stylescope trends --help` says what each state and column means.")
 
 
 def run(args: argparse.Namespace) -> int:

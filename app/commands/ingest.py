@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from pathlib import Path
 
 from app.commands import ENCODER_HELP, add_common, print_json, print_table
 
@@ -72,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
         rejected=batch.rejected,
         resume=args.resume,
     )
+    steps = _next_steps(data_dir, args.config, indexed=not args.no_index)
     if args.json:
         print_json({
             "data_dir": str(data_dir),
@@ -80,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
             "caught_up": report.caught_up,
             "stopped": report.stopped,
             "exit_code": report.exit_code,
+            "next_steps": steps,
         })
         return report.exit_code
     if report.caught_up:
@@ -96,4 +99,21 @@ def run(args: argparse.Namespace) -> int:
     if seconds:
         print("time per stage: " + ", ".join(f"{k} {v:.1f}s" for k, v in seconds.items()))
     print(f"catalog: {data_dir}")
+    for line in steps:
+        print(line)
     return report.exit_code
+
+
+def _next_steps(data_dir: Path, config_file: str | None, indexed: bool) -> list[str]:
+    """What to do after this ingest: bring the styles up to date (or re-cluster)."""
+    from app import format as fmt
+    from inference import trends
+    from inference.catalog import Catalog
+    from inference.trends.coverage import style_coverage
+
+    cluster = trends.load_config(config_file).cluster
+    steps = dict(fmt.CLI_STEPS)
+    if not indexed:  # styles are made from the index's embeddings
+        steps = {key: f"run `stylescope index sync`, then {step.removeprefix('run ')}" for key, step in steps.items()}
+    with Catalog(data_dir) as catalog:
+        return fmt.ingest_next_steps(style_coverage(catalog, cluster), cluster, steps)

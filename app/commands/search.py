@@ -65,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
     if args.image is None and args.text is None:
         raise BadInputError("give --image FILE, --text TEXT, or both")
     filters = SearchFilters.build(
-        args.date_from, args.date_to, args.creator, args.tier, args.kind, args.style
+        args.date_from, args.date_to, args.creator, args.tier, args.kind, args.style,
+        date_labels={"from": "--from date", "to": "--to date"},
     )
     data_dir = resolve_data_dir(args.data_dir)
     searcher = Searcher(

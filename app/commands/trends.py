@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
+import textwrap
 from typing import TYPE_CHECKING
 
+from app import format as fmt
 from app.commands import add_common, print_json, print_table
 
 if TYPE_CHECKING:
-    from inference.trends import StyleReport, StylesUpdate, TrendsReport
+    from inference.trends import StylesUpdate, TrendsReport
 
 logger = logging.getLogger(__name__)
 
@@ -23,13 +25,26 @@ def parse_day(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"not an ISO date (YYYY-MM-DD): {text!r}") from None
 
 
+def glossary_epilog() -> str:
+    """The glossary of the report's words, for ``--help``."""
+    from inference.trends.glossary import GLOSSARY
+
+    lines = ["reading the report:"]
+    for term, text in GLOSSARY.items():
+        lines += textwrap.wrap(f"{term}: {text}", width=92, initial_indent="  ", subsequent_indent="      ")
+    return "\n".join(lines)
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
         "trends",
         help="cluster garments into styles; show rising / fading styles and forecasts",
         description="Bring styles up to date (a full clustering with --recluster or when there are "
-        "none, otherwise assign new garments), then report every style: name, size, rising score, "
-        "take-off day and next weeks' share. Exit 2 when there is nothing to report.",
+        "none, otherwise assign new garments), then report every style: name, size, state, rising "
+        "score, take-off day and next week's share with its interval and backtest error. Exit 2 when "
+        "there is nothing to report.",
+        epilog=glossary_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--recluster", action="store_true", help="run a full clustering (style ids are kept by centroid matching)")
     parser.add_argument("--kind", choices=("top", "bottom", "full", "outfit"), help="only styles of this garment kind")
@@ -48,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
     from inference import trends
     from inference.catalog import Catalog
     from inference.index import IndexConfig
+    from inference.trends.coverage import style_coverage
 
     config = trends.load_config(args.config)
     if args.group_by:
@@ -58,22 +74,18 @@ def run(args: argparse.Namespace) -> int:
         update = trends.update_styles(catalog, config, full=args.recluster, index_config=IndexConfig.load(args.config))
         report = trends.trends_report(catalog, config, trends.load_forecast_config(args.config), args.as_of,
                                       args.weeks, args.kind)
+        steps = fmt.update_next_steps(style_coverage(catalog, config.cluster), config.cluster, fmt.CLI_STEPS)
     plots = [str(p) for p in trends.plot_rising(report, args.plot_dir)] if args.plot_dir else []
     if args.json:
-        payload = {**report.to_dict(), "update": update.to_dict()}
+        payload = {**report.to_dict(), "update": update.to_dict(), "next_steps": steps}
         if args.plot_dir:
             payload["plots"] = plots
         print_json(payload)
     else:
         _print(report, update, plots, args.top)
+        for line in steps:
+            print(line)
     return 0
-
-
-def _forecast_text(style: StyleReport) -> str:
-    fc = style.forecast
-    if not fc:
-        return "-"
-    return f"{fc.share[0]:.1%} [{fc.low[0]:.1%}-{fc.high[0]:.1%}]"
 
 
 def _print(report: TrendsReport, update: StylesUpdate, plots: list[str], top: int) -> None:
@@ -87,18 +99,14 @@ def _print(report: TrendsReport, update: StylesUpdate, plots: list[str], top: in
     skipped = report.skipped
     if skipped.future_videos or skipped.undated_videos:
         print(f"left out: {skipped.future_videos} videos posted in the future, {skipped.undated_videos} undated")
-    print(f"{report.posts} posts {report.first_day} .. {report.as_of}\n")
-    rows = [
-        [s.id, s.name[:40], s.kind or "-", s.garments, s.creators, s.state, f"{s.score:.1f}",
-         f"{s.growth:.1f}x", s.takeoff or "-", f"{s.series.share[-1]:.1%}" if s.series.share else "-",
-         _forecast_text(s)]
-        for s in report.styles[:top]
-    ]
-    print_table(["id", "style", "kind", "garments", "creators", "state", "score", "growth", "take-off",
-                 "share now", "next week"], rows)
+    print(f"{fmt.count(report.posts)} posts {fmt.day(report.first_day)} .. {fmt.day(report.as_of)}")
+    print(fmt.trends_summary(report) + "\n")
+    print_table(fmt.STYLE_HEADERS, [fmt.style_row(s, name_width=40) for s in report.styles[:top]])
     bt = report.backtest
-    print(f"\nforecast: {bt.chosen} (backtest on {bt.series} styles: " + ", ".join(
-        f"{m} MAE {e.mae:.4f}" + (f" MAPE {e.mape:.0f}%" if e.mape is not None else "")
-        for m, e in bt.errors.items()) + ")")
+    print(f"\nforecast: {fmt.backtest(bt)}")
+    if bt.series:
+        print("backtest: " + ", ".join(f"{m} MAE {fmt.points(e.mae)}" + (f" MAPE {e.mape:.0f}%" if e.mape is not None
+                                                                         else "") for m, e in bt.errors.items()))
     for path in plots:
         print(f"plot: {path}")
+    print("\n`stylescope trends --help` says what each state and column means.")

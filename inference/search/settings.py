@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import configs
@@ -30,6 +30,9 @@ class SearchConfig:
         return configs.from_dict(cls, configs.load("index", user_file).get("search", {}))
 
 
+DATE_LABELS = {"from": "the from date", "to": "the to date"}  # the date fields' names in messages
+
+
 @dataclasses.dataclass(frozen=True)
 class SearchFilters:
     """Which garments a search may return; empty fields do not filter."""
@@ -50,9 +53,15 @@ class SearchFilters:
         tiers: Sequence[str] = (),
         kinds: Sequence[str] = (),
         styles: Sequence[int | str] = (),
+        date_labels: Mapping[str, str] | None = None,
     ) -> SearchFilters:
-        """Filters from user input, checked: dates parsed, range order, tier and kind names."""
-        start, end = _parse_date(date_from, "from"), _parse_date(date_to, "to")
+        """Filters from user input, checked: dates parsed, range order, tier and kind names.
+
+        ``date_labels`` names the two date fields (keys ``from`` and ``to``) in the
+        messages, as the interface calls them (a CLI flag, a form field).
+        """
+        labels = {**DATE_LABELS, **(date_labels or {})}
+        start, end = _parse_date(date_from, labels["from"]), _parse_date(date_to, labels["to"])
         if start and end and start > end:
             raise BadInputError(f"the date range is reversed: from {start} is after to {end}")
         for tier in tiers:
@@ -89,11 +98,11 @@ class SearchFilters:
         )
 
 
-def _parse_date(value: dt.date | str | None, what: str) -> dt.date | None:
+def _parse_date(value: dt.date | str | None, label: str) -> dt.date | None:
     if value is None or isinstance(value, dt.date):
         return value
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise BadInputError(f"--{what} date must look like 2024-05-31, got {value!r}") from None
+        raise BadInputError(f"{label} must look like 2024-05-31, got {value!r}") from None
 

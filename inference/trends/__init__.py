@@ -10,8 +10,11 @@ One module per step, each over plain records:
 - :mod:`~inference.trends.identity` style ids kept across runs, new garments assigned;
 - :mod:`~inference.trends.series` sightings, posts and per-period series;
 - :mod:`~inference.trends.rising` rising / fading verdicts and take-off days;
+- :mod:`~inference.trends.states` and :mod:`~inference.trends.glossary` the states a style can
+  be in (rising, emerging, peaked, new, steady, fading) and what every word of the reports means;
 - :mod:`~inference.trends.forecast` next weeks' share, backtested against naive baselines;
 - :mod:`~inference.trends.creators` originators, influence and trendsetters;
+- :mod:`~inference.trends.coverage` garments with and without a style, and when to re-cluster;
 - :mod:`~inference.trends.reports` the reports behind ``stylescope trends`` / ``creators``.
 
 >>> from inference import trends
@@ -19,6 +22,7 @@ One module per step, each over plain records:
 """
 
 from inference.trends.clustering import NOISE, Cluster, Clustering, cluster_garments
+from inference.trends.coverage import StyleCoverage, style_coverage
 from inference.trends.creators import (
     Adoption,
     Influence,
@@ -30,7 +34,8 @@ from inference.trends.creators import (
     originators,
     trendsetters,
 )
-from inference.trends.forecast import Backtest, ShareForecast, forecast_shares
+from inference.trends.forecast import Backtest, ForecastError, ShareForecast, forecast_shares
+from inference.trends.glossary import GLOSSARY, STATES, glossary_markdown
 from inference.trends.identity import (
     STATE_KEY,
     AssignResult,
@@ -44,6 +49,7 @@ from inference.trends.identity import (
 )
 from inference.trends.naming import Vocabulary, load_vocabulary, name_styles
 from inference.trends.reports import (
+    TOO_LITTLE_HISTORY,
     Adopter,
     CreatorPage,
     CreatorsReport,
@@ -82,10 +88,14 @@ from inference.trends.settings import (
     load_creators_config,
     load_forecast_config,
 )
+from inference.trends.states import trend_state
 
 __all__ = [
+    "GLOSSARY",
     "NOISE",
+    "STATES",
     "STATE_KEY",
+    "TOO_LITTLE_HISTORY",
     "Adopter",
     "Adoption",
     "AssignResult",
@@ -98,6 +108,7 @@ __all__ = [
     "CreatorsConfig",
     "CreatorsReport",
     "ForecastConfig",
+    "ForecastError",
     "Influence",
     "NamedOrigin",
     "NamingConfig",
@@ -113,6 +124,7 @@ __all__ = [
     "SkippedVideos",
     "Style",
     "StyleAdopters",
+    "StyleCoverage",
     "StyleReport",
     "StyleSeries",
     "StyleTrend",
@@ -128,6 +140,7 @@ __all__ = [
     "creator_styles",
     "creators_report",
     "forecast_shares",
+    "glossary_markdown",
     "influence",
     "leaderboard",
     "load_config",
@@ -142,7 +155,9 @@ __all__ = [
     "plot_rising",
     "recluster",
     "rising_styles",
+    "style_coverage",
     "style_series",
+    "trend_state",
     "trends_report",
     "trendsetters",
     "update_styles",

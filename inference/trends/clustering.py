@@ -163,9 +163,12 @@ def cluster_garments(
         frame_vectors, frame_of = outfit_vectors(vectors, np.asarray(frame_ids), kinds, config.outfit_kinds)
         inner = dataclasses.replace(config, group_by="all")
         result = cluster_garments(frame_vectors, ["outfit"] * len(frame_vectors), np.arange(len(frame_vectors)), inner)
-        for cluster in result.clusters:
-            cluster.kind = "outfit"
-        return Clustering(result.labels[frame_of], result.distances[frame_of], result.clusters, result.selection)
+        labels = result.labels[frame_of]
+        garments = np.bincount(labels[labels >= 0], minlength=len(result.clusters))
+        for n, cluster in enumerate(result.clusters):
+            # a style's size counts garments, as the catalog recounts it after new ones join
+            cluster.kind, cluster.size = "outfit", int(garments[n])
+        return Clustering(labels, result.distances[frame_of], result.clusters, result.selection)
     labels = np.full(len(vectors), NOISE, np.int64)
     distances = np.full(len(vectors), np.nan, np.float32)
     clusters: list[Cluster] = []

@@ -8,11 +8,18 @@ Three forecasters of a weekly share series:
   constants fitted per series on one-step-ahead errors.
 
 :func:`backtest` hides the last ``backtest_weeks`` weeks (from ``backtest_origins`` successive
-origins), forecasts them from what came before, and reports MAE and MAPE per method. With
+origins, each one where the style would have been forecast), forecasts them from what came
+before, and reports MAE and MAPE per method. With
 ``method: auto`` the shipped forecaster is the one with the lowest backtest MAE, so a model
 is only used when it beats both baselines on this data. Intervals come from the backtest's
 absolute errors at each horizon (their ``interval`` quantile), so they are as wide as the
 method has actually been wrong.
+
+Each forecast carries the backtest error of its method on that style's own hidden weeks
+next to the best naive baseline's on the same weeks (or, for a style too short to backtest,
+the errors over all styles), so a reader can judge it. A style first seen fewer than
+``min_forecast_weeks`` weeks ago gets no forecast: too little history; nor does any style when
+no series is long enough to backtest.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -81,6 +89,12 @@ FORECASTERS: dict[str, Forecaster] = {
 }
 
 
+def weeks_seen(values: np.ndarray) -> int:
+    """Weeks from a style's first non-zero share to the end of its series (0: never seen)."""
+    seen = np.flatnonzero(np.asarray(values) > 0)
+    return int(len(values) - seen[0]) if len(seen) else 0
+
+
 # --------------------------------------------------------------------------------------
 # backtest
 # --------------------------------------------------------------------------------------
@@ -103,6 +117,13 @@ class Backtest:
     chosen: str  # forecaster used for the forecasts
     beats_baselines: bool  # chosen is not a baseline and has lower MAE than both
     series: int  # series that had enough history to be backtested
+    # series key -> forecaster -> MAE on that series' hidden weeks (series long enough only)
+    by_series: dict[int, dict[str, float]] = dataclasses.field(default_factory=dict, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for ``--json`` (the per-series errors travel with each forecast instead)."""
+        return {"errors": {name: dataclasses.asdict(e) for name, e in self.errors.items()}, "chosen": self.chosen,
+                "beats_baselines": self.beats_baselines, "series": self.series}
 
 
 def backtest(series: Mapping[int, np.ndarray], config: ForecastConfig) -> Backtest:
@@ -119,25 +140,31 @@ def backtest(series: Mapping[int, np.ndarray], config: ForecastConfig) -> Backte
     h = config.backtest_weeks
     abs_errors: dict[str, list[list[float]]] = {m: [[] for _ in range(h)] for m in FORECASTERS}
     pct_errors: dict[str, list[float]] = {m: [] for m in FORECASTERS}
-    used = 0
-    for values in series.values():
+    by_series: dict[int, dict[str, float]] = {}
+    for key, values in series.items():
         values = np.asarray(values, float)
         origins = [len(values) - h - o for o in range(config.backtest_origins)]
-        origins = [o for o in origins if o >= config.min_history_weeks]
-        used += bool(origins)
+        # only origins where the style would have been forecast: enough weeks, and seen long enough
+        origins = [o for o in origins
+                   if o >= config.min_history_weeks and weeks_seen(values[:o]) >= config.min_forecast_weeks]
+        own: dict[str, list[float]] = {m: [] for m in FORECASTERS}
         for origin in origins:
             actual = values[origin : origin + h]
             for name, forecaster in FORECASTERS.items():
                 predicted = np.clip(forecaster(values[:origin], h, config), 0.0, 1.0)
                 for step, (p, a) in enumerate(zip(predicted, actual, strict=True)):
                     abs_errors[name][step].append(abs(p - a))
+                    own[name].append(abs(p - a))
                     if a > 0:
                         pct_errors[name].append(abs(p - a) / a * 100.0)
+        if origins:
+            by_series[key] = {name: float(np.mean(e)) for name, e in own.items()}
+    used = len(by_series)
     errors = {name: _method_error(name, abs_errors[name], pct_errors[name], config) for name in FORECASTERS}
     chosen = _choose(errors, config) if used else (config.method if config.method != "auto" else "last_value")
     baseline_mae = min(errors[b].mae for b in BASELINES)
     beats = chosen not in BASELINES and used > 0 and errors[chosen].mae < baseline_mae
-    return Backtest(errors, chosen, beats, used)
+    return Backtest(errors, chosen, beats, used, by_series)
 
 
 def _method_error(name: str, abs_errors: list[list[float]], pct: list[float], config: ForecastConfig) -> MethodError:
@@ -162,14 +189,38 @@ def _choose(errors: dict[str, MethodError], config: ForecastConfig) -> str:
 # forecasts
 # --------------------------------------------------------------------------------------
 @dataclasses.dataclass
+class ForecastError:
+    """How wrong a forecast's method was in the backtest, next to the naive baselines."""
+
+    mae: float  # the method's mean absolute error of the share on the hidden weeks
+    baseline: str  # the naive baseline (other than the method) with the lower error on the same weeks
+    baseline_mae: float  # that baseline's mean absolute error
+    scope: str  # "style": this style's hidden weeks; "all styles": too short alone, pooled errors
+
+
+@dataclasses.dataclass
 class ShareForecast:
-    """Next weeks' share of one style, with an interval."""
+    """Next weeks' share of one style, with an interval and the backtest error behind it."""
 
     style_id: int
     method: str
     share: list[float]  # forecast share per week ahead
     low: list[float]  # interval low per week ahead
     high: list[float]  # interval high per week ahead
+    error: ForecastError | None = None  # None: nothing could be backtested
+
+
+def _error(style_id: int, result: Backtest) -> ForecastError | None:
+    own = result.by_series.get(style_id)
+    if own is not None:
+        errors, scope = own, "style"
+    elif result.series:
+        errors, scope = {name: e.mae for name, e in result.errors.items()}, "all styles"
+    else:
+        return None
+    others = [b for b in BASELINES if b != result.chosen]  # a naive method is compared with the other one
+    baseline = min(others, key=lambda b: errors[b])
+    return ForecastError(round(errors[result.chosen], 6), baseline, round(errors[baseline], 6), scope)
 
 
 def forecast_shares(series: Mapping[int, np.ndarray], config: ForecastConfig,
@@ -177,15 +228,19 @@ def forecast_shares(series: Mapping[int, np.ndarray], config: ForecastConfig,
     """Forecast every series ``horizon_weeks`` ahead with the backtest's chosen method.
 
     Intervals are the forecast plus/minus the backtest's absolute-error quantile at each
-    horizon (the last one reused past the backtested horizon), clipped to [0, 1].
+    horizon (the last one reused past the backtested horizon), clipped to [0, 1]. A
+    series first non-zero fewer than ``min_forecast_weeks`` weeks before its end is not
+    forecast (too little history); nothing is forecast when no series could be backtested.
     """
     result = result or backtest(series, config)
+    if result.series == 0:  # no series long enough to backtest: no forecast could be judged
+        return {}, result
     method = result.chosen
     spread = result.errors[method].abs_error_quantile or [0.0]
     forecasts = {}
     for style_id, values in series.items():
         values = np.asarray(values, float)
-        if len(values) == 0:
+        if weeks_seen(values) < config.min_forecast_weeks:
             continue
         predicted = np.clip(FORECASTERS[method](values, config.horizon_weeks, config), 0.0, 1.0)
         width = np.asarray([spread[min(i, len(spread) - 1)] for i in range(config.horizon_weeks)])
@@ -193,5 +248,6 @@ def forecast_shares(series: Mapping[int, np.ndarray], config: ForecastConfig,
             style_id, method, predicted.round(6).tolist(),
             np.clip(predicted - width, 0.0, 1.0).round(6).tolist(),
             np.clip(predicted + width, 0.0, 1.0).round(6).tolist(),
+            _error(style_id, result),
         )
     return forecasts, result

@@ -146,7 +146,7 @@ def recluster(
         if len(ids) and garment_kinds(catalog, ids)[2].any():
             raise BadInputError(
                 f"no garments to cluster: every garment was located by {', '.join(config.cluster.skip_methods)} "
-                "(no person detected); set cluster.skip_methods: [] in a --config file to cluster them anyway"
+                "(no person detected); set cluster.skip_methods: [] in a config file to cluster them anyway"
             )
         raise BadInputError("no garments to cluster: the catalog (or its index) is empty; ingest videos first")
     ids, vectors = ids[mask], normalise(np.asarray(vectors)[mask])
@@ -172,6 +172,7 @@ def recluster(
         "next_style_id": max([next_id, *[s + 1 for s in style_ids]]),
         "clustered_at": _now(),
         "garments": len(ids),
+        "unassigned": int((labels < 0).sum()),  # garments this run left without a style
         "encoder_version": encoder_version,  # of the embeddings clustered (None: not known)
     }
     catalog.replace_styles(styles, ids, garment_style, clustering.distances, STATE_KEY, json.dumps(new_state))

@@ -30,6 +30,7 @@ from inference.trends.creators import (
     trendsetters,
 )
 from inference.trends.forecast import Backtest, ShareForecast, forecast_shares
+from inference.trends.glossary import STATES
 from inference.trends.identity import Style
 from inference.trends.rising import StyleTrend, rising_styles
 from inference.trends.series import (
@@ -87,7 +88,8 @@ class StyleReport:
     creators: int  # distinct creators ever seen wearing it
     words: list[StyleWord]  # vocabulary words that describe it, best first
     medoids: list[StyleGarment]  # its most typical garments
-    state: str  # rising, fading, steady or new
+    state: str  # rising, emerging, peaked, new, steady or fading (inference.trends.glossary)
+    has_risen: bool  # flagged rising on the as-of day or before (``takeoff`` says when)
     score: float
     growth: float
     recent_videos: int
@@ -99,7 +101,11 @@ class StyleReport:
     onset: dt.date | None
     fading_since: dt.date | None
     series: SeriesCounts
-    forecast: ShareForecast | None  # next weeks' share (None: no weekly series)
+    forecast: ShareForecast | None  # next weeks' share (None: see ``forecast_note``)
+    forecast_note: str | None = None  # why there is no forecast
+
+
+TOO_LITTLE_HISTORY = "too little history to forecast"
 
 
 @dataclasses.dataclass
@@ -125,9 +131,17 @@ class TrendsReport:
     forecast_weeks: list[dt.date]  # the weeks forecast
     styles: list[StyleReport]  # rising first
 
+    def state_counts(self) -> dict[str, int]:
+        """Styles in each state, every state named (in the glossary's order)."""
+        return {state: sum(s.state == state for s in self.styles) for state in STATES}
+
+    def risen(self) -> int:
+        """Styles that have risen (a take-off date), whatever their state now."""
+        return sum(s.has_risen for s in self.styles)
+
     def to_dict(self) -> dict[str, Any]:
-        """Plain data for ``--json``."""
-        return _fields(self)
+        """Plain data for ``--json``: the fields, then the state counts and the risen count."""
+        return {**_fields(self), "states": self.state_counts(), "risen": self.risen()}
 
 
 def _load(catalog: Catalog, config: TrendsConfig, as_of: dt.date | None) -> TrendData:
@@ -225,6 +239,7 @@ def _style_report(catalog: Catalog, style: Style, trend: StyleTrend,
         words=style.words,
         medoids=medoids(catalog, style.id),
         state=trend.state,
+        has_risen=trend.has_risen,
         score=trend.score,
         growth=trend.growth,
         recent_videos=trend.recent_videos,
@@ -237,6 +252,7 @@ def _style_report(catalog: Catalog, style: Style, trend: StyleTrend,
         fading_since=trend.fading_since,
         series=SeriesCounts(**counts),
         forecast=forecasts.get(style.id),
+        forecast_note=None if style.id in forecasts else TOO_LITTLE_HISTORY,
     )
 
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from inference.trends.series import TrendData
 from inference.trends.settings import RisingConfig
+from inference.trends.states import STATE_ORDER, trend_state
 
 
 @dataclasses.dataclass
@@ -23,7 +24,7 @@ class StyleTrend:
     """Rising / fading verdict for one style as of a day, and when it took off."""
 
     style_id: int
-    state: str  # rising, fading, steady, or new (too little history to judge)
+    state: str  # rising, emerging, peaked, new, steady or fading (inference.trends.glossary)
     score: float  # Poisson z-score of recent videos against the historical share
     growth: float  # recent share / historical share
     recent_videos: int
@@ -34,6 +35,11 @@ class StyleTrend:
     takeoff: dt.date | None  # first day the style was flagged rising (detection day)
     onset: dt.date | None  # first sighting of the burst that was flagged (its start)
     fading_since: dt.date | None  # first day of the current fading run
+
+    @property
+    def has_risen(self) -> bool:
+        """Flagged rising on the as-of day or before (it has a take-off date)."""
+        return self.takeoff is not None
 
 
 @dataclasses.dataclass
@@ -171,7 +177,7 @@ def rising_styles(data: TrendData, config: RisingConfig, as_of: dt.date | None =
             first_wearings[day] += 1
         scores = _burst_scores(videos, daily.posts, creators, history_creators, first_wearings, config)
         trends.append(_trend(style_id, scores, videos, daily.days, config))
-    trends.sort(key=lambda t: ({"rising": 0, "new": 1, "steady": 2, "fading": 3}[t.state], -t.score))
+    trends.sort(key=lambda t: (STATE_ORDER[t.state], -t.score))
     return trends
 
 
@@ -190,8 +196,9 @@ def _trend(style_id: int, s: _Scores, videos: np.ndarray, days: list[dt.date], c
         while run > 0 and s.fading[run - 1]:
             run -= 1
         fading_since = days[run]
-    state = ("rising" if s.rising[last] else "fading" if s.fading[last]
-             else "steady" if s.judged[last] else "new")
+    state = trend_state(rising=bool(s.rising[last]), fading=bool(s.fading[last]), judged=bool(s.judged[last]),
+                        has_risen=takeoff is not None, score=float(s.z[last]), growth=float(s.growth[last]),
+                        config=config)
     return StyleTrend(
         style_id, state, round(float(s.z[last]), 3), round(float(s.growth[last]), 3), int(s.recent[last]),
         int(s.creators[last]), int(s.new_creators[last]), float(s.recent_share[last]), float(s.history_share[last]), takeoff, onset, fading_since,

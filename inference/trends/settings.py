@@ -58,6 +58,8 @@ class ClusterConfig:
     # that sets a style's radius
     assign_slack: float = 1.25  # radius multiplier when assigning garments outside the fit sample
     match_similarity: float = 0.8  # centroid cosine similarity needed to carry a style id over
+    recluster_share: float = setting(0.1, low=0, high=1)  # advise a full re-clustering when garments that
+    # fit no style, beyond those the last full run left out, reach this share of all garments
     seed: int = 0  # random seed of sampling and k-means
     threads: int = 1  # OpenMP threads faiss k-means may use (0: faiss default); 1 is fastest on a busy box
 
@@ -105,6 +107,8 @@ class RisingConfig:
     min_videos: int = 4  # style videos in the recent window
     min_growth: float = 2.0  # recent share over historical share, at least
     z_threshold: float = 3.0  # Poisson z-score of recent videos against the historical share
+    emerging_z: float = setting(1.5, low=0)  # "emerging": not rising, never risen, but this z-score and
+    # min_growth already (gaining share without the evidence to rise yet)
     prior_videos: float = 1.0  # pseudo-count added to history (a style never seen is not infinitely rare)
 
 
@@ -148,6 +152,8 @@ class ForecastConfig:
     trend_weeks: int = 6  # weeks the linear-trend baseline is fitted on
     interval: float = 0.9  # coverage of the forecast interval
     min_history_weeks: int = 4  # weeks a series needs before the hidden ones to be backtested
+    min_forecast_weeks: int = setting(3, low=1)  # weeks since a style was first seen before it is forecast
+    # (younger styles: "too little history to forecast")
 
 
 def load_config(user_file: str | Path | None = None) -> TrendsConfig:
