@@ -14,18 +14,20 @@ FAISS ids.
 The :class:`Catalog` is assembled from one class of queries per concern:
 
 - :mod:`~inference.catalog.base` connections, transactions, migrations, meta;
-- :mod:`~inference.catalog.videos` what the ingest writes and the plain reads after it.
+- :mod:`~inference.catalog.videos` what the ingest writes and the plain reads after it;
+- :mod:`~inference.catalog.checks` the evidence the garment check weighs.
 """
 
 from __future__ import annotations
 
 from inference.catalog.base import CATALOG_FILE
+from inference.catalog.checks import GarmentEvidenceQueries, GarmentEvidenceRecord
 from inference.catalog.records import FrameRow, GarmentRecord, GarmentRow, VideoRecord
 from inference.catalog.schema import SCHEMA_VERSION
 from inference.catalog.videos import VideoQueries
 
 
-class Catalog(VideoQueries):
+class Catalog(VideoQueries, GarmentEvidenceQueries):
     """SQLite catalog of one data directory; safe to share between threads.
 
     Each thread gets its own connection; writes serialise on SQLite's lock (WAL lets
@@ -38,6 +40,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "Catalog",
     "FrameRow",
+    "GarmentEvidenceRecord",
     "GarmentRecord",
     "GarmentRow",
     "VideoRecord",
