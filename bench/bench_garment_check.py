@@ -260,14 +260,15 @@ class Measured:
 
     signals: list[CropSignals]
     seconds: float  # wall time of measuring all crops
+    cpu_seconds: float  # CPU time of this process (all its threads) measuring them
     crops: int
 
 
 def measure(checker: GarmentChecker, images: Sequence[np.ndarray], evidence: Sequence[CropEvidence]) -> Measured:
     _ = checker.classifier  # load the network before the clock starts
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     signals = checker.measure(images, evidence)
-    return Measured(signals, time.perf_counter() - start, len(images))
+    return Measured(signals, time.perf_counter() - start, time.process_time() - cpu, len(images))
 
 
 def synthetic(args: argparse.Namespace, config: GarmentCheckConfig) -> dict[str, Any]:
@@ -290,7 +291,15 @@ def synthetic(args: argparse.Namespace, config: GarmentCheckConfig) -> dict[str,
         table[group] = {"crops": len(members), "truth": "garment" if truth else "none",
                         "wrong_share": len(wrong) / len(members), "reasons": dict(reasons)}
     table["_speed_ms_per_crop"] = 1000 * measured.seconds / max(1, measured.crops)
+    table["_cpu_ms_per_crop"] = 1000 * measured.cpu_seconds / max(1, measured.crops)
+    table["_threads"] = torch_threads()
     return table
+
+
+def torch_threads() -> int:
+    import torch
+
+    return int(torch.get_num_threads())
 
 
 def world_truth(data_dir: Path) -> dict[int, str]:
@@ -340,7 +349,7 @@ def world(data_dir: Path, config: GarmentCheckConfig, cache: Path | None) -> dic
     records = [r for r in catalog.garment_evidence() if r.garment_id in truth]
     styles = catalog_styles(catalog)
     catalog.close()
-    signals, seconds = _world_signals(data_dir, records, config, cache)
+    signals, seconds, cpu_seconds = _world_signals(data_dir, records, config, cache)
     verdicts = {r.garment_id: judge(s, config) for r, s in zip(records, signals, strict=True)}
     none = [i for i in verdicts if truth[i] == "none"]
     real = [i for i in verdicts if truth[i] == "garment"]
@@ -359,6 +368,7 @@ def world(data_dir: Path, config: GarmentCheckConfig, cache: Path | None) -> dic
         "kept_by_method": _by_method(records, verdicts, truth),
         "reasons": dict(Counter(v.reason for v in verdicts.values())),
         "ms_per_crop": 1000 * seconds / max(1, len(records)),
+        "cpu_ms_per_crop": 1000 * cpu_seconds / max(1, len(records)),
     }
 
 
@@ -369,12 +379,12 @@ def _by_method(records: Sequence[Any], verdicts: dict[int, Any], truth: dict[int
     return {m: ", ".join(f"{k} {v}" for k, v in sorted(c.items())) for m, c in sorted(counts.items())}
 
 
-def _world_signals(data_dir: Path, records: Sequence[Any], config: GarmentCheckConfig, cache: Path | None) -> tuple[list[CropSignals], float]:
+def _world_signals(data_dir: Path, records: Sequence[Any], config: GarmentCheckConfig, cache: Path | None) -> tuple[list[CropSignals], float, float]:
     path = cache / f"{data_dir.name}.signals.json" if cache else None
     if path and path.is_file():
         stored = json.loads(path.read_text())
         if len(stored["signals"]) == len(records):
-            return [CropSignals(**s) for s in stored["signals"]], float(stored["seconds"])
+            return [CropSignals(**s) for s in stored["signals"]], float(stored["seconds"]), float(stored.get("cpu_seconds", "nan"))
     images, evidence = [], []
     for r in records:
         image = cv2.imread(str(data_dir / r.crop_path), cv2.IMREAD_COLOR)
@@ -383,8 +393,9 @@ def _world_signals(data_dir: Path, records: Sequence[Any], config: GarmentCheckC
     measured = measure(GarmentChecker(config), images, evidence)
     if path:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"seconds": measured.seconds, "signals": [dataclasses.asdict(s) for s in measured.signals]}))
-    return measured.signals, measured.seconds
+        stored = {"seconds": measured.seconds, "cpu_seconds": measured.cpu_seconds, "signals": [dataclasses.asdict(s) for s in measured.signals]}
+        path.write_text(json.dumps(stored))
+    return measured.signals, measured.seconds, measured.cpu_seconds
 
 
 # ----------------------------------------------------------------------------- report
@@ -396,17 +407,18 @@ def print_synthetic(table: dict[str, Any]) -> None:
         if group.startswith("_"):
             continue
         print(f"{group:<20} {row['crops']:>6} {row['truth']:>8} {row['wrong_share']:>7.1%}  {row['reasons']}")
-    print(f"speed: {table['_speed_ms_per_crop']:.1f} ms/crop (classifier + classical signals, this CPU)")
+    print(f"speed: {table['_speed_ms_per_crop']:.1f} ms/crop wall, {table['_cpu_ms_per_crop']:.1f} ms/crop CPU "
+          f"(classifier + classical signals, {table['_threads']} torch thread(s))")
 
 
 def print_worlds(results: dict[str, dict[str, Any]], held_out: set[str]) -> None:
     print(f"{'world':<14} {'crops':>6} {'garm':>5} {'none':>5} {'unsure':>6} {'none kept':>10} {'garm rej':>9} "
-          f"{'styled none before/after':>25} {'ms/crop':>8}")
+          f"{'styled none before/after':>25} {'ms/crop':>8} {'cpu ms':>7}")
     for name, r in results.items():
         tag = " (held out)" if name in held_out else ""
         print(f"{name:<14} {r['crops']:>6} {r['garments']:>5} {r['non_garments']:>5} {r['unsure']:>6} "
               f"{r['non_garment_kept']:>10.1%} {r['garment_rejected']:>9.1%} "
-              f"{r['styled_non_garments_before']:>12} / {r['styled_non_garments_after']:<10} {r['ms_per_crop']:>8.1f}{tag}")
+              f"{r['styled_non_garments_before']:>12} / {r['styled_non_garments_after']:<10} {r['ms_per_crop']:>8.1f} {r['cpu_ms_per_crop']:>7.1f}{tag}")
     for label, names in (("dev", [n for n in results if n not in held_out]), ("held out", [n for n in results if n in held_out])):
         if not names:
             continue
