@@ -15,6 +15,7 @@ The :class:`Catalog` is assembled from one class of queries per concern:
 
 - :mod:`~inference.catalog.base` connections, transactions, migrations, meta;
 - :mod:`~inference.catalog.videos` what the ingest writes and the plain reads after it;
+- :mod:`~inference.catalog.checks` the evidence the garment check weighs;
 - :mod:`~inference.catalog.claims` which process works on a video (atomic dedup across processes);
 - :mod:`~inference.catalog.health` integrity checks and repairs (``stylescope check``);
 - :mod:`~inference.catalog.index` what the garment index reads;
@@ -25,6 +26,7 @@ The :class:`Catalog` is assembled from one class of queries per concern:
 from __future__ import annotations
 
 from inference.catalog.base import CATALOG_FILE
+from inference.catalog.checks import GarmentEvidenceQueries, GarmentEvidenceRecord
 from inference.catalog.claims import Claim, claim_is_live
 from inference.catalog.health import HealthQueries
 from inference.catalog.index import GarmentStyle, IndexQueries
@@ -53,7 +55,7 @@ from inference.catalog.styles import (
 from inference.catalog.videos import VideoQueries
 
 
-class Catalog(HealthQueries, VideoQueries, IndexQueries, MetadataQueries, StyleQueries):
+class Catalog(HealthQueries, VideoQueries, IndexQueries, MetadataQueries, StyleQueries, GarmentEvidenceQueries):
     """SQLite catalog of one data directory; safe to share between threads.
 
     Each thread gets its own connection; writes serialise on SQLite's lock (WAL lets
@@ -70,6 +72,7 @@ __all__ = [
     "CreatorColumns",
     "FrameRow",
     "GarmentColumns",
+    "GarmentEvidenceRecord",
     "GarmentRecord",
     "GarmentRow",
     "GarmentStyle",
