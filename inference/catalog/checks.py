@@ -44,14 +44,14 @@ class GarmentEvidenceQueries(CatalogBase):
     def garment_evidence(self, ids: Sequence[int] | None = None) -> list[GarmentEvidenceRecord]:
         """Evidence of the garments of done videos: those with ``ids`` (in that order), or all by id."""
         if ids is None:
-            rows = self.conn.execute(f"{_EVIDENCE_SELECT} ORDER BY g.id").fetchall()
+            rows = self._conn.execute(f"{_EVIDENCE_SELECT} ORDER BY g.id").fetchall()
             return [_evidence(row) for row in rows]
         found: dict[int, GarmentEvidenceRecord] = {}
         wanted = [int(i) for i in ids]
         for start in range(0, len(wanted), 900):
             chunk = wanted[start : start + 900]
             marks = ",".join("?" * len(chunk))
-            for row in self.conn.execute(f"{_EVIDENCE_SELECT} AND g.id IN ({marks})", chunk):
+            for row in self._conn.execute(f"{_EVIDENCE_SELECT} AND g.id IN ({marks})", chunk):
                 found[int(row[0])] = _evidence(row)
         return [found[i] for i in wanted if i in found]
 
