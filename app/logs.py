@@ -28,6 +28,6 @@ def setup_logging(verbosity: int = 0, quiet: bool = False) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
-    for noisy in ("httpx", "urllib3", "matplotlib", "PIL", "h5py", "filelock"):
+    for noisy in ("httpx", "urllib3", "matplotlib", "PIL", "h5py", "filelock", "faiss.loader"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 

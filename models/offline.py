@@ -27,7 +27,8 @@ import logging
 import math
 import os
 import re
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -228,6 +229,7 @@ class LayoutColourTower(ImageTower):
     name = "efficientnet-lite0-layout-colour"
     grid = 2
     colour_stride = 4  # the histogram is taken at 56x56
+    dim = EfficientNetLite0Tower.dim * grid**2 + len(COLOUR_LIGHTNESS) * len(COLOUR_OPPONENT) ** 2
 
     def __init__(self) -> None:
         base = build_image_tower(EfficientNetLite0Tower.name)
@@ -235,8 +237,6 @@ class LayoutColourTower(ImageTower):
         self.base = base
         self.network = base.network
         self.image_size = base.image_size
-        bins = len(COLOUR_LIGHTNESS) * len(COLOUR_OPPONENT) ** 2
-        self.dim = base.dim * self.grid**2 + bins
 
     def preprocess(self, images: Sequence[np.ndarray]) -> np.ndarray:
         return self.base.preprocess(images)
@@ -396,32 +396,64 @@ def _tower_dim(name: str) -> int:
 
 
 _TOWER_CACHE: dict[str, Any] = {}
+_TOWER_LOCK = threading.RLock()  # two threads asking for one pretrained tower load it once
+
+
+def _pretrained_image_towers() -> dict[str, type[ImageTower]]:
+    return {EfficientNetLite0Tower.name: EfficientNetLite0Tower, LayoutColourTower.name: LayoutColourTower}
+
+
+def _unknown_image_tower(name: str) -> EncoderError:
+    return EncoderError(f"unknown image tower {name!r} (known: {LayoutColourTower.name}, "
+                        f"{EfficientNetLite0Tower.name}, random-conv:<dim>)")
+
+
+def _unknown_text_tower(name: str) -> EncoderError:
+    return EncoderError(f"unknown text tower {name!r} (known: all-minilm-l6-v2, hash-bow:<dim>)")
+
+
+def image_tower_dim(name: str) -> int:
+    """The feature width of the image tower called ``name``, without loading it."""
+    if name in _pretrained_image_towers():
+        return _pretrained_image_towers()[name].dim
+    if name.startswith("random-conv"):
+        return _tower_dim(name)
+    raise _unknown_image_tower(name)
+
+
+def text_tower_dim(name: str) -> int:
+    """The feature width of the text tower called ``name``, without loading it."""
+    if name == MiniLMTower.name:
+        return MiniLMTower.dim
+    if name.startswith("hash-bow"):
+        return _tower_dim(name)
+    raise _unknown_text_tower(name)
+
+
+def _cached_tower(name: str, build: Callable[[], Any]) -> Any:
+    with _TOWER_LOCK:
+        if name not in _TOWER_CACHE:
+            _TOWER_CACHE[name] = build()
+        return _TOWER_CACHE[name]
 
 
 def build_image_tower(name: str) -> ImageTower:
     """The image tower called ``name`` (pretrained towers are loaded once per process)."""
-    pretrained: dict[str, type[ImageTower]] = {
-        EfficientNetLite0Tower.name: EfficientNetLite0Tower, LayoutColourTower.name: LayoutColourTower,
-    }
+    pretrained = _pretrained_image_towers()
     if name in pretrained:
-        if name not in _TOWER_CACHE:
-            _TOWER_CACHE[name] = pretrained[name]()
-        return _TOWER_CACHE[name]
+        return _cached_tower(name, pretrained[name])  # type: ignore[no-any-return]
     if name.startswith("random-conv"):
         return RandomConvTower(_tower_dim(name))
-    raise EncoderError(f"unknown image tower {name!r} (known: {LayoutColourTower.name}, "
-                       f"{EfficientNetLite0Tower.name}, random-conv:<dim>)")
+    raise _unknown_image_tower(name)
 
 
 def build_text_tower(name: str) -> TextTower:
     """The text tower called ``name`` (pretrained towers are loaded once per process)."""
     if name == MiniLMTower.name:
-        if name not in _TOWER_CACHE:
-            _TOWER_CACHE[name] = MiniLMTower()
-        return _TOWER_CACHE[name]
+        return _cached_tower(name, MiniLMTower)  # type: ignore[no-any-return]
     if name.startswith("hash-bow"):
         return HashBowTower(_tower_dim(name))
-    raise EncoderError(f"unknown text tower {name!r} (known: all-minilm-l6-v2, hash-bow:<dim>)")
+    raise _unknown_text_tower(name)
 
 
 # --------------------------------------------------------------------------- heads
@@ -518,19 +550,43 @@ class OfflineEncoder(Encoder):
     def __init__(self, config: HeadsConfig, heads: Any, *, name: str, version: str,
                  image_tower: ImageTower | None = None, text_tower: TextTower | None = None):
         self.config = config
-        self.image_tower = image_tower or build_image_tower(config.image_tower)
-        self.text_tower = text_tower or build_text_tower(config.text_tower)
+        self._image_tower = image_tower
+        self._text_tower = text_tower
+        self._tower_lock = threading.Lock()
         self.heads = heads.eval()
         self.name, self.dim, self.version = name, config.embed_dim, version
         self.device = "cpu"  # where the image tower and heads run; the text tower stays on the CPU
 
+    @property
+    def image_tower(self) -> ImageTower:
+        """The frozen image network, loaded on first use (a text search never loads it)."""
+        with self._tower_lock:
+            if self._image_tower is None:
+                self._image_tower = build_image_tower(self.config.image_tower)
+                self._move_image_tower()
+            return self._image_tower
+
+    @property
+    def text_tower(self) -> TextTower:
+        """The frozen text network, loaded on first use (an image search never loads it)."""
+        with self._tower_lock:
+            if self._text_tower is None:
+                self._text_tower = build_text_tower(self.config.text_tower)
+            return self._text_tower
+
+    def _move_image_tower(self) -> None:
+        network = getattr(self._image_tower, "network", None)
+        if network is not None and self.device != "cpu":
+            network.to(self.device)
+
     def to(self, device: str) -> OfflineEncoder:
         """Run the image tower and the heads on ``device`` (e.g. "cuda"); returns self."""
-        network = getattr(self.image_tower, "network", None)
-        if network is not None:
-            network.to(device)
-        self.heads.to(device)
         self.device = device
+        if self._image_tower is not None:
+            network = getattr(self._image_tower, "network", None)
+            if network is not None:
+                network.to(device)
+        self.heads.to(device)
         return self
 
     @classmethod
@@ -538,9 +594,8 @@ class OfflineEncoder(Encoder):
         """Load heads from ``path`` and build the towers they name."""
         path = Path(path)
         config, tensors, _ = read_heads_file(path)
-        image_tower = build_image_tower(config.image_tower)
-        text_tower = build_text_tower(config.text_tower)
-        heads = build_heads(config, image_tower.dim, text_tower.dim)
+        # The towers load on first use: a text query never loads the image network.
+        heads = build_heads(config, image_tower_dim(config.image_tower), text_tower_dim(config.text_tower))
         try:
             heads.load_state_dict(tensors, strict=True)
         except RuntimeError as exc:
@@ -550,8 +605,7 @@ class OfflineEncoder(Encoder):
             ) from None
         digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
         spec = name or (DEFAULT_ENCODER if path == PACKAGED_HEADS else f"{DEFAULT_ENCODER}:{path}")
-        return cls(config, heads, name=spec, version=f"stylescope-default-{digest}",
-                   image_tower=image_tower, text_tower=text_tower)
+        return cls(config, heads, name=spec, version=f"stylescope-default-{digest}")
 
     # -- images ----------------------------------------------------------------------
     def preprocess_images(self, images: Sequence[np.ndarray]) -> np.ndarray:

@@ -167,6 +167,29 @@ def test_offline_feature_path_equals_encode(offline):
                                offline.encode_text(texts), atol=1e-6)
 
 
+def test_offline_towers_load_on_first_use(heads_file, monkeypatch):
+    import models.offline
+
+    def no_tower(name):
+        raise AssertionError(f"tower {name} loaded")
+
+    monkeypatch.setattr(models.offline, "build_image_tower", no_tower)
+    encoder = create_encoder(f"stylescope-default:{heads_file}")
+    assert encoder.encode_text(["a red plaid mini skirt"]).shape == (1, 16)  # no image network needed
+    monkeypatch.undo()
+    monkeypatch.setattr(models.offline, "build_text_tower", no_tower)
+    encoder = create_encoder(f"stylescope-default:{heads_file}")
+    assert encoder.encode_images(_images(2)).shape == (2, 16)  # no text network needed
+
+
+def test_a_heads_file_naming_an_unknown_tower_fails_at_load(tmp_path):
+    path = tmp_path / "unknown.safetensors"
+    save_heads(build_heads(TINY_HEADS, 8, 8), HeadsConfig(image_tower="resnet-9000", text_tower="hash-bow:8",
+                                                          embed_dim=16, hidden_dim=32), path)
+    with pytest.raises(EncoderError, match="unknown image tower"):
+        create_encoder(f"stylescope-default:{path}")
+
+
 def test_unknown_tower_names():
     with pytest.raises(EncoderError, match="unknown image tower"):
         build_image_tower("resnet-9000")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 from typing import TYPE_CHECKING
 
 from app.commands import ENCODER_HELP, add_common, print_json, print_table
@@ -55,28 +54,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.getLogger("faiss.loader").setLevel(logging.WARNING)  # which SIMD build loaded
+    # Everything the user typed is checked before the index, the catalog or a model loads.
     from core.errors import BadInputError
     from core.storage import resolve_data_dir
-    from inference.encoders import resolve_encoder
-    from inference.index import IndexConfig
-    from inference.search import SearchConfig, Searcher, SearchFilters
+    from inference.images import load_image
+    from inference.search import SearchFilters
 
     if args.image is None and args.text is None:
         raise BadInputError("give --image FILE, --text TEXT, or both")
+    if args.k is not None and args.k < 1:
+        raise BadInputError(f"k must be at least 1, got {args.k}")
+    if args.text is not None and not args.text.strip():
+        raise BadInputError("the text query is empty")
     filters = SearchFilters.build(
         args.date_from, args.date_to, args.creator, args.tier, args.kind, args.style
     )
+    image = load_image(args.image) if args.image is not None else None
     data_dir = resolve_data_dir(args.data_dir)
-    searcher = Searcher(
-        data_dir,
-        resolve_encoder(args.encoder, data_dir),
-        SearchConfig.load(args.config),
-        IndexConfig.load(args.config),
-    )
+
+    from inference.index import IndexConfig
+    from inference.search import SearchConfig, Searcher
+
+    # The encoder loads after the index is found (no index: an error without loading it).
+    searcher = Searcher(data_dir, args.encoder, SearchConfig.load(args.config), IndexConfig.load(args.config))
     try:
         result = searcher.search(
-            args.image, args.text, args.k, filters, args.by_creator, not args.no_dedupe
+            image, args.text, args.k, filters, args.by_creator, not args.no_dedupe
         )
     finally:
         searcher.close()
