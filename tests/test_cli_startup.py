@@ -61,3 +61,13 @@ def test_bad_arguments_and_reads_fail_before_any_model_loads(tmp_path, argv, mes
     probed = run_cli(*argv, "--data-dir", str(tmp_path))
     assert probed["code"] == 2 and message in probed["err"]
     assert probed["heavy"] == []
+
+
+@pytest.mark.slow
+def test_a_text_query_loads_only_the_text_side_of_the_default_encoder():
+    code = ("import sys; from models import create_encoder; create_encoder().encode_text(['a red skirt']); "
+            "print(sorted(m for m in ('transformers', 'efficientnet_lite_pytorch', 'cv2') if m in sys.modules))")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=300, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]"

