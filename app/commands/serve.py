@@ -92,13 +92,20 @@ def check_binding(host: str, auth: list[tuple[str, str]]) -> None:
 def serve(args: argparse.Namespace, block: bool = True) -> str:
     """Open the data directory, build the app and serve it; returns the URL."""
     from app.services import AppConfig, Services
-    from app.ui import build_app, launch
 
     config = AppConfig.load(args.config)
     host = args.host or config.host
     auth = read_auth(args.auth_file)
     check_binding(host, auth)
+    try:
+        from app.ui import build_app, launch
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("gradio", "gradio_client"):
+            raise
+        raise BadInputError(f"the app needs {exc.name}, which comes with the app extra: "
+                            "pip install 'stylescope[app]'") from None
     services = Services.open(args.data_dir, args.encoder, config, args.config)
+    services.warm_up()  # the encoder loads in the background, not on the first query
     blocks = build_app(services)
     print(f"stylescope app: serving {services.data_dir} on http://{host}:{args.port or config.port}"
           + (" (login required)" if auth else ""), flush=True)
