@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from app.commands import add_common, print_json, print_table
+from app.commands import add_common, open_data_dir, print_json, print_table
 from app.commands.serve import add_serve_options, serve
 
 if TYPE_CHECKING:
@@ -161,9 +161,8 @@ def _print(report: dict[str, Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.storage import resolve_data_dir
 
-    data_dir = resolve_data_dir(args.data_dir)
+    data_dir = open_data_dir(args.data_dir)
     report = build(data_dir, args)
     if args.json:
         print_json(report)

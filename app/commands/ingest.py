@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from app.commands import ENCODER_HELP, add_common, print_json, print_table
+from app.commands import ENCODER_HELP, add_common, open_data_dir, print_json, print_table
 
 logger = logging.getLogger(__name__)
 
@@ -55,13 +55,12 @@ def _sink(args: argparse.Namespace, data_dir):  # type: ignore[no-untyped-def]
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.storage import resolve_data_dir
     from inference.ingest import IngestConfig, ingest
 
     batch = _submissions(args)
     for warning in batch.warnings:
         logger.warning(warning)
-    data_dir = resolve_data_dir(args.data_dir)
+    data_dir = open_data_dir(args.data_dir)
     config = IngestConfig.load(args.config)
     report = ingest(
         batch.videos,

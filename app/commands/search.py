@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from app.commands import ENCODER_HELP, add_common, print_json, print_table
+from app.commands import ENCODER_HELP, add_common, open_data_dir, print_json, print_table
 
 if TYPE_CHECKING:
     from inference.search import SearchResult
@@ -56,7 +56,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def run(args: argparse.Namespace) -> int:
     # Everything the user typed is checked before the index, the catalog or a model loads.
     from core.errors import BadInputError
-    from core.storage import resolve_data_dir
     from inference.images import load_image
     from inference.search import SearchFilters
 
@@ -70,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         args.date_from, args.date_to, args.creator, args.tier, args.kind, args.style
     )
     image = load_image(args.image) if args.image is not None else None
-    data_dir = resolve_data_dir(args.data_dir)
+    data_dir = open_data_dir(args.data_dir, create=False, write=False)
 
     from inference.index import IndexConfig
     from inference.search import SearchConfig, Searcher

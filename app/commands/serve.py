@@ -13,7 +13,7 @@ import os
 import stat
 from pathlib import Path
 
-from app.commands import ENCODER_HELP, add_common
+from app.commands import ENCODER_HELP, add_common, open_data_dir
 from core.errors import BadInputError
 
 logger = logging.getLogger(__name__)
@@ -97,6 +97,7 @@ def serve(args: argparse.Namespace, block: bool = True) -> str:
     host = args.host or config.host
     auth = read_auth(args.auth_file)
     check_binding(host, auth)
+    data_dir = open_data_dir(args.data_dir)
     try:
         from app.ui import build_app, launch
     except ModuleNotFoundError as exc:
@@ -104,7 +105,7 @@ def serve(args: argparse.Namespace, block: bool = True) -> str:
             raise
         raise BadInputError(f"the app needs {exc.name}, which comes with the app extra: "
                             "pip install 'stylescope[app]'") from None
-    services = Services.open(args.data_dir, args.encoder, config, args.config)
+    services = Services.open(data_dir, args.encoder, config, args.config)
     services.warm_up()  # the encoder loads in the background, not on the first query
     blocks = build_app(services)
     print(f"stylescope app: serving {services.data_dir} on http://{host}:{args.port or config.port}"

@@ -22,7 +22,7 @@ The :class:`Catalog` is assembled from one class of queries per concern:
 
 from __future__ import annotations
 
-from inference.catalog.base import CATALOG_FILE
+from inference.catalog.base import CATALOG_FILE, check_schema
 from inference.catalog.index import GarmentStyle, IndexQueries
 from inference.catalog.metadata import (
     CreatorColumns,
@@ -81,4 +81,5 @@ __all__ = [
     "VideoColumns",
     "VideoRecord",
     "WholeVideo",
+    "check_schema",
 ]
