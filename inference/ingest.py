@@ -77,6 +77,22 @@ class VideoOutcome:
     def failed(self) -> bool:
         return self.status in ("failed", "unindexed")
 
+    @property
+    def video(self) -> str:
+        """The video's file name ('' when the submission named no file)."""
+        return Path(self.path).name if self.path else ""
+
+    @property
+    def label(self) -> str:
+        """How reports name the submission: the file name, and the manifest line it came from."""
+        if not self.video:
+            return self.source
+        return self.video if self.source in ("", self.path) else f"{self.video} ({self.source})"
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready: every field, plus the video's file name."""
+        return {"video": self.video, **dataclasses.asdict(self)}
+
 
 @dataclasses.dataclass
 class IngestReport:
@@ -154,7 +170,7 @@ class Ingestor:
             content_hash = sha256_file(submission.path)  # same bytes under another name: same video
         except (BadInputError, OSError) as exc:
             outcome.reason = str(exc) if isinstance(exc, BadInputError) else f"cannot read file: {exc.strerror}"
-            self.catalog.record_event(outcome.source, "failed", outcome.reason)
+            self.catalog.record_event(outcome.source, "failed", outcome.reason, path=outcome.path)
             return outcome
         outcome.seconds["hash"] = time.perf_counter() - started
         known = self.catalog.video_by_hash(content_hash)
@@ -163,7 +179,7 @@ class Ingestor:
             outcome.status = "skipped" if same_path else "duplicate"
             outcome.reason = f"already in the catalog as video {known.id}" + ("" if same_path else f" ({known.source_path})")
             outcome.video_id = known.id
-            self.catalog.record_event(outcome.source, outcome.status, outcome.reason, known.id)
+            self.catalog.record_event(outcome.source, outcome.status, outcome.reason, known.id, outcome.path)
             return outcome
         video_id = self.catalog.begin_video(submission, content_hash)
         outcome.video_id = video_id
@@ -173,7 +189,7 @@ class Ingestor:
             outcome.status, outcome.reason = "failed", str(exc)
             self.catalog.fail_video(video_id, outcome.reason)
             shutil.rmtree(self.data_dir / "crops" / str(video_id), ignore_errors=True)
-        self.catalog.record_event(outcome.source, outcome.status, outcome.reason, video_id)
+        self.catalog.record_event(outcome.source, outcome.status, outcome.reason, video_id, outcome.path)
         return outcome
 
     def _process(self, submission: VideoSubmission, video_id: int, outcome: VideoOutcome) -> None:
@@ -263,8 +279,8 @@ def ingest(
     report = IngestReport()
     try:
         for item in rejected:
-            ingestor.catalog.record_event(item.source, "failed", item.reason)
-            report.outcomes.append(VideoOutcome(item.source, "", "failed", item.reason))
+            ingestor.catalog.record_event(item.source, "failed", item.reason, path=item.path)
+            report.outcomes.append(VideoOutcome(item.source, item.path, "failed", item.reason))
         batch = list(submissions)
         if resume:
             queued = {s.path for s in batch}
@@ -273,7 +289,7 @@ def ingest(
             outcome = ingestor.ingest_one(submission)
             report.outcomes.append(outcome)
             logger.debug(
-                "%s: %s %s %s %s", outcome.source, outcome.status, outcome.reason,
+                "%s: %s %s %s %s", outcome.label, outcome.status, outcome.reason,
                 f"{outcome.frames} frames, {outcome.garments} garments" if outcome.garments else "",
                 " ".join(f"{k}={v:.2f}s" for k, v in outcome.seconds.items()),
             )

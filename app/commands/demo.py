@@ -90,7 +90,8 @@ def build(data_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
     return {
         "data_dir": str(data_dir), "world": world, "encoder": sink.encoder.describe(), "reembedded": reembedded,
         "ingest": {s: ingested.count(s) for s in ("ingested", "skipped", "duplicate", "unindexed", "failed")},
-        "failures": [{"source": o.source, "reason": o.reason} for o in ingested.outcomes if o.failed],
+        "failures": [{"video": o.video, "source": o.source, "reason": o.reason}
+                     for o in ingested.outcomes if o.failed],
         "counts": counts, "styles": update.to_dict(), "seconds": {k: round(v, 1) for k, v in seconds.items()},
         "top_styles": _top_styles(trend, people),
         "trendsetters": [dataclasses.asdict(t) for t in people.leaderboard[:5]],

@@ -74,13 +74,14 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json({
             "data_dir": str(data_dir),
-            "outcomes": [vars(o) for o in report.outcomes],
+            "outcomes": [o.to_dict() for o in report.outcomes],
             "stage_seconds": report.stage_seconds(),
             "exit_code": report.exit_code,
         })
         return report.exit_code
-    rows = [[o.source, o.status, o.frames, o.garments, o.reason] for o in report.outcomes]
-    print_table(["video", "status", "frames", "garments", "note"], rows)
+    rows = [[o.video or "-", o.source if o.source != o.path else "-", o.status, o.frames, o.garments, o.reason]
+            for o in report.outcomes]
+    print_table(["video", "from", "status", "frames", "garments", "note"], rows)
     statuses = ("ingested", "skipped", "duplicate", "unindexed", "failed")
     print("\n" + ", ".join(f"{report.count(s)} {s}" for s in statuses if report.count(s)))
     seconds = report.stage_seconds()

@@ -34,7 +34,14 @@ from inference.catalog.metadata import (
     StylesVersion,
     VideoColumns,
 )
-from inference.catalog.records import FrameRow, GarmentRecord, GarmentRow, VideoRecord, WholeVideo
+from inference.catalog.records import (
+    FrameRow,
+    GarmentRecord,
+    GarmentRow,
+    IngestEvent,
+    VideoRecord,
+    WholeVideo,
+)
 from inference.catalog.schema import SCHEMA_VERSION
 from inference.catalog.styles import (
     ClusterableGarment,
@@ -69,6 +76,7 @@ __all__ = [
     "GarmentRow",
     "GarmentStyle",
     "GarmentStyleColumns",
+    "IngestEvent",
     "MetadataReader",
     "PostRecord",
     "StyleAssignment",

@@ -84,6 +84,10 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX garment_styles_style ON garment_styles(style_id);
     """,
+    # v3: the ingest log names each submission's video file, not only its manifest line.
+    """
+    ALTER TABLE ingest_events ADD COLUMN path TEXT NOT NULL DEFAULT ''
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
