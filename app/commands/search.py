@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import sys
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from app.commands import ENCODER_HELP, add_common, open_data_dir, print_json, print_table
@@ -49,6 +52,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument(
         "--encoder", default=None, help=ENCODER_HELP
     )
+    parser.add_argument(
+        "--threads", type=int, default=None,
+        help="CPU threads for this query's encoder and FAISS search (default from config: 1; "
+        "0: the libraries' default, one per core)",
+    )
     add_common(parser)
     parser.set_defaults(func=run)
 
@@ -63,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
         raise BadInputError("give --image FILE, --text TEXT, or both")
     if args.k is not None and args.k < 1:
         raise BadInputError(f"k must be at least 1, got {args.k}")
+    if args.threads is not None and args.threads < 0:
+        raise BadInputError(f"--threads must be >= 0, got {args.threads}")
     if args.text is not None and not args.text.strip():
         raise BadInputError("the text query is empty")
     filters = SearchFilters.build(
@@ -74,12 +84,16 @@ def run(args: argparse.Namespace) -> int:
     from inference.index import IndexConfig
     from inference.search import SearchConfig, Searcher
 
+    config = SearchConfig.load(args.config)
+    if args.threads is not None:
+        config.query_threads = args.threads
     # The encoder loads after the index is found (no index: an error without loading it).
-    searcher = Searcher(data_dir, args.encoder, SearchConfig.load(args.config), IndexConfig.load(args.config))
+    searcher = Searcher(data_dir, args.encoder, config, IndexConfig.load(args.config))
     try:
-        result = searcher.search(
-            image, args.text, args.k, filters, args.by_creator, not args.no_dedupe
-        )
+        with _torch_threads(config.query_threads):
+            result = searcher.search(
+                image, args.text, args.k, filters, args.by_creator, not args.no_dedupe
+            )
     finally:
         searcher.close()
     if args.json:
@@ -89,6 +103,24 @@ def run(args: argparse.Namespace) -> int:
     else:
         _print_hits(result)
     return 0
+
+
+@contextlib.contextmanager
+def _torch_threads(count: int) -> Iterator[None]:
+    """The query's encoder forward pass on ``count`` threads (0: as is). torch's setting is
+    process-wide: a command answering one query may change it, the app (which also ingests)
+    does not; it is put back afterwards for callers of ``main`` in the same process."""
+    if count <= 0 or "torch" not in sys.modules:  # torch comes with the encoder, never imported here
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _print_hits(result: SearchResult) -> None:

@@ -17,7 +17,7 @@ import numpy as np
 from core.errors import BadInputError
 from inference.catalog import Catalog
 from inference.encoders import resolve_encoder
-from inference.index import GarmentIndex, IndexConfig, Selection, check_encoder
+from inference.index import GarmentIndex, IndexConfig, Selection, check_encoder, faiss_threads
 from inference.search.metadata import CatalogMetadata
 from inference.search.queries import EmbeddedQuery, embed_query
 from inference.search.ranking import dedupe_order
@@ -111,7 +111,8 @@ class Searcher:
         self._check_k(k, size)
         selection = self._selection(filters, version)
         fetch = min(size, k * max(1, self.config.dedup_fetch_factor)) if dedupe else k
-        scores, ids = version.search(vector.reshape(1, -1), fetch, selection)
+        with faiss_threads(self.config.query_threads):
+            scores, ids = version.search(vector.reshape(1, -1), fetch, selection)
         found = ids[0] >= 0
         ids, scores = ids[0][found], scores[0][found]
         if dedupe and len(ids) > 1:
