@@ -27,14 +27,14 @@ import logging
 import math
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from configs import setting
-from models.base import Encoder, EncoderError, l2_normalise
+from models.base import Encoder, EncoderError, encode_in_batches, l2_normalise
 from models.registry import DEFAULT_ENCODER, register_encoder
 from models.text import clean_texts
 
@@ -626,10 +626,9 @@ class OfflineEncoder(Encoder):
             return np.zeros((0, self.dim), np.float32)
         return self.project_images(self.image_features(batch))
 
-    def encode_images(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        if len(images) == 0:
-            return np.zeros((0, self.dim), np.float32)
-        return self.encode_preprocessed(self.preprocess_images(images))
+    def encode_images(self, images: Iterable[np.ndarray]) -> np.ndarray:
+        return encode_in_batches(images, self.batch_size, self.dim,
+                                 lambda batch: self.encode_preprocessed(self.preprocess_images(batch)))
 
     def resize_images(self, images: Sequence[np.ndarray]) -> np.ndarray:
         """RGB uint8 images -> uint8 (N, S, S, 3): the cheap half of preprocessing (numpy)."""
@@ -666,10 +665,9 @@ class OfflineEncoder(Encoder):
             tensor = torch.from_numpy(np.asarray(features, np.float32)).to(self.device)
             return l2_normalise(self.heads.text(tensor).cpu().numpy())
 
-    def encode_text(self, texts: Sequence[str]) -> np.ndarray:
-        if len(texts) == 0:
-            return np.zeros((0, self.dim), np.float32)
-        return self.project_text(self.text_features(texts))
+    def encode_text(self, texts: Iterable[str]) -> np.ndarray:
+        return encode_in_batches(clean_texts(texts), self.batch_size, self.dim,
+                                 lambda batch: self.project_text(self.text_features(batch)))
 
 
 @register_encoder(DEFAULT_ENCODER, "offline default: EfficientNet-Lite0 + MiniLM towers, "
