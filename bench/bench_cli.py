@@ -8,6 +8,8 @@ over rounds, and each command's median as a multiple of the torch import.
 Usage::
 
     .venv/bin/python bench/bench_cli.py --data-dir ~/.local/share/stylescope [--rounds 5] [--json OUT]
+    # side by side with another checkout (e.g. a worktree of the code before a change):
+    .venv/bin/python bench/bench_cli.py --data-dir DIR --baseline /path/to/other/checkout
 
 The data dir should hold a deployment (``stylescope demo --no-serve`` builds one); the
 commands only read it.
@@ -44,12 +46,12 @@ def commands(data_dir: str) -> dict[str, list[str]]:
     }
 
 
-def run_once(argv: list[str]) -> tuple[float, float, int]:
-    """Wall seconds, peak resident MB and exit code of one fresh process."""
-    env = {**os.environ, "PYTHONPATH": str(REPO), "GRADIO_ANALYTICS_ENABLED": "False",
+def run_once(argv: list[str], repo: Path = REPO) -> tuple[float, float, int]:
+    """Wall seconds, peak resident MB and exit code of one fresh process running ``repo``'s code."""
+    env = {**os.environ, "PYTHONPATH": str(repo), "GRADIO_ANALYTICS_ENABLED": "False",
            "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, *argv], cwd=REPO, env=env,
+    process = subprocess.Popen([sys.executable, *argv], cwd=repo, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - started
@@ -57,14 +59,14 @@ def run_once(argv: list[str]) -> tuple[float, float, int]:
     return wall, usage.ru_maxrss / 1024, process.returncode
 
 
-def measure(named: dict[str, list[str]], rounds: int) -> dict[str, dict[str, list[float]]]:
+def measure(named: dict[str, tuple[list[str], Path]], rounds: int) -> dict[str, dict[str, list[float]]]:
     """Every command once per round, the order rotated by one each round."""
     names = list(named)
     results: dict[str, dict[str, list[float]]] = {n: {"wall_s": [], "peak_mb": [], "exit": []} for n in names}
     for round_no in range(rounds):
         shift = round_no % len(names)
         for name in names[shift:] + names[:shift]:
-            wall, peak, code = run_once(named[name])
+            wall, peak, code = run_once(*named[name])
             results[name]["wall_s"].append(wall)
             results[name]["peak_mb"].append(peak)
             results[name]["exit"].append(code)
@@ -93,10 +95,17 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--only", action="append", default=[], help="measure only these commands (by name)")
     parser.add_argument("--json", default=None, help="also write the raw measurements here")
+    parser.add_argument("--baseline", default=None, help="another checkout: its commands run interleaved with these")
+    parser.add_argument("--baseline-data-dir", default=None,
+                        help="the baseline's copy of the deployment (when the two differ in catalog schema)")
     args = parser.parse_args()
-    named = commands(args.data_dir)
-    if args.only:
-        named = {n: a for n, a in named.items() if n in args.only or n.startswith("import torch")}
+    named = {n: (argv, REPO) for n, argv in commands(args.data_dir).items()
+             if not args.only or n in args.only or n.startswith("import torch")}
+    if args.baseline:
+        baseline = commands(args.baseline_data_dir or args.data_dir)
+        for name in list(named):
+            if not name.startswith("import torch"):
+                named[f"{name} (baseline)"] = (baseline[name], Path(args.baseline).resolve())
     results = measure(named, args.rounds)
     print(f"{platform.machine()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}, "
           f"{args.rounds} rounds\n")
