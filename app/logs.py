@@ -1,4 +1,11 @@
-"""One logging set-up, called at the CLI entry point; log lines don't break tqdm bars."""
+"""One logging set-up, called at the CLI entry point; log lines don't break tqdm bars.
+
+At the default level the output is stylescope's own: INFO from its packages, and only
+warnings and errors from libraries (FAISS's loader lines, open_clip's config messages,
+HTTP clients ...). Python warnings raised inside libraries (deprecations, pickle-protocol
+notes) are routed through logging and shown only with ``-v``; ``-q`` keeps warnings and
+errors only.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,8 @@ import logging
 import sys
 
 from tqdm import tqdm
+
+OWN_PACKAGES = frozenset({"stylescope", "app", "core", "configs", "models", "inference", "world", "training"})
 
 
 class TqdmHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -18,16 +27,27 @@ class TqdmHandler(logging.StreamHandler):  # type: ignore[type-arg]
             self.handleError(record)
 
 
+class OwnInfoOnly(logging.Filter):
+    """Passes INFO and below only from stylescope's own loggers; warnings from anyone."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or record.name.partition(".")[0] in OWN_PACKAGES
+
+
 def setup_logging(verbosity: int = 0, quiet: bool = False) -> None:
-    """Configure the root logger once: WARNING when quiet, INFO by default, DEBUG with -v."""
+    """Configure the root logger once: WARNING when quiet, INFO by default, DEBUG with -v
+    (the only level at which libraries' INFO lines and Python warnings show)."""
     level = logging.WARNING if quiet else (logging.DEBUG if verbosity > 0 else logging.INFO)
     handler = TqdmHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
+    if verbosity <= 0:
+        handler.addFilter(OwnInfoOnly())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
-    for noisy in ("httpx", "urllib3", "matplotlib", "PIL", "h5py", "filelock"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-
+    logging.captureWarnings(True)
+    logging.getLogger("py.warnings").setLevel(logging.WARNING if verbosity > 0 else logging.ERROR)
+    for noisy in ("httpx", "urllib3", "matplotlib", "PIL", "h5py", "filelock", "faiss.loader"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbosity > 1 else logging.WARNING)

@@ -147,6 +147,26 @@ class Services:
                 self._sink = IndexSink(self.data_dir, self.encoder, IndexConfig.load(self.config_file))
             return self._sink
 
+    def warm_up(self) -> threading.Thread:
+        """Load the encoder, its towers and the searcher on a background thread, so the first
+        query after start-up does not wait for them. Failures are left for that query to report."""
+
+        def warm() -> None:
+            import numpy as np
+
+            try:
+                encoder = self.encoder
+                encoder.encode_text(["warm-up"])
+                encoder.encode_images([np.full((64, 64, 3), 127, np.uint8)])
+                if self.index_exists():
+                    _ = self.searcher
+            except Exception as exc:  # the first real request reports it properly
+                logger.debug("warming up the encoder failed: %s", exc)
+
+        thread = threading.Thread(target=warm, name="stylescope-warm-up", daemon=True)
+        thread.start()
+        return thread
+
     def index_exists(self) -> bool:
         """Whether the data directory has a live index version."""
         from inference.index import read_current

@@ -127,7 +127,7 @@ def upload_summary(outcomes: Sequence[Any], warnings: Sequence[str] = (), next_s
     duplicates = [o for o in outcomes if o.status in ("duplicate", "skipped")]
     lines = [f"**{len(added)} added** ({sum(o.garments for o in added)} garments), "
              f"**{len(failed)} failed**, {len(duplicates)} already in the catalog."]
-    lines += [f"- failed: {o.source}: {o.reason}" for o in failed]
+    lines += [f"- failed: {o.source}: {o.reason}" for o in failed]  # upload:<file name>
     lines += [f"- warning: {w}" for w in warnings]
     if added:
         lines += ["", *next_steps]

@@ -15,6 +15,10 @@ class VideoError(BadInputError):
     """A video file cannot be decoded or has no usable frames."""
 
 
+class DataDirError(StylescopeError):
+    """The data directory is missing, not a folder, or cannot be read or written."""
+
+
 class CatalogError(StylescopeError):
     """The catalog is missing, locked, or from an incompatible schema."""
 

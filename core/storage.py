@@ -29,6 +29,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from core.errors import DataDirError
 from core.process import owner_alive, owner_token, pid_alive
 
 logger = logging.getLogger(__name__)
@@ -50,10 +51,36 @@ def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("stylescope"))
 
 
-def resolve_data_dir(path: str | os.PathLike[str] | None) -> Path:
-    """The data directory to use, created if needed."""
+def resolve_data_dir(path: str | os.PathLike[str] | None, *, create: bool = True, write: bool = True) -> Path:
+    """The data directory to use, checked.
+
+    Args:
+        path: the folder (``--data-dir``); None: :func:`default_data_dir`.
+        create: make the folder when it is missing. Commands that work on an existing
+            deployment (search, trends, creators, index) pass False: a typo is then an error,
+            not an empty new deployment and an empty result.
+        write: the command writes to the folder, so it must be writable.
+
+    Raises:
+        DataDirError: the path is a file, is missing (``create=False``) or cannot be created,
+            or cannot be read (or written, with ``write``).
+    """
     data_dir = Path(path).expanduser() if path else default_data_dir()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    where = f"data dir {data_dir}" + ("" if path else f" (from ${ENV_VAR} or the default)")
+    if data_dir.exists() and not data_dir.is_dir():
+        raise DataDirError(f"{where} is a file, not a folder: pass --data-dir a folder")
+    if not data_dir.exists():
+        if not create:
+            raise DataDirError(f"{where} does not exist: check --data-dir, or create a deployment "
+                               "with `stylescope ingest` or `stylescope demo`")
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DataDirError(f"cannot create {where}: {exc.strerror or exc}") from None
+    if not os.access(data_dir, os.R_OK | os.X_OK):
+        raise DataDirError(f"{where} is not readable (permission denied)")
+    if write and not os.access(data_dir, os.W_OK):
+        raise DataDirError(f"{where} is not writable (permission denied): this command writes to it")
     return data_dir
 
 

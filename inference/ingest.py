@@ -106,6 +106,22 @@ class VideoOutcome:
     def failed(self) -> bool:
         return self.status in ("failed", "unindexed", "not attempted")
 
+    @property
+    def video(self) -> str:
+        """The video's file name ('' when the submission named no file)."""
+        return Path(self.path).name if self.path else ""
+
+    @property
+    def label(self) -> str:
+        """How reports name the submission: the file name, and the manifest line it came from."""
+        if not self.video:
+            return self.source
+        return self.video if self.source in ("", self.path) else f"{self.video} ({self.source})"
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready: every field, plus the video's file name."""
+        return {"video": self.video, **dataclasses.asdict(self)}
+
 
 STATUSES = ("ingested", "skipped", "duplicate", "unindexed", "failed", "not attempted")
 
@@ -259,14 +275,14 @@ class Ingestor:
             content_hash = sha256_file(submission.path)  # same bytes under another name: same video
         except (BadInputError, OSError) as exc:
             outcome.reason = str(exc) if isinstance(exc, BadInputError) else f"cannot read file: {exc.strerror}"
-            self.catalog.record_event(outcome.source, "failed", outcome.reason)
+            self.catalog.record_event(outcome.source, "failed", outcome.reason, path=outcome.path)
             return
         outcome.seconds["hash"] = time.perf_counter() - started
         claim = self.catalog.claim_video(submission, content_hash, self.owner)
         outcome.video_id = claim.video_id
         if not claim.claimed:
             _already_in(submission, claim, outcome)
-            self.catalog.record_event(outcome.source, outcome.status, outcome.reason, claim.video_id)
+            self.catalog.record_event(outcome.source, outcome.status, outcome.reason, claim.video_id, outcome.path)
             return
         self._claimed = claim.video_id
         fault_point("ingest.claimed")
@@ -276,7 +292,7 @@ class Ingestor:
             outcome.status, outcome.reason = "failed", str(exc)
             self.catalog.fail_video(claim.video_id, outcome.reason)
             shutil.rmtree(self._crop_dir(claim.video_id), ignore_errors=True)
-        self.catalog.record_event(outcome.source, outcome.status, outcome.reason, claim.video_id)
+        self.catalog.record_event(outcome.source, outcome.status, outcome.reason, claim.video_id, outcome.path)
         if outcome.status == "ingested":
             fault_point("ingest.indexed")
             self.catalog.release_video(claim.video_id, self.owner)
@@ -431,8 +447,8 @@ def _run_batch(
     try:
         remove_leftovers(ingestor.data_dir)
         for item in rejected:
-            ingestor.catalog.record_event(item.source, "failed", item.reason)
-            report.outcomes.append(VideoOutcome(item.source, "", "failed", item.reason))
+            ingestor.catalog.record_event(item.source, "failed", item.reason, path=item.path)
+            report.outcomes.append(VideoOutcome(item.source, item.path, "failed", item.reason))
         if resume:
             queued = {s.path for s in batch}
             batch += [s for s in ingestor.resume_submissions() if s.path not in queued]
@@ -450,7 +466,7 @@ def _run_batch(
             return
         report.outcomes.append(outcome)
         logger.debug(
-            "%s: %s %s %s %s", outcome.source, outcome.status, outcome.reason,
+            "%s: %s %s %s %s", outcome.label, outcome.status, outcome.reason,
             f"{outcome.frames} frames, {outcome.garments} garments" if outcome.garments else "",
             " ".join(f"{k}={v:.2f}s" for k, v in outcome.seconds.items()),
         )

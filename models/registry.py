@@ -49,4 +49,8 @@ def create_encoder(spec: str | None = None) -> Encoder:
     if prefix not in _BUILDERS:
         known = ", ".join(sorted(_BUILDERS))
         raise EncoderError(f"unknown encoder {spec!r}; registered: {known}")
-    return _BUILDERS[prefix](args)
+    from models.settings import load_settings
+
+    encoder = _BUILDERS[prefix](args)
+    encoder.batch_size = load_settings().batch_size
+    return encoder

@@ -6,6 +6,7 @@ import dataclasses
 from pathlib import Path
 
 import configs
+from configs import setting
 
 
 @dataclasses.dataclass
@@ -20,6 +21,7 @@ class EncoderSettings:
     """``configs/encoders.yaml``."""
 
     default: str = "stylescope-default"  # encoder when none is named and no trained version is live
+    batch_size: int = setting(64, low=1)  # inputs per forward pass in encode_images / encode_text: memory stays flat in the input count
     open_clip: OpenClipSettings = dataclasses.field(default_factory=OpenClipSettings)  # open_clip
 
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable
 
 import numpy as np
 
-from models.base import Encoder, EncoderError, l2_normalise
+from models.base import Encoder, EncoderError, encode_in_batches, l2_normalise
 from models.registry import register_encoder
+from models.text import clean_texts
 
 _TOKEN = re.compile(r"[a-z0-9]+")
 
@@ -48,12 +49,13 @@ class TinyEncoder(Encoder):
         self.text_tower = nn.EmbeddingBag(self.buckets, dim, mode="mean")
         torch.random.set_rng_state(generator_state)
 
-    def encode_images(self, images: Sequence[np.ndarray]) -> np.ndarray:
+    def encode_images(self, images: Iterable[np.ndarray]) -> np.ndarray:
+        return encode_in_batches(images, self.batch_size, self.dim, self._encode_image_batch)
+
+    def _encode_image_batch(self, images: list[np.ndarray]) -> np.ndarray:
         import cv2
         import torch
 
-        if len(images) == 0:
-            return np.zeros((0, self.dim), np.float32)
         batch = np.stack(
             [cv2.resize(np.ascontiguousarray(img[..., :3]), (self.image_size, self.image_size),
                         interpolation=cv2.INTER_AREA) for img in images]
@@ -66,11 +68,12 @@ class TinyEncoder(Encoder):
         tokens = _TOKEN.findall(text.lower()) or ["<empty>"]
         return [int(hashlib.md5(t.encode()).hexdigest()[:8], 16) % self.buckets for t in tokens]
 
-    def encode_text(self, texts: Sequence[str]) -> np.ndarray:
+    def encode_text(self, texts: Iterable[str]) -> np.ndarray:
+        return encode_in_batches(clean_texts(texts), self.batch_size, self.dim, self._encode_text_batch)
+
+    def _encode_text_batch(self, texts: list[str]) -> np.ndarray:
         import torch
 
-        if len(texts) == 0:
-            return np.zeros((0, self.dim), np.float32)
         ids: list[int] = []
         offsets: list[int] = []
         for text in texts:

@@ -124,3 +124,23 @@ def test_a_bad_creators_setting_is_a_one_line_error(tmp_path, capsys):
     bad.write_text("creators:\n  min_frames: 0\n")
     assert main(["creators", "--data-dir", str(tmp_path / "data"), "--config", str(bad)]) == 2
     assert capsys.readouterr().err.startswith("stylescope creators: error: creators.min_frames must be >= 1")
+
+
+def test_app_without_the_app_extra_names_the_install_command(tmp_path, capsys, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "gradio", None)  # as if gradio were not installed
+    monkeypatch.delitem(sys.modules, "app.ui", raising=False)
+    assert main(["app", "--data-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("stylescope app: error: the app needs gradio") and "pip install 'stylescope[app]'" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_the_app_warms_its_encoder_in_the_background(tmp_path):
+    from app.services import Services
+
+    services = Services.open(tmp_path / "data", "tiny:32")
+    services.warm_up().join(timeout=120)
+    assert services._encoder is not None  # loaded before any query asked for it
+    services.close()

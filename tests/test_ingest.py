@@ -112,6 +112,42 @@ def test_manifest_with_bad_rows_and_missing_file(tmp_path, data_dir):
     assert report.exit_code == 1
 
 
+def test_reports_name_each_video_and_its_manifest_line(tmp_path, data_dir, capsys):
+    import json
+
+    write_video(tmp_path / "mia-fit-check.mp4", walking_clip(n=15))
+    (tmp_path / "broken-haul.mp4").write_text("not a video")
+    manifest = _manifest(tmp_path / "uploads.csv", [
+        {"path": "mia-fit-check.mp4", "creator": "mia", "followers": "30k", "posted_at": "2026-05-01"},
+        {"path": "broken-haul.mp4", "creator": "bob", "followers": "10", "posted_at": "2026-05-02"},
+        {"path": "gone-ootd.mp4", "creator": "bob", "followers": "10", "posted_at": "2026-05-02"},
+        {"path": "mia-fit-check.mp4", "creator": "bob", "followers": "-10", "posted_at": "2026-05-02"},
+        {"path": "", "creator": "eve", "followers": "10", "posted_at": "2026-05-02"},
+    ])
+    expected = [("mia-fit-check.mp4", "uploads.csv:2", "ingested"), ("broken-haul.mp4", "uploads.csv:3", "failed"),
+                ("gone-ootd.mp4", "uploads.csv:4", "failed"), ("mia-fit-check.mp4", "uploads.csv:5", "failed"),
+                ("", "uploads.csv:6", "failed")]
+    args = ["--manifest", str(manifest), "--data-dir", str(data_dir), "--no-index"]
+    assert main(["ingest", *args, "-q"]) == 1
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split()[:3] == ["video", "from", "status"]
+    rows = sorted(line.split()[:3] for line in table[2:2 + len(expected)])
+    assert rows == sorted([video or "-", source, status] for video, source, status in expected)
+
+    assert main(["ingest", *args, "--json"]) == 1  # again: the good one is skipped now
+    outcomes = {o["source"]: o for o in json.loads(capsys.readouterr().out)["outcomes"]}
+    assert {source: outcomes[source]["video"] for _, source, _ in expected} == {s: v for v, s, _ in expected}
+    assert outcomes["uploads.csv:4"]["path"] == str(tmp_path / "gone-ootd.mp4")
+
+    with Catalog(data_dir) as catalog:
+        events = catalog.ingest_events()
+        last_two = catalog.ingest_events(last=2)
+    first_run = sorted((Path(e.path).name if e.path else "", e.source, e.outcome) for e in events[:5])
+    assert first_run == sorted(expected)
+    assert any(e.outcome == "skipped" and Path(e.path).name == "mia-fit-check.mp4" for e in events[5:])
+    assert last_two == events[-2:]
+
+
 def test_nothing_stored_is_lost_when_a_later_video_fails(tmp_path, data_dir):
     good = write_video(tmp_path / "good.mp4", walking_clip(n=15))
     ingest([_submission(good)], data_dir, progress=False)

@@ -473,3 +473,62 @@ def test_cli_search(world, capsys):
     assert main([*args, "--text", "top", "--k", "0"]) == 2
     assert main(args) == 2
     assert main([*args, "--image", __file__]) == 2
+
+
+def test_faiss_threads_apply_to_the_calling_thread_only():
+    import faiss
+
+    from inference.index import faiss_threads
+
+    def in_another_thread() -> int:
+        seen: list[int] = []
+        other = threading.Thread(target=lambda: seen.append(faiss.omp_get_max_threads()))
+        other.start()
+        other.join()
+        return seen[0]
+
+    default, fresh = faiss.omp_get_max_threads(), in_another_thread()
+    with faiss_threads(1):
+        assert faiss.omp_get_max_threads() == 1
+        assert in_another_thread() == fresh
+    assert faiss.omp_get_max_threads() == default
+    with faiss_threads(0):  # 0: left as it is
+        assert faiss.omp_get_max_threads() == default
+
+
+@pytest.mark.parametrize("threads", [1, 0])
+def test_a_single_query_searches_on_the_configured_threads(world, monkeypatch, threads):
+    import faiss
+
+    from inference.index import IndexVersion
+
+    data_dir, _ = world
+    seen: list[int] = []
+    search = IndexVersion.search
+
+    def recording(self, *args, **kwargs):
+        seen.append(faiss.omp_get_max_threads())
+        return search(self, *args, **kwargs)
+
+    monkeypatch.setattr(IndexVersion, "search", recording)
+    config = SearchConfig.load()
+    config.query_threads = threads
+    searcher = Searcher(data_dir, create_encoder("tiny:32"), config, index_config())
+    try:
+        searcher.search(text="red stripes", k=3)
+    finally:
+        searcher.close()
+    assert seen == [1 if threads else faiss.omp_get_max_threads()]
+
+
+def test_search_cli_threads_option(world, capsys):
+    data_dir, _ = world
+    argv = ["search", "--data-dir", str(data_dir), "--text", "red", "--encoder", "tiny:32", "--k", "2"]
+    assert main([*argv, "--threads", "-1"]) == 2
+    assert "--threads must be >= 0" in capsys.readouterr().err
+    import torch
+
+    before = torch.get_num_threads()
+    assert main([*argv, "--threads", "1", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["hits"]) == 2
+    assert torch.get_num_threads() == before  # put back for the rest of this process

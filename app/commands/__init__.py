@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 ENCODER_HELP = (
@@ -31,6 +32,18 @@ def add_common(parser: argparse.ArgumentParser, *, config: bool = True, as_json:
         parser.add_argument("--config", default=None, help="YAML file overriding the packaged defaults")
     if as_json:
         parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+
+
+def open_data_dir(path: str | None, *, create: bool = True, write: bool = True) -> Path:
+    """The command's data directory, checked before any model loads: a folder, present (or
+    created, with ``create``), readable (and writable, with ``write``), and not written by a
+    newer stylescope. See :func:`core.storage.resolve_data_dir`."""
+    from core.storage import resolve_data_dir
+    from inference.catalog import check_schema
+
+    data_dir = resolve_data_dir(path, create=create, write=write)
+    check_schema(data_dir)
+    return data_dir
 
 
 def print_json(payload: Any) -> None:

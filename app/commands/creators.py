@@ -6,7 +6,7 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from app import format as fmt
-from app.commands import add_common, print_json, print_table
+from app.commands import add_common, open_data_dir, print_json, print_table
 from app.commands.trends import glossary_epilog, parse_day
 
 if TYPE_CHECKING:
@@ -32,14 +32,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.storage import resolve_data_dir
     from inference import trends
     from inference.catalog import Catalog
 
-    with Catalog(resolve_data_dir(args.data_dir)) as catalog:
-        report = trends.creators_report(catalog, trends.load_config(args.config),
-                                        trends.load_creators_config(args.config),
-                                        args.as_of, args.tier, args.top, args.style)
+    config, creators_config = trends.load_config(args.config), trends.load_creators_config(args.config)
+    with Catalog(open_data_dir(args.data_dir, create=False, write=False)) as catalog:
+        report = trends.creators_report(catalog, config, creators_config, args.as_of, args.tier, args.top,
+                                        args.style)
     if args.json:
         print_json(report.to_dict())
     elif report.style is not None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app import format as fmt
-from app.commands import add_common, print_json, print_table
+from app.commands import add_common, open_data_dir, print_json, print_table
 from app.commands.serve import add_serve_options, serve
 
 if TYPE_CHECKING:
@@ -90,7 +90,8 @@ def build(data_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
     return {
         "data_dir": str(data_dir), "world": world, "encoder": sink.encoder.describe(), "reembedded": reembedded,
         "ingest": {s: ingested.count(s) for s in ("ingested", "skipped", "duplicate", "unindexed", "failed")},
-        "failures": [{"source": o.source, "reason": o.reason} for o in ingested.outcomes if o.failed],
+        "failures": [{"video": o.video, "source": o.source, "reason": o.reason}
+                     for o in ingested.outcomes if o.failed],
         "counts": counts, "styles": update.to_dict(), "seconds": {k: round(v, 1) for k, v in seconds.items()},
         **summary,
     }
@@ -177,9 +178,8 @@ def _print(report: dict[str, Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.storage import resolve_data_dir
 
-    data_dir = resolve_data_dir(args.data_dir)
+    data_dir = open_data_dir(args.data_dir)
     report = build(data_dir, args)
     if args.json:
         print_json(report)

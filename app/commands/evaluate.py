@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from app.commands import add_common, print_json, print_table
+from app.commands import add_common, open_data_dir, print_json, print_table
 
 
 def register(subparsers: Any) -> None:
@@ -46,12 +46,11 @@ def _usage(parser: argparse.ArgumentParser) -> Any:
 
 def run_world(args: argparse.Namespace) -> int:
     from core.errors import BadInputError
-    from core.storage import resolve_data_dir
     from inference.catalog import CATALOG_FILE, Catalog
     from world import scorer
 
     answer = scorer.load_answer_key(args.answers)
-    data_dir = resolve_data_dir(args.data_dir)
+    data_dir = open_data_dir(args.data_dir, create=False, write=False)
     if not (data_dir / CATALOG_FILE).exists():
         raise BadInputError(f"no catalog in {data_dir}; ingest the world's manifest.csv first")
     with Catalog(data_dir) as catalog:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import logging
 from typing import Any
 
-from app.commands import ENCODER_HELP, add_common, print_json, print_table
+from app.commands import ENCODER_HELP, add_common, open_data_dir, print_json, print_table
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -64,18 +63,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     creator.set_defaults(func=run_remove_creator)
 
 
-def _setup(args: argparse.Namespace) -> tuple[Any, Any]:
-    logging.getLogger("faiss.loader").setLevel(logging.WARNING)  # which SIMD build loaded
-    from core.storage import resolve_data_dir
+def _setup(args: argparse.Namespace, write: bool = True) -> tuple[Any, Any]:
+    """The data dir (it must exist: every action works on a deployment) and the index settings."""
     from inference.index import IndexConfig
 
-    return resolve_data_dir(args.data_dir), IndexConfig.load(getattr(args, "config", None))
+    config = IndexConfig.load(getattr(args, "config", None))
+    return open_data_dir(args.data_dir, create=False, write=write), config
 
 
 def run_info(args: argparse.Namespace) -> int:
     from inference.index import IndexVersion, index_root, list_versions, read_current
 
-    data_dir, config = _setup(args)
+    data_dir, config = _setup(args, write=False)
     name = read_current(data_dir)
     if name is None:
         from inference.index import NoIndexError
@@ -163,7 +162,7 @@ def run_sync(args: argparse.Namespace) -> int:
 def run_export(args: argparse.Namespace) -> int:
     from inference.index import export_embeddings
 
-    data_dir, config = _setup(args)
+    data_dir, config = _setup(args, write=False)
     summary = export_embeddings(data_dir, args.out, None, args.partition_size, config)
     if args.json:
         print_json(summary)

@@ -6,7 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from app.commands import ENCODER_HELP, add_common, print_json, print_table
+from app.commands import ENCODER_HELP, add_common, open_data_dir, print_json, print_table
 
 logger = logging.getLogger(__name__)
 
@@ -56,13 +56,12 @@ def _sink(args: argparse.Namespace, data_dir):  # type: ignore[no-untyped-def]
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.storage import resolve_data_dir
     from inference.ingest import STATUSES, IngestConfig, ingest
 
     batch = _submissions(args)
     for warning in batch.warnings:
         logger.warning(warning)
-    data_dir = resolve_data_dir(args.data_dir)
+    data_dir = open_data_dir(args.data_dir)
     config = IngestConfig.load(args.config)
     report = ingest(
         batch.videos,
@@ -77,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json({
             "data_dir": str(data_dir),
-            "outcomes": [vars(o) for o in report.outcomes],
+            "outcomes": [o.to_dict() for o in report.outcomes],
             "stage_seconds": report.stage_seconds(),
             "caught_up": report.caught_up,
             "stopped": report.stopped,
@@ -87,8 +86,9 @@ def run(args: argparse.Namespace) -> int:
         return report.exit_code
     if report.caught_up:
         print(report.caught_up)
-    rows = [[o.source, o.status, o.frames, o.garments, o.reason] for o in report.outcomes]
-    print_table(["video", "status", "frames", "garments", "note"], rows)
+    rows = [[o.video or "-", o.source if o.source != o.path else "-", o.status, o.frames, o.garments, o.reason]
+            for o in report.outcomes]
+    print_table(["video", "from", "status", "frames", "garments", "note"], rows)
     print("\n" + ", ".join(f"{report.count(s)} {s}" for s in STATUSES if report.count(s)))
     if report.stopped:
         print(

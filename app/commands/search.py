@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import logging
+import contextlib
+import sys
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from app.commands import ENCODER_HELP, add_common, print_json, print_table
+from app.commands import ENCODER_HELP, add_common, open_data_dir, print_json, print_table
 
 if TYPE_CHECKING:
     from inference.search import SearchResult
@@ -50,35 +52,49 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument(
         "--encoder", default=None, help=ENCODER_HELP
     )
+    parser.add_argument(
+        "--threads", type=int, default=None,
+        help="CPU threads for this query's encoder and FAISS search (default from config: 1; "
+        "0: the libraries' default, one per core)",
+    )
     add_common(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.getLogger("faiss.loader").setLevel(logging.WARNING)  # which SIMD build loaded
+    # Everything the user typed is checked before the index, the catalog or a model loads.
     from core.errors import BadInputError
-    from core.storage import resolve_data_dir
-    from inference.encoders import resolve_encoder
-    from inference.index import IndexConfig
-    from inference.search import SearchConfig, Searcher, SearchFilters
+    from inference.images import load_image
+    from inference.search import SearchFilters
 
     if args.image is None and args.text is None:
         raise BadInputError("give --image FILE, --text TEXT, or both")
+    if args.k is not None and args.k < 1:
+        raise BadInputError(f"k must be at least 1, got {args.k}")
+    if args.threads is not None and args.threads < 0:
+        raise BadInputError(f"--threads must be >= 0, got {args.threads}")
+    if args.text is not None and not args.text.strip():
+        raise BadInputError("the text query is empty")
     filters = SearchFilters.build(
         args.date_from, args.date_to, args.creator, args.tier, args.kind, args.style,
         date_labels={"from": "--from date", "to": "--to date"},
     )
-    data_dir = resolve_data_dir(args.data_dir)
-    searcher = Searcher(
-        data_dir,
-        resolve_encoder(args.encoder, data_dir),
-        SearchConfig.load(args.config),
-        IndexConfig.load(args.config),
-    )
+    image = load_image(args.image) if args.image is not None else None
+    data_dir = open_data_dir(args.data_dir, create=False, write=False)
+
+    from inference.index import IndexConfig
+    from inference.search import SearchConfig, Searcher
+
+    config = SearchConfig.load(args.config)
+    if args.threads is not None:
+        config.query_threads = args.threads
+    # The encoder loads after the index is found (no index: an error without loading it).
+    searcher = Searcher(data_dir, args.encoder, config, IndexConfig.load(args.config))
     try:
-        result = searcher.search(
-            args.image, args.text, args.k, filters, args.by_creator, not args.no_dedupe
-        )
+        with _torch_threads(config.query_threads):
+            result = searcher.search(
+                image, args.text, args.k, filters, args.by_creator, not args.no_dedupe
+            )
     finally:
         searcher.close()
     if args.json:
@@ -88,6 +104,24 @@ def run(args: argparse.Namespace) -> int:
     else:
         _print_hits(result)
     return 0
+
+
+@contextlib.contextmanager
+def _torch_threads(count: int) -> Iterator[None]:
+    """The query's encoder forward pass on ``count`` threads (0: as is). torch's setting is
+    process-wide: a command answering one query may change it, the app (which also ingests)
+    does not; it is put back afterwards for callers of ``main`` in the same process."""
+    if count <= 0 or "torch" not in sys.modules:  # torch comes with the encoder, never imported here
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _print_hits(result: SearchResult) -> None:

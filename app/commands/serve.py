@@ -13,7 +13,7 @@ import os
 import stat
 from pathlib import Path
 
-from app.commands import ENCODER_HELP, add_common
+from app.commands import ENCODER_HELP, add_common, open_data_dir
 from core.errors import BadInputError
 
 logger = logging.getLogger(__name__)
@@ -92,13 +92,21 @@ def check_binding(host: str, auth: list[tuple[str, str]]) -> None:
 def serve(args: argparse.Namespace, block: bool = True) -> str:
     """Open the data directory, build the app and serve it; returns the URL."""
     from app.services import AppConfig, Services
-    from app.ui import build_app, launch
 
     config = AppConfig.load(args.config)
     host = args.host or config.host
     auth = read_auth(args.auth_file)
     check_binding(host, auth)
-    services = Services.open(args.data_dir, args.encoder, config, args.config)
+    data_dir = open_data_dir(args.data_dir)
+    try:
+        from app.ui import build_app, launch
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("gradio", "gradio_client"):
+            raise
+        raise BadInputError(f"the app needs {exc.name}, which comes with the app extra: "
+                            "pip install 'stylescope[app]'") from None
+    services = Services.open(data_dir, args.encoder, config, args.config)
+    services.warm_up()  # the encoder loads in the background, not on the first query
     blocks = build_app(services)
     print(f"stylescope app: serving {services.data_dir} on http://{host}:{args.port or config.port}"
           + (" (login required)" if auth else ""), flush=True)

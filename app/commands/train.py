@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from app.commands import add_common, print_json
+from app.commands import add_common, open_data_dir, print_json
 
 
 def register(subparsers: Any) -> None:
@@ -92,12 +92,11 @@ def _print_result(args: argparse.Namespace, result: Any) -> None:
 
 def run_train(args: argparse.Namespace) -> int:
     """Train and write a model version."""
-    from core.storage import resolve_data_dir
     from training.runs import load_config
     from training.runs import run_train as train
 
     config = load_config(args.config, _overrides(args))
-    result = train(config, resolve_data_dir(args.data_dir), activate=not args.no_activate,
+    result = train(config, open_data_dir(args.data_dir), activate=not args.no_activate,
                    export=args.export)
     _print_result(args, result)
     return 0
@@ -105,12 +104,11 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_retrain(args: argparse.Namespace) -> int:
     """Retrain the current model on a season folder."""
-    from core.storage import resolve_data_dir
     from training.runs import load_config
     from training.runs import run_retrain as retrain
 
     config = load_config(args.config, _overrides(args))
-    result = retrain(args.season, resolve_data_dir(args.data_dir), config, reindex=args.reindex,
+    result = retrain(args.season, open_data_dir(args.data_dir), config, reindex=args.reindex,
                      activate=not args.no_activate)
     _print_result(args, result)
     return 0

@@ -9,7 +9,7 @@ import textwrap
 from typing import TYPE_CHECKING
 
 from app import format as fmt
-from app.commands import add_common, print_json, print_table
+from app.commands import add_common, open_data_dir, print_json, print_table
 
 if TYPE_CHECKING:
     from inference.trends import StylesUpdate, TrendsReport
@@ -59,7 +59,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.storage import resolve_data_dir
     from inference import trends
     from inference.catalog import Catalog
     from inference.index import IndexConfig
@@ -70,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         config.cluster.group_by = args.group_by
     if args.method:
         config.cluster.method = args.method
-    with Catalog(resolve_data_dir(args.data_dir)) as catalog:
+    with Catalog(open_data_dir(args.data_dir, create=False)) as catalog:
         update = trends.update_styles(catalog, config, full=args.recluster, index_config=IndexConfig.load(args.config))
         report = trends.trends_report(catalog, config, trends.load_forecast_config(args.config), args.as_of,
                                       args.weeks, args.kind)

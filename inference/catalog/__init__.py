@@ -25,7 +25,7 @@ The :class:`Catalog` is assembled from one class of queries per concern:
 
 from __future__ import annotations
 
-from inference.catalog.base import CATALOG_FILE
+from inference.catalog.base import CATALOG_FILE, check_schema
 from inference.catalog.checks import GarmentEvidenceQueries, GarmentEvidenceRecord
 from inference.catalog.claims import Claim, claim_is_live
 from inference.catalog.health import HealthQueries
@@ -40,7 +40,14 @@ from inference.catalog.metadata import (
     StylesVersion,
     VideoColumns,
 )
-from inference.catalog.records import FrameRow, GarmentRecord, GarmentRow, VideoRecord, WholeVideo
+from inference.catalog.records import (
+    FrameRow,
+    GarmentRecord,
+    GarmentRow,
+    IngestEvent,
+    VideoRecord,
+    WholeVideo,
+)
 from inference.catalog.schema import SCHEMA_VERSION
 from inference.catalog.styles import (
     ClusterableGarment,
@@ -77,6 +84,7 @@ __all__ = [
     "GarmentRow",
     "GarmentStyle",
     "GarmentStyleColumns",
+    "IngestEvent",
     "MetadataReader",
     "PostRecord",
     "StyleAssignment",
@@ -89,5 +97,6 @@ __all__ = [
     "VideoColumns",
     "VideoRecord",
     "WholeVideo",
+    "check_schema",
     "claim_is_live",
 ]

@@ -6,7 +6,7 @@ import datetime as dt
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Self
 
@@ -14,6 +14,30 @@ from core.errors import CatalogError
 from inference.catalog.schema import BUSY_TIMEOUT_S, MIGRATIONS, SCHEMA_VERSION, set_wal
 
 CATALOG_FILE = "catalog.sqlite"
+
+
+def _newer_schema(path: Path, version: int) -> CatalogError:
+    return CatalogError(f"catalog {path} has schema version {version}, newer than this "
+                        f"stylescope understands ({SCHEMA_VERSION}); upgrade stylescope")
+
+
+def check_schema(data_dir: str | Path) -> None:
+    """Refuse a data directory whose catalog a newer stylescope wrote, before anything opens it
+    for writing or a command loads a model (read-only: no migration, no WAL files).
+
+    Raises:
+        CatalogError: the catalog is newer than this stylescope, or is not a catalog.
+    """
+    path = Path(data_dir) / CATALOG_FILE
+    if not path.is_file():
+        return
+    try:
+        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as conn:
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    except sqlite3.DatabaseError as exc:
+        raise CatalogError(f"{path} is not a stylescope catalog: {exc}") from None
+    if version > SCHEMA_VERSION:
+        raise _newer_schema(path, version)
 
 
 def now() -> str:
@@ -96,10 +120,7 @@ class CatalogBase:
         with self._transaction() as tx:
             version = tx.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
-                raise CatalogError(
-                    f"catalog {self.path} has schema version {version}, newer than this "
-                    f"stylescope understands ({SCHEMA_VERSION}); upgrade stylescope"
-                )
+                raise _newer_schema(self.path, version)
             for target in range(version, SCHEMA_VERSION):
                 for statement in MIGRATIONS[target].split(";"):
                     if statement.strip():

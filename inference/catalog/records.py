@@ -72,6 +72,19 @@ class GarmentRow:
 
 
 @dataclasses.dataclass(frozen=True)
+class IngestEvent:
+    """One line of the ingest log: a submission's outcome."""
+
+    id: int
+    at: str  # when (UTC, ISO 8601)
+    source: str  # manifest:line, or the path given
+    path: str  # the video file ('' when the submission named none; before schema 3 too)
+    outcome: str  # ingested, skipped, duplicate, unindexed, failed
+    video_id: int | None
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True)
 class WholeVideo:
     """A video written whole in one go (see ``Catalog.write_videos``)."""
 

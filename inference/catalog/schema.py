@@ -90,6 +90,10 @@ MIGRATIONS: list[str] = [
     ALTER TABLE videos ADD COLUMN claimed_by TEXT;
     ALTER TABLE videos ADD COLUMN claimed_at TEXT;
     """,
+    # v4: the ingest log names each submission's video file, not only its manifest line.
+    """
+    ALTER TABLE ingest_events ADD COLUMN path TEXT NOT NULL DEFAULT ''
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

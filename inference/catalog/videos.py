@@ -7,7 +7,14 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from inference.catalog.base import CatalogBase, now
-from inference.catalog.records import FrameRow, GarmentRecord, GarmentRow, VideoRecord, WholeVideo
+from inference.catalog.records import (
+    FrameRow,
+    GarmentRecord,
+    GarmentRow,
+    IngestEvent,
+    VideoRecord,
+    WholeVideo,
+)
 from inference.types import Box, VideoInfo, VideoSubmission
 
 _GARMENT_SELECT = """
@@ -198,15 +205,24 @@ class VideoQueries(CatalogBase):
             )
 
     def record_event(
-        self, source: str, outcome: str, reason: str = "", video_id: int | None = None
+        self, source: str, outcome: str, reason: str = "", video_id: int | None = None, path: str = ""
     ) -> None:
-        """Append to the ingest log (every submission's outcome, good or bad)."""
+        """Append to the ingest log (every submission's outcome, good or bad, and its video file)."""
         with self._transaction() as tx:
             tx.execute(
-                "INSERT INTO ingest_events(at, source, outcome, video_id, reason) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (now(), source, outcome, video_id, reason),
+                "INSERT INTO ingest_events(at, source, outcome, video_id, reason, path) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (now(), source, outcome, video_id, reason, path),
             )
+
+    def ingest_events(self, last: int | None = None) -> list[IngestEvent]:
+        """The ingest log, oldest first (only the ``last`` entries when given)."""
+        rows = self._conn.execute(
+            "SELECT id, at, source, path, outcome, video_id, reason FROM ingest_events "
+            "ORDER BY id DESC LIMIT ?", (-1 if last is None else last,),
+        ).fetchall()
+        return [IngestEvent(id_, at, source, path, outcome, video_id, reason or "")
+                for id_, at, source, path, outcome, video_id, reason in reversed(rows)]
 
     def delete_video(self, video_id: int) -> list[int]:
         """Remove a video with its frames and garments; returns the removed garment ids."""

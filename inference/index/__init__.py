@@ -48,7 +48,7 @@ from __future__ import annotations
 
 from inference.index.config import IndexConfig
 from inference.index.export import export_embeddings
-from inference.index.faiss_index import Selection, choose_factory
+from inference.index.faiss_index import Selection, choose_factory, faiss_threads
 from inference.index.files import (
     EncoderMismatchError,
     GarmentIndexError,
@@ -94,6 +94,7 @@ __all__ = [
     "check_encoder",
     "choose_factory",
     "export_embeddings",
+    "faiss_threads",
     "index_root",
     "list_versions",
     "live_encoder_info",

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -165,3 +167,24 @@ def pad_results(scores: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndarray
         np.pad(ids, ((0, 0), (0, pad)), constant_values=-1),
     )
 
+
+@contextlib.contextmanager
+def faiss_threads(count: int) -> Iterator[None]:
+    """FAISS's OpenMP threads for the searches this thread makes inside the block (0: as is).
+
+    OpenMP keeps the thread count per calling thread, so searches running on other threads
+    (the app's, a batch job's) keep theirs. One thread answers a single query on an exact
+    index fastest on a busy machine: with one thread per core, a search waits for every
+    core to be free (8 ms instead of 0.2-0.5 ms on 1,281 garments, 2 busy cores).
+    """
+    if count <= 0:
+        yield
+        return
+    import faiss
+
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(count)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)

@@ -164,7 +164,7 @@ def ensure_live_version(data_dir: str | Path, encoder_info: dict[str, Any], conf
                 config,
                 progress=False,
             )
-            activate_version(data_dir, empty.name)
+            activate_version(data_dir, empty.name, announce=False)
 
 
 def load_embeddings(

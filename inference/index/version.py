@@ -420,7 +420,8 @@ def write_version(
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     version.path = root / name
-    logger.info(
+    logger.log(
+        logging.INFO if len(ids) else logging.DEBUG,  # the first ingest's empty start is no news
         "built index version %s: %d garments, %s, %.1fs",
         name,
         len(ids),
@@ -430,13 +431,14 @@ def write_version(
     return version
 
 
-def activate_version(data_dir: str | Path, name: str, keep: int | None = None) -> None:
-    """Make version ``name`` live (atomic switch) and prune older versions."""
+def activate_version(data_dir: str | Path, name: str, keep: int | None = None, announce: bool = True) -> None:
+    """Make version ``name`` live (atomic switch) and prune older versions; logged at INFO
+    unless not ``announce``."""
     root = index_root(data_dir)
     if not (root / name / META_FILE).is_file():
         raise NoIndexError(f"no index version named {name!r} in {root}")
     atomic_write_text(root / CURRENT_FILE, name + "\n")
-    logger.info("index version %s is live", name)
+    logger.log(logging.INFO if announce else logging.DEBUG, "index version %s is live", name)
     if keep is not None:
         prune_versions(data_dir, keep)
 

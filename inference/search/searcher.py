@@ -18,7 +18,14 @@ from core.errors import BadInputError, StylescopeError
 from inference.catalog import Catalog
 from inference.embed import CropEmbedder
 from inference.encoders import resolve_encoder
-from inference.index import GarmentIndex, IndexConfig, Selection, catch_up, check_encoder
+from inference.index import (
+    GarmentIndex,
+    IndexConfig,
+    Selection,
+    catch_up,
+    check_encoder,
+    faiss_threads,
+)
 from inference.search.metadata import CatalogMetadata
 from inference.search.queries import EmbeddedQuery, embed_query
 from inference.search.ranking import dedupe_order
@@ -37,7 +44,8 @@ class Searcher:
 
     Args:
         data_dir: the deployment directory.
-        encoder: the encoder for queries; default: the one :func:`inference.encoders.resolve_encoder` picks.
+        encoder: the encoder for queries, or its spec; default: the one
+            :func:`inference.encoders.resolve_encoder` picks. It loads after the index is found.
         config: search settings; default the packaged ones.
         index_config: index settings; default the packaged ones.
 
@@ -48,7 +56,7 @@ class Searcher:
     def __init__(
         self,
         data_dir: str | Path,
-        encoder: Encoder | None = None,
+        encoder: Encoder | str | None = None,
         config: SearchConfig | None = None,
         index_config: IndexConfig | None = None,
     ):
@@ -107,6 +115,7 @@ class Searcher:
                 naming an unknown creator or style, or an empty index.
         """
         filters = filters or SearchFilters()
+        self._check_k(self.config.k if k is None else k, len(self.index.version()))  # before any model runs
         vector, embedded = self.embed_query(image, text, filters.kinds)
         result = self.search_vector(vector, k, filters, by_creator, dedupe)
         result.query = dataclasses.replace(result.query, embedded=embedded)
@@ -125,17 +134,11 @@ class Searcher:
         filters = filters or SearchFilters()
         version = self.index.version()
         size = len(version)
-        if size == 0:
-            raise BadInputError(
-                "the index is empty: ingest some videos first (`stylescope ingest`)"
-            )
-        if k <= 0:
-            raise BadInputError(f"k must be at least 1, got {k}")
-        if k > size:
-            raise BadInputError(f"k={k} is larger than the index ({size} garments)")
+        self._check_k(k, size)
         selection = self._selection(filters, version)
         fetch = min(size, k * max(1, self.config.dedup_fetch_factor)) if dedupe else k
-        scores, ids = version.search(vector.reshape(1, -1), fetch, selection)
+        with faiss_threads(self.config.query_threads):
+            scores, ids = version.search(vector.reshape(1, -1), fetch, selection)
         found = ids[0] >= 0
         ids, scores = ids[0][found], scores[0][found]
         if dedupe and len(ids) > 1:
@@ -151,6 +154,17 @@ class Searcher:
             matched=len(selection) if filters and selection is not None else None,
             groups=group_by_creator(hits) if by_creator else None,
         )
+
+    @staticmethod
+    def _check_k(k: int, size: int) -> None:
+        if size == 0:
+            raise BadInputError(
+                "the index is empty: ingest some videos first (`stylescope ingest`)"
+            )
+        if k <= 0:
+            raise BadInputError(f"k must be at least 1, got {k}")
+        if k > size:
+            raise BadInputError(f"k={k} is larger than the index ({size} garments)")
 
     # -- filters and the join --------------------------------------------------------------------
     def _selection(self, filters: SearchFilters, version: Any) -> Selection | None:

@@ -23,6 +23,7 @@ class SearchConfig:
     dedup_fetch_factor: int = setting(3, low=1)  # hits fetched per result kept, so de-duplication can drop some
     localise: bool = True  # image queries: cut the garment out first when a person is found
     selection_cache: int = setting(32, low=0)  # compiled filters kept in memory
+    query_threads: int = setting(1, low=0)  # FAISS threads per single query (0: FAISS's default, one per core); the CLI's torch too
 
     @classmethod
     def load(cls, user_file: str | Path | None = None) -> SearchConfig:

