@@ -7,14 +7,15 @@ the first flagged day is the take-off call a live system would have made.
 - :func:`spread` (recommended): creators wearing the style for the first time in the recent
   window against the style's own past rate, with the style's videos per day growing too.
   A trend spreads to new people; fans wearing a staple more often do not make one. Only the
-  style's own days are read (all posts only when their volume moves by more than half), so
-  unrelated videos cannot flip a flag.
+  style's own days are weighed; all posts only set the scale of the prior and count when
+  their volume moves by more than half, so a few unrelated videos do not flip a flag.
 - :func:`cusum`: Poisson CUSUM (Page 1954) of the style's videos or first wearings per post
   against its past rate.
 - :func:`kleinberg`: Kleinberg's (2002) two-state burst automaton over binomial batches
   (the style's videos, or first wearings, out of all posts per day), re-run every day.
 
-``bench/bench_rising.py`` compares them on creator worlds (docs/BENCHMARKS.md).
+``bench/bench_rising.py`` compares them (and the shipped window detector of
+``inference.trends``) on creator worlds: precision, recall, days late and flag flips.
 """
 
 from __future__ import annotations
@@ -121,7 +122,11 @@ def poisson_llr(observed: np.ndarray, expected: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------
 @dataclasses.dataclass
 class SpreadConfig:
-    """New creators wearing the style in the recent window, against the style's own past."""
+    """New creators wearing the style in the recent window, against the style's own past.
+
+    Defaults chosen on planned development worlds (demo seeds 1000-1059, bench 1000-1005;
+    ``bench/bench_rising.py --plans``), never on the held-out ones.
+    """
 
     window_days: int = configs.setting(21, low=2)  # recent window (down to half of it in the data's first weeks)
     min_history_days: int = configs.setting(10, low=1)  # days of data before the window, at least
@@ -129,6 +134,7 @@ class SpreadConfig:
     min_growth: float = configs.setting(2.0, low=1)  # their number over the number the past rate expects
     min_video_growth: float = configs.setting(2.0, low=0)  # videos per day in the window over the past rate
     threshold: float = configs.setting(0.5, low=0)  # Poisson log-likelihood ratio of the window's new creators
+    # against the past rate, at least (3 at twice the expected number give 0.58)
     prior_posts: float = configs.setting(10.0, low=0, low_open=True)  # the past starts with one new creator and
     # one video among this many posts (a style never seen is not infinitely rare)
     volume_slack: float = configs.setting(1.5, low=1)  # posts per day may move by this factor unnoticed
@@ -155,6 +161,12 @@ def volume_factor(posts: np.ndarray, window: np.ndarray, slack: float) -> np.nda
 
 
 def spread_evidence(days: StyleDays, config: SpreadConfig) -> SpreadEvidence:
+    """The window's first wearings and videos against the style's past rates, for every day.
+
+    The past is every day before the window, plus a prior of one first wearing and one video
+    over ``prior_posts`` posts' worth of days; its rate per day, times the window's length
+    (and the volume factor), is what the window is expected to hold.
+    """
     n = len(days.posts)
     window = window_lengths(n, config.window_days, config.min_history_days)
     past_days = np.maximum(np.arange(n) + 1 - window, 0)
