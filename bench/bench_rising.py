@@ -16,7 +16,10 @@ risen styles flagged within 7 days of their true take-off, mean days late).
 
 Stability: ``--trials`` times, 1-10 unrelated videos (no style, or another style) are
 added on random days of the season, and the flags of styles with at least 20 videos are
-compared with the undisturbed run (ever flagged, first flagged day, rising on the last day).
+compared with the undisturbed run (``flips``: ever flagged or rising on the last day
+changed; ``moved``: the first flagged day moved). ``+4next``: styles whose "rising now" on
+the day after the last changes when 4 unrelated videos are posted that day (sums over worlds
+in the mean rows).
 
     .venv/bin/python bench/bench_rising.py --world [NAME=]DIR ... [--held-out [NAME=]DIR ...]
         [--plans demo:1000-1099 ...] [--trials 30] [--json OUT]
@@ -146,7 +149,7 @@ def planned_world(preset: str, seed: int) -> World:
 # detectors under comparison
 # --------------------------------------------------------------------------------------
 Judgement = dict[int, tuple[int | None, bool]]  # style -> (first day flagged, rising on the last day)
-Judge = Callable[[list[tuple[str, int]], list[tuple[int, str, int]]], Judgement]
+Judge = Callable[[list[tuple[str, int]], list[tuple[int, str, int]], int], Judgement]  # posts, sightings, days
 
 
 def post_counts(posts: list[tuple[str, int]], n_days: int) -> np.ndarray:
@@ -159,8 +162,7 @@ def post_counts(posts: list[tuple[str, int]], n_days: int) -> np.ndarray:
 def array_judge(detect: Callable[[rd.StyleDays, Any], rd.Verdict], config: Any) -> Judge:
     """A judge from a detector on per-day arrays."""
 
-    def judge(posts: list[tuple[str, int]], sightings: list[tuple[int, str, int]]) -> Judgement:
-        n_days = max(day for _, day in posts) + 1
+    def judge(posts: list[tuple[str, int]], sightings: list[tuple[int, str, int]], n_days: int) -> Judgement:
         verdicts = {style: detect(days, config)
                     for style, days in rd.style_days(sightings, post_counts(posts, n_days)).items()}
         return {style: (v.first_flag, bool(v.flags[-1])) for style, v in verdicts.items()}
@@ -172,7 +174,7 @@ def current_judge(config: trends_mod.RisingConfig) -> Judge:
     """The shipped detector (``inference.trends.rising_styles``) on the same sightings."""
     day0 = dt.date(2026, 1, 1)
 
-    def judge(posts: list[tuple[str, int]], sightings: list[tuple[int, str, int]]) -> Judgement:
+    def judge(posts: list[tuple[str, int]], sightings: list[tuple[int, str, int]], n_days: int) -> Judgement:
         on = [day0 + dt.timedelta(days=day) for _, day in posts]
         data = trends_mod.TrendData(
             [trends_mod.Sighting(style, i, creator, 0, day0 + dt.timedelta(days=day), 1, 1, 1, 0.0, i, 0.0, "")
@@ -181,7 +183,7 @@ def current_judge(config: trends_mod.RisingConfig) -> Judge:
             {},
         )
         return {t.style_id: (None if t.takeoff is None else (t.takeoff - day0).days, t.state == "rising")
-                for t in trends_mod.rising_styles(data, config)}
+                for t in trends_mod.rising_styles(data, config, as_of=day0 + dt.timedelta(days=n_days - 1))}
 
     return judge
 
@@ -227,13 +229,21 @@ def stability(world: World, grouping: Grouping, judge: Judge, base: Judgement, t
                 style = styles[int(rng.integers(len(styles)))]
                 sightings.append((style, creator, day))
                 touched.add(style)
-        after = judge(posts, sightings)
+        after = judge(posts, sightings, world.n_days)
         for style in big - touched:
             checked += 1
             (first0, last0), (first1, last1) = base.get(style, (None, False)), after.get(style, (None, False))
             flips += (first0 is None) != (first1 is None) or last0 != last1
             moved += first0 != first1
     return Stability(trials, checked, flips, moved)
+
+
+def next_day_flips(world: World, grouping: Grouping, judge: Judge, videos: int = 4) -> int:
+    """Styles whose "rising now" on the day after the last changes when ``videos`` unrelated
+    videos are posted that day (the issue's "4 unrelated videos turned the report into 0 rising")."""
+    quiet = judge(world.posts, grouping.sightings, world.n_days + 1)
+    after = judge(world.posts + [("unrelated", world.n_days)] * videos, grouping.sightings, world.n_days + 1)
+    return sum(quiet.get(style, (None, False))[1] != after.get(style, (None, False))[1] for style in quiet)
 
 
 def detectors() -> dict[str, Judge]:
@@ -300,20 +310,22 @@ class Row:
     truly_rising: int
     flip_rate: float | None  # share of (big style, trial) checks whose flag flipped
     moved_rate: float | None  # share whose first flagged day moved
+    next_day_flips: int  # styles whose "rising now" changed with 4 unrelated videos the day after the last
 
 
 def evaluate(world: World, judges: dict[str, Judge], trials: int) -> list[Row]:
     rows = []
     for grouping_name, grouping in world.groupings.items():
         for name, judge in judges.items():
-            base = judge(world.posts, grouping.sightings)
+            base = judge(world.posts, grouping.sightings, world.n_days)
             score = accuracy(world, grouping, base)
             stable = stability(world, grouping, judge, base, trials) if trials else None
             checked = stable.styles_checked if stable else 0
             rows.append(Row(world.name, grouping_name, name, score.precision, score.recall, score.within_7_days,
                             score.mean_days_late, score.flagged, score.truly_rising,
                             stable.flips / checked if stable and checked else None,
-                            stable.moved / checked if stable and checked else None))
+                            stable.moved / checked if stable and checked else None,
+                            next_day_flips(world, grouping, judge)))
     return rows
 
 
@@ -323,11 +335,12 @@ def _cell(value: float | None, digits: int = 2) -> str:
 
 def table(rows: list[Row]) -> str:
     lines = [f"{'world':<22} {'styles':<9} {'detector':<14} {'P':>5} {'R':>5} {'<=7d':>5} {'late':>5} "
-             f"{'flag/true':>9} {'flips':>6} {'moved':>6}"]
+             f"{'flag/true':>9} {'flips':>6} {'moved':>6} {'+4next':>6}"]
     for r in rows:
         lines.append(f"{r.world:<22} {r.grouping:<9} {r.detector:<14} {_cell(r.precision):>5} {_cell(r.recall):>5} "
                      f"{_cell(r.within_7_days):>5} {_cell(r.mean_days_late, 1):>5} "
-                     f"{f'{r.flagged}/{r.truly_rising}':>9} {_cell(r.flip_rate, 3):>6} {_cell(r.moved_rate, 3):>6}")
+                     f"{f'{r.flagged}/{r.truly_rising}':>9} {_cell(r.flip_rate, 3):>6} {_cell(r.moved_rate, 3):>6} "
+                     f"{r.next_day_flips:>6}")
     return "\n".join(lines)
 
 
@@ -347,11 +360,14 @@ def summary(rows: list[Row], label: str) -> list[Row]:
         late, flips, moved = (_known([getattr(r, f) for r in group]) for f in ("mean_days_late", "flip_rate",
                                                                                  "moved_rate"))
         flagged, true = sum(r.flagged for r in group), sum(r.truly_rising for r in group)
+        next_day = sum(r.next_day_flips for r in group)
         out.append(Row(f"{label} mean", grouping, detector, statistics.fmean(precision), statistics.fmean(recall),
                        statistics.fmean(within), statistics.fmean(late) if late else None, flagged, true,
-                       statistics.fmean(flips) if flips else None, statistics.fmean(moved) if moved else None))
+                       statistics.fmean(flips) if flips else None, statistics.fmean(moved) if moved else None,
+                       next_day))
         out.append(Row(f"{label} worst", grouping, detector, min(precision), min(recall), min(within),
-                       max(late, default=None), flagged, true, max(flips, default=None), max(moved, default=None)))
+                       max(late, default=None), flagged, true, max(flips, default=None), max(moved, default=None),
+                       max(r.next_day_flips for r in group)))
     return out
 
 

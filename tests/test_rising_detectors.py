@@ -118,6 +118,17 @@ def test_unrelated_videos_do_not_flip_a_big_style(seed):
             assert _judgement(after[style]) == _judgement(before[style]), (style, added)
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_four_unrelated_videos_on_a_new_day_leave_rising_styles_rising(seed):
+    """The issue's case: 4 unrelated videos posted after the last day turned "1 rising" into
+    "0 rising". Judged on that day, the styles read the same with or without them."""
+    sightings, posts = _world(seed, takeoff=40)
+    quiet, busy = np.append(posts, 0.0), np.append(posts, 4.0)
+    assert _verdicts(sightings, quiet)[0].state() == "rising"
+    for style, verdict in _verdicts(sightings, busy).items():
+        assert verdict.state() == _verdicts(sightings, quiet)[style].state(), style
+
+
 def test_a_surge_of_posts_counts_against_a_rise():
     """Posting volume that doubles is not ignored: the same wearers against twice the posts."""
     sightings, posts = _world(0, takeoff=30)
