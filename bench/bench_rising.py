@@ -378,10 +378,14 @@ def _world(spec: str) -> World:
 
 
 def _plans(spec: str) -> list[World]:
-    """``demo:1000-1019`` -> planned worlds of the demo preset, seeds 1000..1019."""
+    """``demo:1000-1019`` (a range) or ``bench:101,202`` (a list) -> planned worlds of a preset."""
     preset, _, seeds = spec.partition(":")
-    low, _, high = seeds.partition("-")
-    return [planned_world(preset, seed) for seed in range(int(low), int(high or low) + 1)]
+    if "-" in seeds:
+        low, _, high = seeds.partition("-")
+        numbers = list(range(int(low), int(high) + 1))
+    else:
+        numbers = [int(seed) for seed in seeds.split(",")]
+    return [planned_world(preset, seed) for seed in numbers]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -391,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--held-out", action="append", default=[],
                         help="held-out data directory, as DIR or NAME=DIR (repeatable)")
     parser.add_argument("--plans", action="append", default=[],
-                        help="planned development worlds, e.g. demo:1000-1019 (oracle styles only)")
+                        help="planned worlds, e.g. demo:1000-1019 or bench:101,202 (oracle styles only)")
     parser.add_argument("--detector", action="append", default=[], help="only these detectors")
     parser.add_argument("--trials", type=int, default=30, help="stability trials per world and grouping (0: skip)")
     parser.add_argument("--json", help="write every row and the evidence here")
