@@ -311,6 +311,7 @@ class Row:
     flip_rate: float | None  # share of (big style, trial) checks whose flag flipped
     moved_rate: float | None  # share whose first flagged day moved
     next_day_flips: int  # styles whose "rising now" changed with 4 unrelated videos the day after the last
+    checks: int = 0  # (style with >= 20 videos, trial) pairs behind flip_rate and moved_rate
 
 
 def evaluate(world: World, judges: dict[str, Judge], trials: int) -> list[Row]:
@@ -325,7 +326,7 @@ def evaluate(world: World, judges: dict[str, Judge], trials: int) -> list[Row]:
                             score.mean_days_late, score.flagged, score.truly_rising,
                             stable.flips / checked if stable and checked else None,
                             stable.moved / checked if stable and checked else None,
-                            next_day_flips(world, grouping, judge)))
+                            next_day_flips(world, grouping, judge), checked))
     return rows
 
 
@@ -335,12 +336,12 @@ def _cell(value: float | None, digits: int = 2) -> str:
 
 def table(rows: list[Row]) -> str:
     lines = [f"{'world':<22} {'styles':<9} {'detector':<14} {'P':>5} {'R':>5} {'<=7d':>5} {'late':>5} "
-             f"{'flag/true':>9} {'flips':>6} {'moved':>6} {'+4next':>6}"]
+             f"{'flag/true':>9} {'flips':>6} {'moved':>6} {'checks':>6} {'+4next':>6}"]
     for r in rows:
         lines.append(f"{r.world:<22} {r.grouping:<9} {r.detector:<14} {_cell(r.precision):>5} {_cell(r.recall):>5} "
                      f"{_cell(r.within_7_days):>5} {_cell(r.mean_days_late, 1):>5} "
                      f"{f'{r.flagged}/{r.truly_rising}':>9} {_cell(r.flip_rate, 3):>6} {_cell(r.moved_rate, 3):>6} "
-                     f"{r.next_day_flips:>6}")
+                     f"{r.checks:>6} {r.next_day_flips:>6}")
     return "\n".join(lines)
 
 
@@ -360,14 +361,14 @@ def summary(rows: list[Row], label: str) -> list[Row]:
         late, flips, moved = (_known([getattr(r, f) for r in group]) for f in ("mean_days_late", "flip_rate",
                                                                                  "moved_rate"))
         flagged, true = sum(r.flagged for r in group), sum(r.truly_rising for r in group)
-        next_day = sum(r.next_day_flips for r in group)
+        next_day, checks = sum(r.next_day_flips for r in group), sum(r.checks for r in group)
         out.append(Row(f"{label} mean", grouping, detector, statistics.fmean(precision), statistics.fmean(recall),
                        statistics.fmean(within), statistics.fmean(late) if late else None, flagged, true,
                        statistics.fmean(flips) if flips else None, statistics.fmean(moved) if moved else None,
-                       next_day))
+                       next_day, checks))
         out.append(Row(f"{label} worst", grouping, detector, min(precision), min(recall), min(within),
                        max(late, default=None), flagged, true, max(flips, default=None), max(moved, default=None),
-                       max(r.next_day_flips for r in group)))
+                       max(r.next_day_flips for r in group), checks))
     return out
 
 
