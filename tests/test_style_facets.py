@@ -14,13 +14,13 @@ from inference.facets import load_facet_vocabulary
 from inference.trends import ClusterConfig, ForecastConfig, TrendsConfig, load_styles, recluster, trends_report
 from tests.trends_helpers import WorldBuilder
 
-DIM = 64
+DIM = 512
 
 
 class HashEncoder:
     """A text tower giving each text its own random unit vector."""
 
-    name = "hash:64"
+    name = "hash:512"
 
     def encode_text(self, texts):
         return np.stack([self.vector(t) for t in texts]).astype(np.float32)
@@ -36,17 +36,17 @@ PHRASE = load_facet_vocabulary().phrase_text
 
 
 def _named_world(catalog: Catalog) -> tuple[np.ndarray, np.ndarray]:
-    """Two outfits. A: a striped oversized top half tank top, half t-shirt (its type has too
-    little agreement) over straight jeans; B: a floral fitted blouse over a plaid skirt... of
-    trousers. No crops on disk, so no colour is measured."""
-    world = WorldBuilder(catalog, dim=DIM, noise=0.02)
-    world.centres["a-tank"] = ENCODER.vector(PHRASE(("tank top", "striped", "oversized")))
-    world.centres["a-tee"] = ENCODER.vector(PHRASE(("t-shirt", "striped", "oversized")))
+    """Two outfits. A: a striped oversized top halfway between a tank top and a t-shirt (its
+    type has too little agreement) over straight jeans; B: a floral fitted blouse over plaid
+    wide-leg trousers. No crops on disk, so no colour is measured."""
+    world = WorldBuilder(catalog, dim=DIM, noise=0.01)
+    between = ENCODER.vector(PHRASE(("tank top", "striped", "oversized"))) + ENCODER.vector(PHRASE(("t-shirt", "striped", "oversized")))
+    world.centres["a-top"] = between / np.linalg.norm(between)
     world.centres["a-jeans"] = ENCODER.vector(PHRASE(("jeans", "solid", "straight")))
     world.centres["b-blouse"] = ENCODER.vector(PHRASE(("blouse", "floral", "fitted")))
     world.centres["b-trousers"] = ENCODER.vector(PHRASE(("trousers", "plaid", "wide-leg")))
     for day in range(12):
-        world.post(f"a{day}", day, {"top": "a-tank" if day % 2 else "a-tee", "bottom": "a-jeans"})
+        world.post(f"a{day}", day, {"top": "a-top", "bottom": "a-jeans"})
         world.post(f"b{day}", day, {"top": "b-blouse", "bottom": "b-trousers"})
     return world.arrays()
 
