@@ -11,7 +11,14 @@ import numpy as np
 from app import views
 from inference.catalog import Catalog
 from inference.facets import load_facet_vocabulary
-from inference.trends import ClusterConfig, ForecastConfig, TrendsConfig, load_styles, recluster, trends_report
+from inference.trends import (
+    ClusterConfig,
+    ForecastConfig,
+    TrendsConfig,
+    load_styles,
+    recluster,
+    trends_report,
+)
 from tests.trends_helpers import WorldBuilder
 
 DIM = 512
