@@ -342,12 +342,11 @@ def _crop_truth(box: Box, garments: list[tuple[str, Box | None, float]]) -> str:
 
 
 def world(data_dir: Path, config: GarmentCheckConfig, cache: Path | None) -> dict[str, Any]:
-    from world.scorer import catalog_styles
 
     truth = world_truth(data_dir)
     catalog = Catalog(data_dir)
     records = [r for r in catalog.garment_evidence() if r.garment_id in truth]
-    styles = catalog_styles(catalog)
+    styles = catalog.garment_style_ids()
     catalog.close()
     signals, seconds, cpu_seconds = _world_signals(data_dir, records, config, cache)
     verdicts = {r.garment_id: judge(s, config) for r, s in zip(records, signals, strict=True)}

@@ -198,9 +198,9 @@ def bench_world(data_dir: Path, world_dir: Path, encoder: Any, palette: Palette,
     references = {kind: np.mean([vector_of[i] for i, k in kinds.items() if k == kind and i in vector_of], axis=0)
                   for kind in ("top", "bottom", "full")}
     members: dict[int, list[int]] = defaultdict(list)
-    for garment, style in sorted(scorer.catalog_styles(catalog).items()):
+    for garment, style in sorted(catalog.garment_style_ids().items()):
         members[style].append(garment)
-    old_names = dict(catalog.conn.execute("SELECT id, name FROM styles").fetchall())
+    old_names = {style.id: style.name for style in catalog.style_names()}
     prompts = embed_facet_prompts(load_facet_vocabulary(), encoder)
     words = load_vocabulary().words
     colours = WorldColours(palette)
