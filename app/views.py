@@ -195,9 +195,29 @@ def _adoption_line(a: Adoption, allowed: Sequence[str], source: str | None) -> s
             f"video {a.video_id} at {link}, {a.frames} frames, distance {a.distance:.3f}")
 
 
+def facet_lines(facets: dict[str, Any] | None) -> list[str]:
+    """One line per garment slot of a facet-named style: each facet with the share of garments
+    agreeing ("colour: butter yellow (82% agree)"), and the facets left out for too little agreement."""
+    if not facets:
+        return []
+    lines = []
+    for slot, named in facets.get("slots", {}).items():
+        said = [f"{facet}: {html.escape(str(f['value']))} ({f['evidence']:.0%} agree)"
+                for facet, f in named.get("facets", {}).items() if not f.get("absent")]
+        absent = [facet for facet, f in named.get("facets", {}).items() if f.get("absent")]
+        line = f"**{slot.capitalize()}** ({named.get('garments', 0)} garments): {'; '.join(said) or 'no facet agreed on'}"
+        if absent:
+            line += f". Not named, too little agreement: {', '.join(absent)}"
+        lines.append(f"- {line}")
+    aesthetic = facets.get("aesthetic")
+    if aesthetic:
+        lines.append(f"- **Look**: {html.escape(str(aesthetic['value']))} ({aesthetic['evidence']:.0%} agree)")
+    return lines
+
+
 def style_markdown(detail: StyleAdopters, sources: dict[int, str], allowed: Sequence[str]) -> str:
     """A style's originator, runners-up and adopters with the evidence."""
-    lines = [f"### Style {detail.id}: {html.escape(detail.name)}"]
+    lines = [f"### Style {detail.id}: {html.escape(detail.name)}", *facet_lines(detail.facets)]
     origin = detail.origin
     if not origin:
         return "\n".join([*lines, "No confident sightings yet."])

@@ -474,7 +474,7 @@ def test_styles_are_named_from_the_vocabulary(data_dir, tmp_path):
         a, b = world.centre("red-skirt"), world.centre("blue-hoodie")
         encoder = WordEncoder({"red": a, "skirt": a + 0.1 * b, "blue": b, "hoodie": b + 0.1 * a}, world.dim)
         config = _config()
-        config.naming = NamingConfig(vocabulary=str(vocab), top_words=3)
+        config.naming = NamingConfig(vocabulary=str(vocab), top_words=3, facets=False)  # vocabulary names, not facet names
         ids, vectors = world.arrays()
         recluster(catalog, ids, vectors, config, encoder=encoder)
         names = {s.name for s in load_styles(catalog)}

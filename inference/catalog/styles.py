@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -30,6 +31,8 @@ class StyleRecord:
     kind: str | None  # garment kind, "outfit", or None when kinds were pooled
     centroid: np.ndarray | None  # unit-length float32 (D,)
     size: int  # garments in the style
+    # facet naming's evidence (inference.facets.StyleName.to_dict); None: named from words only
+    facets: dict[str, Any] | None = dataclasses.field(default=None, kw_only=True)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -83,8 +86,17 @@ class StyleGarment:
     distance: float
 
 
-def _words(raw: str) -> list[StyleWord]:
-    return [StyleWord(**word) for word in json.loads(raw)]
+def _words(raw: str) -> tuple[list[StyleWord], dict[str, Any] | None]:
+    """The words column: a list of words, or ``{"words": [...], "facets": {...}}`` for facet names."""
+    stored = json.loads(raw)
+    if isinstance(stored, dict):
+        return [StyleWord(**word) for word in stored.get("words", [])], stored.get("facets")
+    return [StyleWord(**word) for word in stored], None
+
+
+def _words_json(style: StyleRecord) -> str:
+    words = [dataclasses.asdict(w) for w in style.words]
+    return json.dumps(words if style.facets is None else {"words": words, "facets": style.facets})
 
 
 def _centroid(raw: bytes | None) -> np.ndarray | None:
@@ -98,11 +110,12 @@ class StyleQueries(CatalogBase):
     def styles(self) -> list[StyleRecord]:
         """Every style, by id."""
         rows = self._conn.execute("SELECT id, name, words, kind, centroid, size FROM styles ORDER BY id")
-        return [
-            StyleRecord(row["id"], row["name"], _words(row["words"]), row["kind"], _centroid(row["centroid"]),
-                        row["size"])
-            for row in rows
-        ]
+        styles = []
+        for row in rows:
+            words, facets = _words(row["words"])
+            styles.append(StyleRecord(row["id"], row["name"], words, row["kind"], _centroid(row["centroid"]),
+                                      row["size"], facets=facets))
+        return styles
 
     def has_garments(self) -> bool:
         """Whether any garment has been ingested."""
@@ -168,6 +181,17 @@ class StyleQueries(CatalogBase):
         )
         return [StyleGarment(row["garment_id"], row["crop_path"], row["distance"]) for row in rows]
 
+    def garment_crops(self, garment_ids: Sequence[int]) -> dict[int, str]:
+        """Garment id -> its crop's path (relative to the data directory), for the given garments."""
+        paths: dict[int, str] = {}
+        ids = [int(i) for i in garment_ids]
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            rows = self._conn.execute(
+                f"SELECT id, crop_path FROM garments WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+            paths.update({row["id"]: row["crop_path"] for row in rows})
+        return paths
+
     # -- writes --------------------------------------------------------------------------
     def replace_styles(
         self,
@@ -193,7 +217,7 @@ class StyleQueries(CatalogBase):
                 tx.execute("DELETE FROM styles WHERE id = ?", (style_id,))
             for s in styles:
                 centroid = s.centroid.astype(np.float32).tobytes() if s.centroid is not None else None
-                words = json.dumps([dataclasses.asdict(w) for w in s.words])
+                words = _words_json(s)
                 values = (s.name, words, s.kind, centroid, s.size, stamp)
                 if s.id in old_ids:
                     tx.execute(

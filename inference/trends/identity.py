@@ -21,6 +21,7 @@ import numpy as np
 from core.errors import BadInputError
 from inference.catalog import Catalog, StyleAssignment, StyleRecord
 from inference.trends.clustering import NOISE, Cluster, cluster_garments, outfit_vectors
+from inference.trends.facet_names import facet_evidence, facet_style_names, unique_names
 from inference.trends.kmeans import nearest_centroid, normalise
 from inference.trends.naming import TextEncoder, Vocabulary, name_clusters, naming_encoder
 from inference.trends.settings import TrendsConfig
@@ -83,7 +84,8 @@ def read_state(catalog: Catalog) -> dict[str, Any]:
 def load_styles(catalog: Catalog) -> list[Style]:
     """Every style in the catalog, by id, with the radius its last full run gave it."""
     radii = {int(k): float(v) for k, v in read_state(catalog).get("radii", {}).items()}
-    return [Style(r.id, r.name, r.words, r.kind, r.centroid, r.size, radii.get(r.id, 0.0)) for r in catalog.styles()]
+    return [Style(r.id, r.name, r.words, r.kind, r.centroid, r.size, radii.get(r.id, 0.0), facets=r.facets)
+            for r in catalog.styles()]
 
 
 def garment_kinds(catalog: Catalog, ids: np.ndarray,
@@ -156,10 +158,19 @@ def recluster(
     next_id = max([int(state.get("next_style_id", 1))] + [s.id + 1 for s in previous])
     style_ids = match_styles(previous, clustering.clusters, config.cluster.match_similarity, next_id)
     names = name_clusters(clustering, vectors, config.naming, encoder, vocabulary, style_ids)
-    styles = [
-        Style(sid, name, words, c.kind, c.centroid, c.size, c.radius)
-        for sid, c, (name, words) in zip(style_ids, clustering.clusters, names, strict=True)
-    ]
+    facet_names = facet_style_names(catalog, clustering, ids, vectors, kinds, frames, encoder, config.naming)
+    if facet_names is None:
+        styles = [
+            Style(sid, name, words, c.kind, c.centroid, c.size, c.radius)
+            for sid, c, (name, words) in zip(style_ids, clustering.clusters, names, strict=True)
+        ]
+    else:
+        texts = unique_names([n.text for n in facet_names])
+        styles = [
+            Style(sid, text, words, c.kind, c.centroid, c.size, c.radius, facets=facet_evidence(facet))
+            for sid, c, (_, words), text, facet in zip(style_ids, clustering.clusters, names, texts, facet_names,
+                                                        strict=True)
+        ]
     labels = clustering.labels
     garment_style = np.where(labels >= 0, np.asarray([*style_ids, NOISE], np.int64)[labels], NOISE)
     new_state = {

@@ -103,6 +103,9 @@ class StyleReport:
     series: SeriesCounts
     forecast: ShareForecast | None  # next weeks' share (None: see ``forecast_note``)
     forecast_note: str | None = None  # why there is no forecast
+    # slot -> facet -> value and evidence (share of garments agreeing, margin), or {"absent": true}
+    # for a facet left out of the name; None: the style was named from vocabulary words
+    facets: dict[str, Any] | None = None
 
 
 TOO_LITTLE_HISTORY = "too little history to forecast"
@@ -237,6 +240,7 @@ def _style_report(catalog: Catalog, style: Style, trend: StyleTrend,
         garments=style.size,
         creators=len(creators_per_style.get(style.id, ())),
         words=style.words,
+        facets=style.facets,
         medoids=medoids(catalog, style.id),
         state=trend.state,
         has_risen=trend.has_risen,
@@ -339,6 +343,7 @@ class StyleAdopters:
     name: str
     origin: Origin | None  # None: no sighting yet
     adopters: list[Adopter]
+    facets: dict[str, Any] | None = None  # the style's facet evidence (see StyleReport.facets)
 
 
 @dataclasses.dataclass
@@ -401,6 +406,7 @@ def creators_report(
     names = {sid: s.name for sid, s in data.styles.items()}
     if style_id is not None:
         report.style = _style_adopters(style_id, names[style_id], origins.get(style_id), adoptions.get(style_id, []))
+        report.style.facets = data.styles[style_id].facets
         return report
     report.originators = [NamedOrigin(o, names.get(sid, "")) for sid, o in sorted(origins.items())]
     report.influence = influence(adoptions, creators_config)[: top or None]

@@ -80,6 +80,9 @@ class NamingConfig:
     vocabulary: str | None = None  # YAML vocabulary file; None: packaged fashion_vocabulary.yaml
     top_words: int = 6  # words with scores kept per style
     center: bool = True  # subtract each word's similarity to the mean garment (drops generic words)
+    facets: bool = True  # name styles slot by slot from facets with evidence (needs a text tower)
+    facet_vocabulary: str | None = None  # facet YAML file; None: packaged facets.yaml
+    facet_garments: int = setting(60, low=1)  # garments per kind per style read for facet naming
 
 
 @dataclasses.dataclass

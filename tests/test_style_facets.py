@@ -1,0 +1,112 @@
+"""Styles named from facets with evidence at recluster (inference/trends/facet_names.py),
+stored with the style, carried by the trends report's JSON and shown in the app."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+
+from app import views
+from inference.catalog import Catalog
+from inference.facets import load_facet_vocabulary
+from inference.trends import (
+    ClusterConfig,
+    ForecastConfig,
+    TrendsConfig,
+    load_styles,
+    recluster,
+    trends_report,
+)
+from tests.trends_helpers import WorldBuilder
+
+DIM = 512
+
+
+class HashEncoder:
+    """A text tower giving each text its own random unit vector."""
+
+    name = "hash:512"
+
+    def encode_text(self, texts):
+        return np.stack([self.vector(t) for t in texts]).astype(np.float32)
+
+    def vector(self, text: str) -> np.ndarray:
+        seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little")
+        v = np.random.default_rng(seed).normal(size=DIM)
+        return v / np.linalg.norm(v)
+
+
+ENCODER = HashEncoder()
+PHRASE = load_facet_vocabulary().phrase_text
+
+
+def _named_world(catalog: Catalog) -> tuple[np.ndarray, np.ndarray]:
+    """Two outfits. A: a striped oversized top halfway between a tank top and a t-shirt (its
+    type has too little agreement) over straight jeans; B: a floral fitted blouse over plaid
+    wide-leg trousers. No crops on disk, so no colour is measured."""
+    world = WorldBuilder(catalog, dim=DIM, noise=0.01)
+    between = ENCODER.vector(PHRASE(("tank top", "striped", "oversized"))) + ENCODER.vector(PHRASE(("t-shirt", "striped", "oversized")))
+    world.centres["a-top"] = between / np.linalg.norm(between)
+    world.centres["a-jeans"] = ENCODER.vector(PHRASE(("jeans", "solid", "straight")))
+    world.centres["b-blouse"] = ENCODER.vector(PHRASE(("blouse", "floral", "fitted")))
+    world.centres["b-trousers"] = ENCODER.vector(PHRASE(("trousers", "plaid", "wide-leg")))
+    for day in range(12):
+        world.post(f"a{day}", day, {"top": "a-top", "bottom": "a-jeans"})
+        world.post(f"b{day}", day, {"top": "b-blouse", "bottom": "b-trousers"})
+    return world.arrays()
+
+
+def _config() -> TrendsConfig:
+    return TrendsConfig(cluster=ClusterConfig(method="kmeans", group_by="outfit", k_min=2, k_max=4,
+                                              kmeans_restarts=2, noise_mads=0.0))
+
+
+def test_a_style_gets_a_two_slot_name_from_each_slots_own_vocabulary(data_dir):
+    with Catalog(data_dir) as catalog:
+        ids, vectors = _named_world(catalog)
+        recluster(catalog, ids, vectors, _config(), encoder=ENCODER)
+        styles = {s.name: s for s in load_styles(catalog)}
+    assert "floral fitted blouse + plaid wide-leg trousers" in styles
+    blouse = styles["floral fitted blouse + plaid wide-leg trousers"]
+    assert blouse.facets is not None and set(blouse.facets["slots"]) == {"top", "bottom"}
+    assert blouse.facets["slots"]["top"]["facets"]["type"]["value"] == "blouse"
+    assert blouse.facets["slots"]["bottom"]["facets"]["type"]["value"] == "trousers"
+    assert blouse.words  # the vocabulary words are kept beside the facets
+
+
+def test_a_facet_below_its_threshold_is_left_out_and_marked_absent(data_dir):
+    with Catalog(data_dir) as catalog:
+        ids, vectors = _named_world(catalog)
+        recluster(catalog, ids, vectors, _config(), encoder=ENCODER)
+        style = next(s for s in load_styles(catalog) if "jeans" in s.name)
+    assert style.name == "striped oversized top + straight jeans"  # tank top or t-shirt: no type agreed on
+    top = style.facets["slots"]["top"]["facets"]
+    assert top["type"] == {"absent": True} and top["colour"] == {"absent": True}  # no crops: no colour
+    assert top["pattern"]["value"] == "striped" and top["pattern"]["evidence"] >= 0.6
+
+
+def test_trends_json_and_the_style_detail_carry_the_facets(data_dir):
+    with Catalog(data_dir) as catalog:
+        ids, vectors = _named_world(catalog)
+        recluster(catalog, ids, vectors, _config(), encoder=ENCODER)
+        report = trends_report(catalog, _config(), ForecastConfig())
+    payload = json.loads(json.dumps(report.to_dict(), default=str))
+    facets = {s["name"]: s["facets"] for s in payload["styles"]}
+    top = facets["floral fitted blouse + plaid wide-leg trousers"]["slots"]["top"]["facets"]
+    assert top["pattern"]["value"] == "floral" and top["pattern"]["evidence"] == 1.0
+    assert top["colour"] == {"absent": True}
+    lines = views.facet_lines(facets["striped oversized top + straight jeans"])
+    assert any(line.startswith("- **Top**") and "pattern: striped (" in line and "agree)" in line
+               and "Not named, too little agreement: colour, type" in line for line in lines)
+
+
+def test_without_facets_styles_keep_their_vocabulary_names(data_dir):
+    config = _config()
+    config.naming.facets = False
+    with Catalog(data_dir) as catalog:
+        ids, vectors = _named_world(catalog)
+        recluster(catalog, ids, vectors, config, encoder=ENCODER)
+        styles = load_styles(catalog)
+    assert all(s.facets is None for s in styles) and all(" + " not in s.name for s in styles)
