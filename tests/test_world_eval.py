@@ -298,8 +298,11 @@ def test_eval_world_cli_bad_input(tmp_path, capsys):
     _write_key(tmp_path / "world")
     assert main(["eval", "world", "--answers", str(tmp_path / "missing"), "--data-dir", str(tmp_path)]) == 2
     assert "no creator world" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
     assert main(["eval", "world", "--answers", str(tmp_path / "world"), "--data-dir", str(tmp_path / "empty")]) == 2
     assert "no catalog" in capsys.readouterr().err
+    assert main(["eval", "world", "--answers", str(tmp_path / "world"), "--data-dir", str(tmp_path / "typo")]) == 2
+    assert "does not exist" in capsys.readouterr().err and not (tmp_path / "typo").exists()
     assert main(["eval"]) == 2
 
 
