@@ -59,9 +59,10 @@ def _moment_cell(source_path: str, t_s: float, allowed: Sequence[str]) -> str:
 
 # -- search -----------------------------------------------------------------------------------------
 def hit_caption(hit: SearchHit) -> str:
-    """One result's caption: creator, date, style, moment."""
+    """One result's caption: creator, date, style, moment, then how close a match it is."""
     style = hit.style or "no style yet"
-    return f"@{hit.creator} · {hit.posted_at} · {style} · {moment(hit.t_s)}"
+    caption = f"@{hit.creator} · {hit.posted_at} · {style} · {moment(hit.t_s)}"
+    return f"{caption} · {hit.strength} match" if hit.strength else caption
 
 
 def gallery_items(hits: Sequence[SearchHit]) -> list[tuple[str, str]]:
@@ -78,11 +79,12 @@ def results_html(hits: Sequence[SearchHit], allowed: Sequence[str]) -> str:
         f"<td>{n}</td><td>@{html.escape(h.creator)}</td><td>{h.followers:,} ({h.tier})</td>"
         f"<td>{html.escape(h.posted_at or '')}</td><td>{html.escape(h.style or '-')}</td>"
         f"<td>{h.kind}</td><td>{_moment_cell(h.source_path, h.t_s, allowed)}</td>"
-        f"<td>{h.score:.3f}</td></tr>"
+        f"<td>{h.score:.3f}</td><td>{h.strength or '-'}</td>"
+        f"<td>{html.escape(', '.join(h.shared_words)) or '-'}</td></tr>"
         for n, h in enumerate(hits, start=1)
     )
-    head = "".join(f"<th>{c}</th>" for c in
-                   ("#", "creator", "followers", "posted", "style", "garment", "moment", "score"))
+    head = "".join(f"<th>{c}</th>" for c in ("#", "creator", "followers", "posted", "style", "garment",
+                                            "moment", "score", "match", "shared words"))
     return f'<table class="results"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
 
 
@@ -90,15 +92,16 @@ def groups_markdown(groups: Sequence[CreatorGroup] | None) -> str:
     """The "who wears this?" grouping: creators by their best match."""
     if not groups:
         return ""
-    lines = ["### Who wears this?", "", "| creator | followers | tier | best score | matches |",
-             "|---|---|---|---|---|"]
-    lines += [f"| @{g.creator} | {g.followers:,} | {g.tier} | {g.best_score:.3f} | {len(g.hits)} |"
-              for g in groups]
+    lines = ["### Who wears this?", "", "| creator | followers | tier | best score | match | matches |",
+             "|---|---|---|---|---|---|"]
+    lines += [f"| @{g.creator} | {g.followers:,} | {g.tier} | {g.best_score:.3f} | {g.hits[0].strength or '-'} "
+              f"| {len(g.hits)} |" for g in groups]
     return "\n".join(lines)
 
 
 def search_status(result: SearchResult, seconds: float) -> str:
-    """One line about the search that ran."""
+    """One line about the search that ran; before it the "no close match" notice, after it
+    what the match strengths mean (when the encoder has cut-offs recorded)."""
     query = result.query
     parts = [f"{len(result.hits)} results", f"mode: {query.mode or '?'}",
              f"index {result.index_version}", f"{seconds * 1000:.0f} ms"]
@@ -106,7 +109,11 @@ def search_status(result: SearchResult, seconds: float) -> str:
         parts.insert(1, f"{result.matched} garments pass the filters")
     if query.garment is not None:
         parts.append(f"searched with the {query.garment.kind} garment found in the image")
-    return " · ".join(parts)
+    line = " · ".join(parts)
+    if result.cutoffs is not None:
+        line += (f"\n\nMatch: strong from {result.cutoffs.strong:.2f} (almost always what you asked for), "
+                 f"fair from {result.cutoffs.fair:.2f} (related), weak below (not it).")
+    return f"**{result.notice}**\n\n{line}" if result.notice else line
 
 
 # -- upload ------------------------------------------------------------------------------------------
