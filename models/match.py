@@ -42,7 +42,7 @@ STRENGTH_MEANING = {
     "fair": "related: some of what was asked for",
     "weak": "not what was asked for; the closest the catalog has",
 }
-PRECISION = 0.9  # share of hits at or above ``strong`` that show what was asked for
+PRECISION = 0.95  # share of hits at or above ``strong`` that show what was asked for
 MIN_HITS = 10  # hits needed above a candidate ``strong`` before its precision counts
 
 

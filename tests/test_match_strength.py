@@ -118,7 +118,7 @@ def test_the_packaged_encoder_reads_its_cutoffs_from_the_shipped_settings():
     assert thresholds == MatchThresholds.from_dict(shipped[version])
     assert "calibrate_match" in thresholds.derived_by
     text = thresholds.cutoffs("text")
-    assert text is not None and 0.35 < text.fair < 0.5 <= text.strong  # junk 0.29-0.35, real hits 0.5-0.8
+    assert text is not None and 0.35 < text.fair <= text.strong < 0.8  # junk 0.29-0.35, real hits 0.5-0.8
     assert recorded_thresholds("stylescope-default", "stylescope-default-000000000000") is None
 
 
@@ -163,3 +163,47 @@ def test_cli_shows_the_strength_column_and_the_notice(small_world, capsys):
     assert main([*args, "--image", str(data_dir / garments[0].crop_path), "--k", "2"]) == 0
     out = capsys.readouterr().out
     assert "No close match" not in out and "strong" in out.splitlines()[2].split()
+
+
+# -- the packaged encoder on outfits the catalog has and lacks ---------------------------------------
+@pytest.mark.slow
+def test_a_missing_outfit_gets_the_notice_and_a_present_one_does_not(tmp_path):
+    """A catalog of rendered garments in three colour x pattern pairs, embedded by the packaged
+    default encoder with its shipped cut-offs: what it holds is found without the notice,
+    "red plaid mini skirt" and a red plaid garment it lacks get the notice."""
+    import datetime as dt
+
+    from inference.catalog import Catalog
+    from tests.index_helpers import add_video
+    from world.render import render_garment_crops
+
+    data_dir = tmp_path / "data"
+    held = [("navy", "stripes"), ("blue", "denim"), ("beige", "solid")]
+    stock = render_garment_crops(40, seed=3, size=160, only=held)
+    with Catalog(data_dir) as catalog:
+        for n in range(0, len(stock), 5):
+            add_video(catalog, data_dir, f"v{n:02d}.mp4", "ana", dt.date(2026, 3, 1 + n // 5),
+                      [(s.attributes["kind"], s.image) for s in stock[n:n + 5]])
+    encoder = create_encoder()
+    rebuild_index(data_dir, CropEmbedder(encoder), config=index_config(), progress=False)
+    config = SearchConfig.load()
+    config.localise = False  # the queries are garment crops already (a person detector would re-cut them)
+    searcher = Searcher(data_dir, encoder, config, index_config())
+
+    try:
+        assert searcher.match is not None
+        for text in (stock[0].caption, stock[7].caption):
+            result = searcher.search(text=text, k=5)
+            assert not result.no_close_match and result.hits[0].strength in ("strong", "fair"), text
+        for sample in (stock[3], stock[12]):  # the same garment seen again, a little closer
+            seen_again = np.ascontiguousarray(sample.image[6:-6, 6:-6])
+            result = searcher.search(image=seen_again, k=5)
+            assert not result.no_close_match, (sample.caption, result.hits[0].score)
+        for text in ("red plaid mini skirt", "a yellow polka-dot hoodie"):
+            result = searcher.search(text=text, k=5)
+            assert result.no_close_match, (text, result.hits[0].score)
+        for sample in render_garment_crops(2, seed=9, size=160, only=[("red", "plaid")]):
+            result = searcher.search(image=sample.image, k=5)
+            assert result.no_close_match, (sample.caption, result.hits[0].score)
+    finally:
+        searcher.close()
