@@ -14,7 +14,13 @@ from models import create_encoder
 from models.match import MatchThresholds, recorded_thresholds
 from models.versions import current_version, list_versions, read_version
 from training import data as datasets
-from training.evaluate import EmbedView, EvalSet, match_thresholds, retrieval_scores, zero_shot_accuracy
+from training.evaluate import (
+    EmbedView,
+    EvalSet,
+    match_thresholds,
+    retrieval_scores,
+    zero_shot_accuracy,
+)
 from training.runs import load_config, run_retrain, run_train, split_season
 from training.train import clip_loss, interpolate_state
 
