@@ -239,8 +239,9 @@ def test_retrain_writes_a_child_version_with_before_after(tmp_path, data_dir):
     assert 0.0 <= second.wise_ratio <= 1.0 and info["wise_candidates"]
     # the search's match cut-offs, derived from this version's eval sets, recorded with it
     match = info["match_strength"]
-    assert set(match) == {"derived_by", "image", "text", "image+text"} and "season-season-1" in match["derived_by"]
-    assert all(-1 <= match[mode]["fair"] <= match[mode]["strong"] <= 1 for mode in ("image", "text", "image+text"))
+    modes = set(match) - {"derived_by"}
+    assert "text" in modes <= {"image", "text", "image+text"} and "season-season-1" in match["derived_by"]
+    assert all(-1 <= match[mode]["fair"] <= match[mode]["strong"] <= 1 for mode in modes)
     assert recorded_thresholds(second.encoder, "unused", data_dir) == MatchThresholds.from_dict(match)
     assert (second.path / "eval_sets" / "season-season-1" / "captions.csv").is_file()
     # the next season is also scored on this season's eval set (the old eval set)
@@ -318,4 +319,4 @@ def test_open_clip_locked_image_fine_tune_writes_a_version(tmp_path, data_dir):
         if key.startswith("visual."):
             assert np.allclose(trained.model.state_dict()[key].numpy(), value.numpy())
     assert "train-holdout" in result.report["after"]
-    assert set(read_version(data_dir, result.version)["match_strength"]) >= {"image", "text", "image+text"}
+    assert "text" in read_version(data_dir, result.version)["match_strength"]

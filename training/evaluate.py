@@ -322,6 +322,7 @@ class PairSamples:
 def match_thresholds(view: EmbedView, eval_sets: Sequence[EvalSet], text_weight: float = 0.5) -> MatchThresholds | None:
     """Search match cut-offs per query mode from the eval sets' same-style vs different-style
     pairs (a style is a caption group), or None without an eval set of two styles or more.
+    A mode without pairs of both kinds (image queries need a style with two images) is left out.
 
     Queries per set: each image against the others (image), each style's caption against
     the images (text), and each image with its caption, weighted as search does (image+text).
@@ -344,8 +345,8 @@ def match_thresholds(view: EmbedView, eval_sets: Sequence[EvalSet], text_weight:
             np.fill_diagonal(scores, -np.inf)  # a query never finds its own image
             samples[mode].add(scores, same)
         samples["text"].add(captions @ images.T, present[:, None] == pairs.groups[None, :])
-    if not used:
-        return None
     cutoffs = {mode: derive_cutoffs(s.same_best, s.other_best, s.hit_scores, s.hit_same)
-               for mode, s in samples.items()}
+               for mode, s in samples.items() if s.same_best and s.other_best}  # image: a style seen twice
+    if not cutoffs:
+        return None
     return MatchThresholds(cutoffs, f"training.evaluate.match_thresholds on {', '.join(used)}")
