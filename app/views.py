@@ -57,9 +57,10 @@ def _moment_cell(source_path: str, t_s: float, allowed: Sequence[str]) -> str:
 
 # -- search -----------------------------------------------------------------------------------------
 def hit_caption(hit: SearchHit) -> str:
-    """One result's caption: creator, date, style, moment."""
+    """One result's caption: creator, date, style, moment, then how close a match it is."""
     style = hit.style or "no style yet"
-    return f"{fmt.handle(hit.creator)} · {fmt.day(hit.posted_at)} · {style} · {moment(hit.t_s)}"
+    caption = f"{fmt.handle(hit.creator)} · {fmt.day(hit.posted_at)} · {style} · {moment(hit.t_s)}"
+    return f"{caption} · {hit.strength} match" if hit.strength else caption
 
 
 def gallery_items(hits: Sequence[SearchHit]) -> list[tuple[str, str]]:
@@ -76,11 +77,12 @@ def results_html(hits: Sequence[SearchHit], allowed: Sequence[str]) -> str:
         f"<td>{n}</td><td>{html.escape(fmt.handle(h.creator))}</td><td>{fmt.count(h.followers)} ({h.tier})</td>"
         f"<td>{html.escape(fmt.day(h.posted_at))}</td><td>{html.escape(h.style or '-')}</td>"
         f"<td>{h.kind}</td><td>{_moment_cell(h.source_path, h.t_s, allowed)}</td>"
-        f"<td>{h.score:.3f}</td></tr>"
+        f"<td>{h.score:.3f}</td><td>{h.strength or '-'}</td>"
+        f"<td>{html.escape(', '.join(h.shared_words)) or '-'}</td></tr>"
         for n, h in enumerate(hits, start=1)
     )
-    head = "".join(f"<th>{c}</th>" for c in
-                   ("#", "creator", "followers", "posted", "style", "garment", "moment", "score"))
+    head = "".join(f"<th>{c}</th>" for c in ("#", "creator", "followers", "posted", "style", "garment",
+                                            "moment", "score", "match", "shared words"))
     return f'<table class="results"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
 
 
@@ -88,22 +90,27 @@ def groups_markdown(groups: Sequence[CreatorGroup] | None) -> str:
     """The "who wears this?" grouping: creators by their best match."""
     if not groups:
         return ""
-    lines = ["### Who wears this?", "", "| creator | followers | tier | best score | matches |",
-             "|---|---|---|---|---|"]
-    lines += [f"| {fmt.handle(g.creator)} | {fmt.count(g.followers)} | {g.tier} | {g.best_score:.3f} | {len(g.hits)} |"
-              for g in groups]
+    lines = ["### Who wears this?", "", "| creator | followers | tier | best score | match | matches |",
+             "|---|---|---|---|---|---|"]
+    lines += [f"| {fmt.handle(g.creator)} | {fmt.count(g.followers)} | {g.tier} | {g.best_score:.3f} "
+              f"| {g.hits[0].strength or '-'} | {len(g.hits)} |" for g in groups]
     return "\n".join(lines)
 
 
 def search_status(result: SearchResult, seconds: float) -> str:
-    """One line about the search that ran."""
+    """One line about the search that ran; before it the "no close match" notice, after it
+    what the match strengths mean (when the encoder has cut-offs recorded)."""
     query = result.query
     parts = [f"{len(result.hits)} results", f"mode: {query.mode or '?'}", f"{seconds * 1000:.0f} ms"]
     if result.matched is not None:
         parts.insert(1, f"{result.matched} garments pass the filters")
     if query.garment is not None:
         parts.append(f"searched with the {query.garment.kind} garment found in the image")
-    return " · ".join(parts)
+    line = " · ".join(parts)
+    if result.cutoffs is not None:
+        line += (f"\n\nMatch: strong from {result.cutoffs.strong:.2f} (almost always what you asked for), "
+                 f"fair from {result.cutoffs.fair:.2f} (related), weak below (not it).")
+    return f"**{result.notice}**\n\n{line}" if result.notice else line
 
 
 # -- upload ------------------------------------------------------------------------------------------

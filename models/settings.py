@@ -1,9 +1,11 @@
-"""Encoder settings from ``configs/encoders.yaml`` (the default encoder, open_clip's cache)."""
+"""Encoder settings from ``configs/encoders.yaml`` (the default encoder, open_clip's cache, the
+packaged encoders' search match cut-offs)."""
 
 from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import configs
 from configs import setting
@@ -23,6 +25,7 @@ class EncoderSettings:
     default: str = "stylescope-default"  # encoder when none is named and no trained version is live
     batch_size: int = setting(64, low=1)  # inputs per forward pass in encode_images / encode_text: memory stays flat in the input count
     open_clip: OpenClipSettings = dataclasses.field(default_factory=OpenClipSettings)  # open_clip
+    match_strength: dict[str, Any] = dataclasses.field(default_factory=dict)  # encoder version -> search match cut-offs (models.match)
 
 
 def load_settings(user_file: str | Path | None = None) -> EncoderSettings:

@@ -346,3 +346,31 @@ def test_retrain_refuses_bad_season_zips(app, tmp_path):
     with zipfile.ZipFile(bare, "w") as archive:
         archive.writestr("season/a.png", b"\x89PNG")
     expect_error(lambda: client.predict(handle_file(str(bare)), True, api_name="/retrain"), "no captions file")
+
+
+# -- match strength ---------------------------------------------------------------------------------------
+def test_search_shows_match_strength_and_the_no_close_match_notice(app, tmp_path):
+    import cv2
+
+    from training.versions import VersionWriter
+    from world.clips import walking_clip
+
+    client, services = app["client"], app["services"]
+    cutoffs = {"derived_by": "test", "text": {"fair": 0.999, "strong": 0.9995},  # tiny:32 text: always weak
+               "image": {"fair": -1.0, "strong": -1.0}}  # and images always strong
+    version = VersionWriter(services.data_dir).commit(
+        {"encoder": "tiny:32", "kind": "test", "match_strength": cutoffs}, activate=False)[0]
+    client.predict(version, api_name="/switch_model")  # the searcher now reads this version's cut-offs
+    status, gallery, groups, table = search(client, text="red plaid mini skirt", k=4, by_creator=True)
+    assert status.startswith("**No close match in the catalog: even the best result is a weak match")
+    assert "strong from 1.00" in status and "fair from 1.00" in status
+    assert all(item["caption"].endswith(" · weak match") for item in gallery)
+    assert all("<td>weak</td>" in r for r in rows(table)) and "| match |" in groups
+
+    frame = walking_clip(n=3, seed=5, top_colour=(200, 30, 30))[1]
+    query = tmp_path / "look.png"
+    cv2.imwrite(str(query), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    status, gallery, _, table = search(client, image=handle_file(str(query)), k=3)
+    assert "No close match" not in status and "mode: image" in status
+    assert all(item["caption"].endswith(" · strong match") for item in gallery)
+    assert all("<td>strong</td>" in r for r in rows(table))

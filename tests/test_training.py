@@ -11,9 +11,16 @@ import pytest
 from core.errors import BadInputError
 from inference.encoders import resolve_encoder
 from models import create_encoder
+from models.match import MatchThresholds, recorded_thresholds
 from models.versions import current_version, list_versions, read_version
 from training import data as datasets
-from training.evaluate import retrieval_scores, zero_shot_accuracy
+from training.evaluate import (
+    EmbedView,
+    EvalSet,
+    match_thresholds,
+    retrieval_scores,
+    zero_shot_accuracy,
+)
 from training.runs import load_config, run_retrain, run_train, split_season
 from training.train import clip_loss, interpolate_state
 
@@ -154,6 +161,36 @@ def test_retrieval_and_zero_shot_metrics():
     assert zero_shot_accuracy(gallery, np.array([0, 1, 0, 1]), gallery[[0, 3]]) == 1.0
 
 
+def test_match_thresholds_come_from_same_style_and_different_style_pairs():
+    rng = np.random.default_rng(0)
+    centres = rng.standard_normal((6, 16))
+    groups = np.repeat(np.arange(6), 8)
+    images = centres[groups] + 0.3 * rng.standard_normal((len(groups), 16))
+    images /= np.linalg.norm(images, axis=1, keepdims=True)
+
+    class View(EmbedView):
+        def images(self, pairs):
+            return images.astype(np.float32)
+
+        def texts(self, texts):
+            rows = centres[[int(t.split()[-1]) for t in texts]]
+            return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
+
+    pairs = datasets.PairSet("styles", [None] * len(groups), [[f"style {g}"] for g in groups], groups,
+                             [f"style {g}" for g in range(6)])
+    assert match_thresholds(View(), [EvalSet("fmnist", "fashion-mnist", pairs)]) is None
+    thresholds = match_thresholds(View(), [EvalSet("styles", "folder", pairs)])
+    assert thresholds is not None and "styles" in thresholds.derived_by
+    for mode in ("image", "text", "image+text"):
+        cutoffs = thresholds.cutoffs(mode)
+        assert cutoffs is not None and cutoffs.fair <= cutoffs.strong
+    same = images @ images.T  # image queries: neighbours of the same style clear "fair", others do not
+    np.fill_diagonal(same, np.nan)
+    fair = thresholds.cutoffs("image").fair
+    assert np.nanmax(np.where(groups[:, None] == groups[None, :], same, np.nan), axis=1).min() > fair - 0.1
+    assert np.nanmax(np.where(groups[:, None] != groups[None, :], same, np.nan), axis=1).mean() < fair
+
+
 def test_wise_interpolation_endpoints():
     import torch
 
@@ -200,6 +237,12 @@ def test_retrain_writes_a_child_version_with_before_after(tmp_path, data_dir):
     assert set(second.report) == {"before", "after"}
     assert "season-season-1" in second.report["after"]
     assert 0.0 <= second.wise_ratio <= 1.0 and info["wise_candidates"]
+    # the search's match cut-offs, derived from this version's eval sets, recorded with it
+    match = info["match_strength"]
+    modes = set(match) - {"derived_by"}
+    assert "text" in modes <= {"image", "text", "image+text"} and "season-season-1" in match["derived_by"]
+    assert all(-1 <= match[mode]["fair"] <= match[mode]["strong"] <= 1 for mode in modes)
+    assert recorded_thresholds(second.encoder, "unused", data_dir) == MatchThresholds.from_dict(match)
     assert (second.path / "eval_sets" / "season-season-1" / "captions.csv").is_file()
     # the next season is also scored on this season's eval set (the old eval set)
     third = run_retrain(_season(tmp_path / "season-2", colours=("green",), per_style=8, seed=90), data_dir, config)
@@ -276,3 +319,4 @@ def test_open_clip_locked_image_fine_tune_writes_a_version(tmp_path, data_dir):
         if key.startswith("visual."):
             assert np.allclose(trained.model.state_dict()[key].numpy(), value.numpy())
     assert "train-holdout" in result.report["after"]
+    assert "text" in read_version(data_dir, result.version)["match_strength"]

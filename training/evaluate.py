@@ -9,6 +9,10 @@ Retrieval is scored two ways, both at k = 10:
   "recall@K" of CLIP retrieval benchmarks);
 - ``recall@10``: relevant items found in the top 10 over ``min(10, relevant)``, averaged
   over queries (stricter: needs the whole top 10 right when there are 10+ relevant items).
+
+:func:`match_thresholds` derives the search's match strength cut-offs (strong / fair / weak,
+:mod:`models.match`) from the eval sets' same-style and different-style pairs; training
+records them in the model version.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from models.base import l2_normalise
+from models.match import MODES, MatchThresholds, derive_cutoffs
 from training import data as datasets
 
 logger = logging.getLogger(__name__)
@@ -287,3 +293,60 @@ def report_markdown(results: dict[str, dict[str, SuiteResult]]) -> str:
         cells = [f"{values[label]:.3f}" if label in values else "-" for label in labels]
         lines.append(f"| {name} | {metric} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- match strength
+@dataclasses.dataclass
+class PairSamples:
+    """Same-style and different-style pair scores of one query mode, pooled over eval sets."""
+
+    same_best: list[float] = dataclasses.field(default_factory=list)  # per query: best same-style score
+    other_best: list[float] = dataclasses.field(default_factory=list)  # per query: best different-style score
+    hit_scores: list[float] = dataclasses.field(default_factory=list)  # top-k hits' scores
+    hit_same: list[bool] = dataclasses.field(default_factory=list)  # whether each hit is the query's style
+
+    def add(self, scores: np.ndarray, same: np.ndarray, k: int = K) -> None:
+        """Queries' scores (Q, N) against a gallery and which pairs share a style; gallery items
+        a query must not find (itself) score -inf."""
+        valid = np.isfinite(scores)
+        has_same, has_other = (same & valid).any(axis=1), (~same & valid).any(axis=1)
+        self.same_best += np.where(same & valid, scores, -np.inf).max(axis=1)[has_same].tolist()
+        self.other_best += np.where(~same & valid, scores, -np.inf).max(axis=1)[has_other].tolist()
+        top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+        top_scores = np.take_along_axis(scores, top, axis=1)
+        kept = np.isfinite(top_scores)
+        self.hit_scores += top_scores[kept].tolist()
+        self.hit_same += np.take_along_axis(same, top, axis=1)[kept].tolist()
+
+
+def match_thresholds(view: EmbedView, eval_sets: Sequence[EvalSet], text_weight: float = 0.5) -> MatchThresholds | None:
+    """Search match cut-offs per query mode from the eval sets' same-style vs different-style
+    pairs (a style is a caption group), or None without an eval set of two styles or more.
+    A mode without pairs of both kinds (image queries need a style with two images) is left out.
+
+    Queries per set: each image against the others (image), each style's caption against
+    the images (text), and each image with its caption, weighted as search does (image+text).
+    """
+    samples = {mode: PairSamples() for mode in MODES}
+    used = []
+    for eval_set in eval_sets:
+        pairs = eval_set.pairs
+        present = np.unique(pairs.groups)
+        if eval_set.kind == "fashion-mnist" or len(present) < 2:
+            continue
+        used.append(eval_set.name)
+        images = view.images(pairs)
+        captions = view.texts([pairs.group_names[int(g)] for g in present])
+        own_caption = captions[np.searchsorted(present, pairs.groups)]
+        combined = l2_normalise((1 - text_weight) * images + text_weight * own_caption)
+        same = pairs.groups[:, None] == pairs.groups[None, :]
+        for mode, queries in (("image", images), ("image+text", combined)):
+            scores = queries @ images.T
+            np.fill_diagonal(scores, -np.inf)  # a query never finds its own image
+            samples[mode].add(scores, same)
+        samples["text"].add(captions @ images.T, present[:, None] == pairs.groups[None, :])
+    cutoffs = {mode: derive_cutoffs(s.same_best, s.other_best, s.hit_scores, s.hit_same)
+               for mode, s in samples.items() if s.same_best and s.other_best}  # image: a style seen twice
+    if not cutoffs:
+        return None
+    return MatchThresholds(cutoffs, f"training.evaluate.match_thresholds on {', '.join(used)}")

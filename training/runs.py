@@ -26,7 +26,15 @@ from inference.encoders import encoder_spec
 from models.offline import PACKAGED_HEADS, HeadsConfig, OfflineEncoder
 from models.versions import current_version, read_version
 from training import data as datasets
-from training.evaluate import EvalSet, SuiteResult, report_json, report_markdown, run_eval
+from training.evaluate import (
+    EmbedView,
+    EvalSet,
+    SuiteResult,
+    match_thresholds,
+    report_json,
+    report_markdown,
+    run_eval,
+)
 from training.features import CachedHeadsView, FeatureCache
 from training.train import (
     OpenClipTrainConfig,
@@ -234,6 +242,7 @@ def run_train(config: TrainRunConfig, data_dir: str | Path, *, activate: bool = 
     before = run_eval(CachedHeadsView(cache, encoder.heads), eval_sets) if config.init else None
     log = _fit_heads(encoder, cache, parts, config.optim, [train_rows(p, config.data) for p in parts])
     after = run_eval(CachedHeadsView(cache, encoder.heads), eval_sets)
+    match = _match_strength(CachedHeadsView(cache, encoder.heads), eval_sets)
     results = {"before": before, "after": after} if before else {"model": after}
     writer = VersionWriter(data_dir)
     try:
@@ -248,6 +257,7 @@ def run_train(config: TrainRunConfig, data_dir: str | Path, *, activate: bool = 
             "encoder": "stylescope-default:{version_dir}/heads.safetensors",
             "parent": config.init or None, "kind": "offline-heads", "eval_sets": sources,
             "train_pairs": sum(len(train_rows(p, config.data)) for p in parts), "train_log": dataclasses.asdict(log),
+            **match,
         }, activate=activate)
     except BaseException:
         writer.abort()
@@ -255,6 +265,15 @@ def run_train(config: TrainRunConfig, data_dir: str | Path, *, activate: bool = 
     logger.info("wrote model version %s", version)
     return RunResult(version, path, read_version(data_dir, version)["encoder"],
                      report_json(results), report_markdown(results), log)
+
+
+def _match_strength(view: EmbedView, eval_sets: list[EvalSet]) -> dict[str, Any]:
+    """``{"match_strength": ...}`` for ``version.json``: the search's strong / fair / weak
+    cut-offs derived from the version's eval sets (empty without an eval set of styles)."""
+    from inference.search import SearchConfig
+
+    thresholds = match_thresholds(view, eval_sets, SearchConfig.load().text_weight)
+    return {} if thresholds is None else {"match_strength": thresholds.to_dict()}
 
 
 def _write_common(writer: VersionWriter, config: TrainRunConfig,
@@ -287,6 +306,7 @@ def _run_train_open_clip(config: TrainRunConfig, data_dir: Path, *, activate: bo
                                    scores({s.name: before[s.name] for s in old_sets}), config.wise)
         wise_ratio = choice.ratio
     after = run_eval(view, [*new_sets, *old_sets])
+    match = _match_strength(view, [*new_sets, *old_sets])
     results = {"before": before, "after": after}
     writer = VersionWriter(data_dir)
     try:
@@ -296,6 +316,7 @@ def _run_train_open_clip(config: TrainRunConfig, data_dir: Path, *, activate: bo
             "encoder": f"open_clip:{encoder.arch}:{{version_dir}}/model.safetensors",
             "parent": config.init or config.encoder, "kind": "open_clip", "eval_sets": sources,
             "wise_ratio": wise_ratio, "train_pairs": len(train), "train_log": dataclasses.asdict(log),
+            **match,
         }, activate=activate)
     except BaseException:
         writer.abort()
@@ -370,6 +391,7 @@ def run_retrain(season_dir: str | Path, data_dir: str | Path, config: TrainRunCo
                                    config.wise)
         wise_ratio, wise_candidates = choice.ratio, choice.candidates
     after = run_eval(CachedHeadsView(cache, encoder.heads), [*new_sets, *old_sets])
+    match = _match_strength(CachedHeadsView(cache, encoder.heads), [*new_sets, *old_sets])
     results = {"before": before, "after": after}
     writer = VersionWriter(data_dir)
     try:
@@ -390,6 +412,7 @@ def run_retrain(season_dir: str | Path, data_dir: str | Path, config: TrainRunCo
             "eval_sets": [*parent_sources, f"folder:eval_sets/{season_name}"],
             "wise_ratio": wise_ratio, "wise_candidates": wise_candidates,
             "train_pairs": int(sum(len(r) for r in rows)), "train_log": dataclasses.asdict(log),
+            **match,
         }, activate=activate)
     except BaseException:
         writer.abort()

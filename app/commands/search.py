@@ -19,7 +19,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "search",
         help="find garments by image, text or both",
         description="Search the garment index by an image (a garment is cut out first when it "
-        "shows a person), a text, or both ('this, but in denim'). Filters apply inside the search.",
+        "shows a person), a text, or both ('this, but in denim'). Filters apply inside the search. "
+        "Each result's match is strong (almost always what was asked for), fair (related) or weak "
+        "(not it; the closest the catalog has), by cut-offs recorded with the encoder; when even "
+        "the best result is weak, the search says there is no close match in the catalog. "
+        "'shared words' are the words of --text that the result's style name has.",
     )
     parser.add_argument("--image", help="query image file")
     parser.add_argument("--text", help="query text, e.g. 'red plaid mini skirt'")
@@ -99,7 +103,10 @@ def run(args: argparse.Namespace) -> int:
         searcher.close()
     if args.json:
         print_json(result.to_dict())
-    elif result.groups is not None:
+        return 0
+    if result.notice:
+        print(result.notice)
+    if result.groups is not None:
         _print_groups(result)
     else:
         _print_hits(result)
@@ -135,6 +142,7 @@ def _print_hits(result: SearchResult) -> None:
         [
             n,
             f"{h.score:.3f}",
+            h.strength or "-",
             "@" + h.creator,
             h.tier,
             h.followers,
@@ -143,6 +151,7 @@ def _print_hits(result: SearchResult) -> None:
             h.posted_at,
             h.kind,
             h.style or "-",
+            ", ".join(h.shared_words) or "-",
             h.crop_path,
         ]
         for n, h in enumerate(result.hits, 1)
@@ -151,6 +160,7 @@ def _print_hits(result: SearchResult) -> None:
         [
             "#",
             "score",
+            "match",
             "creator",
             "tier",
             "followers",
@@ -159,6 +169,7 @@ def _print_hits(result: SearchResult) -> None:
             "posted",
             "kind",
             "style",
+            "shared words",
             "crop",
         ],
         rows,
@@ -176,6 +187,7 @@ def _print_groups(result: SearchResult) -> None:
             g.tier,
             g.followers,
             f"{g.best_score:.3f}",
+            g.hits[0].strength or "-",
             len(g.hits),
             ", ".join(sorted({str(h.video_id) for h in g.hits})),
             g.hits[0].crop_path,
@@ -183,5 +195,5 @@ def _print_groups(result: SearchResult) -> None:
         for n, g in enumerate(result.groups, 1)
     ]
     print_table(
-        ["#", "creator", "tier", "followers", "best", "garments", "videos", "best crop"], rows
+        ["#", "creator", "tier", "followers", "best", "match", "garments", "videos", "best crop"], rows
     )

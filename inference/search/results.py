@@ -9,6 +9,7 @@ from typing import Any
 
 from inference.search.queries import EmbeddedQuery, LocalisedGarment
 from inference.search.settings import SearchFilters
+from models.match import Cutoffs
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -28,6 +29,8 @@ class SearchHit:
     posted_at: str  # ISO date the video was posted
     style_id: int | None  # style it belongs to, when styles have been computed
     style: str | None  # that style's name
+    strength: str | None = None  # strong, fair or weak by the encoder's cut-offs (None: it has none)
+    shared_words: tuple[str, ...] = ()  # words of the text query the style's name shares (why it matched)
 
 
 @dataclasses.dataclass
@@ -85,6 +88,13 @@ class SearchResult:
     index_version: str
     matched: int | None = None  # garments passing the filters (None without filters)
     groups: list[CreatorGroup] | None = None  # with by_creator
+    cutoffs: Cutoffs | None = None  # the strong / fair cut-offs of this query's mode (None: none recorded)
+    notice: str | None = None  # "no close match in the catalog" when even the best hit is weak
+
+    @property
+    def no_close_match(self) -> bool:
+        """Even the best hit is weak (False when the encoder has no cut-offs recorded)."""
+        return self.notice is not None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON output (``--json``)."""
@@ -94,6 +104,8 @@ class SearchResult:
             "index_version": self.index_version,
             "matched": self.matched,
             "groups": None if self.groups is None else [dataclasses.asdict(g) for g in self.groups],
+            "notice": self.notice,
+            "cutoffs": None if self.cutoffs is None else dataclasses.asdict(self.cutoffs),
         }
 
 

@@ -4,7 +4,6 @@ answers inside it; hits are de-duplicated and joined with the catalog."""
 from __future__ import annotations
 
 import collections
-import dataclasses
 import logging
 import os
 import threading
@@ -31,7 +30,9 @@ from inference.search.queries import EmbeddedQuery, embed_query
 from inference.search.ranking import dedupe_order
 from inference.search.results import SearchHit, SearchQuery, SearchResult, group_by_creator
 from inference.search.settings import SearchConfig, SearchFilters
+from inference.search.strength import no_match_notice, rate_hits
 from inference.types import follower_tier
+from models.match import MatchThresholds, recorded_thresholds
 
 if TYPE_CHECKING:
     from models.base import Encoder
@@ -68,6 +69,7 @@ class Searcher:
         self.encoder = resolve_encoder(encoder, self.data_dir)
         self.index.encoder_info = self.encoder.describe()
         check_encoder(live.meta, self.index.encoder_info)
+        self.match: MatchThresholds | None = recorded_thresholds(self.encoder.name, self.encoder.version, self.data_dir)
         self._catch_up()
         self.metadata = CatalogMetadata(self.catalog.metadata_reader())
         self._selections: collections.OrderedDict[Any, Selection] = collections.OrderedDict()
@@ -117,9 +119,7 @@ class Searcher:
         filters = filters or SearchFilters()
         self._check_k(self.config.k if k is None else k, len(self.index.version()))  # before any model runs
         vector, embedded = self.embed_query(image, text, filters.kinds)
-        result = self.search_vector(vector, k, filters, by_creator, dedupe)
-        result.query = dataclasses.replace(result.query, embedded=embedded)
-        return result
+        return self.search_vector(vector, k, filters, by_creator, dedupe, embedded)
 
     def search_vector(
         self,
@@ -128,8 +128,13 @@ class Searcher:
         filters: SearchFilters | None = None,
         by_creator: bool = False,
         dedupe: bool = True,
+        embedded: EmbeddedQuery | None = None,
     ) -> SearchResult:
-        """Search with a ready query embedding (float32 (dim,), unit length)."""
+        """Search with a ready query embedding (float32 (dim,), unit length).
+
+        ``embedded`` (what the embedding was made from) gives the hits their strength and
+        reasons, and the result its "no close match" notice; without it they stay unrated.
+        """
         k = self.config.k if k is None else k
         filters = filters or SearchFilters()
         version = self.index.version()
@@ -146,13 +151,17 @@ class Searcher:
             vectors = version.store.vectors[version.store.rows(ids)].astype(np.float32)
             keep = dedupe_order(video, kind, vectors, self.config.dedup_threshold, k)
             ids, scores = ids[keep], scores[keep]
-        hits = self._join(ids[:k], scores[:k])
+        query = SearchQuery(k, filters, embedded)
+        cutoffs = self.match.cutoffs(query.mode) if self.match is not None else None
+        hits = rate_hits(self._join(ids[:k], scores[:k]), cutoffs, query.text)
         return SearchResult(
             hits=hits,
-            query=SearchQuery(k, filters),
+            query=query,
             index_version=version.name,
             matched=len(selection) if filters and selection is not None else None,
             groups=group_by_creator(hits) if by_creator else None,
+            cutoffs=cutoffs,
+            notice=no_match_notice(hits, cutoffs, query.mode),
         )
 
     @staticmethod
