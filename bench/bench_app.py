@@ -70,18 +70,18 @@ def summary(measured: tuple[list[float], list[float]]) -> dict[str, float]:
             "handler_p95_ms": round(percentile(handler, 95), 1)}
 
 
-def rss_mb() -> float:
-    """This process's resident memory (the app is served in-process), from /proc."""
-    for line in Path("/proc/self/status").read_text().splitlines():
+def rss_mb(pid: int | str = "self") -> float:
+    """Resident memory of process ``pid`` (default: this one), from /proc."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
 
 def load_round(url: str, queries: Sequence[tuple[object, str]], clients: int, per_client: int,
-               k: int) -> dict[str, object]:
+               k: int, server: int | str) -> dict[str, object]:
     """``clients`` threads, each with its own gradio client, ``per_client`` searches each:
-    errors, latency, throughput and the serving process's memory."""
+    errors, latency, throughput and the memory of the serving process (pid ``server``)."""
     import threading
 
     from gradio_client import Client
@@ -89,7 +89,7 @@ def load_round(url: str, queries: Sequence[tuple[object, str]], clients: int, pe
     times: list[float] = []
     errors: list[str] = []
     lock = threading.Lock()
-    peak = [rss_mb()]
+    peak = [rss_mb(server)]
 
     def one(n: int) -> None:
         client = Client(url, verbose=False, download_files=False)
@@ -105,7 +105,7 @@ def load_round(url: str, queries: Sequence[tuple[object, str]], clients: int, pe
                     continue
                 with lock:
                     times.append((time.perf_counter() - started) * 1000)
-                    peak[0] = max(peak[0], rss_mb())
+                    peak[0] = max(peak[0], rss_mb(server))
         finally:
             client.close()
 
@@ -120,14 +120,50 @@ def load_round(url: str, queries: Sequence[tuple[object, str]], clients: int, pe
             "p50_ms": round(percentile(times, 50), 1) if times else None,
             "p99_ms": round(percentile(times, 99), 1) if times else None,
             "searches_per_s": round(len(times) / wall, 1), "rss_peak_mb": round(peak[0]),
-            "rss_after_mb": round(rss_mb())}
+            "rss_after_mb": round(rss_mb(server))}
 
 
 def concurrent_load(url: str, queries: Sequence[tuple[object, str]], clients: int, per_client: int,
-                    rounds: int, k: int) -> dict[str, object]:
+                    rounds: int, k: int, server: int | str = "self") -> dict[str, object]:
     """:func:`load_round` ``rounds`` times: flat memory means later rounds do not grow."""
-    return {"clients": clients, "per_client": per_client,
-            "rounds": [load_round(url, queries, clients, per_client, k) for _ in range(rounds)]}
+    return {"clients": clients, "per_client": per_client, "server_rss_before_mb": round(rss_mb(server)),
+            "rounds": [load_round(url, queries, clients, per_client, k, server) for _ in range(rounds)]}
+
+
+def served_load(data_dir: Path, encoder: str | None, args: argparse.Namespace) -> dict[str, object]:
+    """The load test against ``stylescope app`` in its own process, so the server's memory is
+    read apart from the clients'."""
+    import socket
+    import subprocess
+
+    from gradio_client import handle_file
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "app.cli", "app", "--data-dir", str(data_dir), "--port", str(port), "-q"]
+    server = subprocess.Popen([*command, *(["--encoder", encoder] if encoder else [])],
+                              cwd=Path(__file__).resolve().parents[1], stdout=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        deadline = time.monotonic() + 300
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit("the app did not start") from None
+                time.sleep(1)
+        crops = sorted((data_dir / "crops").rglob("*.jpg"))
+        crops = crops[:: max(1, len(crops) // args.queries)][: args.queries]
+        queries = [q for i, crop in enumerate(crops)
+                   for q in ((None, TEXT_QUERIES[i % len(TEXT_QUERIES)]), (handle_file(str(crop)), ""))]
+        load_round(url, queries[:6], 1, 6, args.k, server.pid)  # warm-up: model load, caches
+        return concurrent_load(url, queries, args.clients, args.per_client, args.rounds, args.k, server.pid)
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
 
 
 def upload_to_searchable(client, work: Path, seconds: float) -> dict[str, float]:
@@ -165,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clip-seconds", type=float, default=10.0, help="length of the uploaded clip")
     parser.add_argument("--clients", type=int, default=16, help="concurrent search clients in the load test")
     parser.add_argument("--per-client", type=int, default=10, help="searches per client and round")
-    parser.add_argument("--rounds", type=int, default=3, help="load rounds (memory is read after each)")
+    parser.add_argument("--rounds", type=int, default=5, help="load rounds (memory is read after each)")
     parser.add_argument("--load-only", action="store_true", help="only the concurrent load test")
     parser.add_argument("--out", default="bench/out/app.json", help="where to write the JSON figures")
     args = parser.parse_args(argv)
@@ -175,44 +211,37 @@ def main(argv: list[str] | None = None) -> int:
     from app.services import Services
     from app.ui import build_app, launch
 
+    machine = f"{platform.machine()} {os.cpu_count()} CPUs, shared with other work (noisy)"
     with tempfile.TemporaryDirectory(prefix="bench-app-") as tmp:
         work = Path(tmp)
         data_dir = work / "data"
         shutil.copytree(Path(args.data_dir).expanduser(), data_dir, ignore=shutil.ignore_patterns("world"))
-        services = Services.open(data_dir, args.encoder)
-        blocks = build_app(services)
-        url = launch(blocks, services, "127.0.0.1", None, block=False, quiet=True)  # None: gradio picks a free port
-        client = Client(url, verbose=False, download_files=str(work / "downloads"))
-        bare = Client(url, verbose=False, download_files=False)  # the response alone, no thumbnails
-        crops = sorted((data_dir / "crops").rglob("*.jpg"))[:: max(1, len(list((data_dir / "crops").rglob("*.jpg"))) // args.queries)]
-        texts = [(None, TEXT_QUERIES[i % len(TEXT_QUERIES)]) for i in range(args.queries)]
-        images = [(handle_file(str(c)), "") for c in crops[: args.queries]]
-        timed_searches(client, texts[:3] + images[:3], args.k)  # warm-up: model load, caches
-        rss_before = round(rss_mb())
-        load = concurrent_load(url, [q for pair in zip(texts, images, strict=False) for q in pair], args.clients,
-                               args.per_client, args.rounds, args.k)
-        if args.load_only:
-            result = {"machine": f"{platform.machine()} {os.cpu_count()} CPUs, shared with other work (noisy)",
-                      "catalog": services.catalog.counts(), "encoder": services.encoder.describe(),
-                      "rss_before_load_mb": rss_before, "concurrent": load}
-        else:
-            result = {
-                "rss_before_load_mb": rss_before,
-                "concurrent": load,
-            "machine": f"{platform.machine()} {os.cpu_count()} CPUs, shared with other work (noisy)",
-            "catalog": services.catalog.counts(),
-            "encoder": services.encoder.describe(),
-            "k": args.k,
-            "text_search": summary(timed_searches(client, texts, args.k)),
-            "image_search": summary(timed_searches(client, images, args.k)),
-            "text_search_response_only": summary(timed_searches(bare, texts, args.k)),
-            "image_search_response_only": summary(timed_searches(bare, images, args.k)),
-            "upload": upload_to_searchable(client, work, args.clip_seconds),
-            }
-        client.close()
-        bare.close()
-        blocks.close()
-        services.close()
+        result: dict[str, object] = {"machine": machine, "k": args.k,
+                                     "concurrent": served_load(data_dir, args.encoder, args)}
+        if not args.load_only:
+            services = Services.open(data_dir, args.encoder)
+            blocks = build_app(services)
+            url = launch(blocks, services, "127.0.0.1", None, block=False, quiet=True)  # None: a free port
+            client = Client(url, verbose=False, download_files=str(work / "downloads"))
+            bare = Client(url, verbose=False, download_files=False)  # the response alone, no thumbnails
+            crops = sorted((data_dir / "crops").rglob("*.jpg"))
+            crops = crops[:: max(1, len(crops) // args.queries)]
+            texts = [(None, TEXT_QUERIES[i % len(TEXT_QUERIES)]) for i in range(args.queries)]
+            images = [(handle_file(str(c)), "") for c in crops[: args.queries]]
+            timed_searches(client, texts[:3] + images[:3], args.k)  # warm-up: model load, caches
+            result.update({
+                "catalog": services.catalog.counts(),
+                "encoder": services.encoder.describe(),
+                "text_search": summary(timed_searches(client, texts, args.k)),
+                "image_search": summary(timed_searches(client, images, args.k)),
+                "text_search_response_only": summary(timed_searches(bare, texts, args.k)),
+                "image_search_response_only": summary(timed_searches(bare, images, args.k)),
+                "upload": upload_to_searchable(client, work, args.clip_seconds),
+            })
+            client.close()
+            bare.close()
+            blocks.close()
+            services.close()
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
     print(json.dumps(result, indent=2, default=str))

@@ -376,3 +376,18 @@ def test_eval_world_end_to_end_on_a_generated_world(tmp_path, capsys):
     assert report["rising"] is not None and report["originators"] is not None
     assert report["trendsetters"]["true_trendsetters"] >= 0
     assert report["search"]["queries"] > 0 and 0 <= report["search"]["recall_at_k"] <= 1
+
+
+def test_eval_world_refuses_another_worlds_key_and_leaves_other_videos_out(tmp_path, capsys):
+    from app.cli import main
+
+    answers = _write_key(tmp_path / "world")
+    catalog, _ = _catalog_with_garments(tmp_path, [("top", Box(1, 2, 3, 4))])
+    catalog.close()
+    payload = json.loads((answers / "world.json").read_text())
+    payload["videos"][0]["creator"] = "bob"  # same file name, another world's creator
+    (answers / "world.json").write_text(json.dumps(payload))
+    assert main(["eval", "world", "--answers", str(tmp_path / "world"), "--data-dir", str(tmp_path)]) == 2
+    assert "does not belong to this catalog" in capsys.readouterr().err
+    with pytest.raises(we.AnswerKeyError, match="names none of this catalog's videos"):
+        we.own_garments(we.load_answer_key(tmp_path / "world"), [])

@@ -717,6 +717,52 @@ def _garments(path: Path, videos: list[dict[str, Any]]) -> list[TrueGarment]:
     return garments
 
 
+@dataclasses.dataclass(frozen=True)
+class KeyMatch:
+    """Which catalog videos the answer key describes (:func:`own_garments`)."""
+
+    own_videos: int  # named in the key with its creator and post date
+    other_videos: int  # not in the key: uploaded beside the world, left out of the scores
+    mismatched: list[str]  # named in the key, but with another creator or post date
+
+
+def own_garments(answer: AnswerKey, records: Iterable[Any]) -> tuple[list[Any], KeyMatch]:
+    """The catalog garments of the world's own videos, and how the catalog matches the key.
+
+    A video is the world's own when the key names its file with the same creator and post
+    date. Garments of other videos (uploaded beside the world) are left out of the scores.
+
+    Raises:
+        AnswerKeyError: the key does not belong to this catalog: most of the videos it names
+            carry another creator or post date (a world generated with another seed).
+    """
+    truth = {v.file: v for v in answer.videos if not v.held_out}
+    records = list(records)
+    own, other, mismatched = [], set(), set()
+    for record in records:
+        name = Path(record.source_path).name
+        video = truth.get(name)
+        if video is None:
+            other.add(name)
+        elif (str(record.creator or "").lstrip("@").lower() != video.creator.lstrip("@").lower()
+              or str(record.posted_at or "")[:10] != video.posted_at.isoformat()):
+            mismatched.add(name)
+        else:
+            own.append(record)
+    matched = {Path(r.source_path).name for r in own}
+    where = f" in {answer.folder}" if answer.folder else ""
+    if mismatched and len(mismatched) >= len(matched):
+        raise AnswerKeyError(
+            f"the answer key{where} does not belong to this catalog: {len(mismatched)} of the "
+            f"{len(mismatched) + len(matched)} videos it names have another creator or post date here "
+            f"(e.g. {sorted(mismatched)[0]}); was the catalog ingested from a world of another seed?"
+        )
+    if not matched:
+        raise AnswerKeyError(f"the answer key{where} names none of this catalog's videos: "
+                             "ingest the world's manifest.csv first")
+    return own, KeyMatch(len(matched), len(other), sorted(mismatched))
+
+
 def found_garments(records: Iterable[Any]) -> list[FoundGarment]:
     """Catalog GarmentRecords as FoundGarments (video = file name of the source path)."""
     return [

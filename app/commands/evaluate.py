@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from app.commands import add_common, open_data_dir, print_json, print_table
@@ -54,9 +55,15 @@ def run_world(args: argparse.Namespace) -> int:
     if not (data_dir / CATALOG_FILE).exists():
         raise BadInputError(f"no catalog in {data_dir}; ingest the world's manifest.csv first")
     with Catalog(data_dir) as catalog:
-        found = scorer.found_garments(catalog.garments())
-        if not found:
+        records = catalog.garments()
+        if not records:
             raise BadInputError(f"the catalog in {data_dir} has no garments to score")
+        own, match = scorer.own_garments(answer, records)
+        found = scorer.found_garments(own)
+        if match.other_videos or match.mismatched:
+            print(f"scoring the {match.own_videos} videos of the world; left out: {match.other_videos} videos the "
+                  f"answer key does not name, {len(match.mismatched)} whose creator or date differ from it",
+                  file=sys.stderr)
         predicted = catalog.garment_style_ids()
         stages = _trend_stages(catalog) if predicted and not args.no_trends else None
     rankings, flagged, leaderboard = stages or (None, None, None)
