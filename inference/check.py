@@ -138,6 +138,7 @@ class Checker:
         problems = catalog.integrity_check()
         if not problems:
             self.report.counts.update(catalog.counts())
+            self.report.counts.update(catalog.garment_check_counts())
             return
         finding = self._find(
             "catalog", f"SQLite integrity check: {_examples(problems, 3)}",
