@@ -132,3 +132,20 @@ def test_nothing_left_after_the_check_is_a_clear_error(data_dir, checker):
         ids, vectors = world.arrays()
         with pytest.raises(BadInputError, match="garment check"):
             recluster(catalog, ids, vectors, _config(), excluded=screening.excluded)
+
+
+def test_the_ingest_checks_each_video_as_it_commits_it(tmp_path, data_dir, checker):
+    import datetime as dt
+
+    from inference.ingest import IngestConfig, ingest
+    from inference.types import VideoSubmission
+    from world.clips import walking_clip, write_video
+
+    path = write_video(tmp_path / "walk.mp4", walking_clip(n=15))
+    report = ingest([VideoSubmission(path, "ann", 20_000, dt.date(2026, 5, 1), path.name)], data_dir,
+                    IngestConfig(garment_check=True), progress=False)
+    assert report.outcomes[0].status == "ingested" and "garment_check" in report.stage_seconds()
+    with Catalog(data_dir) as catalog:
+        garments = {g.id for g in catalog.garments()}
+        assert garments and {c.garment_id for c in catalog.garment_checks()} == garments
+        assert screen_garments(catalog, checker).checked == 0, "trends has nothing left to measure"

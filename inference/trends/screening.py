@@ -1,5 +1,8 @@
 """Keep crops that are not garments out of styles: the garment check's verdict on each garment.
 
+The ingest checks each video's crops as it commits them when ``ingest.garment_check`` is on
+(:func:`check_garments`); :func:`screen_garments` catches up with the rest before clustering.
+
 :func:`screen_garments` measures every garment whose signals were not yet measured by the
 current classifier (its crop from the data directory, in batches), judges every stored
 verdict that the current thresholds did not make (from the stored signals: no pixels, no
@@ -14,6 +17,7 @@ import collections
 import dataclasses
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import cv2
@@ -64,10 +68,7 @@ def screen_garments(catalog: Catalog, checker: GarmentChecker | None = None) -> 
     checker = checker or GarmentChecker(load_config())
     config = checker.config
     unchecked = catalog.unchecked_garment_ids(measured_by(config))
-    for batch in _batches(catalog.garment_evidence(unchecked)):
-        images = [_read_rgb(catalog, r.crop_path) for r in batch]
-        verdicts = checker.check_many(images, [crop_evidence(r) for r in batch])
-        catalog.save_garment_checks([_record(r.garment_id, v, config) for r, v in zip(batch, verdicts, strict=True)])
+    check_garments(catalog, unchecked, checker)
     stale = [c for c in catalog.garment_checks() if c.judged_by != judged_by(config)]
     if stale:
         catalog.save_garment_checks([_record(c.garment_id, judge(_signals(c), config), config) for c in stale])
@@ -75,6 +76,15 @@ def screen_garments(catalog: Catalog, checker: GarmentChecker | None = None) -> 
     logger.info("garment check: %d crops measured, %d re-judged in %.1f s; %d set aside %s", screening.checked,
                 screening.rejudged, screening.seconds, len(screening.excluded), screening.reasons)
     return screening
+
+
+def check_garments(catalog: Catalog, garment_ids: Sequence[int], checker: GarmentChecker) -> None:
+    """Measure and judge the stored crops of ``garment_ids`` (garments of done videos) and store the verdicts."""
+    for batch in _batches(catalog.garment_evidence(garment_ids)):
+        images = [_read_rgb(catalog, r.crop_path) for r in batch]
+        verdicts = checker.check_many(images, [crop_evidence(r) for r in batch])
+        catalog.save_garment_checks([_record(r.garment_id, v, checker.config) for r, v in zip(batch, verdicts,
+                                                                                            strict=True)])
 
 
 def crop_evidence(record: GarmentEvidenceRecord) -> CropEvidence:
