@@ -317,9 +317,11 @@ def update_styles(
         or (c.group_by == "outfit" and state.get("outfit_kinds", []) != list(c.outfit_kinds))
         or (c.method == "kmeans" and state.get("noise_mads", 0.0) != c.noise_mads)
     )
-    # the garment check: crops that are not garments (walls, title cards, blurs) get no style
+    # the garment check: crops that are not garments (walls, title cards, blurs) get no style;
+    # verdicts re-judged under changed thresholds change which garments are clustered
     screening = screen_garments(catalog) if c.garment_check else None
     excluded = screening.excluded if screening else frozenset()
+    settings_changed = settings_changed or bool(screening and screening.rejudged)
     if full or new_encoder or settings_changed or not load_styles(catalog):
         encoder = naming_encoder(encoder_info)
         result = recluster(catalog, ids, vectors, config, encoder, encoder_version=encoder_info.get("version"),
