@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 NONE = "-"  # a value that does not exist (no take-off yet, no originator ...)
 
-STYLE_HEADERS = ["id", "style", "kind", "state", "score", "growth", "take-off", "garments", "creators",
+STYLE_HEADERS = ["id", "style", "kind", "state", "score", "growth", "new wearers (expected)", "take-off", "garments", "creators",
                  "share now", "next week [interval]", "backtest error (naive)"]
 LEADERBOARD_HEADERS = ["#", "creator", "followers", "tier", "score", "styles", "originated",
                        "days before take-off"]
@@ -116,10 +116,15 @@ def backtest(result: Backtest) -> str:
     return f"{result.chosen} ({verdict}; backtested on {count(result.series)} styles)"
 
 
+def new_wearers(style: StyleReport) -> str:
+    """``5 (1.2)``: first-time wearers in the last three weeks and what the style's past predicts."""
+    return f"{style.new_wearers} ({style.expected_new_wearers:.1f})"
+
+
 def style_row(style: StyleReport, name_width: int | None = None) -> list[Any]:
     """One style in the styles table (:data:`STYLE_HEADERS`)."""
     return [style.id, style.name[:name_width] if name_width else style.name, style.kind or NONE, style.state,
-            score(style.score), growth(style.growth), day(style.takeoff), count(style.garments),
+            score(style.score), growth(style.growth), new_wearers(style), day(style.takeoff), count(style.garments),
             count(style.creators), share_now(style), forecast(style), forecast_error(style)]
 
 

@@ -83,7 +83,10 @@ def search(
     if size == 0:
         raise BadInputError("the index is empty: upload videos first (Upload videos tab)")
     _check_styles(services, filters.styles, "unknown style {}: the Style filter lists the styles there are")
-    return searcher.search(image, text, min(int(k), size), filters, by_creator)
+    result = searcher.search(image, text, min(int(k), size), filters, by_creator)
+    if image is not None:
+        services.tidy_upload_cache()  # the query image has been read
+    return result
 
 
 def _check_styles(services: Services, style_ids: Sequence[int], message: str) -> None:
@@ -180,6 +183,7 @@ def plan_upload(
             stored[path.name] = store_video(path, services.data_dir / UPLOADS_DIR, services.config.max_upload_mb)
         except BadInputError as exc:
             planned.append(PlannedVideo(path.name, None, str(exc)))
+    services.tidy_upload_cache()  # the videos are copied in: gradio's cached copies may go
     if manifest:
         try:
             rows, warnings = read_upload_manifest(Path(manifest), stored)

@@ -41,6 +41,12 @@ class AppConfig:
     port: int = setting(7860, low=0, high=65535)  # TCP port
     max_upload_mb: float = setting(500.0, low=0, low_open=True)  # largest single uploaded file (gradio refuses bigger ones)
     max_videos_per_upload: int = setting(50, low=1)  # videos accepted in one upload batch
+    upload_cache_hours: float = setting(24.0, low=0, low_open=True)  # uploads gradio keeps in its cache are
+    # deleted after this long (checked hourly, or sooner when this is shorter)
+    upload_cache_mb: float = setting(2048.0, low=0, low_open=True)  # ...and the oldest first whenever the cache
+    # holds more than this (checked before each upload and image search)
+    group_readable: bool = False  # files and folders the app creates are readable by the owner's group
+    # (umask 027); otherwise the process's umask decides
     max_season_zip_mb: float = setting(1024.0, low=0, low_open=True)  # largest season zip for retraining
     max_season_unzipped_mb: float = setting(4096.0, low=0, low_open=True)  # largest total size of a season zip's contents
     max_season_files: int = setting(50000, low=1)  # most files in a season zip
@@ -181,6 +187,13 @@ class Services:
         with self._lock:
             self.encoder_spec = encoder_spec
             self._encoder = self._searcher = self._sink = None
+
+    def tidy_upload_cache(self) -> None:
+        """Keep gradio's upload cache within :attr:`AppConfig.upload_cache_mb` and
+        :attr:`AppConfig.upload_cache_hours` (oldest uploads go first)."""
+        from app.uploads import prune_upload_cache, upload_cache_dir
+
+        prune_upload_cache(upload_cache_dir(), self.config.upload_cache_mb, self.config.upload_cache_hours)
 
     def allowed_paths(self) -> list[str]:
         """Folders the app may serve files from: crops, uploaded videos, the demo world."""

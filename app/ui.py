@@ -95,7 +95,9 @@ def query_image(**kwargs: Any) -> gr.Image:
 # -- the app -----------------------------------------------------------------------------------------
 def build_app(services: Services) -> gr.Blocks:
     """Build the app on ``services`` (nothing is loaded until an event needs it)."""
-    with gr.Blocks(title="stylescope", analytics_enabled=False) as blocks:
+    max_age = round(services.config.upload_cache_hours * 3600)
+    with gr.Blocks(title="stylescope", analytics_enabled=False,
+                   delete_cache=(min(3600, max_age), max_age)) as blocks:  # uploads older than max_age go
         header = gr.Markdown("# stylescope", elem_id="header")
         with gr.Tabs():
             with gr.Tab("Search", id="search"):
@@ -416,6 +418,7 @@ def launch(
     Node), bundled fonts only. Files are served only from the crops, uploads and demo world
     folders of the data directory.
     """
+    services.tidy_upload_cache()  # what earlier runs left in gradio's upload cache
     blocks.queue(default_concurrency_limit=1, max_size=256)
     _, url, _ = blocks.launch(
         server_name=host,

@@ -9,21 +9,27 @@ bytes counted against the limits (a zip's own size claims are not trusted).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
+import logging
 import os
 import secrets
 import shutil
 import stat
 import tempfile
+import time
 import zipfile
 import zlib
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
 from core.errors import BadInputError
+from core.storage import new_file_mode
 from inference.manifest import read_manifest
 from inference.types import VideoSubmission
+
+logger = logging.getLogger(__name__)
 
 # ISO-BMFF boxes an MP4/MOV file may start with.
 _ISO_BOXES = {b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot"}
@@ -79,6 +85,7 @@ def store_video(upload: Path, dest_dir: Path, max_mb: float) -> Path:
     target = dest_dir / f"{secrets.token_hex(12)}{suffix}"
     fd, tmp = tempfile.mkstemp(prefix=".upload-", suffix=".tmp", dir=dest_dir)
     try:
+        os.chmod(tmp, new_file_mode())
         with os.fdopen(fd, "wb") as out, open(upload, "rb") as source:
             shutil.copyfileobj(source, out, _COPY_CHUNK)
         os.replace(tmp, target)
@@ -239,3 +246,49 @@ def unpack_season(upload: Path, dest_root: Path, limits: ZipLimits) -> Path:
     except BaseException:
         shutil.rmtree(dest, ignore_errors=True)
         raise
+
+
+# -- gradio's upload cache ----------------------------------------------------------------------------
+def upload_cache_dir() -> Path:
+    """Where gradio keeps uploaded files before a handler sees them ($GRADIO_TEMP_DIR or
+    <tmp>/gradio, as gradio itself decides)."""
+    from gradio.utils import get_upload_folder
+
+    return Path(get_upload_folder())
+
+
+@dataclasses.dataclass
+class CachePruned:
+    """What :func:`prune_upload_cache` deleted."""
+
+    files: int = 0
+    bytes: int = 0
+
+
+def prune_upload_cache(folder: Path, max_mb: float, max_age_hours: float, now: float | None = None) -> CachePruned:
+    """Delete cached uploads older than ``max_age_hours``, then the oldest ones until the
+    folder holds at most ``max_mb``; folders left empty go too. Files that vanish or cannot
+    be deleted meanwhile (another request using them) are skipped, never an error."""
+    now = time.time() if now is None else now
+    entries = []
+    for path in folder.rglob("*") if folder.is_dir() else ():
+        with contextlib.suppress(OSError):
+            if path.is_file() and not path.is_symlink():
+                info = path.stat()
+                entries.append((info.st_mtime, info.st_size, path))
+    entries.sort()
+    total, limit, oldest_kept = sum(e[1] for e in entries), max_mb * 1e6, now - max_age_hours * 3600
+    pruned = CachePruned()
+    for mtime, size, path in entries:
+        if mtime >= oldest_kept and total <= limit:
+            break
+        with contextlib.suppress(OSError):
+            path.unlink()
+            pruned.files, pruned.bytes = pruned.files + 1, pruned.bytes + size
+            total -= size
+    for directory in sorted((p for p in folder.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+        with contextlib.suppress(OSError):
+            directory.rmdir()  # only empty ones
+    if pruned.files:
+        logger.info("upload cache %s: deleted %d old uploads (%.1f MB)", folder, pruned.files, pruned.bytes / 1e6)
+    return pruned

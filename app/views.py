@@ -7,6 +7,7 @@ HTML and matplotlib figures. No gradio here, so they are cheap to test and reuse
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -55,6 +56,20 @@ def _moment_cell(source_path: str, t_s: float, allowed: Sequence[str]) -> str:
     return f'<a href="{html.escape(url)}" target="_blank">▶ {text}</a>' if url else text
 
 
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_\[\]#|~])")  # the rest is inert once these are escaped
+
+
+def text(value: object) -> str:
+    """User-given text (handles, file names, reasons) for a Markdown component: shown as
+    typed, never read as HTML or Markdown (``<b>`` stays ``<b>``, ``**x**`` stays ``**x**``)."""
+    return _MARKDOWN_SPECIALS.sub(r"\\\1", html.escape(str(value)))
+
+
+def handle(creator: str | None) -> str:
+    """A creator handle, with "@", as Markdown text."""
+    return text(fmt.handle(creator))
+
+
 # -- search -----------------------------------------------------------------------------------------
 def hit_caption(hit: SearchHit) -> str:
     """One result's caption: creator, date, style, moment, then how close a match it is."""
@@ -92,7 +107,7 @@ def groups_markdown(groups: Sequence[CreatorGroup] | None) -> str:
         return ""
     lines = ["### Who wears this?", "", "| creator | followers | tier | best score | match | matches |",
              "|---|---|---|---|---|---|"]
-    lines += [f"| {fmt.handle(g.creator)} | {fmt.count(g.followers)} | {g.tier} | {g.best_score:.3f} "
+    lines += [f"| {handle(g.creator)} | {fmt.count(g.followers)} | {g.tier} | {g.best_score:.3f} "
               f"| {g.hits[0].strength or '-'} | {len(g.hits)} |" for g in groups]
     return "\n".join(lines)
 
@@ -134,8 +149,8 @@ def upload_summary(outcomes: Sequence[Any], warnings: Sequence[str] = (), next_s
     duplicates = [o for o in outcomes if o.status in ("duplicate", "skipped")]
     lines = [f"**{len(added)} added** ({sum(o.garments for o in added)} garments), "
              f"**{len(failed)} failed**, {len(duplicates)} already in the catalog."]
-    lines += [f"- failed: {o.source}: {o.reason}" for o in failed]  # upload:<file name>
-    lines += [f"- warning: {w}" for w in warnings]
+    lines += [f"- failed: {text(o.source)}: {text(o.reason)}" for o in failed]  # upload:<file name>
+    lines += [f"- warning: {text(w)}" for w in warnings]
     if added:
         lines += ["", *next_steps]
     return "\n".join(lines)
@@ -198,7 +213,7 @@ def style_cards(report: TrendsReport, data_dir: Path, count: int) -> list[tuple[
 
 def _adoption_line(a: Adoption, allowed: Sequence[str], source: str | None) -> str:
     link = _moment_cell(source, a.t_s, allowed) if source else moment(a.t_s)
-    return (f"{fmt.handle(a.creator)} ({a.tier}, {fmt.count(a.followers)} followers) on {fmt.day(a.day)}: "
+    return (f"{handle(a.creator)} ({a.tier}, {fmt.count(a.followers)} followers) on {fmt.day(a.day)}: "
             f"video {a.video_id} at {link}, {a.frames} frames, distance {a.distance:.3f}")
 
 
@@ -209,7 +224,7 @@ def facet_lines(facets: dict[str, Any] | None) -> list[str]:
         return []
     lines = []
     for slot, named in facets.get("slots", {}).items():
-        said = [f"{facet}: {html.escape(str(f['value']))} ({f['evidence']:.0%} agree)"
+        said = [f"{facet}: {text(f['value'])} ({f['evidence']:.0%} agree)"
                 for facet, f in named.get("facets", {}).items() if not f.get("absent")]
         absent = [facet for facet, f in named.get("facets", {}).items() if f.get("absent")]
         line = f"**{slot.capitalize()}** ({named.get('garments', 0)} garments): {'; '.join(said) or 'no facet agreed on'}"
@@ -218,20 +233,20 @@ def facet_lines(facets: dict[str, Any] | None) -> list[str]:
         lines.append(f"- {line}")
     aesthetic = facets.get("aesthetic")
     if aesthetic:
-        lines.append(f"- **Look**: {html.escape(str(aesthetic['value']))} ({aesthetic['evidence']:.0%} agree)")
+        lines.append(f"- **Look**: {text(aesthetic['value'])} ({aesthetic['evidence']:.0%} agree)")
     return lines
 
 
 def style_markdown(detail: StyleAdopters, sources: dict[int, str], allowed: Sequence[str]) -> str:
     """A style's originator, runners-up and adopters with the evidence."""
-    lines = [f"### Style {detail.id}: {html.escape(detail.name)}", *facet_lines(detail.facets)]
+    lines = [f"### Style {detail.id}: {text(detail.name)}", *facet_lines(detail.facets)]
     origin = detail.origin
     if not origin:
         return "\n".join([*lines, "No confident sightings yet."])
     first = origin.originator
     lines.append(f"**Originator:** {_adoption_line(first, allowed, sources.get(first.video_id))}")
     if origin.tied_with:
-        lines.append(f"Tied on the first day with: {', '.join(fmt.handle(c) for c in origin.tied_with)}")
+        lines.append(f"Tied on the first day with: {', '.join(handle(c) for c in origin.tied_with)}")
     if origin.strays_skipped:
         lines.append(f"{origin.strays_skipped} earlier stray sightings were not counted.")
     lines.append(f"\n**Adopters, in order** ({len(detail.adopters)}):\n")
@@ -273,7 +288,7 @@ def originator_rows(report: CreatorsReport) -> list[list[Any]]:
 
 def creator_markdown(page: CreatorPage, sources: dict[int, str], allowed: Sequence[str]) -> str:
     """A creator's page: their standing, the styles they started and those they adopted."""
-    lines = [f"### {fmt.handle(page.creator)}",
+    lines = [f"### {handle(page.creator)}",
              f"{fmt.count(page.followers)} followers · {fmt.count(page.videos)} videos in the catalog"]
     board = page.trendsetter
     if board:
@@ -282,7 +297,7 @@ def creator_markdown(page: CreatorPage, sources: dict[int, str], allowed: Sequen
                      "days before take-off)")
     for title, entries in (("Styles started", page.started), ("Styles adopted", page.adopted)):
         lines.append(f"\n**{title}** ({len(entries)})\n")
-        lines += [f"- style {e.adoption.style_id} *{html.escape(e.style_name)}*: adopter {e.rank} of "
+        lines += [f"- style {e.adoption.style_id} *{text(e.style_name)}*: adopter {e.rank} of "
                   f"{e.adopters}, {_adoption_line(e.adoption, allowed, sources.get(e.adoption.video_id))}"
                   for e in entries] or ["- none"]
     return "\n".join(lines)

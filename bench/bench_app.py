@@ -6,7 +6,10 @@ measures, as a user of the HTTP API sees it:
 - text and image search latency, p50 / p95, including the download of the result
   thumbnails (gradio_client fetches every gallery file, one after another), and the
   response alone (thumbnails not fetched), and the time inside the search handler;
-- the time from submitting a 10 s clip to the Upload endpoint until a search finds it.
+- the time from submitting a 10 s clip to the Upload endpoint until a search finds it;
+- ``--clients N`` (default 16): N clients searching at once (text and image, responses only),
+  in rounds: errors, latency and the serving process's memory after each round (flat memory:
+  later rounds do not grow).
 
 Usage::
 
@@ -67,6 +70,66 @@ def summary(measured: tuple[list[float], list[float]]) -> dict[str, float]:
             "handler_p95_ms": round(percentile(handler, 95), 1)}
 
 
+def rss_mb() -> float:
+    """This process's resident memory (the app is served in-process), from /proc."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def load_round(url: str, queries: Sequence[tuple[object, str]], clients: int, per_client: int,
+               k: int) -> dict[str, object]:
+    """``clients`` threads, each with its own gradio client, ``per_client`` searches each:
+    errors, latency, throughput and the serving process's memory."""
+    import threading
+
+    from gradio_client import Client
+
+    times: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    peak = [rss_mb()]
+
+    def one(n: int) -> None:
+        client = Client(url, verbose=False, download_files=False)
+        try:
+            for i in range(per_client):
+                image, text = queries[(n * per_client + i) % len(queries)]
+                started = time.perf_counter()
+                try:
+                    client.predict(image, text, "", "", [], [], [], k, False, api_name="/search")
+                except Exception as exc:  # counted, not raised: the figure is the error count
+                    with lock:
+                        errors.append(f"{type(exc).__name__}: {exc}"[:200])
+                    continue
+                with lock:
+                    times.append((time.perf_counter() - started) * 1000)
+                    peak[0] = max(peak[0], rss_mb())
+        finally:
+            client.close()
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=one, args=(n,)) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    return {"searches": len(times), "errors": len(errors), "first_errors": errors[:3],
+            "p50_ms": round(percentile(times, 50), 1) if times else None,
+            "p99_ms": round(percentile(times, 99), 1) if times else None,
+            "searches_per_s": round(len(times) / wall, 1), "rss_peak_mb": round(peak[0]),
+            "rss_after_mb": round(rss_mb())}
+
+
+def concurrent_load(url: str, queries: Sequence[tuple[object, str]], clients: int, per_client: int,
+                    rounds: int, k: int) -> dict[str, object]:
+    """:func:`load_round` ``rounds`` times: flat memory means later rounds do not grow."""
+    return {"clients": clients, "per_client": per_client,
+            "rounds": [load_round(url, queries, clients, per_client, k) for _ in range(rounds)]}
+
+
 def upload_to_searchable(client, work: Path, seconds: float) -> dict[str, float]:
     """Seconds from submitting a clip to the upload endpoint until a search returns it."""
     from gradio_client import handle_file
@@ -100,6 +163,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queries", type=int, default=40, help="searches of each kind")
     parser.add_argument("--k", type=int, default=12, help="results per search (thumbnails downloaded)")
     parser.add_argument("--clip-seconds", type=float, default=10.0, help="length of the uploaded clip")
+    parser.add_argument("--clients", type=int, default=16, help="concurrent search clients in the load test")
+    parser.add_argument("--per-client", type=int, default=10, help="searches per client and round")
+    parser.add_argument("--rounds", type=int, default=3, help="load rounds (memory is read after each)")
+    parser.add_argument("--load-only", action="store_true", help="only the concurrent load test")
     parser.add_argument("--out", default="bench/out/app.json", help="where to write the JSON figures")
     args = parser.parse_args(argv)
 
@@ -121,7 +188,17 @@ def main(argv: list[str] | None = None) -> int:
         texts = [(None, TEXT_QUERIES[i % len(TEXT_QUERIES)]) for i in range(args.queries)]
         images = [(handle_file(str(c)), "") for c in crops[: args.queries]]
         timed_searches(client, texts[:3] + images[:3], args.k)  # warm-up: model load, caches
-        result = {
+        rss_before = round(rss_mb())
+        load = concurrent_load(url, [q for pair in zip(texts, images, strict=False) for q in pair], args.clients,
+                               args.per_client, args.rounds, args.k)
+        if args.load_only:
+            result = {"machine": f"{platform.machine()} {os.cpu_count()} CPUs, shared with other work (noisy)",
+                      "catalog": services.catalog.counts(), "encoder": services.encoder.describe(),
+                      "rss_before_load_mb": rss_before, "concurrent": load}
+        else:
+            result = {
+                "rss_before_load_mb": rss_before,
+                "concurrent": load,
             "machine": f"{platform.machine()} {os.cpu_count()} CPUs, shared with other work (noisy)",
             "catalog": services.catalog.counts(),
             "encoder": services.encoder.describe(),
@@ -131,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
             "text_search_response_only": summary(timed_searches(bare, texts, args.k)),
             "image_search_response_only": summary(timed_searches(bare, images, args.k)),
             "upload": upload_to_searchable(client, work, args.clip_seconds),
-        }
+            }
         client.close()
         bare.close()
         blocks.close()

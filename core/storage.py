@@ -84,6 +84,34 @@ def resolve_data_dir(path: str | os.PathLike[str] | None, *, create: bool = True
     return data_dir
 
 
+def _process_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _process_umask()  # read once: os.umask can only be read by setting it
+
+
+def share_files_with_group() -> None:
+    """From now on, files and folders this process creates are readable by the owner's group
+    and not by others (umask 027)."""
+    global _UMASK
+    _UMASK = 0o027
+    os.umask(_UMASK)
+
+
+def new_file_mode() -> int:
+    """The permission bits a plain ``open(path, "w")`` would give a new file (0o666 less the
+    umask); files created through ``mkstemp`` (0o600) are set to it."""
+    return 0o666 & ~_UMASK
+
+
+def new_dir_mode() -> int:
+    """The permission bits ``mkdir`` gives a new folder (0o777 less the umask)."""
+    return 0o777 & ~_UMASK
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it over ``path`` only on success."""
@@ -94,6 +122,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     )
     os.close(fd)
     tmp = Path(tmp_name)
+    os.chmod(tmp, new_file_mode())  # as if written in place: readable as the umask allows
     try:
         yield tmp
         os.replace(tmp, target)

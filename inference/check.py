@@ -3,8 +3,10 @@
 Each area is checked on its own, with counts, so one damaged part does not hide the rest:
 
 - ``catalog``: SQLite's integrity and foreign-key checks. Repair: a copy of the catalog
-  into ``backups/``, then REINDEX (what a damaged index b-tree needs); a damaged table is
-  reported, not guessed at.
+  into ``backups/``, then REINDEX (what a damaged index b-tree needs); when a table itself
+  is damaged, every readable row is salvaged into a fresh catalog
+  (:mod:`inference.catalog.salvage`) and the videos that lost rows are left half-done, so
+  ``stylescope ingest --resume`` cuts them again from their source files.
 - ``videos``: videos an interrupted ingest left half-done (redone by
   ``stylescope ingest --resume``), and claims of killed processes on done videos (cleared).
 - ``index``: the live version's files against their checksums, and its garments against
@@ -29,8 +31,9 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import StylescopeError
-from core.storage import STORAGE_ERRORS, find_leftovers, remove_leftovers, storage_fault
+from core.storage import STORAGE_ERRORS, TMP_SUFFIX, find_leftovers, remove_leftovers, storage_fault
 from inference.catalog import CATALOG_FILE, Catalog, claim_is_live
+from inference.catalog.salvage import salvage
 from inference.index import (
     GarmentEmbedder,
     GarmentIndex,
@@ -123,7 +126,8 @@ class Checker:
             self._find("catalog", str(exc), hint=self._restore_hint())
             return self.report
         try:
-            for area in (self._catalog, self._videos, self._index, self._crops):
+            catalog = self._catalog(catalog)
+            for area in (self._videos, self._index, self._crops):
                 try:
                     area(catalog)
                 except STORAGE_ERRORS as exc:
@@ -134,18 +138,23 @@ class Checker:
         return self.report
 
     # -- areas ---------------------------------------------------------------------------
-    def _catalog(self, catalog: Catalog) -> None:
-        problems = catalog.integrity_check()
+    def _catalog(self, catalog: Catalog) -> Catalog:
+        """Check (and repair) the catalog; returns the catalog to go on with (a salvaged one
+        replaces a damaged one)."""
+        try:
+            problems = catalog.integrity_check()
+        except STORAGE_ERRORS as exc:
+            problems = [storage_fault(exc) or str(exc)]
         if not problems:
             self.report.counts.update(catalog.counts())
             self.report.counts.update(catalog.garment_check_counts())
-            return
+            return catalog
         finding = self._find(
             "catalog", f"SQLite integrity check: {_examples(problems, 3)}",
             hint="run `stylescope check --repair` (a copy of the catalog is kept)",
         )
         if not self.repair:
-            return
+            return catalog
         copy = self._backup_dir() / CATALOG_FILE
         catalog.copy_to(copy)
         try:
@@ -156,11 +165,44 @@ class Checker:
         if not left:
             finding.repaired = f"rebuilt the catalog's SQL indexes (REINDEX); the damaged catalog is copied to {copy}"
             self.report.counts.update(catalog.counts())
-        else:
-            finding.hint = (
-                f"REINDEX did not help ({_examples(left, 2)}): a table itself is damaged; the catalog "
-                f"as it was is copied to {copy}. " + self._restore_hint()
-            )
+            return catalog
+        catalog.close()
+        salvaged = self._salvage(copy, finding)
+        if salvaged is None:
+            return Catalog(self.data_dir)
+        self.report.counts.update(salvaged.counts())
+        return salvaged
+
+    def _salvage(self, copy: Path, finding: Finding) -> Catalog | None:
+        """Replace the damaged catalog by every row that can still be read (its copy stays in
+        backups/); the videos that lost rows are left for ``ingest --resume``."""
+        fresh = self.data_dir / f".{CATALOG_FILE}.salvage{TMP_SUFFIX}"
+        fresh.unlink(missing_ok=True)
+        try:
+            saved = salvage(copy, fresh)
+        except STORAGE_ERRORS as exc:
+            fresh.unlink(missing_ok=True)
+            finding.hint = f"a table is damaged and could not be salvaged ({exc}); the catalog as it was is " \
+                           f"copied to {copy}. " + self._restore_hint()
+            return None
+        for suffix in ("-wal", "-shm"):  # the old file's journal: its pages are in the copy already
+            (self.data_dir / f"{CATALOG_FILE}{suffix}").unlink(missing_ok=True)
+        os.replace(fresh, self.data_dir / CATALOG_FILE)
+        catalog = Catalog(self.data_dir)
+        named = set(catalog.crop_paths())
+        done = {v.id for v in catalog.videos(status="done")}
+        crops = self.data_dir / "crops"
+        cut = {int(f.parent.name) for f in crops.glob("*/*") if f.parent.name.isdigit()} if crops.is_dir() else set()
+        lost_rows = {video for video in cut & done
+                     if any(f"crops/{video}/{f.name}" not in named for f in (crops / str(video)).iterdir())}
+        catalog.reset_videos(sorted(lost_rows))
+        lost = ", ".join(f"{n} {table}" for table, n in {**saved.lost, **saved.orphans}.items())
+        finding.repaired = (
+            f"a table was damaged: salvaged every readable row into a new catalog ({lost or 'no'} rows lost); "
+            f"{len(lost_rows)} videos that lost rows are left for `stylescope ingest --resume`; the damaged "
+            f"catalog is copied to {copy}"
+        )
+        return catalog
 
     def _videos(self, catalog: Catalog) -> None:
         abandoned = catalog.abandoned_videos()

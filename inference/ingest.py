@@ -266,7 +266,7 @@ class Ingestor:
         if free < need:
             outcome.status = "not attempted"
             outcome.reason = (
-                f"only {free:.0f} MB free in {self.data_dir}; ingest needs at least {need:.0f} MB "
+                f"only {free:.3g} MB free in {self.data_dir}; ingest needs at least {need:.3g} MB "
                 "(setting ingest.min_free_mb)"
             )
             raise BatchStopped(outcome.reason, outcome)

@@ -124,7 +124,7 @@ def test_influence_is_found_only_above_chance():
 
 def _trend(style_id: int, takeoff_day: int | None) -> StyleTrend:
     takeoff = DAY0 + dt.timedelta(days=takeoff_day) if takeoff_day is not None else None
-    return StyleTrend(style_id, "steady", 0.0, 1.0, 0, 0, 0, 0.0, 0.0, takeoff, takeoff, None)
+    return StyleTrend(style_id, "steady", 0.0, 1.0, 0, 0, 0, 0, 0.0, 0.0, 0.0, takeoff, takeoff, None)
 
 
 def test_trendsetters_rank_early_adopters_of_styles_that_rose():

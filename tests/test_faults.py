@@ -414,3 +414,59 @@ def test_random_kills_then_one_plain_rerun_leave_everything_searchable_once(tmp_
     check = subprocess.run([sys.executable, "-m", "app.cli", "check", "--data-dir", str(data_dir), "-q"],
                            cwd=ROOT, capture_output=True, text=True)
     assert check.returncode == 0, check.stdout
+
+
+# -- a real full disk --------------------------------------------------------------------------
+@pytest.fixture
+def small_disk(tmp_path):
+    """A tmpfs mounted at a temporary folder (root only), remountable to another size."""
+    mount_point = tmp_path / "small"
+    mount_point.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount_point)],
+                          capture_output=True, text=True)
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here ({made.stderr.strip() or 'mount failed'}): needs root")
+
+    def resize(kilobytes: int) -> None:
+        subprocess.run(["mount", "-o", f"remount,size={kilobytes}k", str(mount_point)], check=True)
+
+    try:
+        yield mount_point, resize
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+@pytest.mark.slow
+def test_a_really_full_disk_stops_the_batch_and_one_rerun_on_more_space_finishes_it(tmp_path, small_disk, capsys):
+    mount_point, resize = small_disk
+    data_dir = mount_point / "data"
+    clips = _clips(tmp_path / "clips", 6)
+    settings = tmp_path / "settings.yaml"
+    settings.write_text("ingest:\n  min_free_mb: 0\n")  # the free-space guard would stop it first
+    args = ["--creator", "ann", "--followers", "20k", "--posted-at", "2026-05-01", "--data-dir", str(data_dir),
+            "--encoder", ENCODER, "--config", str(settings), "-q"]
+    assert main(["ingest", str(clips[0]), *args]) == 0
+    capsys.readouterr()
+    kept, _ = _searchable(data_dir)
+    used_kb = sum(f.stat().st_blocks for f in mount_point.rglob("*") if f.is_file()) // 2
+    resize(used_kb + 96)  # about one more video's crops, not five
+
+    code = main(["ingest", *map(str, clips), *args])
+    out, err = capsys.readouterr()
+    assert code == 1, out + err
+    assert "Traceback" not in out + err
+    assert "the batch stopped: disk full" in out and "not attempted" in out
+    catalogued, indexed = _searchable(data_dir)
+    assert kept <= catalogued and kept <= indexed, "nothing already stored is lost"
+    with Catalog(data_dir) as catalog:
+        assert catalog.claimed_videos() == []
+        assert catalog.integrity_check() == []
+
+    resize(64 * 1024)
+    assert main(["ingest", *map(str, clips), *args]) == 0
+    catalogued, indexed = _searchable(data_dir)
+    with Catalog(data_dir) as catalog:
+        done = catalog.videos(status="done")
+        assert len({v.content_hash for v in done}) == len(done) == len(clips), "each video stored once"
+    assert catalogued == indexed and len(catalogued) == 6 * len(clips)
+    assert main(["check", "--data-dir", str(data_dir), "--encoder", ENCODER]) == 0

@@ -580,7 +580,7 @@ def test_fans_wearing_a_staple_more_often_is_not_a_trend():
     at_57 = {t.style_id: t for t in rising_styles(make_data(events), RisingConfig(), DAY0 + dt.timedelta(days=57))}
     assert at_57[2].state == "rising" and at_57[2].recent_new_creators == at_57[2].recent_creators == 8
     # the burst itself is real: without the new-wearer rule the staple is flagged
-    loose = RisingConfig(min_new_creators=0, min_new_share=0.0)
+    loose = RisingConfig(detector="window", min_new_creators=0, min_new_share=0.0)
     assert {t.style_id: t for t in rising_styles(make_data(events), loose)}[1].takeoff is not None
 
 
@@ -595,7 +595,7 @@ def test_new_wearers_must_be_most_of_the_burst():
     assert config.min_new_creators == 3 and config.min_new_share == 0.5
     (verdict,) = [t for t in rising_styles(make_data(events), config) if t.style_id == 1]
     assert verdict.takeoff is None, "3 new wearers among 13 creators: the fans' burst"
-    (loose,) = [t for t in rising_styles(make_data(events), RisingConfig(min_new_share=0.0)) if t.style_id == 1]
+    (loose,) = [t for t in rising_styles(make_data(events), RisingConfig(detector="window", min_new_share=0.0)) if t.style_id == 1]
     assert loose.takeoff is not None
 
 
@@ -781,3 +781,19 @@ def test_bad_trends_settings_name_the_setting(tmp_path, text, message):
     load_section = trends.load_creators_config if text.startswith("creators") else trends.load_config
     with pytest.raises(ConfigError, match=message):
         load_section(bad)
+
+
+def test_rising_is_decided_by_new_wearers_by_default():
+    events: list[tuple] = [(None, f"p{d % 9}", d) for d in range(70) for _ in range(4)]
+    events += [(1, f"old{d % 2}", d) for d in range(0, 40, 10)]  # two creators now and then...
+    events += [(1, f"new{i}", 44 + 2 * i) for i in range(12)]  # ...then a new creator every other day
+    events += [(2, f"old{d % 2}", d) for d in range(0, 40, 10)]  # the same videos from two fans only
+    events += [(2, f"old{i % 2}", 44 + 2 * i) for i in range(12)]
+    config = RisingConfig()
+    assert config.detector == "spread"
+    verdicts = {t.style_id: t for t in rising_styles(make_data(events), config)}
+    spreading, fans = verdicts[1], verdicts[2]
+    assert spreading.state == "rising" and spreading.takeoff == DAY0 + dt.timedelta(days=54)
+    assert spreading.new_wearers == 9 and spreading.new_wearers >= 2 * spreading.expected_new_wearers
+    assert fans.takeoff is None and fans.new_wearers == 0
+    assert fans.score == spreading.score  # same videos, same window z-score: only the wearers differ

@@ -116,15 +116,15 @@ def test_styles_agree_between_cli_json_cli_table_app_and_demo(views_of_one_catal
     assert set(cli) == set(app) == set(table) and set(demo) <= set(cli) and demo
     for style_id, style in cli.items():
         expected = [style_id, style["name"], style["kind"] or "-", style["state"], fmt.score(style["score"]),
-                    fmt.growth(style["growth"]), style["takeoff"] or "-", fmt.count(style["garments"]),
-                    fmt.count(style["creators"])]
-        assert app[style_id][:9] == expected
-        assert [int(table[style_id][0]), *table[style_id][1:9]] == [*expected[:1], style["name"][:40], *expected[2:]]
-        assert app[style_id][9:] == table[style_id][9:]  # share now, forecast with interval, backtest error
+                    fmt.growth(style["growth"]), f"{style['new_wearers']} ({style['expected_new_wearers']:.1f})",
+                    style["takeoff"] or "-", fmt.count(style["garments"]), fmt.count(style["creators"])]
+        assert app[style_id][:10] == expected
+        assert [int(table[style_id][0]), *table[style_id][1:10]] == [*expected[:1], style["name"][:40], *expected[2:]]
+        assert app[style_id][10:] == table[style_id][10:]  # share now, forecast with interval, backtest error
         assert style["has_risen"] == (style["takeoff"] is not None)
         assert style["state"] != "steady" or not style["has_risen"]
         if style["forecast"] is None:
-            assert app[style_id][10] == "too little history to forecast" == style["forecast_note"]
+            assert app[style_id][11] == "too little history to forecast" == style["forecast_note"]
         if style_id in demo:
             shown = demo[style_id]
             assert [shown[k] for k in ("state", "has_risen", "takeoff", "garments", "creators", "growth")] == [

@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from core.storage import atomic_write_text, mark_staging, unmark_staging
+from core.storage import atomic_write_text, mark_staging, new_dir_mode, unmark_staging
 from models.versions import CURRENT_FILE, VersionError, list_versions, models_dir
 
 
@@ -39,6 +39,7 @@ class VersionWriter:
         self.data_dir = Path(data_dir)
         self.root = models_dir(data_dir)
         self.tmp = Path(tempfile.mkdtemp(prefix=".new-version-", dir=self.root))
+        os.chmod(self.tmp, new_dir_mode())  # mkdtemp makes it 0o700
         mark_staging(self.tmp)  # a killed training's folder is cleaned by the next run
 
     def path(self, name: str) -> Path:

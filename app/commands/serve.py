@@ -97,6 +97,10 @@ def serve(args: argparse.Namespace, block: bool = True) -> str:
     host = args.host or config.host
     auth = read_auth(args.auth_file)
     check_binding(host, auth)
+    if config.group_readable:
+        from core.storage import share_files_with_group
+
+        share_files_with_group()
     data_dir = open_data_dir(args.data_dir)
     try:
         from app.ui import build_app, launch

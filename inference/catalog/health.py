@@ -52,3 +52,14 @@ class HealthQueries(ClaimQueries):
                 "UPDATE videos SET claimed_by = NULL, claimed_at = NULL WHERE id = ?", [(i,) for i in dead]
             )
         return len(dead)
+
+    def reset_videos(self, video_ids: list[int]) -> None:
+        """Forget the frames and garments of ``video_ids`` and leave them half-done, for
+        ``stylescope ingest --resume`` to redo from their source files."""
+        rows = [(i,) for i in video_ids]
+        with self._transaction() as tx:
+            tx.executemany("DELETE FROM garments WHERE video_id = ?", rows)
+            tx.executemany("DELETE FROM frames WHERE video_id = ?", rows)
+            tx.executemany(
+                "UPDATE videos SET status = 'processing', claimed_by = NULL, claimed_at = NULL WHERE id = ?", rows
+            )

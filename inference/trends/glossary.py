@@ -12,8 +12,8 @@ STATES = ("rising", "emerging", "peaked", "new", "steady", "fading")  # the orde
 STATE_DEFINITIONS = {
     "emerging": "gaining share faster than its own history predicts, but without enough evidence "
     "(score, creators, first-time wearers) to call it rising yet.",
-    "rising": "flagged rising on the as-of day: its share of the last two weeks is well above its own "
-    "history, worn by several creators, most of them wearing it for the first time.",
+    "rising": "flagged rising on the as-of day: in the last three weeks at least 3 creators wore it for the "
+    "first time, at least twice as many as its own past predicts, and its videos at least doubled too.",
     "peaked": "has risen (it has a take-off date) and is no longer rising; a style that took off is "
     "never called steady.",
     "steady": "has never risen and its share is neither well above nor well below its own history.",
@@ -25,8 +25,11 @@ TERM_DEFINITIONS = {
     "has risen": "the style was flagged rising on some day up to the as-of day; its take-off date says "
     "which (rising and peaked styles have risen, and so may fading ones).",
     "take-off": "the first day the style was flagged rising, judged with only the data known that day.",
-    "score": "how far the style's videos in the recent window exceed what its own history predicts, "
-    "in standard deviations (a Poisson z-score); 3 or more is needed to rise.",
+    "score": "how far the style's videos in the last two weeks exceed what its own history predicts, "
+    "in standard deviations (a Poisson z-score): 1.5 or more with 2.0x growth makes a style that has not "
+    "risen emerging, -3 or less with a halved share makes it fading.",
+    "new wearers": "creators who wore the style for the first time in the last three weeks, next to the "
+    "number its own past rate predicts (expected): many more than expected is what makes a style rise.",
     "growth": "the style's share of recent posts divided by its share before them (2.0x: twice as common).",
     "share now": "the style's share of all posts in the last reported period.",
     "garments": "garment crops assigned to the style; in an outfit style every sampled frame adds all "

@@ -95,6 +95,8 @@ class StyleReport:
     recent_videos: int
     recent_creators: int
     recent_new_creators: int
+    new_wearers: int  # first-time wearers in the last three weeks (glossary: new wearers)
+    expected_new_wearers: float  # what the style's own past rate predicts there
     recent_share: float
     history_share: float
     takeoff: dt.date | None
@@ -249,6 +251,8 @@ def _style_report(catalog: Catalog, style: Style, trend: StyleTrend,
         recent_videos=trend.recent_videos,
         recent_creators=trend.recent_creators,
         recent_new_creators=trend.recent_new_creators,
+        new_wearers=trend.new_wearers,
+        expected_new_wearers=trend.expected_new_wearers,
         recent_share=round(trend.recent_share, 6),
         history_share=round(trend.history_share, 6),
         takeoff=trend.takeoff,

@@ -1,9 +1,13 @@
-"""Rising and fading: a burst test of each style's recent window against its own history.
+"""Rising and fading: each style's recent days against its own history.
 
-Every day is judged with the data known on that day: a style is rising when its recent
-videos are well above what its historical share predicts (Poisson z-score and growth), worn
-by enough distinct creators, most of them wearing it for the first time; fading is the
-mirror image. The first day a style is flagged is its take-off.
+Every day is judged with the data known on that day. A style is rising when, in the last
+three weeks, enough creators wore it for the first time, clearly more than its own past rate
+predicts, and its videos grew with them (the ``spread`` detector of
+:mod:`inference.rising_detectors`: a trend spreads to new people; fans wearing a staple more
+often do not make one). The window statistics (Poisson z-score and growth of the recent
+videos against the historical share) give the score, "emerging" and fading, the mirror image
+of a burst; ``rising.detector: window`` makes them decide rising too. The first day a style
+is flagged is its take-off.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from inference.rising_detectors import StyleDays, spread, spread_evidence, window_lengths
 from inference.trends.series import TrendData
 from inference.trends.settings import RisingConfig
 from inference.trends.states import STATE_ORDER, trend_state
@@ -30,6 +35,8 @@ class StyleTrend:
     recent_videos: int
     recent_creators: int
     recent_new_creators: int  # of those, first-time wearers of the style
+    new_wearers: int  # creators wearing the style for the first time in the spread window (3 weeks)
+    expected_new_wearers: float  # how many of them its own past rate predicts
     recent_share: float
     history_share: float
     takeoff: dt.date | None  # first day the style was flagged rising (detection day)
@@ -176,19 +183,37 @@ def rising_styles(data: TrendData, config: RisingConfig, as_of: dt.date | None =
         for day in _first_days(creator_days).values():
             first_wearings[day] += 1
         scores = _burst_scores(videos, daily.posts, creators, history_creators, first_wearings, config)
-        trends.append(_trend(style_id, scores, videos, daily.days, config))
+        days = StyleDays(videos, daily.posts, first_wearings, _creators_per_day(creator_days, len(daily.days)))
+        evidence = spread_evidence(days, config.spread)
+        onset_window = lengths
+        if config.detector == "spread":
+            scores.rising = spread(days, config.spread).flags
+            onset_window = window_lengths(len(daily.days), config.spread.window_days, config.spread.min_history_days)
+        trends.append(_trend(style_id, scores, videos, daily.days, onset_window, config,
+                             (int(evidence.new_creators[-1]), round(float(evidence.expected[-1]), 3))))
     trends.sort(key=lambda t: (STATE_ORDER[t.state], -t.score))
     return trends
 
 
-def _trend(style_id: int, s: _Scores, videos: np.ndarray, days: list[dt.date], config: RisingConfig) -> StyleTrend:
+def _creators_per_day(creator_days: list[tuple[str, int]], n_days: int) -> np.ndarray:
+    """Distinct creators wearing the style on each day."""
+    present = np.zeros(n_days)
+    for _, day in set(creator_days):
+        present[day] += 1
+    return present
+
+
+def _trend(style_id: int, s: _Scores, videos: np.ndarray, days: list[dt.date], onset_window: np.ndarray,
+           config: RisingConfig, new_wearers: tuple[int, float]) -> StyleTrend:
+    """The verdict on the last day; ``onset_window`` is the rising detector's window length per day
+    (the burst's onset is its first sighting in the window of the take-off day)."""
     last = len(days) - 1
     flagged = np.flatnonzero(s.rising)
     takeoff = onset = None
     if len(flagged):
         at = int(flagged[0])
         takeoff = days[at]
-        first = max(0, at - int(recent_lengths(len(days), config)[at]) + 1)
+        first = max(0, at - int(onset_window[at]) + 1)
         onset = days[first + int(np.flatnonzero(videos[first : at + 1])[0])]
     fading_since = None
     if s.fading[last]:
@@ -201,5 +226,6 @@ def _trend(style_id: int, s: _Scores, videos: np.ndarray, days: list[dt.date], c
                         config=config)
     return StyleTrend(
         style_id, state, round(float(s.z[last]), 3), round(float(s.growth[last]), 3), int(s.recent[last]),
-        int(s.creators[last]), int(s.new_creators[last]), float(s.recent_share[last]), float(s.history_share[last]), takeoff, onset, fading_since,
+        int(s.creators[last]), int(s.new_creators[last]), *new_wearers, float(s.recent_share[last]),
+        float(s.history_share[last]), takeoff, onset, fading_since,
     )

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from configs import from_dict, load, setting
+from inference.rising_detectors import SpreadConfig
 
 METHODS = ("kmeans", "density")
 GROUPINGS = ("kind", "outfit", "all")
@@ -19,6 +20,7 @@ WEIGHTS = ("none", "followers", "log_followers")
 PERIODS = ("day", "week")
 FORECAST_METHODS = ("last_value", "linear_trend", "damped_trend")  # the forecasters' registry keys
 GARMENT_KINDS = ("top", "bottom", "full")
+RISING_DETECTORS = ("spread", "window")
 
 
 @dataclasses.dataclass
@@ -99,8 +101,16 @@ class SeriesConfig:
 
 @dataclasses.dataclass
 class RisingConfig:
-    """Burst detection: the recent window against the style's own history."""
+    """Rising and fading: which detector flags rising, and the window burst statistics.
 
+    ``detector: spread`` (the default) flags a style rising when creators wearing it for the
+    first time outnumber its own past rate (``spread``'s settings,
+    :class:`inference.rising_detectors.SpreadConfig`); ``window`` uses the z-score test below.
+    Fading, the score, growth and "emerging" always come from the window statistics.
+    """
+
+    detector: str = setting("spread", choices=RISING_DETECTORS)  # what flags rising: spread or window
+    spread: SpreadConfig = dataclasses.field(default_factory=SpreadConfig)  # the spread detector's settings
     recent_days: int = setting(14, low=1)  # length of the recent window (down to half of it in the data's
     # first weeks)
     history_days: int = 56  # length of the history window before it
@@ -112,7 +122,8 @@ class RisingConfig:
     # for the first time
     min_videos: int = 4  # style videos in the recent window
     min_growth: float = 2.0  # recent share over historical share, at least
-    z_threshold: float = 3.0  # Poisson z-score of recent videos against the historical share
+    z_threshold: float = 3.0  # Poisson z-score of recent videos against the historical share (the
+    # window detector's rising test; fading always)
     emerging_z: float = setting(1.5, low=0)  # "emerging": not rising, never risen, but this z-score and
     # min_growth already (gaining share without the evidence to rise yet)
     prior_videos: float = 1.0  # pseudo-count added to history (a style never seen is not infinitely rare)
