@@ -147,6 +147,7 @@ class Checker:
             problems = [storage_fault(exc) or str(exc)]
         if not problems:
             self.report.counts.update(catalog.counts())
+            self.report.counts.update(catalog.garment_check_counts())
             return catalog
         finding = self._find(
             "catalog", f"SQLite integrity check: {_examples(problems, 3)}",

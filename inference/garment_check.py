@@ -41,6 +41,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
+import json
 import logging
 from collections.abc import Hashable, Sequence
 from pathlib import Path
@@ -97,6 +99,26 @@ class GarmentCheckConfig:
 def load_config(user_file: str | Path | None = None) -> GarmentCheckConfig:
     """The ``garment_check`` section of the packaged config, with the user's file over it."""
     return from_dict(GarmentCheckConfig, load("garment_check", user_file).get("garment_check"), "garment_check.")
+
+
+MEASURE_FIELDS = ("classifier_size", "person_methods", "partial_width", "edge_margin")  # settings the signals depend on
+
+
+def measured_by(config: GarmentCheckConfig) -> str:
+    """Names the classifier and settings that measure a crop's signals: stored signals made
+    otherwise are measured again."""
+    return "efficientnet-lite0-imagenet:" + _settings_hash(config, MEASURE_FIELDS)
+
+
+def judged_by(config: GarmentCheckConfig) -> str:
+    """Names the thresholds that judge the signals: stored verdicts judged otherwise are judged again."""
+    fields = tuple(f.name for f in dataclasses.fields(config) if f.name not in ("enabled", "batch_size"))
+    return "rules-1:" + _settings_hash(config, fields)
+
+
+def _settings_hash(config: GarmentCheckConfig, fields: Sequence[str]) -> str:
+    text = json.dumps({name: getattr(config, name) for name in fields}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -48,6 +48,7 @@ from core.storage import (
     storage_fault,
 )
 from inference.catalog import Catalog, Claim, FrameRow, GarmentRow
+from inference.garment_check import GarmentChecker, load_config
 from inference.garments import LocaliserChain, LocaliserConfig, cut_garments
 from inference.manifest import Rejected
 from inference.types import GarmentCrop, VideoSubmission
@@ -71,6 +72,7 @@ class IngestConfig:
     jpeg_quality: int = setting(90, low=0, high=100)  # JPEG quality of crop thumbnails
     max_file_mb: float = setting(4096.0, low=0, low_open=True)  # larger files are refused without decoding
     min_free_mb: float = setting(64.0, low=0)  # a video is not started with less free space in the data directory
+    garment_check: bool = False  # judge each committed video's crops with the garment check (else `trends` does, when on)
 
     @classmethod
     def load(cls, user_file: str | Path | None = None) -> IngestConfig:
@@ -212,6 +214,7 @@ class Ingestor:
         self.localiser = LocaliserChain(self.config.localiser)
         self.owner = owner_token()  # this process's name on the videos it claims
         self._claimed: int | None = None  # the video this ingestor is working on
+        self._checker: GarmentChecker | None = None  # the garment check, loaded on first use
 
     def catch_up(self) -> str:
         """Index the garments an interrupted run catalogued but never indexed (and drop
@@ -353,6 +356,7 @@ class Ingestor:
         outcome.frames, outcome.garments = len(frames), len(garment_ids)
         outcome.status = "unindexed"  # until the sink has them
         self._to_sink(garment_ids, crops, outcome)
+        self._check_garments(garment_ids, outcome)
         if outcome.status == "ingested" and outcome.fallback_frames:
             outcome.reason = f"no person found in {outcome.fallback_frames} of {len(frames)} frames: centred crop used"
 
@@ -371,6 +375,20 @@ class Ingestor:
             )
             logger.warning("video %s: %s", outcome.video_id, outcome.reason)
         outcome.seconds["embed"] = time.perf_counter() - clock
+
+    def _check_garments(self, garment_ids: list[int], outcome: VideoOutcome) -> None:
+        """The garment check's verdicts on the video's crops (best effort: `trends` checks what is missed)."""
+        if not self.config.garment_check or not garment_ids:
+            return
+        from inference.trends.screening import check_garments
+
+        clock = time.perf_counter()
+        self._checker = self._checker or GarmentChecker(load_config())
+        try:
+            check_garments(self.catalog, garment_ids, self._checker)
+        except _ANY_FAULT as exc:
+            logger.warning("video %s: garment check left to `stylescope trends` (%s)", outcome.video_id, exc)
+        outcome.seconds["garment_check"] = time.perf_counter() - clock
 
     def resume_submissions(self) -> list[VideoSubmission]:
         """Videos an interrupted run left ``processing`` (its process is gone), to be redone."""

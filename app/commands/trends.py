@@ -50,6 +50,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--kind", choices=("top", "bottom", "full", "outfit"), help="only styles of this garment kind")
     parser.add_argument("--group-by", choices=("kind", "outfit", "all"), help="with --recluster: cluster per kind, per outfit, or pooled")
     parser.add_argument("--method", choices=("kmeans", "density"), help="with --recluster: clustering method")
+    parser.add_argument("--garment-check", choices=("on", "off"), default=None,
+                        help="set aside crops that show no garment (walls, title cards, blurs) before clustering; "
+                        "default from the config (cluster.garment_check)")
     parser.add_argument("--weeks", type=int, default=None, help="show the last N weeks of each series")
     parser.add_argument("--as-of", type=parse_day, default=None, help="judge trends as of this day (default: last day with posts)")
     parser.add_argument("--top", type=int, default=20, help="styles in the table (default 20; JSON has all)")
@@ -69,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
         config.cluster.group_by = args.group_by
     if args.method:
         config.cluster.method = args.method
+    if args.garment_check:
+        config.cluster.garment_check = args.garment_check == "on"
     with Catalog(open_data_dir(args.data_dir, create=False)) as catalog:
         update = trends.update_styles(catalog, config, full=args.recluster, index_config=IndexConfig.load(args.config))
         report = trends.trends_report(catalog, config, trends.load_forecast_config(args.config), args.as_of,
@@ -95,6 +100,8 @@ def _print(report: TrendsReport, update: StylesUpdate, plots: list[str], top: in
     elif update.assign is not None:
         print(f"assigned {update.assign.assigned} of {update.assign.considered} garments without a style "
               "(new or left out) to existing styles")
+    if update.screening is not None:
+        print(update.screening.summary() + " (they join no style; `stylescope check` counts them)")
     skipped = report.skipped
     if skipped.future_videos or skipped.undated_videos:
         print(f"left out: {skipped.future_videos} videos posted in the future, {skipped.undated_videos} undated")

@@ -16,6 +16,7 @@ The :class:`Catalog` is assembled from one class of queries per concern:
 - :mod:`~inference.catalog.base` connections, transactions, migrations, meta;
 - :mod:`~inference.catalog.videos` what the ingest writes and the plain reads after it;
 - :mod:`~inference.catalog.checks` the evidence the garment check weighs;
+- :mod:`~inference.catalog.garment_checks` the garment check's verdicts (which crops are not garments);
 - :mod:`~inference.catalog.claims` which process works on a video (atomic dedup across processes);
 - :mod:`~inference.catalog.health` integrity checks and repairs (``stylescope check``);
 - :mod:`~inference.catalog.index` what the garment index reads;
@@ -28,6 +29,7 @@ from __future__ import annotations
 from inference.catalog.base import CATALOG_FILE, check_schema
 from inference.catalog.checks import GarmentEvidenceQueries, GarmentEvidenceRecord
 from inference.catalog.claims import Claim, claim_is_live
+from inference.catalog.garment_checks import GarmentCheckQueries, GarmentCheckRecord
 from inference.catalog.health import HealthQueries
 from inference.catalog.index import GarmentStyle, IndexQueries
 from inference.catalog.metadata import (
@@ -62,7 +64,8 @@ from inference.catalog.styles import (
 from inference.catalog.videos import VideoQueries
 
 
-class Catalog(HealthQueries, VideoQueries, IndexQueries, MetadataQueries, StyleQueries, GarmentEvidenceQueries):
+class Catalog(HealthQueries, VideoQueries, IndexQueries, MetadataQueries, StyleQueries, GarmentEvidenceQueries,
+              GarmentCheckQueries):
     """SQLite catalog of one data directory; safe to share between threads.
 
     Each thread gets its own connection; writes serialise on SQLite's lock (WAL lets
@@ -78,6 +81,8 @@ __all__ = [
     "ClusterableGarment",
     "CreatorColumns",
     "FrameRow",
+    "GarmentCheckQueries",
+    "GarmentCheckRecord",
     "GarmentColumns",
     "GarmentEvidenceRecord",
     "GarmentRecord",

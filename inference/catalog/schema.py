@@ -94,6 +94,27 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE ingest_events ADD COLUMN path TEXT NOT NULL DEFAULT ''
     """,
+    # v5: the garment check's verdict on each garment (inference/catalog/garment_checks.py),
+    # with the signals it was judged from, so a crop is measured once and re-judged cheaply
+    # when the thresholds change: crops that are not garments (walls, title cards, blurs)
+    # are kept out of styles.
+    """
+    CREATE TABLE garment_checks (
+        garment_id INTEGER PRIMARY KEY REFERENCES garments(id) ON DELETE CASCADE,
+        is_garment INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        score REAL NOT NULL,
+        clothing REAL NOT NULL,
+        outfit_clothing REAL NOT NULL,
+        printed REAL NOT NULL,
+        sharpness REAL NOT NULL,
+        detected INTEGER NOT NULL,
+        face INTEGER NOT NULL,
+        partial INTEGER NOT NULL,
+        measured_by TEXT NOT NULL,
+        judged_by TEXT NOT NULL
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

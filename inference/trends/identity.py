@@ -24,6 +24,7 @@ from inference.trends.clustering import NOISE, Cluster, cluster_garments, outfit
 from inference.trends.facet_names import facet_evidence, facet_style_names, unique_names
 from inference.trends.kmeans import nearest_centroid, normalise
 from inference.trends.naming import TextEncoder, Vocabulary, name_clusters, naming_encoder
+from inference.trends.screening import Screening, screen_garments
 from inference.trends.settings import TrendsConfig
 
 if TYPE_CHECKING:
@@ -89,11 +90,13 @@ def load_styles(catalog: Catalog) -> list[Style]:
 
 
 def garment_kinds(catalog: Catalog, ids: np.ndarray,
-                  skip_methods: Sequence[str] = ()) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Kinds and frame ids of the garments ``ids`` that exist in done videos and were not
-    located by one of ``skip_methods``, and a mask of those."""
+                  skip_methods: Sequence[str] = (),
+                  excluded: frozenset[int] = frozenset()) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Kinds and frame ids of the garments ``ids`` that exist in done videos, were not
+    located by one of ``skip_methods`` and are not ``excluded`` (the garment check's
+    non-garments), and a mask of those."""
     skip = set(skip_methods)
-    known = {g.id: g for g in catalog.clusterable_garments() if g.method not in skip}
+    known = {g.id: g for g in catalog.clusterable_garments() if g.method not in skip and g.id not in excluded}
     mask = np.asarray([int(i) in known for i in ids], bool)
     kinds = [known[int(i)].kind for i in ids[mask]]
     frames = np.asarray([known[int(i)].frame_id for i in ids[mask]], np.int64)
@@ -125,6 +128,7 @@ def recluster(
     encoder: TextEncoder | None = None,
     vocabulary: Vocabulary | None = None,
     encoder_version: str | None = None,
+    excluded: frozenset[int] = frozenset(),
 ) -> ReclusterResult:
     """Full run: cluster every garment, keep style ids by centroid matching, name, save.
 
@@ -138,13 +142,16 @@ def recluster(
         vocabulary: words to name styles with; default from ``config.naming``.
         encoder_version: version of the encoder that made ``vectors``, kept so that
             :func:`update_styles` clusters afresh when the index moves to another encoder.
+        excluded: garment ids the garment check found not to be garments (never clustered).
 
     Raises:
         BadInputError: there are no garments to cluster.
     """
     ids = np.asarray(ids, np.int64)
-    kinds, frames, mask = garment_kinds(catalog, ids, config.cluster.skip_methods)
+    kinds, frames, mask = garment_kinds(catalog, ids, config.cluster.skip_methods, excluded)
     if not mask.any():
+        if len(ids) and excluded and garment_kinds(catalog, ids, config.cluster.skip_methods)[2].any():
+            raise BadInputError("no garments to cluster: the garment check found none of the crops to be garments")
         if len(ids) and garment_kinds(catalog, ids)[2].any():
             raise BadInputError(
                 f"no garments to cluster: every garment was located by {', '.join(config.cluster.skip_methods)} "
@@ -177,6 +184,7 @@ def recluster(
         "method": config.cluster.method,
         "group_by": config.cluster.group_by,
         "skip_methods": list(config.cluster.skip_methods),
+        "garment_check": config.cluster.garment_check,
         "outfit_kinds": list(config.cluster.outfit_kinds),
         "noise_mads": config.cluster.noise_mads,
         "radii": {str(s.id): s.radius for s in styles},
@@ -206,11 +214,13 @@ class AssignResult:
     assigned: int  # of those, garments now in a style
 
 
-def assign_new_garments(catalog: Catalog, ids: np.ndarray, vectors: np.ndarray) -> AssignResult:
+def assign_new_garments(catalog: Catalog, ids: np.ndarray, vectors: np.ndarray,
+                        excluded: frozenset[int] = frozenset()) -> AssignResult:
     """Give garments that have no style yet the nearest style of their kind, within its radius.
 
     Garments outside every radius stay unassigned until the next full run. Style sizes are
     updated. Without any style yet, nothing is assigned (run a full clustering first).
+    Garments in ``excluded`` (the garment check's non-garments) are never assigned.
     """
     styles = [s for s in load_styles(catalog) if s.centroid is not None]
     have = catalog.styled_garment_ids()
@@ -218,7 +228,7 @@ def assign_new_garments(catalog: Catalog, ids: np.ndarray, vectors: np.ndarray) 
     ids = np.asarray(ids, np.int64)
     fresh = np.asarray([int(i) not in have for i in ids], bool)
     ids, vectors = ids[fresh], np.asarray(vectors)[fresh]
-    kinds, frames, mask = garment_kinds(catalog, ids, state.get("skip_methods", ()))
+    kinds, frames, mask = garment_kinds(catalog, ids, state.get("skip_methods", ()), excluded)
     ids, vectors = ids[mask], normalise(vectors[mask])
     if not styles or len(ids) == 0:
         return AssignResult(len(ids), 0)
@@ -257,6 +267,7 @@ class StylesUpdate:
     recluster: ReclusterResult | None
     assign: AssignResult | None
     encoder: dict[str, Any]  # the encoder that made the embeddings
+    screening: Screening | None = None  # what the garment check set aside (None: check off)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for ``--json``: the mode and encoder, then what the run or the assignment did."""
@@ -268,6 +279,8 @@ class StylesUpdate:
                        k_selection={g: {str(k): round(v, 4) for k, v in s.items()} for g, s in r.selection.items()})
         if self.assign:
             out.update(considered=self.assign.considered, assigned=self.assign.assigned)
+        if self.screening:
+            out["garment_check"] = self.screening.to_dict()
         return out
 
 
@@ -300,11 +313,19 @@ def update_styles(
     settings_changed = (
         state.get("group_by") not in (None, c.group_by)
         or state.get("skip_methods") != list(c.skip_methods)
+        or state.get("garment_check", False) != c.garment_check
         or (c.group_by == "outfit" and state.get("outfit_kinds", []) != list(c.outfit_kinds))
         or (c.method == "kmeans" and state.get("noise_mads", 0.0) != c.noise_mads)
     )
+    # the garment check: crops that are not garments (walls, title cards, blurs) get no style;
+    # verdicts re-judged under changed thresholds change which garments are clustered
+    screening = screen_garments(catalog) if c.garment_check else None
+    excluded = screening.excluded if screening else frozenset()
+    settings_changed = settings_changed or bool(screening and screening.rejudged)
     if full or new_encoder or settings_changed or not load_styles(catalog):
         encoder = naming_encoder(encoder_info)
-        result = recluster(catalog, ids, vectors, config, encoder, encoder_version=encoder_info.get("version"))
-        return StylesUpdate("recluster", result, None, encoder_info)
-    return StylesUpdate("incremental", None, assign_new_garments(catalog, ids, vectors), encoder_info)
+        result = recluster(catalog, ids, vectors, config, encoder, encoder_version=encoder_info.get("version"),
+                           excluded=excluded)
+        return StylesUpdate("recluster", result, None, encoder_info, screening)
+    return StylesUpdate("incremental", None, assign_new_garments(catalog, ids, vectors, excluded), encoder_info,
+                        screening)

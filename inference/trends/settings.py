@@ -56,6 +56,9 @@ class ClusterConfig:
     # centred fallback fires where no detector saw a person, on title cards and empty rooms, and
     # those crops gather into junk styles and pollute real ones
     skip_methods: list[str] = dataclasses.field(default_factory=lambda: ["fallback_center"])
+    # check each crop with the garment check (inference/garment_check.py) before clustering: walls,
+    # title cards, blurs and slivers of people get no style (they stay searchable); false: skip it
+    garment_check: bool = False
     assign_quantile: float = setting(0.99, low=0, low_open=True, high=1)  # quantile of member distances
     # that sets a style's radius
     assign_slack: float = 1.25  # radius multiplier when assigning garments outside the fit sample
