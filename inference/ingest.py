@@ -51,7 +51,7 @@ from inference.catalog import Catalog, Claim, FrameRow, GarmentRow
 from inference.garments import LocaliserChain, LocaliserConfig, cut_garments
 from inference.manifest import Rejected
 from inference.types import GarmentCrop, VideoSubmission
-from inference.video import SamplerConfig, sample_video
+from inference.video import SamplerConfig, SampleResult, sample_video
 
 if TYPE_CHECKING:
     from inference.index import SyncReport
@@ -171,7 +171,8 @@ class IngestReport:
         return dict(total)
 
 
-def _check_file(path: Path, config: IngestConfig) -> None:
+def check_file(path: Path, config: IngestConfig) -> None:
+    """Refuse a path that is not a readable, non-empty video file within the size limit."""
     if not path.exists():
         raise BadInputError("file not found")
     if not path.is_file():
@@ -183,7 +184,8 @@ def _check_file(path: Path, config: IngestConfig) -> None:
         raise BadInputError(f"file is {size / 1e6:.0f} MB, above the {config.max_file_mb:.0f} MB limit")
 
 
-def _thumbnail(crop: GarmentCrop, max_side: int, quality: int) -> bytes:
+def thumbnail(crop: GarmentCrop, max_side: int, quality: int) -> bytes:
+    """The crop as a JPEG, its longer side at most ``max_side``."""
     image = crop.image
     h, w = image.shape[:2]
     if max(h, w) > max_side:
@@ -193,6 +195,33 @@ def _thumbnail(crop: GarmentCrop, max_side: int, quality: int) -> bytes:
     if not ok:
         raise StylescopeError("could not encode a crop as JPEG")
     return encoded.tobytes()
+
+
+@dataclasses.dataclass
+class VideoGarments:
+    """One video through the sampler and the garment localiser."""
+
+    sampled: SampleResult  # the video's facts and its sampled frames
+    crops: list[GarmentCrop]  # its garments, in frame order
+    fallback_frames: int  # frames whose person came from the centred fallback
+    seconds: dict[str, float]  # decode and crop time
+
+
+def extract_garments(path: Path, config: IngestConfig, localiser: LocaliserChain) -> VideoGarments:
+    """Sample a video's frames and cut its garments: the stages every backend runs.
+
+    Raises:
+        StylescopeError: the video cannot be decoded or holds nothing to sample.
+    """
+    clock = time.perf_counter()
+    sampled = sample_video(path, config.sampler)
+    seconds = {"decode": time.perf_counter() - clock}
+    clock = time.perf_counter()
+    sampled.frames, detections = localiser.locate_sampled(sampled.frames)
+    crops = cut_garments([f.image for f in sampled.frames], detections, config.localiser)
+    seconds["crop"] = time.perf_counter() - clock
+    fallback = sum(d.method == "fallback_center" for d in detections)
+    return VideoGarments(sampled, crops, fallback, seconds)
 
 
 class Ingestor:
@@ -271,7 +300,7 @@ class Ingestor:
     def _ingest(self, submission: VideoSubmission, outcome: VideoOutcome) -> None:
         started = time.perf_counter()
         try:
-            _check_file(submission.path, self.config)
+            check_file(submission.path, self.config)
             content_hash = sha256_file(submission.path)  # same bytes under another name: same video
         except (BadInputError, OSError) as exc:
             outcome.reason = str(exc) if isinstance(exc, BadInputError) else f"cannot read file: {exc.strerror}"
@@ -319,16 +348,10 @@ class Ingestor:
             self.catalog.fail_video(video_id, reason)
 
     def _process(self, submission: VideoSubmission, video_id: int, outcome: VideoOutcome) -> None:
-        clock = time.perf_counter()
-        sampled = sample_video(submission.path, self.config.sampler)
-        outcome.seconds["decode"] = time.perf_counter() - clock
-
-        clock = time.perf_counter()
-        sampled.frames, detections = self.localiser.locate_sampled(sampled.frames)
-        images = [f.image for f in sampled.frames]
-        crops = cut_garments(images, detections, self.config.localiser)
-        outcome.seconds["crop"] = time.perf_counter() - clock
-        outcome.fallback_frames = sum(d.method == "fallback_center" for d in detections)
+        extracted = extract_garments(submission.path, self.config, self.localiser)
+        sampled, crops = extracted.sampled, extracted.crops
+        outcome.seconds.update(extracted.seconds)
+        outcome.fallback_frames = extracted.fallback_frames
 
         clock = time.perf_counter()
         crop_dir = self._crop_dir(video_id)
@@ -338,7 +361,7 @@ class Ingestor:
             relative = f"crops/{video_id}/{crop.frame_index:03d}_{crop.kind}.jpg"
             atomic_write_bytes(
                 self.data_dir / relative,
-                _thumbnail(crop, self.config.crop_max_side, self.config.jpeg_quality),
+                thumbnail(crop, self.config.crop_max_side, self.config.jpeg_quality),
                 fsync=False,
             )
             rows.append(GarmentRow(crop.frame_index, crop.kind, crop.box, crop.method, crop.score, relative))
