@@ -74,41 +74,58 @@ def _small_world(folder: Path) -> list:
     return [VideoSubmission(folder / name, creator, 1000, day, name) for name, creator, day in posts]
 
 
-@pytest.mark.slow
-def test_ray_ingest_matches_local_and_resumes(tmp_path, ray_cluster):
-    from inference.catalog import Catalog
+@pytest.fixture(scope="module")
+def both_ingests(tmp_path_factory, ray_cluster):
+    """The small world ingested locally (tiny:32 index) and on Ray through the CLI (tables)."""
+    from app.cli import main
     from inference.embed import IndexSink
-    from inference.index.live import load_embeddings
     from inference.ingest import IngestConfig, ingest
-    from inference.scale.ray_ingest import ScaleConfig, ray_ingest
-    from inference.scale.tables import complete_rows, encoder_table
     from tests.index_helpers import index_config
 
-    submissions = _small_world(tmp_path / "clips")
-    config = IngestConfig.load()
-    local = tmp_path / "local"
-    local_report = ingest(submissions, local, config, sink=IndexSink(local, "tiny:32", index_config()), progress=False)
-    local_frames = {o.video: o.frames for o in local_report.outcomes}
-    out = tmp_path / "tables"
-    report = ray_ingest(submissions, out, config, "tiny:32", ScaleConfig(actor_cpus=0.5))
-    statuses = {Path(o["source"]).name: (o["status"], o["reason"]) for o in report.outcomes}
-    assert statuses["good1.mp4"][0] == statuses["good2.mp4"][0] == "ingested"
-    assert statuses["corrupt.mp4"][0] == "failed" and statuses["corrupt.mp4"][1]
+    root = tmp_path_factory.mktemp("scale")
+    submissions = _small_world(root / "clips")
+    local = root / "local"
+    local_report = ingest(submissions, local, IngestConfig.load(), sink=IndexSink(local, "tiny:32", index_config()),
+                          progress=False)
+    manifest = root / "manifest.csv"
+    manifest.write_text("path,creator,followers,posted_at\n" + "".join(
+        f"{s.path},{s.creator},{s.followers},{s.posted_at}\n" for s in submissions))
+    out = root / "tables"
+    code = main(["ingest", "--manifest", str(manifest), "--backend", "ray", "--out", str(out),
+                 "--encoder", "tiny:32", "-q"])
+    assert code == 1  # the corrupt video failed, the rest went in
+    return submissions, local, {o.video: o.frames for o in local_report.outcomes}, out
 
-    videos = complete_rows(out, "videos", "video_id").to_pandas()
-    frames = complete_rows(out, "frames", ("video_id", "frame_index")).to_pandas()
-    garments = complete_rows(out, "garments", "garment_id").to_pandas()
-    embeddings = complete_rows(out, encoder_table("tiny:32"), "garment_id").to_pandas()
+
+def _tables(out: Path):
+    from inference.scale.tables import complete_rows, encoder_table
+
+    return (complete_rows(out, "videos", "video_id").to_pandas(),
+            complete_rows(out, "frames", ("video_id", "frame_index")).to_pandas(),
+            complete_rows(out, "garments", "garment_id").to_pandas(),
+            complete_rows(out, encoder_table("tiny:32"), "garment_id").to_pandas())
+
+
+@pytest.mark.slow
+def test_ray_ingest_writes_what_the_local_ingest_catalogs(both_ingests):
+    from inference.catalog import Catalog
+    from inference.index.live import load_embeddings
+
+    _, local, local_frames, out = both_ingests
+    videos, frames, garments, embeddings = _tables(out)
     assert set(videos["month"]) == {"2026-04", "2026-05"}
     bad = videos[videos["source_path"].str.endswith("corrupt.mp4")]
     assert list(bad["status"]) == ["failed"] and bad["reason"].iloc[0]
-
+    ids, vectors, _ = load_embeddings(local)
+    local_vector = dict(zip(ids.tolist(), vectors, strict=True))
+    ray_vector = dict(zip(embeddings["garment_id"], embeddings["vector"], strict=True))
     with Catalog(local) as catalog:
         local_videos = {Path(v.source_path).name: v for v in catalog.videos()}
-        assert local_videos["corrupt.mp4"].error.split(":")[0] in bad["reason"].iloc[0]
+        assert local_videos["corrupt.mp4"].error == bad["reason"].iloc[0]
         for name in ("good1.mp4", "good2.mp4"):
             mine = videos[videos["source_path"].str.endswith(name)].iloc[0]
             theirs = local_videos[name]
+            assert mine["video_id"] == theirs.content_hash
             assert mine["duration_s"] == pytest.approx(theirs.duration_s)
             ray_frames = frames[frames["video_id"] == mine["video_id"]].sort_values("frame_index")
             assert len(ray_frames) == local_frames[name]
@@ -117,17 +134,53 @@ def test_ray_ingest_matches_local_and_resumes(tmp_path, ray_cluster):
             assert local_garments and [(g.kind, g.box.as_tuple(), round(g.t_s, 4)) for g in local_garments] == [
                 (g.kind, (g.x0, g.y0, g.x1, g.y1), round(ray_frames["t_s"].iloc[g.frame_index], 4))
                 for g in ray_garments.itertuples()]
-        ids, vectors, _ = load_embeddings(local)
-        local_vector = dict(zip(ids.tolist(), vectors, strict=True))
-        ray_vector = dict(zip(embeddings["garment_id"], embeddings["vector"], strict=True))
-        for name in ("good1.mp4", "good2.mp4"):
-            mine = videos[videos["source_path"].str.endswith(name)].iloc[0]
-            local_garments = sorted(catalog.garments(video_id=local_videos[name].id), key=lambda g: g.id)
-            ray_ids = garments[garments["video_id"] == mine["video_id"]].sort_values("ordinal")["garment_id"]
-            for local_garment, ray_id in zip(local_garments, ray_ids, strict=True):
+            for local_garment, ray_id in zip(local_garments, ray_garments["garment_id"], strict=True):
                 np.testing.assert_allclose(ray_vector[ray_id], local_vector[local_garment.id], atol=2e-3)
 
-    again = ray_ingest(submissions, out, config, "tiny:32", ScaleConfig(actor_cpus=0.5))
-    assert {o["status"] for o in again.outcomes if not o["source"].startswith("corrupt")} == {"skipped"}
+
+@pytest.mark.slow
+def test_imported_tables_give_the_local_catalog_and_index(both_ingests, tmp_path):
+    from app.cli import main
+    from inference.catalog import Catalog
+    from inference.index.live import load_embeddings
+
+    _, local, _, out = both_ingests
+    imported = tmp_path / "imported"
+    assert main(["import", str(out), "--data-dir", str(imported), "--encoder", "tiny:32", "-q"]) == 0
+    assert main(["import", str(out), "--data-dir", str(imported), "--encoder", "tiny:32", "-q"]) == 0  # all skipped
+    local_ids, local_vectors, _ = load_embeddings(local)
+    ids, vectors, _ = load_embeddings(imported)
+    local_vector = dict(zip(local_ids.tolist(), local_vectors, strict=True))
+    vector = dict(zip(ids.tolist(), vectors, strict=True))
+    assert len(ids) == len(local_ids)
+    with Catalog(local) as theirs, Catalog(imported) as mine:
+        local_videos = {v.content_hash: v for v in theirs.videos()}
+        videos = {v.content_hash: v for v in mine.videos()}
+        assert {(v.source_path, v.status, v.error) for v in videos.values()} == {
+            (v.source_path, v.status, v.error) for v in local_videos.values()}
+        for content_hash, video in videos.items():
+            if video.status != "done":
+                continue
+            local_garments = theirs.garments(video_id=local_videos[content_hash].id)
+            garments = mine.garments(video_id=video.id)
+            assert [(g.kind, g.box, g.t_s, g.creator, g.posted_at) for g in garments] == [
+                (g.kind, g.box, g.t_s, g.creator, g.posted_at) for g in local_garments]
+            for garment, local_garment in zip(garments, local_garments, strict=True):
+                assert (imported / garment.crop_path).stat().st_size > 0
+                np.testing.assert_allclose(vector[garment.id], local_vector[local_garment.id], atol=2e-3)
+        assert mine.integrity_problems() == []
+
+
+@pytest.mark.slow
+def test_a_second_ray_run_skips_every_written_video(both_ingests):
+    from inference.ingest import IngestConfig
+    from inference.scale.ray_ingest import ScaleConfig, ray_ingest
+
+    submissions, _, _, out = both_ingests
+    before = _tables(out)
+    again = ray_ingest(submissions, out, IngestConfig.load(), "tiny:32", ScaleConfig(actor_cpus=0.5))
+    good = [o for o in again.outcomes if not o["source"].endswith("corrupt.mp4")]
+    assert good and {o["status"] for o in good} == {"skipped"}
     assert again.garments == 0
-    assert len(complete_rows(out, "garments", "garment_id")) == len(garments)
+    after = _tables(out)
+    assert [len(t) for t in after] == [len(t) for t in before]
