@@ -184,3 +184,25 @@ def test_a_second_ray_run_skips_every_written_video(both_ingests):
     assert again.garments == 0
     after = _tables(out)
     assert [len(t) for t in after] == [len(t) for t in before]
+
+
+@pytest.mark.slow
+def test_export_of_the_local_deployment_shares_the_ray_run_ids(both_ingests, tmp_path):
+    from app.cli import main
+
+    _, local, _, out = both_ingests
+    exported = tmp_path / "exported"
+    assert main(["export", "--parquet", str(exported), "--data-dir", str(local), "--encoder", "tiny:32", "-q"]) == 0
+    ray_videos, ray_frames, ray_garments, ray_embeddings = _tables(out)
+    videos, frames, garments, embeddings = _tables(exported)
+    assert sorted(videos["video_id"]) == sorted(ray_videos["video_id"])
+    assert len(frames) == len(ray_frames)
+    assert sorted(garments["garment_id"]) == sorted(ray_garments["garment_id"])
+    mine = dict(zip(embeddings["garment_id"], embeddings["vector"], strict=True))
+    for shared_id, vector in zip(ray_embeddings["garment_id"], ray_embeddings["vector"], strict=True):
+        np.testing.assert_allclose(mine[shared_id], vector, atol=2e-3)
+    from core.errors import BadInputError
+    from inference.scale.interchange import export_tables
+
+    with pytest.raises(BadInputError, match="already holds"):
+        export_tables(local, exported, "tiny:32")

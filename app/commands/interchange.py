@@ -1,4 +1,4 @@
-"""``stylescope import``: Parquet tables of a cluster run -> a local deployment."""
+"""``stylescope import`` / ``export``: Parquet tables of a cluster run <-> a local deployment."""
 
 from __future__ import annotations
 
@@ -19,6 +19,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--encoder", default=None, help=ENCODER_HELP + " (whose embeddings to load)")
     add_common(parser)
     parser.set_defaults(func=run)
+    exporter = subparsers.add_parser(
+        "export",
+        help="write a data directory as Parquet tables (what --backend ray writes)",
+        description="Write the catalog's videos, frames and garments (with their crops) and the live "
+        "index's embeddings as Parquet tables partitioned by posting month, with ids any writer shares.",
+    )
+    exporter.add_argument("--parquet", required=True, help="a new folder for the tables")
+    exporter.add_argument("--encoder", default=None, help="the encoder that built the live index (names its table)")
+    add_common(exporter)
+    exporter.set_defaults(func=run_export)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,4 +50,17 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"{report.imported} videos imported ({report.garments} garments), {report.failed} failed "
               f"recorded, {report.skipped} already in: {data_dir}")
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from inference.encoders import encoder_spec
+    from inference.scale.interchange import export_tables
+
+    data_dir = open_data_dir(args.data_dir, create=False, write=False)
+    counts = export_tables(data_dir, args.parquet, encoder_spec(args.encoder, data_dir))
+    if args.json:
+        print_json({"out": args.parquet, "rows": counts})
+    else:
+        print(", ".join(f"{n} {table}" for table, n in counts.items()) + f" rows written to {args.parquet}")
     return 0

@@ -116,3 +116,69 @@ def _import_video(catalog: Catalog, data_dir: Path, local_id: int, video: dict, 
         ensure_live_version(data_dir, encoder_info, config)
         index.add(ids, vectors)
     return ids
+
+
+def export_tables(data_dir: str | Path, out_dir: str | Path, encoder_spec: str) -> dict[str, int]:
+    """Write a deployment's done and failed videos as the Parquet tables a Ray ingest writes
+    (the live index's embeddings under ``encoder_spec``); returns the rows per table.
+
+    Raises:
+        BadInputError: ``out_dir`` already holds tables (an export never mixes into a run's).
+    """
+    import pyarrow as pa
+
+    from inference.index.live import load_embeddings
+    from inference.scale.tables import garment_id, month_of
+
+    out = Path(out_dir)
+    if out.exists() and any(out.rglob("*.parquet")):
+        raise BadInputError(f"{out} already holds Parquet tables: export into a new folder")
+    ids, vectors, _ = load_embeddings(data_dir)
+    vector_of = dict(zip(ids.tolist(), vectors, strict=True))
+    rows: dict[str, list[dict]] = {"videos": [], "frames": [], "garments": [], encoder_table(encoder_spec): []}
+    with Catalog(data_dir) as catalog:
+        for video in catalog.videos():
+            if video.status not in ("done", "failed"):
+                continue
+            facts = catalog.video_facts(video.id)
+            posted = video.posted_at or "1970-01-01"
+            month, key = month_of(posted), video.content_hash
+            info = facts.info
+            rows["videos"].append({
+                "video_id": key, "source_path": video.source_path, "source": video.source_path,
+                "creator": video.creator or "unknown", "followers": facts.followers, "posted_at": posted,
+                "month": month, "status": video.status, "reason": video.error or "", "width": info.width,
+                "height": info.height, "fps": info.fps, "duration_s": info.duration_s, "frame_count": 0,
+                "rotation": info.rotation, "codec": info.codec})
+            frame_index = {}
+            for index, stored in enumerate(catalog.video_frames(video.id)):
+                frame_index[stored.id] = index
+                f = stored.frame
+                rows["frames"].append({"video_id": key, "frame_index": index, "t_s": f.t_s, "segment": f.segment,
+                                       "sharpness": f.sharpness, "phash": np.uint64(f.phash).view(np.int64).item(),
+                                       "width": f.width, "height": f.height, "month": month})
+            for ordinal, garment in enumerate(sorted(catalog.garments(video_id=video.id), key=lambda g: g.id)):
+                shared = garment_id(key, ordinal)
+                rows["garments"].append({
+                    "garment_id": shared, "video_id": key, "ordinal": ordinal,
+                    "frame_index": frame_index[garment.frame_id], "kind": garment.kind, "x0": garment.box.x0,
+                    "y0": garment.box.y0, "x1": garment.box.x1, "y1": garment.box.y1, "method": garment.method,
+                    "score": garment.score, "crop_jpeg": (Path(data_dir) / garment.crop_path).read_bytes(),
+                    "month": month})
+                if garment.id in vector_of:
+                    rows[encoder_table(encoder_spec)].append({"garment_id": shared, "video_id": key,
+                                                              "vector": vector_of[garment.id].tolist(), "month": month})
+    for table, table_rows in rows.items():
+        if table_rows:
+            _write_partitioned(pa.Table.from_pylist(table_rows), out / table)
+    return {table: len(table_rows) for table, table_rows in rows.items()}
+
+
+def _write_partitioned(table, folder: Path) -> None:  # type: ignore[no-untyped-def]
+    import uuid
+
+    import pyarrow.dataset as pads
+
+    pads.write_dataset(table, folder, format="parquet", partitioning=["month"], partitioning_flavor="hive",
+                       basename_template=f"export-{uuid.uuid4().hex}-{{i}}.parquet",
+                       existing_data_behavior="overwrite_or_ignore")
