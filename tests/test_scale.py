@@ -206,3 +206,42 @@ def test_export_of_the_local_deployment_shares_the_ray_run_ids(both_ingests, tmp
 
     with pytest.raises(BadInputError, match="already holds"):
         export_tables(local, exported, "tiny:32")
+
+
+def _exact(vectors: np.ndarray, ids: np.ndarray, queries: np.ndarray, k: int, allowed=None) -> np.ndarray:
+    scores = queries @ vectors.T
+    if allowed is not None:
+        scores[:, ~np.isin(ids, allowed)] = -np.inf
+    return ids[np.argsort(-scores, axis=1, kind="stable")[:, :k]]
+
+
+@pytest.mark.slow
+def test_sharded_index_built_on_ray_finds_what_exact_search_finds(ray_cluster, tmp_path):
+    from inference.scale.shards import ShardedIndex, ShardSpec, build_shards
+    from tests.index_helpers import unit_rows
+
+    rng = np.random.default_rng(3)
+    vectors = unit_rows(rng, 20_000, 64)
+    ids = rng.choice(2**62, 20_000, replace=False).astype(np.int64)  # sparse ids, as shared garment ids are
+    queries = unit_rows(np.random.default_rng(4), 200, 64)
+    truth = _exact(vectors, ids, queries, 10)
+
+    flat, _ = build_shards(ids, vectors, ShardSpec(shards=4, nlist=0))
+    _, found = flat.search(queries, 10)
+    assert (found == truth).all()
+
+    ivf, times = build_shards(ids, vectors, ShardSpec(shards=4, nlist=64, train_size=5000))
+    assert len(ivf) == len(ids) and len(times.shard_s) == 4
+    _, found = ivf.search(queries, 10, nprobe=16)
+    recall = np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth, strict=True)])
+    assert recall >= 0.95, recall
+
+    allowed = ids[::7]
+    _, found = ivf.search(queries, 10, nprobe=64, allowed_ids=allowed)
+    assert np.isin(found[found >= 0], allowed).all()
+    filtered_truth = _exact(vectors, ids, queries, 10, allowed)
+    assert np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, filtered_truth, strict=True)]) >= 0.95
+
+    ivf.save(tmp_path / "sharded")
+    _, again = ShardedIndex.load(tmp_path / "sharded").search(queries, 10, nprobe=16)
+    assert (again == ivf.search(queries, 10, nprobe=16)[1]).all()
