@@ -245,3 +245,20 @@ def test_sharded_index_built_on_ray_finds_what_exact_search_finds(ray_cluster, t
     ivf.save(tmp_path / "sharded")
     _, again = ShardedIndex.load(tmp_path / "sharded").search(queries, 10, nprobe=16)
     assert (again == ivf.search(queries, 10, nprobe=16)[1]).all()
+
+
+@pytest.mark.slow
+def test_index_build_on_ray_shards_the_live_embeddings(both_ingests, tmp_path):
+    from app.cli import main
+    from inference.index.live import load_embeddings
+    from inference.scale.shards import ShardedIndex
+
+    _, local, _, _ = both_ingests
+    out = tmp_path / "sharded"
+    assert main(["index", "build", "--backend", "ray", "--shards", "2", "--nlist", "0", "--out", str(out),
+                 "--data-dir", str(local), "-q"]) == 0
+    ids, vectors, _ = load_embeddings(local)
+    index = ShardedIndex.load(out)
+    assert len(index) == len(ids) and len(index.shards) == 2
+    _, found = index.search(vectors[:3], 1)
+    assert list(found[:, 0]) == list(ids[:3])

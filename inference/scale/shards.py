@@ -14,6 +14,7 @@ import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
@@ -114,11 +115,13 @@ class ShardedIndex:
         best = np.argsort(-scores, axis=1, kind="stable")[:, :k]
         return np.take_along_axis(scores, best, 1), np.take_along_axis(ids, best, 1)
 
-    def _params(self, nprobe: int, allowed_ids: np.ndarray | None) -> faiss.SearchParameters | None:
-        selector = None if allowed_ids is None else faiss.IDSelectorBatch(np.asarray(allowed_ids, np.int64))
+    def _params(self, nprobe: int, allowed_ids: np.ndarray | None) -> Any:
+        module: Any = faiss  # its SWIG stubs do not know the keyword constructors
+        selector = None if allowed_ids is None else module.IDSelectorBatch(np.asarray(allowed_ids, np.int64))
+        kwargs: dict[str, Any] = {} if selector is None else {"sel": selector}
         if isinstance(self.shards[0], faiss.IndexIVF):
-            return faiss.SearchParametersIVF(nprobe=nprobe, sel=selector)
-        return None if selector is None else faiss.SearchParameters(sel=selector)
+            return module.SearchParametersIVF(nprobe=nprobe, **kwargs)
+        return module.SearchParameters(**kwargs) if kwargs else None
 
     def save(self, folder: str | Path) -> None:
         """One file per shard and a meta.json naming them."""
