@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "app.commands.trends",
     "app.commands.creators",
     "app.commands.index",
+    "app.commands.interchange",
     "app.commands.check",
     "app.commands.train",
     "app.commands.world",

@@ -30,7 +30,6 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-import cv2
 import numpy as np
 from tqdm import tqdm
 
@@ -48,11 +47,12 @@ from core.storage import (
     storage_fault,
 )
 from inference.catalog import Catalog, Claim, FrameRow, GarmentRow
+from inference.extract import extract_garments, thumbnail
 from inference.garment_check import GarmentChecker, load_config
-from inference.garments import LocaliserChain, LocaliserConfig, cut_garments
+from inference.garments import LocaliserChain, LocaliserConfig
 from inference.manifest import Rejected
 from inference.types import GarmentCrop, VideoSubmission
-from inference.video import SamplerConfig, sample_video
+from inference.video import SamplerConfig
 
 if TYPE_CHECKING:
     from inference.index import SyncReport
@@ -173,7 +173,8 @@ class IngestReport:
         return dict(total)
 
 
-def _check_file(path: Path, config: IngestConfig) -> None:
+def check_file(path: Path, config: IngestConfig) -> None:
+    """Refuse a path that is not a readable, non-empty video file within the size limit."""
     if not path.exists():
         raise BadInputError("file not found")
     if not path.is_file():
@@ -183,18 +184,6 @@ def _check_file(path: Path, config: IngestConfig) -> None:
         raise BadInputError("empty file (0 bytes)")
     if size > config.max_file_mb * 1e6:
         raise BadInputError(f"file is {size / 1e6:.0f} MB, above the {config.max_file_mb:.0f} MB limit")
-
-
-def _thumbnail(crop: GarmentCrop, max_side: int, quality: int) -> bytes:
-    image = crop.image
-    h, w = image.shape[:2]
-    if max(h, w) > max_side:
-        scale = max_side / max(h, w)
-        image = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
-    ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
-    if not ok:
-        raise StylescopeError("could not encode a crop as JPEG")
-    return encoded.tobytes()
 
 
 class Ingestor:
@@ -274,7 +263,7 @@ class Ingestor:
     def _ingest(self, submission: VideoSubmission, outcome: VideoOutcome) -> None:
         started = time.perf_counter()
         try:
-            _check_file(submission.path, self.config)
+            check_file(submission.path, self.config)
             content_hash = sha256_file(submission.path)  # same bytes under another name: same video
         except (BadInputError, OSError) as exc:
             outcome.reason = str(exc) if isinstance(exc, BadInputError) else f"cannot read file: {exc.strerror}"
@@ -322,16 +311,10 @@ class Ingestor:
             self.catalog.fail_video(video_id, reason)
 
     def _process(self, submission: VideoSubmission, video_id: int, outcome: VideoOutcome) -> None:
-        clock = time.perf_counter()
-        sampled = sample_video(submission.path, self.config.sampler)
-        outcome.seconds["decode"] = time.perf_counter() - clock
-
-        clock = time.perf_counter()
-        sampled.frames, detections = self.localiser.locate_sampled(sampled.frames)
-        images = [f.image for f in sampled.frames]
-        crops = cut_garments(images, detections, self.config.localiser)
-        outcome.seconds["crop"] = time.perf_counter() - clock
-        outcome.fallback_frames = sum(d.method == "fallback_center" for d in detections)
+        extracted = extract_garments(submission.path, self.config, self.localiser)
+        sampled, crops = extracted.sampled, extracted.crops
+        outcome.seconds.update(extracted.seconds)
+        outcome.fallback_frames = extracted.fallback_frames
 
         clock = time.perf_counter()
         crop_dir = self._crop_dir(video_id)
@@ -341,7 +324,7 @@ class Ingestor:
             relative = f"crops/{video_id}/{crop.frame_index:03d}_{crop.kind}.jpg"
             atomic_write_bytes(
                 self.data_dir / relative,
-                _thumbnail(crop, self.config.crop_max_side, self.config.jpeg_quality),
+                thumbnail(crop, self.config.crop_max_side, self.config.jpeg_quality),
                 fsync=False,
             )
             rows.append(GarmentRow(crop.frame_index, crop.kind, crop.box, crop.method, crop.score, relative))

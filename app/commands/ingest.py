@@ -26,6 +26,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--resume", action="store_true", help="also redo videos an interrupted run left half-done")
     parser.add_argument("--no-index", action="store_true", help="catalog only: don't embed or index garments")
     parser.add_argument("--encoder", default=None, help=ENCODER_HELP)
+    parser.add_argument("--backend", choices=("local", "ray"), default="local",
+                        help="local (default): into --data-dir; ray: a Ray Data pipeline writing Parquet "
+                        "tables to --out (needs the scale extra; see docs/CLUSTER.md)")
+    parser.add_argument("--ray-address", default=None, help="with --backend ray: a running cluster (default: start one here)")
+    parser.add_argument("--out", default=None, help="with --backend ray: the folder (or mounted bucket) the tables go to")
+    parser.add_argument("--encoder-actors", type=int, default=1, help="with --backend ray: encoder actors in the pool")
     add_common(parser)
     parser.set_defaults(func=run)
 
@@ -61,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
     batch = _submissions(args)
     for warning in batch.warnings:
         logger.warning(warning)
+    if args.backend == "ray":
+        return _run_ray(args, batch)
     data_dir = open_data_dir(args.data_dir)
     config = IngestConfig.load(args.config)
     report = ingest(
@@ -117,3 +125,31 @@ def _next_steps(data_dir: Path, config_file: str | None, indexed: bool) -> list[
         steps = {key: f"run `stylescope index sync`, then {step.removeprefix('run ')}" for key, step in steps.items()}
     with Catalog(data_dir) as catalog:
         return fmt.ingest_next_steps(style_coverage(catalog, cluster), cluster, steps)
+
+
+def _run_ray(args: argparse.Namespace, batch) -> int:  # type: ignore[no-untyped-def]
+    """``--backend ray``: the same stages on a Ray cluster, into Parquet tables."""
+    from core.errors import BadInputError
+    from inference.encoders import encoder_spec
+    from inference.ingest import IngestConfig
+
+    if not args.out:
+        raise BadInputError("--backend ray writes Parquet tables: give --out FOLDER")
+    if args.encoder_actors < 1:
+        raise BadInputError("--encoder-actors must be at least 1")
+    try:
+        from inference.scale.ray_ingest import ScaleConfig, ray_ingest
+    except ImportError as exc:
+        raise BadInputError(f"--backend ray needs the scale extra: pip install 'stylescope[scale]' ({exc})") from None
+    scale = ScaleConfig(address=args.ray_address, encoder_actors=args.encoder_actors)
+    report = ray_ingest(batch.videos, args.out, IngestConfig.load(args.config),
+                        encoder_spec(args.encoder, None), scale, rejected=batch.rejected)
+    if args.json:
+        print_json({"out": str(args.out), "outcomes": report.outcomes, "garments": report.garments,
+                    "seconds": report.seconds, "exit_code": report.exit_code})
+        return report.exit_code
+    rows = [[Path(o["source"]).name, o["status"], o["video_id"][:12], o["reason"]] for o in report.outcomes]
+    print_table(["video", "status", "id", "note"], rows)
+    print(f"\n{report.garments} garments written to {args.out}; "
+          + ", ".join(f"{k} {v:.1f}s" for k, v in report.seconds.items()))
+    return report.exit_code

@@ -21,6 +21,7 @@ The :class:`Catalog` is assembled from one class of queries per concern:
 - :mod:`~inference.catalog.health` integrity checks and repairs (``stylescope check``);
 - :mod:`~inference.catalog.index` what the garment index reads;
 - :mod:`~inference.catalog.metadata` columns for search's cache, counts and lookups for the app;
+- :mod:`~inference.catalog.interchange` a video's decoder facts and frames, for exports;
 - :mod:`~inference.catalog.styles` styles, garment assignments, posts and sightings (trends).
 """
 
@@ -32,6 +33,7 @@ from inference.catalog.claims import Claim, claim_is_live
 from inference.catalog.garment_checks import GarmentCheckQueries, GarmentCheckRecord
 from inference.catalog.health import HealthQueries
 from inference.catalog.index import GarmentStyle, IndexQueries
+from inference.catalog.interchange import InterchangeQueries, StoredFrame, VideoFacts
 from inference.catalog.metadata import (
     CreatorColumns,
     GarmentColumns,
@@ -64,8 +66,10 @@ from inference.catalog.styles import (
 from inference.catalog.videos import VideoQueries
 
 
-class Catalog(HealthQueries, VideoQueries, IndexQueries, MetadataQueries, StyleQueries, GarmentEvidenceQueries,
-              GarmentCheckQueries):
+class Catalog(
+    HealthQueries, VideoQueries, IndexQueries, MetadataQueries, StyleQueries, GarmentEvidenceQueries,
+    GarmentCheckQueries, InterchangeQueries,
+):
     """SQLite catalog of one data directory; safe to share between threads.
 
     Each thread gets its own connection; writes serialise on SQLite's lock (WAL lets
@@ -90,8 +94,10 @@ __all__ = [
     "GarmentStyle",
     "GarmentStyleColumns",
     "IngestEvent",
+    "InterchangeQueries",
     "MetadataReader",
     "PostRecord",
+    "StoredFrame",
     "StyleAssignment",
     "StyleGarment",
     "StyleName",
@@ -100,6 +106,7 @@ __all__ = [
     "StyledGarment",
     "StylesVersion",
     "VideoColumns",
+    "VideoFacts",
     "VideoRecord",
     "WholeVideo",
     "check_schema",
