@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+TIDY_EVERY_S = 60.0  # the upload cache is walked at most this often
 UPLOADS_DIR = "uploads"  # DATA_DIR/uploads: uploaded videos under generated names
 SEASONS_DIR = "seasons"  # DATA_DIR/seasons: unpacked season zips for retraining
 WORLD_DIR = "world"  # DATA_DIR/world: the demo's creator world
@@ -95,6 +97,7 @@ class Services:
         self.config_file = config_file
         self.ingest_lock = threading.Lock()  # one writer at a time: ingest, restyle, retrain
         self._lock = threading.RLock()
+        self._tidied_at = -TIDY_EVERY_S  # when the upload cache was last walked (monotonic)
         self._encoder: Encoder | None = None
         self._searcher: Searcher | None = None
         self._sink: IndexSink | None = None
@@ -188,11 +191,18 @@ class Services:
             self.encoder_spec = encoder_spec
             self._encoder = self._searcher = self._sink = None
 
-    def tidy_upload_cache(self) -> None:
+    def tidy_upload_cache(self, force: bool = False) -> None:
         """Keep gradio's upload cache within :attr:`AppConfig.upload_cache_mb` and
-        :attr:`AppConfig.upload_cache_hours` (oldest uploads go first)."""
+        :attr:`AppConfig.upload_cache_hours` (oldest uploads go first). The folder is walked
+        at most once every :data:`TIDY_EVERY_S` seconds unless ``force``: it is called after
+        every upload and image search."""
         from app.uploads import prune_upload_cache, upload_cache_dir
 
+        now = time.monotonic()
+        with self._lock:
+            if not force and now - self._tidied_at < TIDY_EVERY_S:
+                return
+            self._tidied_at = now
         prune_upload_cache(upload_cache_dir(), self.config.upload_cache_mb, self.config.upload_cache_hours)
 
     def allowed_paths(self) -> list[str]:

@@ -418,7 +418,7 @@ def launch(
     Node), bundled fonts only. Files are served only from the crops, uploads and demo world
     folders of the data directory.
     """
-    services.tidy_upload_cache()  # what earlier runs left in gradio's upload cache
+    services.tidy_upload_cache(force=True)  # what earlier runs left in gradio's upload cache
     blocks.queue(default_concurrency_limit=1, max_size=256)
     _, url, _ = blocks.launch(
         server_name=host,

@@ -180,14 +180,18 @@ def spread_evidence(days: StyleDays, config: SpreadConfig) -> SpreadEvidence:
                           poisson_llr(new_creators, expected), video_growth)
 
 
-def spread(days: StyleDays, config: SpreadConfig) -> Verdict:
-    """Rising on a day when, in the recent window, enough creators wore the style for the
-    first time, clearly more than its past rate expects, and its videos grew with them."""
-    e = spread_evidence(days, config)
+def spread_verdict(e: SpreadEvidence, config: SpreadConfig) -> Verdict:
+    """:func:`spread`'s verdict from evidence already computed."""
     flags = (e.judged & (e.new_creators >= config.min_new_creators)
              & (e.new_creators >= config.min_growth * e.expected) & (e.llr >= config.threshold)
              & (e.video_growth >= config.min_video_growth))
     return Verdict(flags, e.llr, e.judged)
+
+
+def spread(days: StyleDays, config: SpreadConfig) -> Verdict:
+    """Rising on a day when, in the recent window, enough creators wore the style for the
+    first time, clearly more than its past rate expects, and its videos grew with them."""
+    return spread_verdict(spread_evidence(days, config), config)
 
 
 # --------------------------------------------------------------------------------------

@@ -41,7 +41,7 @@ def test_the_upload_cache_loses_old_uploads_then_the_oldest_until_it_fits(tmp_pa
     assert prune_upload_cache(tmp_path / "never-made", 1.0, 24).files == 0
 
 
-def test_cache_and_sharing_settings_are_checked(data_dir):
+def test_cache_settings_are_checked_and_reach_gradio(data_dir):
     for bad in ({"upload_cache_mb": 0}, {"upload_cache_hours": -1}):
         with pytest.raises(ConfigError):
             from_dict(AppConfig, bad)
@@ -82,3 +82,21 @@ def test_what_users_typed_is_shown_as_typed():
     summary = views.upload_summary([VideoOutcome(f"upload:{evil}.mp4", "x", "failed", f"{evil} is not a video")])
     assert "<img" not in summary and "**bold**" not in summary and "| [" not in summary
     assert views.handle("ana_b*") == "@ana\\_b\\*"
+
+
+def test_the_upload_cache_is_walked_at_most_once_a_minute_unless_forced(data_dir, tmp_path, monkeypatch):
+    pytest.importorskip("gradio")
+    cache = tmp_path / "gradio-cache"
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(cache))
+    services = Services(data_dir, Catalog(data_dir), AppConfig(upload_cache_hours=1))
+    try:
+        first = _cached(cache, "a", 10, 5, time.time())
+        services.tidy_upload_cache()
+        assert not first.exists()
+        second = _cached(cache, "b", 10, 5, time.time())
+        services.tidy_upload_cache()  # within a minute of the last walk: the search goes on at once
+        assert second.exists()
+        services.tidy_upload_cache(force=True)
+        assert not second.exists()
+    finally:
+        services.close()

@@ -113,7 +113,6 @@ def salvage(source_file: Path, target_file: Path) -> SalvageReport:
 
 def _drop_orphans(target: sqlite3.Connection, report: SalvageReport) -> None:
     """Delete rows whose parent row is gone, children after parents, until none is left."""
-    target.execute("PRAGMA foreign_keys = OFF")
     while True:
         violations = target.execute("PRAGMA foreign_key_check").fetchall()
         if not violations:

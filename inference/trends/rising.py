@@ -18,7 +18,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from inference.rising_detectors import StyleDays, spread, spread_evidence, window_lengths
+from inference.rising_detectors import StyleDays, spread_evidence, spread_verdict, window_lengths
 from inference.trends.series import TrendData
 from inference.trends.settings import RisingConfig
 from inference.trends.states import STATE_ORDER, trend_state
@@ -187,7 +187,7 @@ def rising_styles(data: TrendData, config: RisingConfig, as_of: dt.date | None =
         evidence = spread_evidence(days, config.spread)
         onset_window = lengths
         if config.detector == "spread":
-            scores.rising = spread(days, config.spread).flags
+            scores.rising = spread_verdict(evidence, config.spread).flags
             onset_window = window_lengths(len(daily.days), config.spread.window_days, config.spread.min_history_days)
         trends.append(_trend(style_id, scores, videos, daily.days, onset_window, config,
                              (int(evidence.new_creators[-1]), round(float(evidence.expected[-1]), 3))))
