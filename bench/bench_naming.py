@@ -11,7 +11,7 @@ that kind). Reported per facet:
 - wrong: share of style names carrying a facet value none of its garments has (colour: the
   main colour; ``wrong_lenient`` also accepts a garment's second, pattern colour).
 
-Today's names (the ``styles.name`` column, written by inference/trends.py name_styles) are
+The new names use the facet probe of the encoder (``--probe``) or its text tower. Today's names (the ``styles.name`` column, written by inference/trends.py name_styles) are
 parsed with the fashion vocabulary and scored the same way; their facets belong to the slot
 of their garment word (none when the word is no top, bottom or dress type).
 
@@ -34,7 +34,9 @@ from typing import Any
 import numpy as np
 
 from inference.catalog import Catalog
+from inference.facet_probe import FacetProbe, probe_for
 from inference.facets import (
+    FacetConfig,
     SlotGarments,
     StyleName,
     embed_facet_prompts,
@@ -188,7 +190,8 @@ def score(claims: dict[str, dict[str, str | None]], truth: dict[str, dict[str, A
 # ----------------------------------------------------------------------------- one world
 
 
-def bench_world(data_dir: Path, world_dir: Path, encoder: Any, palette: Palette, limit: int) -> dict[str, Any]:
+def bench_world(data_dir: Path, world_dir: Path, encoder: Any, palette: Palette, limit: int,
+                probe: FacetProbe | None = None, facet_config: FacetConfig | None = None) -> dict[str, Any]:
     started = time.perf_counter()
     catalog = Catalog(data_dir)
     truth, kinds = true_outfits(data_dir, world_dir, catalog)
@@ -217,7 +220,7 @@ def bench_world(data_dir: Path, world_dir: Path, encoder: Any, palette: Palette,
                     np.stack([vector_of[i] for i in chosen]),
                     [load_image(data_dir / records[i].crop_path) for i in chosen],
                     reference=references[kind], frames=[records[i].frame_id for i in chosen])
-        name = name_style_facets(by_kind, prompts, palette)
+        name = name_style_facets(by_kind, prompts, palette, facet_config, probe)
         styles.append({
             "style": style, "garments": len(garment_ids),
             "true": {slot: f["majority"] for slot, f in facts.items()},
@@ -259,14 +262,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--encoder", default=None, help="encoder spec (default: the offline default)")
     parser.add_argument("--limit", type=int, default=60, help="garments per kind per style read for naming")
     parser.add_argument("--json", type=Path, default=None, help="write every style's names and scores here")
+    parser.add_argument("--probe", default=None,
+                        help="facet probe file for the new names; 'none': the text tower only "
+                             "(default: the packaged probe of the encoder, if any)")
+    parser.add_argument("--facet", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a FacetConfig threshold, e.g. --facet min_evidence=0.5 (repeatable)")
     args = parser.parse_args(argv)
+    facet_config = FacetConfig(**{k: float(v) for k, v in (item.split("=", 1) for item in args.facet)})
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     from models import create_encoder
 
     encoder = create_encoder(args.encoder)
     palette = load_palette()
     worlds = args.world or [d / "world" for d in args.data_dirs]
-    results = [bench_world(d, w, encoder, palette, args.limit) for d, w in zip(args.data_dirs, worlds, strict=True)]
+    probe = None if args.probe == "none" else probe_for(encoder.version, args.probe)
+    print(f"new names: {'facet probe ' + probe.trained_on if probe else 'text tower'}")
+    results = [bench_world(d, w, encoder, palette, args.limit, probe, facet_config) for d, w in zip(args.data_dirs, worlds, strict=True)]
     print(table(results))
     print("cells: accuracy over style slots (precision among named facets)")
     if args.json:

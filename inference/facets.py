@@ -31,6 +31,7 @@ import numpy as np
 
 from configs import ConfigError, packaged, read_yaml, setting
 from core.errors import BadInputError
+from inference.facet_probe import FacetProbe
 from inference.palette import ColourConfig, ColourReading, Palette, read_colour
 
 SLOTS = ("top", "bottom", "dress")  # name order; a dress replaces top + bottom
@@ -235,6 +236,8 @@ class FacetConfig:
     extra_margin: float = setting(0.02, low=0)  # score margin a material or aesthetic word needs
     dress_evidence: float = setting(0.5, low=0, high=1)  # share of garments that must look like a dress (see is_dress)
     dress_lower: str = "skirt"  # the bottom type a dress's lower half reads as
+    probe_margin: float = setting(0.1, low=0, high=1)  # mean-probability margin a facet probe's value needs
+    probe_precision: float = setting(0.6, low=0, high=1)  # held-out precision a probe's value needs to be named at all
     plain_level: float = setting(0.93, low=0, high=1)  # median main-colour share above which garments look plain
     patterned_level: float = setting(0.9, low=0, high=1)  # median main-colour share below which they look patterned
     plain_patterns: list[str] = dataclasses.field(default_factory=lambda: ["solid", "denim"])  # patterns that look plain
@@ -249,6 +252,7 @@ def name_style_facets(
     prompts: FacetPrompts,
     palette: Palette,
     config: FacetConfig | None = None,
+    probe: FacetProbe | None = None,
 ) -> StyleName:
     """Name a style from its garments, slot by slot.
 
@@ -257,6 +261,9 @@ def name_style_facets(
         prompts: the facet vocabulary embedded by the encoder that embedded the garments.
         palette: named colours.
         config: evidence thresholds; default :class:`FacetConfig`.
+        probe: facet probes of the encoder that embedded the garments; when given, type,
+            pattern and silhouette (and whether the style is a dress) come from it instead
+            of the text tower's phrases.
 
     Returns:
         The style's name: a dress slot when its full crops look like a dress, otherwise a
@@ -264,13 +271,15 @@ def name_style_facets(
     """
     config = config or FacetConfig()
     present = {kind: g for kind, g in garments.items() if len(g)}
-    if is_dress(present, prompts, config):
-        slots = [name_slot("dress", present["full"], prompts, palette, config)]
+    dress = (probe.dress_share(present["full"].embeddings) >= config.dress_evidence if probe and "full" in present
+             else is_dress(present, prompts, config))
+    if dress:
+        slots = [name_slot("dress", present["full"], prompts, palette, config, probe=probe)]
     else:
         tops = _colours("top", present["top"], config) if "top" in present else []
         above = {f: r.lab for f, r in zip(present["top"].frames, tops, strict=False) if r is not None}
         slots = [name_slot(kind, present[kind], prompts, palette, config,
-                           tops if kind == "top" else _colours(kind, present[kind], config, above))
+                           tops if kind == "top" else _colours(kind, present[kind], config, above), probe)
                  for kind in ("top", "bottom") if kind in present]
     outfit = present.get("full") or next(iter(present.values()), None)
     aesthetic = _extra("aesthetic", outfit, prompts, config) if outfit is not None else None
@@ -300,7 +309,7 @@ def is_dress(garments: Mapping[str, SlotGarments], prompts: FacetPrompts, config
 
 def name_slot(
     slot: str, garments: SlotGarments, prompts: FacetPrompts, palette: Palette, config: FacetConfig,
-    colours: Sequence[ColourReading | None] | None = None,
+    colours: Sequence[ColourReading | None] | None = None, probe: FacetProbe | None = None,
 ) -> SlotName:
     """The facets of one slot ('top', 'bottom' or 'dress') whose evidence clears the thresholds.
 
@@ -313,7 +322,11 @@ def name_slot(
     colour = colour_facet([r.lab if r is not None else None for r in readings], palette, config)
     if colour is not None:
         facets["colour"] = colour
-    facets.update(encoder_facets(slot, garments, prompts, config, pattern_choices(readings, prompts.vocabulary, config)))
+    patterns = pattern_choices(readings, prompts.vocabulary, config)
+    if probe is not None:
+        facets.update(probe_facets(slot, garments, probe, prompts.vocabulary, config, patterns))
+    else:
+        facets.update(encoder_facets(slot, garments, prompts, config, patterns))
     material = _extra("material", garments, prompts, config)
     if material is not None and material.value != facets.get("pattern", Facet("", 0)).value:
         facets["material"] = material
@@ -395,6 +408,46 @@ def encoder_facets(
         evidence = sum(v[position] == value for v in votes) / len(votes)
         if evidence >= config.min_evidence and margin >= config.min_margin:
             facets[facet] = Facet(value, evidence, margin if np.isfinite(margin) else 0.0)
+    return facets
+
+
+def probe_facets(
+    slot: str, garments: SlotGarments, probe: FacetProbe, vocabulary: FacetVocabulary, config: FacetConfig,
+    patterns: set[str] | None = None,
+) -> dict[str, Facet]:
+    """Type, pattern and silhouette of a slot from the facet probe, with evidence.
+
+    The style's value of a facet is the class with the highest mean probability over its
+    garments (patterns limited to ``patterns`` when the pixels decide plain or patterned);
+    its evidence is the share of garments whose own most likely class it is, its margin the
+    mean probability over the runner-up's. A value the probe was often wrong about on worlds
+    it was not fitted on (``config.probe_precision``) is left out. A silhouette the named type does not come in
+    ("mini jeans") is left out.
+    """
+    kind = "full" if slot == "dress" else slot
+    facets: dict[str, Facet] = {}
+    for facet in ENCODER_FACETS:
+        head = probe.head(kind, facet)
+        if head is None:
+            continue
+        allowed = np.asarray([facet != "pattern" or not patterns or c in patterns for c in head.classes])
+        if facet == "type":
+            allowed &= np.asarray([c in vocabulary.slots[slot].silhouettes for c in head.classes])
+        if not allowed.any():
+            continue
+        probabilities = head.probabilities(garments.embeddings)[:, allowed]
+        classes = [c for c, keep in zip(head.classes, allowed, strict=True) if keep]
+        mean = probabilities.mean(axis=0)
+        order = np.argsort(mean)[::-1]
+        margin = float(mean[order[0]] - mean[order[1]]) if len(order) > 1 else float(mean[order[0]])
+        evidence = float(np.mean(probabilities.argmax(axis=1) == order[0]))
+        trusted = bool(head.trusted(config.probe_precision)[np.flatnonzero(allowed)[order[0]]])
+        if trusted and evidence >= config.min_evidence and margin >= config.probe_margin:
+            facets[facet] = Facet(classes[int(order[0])], evidence, margin)
+    named_type = facets.get("type")
+    if (named_type is not None and "silhouette" in facets
+            and facets["silhouette"].value not in vocabulary.slots[slot].silhouettes[named_type.value]):
+        del facets["silhouette"]
     return facets
 
 

@@ -3,6 +3,7 @@
     stylescope train [--encoder SPEC] [--init SPEC] [--epochs N] [--folder DIR ...]
                      [--export FILE] [--no-activate]
     stylescope retrain --season DIR [--reindex] [--no-activate]
+    stylescope train-facets --from DATA_DIR [--from DATA_DIR ...] --out FILE
 """
 
 from __future__ import annotations
@@ -46,6 +47,20 @@ def register(subparsers: Any) -> None:
     retrain.add_argument("--cache-dir", help="tower feature cache (default DATA_DIR/cache/features)")
     retrain.add_argument("--no-activate", action="store_true", help="do not make the new version current")
     retrain.set_defaults(func=run_retrain)
+
+    facets = subparsers.add_parser(
+        "train-facets", help="train the facet probes that name styles (type, pattern, silhouette)",
+        description="Fit a linear probe per garment kind and facet on the labelled crops of ingested "
+                    "creator worlds (each DATA_DIR with its world/ answer key, all embedded by one "
+                    "encoder) and write it as an .npz; styles are named with it when it matches the "
+                    "index's encoder version (`naming.facet_probe`, or models/weights/<model>.facets.npz).")
+    add_common(facets)
+    facets.add_argument("--from", dest="sources", action="append", required=True, metavar="DATA_DIR",
+                        help="an ingested creator world with its answer key in DATA_DIR/world; repeatable")
+    facets.add_argument("--out", required=True, help="probe file to write (.npz)")
+    facets.add_argument("--regularisation", type=float, default=1.0,
+                        help="inverse L2 strength of the logistic regressions (default 1.0)")
+    facets.set_defaults(func=run_train_facets)
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -111,4 +126,23 @@ def run_retrain(args: argparse.Namespace) -> int:
     result = retrain(args.season, open_data_dir(args.data_dir), config, reindex=args.reindex,
                      activate=not args.no_activate)
     _print_result(args, result)
+    return 0
+
+
+def run_train_facets(args: argparse.Namespace) -> int:
+    """Train facet probes on ingested worlds and write them."""
+    from core.errors import BadInputError
+    from training.facet_probe import train_facet_probe
+
+    if args.regularisation <= 0:
+        raise BadInputError("--regularisation must be above 0")
+    probe, report = train_facet_probe(args.sources, args.regularisation)
+    path = probe.save(args.out)
+    if args.json:
+        print_json({"path": str(path), "encoder_version": probe.encoder_version, "heads": report})
+        return 0
+    print(f"facet probe for {probe.encoder_version} written to {path}")
+    for head, facts in report.items():
+        print(f"  {head}: {facts['garments']} garments, {len(facts['classes'])} values, "
+              f"train accuracy {facts['train_accuracy']:.2f}")
     return 0

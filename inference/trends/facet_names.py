@@ -19,6 +19,7 @@ import numpy as np
 
 from core.errors import BadInputError
 from inference.catalog import Catalog
+from inference.facet_probe import probe_for
 from inference.facets import (
     ENCODER_FACETS,
     SlotGarments,
@@ -61,6 +62,7 @@ def facet_style_names(
                        "styles keep their vocabulary names")
         return None
     palette = load_palette()
+    probe = probe_for(getattr(encoder, "version", None), config.facet_probe)
     kind_array = np.asarray(kinds, dtype=object)
     references = {k: vectors[kind_array == k].mean(axis=0) for k in KINDS if (kind_array == k).any()}
     chosen: list[dict[str, np.ndarray]] = []
@@ -78,7 +80,7 @@ def facet_style_names(
     for rows in chosen:
         garments = {kind: _slot_garments(catalog, crops, ids[picked], vectors[picked], frames[picked], references[kind])
                     for kind, picked in rows.items()}
-        names.append(name_style_facets(garments, prompts, palette))
+        names.append(name_style_facets(garments, prompts, palette, probe=probe))
     return names
 
 

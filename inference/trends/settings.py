@@ -88,6 +88,7 @@ class NamingConfig:
     facets: bool = True  # name styles slot by slot from facets with evidence (needs a text tower)
     facet_vocabulary: str | None = None  # facet YAML file; None: packaged facets.yaml
     facet_garments: int = setting(60, low=1)  # garments per kind per style read for facet naming
+    facet_probe: str | None = None  # facet probe file (.npz); None: the packaged one of the encoder, if any
 
 
 @dataclasses.dataclass
