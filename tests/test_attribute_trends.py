@@ -4,6 +4,7 @@ silhouettes followed as trend units, built from the facet evidence stored with s
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 import pytest
@@ -34,7 +35,7 @@ def _slot(garments: int, **facets: str | dict) -> dict:
 
 # Style 1: a butter yellow polka-dot top over navy baggy jeans. Style 2: a butter yellow top
 # (its pattern too uncertain to name) over black cargo pants (silhouette uncertain).
-FACETS = {
+FACETS: dict[int, dict[str, Any]] = {
     1: {"text": "butter yellow polka dot top + navy baggy jeans", "aesthetic": None, "slots": {
         "top": _slot(10, colour="butter yellow", pattern="polka dot", type=ABSENT, silhouette=ABSENT),
         "bottom": _slot(10, colour="navy", pattern="solid", type="jeans", silhouette="baggy")}},
@@ -54,7 +55,7 @@ def _world(catalog: Catalog) -> WorldBuilder:
         world.post(creator, 10 + i, OUTFITS[1])
     world.post("ada", 20, OUTFITS[2])
     ids, _ = world.arrays()
-    style_of = np.asarray([1 if world.truth[int(g)].startswith("s1") else 2 for g in ids])
+    style_of = np.asarray([1 if str(world.truth[int(g)]).startswith("s1") else 2 for g in ids])
     records = [StyleRecord(sid, FACETS[sid]["text"], [], "outfit", None, int((style_of == sid).sum()),
                            facets=FACETS[sid]) for sid in (1, 2)]
     catalog.replace_styles(records, ids, style_of, np.full(len(ids), 0.1), STATE_KEY, json.dumps({}))
