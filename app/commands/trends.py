@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _print(report: TrendsReport, update: StylesUpdate, plots: list[str], top: int) -> None:
-    from inference.trends import AttributeReport, AttributeTrendsReport
+    from inference.trends import AttributeTrendsReport
 
     if update.recluster is not None:
         run = update.recluster
@@ -123,8 +123,7 @@ def _print(report: TrendsReport, update: StylesUpdate, plots: list[str], top: in
     unit = fmt.UNIT_WORDS[report.by] if isinstance(report, AttributeTrendsReport) else "style"
     if isinstance(report, AttributeTrendsReport):
         print(fmt.trends_summary(report, unit) + "\n")
-        print_table(fmt.unit_headers(report.by), [fmt.unit_row(u) for u in report.styles[:top]
-                                                  if isinstance(u, AttributeReport)])
+        print_table(fmt.unit_headers(report.by), [fmt.unit_row(u) for u in report.units()[:top]])
     else:
         print(fmt.trends_summary(report) + "\n")
         print_table(fmt.STYLE_HEADERS, [fmt.style_row(s, name_width=40) for s in report.styles[:top]])

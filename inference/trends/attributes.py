@@ -161,6 +161,10 @@ class AttributeTrendsReport(TrendsReport):
 
     by: str  # colour, pattern, garment or silhouette
 
+    def units(self) -> list[AttributeReport]:
+        """The units (``styles`` holds them, rising first)."""
+        return [unit for unit in self.styles if isinstance(unit, AttributeReport)]
+
     def to_dict(self) -> dict[str, Any]:
         """Plain data for ``--json``: ``by``, then the report's fields with the units under ``units``."""
         out = super().to_dict()
