@@ -143,3 +143,39 @@ def test_styles_named_without_facets_are_a_clear_error(data_dir):
         catalog.replace_styles(plain, ids, style_ids, np.full(len(ids), 0.1), STATE_KEY, "{}")
         with pytest.raises(BadInputError, match="no style name carries a colour yet"):
             _report(catalog, "colour")
+
+
+def _recipe(colour: str, pattern: str) -> dict:
+    return {"type": "t-shirt", "colour": colour, "pattern": pattern, "silhouette": "fitted"}
+
+
+def test_eval_world_scores_colour_trends_against_the_recipes(data_dir, tmp_path):
+    from world.attribute_scorer import score_attributes
+    from world.scorer import AnswerKey, TrueStyle
+
+    # true style A is what style 1 found (it rose), B what style 2 found; both tops are yellow
+    adopters = {"A": [("bo", 10), ("cy", 11)], "B": [("ada", 0)]}
+    recipes = {"A": (_recipe("yellow", "polka dots"), _recipe("navy", "solid")),
+               "B": (_recipe("yellow", "solid"), _recipe("black", "solid"))}
+    styles = [{"id": key, "top": top, "bottom": bottom, "adopters": [{"creator": c, "day": d} for c, d in adopters[key]]}
+              for key, (top, bottom) in recipes.items()]
+    (tmp_path / "answers").mkdir()
+    (tmp_path / "answers" / "world.json").write_text(json.dumps({"styles": styles}))
+    answer = AnswerKey([], [TrueStyle("A", rose=True), TrueStyle("B")], [], [], folder=tmp_path)
+    with Catalog(data_dir) as catalog:
+        world = _world(catalog)
+        truth = {g: "A" if str(key).startswith("s1") else "B" for g, key in world.truth.items()}
+        scores = score_attributes(catalog, answer, truth, TrendsConfig(), CreatorsConfig())
+        answer.styles = [TrueStyle("A"), TrueStyle("B", rose=True)]
+        b_rose = score_attributes(catalog, answer, truth, TrendsConfig(), CreatorsConfig())["colour"]
+    colour, pattern = scores["colour"], scores["pattern"]
+    assert colour["units"] == 3 and colour["purity"] == 1.0  # butter yellow holds yellow tops only
+    assert colour["originator_top1"] == 1.0 and colour["originator_units"] == 3  # yellow: @ada, B came first
+    # six new wearers of A: butter yellow and navy rise; both are A's colours
+    assert colour["rising_garments"] == 2 and colour["rising_recall"] == 1.0
+    assert colour["risen_units"] == 2 and colour["risen_units_explained"] == 1.0
+    # had B risen instead: its yellow top is in a risen unit, its black bottom (worn twice) is not,
+    # and navy rose with no true riser behind it
+    assert b_rose["rising_recall"] == 0.5 and b_rose["risen_units_explained"] == 0.5
+    # "solid" holds both styles' bottoms (navy, black: solid) and no top: pure; polka dot is A's tops
+    assert pattern["units"] == 2 and pattern["purity"] == 1.0

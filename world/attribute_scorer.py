@@ -1,0 +1,142 @@
+"""Scoring attribute trends (``stylescope trends --by colour|pattern``) on a creator world.
+
+The world's recipes say each true style's colour and pattern per garment (a top and a
+bottom, or a dress), so every matched catalog garment has a true value. For each attribute:
+
+- **purity**: the share of a unit's matched garments whose true value is the unit's majority
+  value, over all units (garment-weighted): whether "polka dot" holds polka-dot garments;
+- **rising recall**: over the garments of the styles that truly rose (a top and a bottom, or a
+  dress, each counted once), the share whose unit has risen (has a take-off date as of the
+  last post), where a true garment belongs to the unit holding most of the catalog garments
+  that show it (none: missed): whether the facets of the true risers show up as rising units;
+- **risen units explained**: the share of risen units that hold the garments of a truly rising
+  style carrying the unit's majority value (the rest rose from something else);
+- **originator top-1**: over units with a majority value, the share whose originator is the
+  first creator to wear that value on that kind of garment in any true style (ties count).
+
+Values are compared through garments, never by name: the catalog's palette and pattern words
+need not match the world's vocabulary.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from inference.catalog import Catalog, StyledGarment
+from inference.trends import (
+    CreatorsConfig,
+    Style,
+    TrendData,
+    TrendsConfig,
+    load_styles,
+    load_trend_data,
+    originators,
+    rising_styles,
+)
+from inference.trends.attributes import attribute_data, attribute_units
+from world.scorer import ANSWERS_DIR, TRUTH_FILE, AnswerKey
+
+SCORED = ("colour", "pattern")  # the attributes the world's recipes say for every garment
+
+
+@dataclasses.dataclass
+class Recipes:
+    """What the world says of every true style's garments, and who wore each style when."""
+
+    garments: dict[str, dict[str, dict[str, Any]]]  # true style -> kind (top, bottom, full) -> recipe garment
+    adopters: dict[str, list[tuple[int, str]]]  # true style -> (season day, creator) of every adopter
+    dresses: set[str]  # true styles that are a dress
+
+    def slot(self, style: str, kind: str) -> str:
+        """What a garment of ``kind`` shows of a true style: the dress (whatever crop shows it), or that kind."""
+        return "dress" if style in self.dresses else kind
+
+    def slots(self, style: str) -> list[str]:
+        """The garments a true style is made of: a dress, or a top and a bottom."""
+        return ["dress"] if style in self.dresses else ["top", "bottom"]
+
+    def value(self, style: str, slot: str, attribute: str) -> str:
+        """The true ``attribute`` of one garment of a true style."""
+        return str(self.garments[style]["full" if slot == "dress" else slot][attribute])
+
+    def first_wearers(self, attribute: str, kinds: Sequence[str], value: str) -> set[str]:
+        """The creators who first wore ``value`` on a garment of one of ``kinds``, in any true style."""
+        days = [(day, creator) for style, garments in self.garments.items() for kind in kinds
+                if kind in garments and garments[kind][attribute] == value for day, creator in self.adopters[style]]
+        first = min((day for day, _ in days), default=None)
+        return {creator for day, creator in days if day == first}
+
+
+def read_recipes(answer: AnswerKey) -> Recipes:
+    """The recipes of the world the answer key was read from. A dress is every crop of it (top,
+    bottom, full body); a two-piece outfit's full-body crop has no single colour or pattern."""
+    assert answer.folder is not None, "the answer key was not read from a world folder"
+    payload = json.loads((answer.folder / ANSWERS_DIR / TRUTH_FILE).read_text(encoding="utf-8"))
+    garments, adopters, dresses = {}, {}, set()
+    for style in payload["styles"]:
+        key, top, bottom = str(style["id"]), style["top"], style.get("bottom")
+        garments[key] = {"top": top, "bottom": bottom} if bottom else {"top": top, "bottom": top, "full": top}
+        adopters[key] = [(int(a["day"]), str(a["creator"])) for a in style.get("adopters", [])]
+        if not bottom:
+            dresses.add(key)
+    return Recipes(garments, adopters, dresses)
+
+
+def score_attributes(catalog: Catalog, answer: AnswerKey, truth: Mapping[int, str], config: TrendsConfig,
+                     creators_config: CreatorsConfig) -> dict[str, dict[str, Any]]:
+    """Purity, rising recall, risen units explained and originator top-1 per scored attribute.
+
+    ``truth``: catalog garment id -> true style id (:func:`world.scorer.true_styles_of`).
+    """
+    recipes = read_recipes(answer)
+    rose = {s.id for s in answer.rising_styles()}
+    data = load_trend_data(catalog, min_frames=config.series.min_frames_per_video)
+    styles, garments = load_styles(catalog), catalog.styled_garments()
+    return {attribute: _score_one(catalog, data, styles, garments, truth, recipes, rose, attribute, config,
+                                  creators_config)
+            for attribute in SCORED}
+
+
+def _score_one(catalog: Catalog, data: TrendData, styles: Sequence[Style], garments: Sequence[StyledGarment],
+               truth: Mapping[int, str], recipes: Recipes, rose: set[str], attribute: str, config: TrendsConfig,
+               creators_config: CreatorsConfig) -> dict[str, Any]:
+    units = attribute_units(styles, attribute)
+    unit_of = {member: unit.id for unit in units for member in unit.members}
+    values: dict[int, Counter[str]] = defaultdict(Counter)  # unit -> true values of its garments
+    holders: dict[tuple[str, str], Counter[int]] = defaultdict(Counter)  # (true style, slot) -> units
+    for garment in garments:
+        unit, style = unit_of.get((garment.style_id, garment.kind)), truth.get(garment.garment_id)
+        recipe = recipes.garments.get(style, {}).get(garment.kind) if style else None
+        if unit is None or style is None or recipe is None:
+            continue
+        values[unit][recipe[attribute]] += 1
+        holders[(style, recipes.slot(style, garment.kind))][unit] += 1
+    majority = {unit: counts.most_common(1)[0][0] for unit, counts in values.items()}
+    found = attribute_data(catalog, data, units, config.series.min_frames_per_video)
+    risen = {t.style_id for t in rising_styles(found.data, config.rising) if t.takeoff is not None}
+    origins = originators(found.data, creators_config)
+    kinds = {unit.id: unit.kinds for unit in units}
+    # every garment of a truly rising style; one in no unit (its facet left out, or no style) is missed
+    riser_garments = [(style, slot) for style in sorted(rose) for slot in recipes.slots(style)]
+    riser_units = {(style, slot): counts.most_common(1)[0][0] for (style, slot), counts in holders.items()
+                   if style in rose}
+    explained = {unit for (style, slot), unit in riser_units.items()
+                 if unit in risen and majority.get(unit) == recipes.value(style, slot, attribute)}
+    hits = [origins[unit].originator.creator in recipes.first_wearers(attribute, kinds[unit], value)
+            for unit, value in majority.items() if unit in origins]
+    matched = sum(sum(c.values()) for c in values.values())
+    return {
+        "units": len(units),
+        "purity": round(sum(c.most_common(1)[0][1] for c in values.values()) / matched, 4) if matched else None,
+        "rising_garments": len(riser_garments),
+        "rising_recall": round(sum(riser_units.get(g) in risen for g in riser_garments) / len(riser_garments), 4)
+        if riser_garments else None,
+        "risen_units": len(risen),
+        "risen_units_explained": round(len(explained) / len(risen), 4) if risen else None,
+        "originator_top1": round(sum(hits) / len(hits), 4) if hits else None,
+        "originator_units": len(hits),
+    }
