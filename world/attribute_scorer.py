@@ -78,7 +78,9 @@ def read_recipes(answer: AnswerKey) -> Recipes:
     payload = json.loads((answer.folder / ANSWERS_DIR / TRUTH_FILE).read_text(encoding="utf-8"))
     garments, adopters, dresses = {}, {}, set()
     for style in payload["styles"]:
-        key, top, bottom = str(style["id"]), style["top"], style.get("bottom")
+        key, top, bottom = str(style["id"]), style.get("top"), style.get("bottom")
+        if not top:  # a hand-made key without recipes
+            continue
         garments[key] = {"top": top, "bottom": bottom} if bottom else {"top": top, "bottom": top, "full": top}
         adopters[key] = [(int(a["day"]), str(a["creator"])) for a in style.get("adopters", [])]
         if not bottom:
@@ -91,8 +93,11 @@ def score_attributes(catalog: Catalog, answer: AnswerKey, truth: Mapping[int, st
     """Purity, rising recall, risen units explained and originator top-1 per scored attribute.
 
     ``truth``: catalog garment id -> true style id (:func:`world.scorer.true_styles_of`).
+    Empty when the answer key holds no recipes.
     """
     recipes = read_recipes(answer)
+    if not recipes.garments:
+        return {}
     rose = {s.id for s in answer.rising_styles()}
     data = load_trend_data(catalog, min_frames=config.series.min_frames_per_video)
     styles, garments = load_styles(catalog), catalog.styled_garments()
@@ -121,7 +126,7 @@ def _score_one(catalog: Catalog, data: TrendData, styles: Sequence[Style], garme
     origins = originators(found.data, creators_config)
     kinds = {unit.id: unit.kinds for unit in units}
     # every garment of a truly rising style; one in no unit (its facet left out, or no style) is missed
-    riser_garments = [(style, slot) for style in sorted(rose) for slot in recipes.slots(style)]
+    riser_garments = [(style, slot) for style in sorted(rose & set(recipes.garments)) for slot in recipes.slots(style)]
     riser_units = {(style, slot): counts.most_common(1)[0][0] for (style, slot), counts in holders.items()
                    if style in rose}
     explained = {unit for (style, slot), unit in riser_units.items()

@@ -92,19 +92,21 @@ def run_world(args: argparse.Namespace) -> int:
 
 def _attribute_stage(catalog: Any, answer: Any, found: Any) -> dict[str, Any] | None:
     """Colour and pattern trends scored against the world's recipes (world/attribute_scorer.py),
-    or None when the styles carry no facet names."""
+    or None when the styles carry no facet names or the answer key no recipes."""
     from inference import trends
     from world import scorer
     from world.attribute_scorer import score_attributes
 
+    if not any(style.facets for style in trends.load_styles(catalog)):
+        return None
     truth = scorer.true_styles_of(found, scorer.GarmentMatcher(answer.garments))
     scores = score_attributes(catalog, answer, truth, trends.load_config(), trends.load_creators_config())
-    return scores if any(s["units"] for s in scores.values()) else None
+    return scores if scores and any(s["units"] for s in scores.values()) else None
 
 
 def _attribute_rows(attributes: dict[str, Any] | None) -> list[list[Any]]:
     if attributes is None:
-        return [["attribute trends", "not scored (no styles named by facets)"]]
+        return [["attribute trends", "not scored (no styles named by facets, or no recipes in the answer key)"]]
     rows: list[list[Any]] = []
     for attribute, s in attributes.items():
         rows += [
