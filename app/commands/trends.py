@@ -91,20 +91,21 @@ def run(args: argparse.Namespace) -> int:
             report = trends.attribute_report(catalog, config, forecast_config, trends.load_creators_config(args.config),
                                              args.by, args.as_of, args.weeks, args.kind)
         steps = fmt.update_next_steps(style_coverage(catalog, config.cluster), config.cluster, fmt.CLI_STEPS)
-    plots = [str(p) for p in trends.plot_rising(report, args.plot_dir)] if args.plot_dir else []
+    unit = "style" if args.by == "style" else fmt.UNIT_WORDS[args.by]
+    plots = [str(p) for p in trends.plot_rising(report, args.plot_dir, unit=unit)] if args.plot_dir else []
     if args.json:
         payload = {**report.to_dict(), "update": update.to_dict(), "next_steps": steps}
         if args.plot_dir:
             payload["plots"] = plots
         print_json(payload)
     else:
-        _print(report, update, plots, args.top)
+        _print(report, update, plots, args.top, unit)
         for line in steps:
             print(line)
     return 0
 
 
-def _print(report: TrendsReport, update: StylesUpdate, plots: list[str], top: int) -> None:
+def _print(report: TrendsReport, update: StylesUpdate, plots: list[str], top: int, unit: str) -> None:
     from inference.trends import AttributeTrendsReport
 
     if update.recluster is not None:
@@ -120,7 +121,6 @@ def _print(report: TrendsReport, update: StylesUpdate, plots: list[str], top: in
     if skipped.future_videos or skipped.undated_videos:
         print(f"left out: {skipped.future_videos} videos posted in the future, {skipped.undated_videos} undated")
     print(f"{fmt.count(report.posts)} posts {fmt.day(report.first_day)} .. {fmt.day(report.as_of)}")
-    unit = fmt.UNIT_WORDS[report.by] if isinstance(report, AttributeTrendsReport) else "style"
     if isinstance(report, AttributeTrendsReport):
         print(fmt.trends_summary(report, unit) + "\n")
         print_table(fmt.unit_headers(report.by), [fmt.unit_row(u) for u in report.units()[:top]])

@@ -269,10 +269,11 @@ def _tail(length: int, weeks: int | None, period: str) -> slice:
     return slice(max(0, length - keep), length)
 
 
-def plot_rising(report: TrendsReport, plot_dir: str | Path, top: int = 6) -> list[Path]:
-    """PNG curves (share per period, plus the forecast and its interval) of the top rising styles.
+def plot_rising(report: TrendsReport, plot_dir: str | Path, top: int = 6, unit: str = "style") -> list[Path]:
+    """PNG curves (share per period, plus the forecast and its interval) of the top rising styles
+    (or other units: ``unit`` is "colour", "pattern" ...).
 
-    Writes one ``style_<id>.png`` per style and ``rising.png`` with all of them; returns the paths.
+    Writes one ``<unit>_<id>.png`` per style and ``rising.png`` with all of them; returns the paths.
     """
     import matplotlib
 
@@ -288,15 +289,15 @@ def plot_rising(report: TrendsReport, plot_dir: str | Path, top: int = 6) -> lis
         figure, own = plt.subplots(figsize=(7, 4))
         for ax in (own, axis):
             _draw_style(ax, style, report.periods, report.forecast_weeks, report.period == "week")
-        own.set_title(f"style {style.id}: {style.name} ({style.state}, score {style.score:.1f})")
+        own.set_title(f"{unit} {style.id}: {style.name} ({style.state}, score {style.score:.1f})")
         own.set_ylabel("share of posts")
         own.legend(loc="upper left", fontsize=8)
         figure.autofmt_xdate()
-        path = plot_dir / f"style_{style.id}.png"
+        path = plot_dir / f"{unit.replace(' ', '_')}_{style.id}.png"
         figure.savefig(path, dpi=100, bbox_inches="tight")
         plt.close(figure)
         paths.append(path)
-    axis.set_title(f"top rising styles as of {report.as_of}")
+    axis.set_title(f"top rising {unit}s as of {report.as_of}")
     axis.set_ylabel("share of posts")
     axis.legend(loc="upper left", fontsize=7)
     overview.autofmt_xdate()
