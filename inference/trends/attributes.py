@@ -144,15 +144,18 @@ class AttributeReport(StyleReport):
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for ``--json``: a style's fields without words and facets, then the styles
-        and the originator (its evidence, runners-up and adopter count)."""
-        out = {key: value for key, value in plain_fields(self).items() if key not in ("words", "facets", "originator")}
-        if self.originator is not None:
-            origin = self.originator.to_dict()
-            origin.pop("style_id")
-            out["originator"] = origin
-        else:
-            out["originator"] = None
-        return out
+        and the originator (its evidence, runners-up and adopter count). The unit's id is ``id``:
+        the ``style_id`` its forecast and sightings carry is left out."""
+        out = {key: value for key, value in plain_fields(self).items() if key not in ("words", "facets")}
+        return _without_style_ids(out)
+
+
+def _without_style_ids(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _without_style_ids(item) for key, item in value.items() if key != "style_id"}
+    if isinstance(value, list):
+        return [_without_style_ids(item) for item in value]
+    return value
 
 
 @dataclasses.dataclass(kw_only=True)
