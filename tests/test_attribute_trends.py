@@ -3,6 +3,7 @@ silhouettes followed as trend units, built from the facet evidence stored with s
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -23,7 +24,7 @@ from inference.trends import (
     load_styles,
     trends_report,
 )
-from tests.trends_helpers import WorldBuilder
+from tests.trends_helpers import DAY0, WorldBuilder
 
 ABSENT = {"absent": True}
 
@@ -151,7 +152,7 @@ def _recipe(colour: str, pattern: str) -> dict:
 
 def test_eval_world_scores_colour_trends_against_the_recipes(data_dir, tmp_path):
     from world.attribute_scorer import score_attributes
-    from world.scorer import AnswerKey, TrueStyle
+    from world.scorer import AnswerKey, TrueStyle, TrueVideo
 
     # true style A is what style 1 found (it rose), B what style 2 found; both tops are yellow
     adopters = {"A": [("bo", 10), ("cy", 11)], "B": [("ada", 0)]}
@@ -161,7 +162,10 @@ def test_eval_world_scores_colour_trends_against_the_recipes(data_dir, tmp_path)
               for key, (top, bottom) in recipes.items()]
     (tmp_path / "answers").mkdir()
     (tmp_path / "answers" / "world.json").write_text(json.dumps({"styles": styles}))
-    answer = AnswerKey([], [TrueStyle("A", rose=True), TrueStyle("B")], [], [], folder=tmp_path)
+    worn = [("ada", 0, "B"), *((c, 10 + i, "A") for i, c in enumerate(["bo", "cy", "di", "ed", "fa", "gu"])),
+            ("ada", 20, "B")]  # the posts _world makes
+    videos = [TrueVideo(f"v{i}.mp4", c, DAY0 + dt.timedelta(days=d), (style,)) for i, (c, d, style) in enumerate(worn)]
+    answer = AnswerKey(videos, [TrueStyle("A", rose=True), TrueStyle("B")], [], [], folder=tmp_path)
     with Catalog(data_dir) as catalog:
         world = _world(catalog)
         truth = {g: "A" if str(key).startswith("s1") else "B" for g, key in world.truth.items()}
@@ -172,10 +176,13 @@ def test_eval_world_scores_colour_trends_against_the_recipes(data_dir, tmp_path)
     assert colour["units"] == 3 and colour["purity"] == 1.0  # butter yellow holds yellow tops only
     assert colour["originator_top1"] == 1.0 and colour["originator_units"] == 3  # yellow: @ada, B came first
     # six new wearers of A: butter yellow and navy rise; both are A's colours
-    assert colour["rising_garments"] == 2 and colour["rising_recall"] == 1.0
+    assert colour["riser_garments"] == 2 and colour["riser_garments_rising"] == 1.0
     assert colour["risen_units"] == 2 and colour["risen_units_explained"] == 1.0
+    # run on the world's own posts, yellow (six new wearers) and navy truly rose, black did not
+    assert colour["values_truly_risen"] == ["navy", "yellow"]
+    assert colour["value_rising_recall"] == 1.0 and colour["value_rising_precision"] == 1.0
     # had B risen instead: its yellow top is in a risen unit, its black bottom (worn twice) is not,
     # and navy rose with no true riser behind it
-    assert b_rose["rising_recall"] == 0.5 and b_rose["risen_units_explained"] == 0.5
+    assert b_rose["riser_garments_rising"] == 0.5 and b_rose["risen_units_explained"] == 0.5
     # "solid" holds both styles' bottoms (navy, black: solid) and no top: pure; polka dot is A's tops
     assert pattern["units"] == 2 and pattern["purity"] == 1.0

@@ -5,12 +5,18 @@ bottom, or a dress), so every matched catalog garment has a true value. For each
 
 - **purity**: the share of a unit's matched garments whose true value is the unit's majority
   value, over all units (garment-weighted): whether "polka dot" holds polka-dot garments;
-- **rising recall**: over the garments of the styles that truly rose (a top and a bottom, or a
-  dress, each counted once), the share whose unit has risen (has a take-off date as of the
-  last post), where a true garment belongs to the unit holding most of the catalog garments
-  that show it (none: missed): whether the facets of the true risers show up as rising units;
+- **riser garments rising**: over the garments of the styles that truly rose (a top and a
+  bottom, or a dress, each counted once), the share whose unit has risen (has a take-off date
+  as of the last post), where a true garment belongs to the unit holding most of the catalog
+  garments that show it (none: missed): whether the facets of the true risers show up as
+  rising units. A facet the riser shares with big steady styles ("black") is not expected to
+  rise, so this is no recall to drive to 1;
 - **risen units explained**: the share of risen units that hold the garments of a truly rising
   style carrying the unit's majority value (the rest rose from something else);
+- **value rising precision / recall**: the same rising detector run on the world's own posts,
+  each true value (across top, bottom and dress) followed as a unit, says which values truly
+  rose; recall is the share of those with a risen catalog unit of that majority value,
+  precision the share of risen catalog units whose majority value truly rose;
 - **originator top-1**: over units with a majority value, the share whose originator is the
   first creator to wear that value on that kind of garment in any true style (ties count).
 
@@ -29,6 +35,8 @@ from typing import Any
 from inference.catalog import Catalog, StyledGarment
 from inference.trends import (
     CreatorsConfig,
+    Post,
+    Sighting,
     Style,
     TrendData,
     TrendsConfig,
@@ -88,6 +96,24 @@ def read_recipes(answer: AnswerKey) -> Recipes:
     return Recipes(garments, adopters, dresses)
 
 
+def true_value_data(answer: AnswerKey, recipes: Recipes, attribute: str) -> tuple[TrendData, list[str]]:
+    """The world's own posts with each true value of ``attribute`` as a unit (a sighting per
+    video that wears it), and the values by unit id."""
+    values = sorted({str(g[attribute]) for garments in recipes.garments.values() for g in garments.values()})
+    index = {value: i for i, value in enumerate(values)}
+    followers = {c.handle: c.followers for c in answer.creators}
+    posts, sightings = [], []
+    for video_id, video in enumerate(v for v in answer.videos if not v.held_out):
+        post = Post(video_id, video.creator, followers.get(video.creator, 0), video.posted_at)
+        posts.append(post)
+        worn = {str(g[attribute]) for style in video.styles for g in recipes.garments.get(style, {}).values()}
+        sightings += [Sighting(index[value], video_id, post.creator, post.followers, post.day, 1, 1, 1, 0.0, -1, 0.0, "")
+                      for value in sorted(worn)]
+    sightings.sort(key=lambda s: (s.day, s.video_id, s.style_id))
+    posts.sort(key=lambda p: (p.day, p.video_id))
+    return TrendData(sightings, posts, {}), values
+
+
 def score_attributes(catalog: Catalog, answer: AnswerKey, truth: Mapping[int, str], config: TrendsConfig,
                      creators_config: CreatorsConfig) -> dict[str, dict[str, Any]]:
     """Purity, rising recall, risen units explained and originator top-1 per scored attribute.
@@ -101,14 +127,14 @@ def score_attributes(catalog: Catalog, answer: AnswerKey, truth: Mapping[int, st
     rose = {s.id for s in answer.rising_styles()}
     data = load_trend_data(catalog, min_frames=config.series.min_frames_per_video)
     styles, garments = load_styles(catalog), catalog.styled_garments()
-    return {attribute: _score_one(catalog, data, styles, garments, truth, recipes, rose, attribute, config,
+    return {attribute: _score_one(catalog, answer, data, styles, garments, truth, recipes, rose, attribute, config,
                                   creators_config)
             for attribute in SCORED}
 
 
-def _score_one(catalog: Catalog, data: TrendData, styles: Sequence[Style], garments: Sequence[StyledGarment],
-               truth: Mapping[int, str], recipes: Recipes, rose: set[str], attribute: str, config: TrendsConfig,
-               creators_config: CreatorsConfig) -> dict[str, Any]:
+def _score_one(catalog: Catalog, answer: AnswerKey, data: TrendData, styles: Sequence[Style],
+               garments: Sequence[StyledGarment], truth: Mapping[int, str], recipes: Recipes, rose: set[str],
+               attribute: str, config: TrendsConfig, creators_config: CreatorsConfig) -> dict[str, Any]:
     units = attribute_units(styles, attribute)
     unit_of = {member: unit.id for unit in units for member in unit.members}
     values: dict[int, Counter[str]] = defaultdict(Counter)  # unit -> true values of its garments
@@ -123,6 +149,9 @@ def _score_one(catalog: Catalog, data: TrendData, styles: Sequence[Style], garme
     majority = {unit: counts.most_common(1)[0][0] for unit, counts in values.items()}
     found = attribute_data(catalog, data, units, config.series.min_frames_per_video)
     risen = {t.style_id for t in rising_styles(found.data, config.rising) if t.takeoff is not None}
+    true_data, true_values = true_value_data(answer, recipes, attribute)
+    truly_risen = {true_values[t.style_id] for t in rising_styles(true_data, config.rising) if t.takeoff is not None}
+    risen_values = {majority[unit] for unit in risen if unit in majority}
     origins = originators(found.data, creators_config)
     kinds = {unit.id: unit.kinds for unit in units}
     # every garment of a truly rising style; one in no unit (its facet left out, or no style) is missed
@@ -137,11 +166,15 @@ def _score_one(catalog: Catalog, data: TrendData, styles: Sequence[Style], garme
     return {
         "units": len(units),
         "purity": round(sum(c.most_common(1)[0][1] for c in values.values()) / matched, 4) if matched else None,
-        "rising_garments": len(riser_garments),
-        "rising_recall": round(sum(riser_units.get(g) in risen for g in riser_garments) / len(riser_garments), 4)
+        "riser_garments": len(riser_garments),
+        "riser_garments_rising": round(sum(riser_units.get(g) in risen for g in riser_garments) / len(riser_garments), 4)
         if riser_garments else None,
         "risen_units": len(risen),
         "risen_units_explained": round(len(explained) / len(risen), 4) if risen else None,
+        "values_truly_risen": sorted(truly_risen),
+        "value_rising_recall": round(len(truly_risen & risen_values) / len(truly_risen), 4) if truly_risen else None,
+        "value_rising_precision": round(sum(majority.get(u) in truly_risen for u in risen) / len(risen), 4)
+        if risen else None,
         "originator_top1": round(sum(hits) / len(hits), 4) if hits else None,
         "originator_units": len(hits),
     }

@@ -112,9 +112,13 @@ def _attribute_rows(attributes: dict[str, Any] | None) -> list[list[Any]]:
         rows += [
             [f"{attribute} trends: units / purity", f"{s['units']} / {_fmt(s['purity'])}"],
             [f"{attribute} trends: true risers' garments in a risen unit",
-             f"{_fmt(s['rising_recall'])} (n={s['rising_garments']})"],
+             f"{_fmt(s['riser_garments_rising'])} (n={s['riser_garments']})"],
             [f"{attribute} trends: risen units explained by a true riser",
              f"{_fmt(s['risen_units_explained'])} (n={s['risen_units']})"],
+            [f"{attribute} trends: values that truly rose, found rising (recall)",
+             f"{_fmt(s['value_rising_recall'])} (n={len(s['values_truly_risen'])})"],
+            [f"{attribute} trends: risen units whose value truly rose (precision)",
+             _fmt(s['value_rising_precision'])],
             [f"{attribute} trends: originator top-1", f"{_fmt(s['originator_top1'])} (n={s['originator_units']})"],
         ]
     return rows
