@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from inference.trends import (
+        AttributeReport,
         Backtest,
         ClusterConfig,
         CreatorsReport,
@@ -28,6 +29,9 @@ NONE = "-"  # a value that does not exist (no take-off yet, no originator ...)
 
 STYLE_HEADERS = ["id", "style", "kind", "state", "score", "growth", "new wearers (expected)", "take-off", "garments", "creators",
                  "share now", "next week [interval]", "backtest error (naive)"]
+UNIT_COLUMNS = ["worn as", "state", "score", "growth", "new wearers (expected)", "take-off", "garments", "creators",
+                "share now", "next week [interval]", "originator", "styles"]  # after "id" and the attribute
+UNIT_WORDS = {"colour": "colour", "pattern": "pattern", "garment": "garment type", "silhouette": "silhouette"}  # --by
 LEADERBOARD_HEADERS = ["#", "creator", "followers", "tier", "score", "styles", "originated",
                        "days before take-off"]
 BASELINE_NAMES = {"last_value": "last value", "linear_trend": "straight line"}
@@ -106,14 +110,14 @@ def forecast_error(style: StyleReport) -> str:
             f"{points(error.baseline_mae)}{scope})")
 
 
-def backtest(result: Backtest) -> str:
-    """Which forecaster is used and how it did against the naive baselines."""
+def backtest(result: Backtest, unit: str = "style") -> str:
+    """Which forecaster is used and how it did against the naive baselines, backtested on every ``unit`` with enough weeks."""
     if result.series == 0:
-        return "too little history to forecast (no style has enough weeks to backtest)"
+        return f"too little history to forecast (no {unit} has enough weeks to backtest)"
     verdict = ("beats both naive baselines" if result.beats_baselines
                else "a naive baseline: no model beat it" if result.chosen in BASELINE_NAMES
                else "does not beat the naive baselines")
-    return f"{result.chosen} ({verdict}; backtested on {count(result.series)} styles)"
+    return f"{result.chosen} ({verdict}; backtested on {count(result.series)} {unit}s)"
 
 
 def new_wearers(style: StyleReport) -> str:
@@ -128,14 +132,32 @@ def style_row(style: StyleReport, name_width: int | None = None) -> list[Any]:
             count(style.creators), share_now(style), forecast(style), forecast_error(style)]
 
 
+def unit_headers(by: str) -> list[str]:
+    """The attribute table's headers: id, the attribute (colour, pattern ...), then :data:`UNIT_COLUMNS`."""
+    return ["id", by, *UNIT_COLUMNS]
+
+
+def originator(unit: AttributeReport) -> str:
+    """``@mia.fits (2026-03-16)``: who wore an attribute first, and when."""
+    origin = unit.originator
+    return f"{handle(origin.originator.creator)} ({day(origin.originator.day)})" if origin else NONE
+
+
+def unit_row(unit: AttributeReport) -> list[Any]:
+    """One attribute unit in the attribute table (:func:`unit_headers`)."""
+    return [unit.id, unit.name, unit.kind or NONE, unit.state, score(unit.score), growth(unit.growth),
+            new_wearers(unit), day(unit.takeoff), count(unit.garments), count(unit.creators), share_now(unit),
+            forecast(unit), originator(unit), ", ".join(str(s) for s in unit.styles)]
+
+
 def state_counts(counts: Mapping[str, int]) -> str:
     """``1 rising, 2 emerging, ...``: every state named, in the glossary's order."""
     return ", ".join(f"{n} {state}" for state, n in counts.items())
 
 
-def trends_summary(report: TrendsReport) -> str:
-    """How many styles are in each state, and how many have risen."""
-    return (f"{count(len(report.styles))} styles: {state_counts(report.state_counts())}; "
+def trends_summary(report: TrendsReport, unit: str = "style") -> str:
+    """How many styles (or other units: colours, patterns ...) are in each state, and how many have risen."""
+    return (f"{count(len(report.styles))} {unit}s: {state_counts(report.state_counts())}; "
             f"{count(report.risen())} have risen (a take-off date)")
 
 

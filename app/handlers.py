@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from inference.catalog import StyleGarment
     from inference.search import SearchFilters, SearchResult
     from inference.trends import (
+        AttributeTrendsReport,
         CreatorPage,
         CreatorsConfig,
         CreatorsReport,
@@ -295,6 +296,25 @@ def trends_overview(services: Services, kind: str | None = None, weeks: int | No
         None,
         weeks or None,
         kind or None,
+    )
+
+
+def attribute_overview(services: Services, by: str, kind: str | None = None,
+                       weeks: int | None = None) -> AttributeTrendsReport:
+    """Colours, patterns, garment types or silhouettes as trends: each value with its series,
+    verdict, forecast and originator. ``kind``: only garments of that kind (top, bottom, full)."""
+    from inference import trends
+
+    _check_has_styles(services)
+    return trends.attribute_report(
+        services.catalog,
+        _trends_config(services),
+        trends.load_forecast_config(services.config_file),
+        trends.load_creators_config(services.config_file),
+        by,
+        None,
+        weeks or None,
+        kind if kind in ("top", "bottom", "full") else None,
     )
 
 

@@ -21,11 +21,14 @@ from typing import Any
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr
+import pandas as pd
 
 import configs
+from app import format as fmt
 from app import handlers, views
 from app.services import Services
 from core.errors import StylescopeError
+from inference.trends.attributes import ATTRIBUTES
 from inference.trends.glossary import glossary_markdown
 from inference.types import GARMENT_KINDS, TIERS
 
@@ -301,7 +304,33 @@ def _trends_tab(services: Services) -> dict[str, Any]:
         on_open, [kind, weeks], outputs, api_name="trends_after_update")
     picker.change(show_style, [picker], [detail, garments], api_name="style")
     table.select(pick_from_table, None, [picker], api_name="style_from_table")
+    _attribute_view(services, kind, weeks)
     return {"picker": picker, "open": on_open, "inputs": [kind, weeks], "outputs": outputs}
+
+
+def _attribute_view(services: Services, kind: gr.Dropdown, weeks: gr.Number) -> None:
+    """Colours, patterns, garment types and silhouettes as trends of their own, from the style names."""
+    config = services.config
+    with gr.Accordion("Trends by colour, pattern, garment type or silhouette", open=True, elem_id="trends-attributes"):
+        with gr.Row():
+            by = gr.Radio(list(ATTRIBUTES), value="colour", label="Follow trends by", elem_id="attribute-by")
+            show = gr.Button("Show", elem_id="attribute-show")
+        status = gr.Markdown("Each colour, pattern, garment type or silhouette the style names carry, followed "
+                             "across every style that has it: its share of posts, state, forecast and who wore it "
+                             "first. Press “Show”.", elem_id="attribute-status")
+        plot = gr.Plot(label="Rising and fading", elem_id="attribute-plot")
+        cards = gr.Gallery(label="Most typical garments", columns=6, height=220, object_fit="contain")
+        table = gr.Dataframe(headers=views.unit_headers("colour"), interactive=False, elem_id="attribute-table")
+
+    @user_errors
+    def attribute_view(by: str, kind: str, weeks: float | None) -> tuple[Any, ...]:
+        report = handlers.attribute_overview(services, by, None if kind == "any" else kind, int(weeks or 0))
+        unit = fmt.UNIT_WORDS[by]
+        return (views.attribute_status(report), views.trends_figure(report, config.plotted_styles, unit),
+                views.style_cards(report, services.data_dir, config.style_cards),
+                pd.DataFrame(views.unit_rows(report), columns=views.unit_headers(by)))  # headers follow ``by``
+
+    show.click(attribute_view, [by, kind, weeks], [status, plot, cards, table], api_name="attribute_trends")
 
 
 # -- creators ---------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from inference.trends import Adoption
 if TYPE_CHECKING:
     from inference.search import CreatorGroup, SearchHit, SearchResult
     from inference.trends import (
+        AttributeTrendsReport,
         CreatorPage,
         CreatorsReport,
         StyleAdopters,
@@ -157,10 +158,12 @@ def upload_summary(outcomes: Sequence[Any], warnings: Sequence[str] = (), next_s
 
 
 # -- trends --------------------------------------------------------------------------------------------
-def trends_status(report: TrendsReport) -> str:
-    """The Trends tab's summary line: styles per state (the glossary names them), posts, forecaster."""
-    return (f"{fmt.trends_summary(report)}; over {fmt.count(report.posts)} posts "
-            f"{fmt.day(report.first_day)} … {fmt.day(report.as_of)}. Forecast: {fmt.backtest(report.backtest)}. "
+def trends_status(report: TrendsReport, unit: str = "style") -> str:
+    """The Trends tab's summary line: styles (or colours, patterns ...) per state (the glossary
+    names them), posts, forecaster."""
+    return (f"{fmt.trends_summary(report, unit)}; over {fmt.count(report.posts)} posts "
+            f"{fmt.day(report.first_day)} … {fmt.day(report.as_of)}. "
+            f"Forecast: {fmt.backtest(report.backtest, unit)}. "
             "The glossary below says what each state and column means.")
 
 
@@ -169,14 +172,29 @@ def style_rows(report: TrendsReport) -> list[list[Any]]:
     return [fmt.style_row(s) for s in report.styles]
 
 
+def unit_headers(by: str) -> list[str]:
+    """The attribute table's headers (``by``: colour, pattern, garment or silhouette)."""
+    return fmt.unit_headers(by)
+
+
+def unit_rows(report: AttributeTrendsReport) -> list[list[Any]]:
+    """The attribute table: one row per colour (pattern ...), rising first, with its originator."""
+    return [fmt.unit_row(u) for u in report.units()]
+
+
+def attribute_status(report: AttributeTrendsReport) -> str:
+    """The attribute view's summary line, in the Trends tab's words."""
+    return trends_status(report, fmt.UNIT_WORDS[report.by])
+
+
 def plotted_styles(report: TrendsReport, count: int) -> list[StyleReport]:
     """Rising styles first, then fading ones, then the rest (in the report's order), ``count`` at most."""
     order = {"rising": 0, "fading": 1}
     return sorted(report.styles, key=lambda s: order.get(s.state, 2))[:count]
 
 
-def trends_figure(report: TrendsReport, count: int) -> Figure:
-    """Share of posts per period of the top styles, with next weeks' forecast and interval."""
+def trends_figure(report: TrendsReport, count: int, unit: str = "style") -> Figure:
+    """Share of posts per period of the top styles (or colours ...), with next weeks' forecast and interval."""
     figure = Figure(figsize=(9, 4.2), dpi=100)
     ax = figure.add_subplot(1, 1, 1)
     periods = np.array(report.periods, dtype="datetime64[D]")
@@ -190,7 +208,7 @@ def trends_figure(report: TrendsReport, count: int) -> Figure:
             ax.plot(np.concatenate([periods[-1:], ahead]), [share[-1], *forecast.share], linestyle="--",
                     color=line.get_color())
             ax.fill_between(ahead, forecast.low, forecast.high, color=line.get_color(), alpha=0.15)
-    ax.set_title(f"styles' share of posts per {report.period}, as of {report.as_of} "
+    ax.set_title(f"{unit}s' share of posts per {report.period}, as of {report.as_of} "
                  "(dashed: forecast with interval)", fontsize=10)
     ax.set_ylabel("share of posts")
     ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")

@@ -25,7 +25,7 @@ ENDPOINTS = {
     "/search", "/search_submit", "/upload", "/status", "/status_after_upload", "/trends", "/trends_tab",
     "/update_styles", "/trends_after_update", "/style", "/style_from_table", "/leaderboard",
     "/creators_tab", "/creator", "/creator_from_table", "/model_info", "/model_tab", "/eval_report",
-    "/switch_model", "/retrain",
+    "/switch_model", "/retrain", "/attribute_trends",
 }
 NO_FILTERS: tuple[str, str, list[str], list[str], list[str]] = ("", "", [], [], [])
 
@@ -267,6 +267,36 @@ def test_trends_plot_table_and_style_detail(app):
     filtered = client.predict(other, 2, api_name="/trends_tab")[3]["data"]
     assert all(row[2] == other for row in filtered)
     expect_error(lambda: client.predict("12345", api_name="/style"), "no style 12345")
+
+
+def test_attribute_trends_view(app):
+    import dataclasses
+
+    from inference.catalog import Catalog
+    from inference.trends import STATE_KEY
+
+    client = app["client"]
+    # every style's top named butter yellow (whatever the tiny encoder named), its bottom's colour left out
+    with Catalog(app["catalog"].data_dir) as catalog:
+        styles = catalog.styles()
+        garments = catalog.styled_garments()
+        ids = np.asarray([g.garment_id for g in garments])
+        style_ids, distances = np.asarray([g.style_id for g in garments]), np.asarray([g.distance for g in garments])
+        slots = {"top": {"text": "", "garments": 1, "facets": {"colour": {"value": "butter yellow", "evidence": 1.0}}},
+                 "bottom": {"text": "", "garments": 1, "facets": {"colour": {"absent": True}}}}
+        named = [dataclasses.replace(s, facets={"text": s.name, "slots": slots, "aesthetic": None}) for s in styles]
+        state = catalog.get_meta(STATE_KEY) or "{}"
+        catalog.replace_styles(named, ids, style_ids, distances, STATE_KEY, state)
+        try:
+            status, plot, cards, table = client.predict("colour", "any", 0, api_name="/attribute_trends")
+        finally:
+            catalog.replace_styles(styles, ids, style_ids, distances, STATE_KEY, state)
+    assert status.startswith("1 colours:") and "posts" in status
+    assert plot is not None and plot.get("plot") and cards
+    assert table["headers"][:3] == ["id", "colour", "worn as"]
+    [row] = table["data"]
+    assert row[1] == "butter yellow" and row[-2].startswith("@")  # its originator
+    assert [int(s) for s in row[-1].split(", ")] == sorted({s.id for s in styles})  # every style's tops
 
 
 def test_update_styles_assigns_new_garments(app):

@@ -66,6 +66,7 @@ def run_world(args: argparse.Namespace) -> int:
                   file=sys.stderr)
         predicted = catalog.garment_style_ids()
         stages = _trend_stages(catalog) if predicted and not args.no_trends else None
+        attributes = _attribute_stage(catalog, answer, found) if stages else None
     rankings, flagged, leaderboard = stages or (None, None, None)
     search, queries = None, []
     if not args.no_search and any(v.held_out for v in answer.videos):
@@ -83,10 +84,44 @@ def run_world(args: argparse.Namespace) -> int:
         leaderboard=leaderboard,
     )
     if args.json:
-        print_json(report.to_dict())
+        print_json({**report.to_dict(), **({"attributes": attributes} if attributes else {})})
     else:
-        print_table(["metric", "value"], _rows(report))
+        print_table(["metric", "value"], _rows(report) + _attribute_rows(attributes))
     return 0
+
+
+def _attribute_stage(catalog: Any, answer: Any, found: Any) -> dict[str, Any] | None:
+    """Colour and pattern trends scored against the world's recipes (world/attribute_scorer.py),
+    or None when the styles carry no facet names or the answer key no recipes."""
+    from inference import trends
+    from world import scorer
+    from world.attribute_scorer import score_attributes
+
+    if not any(style.facets for style in trends.load_styles(catalog)):
+        return None
+    truth = scorer.true_styles_of(found, scorer.GarmentMatcher(answer.garments))
+    scores = score_attributes(catalog, answer, truth, trends.load_config(), trends.load_creators_config())
+    return scores if scores and any(s["units"] for s in scores.values()) else None
+
+
+def _attribute_rows(attributes: dict[str, Any] | None) -> list[list[Any]]:
+    if attributes is None:
+        return [["attribute trends", "not scored (no styles named by facets, or no recipes in the answer key)"]]
+    rows: list[list[Any]] = []
+    for attribute, s in attributes.items():
+        rows += [
+            [f"{attribute} trends: units / purity", f"{s['units']} / {_fmt(s['purity'])}"],
+            [f"{attribute} trends: true risers' garments in a risen unit",
+             f"{_fmt(s['riser_garments_rising'])} (n={s['riser_garments']})"],
+            [f"{attribute} trends: risen units explained by a true riser",
+             f"{_fmt(s['risen_units_explained'])} (n={s['risen_units']})"],
+            [f"{attribute} trends: values that truly rose, found rising (recall)",
+             f"{_fmt(s['value_rising_recall'])} (n={len(s['values_truly_risen'])})"],
+            [f"{attribute} trends: risen units whose value truly rose (precision)",
+             _fmt(s['value_rising_precision'])],
+            [f"{attribute} trends: originator top-1", f"{_fmt(s['originator_top1'])} (n={s['originator_units']})"],
+        ]
+    return rows
 
 
 def _trend_stages(catalog: Any) -> tuple[dict[int, list[str]], dict[int, Any], list[str]] | None:

@@ -47,7 +47,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--recluster", action="store_true", help="run a full clustering (style ids are kept by centroid matching)")
-    parser.add_argument("--kind", choices=("top", "bottom", "full", "outfit"), help="only styles of this garment kind")
+    parser.add_argument("--by", default="style", metavar="{style,colour,pattern,garment,silhouette}",
+                        help="follow trends by style (default), or by the colours, patterns, garment types or "
+                        "silhouettes the style names carry: each value (\"polka dot\", \"cargo pants\") is a trend "
+                        "of its own, with its series, state, forecast and originator")
+    parser.add_argument("--kind", choices=("top", "bottom", "full", "outfit"),
+                        help="only styles of this garment kind (with --by: only garments of this kind)")
     parser.add_argument("--group-by", choices=("kind", "outfit", "all"), help="with --recluster: cluster per kind, per outfit, or pooled")
     parser.add_argument("--method", choices=("kmeans", "density"), help="with --recluster: clustering method")
     parser.add_argument("--garment-check", choices=("on", "off"), default=None,
@@ -65,8 +70,11 @@ def run(args: argparse.Namespace) -> int:
     from inference import trends
     from inference.catalog import Catalog
     from inference.index import IndexConfig
+    from inference.trends.attributes import check_attribute
     from inference.trends.coverage import style_coverage
 
+    if args.by != "style":
+        check_attribute(args.by)  # before any clustering
     config = trends.load_config(args.config)
     if args.group_by:
         config.cluster.group_by = args.group_by
@@ -76,23 +84,30 @@ def run(args: argparse.Namespace) -> int:
         config.cluster.garment_check = args.garment_check == "on"
     with Catalog(open_data_dir(args.data_dir, create=False)) as catalog:
         update = trends.update_styles(catalog, config, full=args.recluster, index_config=IndexConfig.load(args.config))
-        report = trends.trends_report(catalog, config, trends.load_forecast_config(args.config), args.as_of,
-                                      args.weeks, args.kind)
+        forecast_config = trends.load_forecast_config(args.config)
+        if args.by == "style":
+            report = trends.trends_report(catalog, config, forecast_config, args.as_of, args.weeks, args.kind)
+        else:
+            report = trends.attribute_report(catalog, config, forecast_config, trends.load_creators_config(args.config),
+                                             args.by, args.as_of, args.weeks, args.kind)
         steps = fmt.update_next_steps(style_coverage(catalog, config.cluster), config.cluster, fmt.CLI_STEPS)
-    plots = [str(p) for p in trends.plot_rising(report, args.plot_dir)] if args.plot_dir else []
+    unit = "style" if args.by == "style" else fmt.UNIT_WORDS[args.by]
+    plots = [str(p) for p in trends.plot_rising(report, args.plot_dir, unit=unit)] if args.plot_dir else []
     if args.json:
         payload = {**report.to_dict(), "update": update.to_dict(), "next_steps": steps}
         if args.plot_dir:
             payload["plots"] = plots
         print_json(payload)
     else:
-        _print(report, update, plots, args.top)
+        _print(report, update, plots, args.top, unit)
         for line in steps:
             print(line)
     return 0
 
 
-def _print(report: TrendsReport, update: StylesUpdate, plots: list[str], top: int) -> None:
+def _print(report: TrendsReport, update: StylesUpdate, plots: list[str], top: int, unit: str) -> None:
+    from inference.trends import AttributeTrendsReport
+
     if update.recluster is not None:
         run = update.recluster
         print(f"clustered: {len(run.styles)} styles, {run.assigned} garments assigned, "
@@ -106,10 +121,14 @@ def _print(report: TrendsReport, update: StylesUpdate, plots: list[str], top: in
     if skipped.future_videos or skipped.undated_videos:
         print(f"left out: {skipped.future_videos} videos posted in the future, {skipped.undated_videos} undated")
     print(f"{fmt.count(report.posts)} posts {fmt.day(report.first_day)} .. {fmt.day(report.as_of)}")
-    print(fmt.trends_summary(report) + "\n")
-    print_table(fmt.STYLE_HEADERS, [fmt.style_row(s, name_width=40) for s in report.styles[:top]])
+    if isinstance(report, AttributeTrendsReport):
+        print(fmt.trends_summary(report, unit) + "\n")
+        print_table(fmt.unit_headers(report.by), [fmt.unit_row(u) for u in report.units()[:top]])
+    else:
+        print(fmt.trends_summary(report) + "\n")
+        print_table(fmt.STYLE_HEADERS, [fmt.style_row(s, name_width=40) for s in report.styles[:top]])
     bt = report.backtest
-    print(f"\nforecast: {fmt.backtest(bt)}")
+    print(f"\nforecast: {fmt.backtest(bt, unit)}")
     if bt.series:
         print("backtest: " + ", ".join(f"{m} MAE {fmt.points(e.mae)}" + (f" MAPE {e.mape:.0f}%" if e.mape is not None
                                                                          else "") for m, e in bt.errors.items()))

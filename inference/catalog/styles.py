@@ -75,6 +75,7 @@ class StyledGarment:
     garment_id: int
     t_s: float  # moment in the video
     crop_path: str  # relative to the data directory
+    kind: str = ""  # garment kind: top, bottom or full
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -149,7 +150,7 @@ class StyleQueries(CatalogBase):
     def styled_garments(self) -> list[StyledGarment]:
         """Every styled garment of a done video, by style, video, then distance."""
         rows = self._conn.execute(
-            "SELECT gs.style_id, g.video_id, g.frame_id, gs.distance, g.id, f.t_s, g.crop_path "
+            "SELECT gs.style_id, g.video_id, g.frame_id, gs.distance, g.id, f.t_s, g.crop_path, g.kind "
             "FROM garment_styles gs "
             "JOIN garments g ON g.id = gs.garment_id "
             "JOIN frames f ON f.id = g.frame_id "
@@ -159,7 +160,7 @@ class StyleQueries(CatalogBase):
         )
         return [
             StyledGarment(row["style_id"], row["video_id"], row["frame_id"], row["distance"], row["id"],
-                          row["t_s"], row["crop_path"])
+                          row["t_s"], row["crop_path"], row["kind"])
             for row in rows
         ]
 

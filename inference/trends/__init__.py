@@ -15,12 +15,22 @@ One module per step, each over plain records:
 - :mod:`~inference.trends.forecast` next weeks' share, backtested against naive baselines;
 - :mod:`~inference.trends.creators` originators, influence and trendsetters;
 - :mod:`~inference.trends.coverage` garments with and without a style, and when to re-cluster;
-- :mod:`~inference.trends.reports` the reports behind ``stylescope trends`` / ``creators``.
+- :mod:`~inference.trends.reports` the reports behind ``stylescope trends`` / ``creators``;
+- :mod:`~inference.trends.attributes` colours, patterns, garment types and silhouettes followed
+  as trends of their own (``stylescope trends --by``).
 
 >>> from inference import trends
 >>> config = trends.load_config()
 """
 
+from inference.trends.attributes import (
+    ATTRIBUTES,
+    AttributeReport,
+    AttributeTrendsReport,
+    AttributeUnit,
+    attribute_report,
+    attribute_units,
+)
 from inference.trends.clustering import NOISE, Cluster, Clustering, cluster_garments
 from inference.trends.coverage import StyleCoverage, style_coverage
 from inference.trends.creators import (
@@ -91,6 +101,7 @@ from inference.trends.settings import (
 from inference.trends.states import trend_state
 
 __all__ = [
+    "ATTRIBUTES",
     "GLOSSARY",
     "NOISE",
     "STATES",
@@ -99,6 +110,9 @@ __all__ = [
     "Adopter",
     "Adoption",
     "AssignResult",
+    "AttributeReport",
+    "AttributeTrendsReport",
+    "AttributeUnit",
     "Backtest",
     "Cluster",
     "ClusterConfig",
@@ -136,6 +150,8 @@ __all__ = [
     "Vocabulary",
     "adoptions_by_style",
     "assign_new_garments",
+    "attribute_report",
+    "attribute_units",
     "cluster_garments",
     "creator_styles",
     "creators_report",

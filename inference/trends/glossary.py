@@ -48,6 +48,11 @@ TERM_DEFINITIONS = {
     "wearing a risen style and its take-off date.",
     "originator": "the creator whose confident sighting of the style is the earliest (by post date).",
     "adopters": "every creator who wore the style, in the order of their first confident sighting.",
+    "attribute trends": "`stylescope trends --by colour|pattern|garment|silhouette` (and the Trends tab's "
+    "view below the styles) follows one value (\"butter yellow\", \"polka dot\", \"cargo pants\", \"baggy "
+    "jeans\") across every style whose name carries it: the garments of those styles' tops, bottoms or dresses "
+    "named that value make one trend, read with the words above; a facet left out of a name (too little "
+    "agreement) makes no trend.",
 }
 
 GLOSSARY = {**STATE_DEFINITIONS, **TERM_DEFINITIONS}

@@ -31,7 +31,6 @@ from inference.trends.creators import (
 )
 from inference.trends.forecast import Backtest, ShareForecast, forecast_shares
 from inference.trends.glossary import STATES
-from inference.trends.identity import Style
 from inference.trends.rising import StyleTrend, rising_styles
 from inference.trends.series import (
     SeriesSet,
@@ -49,7 +48,7 @@ def _plain(value: Any) -> Any:
     """JSON-ready data: a dataclass as its ``to_dict()`` or its fields in order, a date in ISO."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         own = getattr(value, "to_dict", None)
-        return own() if own is not None else _fields(value)
+        return own() if own is not None else plain_fields(value)
     if isinstance(value, dict):
         return {key: _plain(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
@@ -59,7 +58,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _fields(record: Any) -> dict[str, Any]:
+def plain_fields(record: Any) -> dict[str, Any]:
     return {field.name: _plain(getattr(record, field.name)) for field in dataclasses.fields(record)}
 
 
@@ -146,10 +145,11 @@ class TrendsReport:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for ``--json``: the fields, then the state counts and the risen count."""
-        return {**_fields(self), "states": self.state_counts(), "risen": self.risen()}
+        return {**plain_fields(self), "states": self.state_counts(), "risen": self.risen()}
 
 
-def _load(catalog: Catalog, config: TrendsConfig, as_of: dt.date | None) -> TrendData:
+def load_report_data(catalog: Catalog, config: TrendsConfig, as_of: dt.date | None) -> TrendData:
+    """Posts and style sightings as of a day; a clear error when there is nothing to report on."""
     data = load_trend_data(catalog, as_of, config.series.min_frames_per_video)
     if not data.styles:
         raise BadInputError("there are no styles yet: run `stylescope trends` (it clusters the garments first)")
@@ -164,10 +164,71 @@ def medoids(catalog: Catalog, style_id: int, count: int = 4) -> list[StyleGarmen
             for g in catalog.nearest_garments(style_id, count)]
 
 
-def _weekly_shares(data: TrendData, config: TrendsConfig,
-                   end: dt.date) -> SeriesSet:
-    weekly = dataclasses.replace(config.series, period="week")
-    return style_series(data, weekly, end=end)
+@dataclasses.dataclass
+class Judgement:
+    """Every unit of one :class:`TrendData` judged as of a day: verdicts, series, forecasts.
+
+    A unit is a style, or an attribute followed as a trend (:mod:`inference.trends.attributes`);
+    its id is the ``style_id`` of its sightings.
+    """
+
+    end: dt.date  # the as-of day
+    trends: list[StyleTrend]  # rising first
+    shown: SeriesSet  # the reported series
+    keep: slice  # the reported periods
+    forecasts: dict[int, ShareForecast]
+    backtest: Backtest
+    creators: dict[int, set[str]]  # unit id -> creators ever seen wearing it
+
+    def report_fields(self, data: TrendData, config: TrendsConfig, forecast_config: ForecastConfig) -> dict[str, Any]:
+        """The fields of a :class:`TrendsReport` other than its units."""
+        return dict(as_of=self.end, first_day=data.first_day, posts=len(data.posts),
+                    skipped=SkippedVideos(data.future_videos, data.undated_videos), period=self.shown.period,
+                    periods=self.shown.periods[self.keep], weight=config.series.weight, backtest=self.backtest,
+                    forecast_weeks=[period_start(self.end, "week") + dt.timedelta(weeks=i + 1)
+                                    for i in range(forecast_config.horizon_weeks)])
+
+    def unit_fields(self, trend: StyleTrend) -> dict[str, Any]:
+        """The fields a :class:`StyleReport` takes from one unit's verdict, series and forecast."""
+        unit = trend.style_id
+        series = self.shown.styles.get(unit)
+        zeros = np.zeros(len(self.shown.periods))
+        counts = {name: (getattr(series, name) if series else zeros)[self.keep].round(6).tolist() for name in SERIES}
+        return dict(
+            creators=len(self.creators.get(unit, ())),
+            state=trend.state,
+            has_risen=trend.has_risen,
+            score=trend.score,
+            growth=trend.growth,
+            recent_videos=trend.recent_videos,
+            recent_creators=trend.recent_creators,
+            recent_new_creators=trend.recent_new_creators,
+            new_wearers=trend.new_wearers,
+            expected_new_wearers=trend.expected_new_wearers,
+            recent_share=round(trend.recent_share, 6),
+            history_share=round(trend.history_share, 6),
+            takeoff=trend.takeoff,
+            onset=trend.onset,
+            fading_since=trend.fading_since,
+            series=SeriesCounts(**counts),
+            forecast=self.forecasts.get(unit),
+            forecast_note=None if unit in self.forecasts else TOO_LITTLE_HISTORY,
+        )
+
+
+def judge(data: TrendData, config: TrendsConfig, forecast_config: ForecastConfig, as_of: dt.date | None,
+          weeks: int | None) -> Judgement:
+    """Rising / fading verdicts, the series of the last ``weeks`` weeks, and next weeks' share forecasts."""
+    end = min(as_of, data.last_day) if as_of and data.last_day else data.last_day
+    assert end is not None
+    shown = style_series(data, config.series, end=end)
+    weekly = style_series(data, dataclasses.replace(config.series, period="week"), end=end)
+    forecasts, backtest = forecast_shares({unit: s.share for unit, s in weekly.styles.items()}, forecast_config)
+    creators: dict[int, set[str]] = defaultdict(set)
+    for s in data.sightings:
+        creators[s.style_id].add(s.creator)
+    return Judgement(end, rising_styles(data, config.rising, as_of=end), shown,
+                     _tail(len(shown.periods), weeks, shown.period), forecasts, backtest, creators)
 
 
 def trends_report(
@@ -189,37 +250,16 @@ def trends_report(
         weeks: keep only the last ``weeks`` weeks of each series in the report.
         kind: only styles of this kind (top / bottom / full / outfit).
     """
-    data = _load(catalog, config, as_of)
-    end = min(as_of, data.last_day) if as_of and data.last_day else data.last_day
-    assert end is not None
-    trends = rising_styles(data, config.rising, as_of=end)
-    shown = style_series(data, config.series, end=end)
-    weekly = _weekly_shares(data, config, end)
-    shares = {sid: s.share for sid, s in weekly.styles.items()}
-    forecasts, backtest = forecast_shares(shares, forecast_config)
-    creators_per_style: dict[int, set[str]] = defaultdict(set)
-    for s in data.sightings:
-        creators_per_style[s.style_id].add(s.creator)
-    keep_periods = _tail(len(shown.periods), weeks, shown.period)
+    data = load_report_data(catalog, config, as_of)
+    judged = judge(data, config, forecast_config, as_of, weeks)
     styles = []
-    for trend in trends:
+    for trend in judged.trends:
         style = data.styles.get(trend.style_id)
         if style is None or (kind and style.kind != kind):
             continue
-        styles.append(_style_report(catalog, style, trend, shown, keep_periods, forecasts, creators_per_style))
-    return TrendsReport(
-        as_of=end,
-        first_day=data.first_day,
-        posts=len(data.posts),
-        skipped=SkippedVideos(data.future_videos, data.undated_videos),
-        period=shown.period,
-        periods=shown.periods[keep_periods],
-        weight=config.series.weight,
-        backtest=backtest,
-        forecast_weeks=[period_start(end, "week") + dt.timedelta(weeks=i + 1)
-                        for i in range(forecast_config.horizon_weeks)],
-        styles=styles,
-    )
+        styles.append(StyleReport(id=style.id, name=style.name, kind=style.kind, garments=style.size, words=style.words,
+                                  facets=style.facets, medoids=medoids(catalog, style.id), **judged.unit_fields(trend)))
+    return TrendsReport(**judged.report_fields(data, config, forecast_config), styles=styles)
 
 
 def _tail(length: int, weeks: int | None, period: str) -> slice:
@@ -229,45 +269,11 @@ def _tail(length: int, weeks: int | None, period: str) -> slice:
     return slice(max(0, length - keep), length)
 
 
-def _style_report(catalog: Catalog, style: Style, trend: StyleTrend,
-                  shown: SeriesSet, keep: slice, forecasts: dict[int, ShareForecast],
-                  creators_per_style: dict[int, set[str]]) -> StyleReport:
-    series = shown.styles.get(style.id)
-    zeros = np.zeros(len(shown.periods))
-    counts = {name: (getattr(series, name) if series else zeros)[keep].round(6).tolist() for name in SERIES}
-    return StyleReport(
-        id=style.id,
-        name=style.name,
-        kind=style.kind,
-        garments=style.size,
-        creators=len(creators_per_style.get(style.id, ())),
-        words=style.words,
-        facets=style.facets,
-        medoids=medoids(catalog, style.id),
-        state=trend.state,
-        has_risen=trend.has_risen,
-        score=trend.score,
-        growth=trend.growth,
-        recent_videos=trend.recent_videos,
-        recent_creators=trend.recent_creators,
-        recent_new_creators=trend.recent_new_creators,
-        new_wearers=trend.new_wearers,
-        expected_new_wearers=trend.expected_new_wearers,
-        recent_share=round(trend.recent_share, 6),
-        history_share=round(trend.history_share, 6),
-        takeoff=trend.takeoff,
-        onset=trend.onset,
-        fading_since=trend.fading_since,
-        series=SeriesCounts(**counts),
-        forecast=forecasts.get(style.id),
-        forecast_note=None if style.id in forecasts else TOO_LITTLE_HISTORY,
-    )
+def plot_rising(report: TrendsReport, plot_dir: str | Path, top: int = 6, unit: str = "style") -> list[Path]:
+    """PNG curves (share per period, plus the forecast and its interval) of the top rising styles
+    (or other units: ``unit`` is "colour", "pattern" ...).
 
-
-def plot_rising(report: TrendsReport, plot_dir: str | Path, top: int = 6) -> list[Path]:
-    """PNG curves (share per period, plus the forecast and its interval) of the top rising styles.
-
-    Writes one ``style_<id>.png`` per style and ``rising.png`` with all of them; returns the paths.
+    Writes one ``<unit>_<id>.png`` per style and ``rising.png`` with all of them; returns the paths.
     """
     import matplotlib
 
@@ -283,15 +289,15 @@ def plot_rising(report: TrendsReport, plot_dir: str | Path, top: int = 6) -> lis
         figure, own = plt.subplots(figsize=(7, 4))
         for ax in (own, axis):
             _draw_style(ax, style, report.periods, report.forecast_weeks, report.period == "week")
-        own.set_title(f"style {style.id}: {style.name} ({style.state}, score {style.score:.1f})")
+        own.set_title(f"{unit} {style.id}: {style.name} ({style.state}, score {style.score:.1f})")
         own.set_ylabel("share of posts")
         own.legend(loc="upper left", fontsize=8)
         figure.autofmt_xdate()
-        path = plot_dir / f"style_{style.id}.png"
+        path = plot_dir / f"{unit.replace(' ', '_')}_{style.id}.png"
         figure.savefig(path, dpi=100, bbox_inches="tight")
         plt.close(figure)
         paths.append(path)
-    axis.set_title(f"top rising styles as of {report.as_of}")
+    axis.set_title(f"top rising {unit}s as of {report.as_of}")
     axis.set_ylabel("share of posts")
     axis.legend(loc="upper left", fontsize=7)
     overview.autofmt_xdate()
@@ -389,7 +395,7 @@ def creators_report(
     With ``style_id``, the report is about that style: its originator, runners-up and every
     adopter in order.
     """
-    data = _load(catalog, config, as_of)
+    data = load_report_data(catalog, config, as_of)
     if style_id is not None and style_id not in data.styles:
         raise BadInputError(f"there is no style {style_id}; `stylescope trends` lists the styles")
     trends = rising_styles(data, config.rising, as_of=as_of)

@@ -13,6 +13,7 @@ import datetime as dt
 import logging
 import math
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -110,17 +111,32 @@ def _sightings(catalog: Catalog, posts: dict[int, Post], min_frames: int) -> lis
     for garment in catalog.styled_garments():
         if garment.video_id in posts:
             groups[(garment.style_id, garment.video_id)].append(garment)
-    # a video's frames are those where a person was found, styled or left out as noise
-    video_frames = catalog.person_frames(read_state(catalog).get("skip_methods", []))
+    return unit_sightings(groups, posts, video_frames(catalog), min_frames)
+
+
+def video_frames(catalog: Catalog) -> dict[int, int]:
+    """Video id -> frames where a person was found, styled or left out as noise (the localisers
+    the last clustering skipped are not counted)."""
+    return catalog.person_frames(read_state(catalog).get("skip_methods", []))
+
+
+def unit_sightings(groups: Mapping[tuple[int, int], Sequence[StyledGarment]], posts: Mapping[int, Post],
+                   frames_of_video: Mapping[int, int], min_frames: int) -> list[Sighting]:
+    """One sighting per (unit, video) group of garments showing it in at least ``min_frames`` frames.
+
+    A unit is a style, or any other set of garments followed as a trend (an attribute: a
+    colour, a pattern); its id goes in ``Sighting.style_id``. The garments of a group are
+    ordered by distance to their style's centroid, the nearest first (the evidence).
+    """
     sightings = []
-    for (style_id, video_id), garments in groups.items():
+    for (unit_id, video_id), garments in groups.items():
         frames = len({g.frame_id for g in garments})
         if frames < min_frames:
             continue
-        post, best = posts[video_id], garments[0]  # sorted by distance
+        post, best = posts[video_id], garments[0]
         sightings.append(
-            Sighting(style_id, video_id, post.creator, post.followers, post.day, len(garments), frames,
-                     max(frames, video_frames.get(video_id, 0)), float(np.median([g.distance for g in garments])),
+            Sighting(unit_id, video_id, post.creator, post.followers, post.day, len(garments), frames,
+                     max(frames, frames_of_video.get(video_id, 0)), float(np.median([g.distance for g in garments])),
                      best.garment_id, float(best.t_s), best.crop_path)
         )
     sightings.sort(key=lambda s: (s.day, s.video_id, s.style_id))
