@@ -237,7 +237,8 @@ class FacetConfig:
     dress_evidence: float = setting(0.5, low=0, high=1)  # share of garments that must look like a dress (see is_dress)
     dress_lower: str = "skirt"  # the bottom type a dress's lower half reads as
     probe_margin: float = setting(0.1, low=0, high=1)  # mean-probability margin a facet probe's value needs
-    probe_precision: float = setting(0.6, low=0, high=1)  # held-out precision a probe's value needs to be named at all
+    probe_precision: float = setting(0.4, low=0, high=1)  # held-out precision a probe's type or pattern needs to be named at all
+    silhouette_precision: float = setting(0.8, low=0, high=1)  # the same for a silhouette (the cut is the facet most often misread)
     plain_level: float = setting(0.93, low=0, high=1)  # median main-colour share above which garments look plain
     patterned_level: float = setting(0.9, low=0, high=1)  # median main-colour share below which they look patterned
     plain_patterns: list[str] = dataclasses.field(default_factory=lambda: ["solid", "denim"])  # patterns that look plain
@@ -441,7 +442,8 @@ def probe_facets(
         order = np.argsort(mean)[::-1]
         margin = float(mean[order[0]] - mean[order[1]]) if len(order) > 1 else float(mean[order[0]])
         evidence = float(np.mean(probabilities.argmax(axis=1) == order[0]))
-        trusted = bool(head.trusted(config.probe_precision)[np.flatnonzero(allowed)[order[0]]])
+        floor = config.silhouette_precision if facet == "silhouette" else config.probe_precision
+        trusted = bool(head.trusted(floor)[np.flatnonzero(allowed)[order[0]]])
         if trusted and evidence >= config.min_evidence and margin >= config.probe_margin:
             facets[facet] = Facet(classes[int(order[0])], evidence, margin)
     named_type = facets.get("type")
