@@ -56,14 +56,16 @@ def bench_ingest(root: Path, videos: int, encoder: str, manifest: Path | None = 
     clock = time.perf_counter()
     report = ingest(posts, root / "local", config, sink=IndexSink(root / "local", encoder), progress=False)
     local_s = time.perf_counter() - clock
+    load_between = os.getloadavg()
     clock = time.perf_counter()
     ray_report = ray_ingest(posts, root / "tables", config, encoder, ScaleConfig(num_cpus=2))
     ray_s = time.perf_counter() - clock - ray_report.seconds["ray_start"]
     garments = sum(o.garments for o in report.outcomes)
-    return {"videos": videos, "garments": garments, "local_s": local_s, "ray_s": ray_s,
+    return {"videos": videos, "garments": garments, "local_s": local_s, "local_stages_s": report.stage_seconds(),
+            "ray_s": ray_s,
             "ratio": ray_s / local_s, "ray_start_s": ray_report.seconds["ray_start"],
             "ray_phases_s": ray_report.seconds, "ray_garments": ray_report.garments,
-            "loadavg_1_5_15_before": load_before, "loadavg_1_5_15_after": os.getloadavg()}
+            "loadavg_1_5_15": {"before": load_before, "after_local": load_between, "after_ray": os.getloadavg()}}
 
 
 def bench_encoder(root: Path, encoder: str) -> dict:
