@@ -379,3 +379,8 @@ def test_search_and_the_app_serve_the_sharded_index_with_the_live_index_answers(
                      "--k", "5", "--json", *extra]) == 0
         answers.append([(h["garment_id"], round(h["score"], 4)) for h in json.loads(capsys.readouterr().out)["hits"]])
     assert answers[0] and answers[0] == answers[1]
+    capsys.readouterr()
+    assert main(["search", "--image", str(crop), "--data-dir", str(local), "--encoder", "tiny:32",
+                 "--shards", str(tmp_path / "no-shards")]) == 2
+    captured = capsys.readouterr()
+    assert "not a sharded index" in captured.err and "Traceback" not in captured.err + captured.out

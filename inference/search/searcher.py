@@ -72,12 +72,16 @@ class Searcher:
         self.catalog = Catalog(self.data_dir)
         self.index = GarmentIndex(self.data_dir, index_config, None)
         live = self.index.version()  # no index: NoIndexError before any encoder loads
+        self.shards = None if shards is None else _open_shards(Path(shards), live.dim)  # before the encoder, too
         self.encoder = resolve_encoder(encoder, self.data_dir)
         self.index.encoder_info = self.encoder.describe()
         check_encoder(live.meta, self.index.encoder_info)
         self.match: MatchThresholds | None = recorded_thresholds(self.encoder.name, self.encoder.version, self.data_dir)
         self._catch_up()
-        self.shards = None if shards is None else _open_shards(Path(shards), len(self.index.version()))
+        if self.shards is not None and len(self.shards) != len(self.index.version()):
+            logger.warning("the sharded index %s holds %d garments, the live index %d: rebuild it "
+                           "(`stylescope index build --backend ray`) to search what is catalogued",
+                           shards, len(self.shards), len(self.index.version()))
         self.metadata = CatalogMetadata(self.catalog.metadata_reader())
         self._selections: collections.OrderedDict[Any, Selection] = collections.OrderedDict()
         self._cache_lock = threading.Lock()
@@ -244,11 +248,10 @@ class Searcher:
         ]
 
 
-def _open_shards(folder: Path, live_size: int) -> ShardedIndex:
-    """The sharded index in ``folder``; a warning when it no longer matches the live index."""
+def _open_shards(folder: Path, dim: int) -> ShardedIndex:
+    """The sharded index in ``folder``, checked against the live index's dimension."""
     shards = ShardedIndex.load(folder)
-    if len(shards) != live_size:
-        logger.warning("the sharded index in %s holds %d garments, the live index %d: rebuild it "
-                       "(`stylescope index build --backend ray`) to search what is catalogued",
-                       folder, len(shards), live_size)
+    if shards.shards[0].d != dim:
+        raise BadInputError(f"the sharded index in {folder} holds {shards.shards[0].d}-d vectors, the live "
+                            f"index {dim}-d: it was built from another encoder's embeddings")
     return shards
