@@ -80,6 +80,8 @@ class Services:
             version's, else the one that built the live index, else the default
             (:mod:`inference.encoders`).
         config_file: user config file passed on to the stage configs (``--config``).
+        shards_dir: a sharded index (``stylescope index build --backend ray --out``) the
+            searcher serves instead of the live index; None: the live index.
     """
 
     def __init__(
@@ -89,12 +91,14 @@ class Services:
         config: AppConfig,
         encoder_spec: str | None = None,
         config_file: str | Path | None = None,
+        shards_dir: str | Path | None = None,
     ):
         self.data_dir = data_dir
         self.catalog = catalog
         self.config = config
         self.encoder_spec = encoder_spec
         self.config_file = config_file
+        self.shards_dir = shards_dir
         self.ingest_lock = threading.Lock()  # one writer at a time: ingest, restyle, retrain
         self._lock = threading.RLock()
         self._tidied_at = -TIDY_EVERY_S  # when the upload cache was last walked (monotonic)
@@ -109,13 +113,14 @@ class Services:
         encoder_spec: str | None = None,
         config: AppConfig | None = None,
         config_file: str | Path | None = None,
+        shards_dir: str | Path | None = None,
     ) -> Services:
         """Open (or create) a data directory's catalog; loads no model."""
         path = resolve_data_dir(data_dir)
         for folder in (UPLOADS_DIR, CROPS_DIR):
             (path / folder).mkdir(exist_ok=True)
         remove_leftovers(path)  # staging folders and temp files of killed runs
-        return cls(path, Catalog(path), config or AppConfig.load(config_file), encoder_spec, config_file)
+        return cls(path, Catalog(path), config or AppConfig.load(config_file), encoder_spec, config_file, shards_dir)
 
     # -- lazily built resources -----------------------------------------------------------
     @property
@@ -142,6 +147,7 @@ class Services:
                     self.encoder,
                     SearchConfig.load(self.config_file),
                     IndexConfig.load(self.config_file),
+                    self.shards_dir,
                 )
             return self._searcher
 

@@ -8,6 +8,7 @@
 Usage::
 
     PYTHONPATH=. .venv/bin/python bench/ray_scale.py [--videos 6] [--vectors 200000] [--dim 512]
+    PYTHONPATH=. .venv/bin/python bench/ray_scale.py --ingest-only --manifest WORLD/manifest.csv [--limit 60]
 """
 
 from __future__ import annotations
@@ -36,23 +37,35 @@ def _world(folder: Path, videos: int) -> list:
     return posts
 
 
-def bench_ingest(root: Path, videos: int, encoder: str) -> dict:
+def _manifest_posts(manifest: Path, limit: int | None) -> list:
+    """The first ``limit`` videos of an existing world's manifest (e.g. the demo preset's)."""
+    from inference.manifest import read_manifest
+
+    return read_manifest(manifest).videos[:limit]
+
+
+def bench_ingest(root: Path, videos: int, encoder: str, manifest: Path | None = None, limit: int | None = None) -> dict:
     from inference.embed import IndexSink
     from inference.ingest import IngestConfig, ingest
     from inference.scale.ray_ingest import ScaleConfig, ray_ingest
 
-    posts = _world(root / "clips", videos)
+    posts = _manifest_posts(manifest, limit) if manifest else _world(root / "clips", videos)
+    videos = len(posts)
+    load_before = os.getloadavg()
     config = IngestConfig.load()
     clock = time.perf_counter()
     report = ingest(posts, root / "local", config, sink=IndexSink(root / "local", encoder), progress=False)
     local_s = time.perf_counter() - clock
+    load_between = os.getloadavg()
     clock = time.perf_counter()
     ray_report = ray_ingest(posts, root / "tables", config, encoder, ScaleConfig(num_cpus=2))
     ray_s = time.perf_counter() - clock - ray_report.seconds["ray_start"]
     garments = sum(o.garments for o in report.outcomes)
-    return {"videos": videos, "garments": garments, "local_s": local_s, "ray_s": ray_s,
+    return {"videos": videos, "garments": garments, "local_s": local_s, "local_stages_s": report.stage_seconds(),
+            "ray_s": ray_s,
             "ratio": ray_s / local_s, "ray_start_s": ray_report.seconds["ray_start"],
-            "ray_phases_s": ray_report.seconds}
+            "ray_phases_s": ray_report.seconds, "ray_garments": ray_report.garments,
+            "loadavg_1_5_15": {"before": load_before, "after_local": load_between, "after_ray": os.getloadavg()}}
 
 
 def bench_encoder(root: Path, encoder: str) -> dict:
@@ -129,6 +142,10 @@ def main() -> None:
     parser.add_argument("--shards", type=int, default=4)
     parser.add_argument("--nlist", type=int, default=1024)
     parser.add_argument("--index-only", action="store_true", help="only the sharded index part")
+    parser.add_argument("--ingest-only", action="store_true", help="only the side-by-side ingest")
+    parser.add_argument("--manifest", type=Path, default=None,
+                        help="ingest this world's manifest (e.g. a demo world's) instead of generated clips")
+    parser.add_argument("--limit", type=int, default=None, help="with --manifest: its first N videos")
     args = parser.parse_args()
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     from models.settings import load_settings
@@ -141,8 +158,10 @@ def main() -> None:
         start_ray(ScaleConfig(num_cpus=2))
     else:
         with tempfile.TemporaryDirectory() as tmp:
-            figures["ingest"] = bench_ingest(Path(tmp), args.videos, encoder)
+            figures["ingest"] = bench_ingest(Path(tmp), args.videos, encoder, args.manifest, args.limit)
             print(json.dumps(figures, indent=1), flush=True)
+            if args.ingest_only:
+                return
             figures["encoder_stage"] = bench_encoder(Path(tmp), encoder)
             print(json.dumps(figures["encoder_stage"], indent=1), flush=True)
     figures["shards"] = bench_shards(args.vectors, args.dim, args.shards, args.nlist)

@@ -262,3 +262,125 @@ def test_index_build_on_ray_shards_the_live_embeddings(both_ingests, tmp_path):
     assert len(index) == len(ids) and len(index.shards) == 2
     _, found = index.search(vectors[:3], 1)
     assert list(found[:, 0]) == list(ids[:3])
+
+
+def _resume_world(folder: Path) -> Path:
+    """Six good clips over two months and a corrupt file, as a manifest."""
+    from world.clips import walking_clip, write_video
+
+    folder.mkdir()
+    lines = []
+    for i in range(6):
+        write_video(folder / f"clip{i}.mp4", walking_clip(n=16, seed=10 + i, top_colour=(40 * i, 90, 160)))
+        lines.append(f"{folder / f'clip{i}.mp4'},c{i},1000,2026-0{4 + i % 2}-1{i}\n")
+    (folder / "corrupt.mp4").write_bytes((folder / "clip0.mp4").read_bytes()[:64] + os.urandom(4000))
+    lines.append(f"{folder / 'corrupt.mp4'},bad,1000,2026-05-20\n")
+    manifest = folder / "manifest.csv"
+    manifest.write_text("path,creator,followers,posted_at\n" + "".join(lines))
+    return manifest
+
+
+def _ray_ingest_process(manifest: Path, out: Path) -> subprocess.Popen:
+    """``stylescope ingest --backend ray`` in its own process group (its Ray cluster with it)."""
+    command = ("from app.cli import main; import sys; sys.exit(main(['ingest', '--manifest', "
+               f"{str(manifest)!r}, '--backend', 'ray', '--out', {str(out)!r}, '--encoder', 'tiny:32', "
+               "'--chunk-videos', '2', '-q']))")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+           "RAY_USAGE_STATS_ENABLED": "0", "RAY_memory_monitor_refresh_ms": "0"}
+    return subprocess.Popen([sys.executable, "-c", command], cwd=ROOT, env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.slow
+def test_a_killed_ray_ingest_resumes_with_no_garment_lost_or_doubled(tmp_path):
+    """SIGKILL the driver (and its Ray cluster) once a chunk is committed, run the same command
+    again: every video once, the same garments as an uninterrupted run, no id twice."""
+    import signal
+    import time
+
+    pytest.importorskip("ray", reason="the scale extra is not installed (pip install 'stylescope[scale]')")
+    from inference.scale.tables import read_table, written_videos
+
+    manifest = _resume_world(tmp_path / "clips")
+    whole, resumed = tmp_path / "whole", tmp_path / "resumed"
+    assert _ray_ingest_process(manifest, whole).wait(timeout=600) == 1  # the corrupt video failed
+
+    run = _ray_ingest_process(manifest, resumed)
+    deadline = time.monotonic() + 600
+    while not any((resumed / "videos").rglob("*.parquet")) and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(run.pid, signal.SIGKILL)
+    run.wait(timeout=60)
+    assert run.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    interrupted = written_videos(resumed)
+    assert 0 < len(interrupted) < 7, "the kill should land after the first chunk and before the last"
+
+    again = _ray_ingest_process(manifest, resumed)
+    _, errors = again.communicate(timeout=600)
+    assert again.returncode == 1, errors[-2000:]
+    assert not (resumed / "_staging").exists()
+    raw_videos = read_table(resumed, "videos").column("video_id").to_pylist()
+    assert len(raw_videos) == len(set(raw_videos)) == 7  # each video committed exactly once
+    for reference, after in zip(_tables(whole), _tables(resumed), strict=True):
+        assert len(after) == len(reference)
+    _, _, whole_garments, whole_vectors = _tables(whole)
+    _, _, garments, vectors = _tables(resumed)
+    assert garments["garment_id"].is_unique and len(garments) > 0
+    assert sorted(garments["garment_id"]) == sorted(whole_garments["garment_id"])
+    assert sorted(vectors["garment_id"]) == sorted(whole_garments["garment_id"])
+    reference = dict(zip(whole_vectors["garment_id"], whole_vectors["vector"], strict=True))
+    for shared_id, vector in zip(vectors["garment_id"], vectors["vector"], strict=True):
+        np.testing.assert_allclose(vector, reference[shared_id], atol=1e-5)
+
+
+@pytest.mark.slow
+def test_search_and_the_app_serve_the_sharded_index_with_the_live_index_answers(both_ingests, tmp_path, capsys):
+    """Exact shards built on Ray: ``stylescope search --shards``, the searcher and the app's
+    services give the hits (ids, scores, catalog facts) the live exact index gives, filters
+    and de-duplication included."""
+    import json
+
+    from app.cli import main
+    from app.services import Services
+    from inference.catalog import Catalog
+    from inference.index.live import load_embeddings
+    from inference.search import Searcher, SearchFilters
+
+    _, local, _, _ = both_ingests
+    shards = tmp_path / "shards"
+    assert main(["index", "build", "--backend", "ray", "--shards", "3", "--nlist", "0", "--out", str(shards),
+                 "--data-dir", str(local), "-q"]) == 0
+    _, vectors, _ = load_embeddings(local)
+    live, sharded = Searcher(local, "tiny:32"), Searcher(local, "tiny:32", shards=shards)
+    services = Services.open(local, "tiny:32", shards_dir=shards)
+    try:
+        assert sharded.shards is not None and len(sharded.shards.shards) == 3
+        for query in vectors[::5]:
+            for filters, dedupe in ((None, True), (None, False), (SearchFilters.build(creators=["bea"]), True)):
+                expected = live.search_vector(query, 5, filters, dedupe=dedupe).hits
+                assert expected
+                for searcher in (sharded, services.searcher):
+                    hits = searcher.search_vector(query, 5, filters, dedupe=dedupe).hits
+                    assert [(h.garment_id, h.creator, h.video_id) for h in hits] == [
+                        (h.garment_id, h.creator, h.video_id) for h in expected]
+                    np.testing.assert_allclose([h.score for h in hits], [h.score for h in expected], atol=1e-5)
+    finally:
+        live.close()
+        sharded.close()
+        services.close()
+
+    with Catalog(local) as catalog:
+        crop = local / next(g for v in catalog.videos() if v.status == "done"
+                            for g in catalog.garments(video_id=v.id)).crop_path
+    answers = []
+    for extra in ([], ["--shards", str(shards)]):
+        capsys.readouterr()
+        assert main(["search", "--image", str(crop), "--data-dir", str(local), "--encoder", "tiny:32",
+                     "--k", "5", "--json", *extra]) == 0
+        answers.append([(h["garment_id"], round(h["score"], 4)) for h in json.loads(capsys.readouterr().out)["hits"]])
+    assert answers[0] and answers[0] == answers[1]
+    capsys.readouterr()
+    assert main(["search", "--image", str(crop), "--data-dir", str(local), "--encoder", "tiny:32",
+                 "--shards", str(tmp_path / "no-shards")]) == 2
+    captured = capsys.readouterr()
+    assert "not a sharded index" in captured.err and "Traceback" not in captured.err + captured.out

@@ -32,6 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--ray-address", default=None, help="with --backend ray: a running cluster (default: start one here)")
     parser.add_argument("--out", default=None, help="with --backend ray: the folder (or mounted bucket) the tables go to")
     parser.add_argument("--encoder-actors", type=int, default=1, help="with --backend ray: encoder actors in the pool")
+    parser.add_argument("--chunk-videos", type=int, default=200,
+                        help="with --backend ray: videos per committed chunk (a killed run redoes at most one)")
     add_common(parser)
     parser.set_defaults(func=run)
 
@@ -135,13 +137,13 @@ def _run_ray(args: argparse.Namespace, batch) -> int:  # type: ignore[no-untyped
 
     if not args.out:
         raise BadInputError("--backend ray writes Parquet tables: give --out FOLDER")
-    if args.encoder_actors < 1:
-        raise BadInputError("--encoder-actors must be at least 1")
+    if args.encoder_actors < 1 or args.chunk_videos < 1:
+        raise BadInputError("--encoder-actors and --chunk-videos must be at least 1")
     try:
         from inference.scale.ray_ingest import ScaleConfig, ray_ingest
     except ImportError as exc:
         raise BadInputError(f"--backend ray needs the scale extra: pip install 'stylescope[scale]' ({exc})") from None
-    scale = ScaleConfig(address=args.ray_address, encoder_actors=args.encoder_actors)
+    scale = ScaleConfig(address=args.ray_address, encoder_actors=args.encoder_actors, chunk_videos=args.chunk_videos)
     report = ray_ingest(batch.videos, args.out, IngestConfig.load(args.config),
                         encoder_spec(args.encoder, None), scale, rejected=batch.rejected)
     if args.json:

@@ -61,6 +61,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="CPU threads for this query's encoder and FAISS search (default from config: 1; "
         "0: the libraries' default, one per core)",
     )
+    parser.add_argument(
+        "--shards", default=None,
+        help="serve the sharded index in this folder (`stylescope index build --backend ray --out`) "
+        "instead of the live index; metadata still comes from the catalog",
+    )
     add_common(parser)
     parser.set_defaults(func=run)
 
@@ -93,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     if args.threads is not None:
         config.query_threads = args.threads
     # The encoder loads after the index is found (no index: an error without loading it).
-    searcher = Searcher(data_dir, args.encoder, config, IndexConfig.load(args.config))
+    searcher = Searcher(data_dir, args.encoder, config, IndexConfig.load(args.config), args.shards)
     try:
         with _torch_threads(config.query_threads):
             result = searcher.search(

@@ -42,6 +42,8 @@ def add_serve_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--auth-file", default=None, help="file with user:password lines (required off loopback "
                         f"unless {USER_ENV}/{PASSWORD_ENV} are set)")
     parser.add_argument("--encoder", default=None, help=ENCODER_HELP)
+    parser.add_argument("--shards", default=None, help="search the sharded index in this folder "
+                        "(`stylescope index build --backend ray --out`) instead of the live index")
 
 
 def read_auth(auth_file: str | Path | None, environ: dict[str, str] | None = None) -> list[tuple[str, str]]:
@@ -109,7 +111,7 @@ def serve(args: argparse.Namespace, block: bool = True) -> str:
             raise
         raise BadInputError(f"the app needs {exc.name}, which comes with the app extra: "
                             "pip install 'stylescope[app]'") from None
-    services = Services.open(data_dir, args.encoder, config, args.config)
+    services = Services.open(data_dir, args.encoder, config, args.config, args.shards)
     services.warm_up()  # the encoder loads in the background, not on the first query
     blocks = build_app(services)
     print(f"stylescope app: serving {services.data_dir} on http://{host}:{args.port or config.port}"

@@ -4,12 +4,15 @@ manifest -> ``flat_map`` (hash, skip what is written, the project's own sampler 
 localiser: one video to its frames and garments) -> CPU ``map_batches`` (the encoder's resize)
 -> an actor pool running the encoder (``ActorPoolStrategy``, fractional CPUs so a small node
 cannot deadlock) -> Parquet tables (:mod:`inference.scale.tables`), partitioned by month.
-A bad video is a ``videos`` row with its reason, as locally; ``videos`` rows are written
-last, so a killed run's videos are redone by the next (same ids, readers keep one row each).
+A bad video is a ``videos`` row with its reason, as locally. The batch runs in chunks; each
+chunk's files are written to ``_staging/`` and then renamed into the tables, ``videos``
+last, so a killed run leaves whole files only, and its unfinished videos are redone by the
+next (same ids, readers keep one row each).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import functools
@@ -18,7 +21,9 @@ import io
 import json
 import logging
 import os
+import shutil
 import time
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -30,7 +35,14 @@ from inference.extract import extract_garments
 from inference.garments import LocaliserChain
 from inference.ingest import IngestConfig, check_file
 from inference.manifest import Rejected
-from inference.scale.tables import encoder_table, file_hash, video_row, video_tables, written_videos
+from inference.scale.tables import (
+    STAGING,
+    encoder_table,
+    file_hash,
+    video_row,
+    video_tables,
+    written_videos,
+)
 from inference.types import VideoSubmission
 
 logger = logging.getLogger(__name__)
@@ -46,6 +58,7 @@ class ScaleConfig:
     actor_cpus: float = 0.5  # CPUs each encoder actor holds (fractional so CPU stages still run)
     actor_gpus: float = 0.0  # GPUs each encoder actor holds
     batch_size: int = 16  # crops per encoder batch
+    chunk_videos: int = 200  # videos per committed chunk (a killed run redoes at most one chunk)
 
 
 @dataclasses.dataclass
@@ -206,25 +219,39 @@ def ray_ingest(
     scale: ScaleConfig | None = None,
     rejected: Sequence[Rejected] = (),
 ) -> ScaleReport:
-    """Ingest a batch on Ray into Parquet tables under ``out_dir``; see the module docstring."""
+    """Ingest a batch on Ray into Parquet tables under ``out_dir``; see the module docstring.
+
+    The batch goes through in chunks of ``scale.chunk_videos``; each chunk's tables are
+    committed (:func:`_commit`) before the next starts, so a killed run loses at most the
+    chunk in flight, and the next run skips every committed video by its content hash.
+    """
     scale = scale or ScaleConfig()
     report = ScaleReport()
     report.outcomes += [{"source": r.source, "video_id": "", "status": "failed", "reason": r.reason}
                         for r in rejected]
     report.seconds["ray_start"] = start_ray(scale)
+    import ray.data
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    _clear_staging(out)
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    items = [{"path": str(s.path), "creator": s.creator, "followers": s.followers,
+              "posted_at": s.posted_at.isoformat(), "source": s.source or str(s.path)} for s in submissions]
+    done = frozenset(written_videos(out))
+    for start in range(0, len(items), scale.chunk_videos):
+        _ingest_chunk(items[start:start + scale.chunk_videos], out, done, config, encoder_spec, scale, report)
+    return report
+
+
+def _ingest_chunk(items: list[dict[str, Any]], out: Path, done: frozenset[str], config: IngestConfig,
+                  encoder_spec: str, scale: ScaleConfig, report: ScaleReport) -> None:
+    """One chunk through the pipeline, written to a staging folder, then committed."""
     import ray
     import ray.data
     from ray.data.expressions import col
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    ray.data.DataContext.get_current().enable_progress_bars = False
     clock = time.perf_counter()
-    items = [{"path": str(s.path), "creator": s.creator, "followers": s.followers,
-              "posted_at": s.posted_at.isoformat(), "source": s.source or str(s.path)} for s in submissions]
-    if not items:
-        return report
-    done = frozenset(written_videos(out))
     records = ray.data.from_items(items, override_num_blocks=len(items)).flat_map(
         video_records, fn_kwargs={"config": config, "done": done}).materialize()  # type: ignore[arg-type]  # the fn_kwargs fill the rest
     garments = records.filter(expr=col("record") == "garment")
@@ -236,25 +263,56 @@ def ray_ingest(
         batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=scale.encoder_actors),
         num_cpus=scale.actor_cpus, num_gpus=scale.actor_gpus or None,
     ).materialize()
-    report.seconds["pipeline"] = time.perf_counter() - clock
+    _add_seconds(report, "pipeline", clock)
     clock = time.perf_counter()
-    report.garments = embedded.count()
-    if report.garments:
-        _write(embedded.map_batches(_fields_rows, batch_format="numpy"), out / "garments")
-        _write(embedded.map_batches(_embedding_rows, batch_format="numpy"), out / encoder_table(encoder_spec))
+    staging = out / STAGING / uuid.uuid4().hex
+    garment_count = embedded.count()
+    if garment_count:
+        _write(embedded.map_batches(_fields_rows, batch_format="numpy"), staging / "garments")
+        _write(embedded.map_batches(_embedding_rows, batch_format="numpy"), staging / encoder_table(encoder_spec))
     frames = records.filter(expr=col("record") == "frame")
     if frames.count():
-        _write(frames.map_batches(_fields_rows, batch_format="numpy"), out / "frames")
+        _write(frames.map_batches(_fields_rows, batch_format="numpy"), staging / "frames")
     videos = records.filter(expr=col("record") == "video")
     if videos.count():
-        _write(videos.map_batches(_fields_rows, batch_format="numpy"), out / "videos")  # last: marks them done
-    report.seconds["write"] = time.perf_counter() - clock
+        _write(videos.map_batches(_fields_rows, batch_format="numpy"), staging / "videos")
+    _commit(staging, out)
+    report.garments += garment_count
+    _add_seconds(report, "write", clock)
     for record in records.filter(expr=(col("record") == "video") | (col("record") == "skipped")).take_all():
         fields = json.loads(record["fields"])
         report.outcomes.append({"source": fields["source"], "video_id": record["video_id"],
                                 "status": "ingested" if fields["status"] == "done" else fields["status"],
                                 "reason": fields["reason"]})
-    return report
+
+
+def _add_seconds(report: ScaleReport, phase: str, since: float) -> None:
+    report.seconds[phase] = report.seconds.get(phase, 0.0) + time.perf_counter() - since
+
+
+def _commit(staging: Path, out: Path) -> None:
+    """Move a chunk's finished Parquet files from ``staging`` into the tables, ``videos`` last.
+
+    Each file moves by one rename, so a reader (or a killed run) sees whole files only; a
+    video's ``videos`` row appears after all its other rows, which is what marks it done.
+    """
+    if not staging.exists():
+        return
+    files = sorted(staging.rglob("*.parquet"), key=lambda f: f.relative_to(staging).parts[0] == "videos")
+    for file in files:
+        target = out / file.relative_to(staging)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(file, target)
+    shutil.rmtree(staging)
+    with contextlib.suppress(OSError):  # another writer's staging may still be there
+        staging.parent.rmdir()
+
+
+def _clear_staging(out: Path) -> None:
+    """Drop what a killed run left half-written (one writer per ``--out`` folder at a time)."""
+    staging = out / STAGING
+    if staging.exists():
+        shutil.rmtree(staging)
 
 
 def _embedding_rows(batch: dict[str, np.ndarray]) -> dict[str, Any]:

@@ -6,9 +6,11 @@ One folder per table under the output directory, each partitioned by posting mon
 a garment's id is derived from the video's id and the garment's ordinal in the video, so any
 worker, in any run, gives the same garment the same id.
 
-The tables are append-only. A killed run leaves files of videos whose ``videos`` row was
-never written (it is written last); the next run redoes those videos with the same ids, and
-readers (:func:`read_table`) keep one row per id, so nothing is lost or counted twice.
+The tables are append-only and gain whole files only (written under ``_staging/``, then
+renamed in). A killed run can leave files of videos whose ``videos`` row was never renamed
+in (it goes last); the next run redoes those videos with the same ids, and readers
+(:func:`complete_rows`) keep one row per id of written videos only, so nothing is lost or
+counted twice.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from inference.ingest import IngestConfig
 from inference.types import VideoSubmission
 
 TABLES = ("videos", "frames", "garments")  # and embeddings/<encoder>: garment_id, video_id, vector, month
+STAGING = "_staging"  # a run's files before they are renamed into the tables (never read)
 ORDINAL_BITS = 11  # garments per video: at most 2**11 (the sampler keeps far fewer)
 VIDEO_BITS = 63 - ORDINAL_BITS  # of the content hash kept in a garment id (int64, >= 0)
 

@@ -25,6 +25,7 @@ from inference.index import (
     check_encoder,
     faiss_threads,
 )
+from inference.scale.shards import ShardedIndex
 from inference.search.metadata import CatalogMetadata
 from inference.search.queries import EmbeddedQuery, embed_query
 from inference.search.ranking import dedupe_order
@@ -49,6 +50,10 @@ class Searcher:
             :func:`inference.encoders.resolve_encoder` picks. It loads after the index is found.
         config: search settings; default the packaged ones.
         index_config: index settings; default the packaged ones.
+        shards: a sharded index (``stylescope index build --backend ray --out DIR``) of this
+            data directory's embeddings to answer the nearest-neighbour part instead of the
+            live index: its shards fan out, their top-k merged; filters, de-duplication and
+            the catalog join stay as they are.
 
     Opening a searcher first indexes any catalog garments an interrupted ingest left out of
     the index (with a line in the log saying so): what is catalogued is what is searched.
@@ -60,17 +65,23 @@ class Searcher:
         encoder: Encoder | str | None = None,
         config: SearchConfig | None = None,
         index_config: IndexConfig | None = None,
+        shards: str | Path | None = None,
     ):
         self.data_dir = Path(data_dir)
         self.config = config or SearchConfig.load()
         self.catalog = Catalog(self.data_dir)
         self.index = GarmentIndex(self.data_dir, index_config, None)
         live = self.index.version()  # no index: NoIndexError before any encoder loads
+        self.shards = None if shards is None else _open_shards(Path(shards), live.dim)  # before the encoder, too
         self.encoder = resolve_encoder(encoder, self.data_dir)
         self.index.encoder_info = self.encoder.describe()
         check_encoder(live.meta, self.index.encoder_info)
         self.match: MatchThresholds | None = recorded_thresholds(self.encoder.name, self.encoder.version, self.data_dir)
         self._catch_up()
+        if self.shards is not None and len(self.shards) != len(self.index.version()):
+            logger.warning("the sharded index %s holds %d garments, the live index %d: rebuild it "
+                           "(`stylescope index build --backend ray`) to search what is catalogued",
+                           shards, len(self.shards), len(self.index.version()))
         self.metadata = CatalogMetadata(self.catalog.metadata_reader())
         self._selections: collections.OrderedDict[Any, Selection] = collections.OrderedDict()
         self._cache_lock = threading.Lock()
@@ -143,7 +154,7 @@ class Searcher:
         selection = self._selection(filters, version)
         fetch = min(size, k * max(1, self.config.dedup_fetch_factor)) if dedupe else k
         with faiss_threads(self.config.query_threads):
-            scores, ids = version.search(vector.reshape(1, -1), fetch, selection)
+            scores, ids = self._nearest(version, vector.reshape(1, -1), fetch, selection)
         found = ids[0] >= 0
         ids, scores = ids[0][found], scores[0][found]
         if dedupe and len(ids) > 1:
@@ -163,6 +174,14 @@ class Searcher:
             cutoffs=cutoffs,
             notice=no_match_notice(hits, cutoffs, query.mode),
         )
+
+    def _nearest(self, version: Any, queries: np.ndarray, k: int,
+                 selection: Selection | None) -> tuple[np.ndarray, np.ndarray]:
+        """The live index's top-``k``, or the shards' merged top-``k`` when they are served."""
+        if self.shards is None:
+            return version.search(queries, k, selection)
+        allowed = None if selection is None else selection.ids
+        return self.shards.search(queries, k, self.index.config.nprobe, allowed)
 
     @staticmethod
     def _check_k(k: int, size: int) -> None:
@@ -227,3 +246,12 @@ class Searcher:
             for garment_id, score in zip(id_list, scores.tolist(), strict=True)
             if (garment := facts.get(garment_id)) is not None
         ]
+
+
+def _open_shards(folder: Path, dim: int) -> ShardedIndex:
+    """The sharded index in ``folder``, checked against the live index's dimension."""
+    shards = ShardedIndex.load(folder)
+    if shards.shards[0].d != dim:
+        raise BadInputError(f"the sharded index in {folder} holds {shards.shards[0].d}-d vectors, the live "
+                            f"index {dim}-d: it was built from another encoder's embeddings")
+    return shards
