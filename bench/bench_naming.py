@@ -27,7 +27,7 @@ import argparse
 import json
 import logging
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -45,37 +45,21 @@ from inference.facets import (
 )
 from inference.images import load_image
 from inference.index import load_embeddings
-from inference.palette import Palette, ciede2000, load_palette, srgb_to_lab
+from inference.palette import Palette, load_palette
 from inference.trends import load_vocabulary
 from world import scorer
+from world.naming_scorer import (
+    FACETS,
+    WorldColours,
+    score_claims,
+    slot_truth,
+    summarise,
+    world_claims,
+)
 from world.styles import Garment, style_from_json
-from world.vocabulary import COLOURS, GARMENT_TYPES
+from world.vocabulary import GARMENT_TYPES
 
 logger = logging.getLogger("bench_naming")
-FACETS = ("type", "colour", "pattern", "silhouette")
-# naming words -> the world's pattern names
-PATTERN_WORDS = {"solid": "solid", "striped": "stripes", "stripes": "stripes", "plaid": "plaid", "checked": "checks",
-                 "polka dot": "polka dots", "polka dots": "polka dots", "floral": "floral", "camo": "camo",
-                 "camouflage": "camo", "denim": "denim"}
-WORLD_SLOT = {"top": "top", "bottom": "bottom", "full": "dress"}
-
-
-class WorldColours:
-    """Reads a palette name as the nearest world colour."""
-
-    def __init__(self, palette: Palette):
-        self.palette = palette
-        self.names = list(COLOURS)
-        self.labs = srgb_to_lab(np.asarray([COLOURS[n] for n in self.names]))
-
-    def __call__(self, name: str) -> str | None:
-        if name in COLOURS:
-            return name
-        try:
-            lab = np.asarray(self.palette.colour(name).lab)
-        except KeyError:
-            return None
-        return self.names[int(ciede2000(lab[None], self.labs).argmin())]
 
 
 # ----------------------------------------------------------------------------- truth
@@ -98,37 +82,12 @@ def true_outfits(data_dir: Path, world_dir: Path, catalog: Catalog) -> tuple[dic
     return truth, {r.id: r.kind for r in records}
 
 
-def slot_truth(ids: list[int], kinds: dict[int, str], truth: dict[int, dict[str, Garment]]) -> dict[str, dict[str, Any]]:
-    """Per true slot of a style's majority outfit: majority facet values and every value present."""
-    outfits = Counter(tuple(sorted(truth[i])) for i in ids if i in truth)
-    if not outfits:
-        return {}
-    slots = outfits.most_common(1)[0][0]
-    result: dict[str, dict[str, Any]] = {}
-    for slot in slots:
-        members = [truth[i][slot] for i in ids if i in truth and slot in truth[i]
-                   and (slot == "dress" or kinds[i] == slot)]
-        members = members or [truth[i][slot] for i in ids if i in truth and slot in truth[i]]
-        values = {"type": [g.type for g in members], "colour": [g.colour for g in members],
-                  "pattern": [g.pattern for g in members], "silhouette": [g.silhouette for g in members]}
-        result[slot] = {
-            "majority": {f: Counter(v).most_common(1)[0][0] for f, v in values.items()},
-            "present": {f: set(v) for f, v in values.items()},
-            "accents": {g.colour2 for g in members},
-        }
-    return result
-
-
 # ----------------------------------------------------------------------------- claims
 
 
 def new_claims(name: StyleName, colours: WorldColours) -> dict[str, dict[str, str | None]]:
     """slot -> facet -> world value (None: a word the world does not have)."""
-    claims: dict[str, dict[str, str | None]] = {}
-    for slot in name.slots:
-        facets = {f: slot.facets[f].value for f in (*FACETS, "material") if f in slot.facets}
-        claims[slot.slot] = _to_world(facets, colours)
-    return claims
+    return {slot.slot: world_claims({f: v.value for f, v in slot.facets.items()}, colours) for slot in name.slots}
 
 
 def old_claims(name: str, words: dict[str, list[str]], colours: WorldColours) -> dict[str, dict[str, str | None]]:
@@ -144,47 +103,7 @@ def old_claims(name: str, words: dict[str, list[str]], colours: WorldColours) ->
                 break
     kind = GARMENT_TYPES.get(found.get("type", ""))
     slot = {"top": "top", "bottom": "bottom", "full": "dress"}.get(kind or "", "none")
-    return {slot: _to_world(found, colours)}
-
-
-def _to_world(facets: dict[str, str], colours: WorldColours) -> dict[str, str | None]:
-    world: dict[str, str | None] = {}
-    for facet, value in facets.items():
-        if facet == "colour":
-            world[facet] = colours(value)
-        elif facet == "pattern":
-            world[facet] = PATTERN_WORDS.get(value)
-        elif facet == "material":
-            world[facet] = "denim" if value == "denim" else None
-        else:
-            world[facet] = value
-    return world
-
-
-def score(claims: dict[str, dict[str, str | None]], truth: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Per facet: matches / named over the true slots; whether any claim is wrong (strict, lenient)."""
-    out: dict[str, Any] = {f: {"match": 0, "named": 0} for f in FACETS}
-    wrong = lenient = False
-    for slot, slot_facts in truth.items():
-        said = claims.get(slot, {})
-        for facet in FACETS:
-            if facet in said:
-                out[facet]["named"] += 1
-                out[facet]["match"] += said[facet] == slot_facts["majority"][facet]
-    for slot, said in claims.items():
-        facts: dict[str, Any] | None = truth.get(slot)
-        for facet, value in said.items():
-            if facet == "material":
-                has = value == "denim" and facts is not None and "denim" in facts["present"]["pattern"]
-                wrong |= not has
-                lenient |= not has
-                continue
-            has = facts is not None and value in facts["present"][facet]
-            wrong |= not has
-            lenient |= not (has or (facet == "colour" and facts is not None and value in facts["accents"]))
-    out["slots"] = len(truth)
-    out["wrong"], out["wrong_lenient"] = wrong, lenient
-    return out
+    return {slot: world_claims(found, colours)}
 
 
 # ----------------------------------------------------------------------------- one world
@@ -224,25 +143,11 @@ def bench_world(data_dir: Path, world_dir: Path, encoder: Any, palette: Palette,
         styles.append({
             "style": style, "garments": len(garment_ids),
             "true": {slot: f["majority"] for slot, f in facts.items()},
-            "old": {"name": old_names.get(style, ""), **score(old_claims(old_names.get(style, ""), words, colours), facts)},
-            "new": {"name": name.text, "facets": name.to_dict(), **score(new_claims(name, colours), facts)},
+            "old": {"name": old_names.get(style, ""), **score_claims(old_claims(old_names.get(style, ""), words, colours), facts)},
+            "new": {"name": name.text, "facets": name.to_dict(), **score_claims(new_claims(name, colours), facts)},
         })
-    return {"data_dir": str(data_dir), "styles": styles, "summary": {v: summarise(styles, v) for v in ("old", "new")},
+    return {"data_dir": str(data_dir), "styles": styles, "summary": {v: summarise([s[v] for s in styles]) for v in ("old", "new")},
             "seconds": round(time.perf_counter() - started, 1)}
-
-
-def summarise(styles: list[dict[str, Any]], variant: str) -> dict[str, Any]:
-    slots = sum(s[variant]["slots"] for s in styles) or 1
-    summary: dict[str, Any] = {}
-    for facet in FACETS:
-        match = sum(s[variant][facet]["match"] for s in styles)
-        named = sum(s[variant][facet]["named"] for s in styles)
-        summary[facet] = {"accuracy": round(match / slots, 3), "named": round(named / slots, 3),
-                          "precision": round(match / named, 3) if named else None}
-    summary["wrong"] = round(float(np.mean([s[variant]["wrong"] for s in styles])), 3) if styles else None
-    summary["wrong_lenient"] = round(float(np.mean([s[variant]["wrong_lenient"] for s in styles])), 3) if styles else None
-    summary["styles"], summary["slots"] = len(styles), slots
-    return summary
 
 
 def table(results: list[dict[str, Any]]) -> str:

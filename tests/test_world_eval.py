@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 
+from inference.palette import load_palette
 from inference.types import Box
 from world import scorer as we
 
@@ -376,6 +377,9 @@ def test_eval_world_end_to_end_on_a_generated_world(tmp_path, capsys):
     assert report["rising"] is not None and report["originators"] is not None
     assert report["trendsetters"]["true_trendsetters"] >= 0
     assert report["search"]["queries"] > 0 and 0 <= report["search"]["recall_at_k"] <= 1
+    naming = report["naming"]  # the tiny encoder's text tower names facets: scored against the recipes
+    assert naming["styles"] > 0 and all(0 <= naming[f]["accuracy"] <= 1 for f in ("type", "colour", "pattern"))
+    assert 0 <= naming["wrong"] <= 1
 
 
 def test_eval_world_refuses_another_worlds_key_and_leaves_other_videos_out(tmp_path, capsys):
@@ -391,3 +395,31 @@ def test_eval_world_refuses_another_worlds_key_and_leaves_other_videos_out(tmp_p
     assert "does not belong to this catalog" in capsys.readouterr().err
     with pytest.raises(we.AnswerKeyError, match="names none of this catalog's videos"):
         we.own_garments(we.load_answer_key(tmp_path / "world"), [])
+
+
+def test_naming_scores_per_facet_and_names_with_a_facet_no_garment_has():
+    from world.naming_scorer import WorldColours, score_claims, slot_truth, summarise, world_claims
+    from world.styles import Garment
+
+    def garment(kind_type, colour, pattern, silhouette):
+        return Garment(kind_type, colour, (0, 0, 0), pattern, "white", (255, 255, 255), silhouette)
+
+    top, jeans = garment("shirt", "red", "plaid", "fitted"), garment("jeans", "navy", "denim", "straight")
+    other_top = garment("shirt", "yellow", "plaid", "fitted")
+    truth = {1: {"top": top, "bottom": jeans}, 2: {"top": top, "bottom": jeans}, 3: {"top": other_top, "bottom": jeans},
+             4: {"top": top, "bottom": jeans}}
+    kinds = {1: "top", 2: "bottom", 3: "top", 4: "top"}
+    facts = slot_truth([1, 2, 3, 4], kinds, truth)
+    assert facts["top"]["majority"]["colour"] == "red" and facts["top"]["present"]["colour"] == {"red", "yellow"}
+    colours = WorldColours(load_palette())
+    right = {"top": world_claims({"colour": "red", "pattern": "plaid", "type": "shirt"}, colours),
+             "bottom": world_claims({"type": "jeans", "pattern": "denim"}, colours)}
+    wrong = {"top": world_claims({"colour": "yellow", "type": "blazer"}, colours), "bottom": {}}
+    scores = [score_claims(right, facts), score_claims(wrong, facts)]
+    assert not scores[0]["wrong"] and scores[1]["wrong"]  # no garment is a blazer
+    summary = summarise(scores)
+    assert summary["type"] == {"accuracy": 0.5, "named": 0.75, "precision": 0.667}  # 2 of 4 slots named right, 3 named
+    assert summary["colour"]["accuracy"] == 0.25 and summary["colour"]["precision"] == 0.5  # yellow: present, not the majority
+    assert summary["silhouette"]["named"] == 0 and summary["wrong"] == 0.5
+    assert world_claims({"pattern": "polka dot", "colour": "butter yellow"}, colours) == {"pattern": "polka dots",
+                                                                                         "colour": "yellow"}

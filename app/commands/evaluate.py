@@ -67,6 +67,7 @@ def run_world(args: argparse.Namespace) -> int:
         predicted = catalog.garment_style_ids()
         stages = _trend_stages(catalog) if predicted and not args.no_trends else None
         attributes = _attribute_stage(catalog, answer, found) if stages else None
+        naming = _naming_stage(catalog, answer, found, own, predicted) if predicted else None
     rankings, flagged, leaderboard = stages or (None, None, None)
     search, queries = None, []
     if not args.no_search and any(v.held_out for v in answer.videos):
@@ -84,9 +85,10 @@ def run_world(args: argparse.Namespace) -> int:
         leaderboard=leaderboard,
     )
     if args.json:
-        print_json({**report.to_dict(), **({"attributes": attributes} if attributes else {})})
+        print_json({**report.to_dict(), **({"attributes": attributes} if attributes else {}),
+                    **({"naming": naming} if naming else {})})
     else:
-        print_table(["metric", "value"], _rows(report) + _attribute_rows(attributes))
+        print_table(["metric", "value"], _rows(report) + _naming_rows(naming) + _attribute_rows(attributes))
     return 0
 
 
@@ -102,6 +104,35 @@ def _attribute_stage(catalog: Any, answer: Any, found: Any) -> dict[str, Any] | 
     truth = scorer.true_styles_of(found, scorer.GarmentMatcher(answer.garments))
     scores = score_attributes(catalog, answer, truth, trends.load_config(), trends.load_creators_config())
     return scores if scores and any(s["units"] for s in scores.values()) else None
+
+
+def _naming_stage(catalog: Any, answer: Any, found: Any, own: Any, predicted: dict[int, int]) -> dict[str, Any] | None:
+    """Naming accuracy of the stored facet names (world/naming_scorer.py), or None when the
+    styles carry no facet names or the answer key no recipes."""
+    from collections import defaultdict
+
+    from inference import trends
+    from world import scorer
+    from world.naming_scorer import score_names
+
+    names = {style.id: style.facets for style in trends.load_styles(catalog)}
+    if not any(names.values()):
+        return None
+    members: dict[int, list[int]] = defaultdict(list)
+    for garment, style in predicted.items():
+        members[style].append(garment)
+    truth = scorer.true_styles_of(found, scorer.GarmentMatcher(answer.garments))
+    return score_names(answer, truth, members, {r.id: r.kind for r in own}, names)
+
+
+def _naming_rows(naming: dict[str, Any] | None) -> list[list[Any]]:
+    if naming is None:
+        return [["style names", "not scored (no styles named by facets, or no recipes in the answer key)"]]
+    rows = [[f"style names: {facet} accuracy (named / precision)",
+             f"{_fmt(naming[facet]['accuracy'])} ({_fmt(naming[facet]['named'])} / {_fmt(naming[facet]['precision'])})"]
+            for facet in ("type", "colour", "pattern", "silhouette")]
+    rows.append(["style names with a facet none of their garments has", _fmt(naming["wrong"])])
+    return rows
 
 
 def _attribute_rows(attributes: dict[str, Any] | None) -> list[list[Any]]:
