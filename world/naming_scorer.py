@@ -86,7 +86,7 @@ def slot_truth(ids: Iterable[int], kinds: Mapping[int, str], truth: Mapping[int,
     return result
 
 
-def world_claims(facets: Mapping[str, Mapping[str, str]], colours: WorldColours) -> dict[str, str | None]:
+def world_claims(facets: Mapping[str, str], colours: WorldColours) -> dict[str, str | None]:
     """One slot's named facets (facet -> naming word) in the world's words (None: a word the
     world does not have)."""
     claims: dict[str, str | None] = {}
