@@ -58,6 +58,9 @@ def main() -> None:
                               ("Creators", "creators"), ("Model", "model")):
                 page.get_by_role("tab", name=tab).click()
                 time.sleep(6)
+                if name == "trends":  # the colour trends below the styles, shown
+                    page.get_by_role("button", name="Show").click()
+                    time.sleep(8)
                 page.screenshot(path=str(out / f"app_{name}.png"), full_page=True)
                 if name == "trends":  # and the glossary of its states and columns, opened
                     page.get_by_text("Glossary: what the states and columns mean").click()

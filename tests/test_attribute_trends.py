@@ -186,3 +186,21 @@ def test_eval_world_scores_colour_trends_against_the_recipes(data_dir, tmp_path)
     assert b_rose["riser_garments_rising"] == 0.5 and b_rose["risen_units_explained"] == 0.5
     # "solid" holds both styles' bottoms (navy, black: solid) and no top: pure; polka dot is A's tops
     assert pattern["units"] == 2 and pattern["purity"] == 1.0
+
+
+def test_the_demo_report_lists_the_colours_and_patterns_on_the_move_as_trends_by_does(data_dir):
+    from app.commands.demo import top_attributes
+
+    with Catalog(data_dir) as catalog:
+        _world(catalog)
+        top = top_attributes(catalog, TrendsConfig(), None)
+        reports = {by: {u.name: u for u in _report(catalog, by).styles} for by in ("colour", "pattern")}
+    assert top and all(a["value"] != "solid" for a in top)  # a plain pattern is no print on the move
+    for entry in top:
+        unit = reports[entry["by"]][entry["value"]]
+        assert unit.state in ("rising", "emerging") or unit.has_risen
+        assert (entry["state"], entry["takeoff"], entry["creators"]) == (
+            unit.state, unit.takeoff.isoformat() if unit.takeoff else None, unit.creators)
+        assert entry["originator"] == unit.originator.originator.creator
+    moving = [n for n, u in reports["colour"].items() if u.state in ("rising", "emerging") or u.has_risen]
+    assert [a["value"] for a in top if a["by"] == "colour"] == moving[:3]

@@ -105,7 +105,36 @@ def trends_summary(catalog: Catalog, config_file: str | None) -> dict[str, Any]:
     trend = trends.trends_report(catalog, config, trends.load_forecast_config(config_file))
     people = trends.creators_report(catalog, config, trends.load_creators_config(config_file), top=10)
     return {"states": trend.state_counts(), "risen": trend.risen(), "top_styles": top_styles(trend, people),
+            "top_attributes": top_attributes(catalog, config, config_file),
             "trendsetters": [dataclasses.asdict(t) for t in people.leaderboard[:5]]}
+
+
+def top_attributes(catalog: Catalog, config: Any, config_file: str | None, count: int = 3) -> list[dict[str, Any]]:
+    """The first colours and patterns of ``stylescope trends --by colour|pattern`` that are
+    rising or emerging or have risen, each with who wore it first (none when the styles carry
+    no facet names)."""
+    from core.errors import BadInputError
+    from inference import trends
+    from inference.facets import load_facet_vocabulary
+    from inference.trends.attributes import attribute_report
+
+    plain = {p for p, adjective in load_facet_vocabulary().patterns.items() if not adjective}  # "solid" is no print
+    top = []
+    for by in ("colour", "pattern"):
+        try:
+            report = attribute_report(catalog, config, trends.load_forecast_config(config_file),
+                                      trends.load_creators_config(config_file), by)
+        except BadInputError:
+            continue
+        moving = [u for u in report.styles if (u.state in ("rising", "emerging") or u.has_risen)
+                  and not (by == "pattern" and u.name in plain)]
+        for unit in moving[:count]:
+            first = unit.originator.originator if unit.originator else None
+            top.append({"by": by, "value": unit.name, "worn_as": unit.kind, "state": unit.state,
+                        "growth": unit.growth, "takeoff": unit.takeoff.isoformat() if unit.takeoff else None,
+                        "creators": unit.creators, "originator": first.creator if first else None,
+                        "since": first.day.isoformat() if first else None})
+    return top
 
 
 def _reembed_if_encoder_changed(data_dir: Path, encoder: Any, config: Any, progress: bool) -> str | None:
@@ -169,6 +198,12 @@ def _print(report: dict[str, Any]) -> None:
                 [[s["id"], s["name"][:40], s["state"], fmt.growth(s["growth"]), fmt.day(s["takeoff"]),
                   fmt.count(s["garments"]), fmt.count(s["creators"]), fmt.handle(s["originator"]), fmt.day(s["since"])]
                  for s in report["top_styles"]])
+    if report["top_attributes"]:
+        print("\ncolours and patterns on the move (`stylescope trends --by colour|pattern`)")
+        print_table(["by", "value", "worn as", "state", "growth", "take-off", "creators", "started by", "on"],
+                    [[a["by"], a["value"], a["worn_as"], a["state"], fmt.growth(a["growth"]), fmt.day(a["takeoff"]),
+                      fmt.count(a["creators"]), fmt.handle(a["originator"]), fmt.day(a["since"])]
+                     for a in report["top_attributes"]])
     if report["trendsetters"]:
         print("\ntrendsetters")
         print_table(["creator", "tier", "score", "styles", "originated", "days before take-off"],
