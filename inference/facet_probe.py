@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 KINDS = ("top", "bottom", "full")
 FACETS = ("type", "pattern", "silhouette")
 NOT_A_DRESS = "outfit"  # the type a 'full' crop of a top and a bottom is labelled with
+DRESS = "dress"  # the type of a dress, and of the top and bottom crops cut from one
 PACKAGED = Path(__file__).resolve().parent.parent / "models" / "weights"
 
 
@@ -71,13 +72,17 @@ class FacetProbe:
     def head(self, kind: str, facet: str) -> LinearHead | None:
         return self.heads.get((kind, facet))
 
-    def dress_share(self, embeddings: np.ndarray) -> float:
-        """Share of 'full' crops read as a dress rather than a top and a bottom."""
-        head = self.head("full", "type")
-        if head is None or not len(embeddings):
-            return 0.0
-        votes = np.asarray(head.classes)[head.probabilities(embeddings).argmax(axis=1)]
-        return float(np.mean(votes != NOT_A_DRESS))
+    def dress_share(self, garments: Mapping[str, np.ndarray]) -> float:
+        """Share of a style's crops (kind -> embeddings) read as a dress: 'full' crops read as
+        a dress rather than a top and a bottom, tops and bottoms read as half of one."""
+        votes = []
+        for kind, embeddings in garments.items():
+            head = self.head(kind, "type")
+            if head is None or not len(embeddings) or (kind != "full" and DRESS not in head.classes):
+                continue
+            guesses = np.asarray(head.classes)[head.probabilities(embeddings).argmax(axis=1)]
+            votes.append(guesses != NOT_A_DRESS if kind == "full" else guesses == DRESS)
+        return float(np.concatenate(votes).mean()) if votes else 0.0
 
     def save(self, path: str | Path) -> Path:
         arrays: dict[str, np.ndarray] = {"encoder_version": np.asarray(self.encoder_version),

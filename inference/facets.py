@@ -272,8 +272,8 @@ def name_style_facets(
     """
     config = config or FacetConfig()
     present = {kind: g for kind, g in garments.items() if len(g)}
-    dress = (probe.dress_share(present["full"].embeddings) >= config.dress_evidence if probe and "full" in present
-             else is_dress(present, prompts, config))
+    dress = (probe.dress_share({k: g.embeddings for k, g in present.items()}) >= config.dress_evidence
+             if probe and "full" in present else is_dress(present, prompts, config))
     if dress:
         slots = [name_slot("dress", present["full"], prompts, palette, config, probe=probe)]
     else:

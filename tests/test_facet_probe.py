@@ -179,3 +179,14 @@ def test_train_facets_on_a_generated_world_and_its_bad_inputs(tmp_path, capsys):
     assert main(["-q", "train-facets", "--from", str(data), "--out", str(out), "--regularisation", "0"]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and "regularisation" in err
+
+
+def test_tops_and_bottoms_cut_from_a_dress_vote_for_a_dress():
+    heads = dict(_probe().heads)
+    heads[("top", "type")] = _head(["t-shirt", "tank top", "dress"], 0)  # axis 2: half of a dress
+    probe = FacetProbe("hash-1", heads)
+    rng = np.random.default_rng(4)
+    full_outfit, tops_of_a_dress = _garments([[17]] * 4, rng).embeddings, _garments([[2]] * 6, rng).embeddings
+    assert probe.dress_share({"full": full_outfit}) == 0.0
+    assert probe.dress_share({"full": full_outfit, "top": tops_of_a_dress}) == pytest.approx(0.6)
+    assert probe.dress_share({"bottom": tops_of_a_dress}) == 0.0  # the bottom head knows no dress: no vote

@@ -3,9 +3,9 @@
 The labels come from a creator world's answer key: every catalog garment of a data
 directory is matched to the true garment box it was cut from (``world.scorer.GarmentMatcher``),
 and the true style's recipe says its type, pattern and silhouette. A 'top' or 'bottom' crop
-takes the facets of the outfit's top or bottom (crops of a dress outfit teach only the 'full'
-heads); a 'full' crop takes the dress's facets, or the type ``outfit`` when the look is a top
-and a bottom. The crops are the pipeline's own (sampled frames, the localiser's boxes), so the
+takes the facets of the outfit's top or bottom (the upper and lower halves of a dress are labelled "dress" and
+teach only the type heads: they vote on whether a style is a dress); a 'full' crop takes the
+dress's facets, or the type ``outfit`` when the look is a top and a bottom. The crops are the pipeline's own (sampled frames, the localiser's boxes), so the
 probe learns what the index holds, not isolated product shots.
 
     stylescope train facets --from DATA_DIR [--from DATA_DIR ...] --out FILE
@@ -88,12 +88,12 @@ def labelled_garments(data_dir: str | Path, world_dir: str | Path | None = None)
         dress = recipe.bottom is None
         if kind == "full":
             spec = recipe.top if dress else None
-        elif dress:
-            continue
         else:
-            spec = recipe.top if kind == "top" else recipe.bottom
+            spec = recipe.top if kind == "top" or dress else recipe.bottom
         labels: dict[str, str | None] = {"type": NOT_A_DRESS, "pattern": None, "silhouette": None}
-        if spec is not None:
+        if spec is not None and kind != "full" and dress:  # half a dress: it says "dress", not the dress's cut
+            labels = {"type": spec.type, "pattern": None, "silhouette": None}
+        elif spec is not None:
             labels = {"type": spec.type, "pattern": patterns.get(spec.pattern), "silhouette": spec.silhouette}
         out[kind].add(vector_of[found.id], labels)
     return out, str(info.get("version") or "")

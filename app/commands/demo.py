@@ -126,7 +126,7 @@ def top_attributes(catalog: Catalog, config: Any, config_file: str | None, count
                                       trends.load_creators_config(config_file), by)
         except BadInputError:
             continue
-        moving = [u for u in report.styles if (u.state in ("rising", "emerging") or u.has_risen)
+        moving = [u for u in report.units() if (u.state in ("rising", "emerging") or u.has_risen)
                   and not (by == "pattern" and u.name in plain)]
         for unit in moving[:count]:
             first = unit.originator.originator if unit.originator else None
