@@ -51,6 +51,7 @@ from inference.extract import extract_garments, thumbnail
 from inference.garment_check import GarmentChecker, load_config
 from inference.garments import LocaliserChain, LocaliserConfig
 from inference.manifest import Rejected
+from inference.proxies import ProxyError, proxy_path, write_proxy
 from inference.types import GarmentCrop, VideoSubmission
 from inference.video import SamplerConfig
 
@@ -73,6 +74,7 @@ class IngestConfig:
     max_file_mb: float = setting(4096.0, low=0, low_open=True)  # larger files are refused without decoding
     min_free_mb: float = setting(64.0, low=0)  # a video is not started with less free space in the data directory
     garment_check: bool = False  # judge each committed video's crops with the garment check (else `trends` does, when on)
+    proxy_short_side: int = setting(360, low=0, high=2160)  # short side of the browser proxy kept per video (0: none)
 
     @classmethod
     def load(cls, user_file: str | Path | None = None) -> IngestConfig:
@@ -342,6 +344,20 @@ class Ingestor:
         self._check_garments(garment_ids, outcome)
         if outcome.status == "ingested" and outcome.fallback_frames:
             outcome.reason = f"no person found in {outcome.fallback_frames} of {len(frames)} frames: centred crop used"
+        if outcome.status == "ingested":
+            self._make_proxy(submission.path, video_id, sampled.info.duration_s, outcome)
+
+    def _make_proxy(self, source: Path, video_id: int, duration_s: float, outcome: VideoOutcome) -> None:
+        """The video's browser proxy (best effort: without it the app links the original if it may)."""
+        if not self.config.proxy_short_side:
+            return
+        clock = time.perf_counter()
+        try:
+            write_proxy(source, proxy_path(self.data_dir, video_id), self.config.proxy_short_side, duration_s)
+        except ProxyError as exc:
+            logger.warning("video %s: no browser proxy (%s)", video_id, exc)
+            outcome.reason = "; ".join(filter(None, [outcome.reason, f"no browser proxy ({exc})"]))
+        outcome.seconds["proxy"] = time.perf_counter() - clock
 
     def _to_sink(self, garment_ids: list[int], crops: Sequence[GarmentCrop], outcome: VideoOutcome) -> None:
         if self.sink is None or not garment_ids:

@@ -1,0 +1,77 @@
+"""Browser-playable proxies: a small H.264 copy of each ingested video, in ``DATA_DIR/proxies/``.
+
+The app links each garment to the moment it was worn (``#t=`` media fragment). It serves only
+its own folders, so a video ingested from elsewhere could not be played, and phones' HEVC or
+VP9 does not play in every browser. Ingest therefore keeps a proxy per video: H.264 yuv420p,
+short side about ``short_side`` (never upscaled), no audio, upright, its index at the front
+(``+faststart``) so a seek starts at once. The original is never touched or copied.
+
+Encoded by the ffmpeg binary that imageio-ffmpeg ships, as a subprocess: ffmpeg turns the
+frames upright from the rotation metadata itself, its mp4 muxer does the faststart pass, and
+a crash or hang of the encoder is a failed proxy (with a timeout), never a failed ingest.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from core.errors import StylescopeError
+from core.storage import atomic_path
+
+PROXIES_DIR = "proxies"  # DATA_DIR/proxies/<video_id>.mp4
+CRF = 28  # x264 quality: small files, garments still recognisable at 360 px
+PRESET = "veryfast"  # x264 speed preset: the proxy should cost little next to decoding for crops
+TIMEOUT_BASE_S = 120.0  # an encode taking longer than this plus ...
+TIMEOUT_PER_VIDEO_S = 2.0  # ... this many seconds per second of video is given up
+
+
+class ProxyError(StylescopeError):
+    """A proxy could not be made (the video stays ingested; the app falls back to the original)."""
+
+
+def proxy_path(data_dir: str | Path, video_id: int) -> Path:
+    """Where the proxy of a catalogued video lives (whether or not it has one)."""
+    return Path(data_dir) / PROXIES_DIR / f"{video_id}.mp4"
+
+
+def scale_filter(short_side: int) -> str:
+    """An ffmpeg filter that brings the short side down to ``short_side`` (never up), keeps the
+    aspect ratio, and keeps both sides even (yuv420p needs it)."""
+    side = f"trunc(min({short_side},{{}})/2)*2"
+    width = f"if(lte(iw,ih),{side.format('iw')},-2)"
+    height = f"if(lte(iw,ih),-2,{side.format('ih')})"
+    return f"scale=w='{width}':h='{height}':flags=area,format=yuv420p"
+
+
+def encode_command(source: Path, target: Path, short_side: int) -> list[str]:
+    """The ffmpeg command line that writes ``source``'s proxy to ``target``."""
+    import imageio_ffmpeg
+
+    return [
+        imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
+        "-i", str(source), "-map", "0:v:0", "-an", "-sn", "-dn", "-map_metadata", "-1",
+        "-vf", scale_filter(short_side), "-c:v", "libx264", "-preset", PRESET, "-crf", str(CRF),
+        "-pix_fmt", "yuv420p", "-movflags", "+faststart", "-f", "mp4", str(target),
+    ]
+
+
+def write_proxy(source: str | Path, target: str | Path, short_side: int, duration_s: float = 0.0) -> Path:
+    """Encode ``source``'s proxy to ``target`` atomically (a temporary file renamed into place).
+
+    Raises:
+        ProxyError: ffmpeg failed, timed out or could not be started; nothing is left at ``target``.
+    """
+    timeout = TIMEOUT_BASE_S + TIMEOUT_PER_VIDEO_S * max(0.0, duration_s)
+    try:
+        with atomic_path(target) as tmp:
+            subprocess.run(encode_command(Path(source), tmp, short_side), check=True, capture_output=True,
+                           timeout=timeout)
+    except subprocess.CalledProcessError as exc:
+        lines = exc.stderr.decode(errors="replace").strip().splitlines()
+        raise ProxyError(f"ffmpeg failed: {lines[-1] if lines else f'exit {exc.returncode}'}") from None
+    except subprocess.TimeoutExpired:
+        raise ProxyError(f"ffmpeg took more than {timeout:.0f} s") from None
+    except OSError as exc:
+        raise ProxyError(f"ffmpeg could not run: {exc.strerror or exc}") from None
+    return Path(target)
