@@ -51,7 +51,7 @@ from inference.extract import extract_garments, thumbnail
 from inference.garment_check import GarmentChecker, load_config
 from inference.garments import LocaliserChain, LocaliserConfig
 from inference.manifest import Rejected
-from inference.proxies import ProxyError, proxy_path, write_proxy
+from inference.proxies import ProxyJob, proxy_path
 from inference.types import GarmentCrop, VideoSubmission
 from inference.video import SamplerConfig
 
@@ -313,6 +313,18 @@ class Ingestor:
             self.catalog.fail_video(video_id, reason)
 
     def _process(self, submission: VideoSubmission, video_id: int, outcome: VideoOutcome) -> None:
+        """Catalogue the video while its browser proxy encodes beside (kept only if it goes in)."""
+        side = self.config.proxy_short_side
+        job = ProxyJob(submission.path, proxy_path(self.data_dir, video_id), side) if side else None
+        duration_s = 0.0
+        try:
+            duration_s = self._catalogue(submission, video_id, outcome)
+        finally:
+            if job is not None:
+                self._end_proxy(job, duration_s, outcome)
+
+    def _catalogue(self, submission: VideoSubmission, video_id: int, outcome: VideoOutcome) -> float:
+        """Sample, crop, store and index one claimed video; returns its duration in seconds."""
         extracted = extract_garments(submission.path, self.config, self.localiser)
         sampled, crops = extracted.sampled, extracted.crops
         outcome.seconds.update(extracted.seconds)
@@ -344,20 +356,17 @@ class Ingestor:
         self._check_garments(garment_ids, outcome)
         if outcome.status == "ingested" and outcome.fallback_frames:
             outcome.reason = f"no person found in {outcome.fallback_frames} of {len(frames)} frames: centred crop used"
-        if outcome.status == "ingested":
-            self._make_proxy(submission.path, video_id, sampled.info.duration_s, outcome)
+        return sampled.info.duration_s
 
-    def _make_proxy(self, source: Path, video_id: int, duration_s: float, outcome: VideoOutcome) -> None:
-        """The video's browser proxy (best effort: without it the app links the original if it may)."""
-        if not self.config.proxy_short_side:
-            return
-        clock = time.perf_counter()
-        try:
-            write_proxy(source, proxy_path(self.data_dir, video_id), self.config.proxy_short_side, duration_s)
-        except ProxyError as exc:
-            logger.warning("video %s: no browser proxy (%s)", video_id, exc)
-            outcome.reason = "; ".join(filter(None, [outcome.reason, f"no browser proxy ({exc})"]))
-        outcome.seconds["proxy"] = time.perf_counter() - clock
+    def _end_proxy(self, job: ProxyJob, duration_s: float, outcome: VideoOutcome) -> None:
+        """Keep the proxy of a video that went in (best effort: else the app links the original if it may)."""
+        clock, keep = time.perf_counter(), outcome.status == "ingested"
+        problem = job.finish(duration_s, keep)
+        if keep and problem:
+            logger.warning("video %s: no browser proxy (%s)", outcome.video_id, problem)
+            outcome.reason = "; ".join(filter(None, [outcome.reason, f"no browser proxy ({problem})"]))
+        if keep:
+            outcome.seconds["proxy"] = time.perf_counter() - clock  # the wait, after what overlapped it
 
     def _to_sink(self, garment_ids: list[int], crops: Sequence[GarmentCrop], outcome: VideoOutcome) -> None:
         if self.sink is None or not garment_ids:

@@ -13,11 +13,13 @@ a crash or hang of the encoder is a failed proxy (with a timeout), never a faile
 
 from __future__ import annotations
 
+import os
 import subprocess
+import tempfile
 from pathlib import Path
 
 from core.errors import StylescopeError
-from core.storage import atomic_path
+from core.storage import TMP_SUFFIX, new_file_mode
 
 PROXIES_DIR = "proxies"  # DATA_DIR/proxies/<video_id>.mp4
 CRF = 28  # x264 quality: small files, garments still recognisable at 360 px
@@ -56,22 +58,75 @@ def encode_command(source: Path, target: Path, short_side: int) -> list[str]:
     ]
 
 
+class ProxyJob:
+    """One proxy being encoded by an ffmpeg process beside whatever the caller does meanwhile
+    (ingest starts it before decoding the video for crops, so the two overlap on spare cores).
+    Never raises: :meth:`finish` says what went wrong."""
+
+    def __init__(self, source: str | Path, target: str | Path, short_side: int):
+        self.target = Path(target)
+        self._tmp: Path | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self.problem = ""  # why the encode could not start
+        try:
+            self._tmp = tempfile_beside(self.target)
+            self._process = subprocess.Popen(encode_command(Path(source), self._tmp, short_side),
+                                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                             stderr=subprocess.PIPE)
+        except OSError as exc:
+            self.problem = f"ffmpeg could not run: {exc.strerror or exc}"
+            self._remove_tmp()
+
+    def finish(self, duration_s: float = 0.0, keep: bool = True) -> str:
+        """Wait for the encode and rename the proxy into place (``keep=False``: stop it and
+        remove what it wrote). Returns why there is no proxy, or '' when it is in place."""
+        if self._process is None:
+            return self.problem
+        if not keep:
+            self._process.kill()
+        timeout = TIMEOUT_BASE_S + TIMEOUT_PER_VIDEO_S * max(0.0, duration_s)
+        try:
+            _, stderr = self._process.communicate(timeout=timeout)
+            if not keep:
+                problem = "not kept"
+            elif self._process.returncode != 0:
+                lines = stderr.decode(errors="replace").strip().splitlines()
+                problem = f"ffmpeg failed: {lines[-1] if lines else f'exit {self._process.returncode}'}"
+            else:
+                assert self._tmp is not None
+                os.replace(self._tmp, self.target)
+                return ""
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.communicate()
+            problem = f"ffmpeg took more than {timeout:.0f} s"
+        except OSError as exc:
+            problem = f"cannot store the proxy: {exc.strerror or exc}"
+        self._remove_tmp()
+        return problem
+
+    def _remove_tmp(self) -> None:
+        if self._tmp is not None:
+            self._tmp.unlink(missing_ok=True)
+
+
+def tempfile_beside(target: Path) -> Path:
+    """A fresh temporary file next to ``target``, named as every atomic write's temporary file
+    (so a killed run's leftover is swept like theirs)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=TMP_SUFFIX, dir=target.parent)
+    os.close(fd)
+    os.chmod(name, new_file_mode())
+    return Path(name)
+
+
 def write_proxy(source: str | Path, target: str | Path, short_side: int, duration_s: float = 0.0) -> Path:
     """Encode ``source``'s proxy to ``target`` atomically (a temporary file renamed into place).
 
     Raises:
         ProxyError: ffmpeg failed, timed out or could not be started; nothing is left at ``target``.
     """
-    timeout = TIMEOUT_BASE_S + TIMEOUT_PER_VIDEO_S * max(0.0, duration_s)
-    try:
-        with atomic_path(target) as tmp:
-            subprocess.run(encode_command(Path(source), tmp, short_side), check=True, capture_output=True,
-                           timeout=timeout)
-    except subprocess.CalledProcessError as exc:
-        lines = exc.stderr.decode(errors="replace").strip().splitlines()
-        raise ProxyError(f"ffmpeg failed: {lines[-1] if lines else f'exit {exc.returncode}'}") from None
-    except subprocess.TimeoutExpired:
-        raise ProxyError(f"ffmpeg took more than {timeout:.0f} s") from None
-    except OSError as exc:
-        raise ProxyError(f"ffmpeg could not run: {exc.strerror or exc}") from None
+    problem = ProxyJob(source, target, short_side).finish(duration_s)
+    if problem:
+        raise ProxyError(problem)
     return Path(target)

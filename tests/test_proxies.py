@@ -138,3 +138,10 @@ def test_a_moment_without_a_proxy_links_an_original_the_app_serves(tmp_path):
     video.write_bytes(b"x")
     links = MomentLinks((str(served),), tmp_path)
     assert moment_url(links, 7, str(video), 2.0) == f"/gradio_api/file={video.resolve()}#t=2.0"
+
+
+def test_a_video_that_fails_leaves_no_proxy_behind(tmp_path, data_dir):
+    (tmp_path / "notes.mp4").write_text("a text file named like a video\n")
+    outcome = _ingest(tmp_path / "notes.mp4", data_dir)
+    assert outcome.status == "failed"
+    assert not list((data_dir / "proxies").iterdir())  # neither a proxy nor the encode's temporary file
