@@ -145,3 +145,48 @@ def test_a_video_that_fails_leaves_no_proxy_behind(tmp_path, data_dir):
     outcome = _ingest(tmp_path / "notes.mp4", data_dir)
     assert outcome.status == "failed"
     assert not list((data_dir / "proxies").iterdir())  # neither a proxy nor the encode's temporary file
+
+
+def _proxy_findings(report) -> list:
+    return [f for f in report.findings if f.area == "proxies"]
+
+
+def _check(data_dir: Path, **options):
+    """`stylescope check` of a data directory ingested without an index (a repair builds one)."""
+    from inference.check import check
+    from inference.embed import CropEmbedder
+    from models.registry import create_encoder
+    from tests.index_helpers import index_config
+
+    return check(data_dir, embedder=lambda: CropEmbedder(create_encoder("tiny:32")), config=index_config(), **options)
+
+
+def test_check_notices_a_missing_proxy_and_repair_makes_it(outside, data_dir):
+    outcome = _ingest(outside, data_dir)
+    proxy = proxy_path(data_dir, outcome.video_id)
+    assert not _proxy_findings(_check(data_dir))
+    proxy.unlink()  # as in a data directory from before proxies
+    report = _check(data_dir)
+    assert len(_proxy_findings(report)) == 1 and report.counts["proxies_missing"] == 1
+    assert not _proxy_findings(_check(data_dir, proxy_short_side=0))  # proxies off: none expected
+    repaired = _proxy_findings(_check(data_dir, repair=True))
+    assert [f.repaired for f in repaired] == ["made 1 proxies"]
+    assert _probe(proxy)[:2] == (360, 540) and not _proxy_findings(_check(data_dir))
+
+
+def test_repair_makes_no_proxy_from_a_different_file_at_the_source_path(outside, tmp_path, data_dir):
+    source = write_video(tmp_path / "moved.mp4", walking_clip(n=15, seed=3))
+    outcome = _ingest(source, data_dir, short_side=0)
+    source.write_bytes(outside.read_bytes())  # another video now lives at that path
+    findings = _proxy_findings(_check(data_dir, repair=True))
+    assert "no longer the file that was ingested" in findings[-1].problem and findings[-1].open
+    assert not proxy_path(data_dir, outcome.video_id).exists()
+
+
+def test_a_missing_proxy_whose_source_is_gone_is_only_counted(tmp_path, data_dir):
+    source = write_video(tmp_path / "gone.mp4", walking_clip(n=15, seed=3))
+    outcome = _ingest(source, data_dir, short_side=0)
+    source.unlink()
+    report = _check(data_dir, repair=True)
+    assert not _proxy_findings(report) and report.counts["proxies_without_source"] == 1
+    assert not proxy_path(data_dir, outcome.video_id).exists()
