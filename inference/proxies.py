@@ -3,8 +3,9 @@
 The app links each garment to the moment it was worn (``#t=`` media fragment). It serves only
 its own folders, so a video ingested from elsewhere could not be played, and phones' HEVC or
 VP9 does not play in every browser. Ingest therefore keeps a proxy per video: H.264 yuv420p,
-short side about ``short_side`` (never upscaled), no audio, upright, its index at the front
-(``+faststart``) so a seek starts at once. The original is never touched or copied.
+short side about ``short_side`` (never upscaled), at most 15 frames per second, no audio,
+upright, its index at the front (``+faststart``) so a seek starts at once. The original is
+never touched or copied.
 
 Encoded by the ffmpeg binary that imageio-ffmpeg ships, as a subprocess: ffmpeg turns the
 frames upright from the rotation metadata itself, its mp4 muxer does the faststart pass, and
@@ -24,6 +25,7 @@ from core.storage import TMP_SUFFIX, new_file_mode
 PROXIES_DIR = "proxies"  # DATA_DIR/proxies/<video_id>.mp4
 CRF = 28  # x264 quality: small files, garments still recognisable at 360 px
 PRESET = "veryfast"  # x264 speed preset: the proxy should cost little next to decoding for crops
+MAX_FPS = 15  # frames per second at most: enough to see a garment move, half the encode of a 30 fps phone clip
 TIMEOUT_BASE_S = 120.0  # an encode taking longer than this plus ...
 TIMEOUT_PER_VIDEO_S = 2.0  # ... this many seconds per second of video is given up
 
@@ -52,9 +54,11 @@ def encode_command(source: Path, target: Path, short_side: int) -> list[str]:
 
     return [
         imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
+        "-skip_loop_filter", "all",  # decode without deblocking, as the sampler does: the scale-down hides it
         "-i", str(source), "-map", "0:v:0", "-an", "-sn", "-dn", "-map_metadata", "-1",
-        "-vf", scale_filter(short_side), "-c:v", "libx264", "-preset", PRESET, "-crf", str(CRF),
-        "-pix_fmt", "yuv420p", "-movflags", "+faststart", "-f", "mp4", str(target),
+        "-vf", scale_filter(short_side), "-fpsmax", str(MAX_FPS),
+        "-c:v", "libx264", "-preset", PRESET, "-crf", str(CRF), "-pix_fmt", "yuv420p",
+        "-movflags", "+faststart", "-f", "mp4", str(target),
     ]
 
 

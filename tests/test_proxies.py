@@ -27,7 +27,7 @@ def _probe(path: Path) -> tuple[int, int, float, str, str, np.ndarray]:
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         first = next(container.decode(video=0))
-        duration = float(stream.duration * stream.time_base)
+        duration = container.duration / 1e6
         return (stream.width, stream.height, duration, stream.codec_context.name, first.format.name,
                 first.to_ndarray(format="rgb24"))
 
@@ -62,10 +62,14 @@ def test_ingest_keeps_a_small_h264_proxy(outside, data_dir):
     assert 0 <= head.find(b"moov") < max(head.find(b"mdat"), 4096)
 
 
-def test_a_small_video_is_never_upscaled(tmp_path):
-    source = write_video(tmp_path / "small.mp4", walking_clip(n=10, w=216, h=384))
+@pytest.mark.parametrize(("name", "codec"), [("small.mp4", "libx264"), ("small.webm", "libvpx-vp9")])
+def test_a_small_video_is_never_upscaled_and_30_fps_is_halved(tmp_path, name, codec):
+    source = write_video(tmp_path / name, walking_clip(n=30, w=216, h=384), fps=30, codec=codec)
     write_proxy(source, tmp_path / "proxy.mp4", 360)
-    assert _probe(tmp_path / "proxy.mp4")[:2] == (216, 384)
+    width, height, duration, codec_name, *_ = _probe(tmp_path / "proxy.mp4")
+    assert (width, height, codec_name) == (216, 384, "h264") and abs(duration - 1.0) < 0.2
+    with av.open(str(tmp_path / "proxy.mp4")) as container:
+        assert 14 <= sum(1 for _ in container.decode(video=0)) <= 17  # 15 frames per second, not 30
 
 
 @pytest.mark.parametrize("rotation", [90, 270])
