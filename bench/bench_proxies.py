@@ -7,7 +7,7 @@ and off (0), without the encoder (sampling + localisation + crops + catalog, + p
 On and off are interleaved and their order alternates round by round; the figures are the
 median round. Disk: the proxies folder's size, and MB per minute of video.
 
-Usage: python bench/bench_proxies.py [--videos 20] [--rounds 4] [--sizes 360x640,720x1280] [--markdown]
+Usage: python bench/bench_proxies.py [--videos 20] [--rounds 4] [--sizes 360x640,720x1280] [--fps 15] [--markdown]
 """
 
 from __future__ import annotations
@@ -25,14 +25,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def make_world(folder: Path, videos: int, width: int, height: int) -> Path:
+def make_world(folder: Path, videos: int, width: int, height: int, fps: int) -> Path:
     """A demo-like world of ``videos`` clips; returns its manifest."""
     from world.config import RenderConfig, WorldConfig
     from world.generate import generate_world
 
     config = WorldConfig(seed=404, creators=12, videos=videos, query_videos=0, trending_styles=min(4, videos),
                          background_styles=2,
-                         render=RenderConfig(width=width, height=height))
+                         render=RenderConfig(width=width, height=height, fps=fps))
     generate_world(config, folder, progress=False)
     return folder / "manifest.csv"
 
@@ -70,8 +70,8 @@ def video_minutes(manifest: Path) -> tuple[float, float]:
     return minutes, size
 
 
-def bench_size(folder: Path, videos: int, width: int, height: int, rounds: int) -> dict[str, float]:
-    manifest = make_world(folder, videos, width, height)
+def bench_size(folder: Path, videos: int, width: int, height: int, fps: int, rounds: int) -> dict[str, float]:
+    manifest = make_world(folder, videos, width, height, fps)
     ingest_once(manifest, 0)  # warm-up: imports, the localiser, the page cache
     runs: dict[int, list[dict[str, float]]] = {360: [], 0: []}
     for round_ in range(rounds):
@@ -90,15 +90,16 @@ def main() -> None:
     parser.add_argument("--videos", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--sizes", default="360x640,720x1280", help="frame sizes of the worlds, WxH, comma-separated")
+    parser.add_argument("--fps", type=int, default=15, help="frame rate of the clips (the demo's is 15)")
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args()
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for size in args.sizes.split(","):
             width, height = (int(v) for v in size.split("x"))
-            results[size] = bench_size(Path(tmp) / size, args.videos, width, height, args.rounds)
+            results[size] = bench_size(Path(tmp) / size, args.videos, width, height, args.fps, args.rounds)
     print(f"machine: {platform.machine()} {platform.processor() or ''}, {os.cpu_count()} CPUs, "
-          f"python {platform.python_version()}; {args.videos} videos per world, median of {args.rounds} "
+          f"python {platform.python_version()}; {args.videos} videos per world at {args.fps} fps, median of {args.rounds} "
           "rounds, on/off interleaved, order alternating")
     if args.markdown:
         print("| clips | video min | ingest, no proxy (s) | ingest, proxy (s) | ratio | proxy stage (s) "
