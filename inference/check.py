@@ -319,7 +319,7 @@ class Checker:
             return
         finding = self._find(
             "proxies", f"{len(makeable)} videos have no browser proxy ({_examples([v.source_path for v in makeable], 3)})",
-            hint="run `stylescope check --repair` to make them from their source files",
+            hint="run `stylescope check --repair` (or ingest the same files again) to make them from their source files",
         )
         if self.repair:
             failed = [f"video {v.id}: {problem}" for v in makeable if (problem := self._make_proxy(v))]

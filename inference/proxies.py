@@ -114,6 +114,11 @@ class ProxyJob:
             self._tmp.unlink(missing_ok=True)
 
 
+def start_proxy(source: str | Path, target: str | Path, short_side: int) -> ProxyJob | None:
+    """Start encoding ``source``'s proxy to ``target``; None when proxies are off (``short_side`` 0)."""
+    return ProxyJob(source, target, short_side) if short_side else None
+
+
 def tempfile_beside(target: Path) -> Path:
     """A fresh temporary file next to ``target``, named as every atomic write's temporary file
     (so a killed run's leftover is swept like theirs)."""

@@ -194,3 +194,15 @@ def test_a_missing_proxy_whose_source_is_gone_is_only_counted(tmp_path, data_dir
     report = _check(data_dir, repair=True)
     assert not _proxy_findings(report) and report.counts["proxies_without_source"] == 1
     assert not proxy_path(data_dir, outcome.video_id).exists()
+
+
+def test_ingesting_a_video_again_makes_its_missing_proxy(outside, tmp_path, data_dir):
+    first = _ingest(outside, data_dir, short_side=0)  # as in a data directory from before proxies
+    again = _ingest(outside, data_dir)
+    assert again.status == "skipped" and again.video_id == first.video_id and "proxy" in again.seconds
+    assert _probe(proxy_path(data_dir, first.video_id))[:2] == (360, 540)
+    copy = tmp_path / "copy.mp4"  # the same bytes under another name make it too
+    copy.write_bytes(outside.read_bytes())
+    proxy_path(data_dir, first.video_id).unlink()
+    assert _ingest(copy, data_dir).status == "duplicate" and proxy_path(data_dir, first.video_id).is_file()
+    assert "proxy" not in _ingest(outside, data_dir).seconds  # one in place: nothing to do
