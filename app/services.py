@@ -20,8 +20,10 @@ import configs
 from configs import setting
 from core.storage import remove_leftovers, resolve_data_dir
 from inference.catalog import Catalog
+from inference.proxies import PROXIES_DIR
 
 if TYPE_CHECKING:
+    from app.views import MomentLinks
     from inference.embed import IndexSink
     from inference.search import Searcher
     from models.base import Encoder
@@ -117,7 +119,7 @@ class Services:
     ) -> Services:
         """Open (or create) a data directory's catalog; loads no model."""
         path = resolve_data_dir(data_dir)
-        for folder in (UPLOADS_DIR, CROPS_DIR):
+        for folder in (UPLOADS_DIR, CROPS_DIR, PROXIES_DIR):
             (path / folder).mkdir(exist_ok=True)
         remove_leftovers(path)  # staging folders and temp files of killed runs
         return cls(path, Catalog(path), config or AppConfig.load(config_file), encoder_spec, config_file, shards_dir)
@@ -212,8 +214,15 @@ class Services:
         prune_upload_cache(upload_cache_dir(), self.config.upload_cache_mb, self.config.upload_cache_hours)
 
     def allowed_paths(self) -> list[str]:
-        """Folders the app may serve files from: crops, uploaded videos, the demo world."""
-        return [str(self.data_dir / name) for name in (CROPS_DIR, UPLOADS_DIR, WORLD_DIR)]
+        """Folders the app may serve files from (read only): crops, video proxies, uploaded
+        videos, the demo world; all inside the data directory."""
+        return [str(self.data_dir / name) for name in (CROPS_DIR, PROXIES_DIR, UPLOADS_DIR, WORLD_DIR)]
+
+    def moment_links(self) -> MomentLinks:
+        """What the app's moment links may point at: proxies, else originals it serves."""
+        from app.views import MomentLinks
+
+        return MomentLinks(tuple(self.allowed_paths()), self.data_dir)
 
     def describe(self) -> dict[str, Any]:
         """Catalog counts and what is loaded, for the page header."""

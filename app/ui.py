@@ -178,7 +178,7 @@ def _search_tab(services: Services) -> dict[str, Any]:
         filters = handlers.search_filters(date_from, date_to, tiers, kinds, styles)
         result = handlers.search(services, image, text, filters, int(k), by_creator)
         return (views.search_status(result, time.perf_counter() - started), views.gallery_items(result.hits),
-                views.groups_markdown(result.groups), views.results_html(result.hits, services.allowed_paths()))
+                views.groups_markdown(result.groups), views.results_html(result.hits, services.moment_links()))
 
     inputs = [image, text, date_from, date_to, tiers, kinds, styles, k, by_creator]
     outputs = [status, gallery, groups, table]
@@ -291,7 +291,7 @@ def _trends_tab(services: Services) -> dict[str, Any]:
         ids = [a.adoption.video_id for a in detail.adopters]
         if detail.origin:
             ids.append(detail.origin.originator.video_id)
-        markdown = views.style_markdown(detail, _sources(services, ids), services.allowed_paths())
+        markdown = views.style_markdown(detail, _sources(services, ids), services.moment_links())
         return markdown, views.crop_gallery(garments, services.data_dir)
 
     def pick_from_table(event: gr.SelectData) -> Any:
@@ -343,7 +343,7 @@ def _creators_tab(services: Services) -> dict[str, Any]:
     board = gr.Dataframe(headers=views.LEADERBOARD_HEADERS, label="Trendsetters", interactive=False,
                          elem_id="leaderboard")
     origins = gr.Dataframe(headers=views.ORIGINATOR_HEADERS, label="Who started each style",
-                           interactive=False)
+                           datatype=views.ORIGINATOR_TYPES, interactive=False)
     picker = gr.Dropdown([], label="Creator", allow_custom_value=True, elem_id="creator-picker")
     with gr.Row():
         page = gr.Markdown(elem_id="creator-page")
@@ -351,7 +351,9 @@ def _creators_tab(services: Services) -> dict[str, Any]:
 
     def leaderboard(tier: str, top: float | None) -> tuple[Any, ...]:
         report = handlers.leaderboard(services, None if tier == "all" else tier, int(top or 0))
-        return views.leaderboard_status(report), views.leaderboard_rows(report), views.originator_rows(report)
+        sources = _sources(services, [o.origin.originator.video_id for o in report.originators])
+        return (views.leaderboard_status(report), views.leaderboard_rows(report),
+                views.originator_rows(report, services.moment_links(), sources))
 
     @user_errors
     def on_open(tier: str, top: float | None) -> tuple[Any, ...]:
@@ -367,7 +369,7 @@ def _creators_tab(services: Services) -> dict[str, Any]:
         page = handlers.creator_page(services, handle)
         adoptions = [e.adoption for e in page.started + page.adopted]
         sources = _sources(services, [a.video_id for a in adoptions])
-        return (views.creator_markdown(page, sources, services.allowed_paths()),
+        return (views.creator_markdown(page, sources, services.moment_links()),
                 views.crop_gallery(adoptions, services.data_dir))
 
     def pick_from_table(event: gr.SelectData) -> Any:

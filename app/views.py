@@ -6,11 +6,12 @@ HTML and matplotlib figures. No gradio here, so they are cheap to test and reuse
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
 import numpy as np
@@ -18,6 +19,7 @@ from matplotlib.figure import Figure
 
 from app import format as fmt
 from inference.catalog import StyleGarment
+from inference.proxies import proxy_path
 from inference.trends import Adoption
 
 if TYPE_CHECKING:
@@ -51,8 +53,28 @@ def video_link(source_path: str, t_s: float, allowed: Sequence[str]) -> str | No
     return f"/gradio_api/file={quote(str(path))}#t={float(t_s):.1f}"
 
 
-def _moment_cell(source_path: str, t_s: float, allowed: Sequence[str]) -> str:
-    url = video_link(source_path, t_s, allowed)
+@dataclasses.dataclass(frozen=True)
+class MomentLinks:
+    """What a moment may link to: the video's proxy in the data directory when it has one,
+    else the original when it lies in a folder the app serves."""
+
+    allowed: Sequence[str]  # folders the app serves files from
+    data_dir: Path | None = None  # where the proxies live (None: originals only)
+
+
+def moment_url(links: MomentLinks, video_id: int | None, source_path: str | None, t_s: float) -> str | None:
+    """URL that plays a video from ``t_s``: its proxy, else its original, else None."""
+    if links.data_dir is not None and video_id is not None:
+        proxy = proxy_path(links.data_dir, video_id)
+        if proxy.is_file():
+            url = video_link(str(proxy), t_s, links.allowed)
+            if url:
+                return url
+    return video_link(source_path, t_s, links.allowed) if source_path else None
+
+
+def _moment_cell(links: MomentLinks, video_id: int | None, source_path: str | None, t_s: float) -> str:
+    url = moment_url(links, video_id, source_path, t_s)
     text = html.escape(moment(t_s))
     return f'<a href="{html.escape(url)}" target="_blank">▶ {text}</a>' if url else text
 
@@ -84,7 +106,7 @@ def gallery_items(hits: Sequence[SearchHit]) -> list[tuple[str, str]]:
     return [(hit.crop_path, hit_caption(hit)) for hit in hits]
 
 
-def results_html(hits: Sequence[SearchHit], allowed: Sequence[str]) -> str:
+def results_html(hits: Sequence[SearchHit], links: MomentLinks) -> str:
     """A table of hits with a link to the moment in each video."""
     if not hits:
         return "<p>No garment matches these filters.</p>"
@@ -92,7 +114,7 @@ def results_html(hits: Sequence[SearchHit], allowed: Sequence[str]) -> str:
         "<tr>"
         f"<td>{n}</td><td>{html.escape(fmt.handle(h.creator))}</td><td>{fmt.count(h.followers)} ({h.tier})</td>"
         f"<td>{html.escape(fmt.day(h.posted_at))}</td><td>{html.escape(h.style or '-')}</td>"
-        f"<td>{h.kind}</td><td>{_moment_cell(h.source_path, h.t_s, allowed)}</td>"
+        f"<td>{h.kind}</td><td>{_moment_cell(links, h.video_id, h.source_path, h.t_s)}</td>"
         f"<td>{h.score:.3f}</td><td>{h.strength or '-'}</td>"
         f"<td>{html.escape(', '.join(h.shared_words)) or '-'}</td></tr>"
         for n, h in enumerate(hits, start=1)
@@ -229,8 +251,8 @@ def style_cards(report: TrendsReport, data_dir: Path, count: int) -> list[tuple[
     return cards
 
 
-def _adoption_line(a: Adoption, allowed: Sequence[str], source: str | None) -> str:
-    link = _moment_cell(source, a.t_s, allowed) if source else moment(a.t_s)
+def _adoption_line(a: Adoption, links: MomentLinks, source: str | None) -> str:
+    link = _moment_cell(links, a.video_id, source, a.t_s)
     return (f"{handle(a.creator)} ({a.tier}, {fmt.count(a.followers)} followers) on {fmt.day(a.day)}: "
             f"video {a.video_id} at {link}, {a.frames} frames, distance {a.distance:.3f}")
 
@@ -255,20 +277,20 @@ def facet_lines(facets: dict[str, Any] | None) -> list[str]:
     return lines
 
 
-def style_markdown(detail: StyleAdopters, sources: dict[int, str], allowed: Sequence[str]) -> str:
+def style_markdown(detail: StyleAdopters, sources: dict[int, str], links: MomentLinks) -> str:
     """A style's originator, runners-up and adopters with the evidence."""
     lines = [f"### Style {detail.id}: {text(detail.name)}", *facet_lines(detail.facets)]
     origin = detail.origin
     if not origin:
         return "\n".join([*lines, "No confident sightings yet."])
     first = origin.originator
-    lines.append(f"**Originator:** {_adoption_line(first, allowed, sources.get(first.video_id))}")
+    lines.append(f"**Originator:** {_adoption_line(first, links, sources.get(first.video_id))}")
     if origin.tied_with:
         lines.append(f"Tied on the first day with: {', '.join(handle(c) for c in origin.tied_with)}")
     if origin.strays_skipped:
         lines.append(f"{origin.strays_skipped} earlier stray sightings were not counted.")
     lines.append(f"\n**Adopters, in order** ({len(detail.adopters)}):\n")
-    lines += [f"{n}. {_adoption_line(a.adoption, allowed, sources.get(a.adoption.video_id))} (+{a.days_after} days)"
+    lines += [f"{n}. {_adoption_line(a.adoption, links, sources.get(a.adoption.video_id))} (+{a.days_after} days)"
               for n, a in enumerate(detail.adopters[:30], start=1)]
     return "\n".join(lines)
 
@@ -294,17 +316,24 @@ def leaderboard_rows(report: CreatorsReport) -> list[list[Any]]:
     return [fmt.leaderboard_row(n, t) for n, t in enumerate(report.leaderboard, start=1)]
 
 
-def originator_rows(report: CreatorsReport) -> list[list[Any]]:
-    """Who started each style, with the evidence and the runners-up."""
+ORIGINATOR_TYPES: list[Literal["number", "str", "markdown"]] = [  # the moment column holds links
+    "number", "str", "str", "str", "str", "number", "markdown", "str"]
+
+
+def originator_rows(report: CreatorsReport, links: MomentLinks | None = None,
+                    sources: dict[int, str] | None = None) -> list[list[Any]]:
+    """Who started each style, with the evidence and the runners-up; with ``links``, the moment
+    is a Markdown link that plays it."""
     rows = []
     for named in report.originators:
         o, a = named.origin, named.origin.originator
+        url = moment_url(links, a.video_id, (sources or {}).get(a.video_id), a.t_s) if links else None
         rows.append([o.style_id, named.style_name, fmt.handle(a.creator), a.tier, fmt.day(a.day), a.video_id,
-                     moment(a.t_s), fmt.runners_up(o)])
+                     f"[▶ {moment(a.t_s)}]({url})" if url else moment(a.t_s), fmt.runners_up(o)])
     return rows
 
 
-def creator_markdown(page: CreatorPage, sources: dict[int, str], allowed: Sequence[str]) -> str:
+def creator_markdown(page: CreatorPage, sources: dict[int, str], links: MomentLinks) -> str:
     """A creator's page: their standing, the styles they started and those they adopted."""
     lines = [f"### {handle(page.creator)}",
              f"{fmt.count(page.followers)} followers · {fmt.count(page.videos)} videos in the catalog"]
@@ -316,7 +345,7 @@ def creator_markdown(page: CreatorPage, sources: dict[int, str], allowed: Sequen
     for title, entries in (("Styles started", page.started), ("Styles adopted", page.adopted)):
         lines.append(f"\n**{title}** ({len(entries)})\n")
         lines += [f"- style {e.adoption.style_id} *{text(e.style_name)}*: adopter {e.rank} of "
-                  f"{e.adopters}, {_adoption_line(e.adoption, allowed, sources.get(e.adoption.video_id))}"
+                  f"{e.adopters}, {_adoption_line(e.adoption, links, sources.get(e.adoption.video_id))}"
                   for e in entries] or ["- none"]
     return "\n".join(lines)
 

@@ -250,7 +250,7 @@ def _is_leftover_name(path: Path) -> bool:
 def find_leftovers(data_dir: str | os.PathLike[str], deep: bool = False) -> list[Path]:
     """Staging folders and temp files that killed runs left in a data directory.
 
-    Looks in the data directory, ``index/`` and ``models/`` and one level below them;
+    Looks in the data directory, ``index/``, ``models/`` and ``proxies/`` and one level below them;
     ``deep`` looks everywhere (every crop folder too: slower on a large catalog).
     """
     root = Path(data_dir)
@@ -260,7 +260,7 @@ def find_leftovers(data_dir: str | os.PathLike[str], deep: bool = False) -> list
             if not any(part.startswith(STAGING_PREFIXES) for part in p.relative_to(root).parts[:-1])
         ]
     else:
-        folders = [root] + [root / sub for sub in ("index", "models") if (root / sub).is_dir()]
+        folders = [root] + [root / sub for sub in ("index", "models", "proxies") if (root / sub).is_dir()]
         folders += [
             child for folder in folders[1:] for child in folder.iterdir()
             if child.is_dir() and not child.name.startswith(STAGING_PREFIXES)

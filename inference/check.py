@@ -15,6 +15,10 @@ Each area is checked on its own, with counts, so one damaged part does not hide 
   the catalog (the damaged version stays on disk).
 - ``crops``: every garment's crop file, and crop files or folders no garment names.
   Repair: the orphans are moved into ``backups/``; missing crops cannot be recut here.
+- ``proxies``: done videos without their browser proxy (ingested before proxies were kept,
+  or their encode failed). Repair: made from the source file when it is still there with the
+  same bytes; a video whose source is gone is only counted (its moments play only if the app
+  serves the original).
 - ``leftovers``: staging folders and temp files of killed runs. Repair: removed.
 """
 
@@ -31,8 +35,15 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import StylescopeError
-from core.storage import STORAGE_ERRORS, TMP_SUFFIX, find_leftovers, remove_leftovers, storage_fault
-from inference.catalog import CATALOG_FILE, Catalog, claim_is_live
+from core.storage import (
+    STORAGE_ERRORS,
+    TMP_SUFFIX,
+    find_leftovers,
+    remove_leftovers,
+    sha256_file,
+    storage_fault,
+)
+from inference.catalog import CATALOG_FILE, Catalog, VideoRecord, claim_is_live
 from inference.catalog.salvage import salvage
 from inference.index import (
     GarmentEmbedder,
@@ -45,6 +56,7 @@ from inference.index import (
     read_current,
     rebuild_index,
 )
+from inference.proxies import ProxyError, proxy_path, write_proxy
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +67,7 @@ BACKUPS_DIR = "backups"
 class Finding:
     """One problem found, and what was done about it."""
 
-    area: str  # catalog, videos, index, crops, leftovers
+    area: str  # catalog, videos, index, crops, proxies, leftovers
     problem: str
     repaired: str = ""  # what --repair did ('' when nothing was done)
     hint: str = ""  # what the user can do about it, when it is still there
@@ -105,9 +117,11 @@ class Checker:
         repair: bool = False,
         embedder: Callable[[], GarmentEmbedder] | None = None,
         config: IndexConfig | None = None,
+        proxy_short_side: int = 360,
     ):
         self.data_dir = Path(data_dir)
         self.repair = repair
+        self.proxy_short_side = proxy_short_side  # the ingest setting (0: no proxies are kept, none checked)
         self._make_embedder = embedder
         self._embedder: GarmentEmbedder | None = None
         self.config = config or IndexConfig.load()
@@ -127,7 +141,7 @@ class Checker:
             return self.report
         try:
             catalog = self._catalog(catalog)
-            for area in (self._videos, self._index, self._crops):
+            for area in (self._videos, self._index, self._crops, self._proxies):
                 try:
                     area(catalog)
                 except STORAGE_ERRORS as exc:
@@ -293,6 +307,38 @@ class Checker:
                     shutil.move(str(self.data_dir / path), destination)
                 finding.repaired = f"moved into {target}"
 
+    def _proxies(self, catalog: Catalog) -> None:
+        if not self.proxy_short_side:
+            return
+        missing = [v for v in catalog.videos("done") if not proxy_path(self.data_dir, v.id).is_file()]
+        self.report.counts["proxies_missing"] = len(missing)
+        makeable = [v for v in missing if Path(v.source_path).is_file()]
+        if len(makeable) < len(missing):
+            self.report.counts["proxies_without_source"] = len(missing) - len(makeable)
+        if not makeable:
+            return
+        finding = self._find(
+            "proxies", f"{len(makeable)} videos have no browser proxy ({_examples([v.source_path for v in makeable], 3)})",
+            hint="run `stylescope check --repair` (or ingest the same files again) to make them from their source files",
+        )
+        if self.repair:
+            failed = [f"video {v.id}: {problem}" for v in makeable if (problem := self._make_proxy(v))]
+            finding.repaired = f"made {len(makeable) - len(failed)} proxies"
+            if failed:
+                self._find("proxies", f"{len(failed)} proxies could not be made ({_examples(failed, 3)})",
+                           hint="the app shows these moments as text")
+
+    def _make_proxy(self, video: VideoRecord) -> str:
+        """Make one video's proxy from its source file; returns what went wrong, or ''."""
+        try:
+            if sha256_file(video.source_path) != video.content_hash:
+                return f"{video.source_path} is no longer the file that was ingested"
+            write_proxy(video.source_path, proxy_path(self.data_dir, video.id), self.proxy_short_side,
+                        video.duration_s or 0.0)
+        except (ProxyError, OSError) as exc:
+            return str(exc)
+        return ""
+
     def _orphan_crops(self, catalog: Catalog, named: set[str]) -> list[Path]:
         """Crop folders of no video (or of a failed or abandoned one) and files no garment names,
         relative to the data directory; the folders of videos in flight are left alone."""
@@ -360,6 +406,7 @@ def check(
     repair: bool = False,
     embedder: Callable[[], GarmentEmbedder] | None = None,
     config: IndexConfig | None = None,
+    proxy_short_side: int = 360,
 ) -> CheckReport:
     """Check ``data_dir`` (and with ``repair``, fix what can be fixed); see the module docstring."""
-    return Checker(data_dir, repair, embedder, config).run()
+    return Checker(data_dir, repair, embedder, config, proxy_short_side).run()

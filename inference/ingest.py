@@ -51,6 +51,7 @@ from inference.extract import extract_garments, thumbnail
 from inference.garment_check import GarmentChecker, load_config
 from inference.garments import LocaliserChain, LocaliserConfig
 from inference.manifest import Rejected
+from inference.proxies import ProxyJob, proxy_path, start_proxy
 from inference.types import GarmentCrop, VideoSubmission
 from inference.video import SamplerConfig
 
@@ -73,6 +74,7 @@ class IngestConfig:
     max_file_mb: float = setting(4096.0, low=0, low_open=True)  # larger files are refused without decoding
     min_free_mb: float = setting(64.0, low=0)  # a video is not started with less free space in the data directory
     garment_check: bool = False  # judge each committed video's crops with the garment check (else `trends` does, when on)
+    proxy_short_side: int = setting(360, low=0, high=2160)  # short side of the browser proxy kept per video (0: none)
 
     @classmethod
     def load(cls, user_file: str | Path | None = None) -> IngestConfig:
@@ -274,6 +276,10 @@ class Ingestor:
         outcome.video_id = claim.video_id
         if not claim.claimed:
             _already_in(submission, claim, outcome)
+            known = claim.known  # in already: same bytes, so a missing proxy can be made from this file
+            if known and known.status == "done" and not proxy_path(self.data_dir, known.id).is_file():
+                job = start_proxy(submission.path, proxy_path(self.data_dir, known.id), self.config.proxy_short_side)
+                self._end_proxy(job, known.duration_s or 0, outcome, keep=True)
             self.catalog.record_event(outcome.source, outcome.status, outcome.reason, claim.video_id, outcome.path)
             return
         self._claimed = claim.video_id
@@ -311,6 +317,16 @@ class Ingestor:
             self.catalog.fail_video(video_id, reason)
 
     def _process(self, submission: VideoSubmission, video_id: int, outcome: VideoOutcome) -> None:
+        """Catalogue the video while its browser proxy encodes beside (kept only if it goes in)."""
+        job = start_proxy(submission.path, proxy_path(self.data_dir, video_id), self.config.proxy_short_side)
+        duration_s = 0.0
+        try:
+            duration_s = self._catalogue(submission, video_id, outcome)
+        finally:
+            self._end_proxy(job, duration_s, outcome, keep=outcome.status == "ingested")
+
+    def _catalogue(self, submission: VideoSubmission, video_id: int, outcome: VideoOutcome) -> float:
+        """Sample, crop, store and index one claimed video; returns its duration in seconds."""
         extracted = extract_garments(submission.path, self.config, self.localiser)
         sampled, crops = extracted.sampled, extracted.crops
         outcome.seconds.update(extracted.seconds)
@@ -342,6 +358,17 @@ class Ingestor:
         self._check_garments(garment_ids, outcome)
         if outcome.status == "ingested" and outcome.fallback_frames:
             outcome.reason = f"no person found in {outcome.fallback_frames} of {len(frames)} frames: centred crop used"
+        return sampled.info.duration_s
+
+    def _end_proxy(self, job: ProxyJob | None, duration_s: float, outcome: VideoOutcome, keep: bool) -> None:
+        """Keep the proxy of a video that is in (best effort: else the app links the original if it may)."""
+        clock = time.perf_counter()
+        problem = job.finish(duration_s, keep) if job else ""
+        if job and keep:
+            outcome.seconds["proxy"] = time.perf_counter() - clock  # the wait, after what overlapped it
+        if problem and keep:
+            logger.warning("video %s: no browser proxy (%s)", outcome.video_id, problem)
+            outcome.reason = "; ".join(filter(None, [outcome.reason, f"no browser proxy ({problem})"]))
 
     def _to_sink(self, garment_ids: list[int], crops: Sequence[GarmentCrop], outcome: VideoOutcome) -> None:
         if self.sink is None or not garment_ids:

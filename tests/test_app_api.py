@@ -96,9 +96,10 @@ def test_moment_link_serves_the_video(app):
     path = re.search(r'href="(/gradio_api/file=[^"#]+)', table).group(1)
     import httpx
 
+    assert "/proxies/" in path  # the video's browser proxy (H.264, faststart), kept by ingest
     response = httpx.get(app["url"].rstrip("/") + path, timeout=30)
     assert response.status_code == 200
-    assert response.content[4:8] == b"ftyp"
+    assert response.content[4:8] == b"ftyp" and response.headers["content-type"] == "video/mp4"
 
 
 def test_image_and_image_plus_text_search(app, tmp_path):
@@ -313,6 +314,8 @@ def test_leaderboard_originators_and_creator_page(app):
     assert origins["data"] and {row[2] for row in origins["data"]} <= {  # handles with "@", as everywhere
         "@mia.fits", "@noa.style", "@kai.wears", "@lu.looks"}
     assert all(row[1].startswith("@") for row in board["data"])
+    assert all(re.fullmatch(r"\[▶ \d+:\d\d\.\d\]\(/gradio_api/file=\S+/proxies/\d+\.mp4#t=[\d.]+\)", row[6])
+               for row in origins["data"])  # the moment plays
     _, board, _ = client.predict("micro", 20, api_name="/leaderboard")
     assert all(row[3] == "micro" for row in board["data"])
     assert client.predict("all", 5, api_name="/creators_tab")[0].startswith("Trendsetters")

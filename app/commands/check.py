@@ -43,7 +43,10 @@ def run(args: argparse.Namespace) -> int:
 
         return CropEmbedder(resolve_encoder(args.encoder, data_dir))
 
-    report = check(data_dir, args.repair, embedder, IndexConfig.load(args.config))
+    from inference.ingest import IngestConfig
+
+    proxy_side = IngestConfig.load(args.config).proxy_short_side
+    report = check(data_dir, args.repair, embedder, IndexConfig.load(args.config), proxy_side)
     if args.json:
         print_json({
             "data_dir": report.data_dir,
