@@ -190,3 +190,17 @@ def test_tops_and_bottoms_cut_from_a_dress_vote_for_a_dress():
     assert probe.dress_share({"full": full_outfit}) == 0.0
     assert probe.dress_share({"full": full_outfit, "top": tops_of_a_dress}) == pytest.approx(0.6)
     assert probe.dress_share({"bottom": tops_of_a_dress}) == 0.0  # the bottom head knows no dress: no vote
+
+
+def test_the_packaged_probe_belongs_to_the_packaged_default_heads():
+    import hashlib
+
+    from models.offline import PACKAGED_HEADS
+
+    version = f"stylescope-default-{hashlib.sha256(PACKAGED_HEADS.read_bytes()).hexdigest()[:12]}"
+    probe = probe_for(version)
+    assert probe is not None, "models/weights/stylescope-default.facets.npz is missing or for other heads"
+    for kind in ("top", "bottom", "full"):
+        head = probe.head(kind, "type")
+        assert head is not None and head.precision is not None and head.weight.shape[1] == 256
+    assert "dress" in probe.head("top", "type").classes and "outfit" in probe.head("full", "type").classes
