@@ -195,7 +195,10 @@ class StyleName:
 
     @property
     def text(self) -> str:
-        text = " + ".join(slot.text for slot in self.slots) or "unnamed style"
+        if not any(slot.facets for slot in self.slots):  # "top + bottom" would say nothing
+            text = "unnamed style (no facet agreed)" if self.slots else "unnamed style"
+            return f"{self.aesthetic.value} {text}" if self.aesthetic else text
+        text = " + ".join(slot.text for slot in self.slots)
         return f"{self.aesthetic.value} {text}" if self.aesthetic else text
 
     def slot(self, name: str) -> SlotName | None:

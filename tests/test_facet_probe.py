@@ -204,3 +204,12 @@ def test_the_packaged_probe_belongs_to_the_packaged_default_heads():
         head = probe.head(kind, "type")
         assert head is not None and head.precision is not None and head.weight.shape[1] == 256
     assert "dress" in probe.head("top", "type").classes and "outfit" in probe.head("full", "type").classes
+
+
+def test_a_style_with_no_facet_agreed_says_so_instead_of_top_plus_bottom():
+    from inference.facets import Facet, SlotName, StyleName
+
+    nothing = StyleName((SlotName("top", {}, 3), SlotName("bottom", {}, 3)))
+    assert nothing.text == "unnamed style (no facet agreed)"
+    one = StyleName((SlotName("top", {}, 3), SlotName("bottom", {"type": Facet("jeans", 0.9)}, 3)))
+    assert one.text == "top + jeans"
