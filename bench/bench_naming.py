@@ -173,7 +173,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--facet", action="append", default=[], metavar="KEY=VALUE",
                         help="override a FacetConfig threshold, e.g. --facet min_evidence=0.5 (repeatable)")
     args = parser.parse_args(argv)
-    facet_config = FacetConfig(**{k: float(v) for k, v in (item.split("=", 1) for item in args.facet)})
+    def value(text: str) -> float | str:
+        try:
+            return float(text)
+        except ValueError:
+            return text
+
+    facet_config = FacetConfig(**{k: value(v) for k, v in (item.split("=", 1) for item in args.facet)})  # type: ignore[arg-type]
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     from models import create_encoder
 

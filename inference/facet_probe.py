@@ -29,7 +29,7 @@ from core.errors import BadInputError
 logger = logging.getLogger(__name__)
 
 KINDS = ("top", "bottom", "full")
-FACETS = ("type", "pattern", "silhouette")
+FACETS = ("type", "pattern", "silhouette", "colour")  # colour: a second opinion beside the pixels
 NOT_A_DRESS = "outfit"  # the type a 'full' crop of a top and a bottom is labelled with
 DRESS = "dress"  # the type of a dress, and of the top and bottom crops cut from one
 PACKAGED = Path(__file__).resolve().parent.parent / "models" / "weights"

@@ -195,7 +195,7 @@ class StyleName:
 
     @property
     def text(self) -> str:
-        if not any(slot.facets for slot in self.slots):  # "top + bottom" would say nothing
+        if not any(slot.facets or slot.slot == "dress" for slot in self.slots):  # "top + bottom" says nothing
             text = "unnamed style (no facet agreed)" if self.slots else "unnamed style"
             return f"{self.aesthetic.value} {text}" if self.aesthetic else text
         text = " + ".join(slot.text for slot in self.slots)
@@ -241,6 +241,7 @@ class FacetConfig:
     dress_lower: str = "skirt"  # the bottom type a dress's lower half reads as
     probe_margin: float = setting(0.1, low=0, high=1)  # mean-probability margin a facet probe's value needs
     probe_precision: float = setting(0.4, low=0, high=1)  # held-out precision a probe's type or pattern needs to be named at all
+    probe_colour: str = setting("fill", choices=["off", "veto", "fill"])  # the probe's colour: off, vetoes a pixel colour of another family, or also fills one in
     silhouette_precision: float = setting(0.8, low=0, high=1)  # the same for a silhouette (the cut is the facet most often misread)
     plain_level: float = setting(0.93, low=0, high=1)  # median main-colour share above which garments look plain
     patterned_level: float = setting(0.9, low=0, high=1)  # median main-colour share below which they look patterned
@@ -324,6 +325,8 @@ def name_slot(
     facets: dict[str, Facet] = {}
     readings = _colours(slot, garments, config) if colours is None else list(colours)
     colour = colour_facet([r.lab if r is not None else None for r in readings], palette, config)
+    if probe is not None and config.probe_colour != "off":
+        colour = _second_opinion(colour, slot, garments, probe, palette, config)
     if colour is not None:
         facets["colour"] = colour
     patterns = pattern_choices(readings, prompts.vocabulary, config)
@@ -413,6 +416,29 @@ def encoder_facets(
         if evidence >= config.min_evidence and margin >= config.min_margin:
             facets[facet] = Facet(value, evidence, margin if np.isfinite(margin) else 0.0)
     return facets
+
+
+def _second_opinion(colour: Facet | None, slot: str, garments: SlotGarments, probe: FacetProbe, palette: Palette,
+                    config: FacetConfig) -> Facet | None:
+    """The pixel colour checked against the probe's reading of the embeddings: when the probe
+    is sure (evidence, held-out precision) of a colour of another family, the pixels were
+    misled (a print's accent, the light) and the colour is left out; with ``fill``, a colour
+    the pixels could not settle takes the probe's when it is a palette colour."""
+    head = probe.head("full" if slot == "dress" else slot, "colour")
+    if head is None or not len(garments):
+        return colour
+    probabilities = head.probabilities(garments.embeddings)
+    best = int(probabilities.mean(axis=0).argmax())
+    evidence = float(np.mean(probabilities.argmax(axis=1) == best))
+    if evidence < config.min_evidence or not head.trusted(config.probe_precision)[best]:
+        return colour
+    value = head.classes[best]
+    if value not in palette.names:
+        return colour
+    if colour is None:
+        return Facet(value, evidence) if config.probe_colour == "fill" else None
+    same = palette.family(colour.value) == palette.family(value) if colour.value in palette.names else colour.value == palette.family(value)
+    return colour if same else None
 
 
 def probe_facets(

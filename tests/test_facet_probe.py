@@ -204,6 +204,7 @@ def test_the_packaged_probe_belongs_to_the_packaged_default_heads():
         head = probe.head(kind, "type")
         assert head is not None and head.precision is not None and head.weight.shape[1] == 256
     assert "dress" in probe.head("top", "type").classes and "outfit" in probe.head("full", "type").classes
+    assert probe.head("top", "colour") is not None and "navy" in probe.head("bottom", "colour").classes
 
 
 def test_a_style_with_no_facet_agreed_says_so_instead_of_top_plus_bottom():
@@ -213,3 +214,30 @@ def test_a_style_with_no_facet_agreed_says_so_instead_of_top_plus_bottom():
     assert nothing.text == "unnamed style (no facet agreed)"
     one = StyleName((SlotName("top", {}, 3), SlotName("bottom", {"type": Facet("jeans", 0.9)}, 3)))
     assert one.text == "top + jeans"
+    assert StyleName((SlotName("dress", {}, 3),)).text == "dress"  # being a dress was decided: it says something
+
+
+def test_the_probe_checks_the_pixel_colour_and_fills_one_the_pixels_could_not_settle():
+    from inference.facets import embed_facet_prompts, name_slot
+    from inference.palette import ColourReading, load_palette
+
+    palette = load_palette()
+    heads = dict(_probe().heads)
+    heads[("top", "colour")] = _head(["red", "navy"], 20)
+    probe, prompts = FacetProbe("hash-1", heads), embed_facet_prompts(VOCABULARY, ENCODER)
+    rng = np.random.default_rng(5)
+
+    def named_colour(reading_of: str | None, embedding_says: int) -> str | None:
+        readings = [None if reading_of is None else ColourReading(np.asarray(palette.colour(reading_of).lab), 0.95)] * 8
+        garments = _garments([[0, 3, 6, embedding_says]] * 8, rng)
+        slot = name_slot("top", garments, prompts, palette, FacetConfig(), readings, probe)
+        return slot.facets["colour"].value if "colour" in slot.facets else None
+
+    assert named_colour("navy", 21) == "navy"  # both agree
+    assert named_colour("blue", 21) == "blue"  # same family: the pixels' shade stays
+    assert named_colour("navy", 20) is None  # the probe is sure of red: the pixels were misled, left out
+    assert named_colour(None, 20) == "red"  # the pixels could not settle: the probe's colour
+    off = FacetConfig(probe_colour="off")
+    readings = [ColourReading(np.asarray(palette.colour("navy").lab), 0.95)] * 8
+    slot = name_slot("top", _garments([[0, 3, 6, 20]] * 8, rng), prompts, palette, off, readings, probe)
+    assert slot.facets["colour"].value == "navy"

@@ -91,10 +91,11 @@ def labelled_garments(data_dir: str | Path, world_dir: str | Path | None = None)
         else:
             spec = recipe.top if kind == "top" or dress else recipe.bottom
         labels: dict[str, str | None] = {"type": NOT_A_DRESS, "pattern": None, "silhouette": None}
-        if spec is not None and kind != "full" and dress:  # half a dress: it says "dress", not the dress's cut
-            labels = {"type": spec.type, "pattern": None, "silhouette": None}
+        if spec is not None and kind != "full" and dress:  # half a dress: it says "dress" (and its colour), not its cut
+            labels = {"type": spec.type, "pattern": None, "silhouette": None, "colour": spec.colour}
         elif spec is not None:
-            labels = {"type": spec.type, "pattern": patterns.get(spec.pattern), "silhouette": spec.silhouette}
+            labels = {"type": spec.type, "pattern": patterns.get(spec.pattern), "silhouette": spec.silhouette,
+                      "colour": spec.colour}
         out[kind].add(vector_of[found.id], labels)
     return out, str(info.get("version") or "")
 
