@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import BadInputError
+from models.settings import WEIGHTS_DIR
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +33,6 @@ KINDS = ("top", "bottom", "full")
 FACETS = ("type", "pattern", "silhouette", "colour")  # colour: a second opinion beside the pixels
 NOT_A_DRESS = "outfit"  # the type a 'full' crop of a top and a bottom is labelled with
 DRESS = "dress"  # the type of a dress, and of the top and bottom crops cut from one
-PACKAGED = Path(__file__).resolve().parent.parent / "models" / "weights"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,7 +143,7 @@ def probe_for(encoder_version: str | None, path: str | Path | None = None) -> Fa
         return None
     if path is None:
         model = encoder_version.rsplit("-", 1)[0]
-        path = PACKAGED / f"{model}.facets.npz"
+        path = WEIGHTS_DIR / f"{model}.facets.npz"
         if not path.is_file():
             return None
     probe = load_facet_probe(path)

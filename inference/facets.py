@@ -437,8 +437,7 @@ def _second_opinion(colour: Facet | None, slot: str, garments: SlotGarments, pro
         return colour
     if colour is None:
         return Facet(value, evidence) if config.probe_colour == "fill" else None
-    same = palette.family(colour.value) == palette.family(value) if colour.value in palette.names else colour.value == palette.family(value)
-    return colour if same else None
+    return colour if palette.family(colour.value) == palette.family(value) else None  # a family is a palette colour too
 
 
 def probe_facets(

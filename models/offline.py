@@ -36,6 +36,7 @@ import numpy as np
 from configs import setting
 from models.base import Encoder, EncoderError, encode_in_batches, l2_normalise
 from models.registry import DEFAULT_ENCODER, register_encoder
+from models.settings import WEIGHTS_DIR
 from models.text import clean_texts
 
 if TYPE_CHECKING:
@@ -43,7 +44,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 PACKAGED_HEADS = WEIGHTS_DIR / "stylescope-default.safetensors"
 
 

@@ -10,6 +10,8 @@ from typing import Any
 import configs
 from configs import setting
 
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"  # packaged heads, facet probes and their model card
+
 
 @dataclasses.dataclass
 class OpenClipSettings:

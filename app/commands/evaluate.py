@@ -66,8 +66,9 @@ def run_world(args: argparse.Namespace) -> int:
                   file=sys.stderr)
         predicted = catalog.garment_style_ids()
         stages = _trend_stages(catalog) if predicted and not args.no_trends else None
-        attributes = _attribute_stage(catalog, answer, found) if stages else None
-        naming = _naming_stage(catalog, answer, found, own, predicted) if predicted else None
+        named = _named_styles(catalog, answer, found) if predicted else None
+        attributes = _attribute_stage(catalog, answer, named[1]) if stages and named else None
+        naming = _naming_stage(answer, own, predicted, *named) if named else None
     rankings, flagged, leaderboard = stages or (None, None, None)
     search, queries = None, []
     if not args.no_search and any(v.held_out for v in answer.videos):
@@ -92,36 +93,39 @@ def run_world(args: argparse.Namespace) -> int:
     return 0
 
 
-def _attribute_stage(catalog: Any, answer: Any, found: Any) -> dict[str, Any] | None:
-    """Colour and pattern trends scored against the world's recipes (world/attribute_scorer.py),
-    or None when the styles carry no facet names or the answer key no recipes."""
+def _named_styles(catalog: Any, answer: Any, found: Any) -> tuple[dict[int, Any], dict[int, str]] | None:
+    """Each style's stored facet names and each matched garment's true style, read once for the
+    naming and attribute scores; None when no style is named by facets (nothing to score)."""
     from inference import trends
     from world import scorer
-    from world.attribute_scorer import score_attributes
-
-    if not any(style.facets for style in trends.load_styles(catalog)):
-        return None
-    truth = scorer.true_styles_of(found, scorer.GarmentMatcher(answer.garments))
-    scores = score_attributes(catalog, answer, truth, trends.load_config(), trends.load_creators_config())
-    return scores if scores and any(s["units"] for s in scores.values()) else None
-
-
-def _naming_stage(catalog: Any, answer: Any, found: Any, own: Any, predicted: dict[int, int]) -> dict[str, Any] | None:
-    """Naming accuracy of the stored facet names (world/naming_scorer.py), or None when the
-    styles carry no facet names or the answer key no recipes."""
-    from collections import defaultdict
-
-    from inference import trends
-    from world import scorer
-    from world.naming_scorer import score_names
 
     names = {style.id: style.facets for style in trends.load_styles(catalog)}
     if not any(names.values()):
         return None
+    return names, scorer.true_styles_of(found, scorer.GarmentMatcher(answer.garments))
+
+
+def _attribute_stage(catalog: Any, answer: Any, truth: dict[int, str]) -> dict[str, Any] | None:
+    """Colour and pattern trends scored against the world's recipes (world/attribute_scorer.py),
+    or None when the answer key has no recipes."""
+    from inference import trends
+    from world.attribute_scorer import score_attributes
+
+    scores = score_attributes(catalog, answer, truth, trends.load_config(), trends.load_creators_config())
+    return scores if scores and any(s["units"] for s in scores.values()) else None
+
+
+def _naming_stage(answer: Any, own: Any, predicted: dict[int, int], names: dict[int, Any],
+                  truth: dict[int, str]) -> dict[str, Any] | None:
+    """Naming accuracy of the stored facet names (world/naming_scorer.py), or None when the
+    answer key has no recipes."""
+    from collections import defaultdict
+
+    from world.naming_scorer import score_names
+
     members: dict[int, list[int]] = defaultdict(list)
     for garment, style in predicted.items():
         members[style].append(garment)
-    truth = scorer.true_styles_of(found, scorer.GarmentMatcher(answer.garments))
     return score_names(answer, truth, members, {r.id: r.kind for r in own}, names)
 
 
