@@ -52,9 +52,9 @@ from world.naming_scorer import (
     FACETS,
     WorldColours,
     score_claims,
+    slot_claims,
     slot_truth,
     summarise,
-    world_claims,
 )
 from world.styles import Garment, style_from_json
 from world.vocabulary import GARMENT_TYPES
@@ -87,7 +87,7 @@ def true_outfits(data_dir: Path, world_dir: Path, catalog: Catalog) -> tuple[dic
 
 def new_claims(name: StyleName, colours: WorldColours) -> dict[str, dict[str, str | None]]:
     """slot -> facet -> world value (None: a word the world does not have)."""
-    return {slot.slot: world_claims({f: v.value for f, v in slot.facets.items()}, colours) for slot in name.slots}
+    return {slot.slot: slot_claims(slot.slot, {f: v.value for f, v in slot.facets.items()}, colours) for slot in name.slots}
 
 
 def old_claims(name: str, words: dict[str, list[str]], colours: WorldColours) -> dict[str, dict[str, str | None]]:
@@ -103,7 +103,7 @@ def old_claims(name: str, words: dict[str, list[str]], colours: WorldColours) ->
                 break
     kind = GARMENT_TYPES.get(found.get("type", ""))
     slot = {"top": "top", "bottom": "bottom", "full": "dress"}.get(kind or "", "none")
-    return {slot: world_claims(found, colours)}
+    return {slot: slot_claims(slot, found, colours)}
 
 
 # ----------------------------------------------------------------------------- one world

@@ -423,3 +423,21 @@ def test_naming_scores_per_facet_and_names_with_a_facet_no_garment_has():
     assert summary["silhouette"]["named"] == 0 and summary["wrong"] == 0.5
     assert world_claims({"pattern": "polka dot", "colour": "butter yellow"}, colours) == {"pattern": "polka dots",
                                                                                          "colour": "yellow"}
+
+
+def test_a_dress_slot_claims_its_type():
+    """"beige dress" says the garment is a dress: right for a dress, wrong for a top and a bottom."""
+    from world.naming_scorer import WorldColours, score_claims, slot_claims, slot_truth
+    from world.styles import Garment
+
+    colours = WorldColours(load_palette())
+    dress = Garment("dress", "beige", (0, 0, 0), "solid", "white", (255, 255, 255), "mini")
+    top, jeans = (Garment("shirt", "beige", (0, 0, 0), "solid", "white", (255, 255, 255), "fitted"),
+                  Garment("jeans", "navy", (0, 0, 0), "denim", "white", (255, 255, 255), "straight"))
+    assert slot_claims("dress", {"colour": "beige"}, colours) == {"colour": "beige", "type": "dress"}
+    assert slot_claims("top", {"colour": "beige"}, colours) == {"colour": "beige"}
+    said = {"dress": slot_claims("dress", {}, colours)}
+    as_dress = score_claims(said, slot_truth([1, 2], {1: "full", 2: "full"}, {1: {"dress": dress}, 2: {"dress": dress}}))
+    assert as_dress["type"] == {"match": 1, "named": 1} and not as_dress["wrong"]
+    outfit = {1: {"top": top, "bottom": jeans}, 2: {"top": top, "bottom": jeans}}
+    assert score_claims(said, slot_truth([1, 2], {1: "top", 2: "bottom"}, outfit))["wrong"]  # "dress" for a top and jeans

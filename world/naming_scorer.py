@@ -102,6 +102,16 @@ def world_claims(facets: Mapping[str, str], colours: WorldColours) -> dict[str, 
     return claims
 
 
+def slot_claims(slot: str, facets: Mapping[str, str], colours: WorldColours) -> dict[str, str | None]:
+    """:func:`world_claims` of one named slot; a dress slot's name says its type ("beige dress")
+    without a type facet, so it claims the type 'dress' (wrong when the garments are a top and
+    a bottom)."""
+    claims = world_claims(facets, colours)
+    if slot == "dress":
+        claims.setdefault("type", "dress")
+    return claims
+
+
 def score_claims(claims: Mapping[str, Mapping[str, str | None]], truth: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
     """Per facet: matches / named over the true slots; whether any claim is wrong (strict, lenient)."""
     out: dict[str, Any] = {f: {"match": 0, "named": 0} for f in FACETS}
@@ -174,7 +184,7 @@ def score_names(
         facts = slot_truth(garments, kinds, truth)
         if not evidence or not facts:
             continue
-        claims = {slot: world_claims({f: v["value"] for f, v in entry["facets"].items() if "value" in v}, colours)
+        claims = {slot: slot_claims(slot, {f: v["value"] for f, v in entry["facets"].items() if "value" in v}, colours)
                   for slot, entry in evidence.get("slots", {}).items()}
         scores.append(score_claims(claims, facts))
     return summarise(scores) if scores else None
