@@ -195,7 +195,7 @@ class StyleName:
 
     @property
     def text(self) -> str:
-        if not any(slot.facets or slot.slot == "dress" for slot in self.slots):  # "top + bottom" says nothing
+        if not any(slot.slot == "dress" or slot.text != slot.slot for slot in self.slots):  # "top + bottom" says nothing
             text = "unnamed style (no facet agreed)" if self.slots else "unnamed style"
             return f"{self.aesthetic.value} {text}" if self.aesthetic else text
         text = " + ".join(slot.text for slot in self.slots)
@@ -450,9 +450,8 @@ def probe_facets(
     garments (patterns limited to ``patterns`` when the pixels decide plain or patterned);
     its evidence is the share of garments whose own most likely class it is, its margin the
     mean probability over the runner-up's. A value the probe was often wrong about on worlds
-    it was not fitted on (``config.probe_precision``) is left out. A silhouette the named type does not come in
-    ("mini jeans") is left out.
-    """
+    it was not fitted on (``config.probe_precision``) is left out, as is a silhouette the named type does not
+    come in ("mini jeans"), and a pattern where the pixels and the probe disagree on plain vs patterned."""
     kind = "full" if slot == "dress" else slot
     facets: dict[str, Facet] = {}
     for facet in ENCODER_FACETS:
@@ -464,7 +463,10 @@ def probe_facets(
             allowed &= np.asarray([c in vocabulary.slots[slot].silhouettes for c in head.classes])
         if not allowed.any():
             continue
-        probabilities = head.probabilities(garments.embeddings)[:, allowed]
+        probabilities = head.probabilities(garments.embeddings)
+        if facet == "pattern" and patterns and head.classes[int(probabilities.mean(axis=0).argmax())] not in patterns:
+            continue
+        probabilities = probabilities[:, allowed]
         classes = [c for c, keep in zip(head.classes, allowed, strict=True) if keep]
         mean = probabilities.mean(axis=0)
         order = np.argsort(mean)[::-1]

@@ -215,6 +215,20 @@ def test_a_style_with_no_facet_agreed_says_so_instead_of_top_plus_bottom():
     one = StyleName((SlotName("top", {}, 3), SlotName("bottom", {"type": Facet("jeans", 0.9)}, 3)))
     assert one.text == "top + jeans"
     assert StyleName((SlotName("dress", {}, 3),)).text == "dress"  # being a dress was decided: it says something
+    plain = StyleName((SlotName("top", {"pattern": Facet("solid", 0.9)}, 3), SlotName("bottom", {}, 3)))
+    assert plain.text == "unnamed style (no facet agreed)"  # 'solid' is not written in a name
+
+
+def test_a_pattern_the_pixels_and_the_probe_disagree_on_is_left_out():
+    rng = np.random.default_rng(1)
+    striped = _garments([[0, 4, 7] for _ in range(10)], rng)  # the probe reads striped tops
+    config = FacetConfig()
+    assert probe_facets("top", striped, _probe(), VOCABULARY, config)["pattern"].value == "striped"
+    # the pixels say the garments are plain: no plain pattern is forced on the probe's striped reading
+    assert "pattern" not in probe_facets("top", striped, _probe(), VOCABULARY, config, patterns={"solid", "denim"})
+    assert probe_facets("top", striped, _probe(), VOCABULARY, config, patterns={"striped", "floral"})["pattern"].value == "striped"
+    solid = _garments([[0, 3, 7] for _ in range(10)], rng)  # read as solid, the pixels say patterned: no print guessed
+    assert "pattern" not in probe_facets("top", solid, _probe(), VOCABULARY, config, patterns={"striped", "floral"})
 
 
 def test_the_probe_checks_the_pixel_colour_and_fills_one_the_pixels_could_not_settle():
