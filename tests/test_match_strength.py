@@ -128,6 +128,10 @@ def test_shared_words_are_the_query_words_the_style_name_has():
     assert words == ["red", "plaid", "mini", "skirt"]
     assert shared_words(words, "red checked mini skirt") == ("red", "mini", "skirt")
     assert shared_words(words, None) == () and shared_words([], "red skirt") == ()
+    # a naming phrase is one word: a t-shirt is no "shirt", a tank top no "crop top", navy is no "blue"
+    assert shared_words(query_words("red plaid shirt"), "olive t-shirt + olive cargo pants") == ()
+    assert shared_words(query_words("light blue crop top"), "blue tank top + light blue jeans") == ("light blue",)
+    assert shared_words(query_words("polka dot t-shirt"), "pink polka dot t-shirt") == ("polka dot", "t-shirt")
 
 
 def test_hits_say_which_words_their_style_shares(small_world):

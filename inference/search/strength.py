@@ -2,12 +2,14 @@
 notice when even the best hit is weak.
 
 The cut-offs are the encoder's own (:mod:`models.match`), one pair per query mode; a hit's
-reason is the words of the text query that its style's name shares.
+reason is the words of the text query that its style's name shares, a naming phrase ("tank top",
+"t-shirt", "light blue") counting as one word, so "shirt" is no reason to show a t-shirt.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Sequence
 
@@ -22,11 +24,30 @@ FILLER_WORDS = frozenset({
 _WORD = re.compile(r"[a-z]+")
 
 
+@functools.cache
+def _phrases() -> re.Pattern[str]:
+    """The naming vocabulary's phrases of more than one word (garment types, cuts, patterns,
+    palette colours), longest first, or any single word."""
+    from inference.facets import load_facet_vocabulary
+    from inference.palette import load_palette
+
+    vocabulary = load_facet_vocabulary()
+    terms = {*vocabulary.patterns, *vocabulary.patterns.values(), *load_palette().names}
+    for slot in vocabulary.slots.values():
+        terms |= {*slot.types, *(cut for cuts in slot.silhouettes.values() for cut in cuts)}
+    phrases = sorted((t for t in terms if not _WORD.fullmatch(t)), key=len, reverse=True)
+    return re.compile("|".join([*(rf"\b{re.escape(p)}\b" for p in phrases), _WORD.pattern]))
+
+
+def _words(text: str) -> list[str]:
+    return _phrases().findall(text.lower())
+
+
 def query_words(text: str | None) -> list[str]:
     """The words of a text query that can describe a garment, in order, once each."""
     if not text:
         return []
-    words = [w for w in _WORD.findall(text.lower()) if len(w) > 1 and w not in FILLER_WORDS]  # "a", "i": too short
+    words = [w for w in _words(text) if len(w) > 1 and w not in FILLER_WORDS]  # "a", "i": too short
     return list(dict.fromkeys(words))
 
 
@@ -34,7 +55,7 @@ def shared_words(words: Sequence[str], style: str | None) -> tuple[str, ...]:
     """The query ``words`` that the style's name also has (the reason a hit matched)."""
     if not style or not words:
         return ()
-    named = set(_WORD.findall(style.lower()))
+    named = set(_words(style))
     return tuple(w for w in words if w in named)
 
 
