@@ -166,17 +166,31 @@ class Services:
 
     def warm_up(self) -> threading.Thread:
         """Load the encoder, its towers and the searcher on a background thread, so the first
-        query after start-up does not wait for them. Failures are left for that query to report."""
+        query after start-up does not wait for them. Failures are left for that query to report.
 
-        def warm() -> None:
+        The text side comes first: with the offline default it needs no torch (its text side
+        runs in NumPy), so text queries are answered while the image tower loads, on a second
+        thread, beside the searcher.
+        """
+
+        def warm_images(encoder: Encoder) -> None:
             import numpy as np
 
             try:
+                encoder.encode_images([np.full((64, 64, 3), 127, np.uint8)])
+            except Exception as exc:  # the first real request reports it properly
+                logger.debug("warming up the image side failed: %s", exc)
+
+        def warm() -> None:
+            try:
                 encoder = self.encoder
                 encoder.encode_text(["warm-up"])
-                encoder.encode_images([np.full((64, 64, 3), 127, np.uint8)])
+                images = threading.Thread(target=warm_images, args=(encoder,), name="stylescope-warm-up-images",
+                                          daemon=True)
+                images.start()
                 if self.index_exists():
                     _ = self.searcher
+                images.join()
             except Exception as exc:  # the first real request reports it properly
                 logger.debug("warming up the encoder failed: %s", exc)
 

@@ -47,16 +47,15 @@ def offline_default(device: str) -> Any:
         PACKAGED_HEADS,
         HashBowTower,
         OfflineEncoder,
-        build_heads,
         build_image_tower,
         read_heads_file,
+        torch_heads,
     )
 
     config, tensors, _ = read_heads_file(PACKAGED_HEADS)
     image_tower = build_image_tower(config.image_tower)
     stand_in_text = HashBowTower(dim=int(tensors["text.norm.weight"].shape[0]))
-    heads = build_heads(config, image_tower.dim, stand_in_text.dim)
-    heads.load_state_dict(tensors, strict=True)
+    heads = torch_heads(config, tensors)
     return OfflineEncoder(config, heads, name="stylescope-default", version="bench",
                           image_tower=image_tower, text_tower=stand_in_text).to(device)
 

@@ -6,20 +6,22 @@ package ships (``model.safetensors``, ``config.json``, ``tokenizer.json``). Writ
 instead of loaded through ``transformers``, whose BERT module imports ``torch._dynamo`` and
 ``torch.distributed`` and takes about twice as long as torch itself to import: a text search
 is dominated by that start-up. Outputs match the ``transformers`` model to float rounding
-(``tests/test_encoders.py`` compares them where ``transformers`` is installed).
+(``tests/test_encoders.py`` compares them where ``transformers`` is installed), and
+:mod:`models.minilm_numpy` runs the same layers without torch (a text search uses that one).
 
 Only the paths a frozen sentence encoder uses are here: no dropout, no pooler, no training.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 from torch import nn
+
+from models.minilm_numpy import load_tokenizer, read_config, renamed, token_ids
 
 
 class BertLayer(nn.Module):
@@ -78,43 +80,20 @@ class MiniLM(nn.Module):
         return states
 
 
-def _renamed(name: str) -> str | None:
-    """The parameter name here for a ``transformers`` BertModel name (None: not used here)."""
-    if name.startswith(("pooler.", "embeddings.position_ids")):
-        return None
-    name = name.removeprefix("embeddings.").replace("encoder.layer.", "layers.")
-    for theirs, ours in (("LayerNorm", "embedding_norm"),):
-        if name.startswith(theirs):
-            name = ours + name[len(theirs):]
-    for theirs, ours in (
-        ("attention.self.", ""), ("attention.output.dense", "attention_out"),
-        ("attention.output.LayerNorm", "attention_norm"), ("intermediate.dense", "intermediate"),
-        ("output.dense", "output"), ("output.LayerNorm", "output_norm"),
-    ):
-        name = name.replace(theirs, ours)
-    return name
-
-
 def load_minilm(model_dir: str | Path) -> tuple[MiniLM, object]:
     """The network (eval mode, frozen) and its tokenizer, from the package's model folder."""
     from safetensors.torch import load_file
-    from tokenizers import Tokenizer
 
     model_dir = Path(model_dir)
-    network = MiniLM(json.loads((model_dir / "config.json").read_text()))
+    network = MiniLM(read_config(model_dir))
     weights = {ours: tensor for name, tensor in load_file(str(model_dir / "model.safetensors")).items()
-               if (ours := _renamed(name)) is not None}
+               if (ours := renamed(name)) is not None}
     network.load_state_dict(weights, strict=True)
     network.eval().requires_grad_(False)
-    tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-    return network, tokenizer
+    return network, load_tokenizer(model_dir)
 
 
 def tokenize(tokenizer: object, texts: Sequence[str], max_tokens: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Token ids and attention mask (N, L), padded to the longest text, cut at ``max_tokens``."""
-    tokenizer.enable_truncation(max_length=max_tokens)  # type: ignore[attr-defined]
-    tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # type: ignore[attr-defined]
-    encoded = tokenizer.encode_batch(list(texts))  # type: ignore[attr-defined]
-    ids = torch.tensor([e.ids for e in encoded], dtype=torch.long)
-    mask = torch.tensor([e.attention_mask for e in encoded], dtype=torch.long)
-    return ids, mask
+    ids, mask = token_ids(tokenizer, texts, max_tokens)
+    return torch.from_numpy(ids), torch.from_numpy(mask)

