@@ -291,6 +291,10 @@ def test_eval_world_cli_scores_boxes_and_catalog_styles(tmp_path, capsys):
     assert main(["eval", "world", "--answers", str(tmp_path / "world"), "--data-dir", str(tmp_path)]) == 0
     table = capsys.readouterr().out
     assert "clustering NMI" in table and "box IoU, mean" in table
+    assert main(["eval", "world", "--answers", str(tmp_path / "world"), "--data-dir", str(tmp_path), "--json"]) == 0
+    junk = json.loads(capsys.readouterr().out)["junk"]  # the bottom box shows no true garment and has no style
+    assert junk["non_garments"] == 1 and junk["non_garments_styled"] == 0.0 and junk["styled_non_garments"] == 0.0
+    assert junk["garments_set_aside"] == 0.0  # no full run recorded: nothing was set aside
 
 
 def test_eval_world_cli_bad_input(tmp_path, capsys):
@@ -441,3 +445,20 @@ def test_a_dress_slot_claims_its_type():
     assert as_dress["type"] == {"match": 1, "named": 1} and not as_dress["wrong"]
     outfit = {1: {"top": top, "bottom": jeans}, 2: {"top": top, "bottom": jeans}}
     assert score_claims(said, slot_truth([1, 2], {1: "top", 2: "bottom"}, outfit))["wrong"]  # "dress" for a top and jeans
+
+
+def test_junk_scores_count_non_garments_in_styles_and_garments_set_aside():
+    """A wall crop in a style and a real garment the screen kept out are both counted."""
+    truth = [we.TrueGarment("a.mp4", 0, 0.0, "top", "A", Box(0, 0, 10, 10)),
+             we.TrueGarment("a.mp4", 0, 0.0, "bottom", "A", Box(0, 10, 10, 20))]
+    found = [
+        we.FoundGarment(1, "a.mp4", 0.0, "top", Box(0, 0, 10, 10)),  # the top
+        we.FoundGarment(2, "a.mp4", 0.0, "bottom", Box(0, 10, 10, 20)),  # the bottom
+        we.FoundGarment(3, "a.mp4", 0.0, "top", Box(50, 50, 90, 90)),  # the wall beside the person
+        we.FoundGarment(4, "b.mp4", 0.0, "full", Box(0, 0, 10, 20)),  # a title card video: no truth at all
+    ]
+    junk = we.junk_scores(found, we.GarmentMatcher(truth), predicted={1: 7, 3: 7}, set_aside={2: "text card", 4: "cut by fallback_center"})
+    assert junk.crops == 4 and junk.non_garments == 2
+    assert junk.non_garments_styled == 0.5  # the wall reached style 7, the title card did not
+    assert junk.styled_non_garments == 0.5  # half of style 7's crops are no garment
+    assert junk.garments_set_aside == 0.5 and junk.set_aside_reasons == {"text card": 1}

@@ -201,6 +201,49 @@ def true_styles_of(found: Sequence[FoundGarment], matcher: GarmentMatcher) -> di
     return styles
 
 
+# ----------------------------------------------------------------------------- non-garments
+
+GARMENT_IOU = 0.1  # a crop shows a garment when it overlaps a true garment of its kind at least this much
+
+
+@dataclasses.dataclass(frozen=True)
+class JunkScore:
+    """Crops that show no garment (walls, title cards, empty rooms) against the styles, and
+    real garments the screen kept out of them."""
+
+    crops: int  # catalog crops scored
+    non_garments: int  # crops with no true garment of their kind in the frame (IoU < GARMENT_IOU)
+    non_garments_styled: float | None  # share of them in a style (None: no non-garment crops)
+    styled_non_garments: float | None  # share of the crops in a style that are non-garments (None: none styled)
+    garments_set_aside: float | None  # share of real garment crops the screen kept out of styles
+    set_aside_reasons: dict[str, int]  # real garments set aside, per reason
+
+
+def junk_scores(found: Sequence[FoundGarment], matcher: GarmentMatcher, predicted: Mapping[int, int],
+                set_aside: Mapping[int, str]) -> JunkScore:
+    """How many non-garment crops reach a style, and how many garments the screen wrongly rejects.
+
+    Args:
+        predicted: catalog garment id -> its style (garments in a style).
+        set_aside: catalog garment id -> why the screen kept it out of styles.
+    """
+    def shows_garment(garment: FoundGarment) -> bool:
+        truth = matcher.match(garment)
+        return truth is not None and garment.box.iou(truth.box) >= GARMENT_IOU
+
+    real = {g.id for g in found if shows_garment(g)}
+    junk = [g.id for g in found if g.id not in real]
+    styled = [g.id for g in found if g.id in predicted]
+    rejected = [set_aside[i] for i in sorted(real) if i in set_aside]
+    return JunkScore(
+        crops=len(found), non_garments=len(junk),
+        non_garments_styled=float(np.mean([i in predicted for i in junk])) if junk else None,
+        styled_non_garments=float(np.mean([i not in real for i in styled])) if styled else None,
+        garments_set_aside=len(rejected) / len(real) if real else None,
+        set_aside_reasons=dict(Counter(rejected)),
+    )
+
+
 # ----------------------------------------------------------------------------- clustering
 
 
@@ -540,6 +583,7 @@ class WorldReport:
     rising: RisingScore | None = None
     search: SearchScore | None = None
     trendsetters: TrendsetterScore | None = None
+    junk: JunkScore | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return _plain(dataclasses.asdict(self))
@@ -566,6 +610,7 @@ def evaluate(
     search: Callable[[np.ndarray], Sequence[int]] | None = None,
     queries: Sequence[SearchQuery] = (),
     leaderboard: Sequence[str] | None = None,
+    set_aside: Mapping[int, str] | None = None,
 ) -> WorldReport:
     """Score what the pipeline found against the answer key.
 
@@ -579,6 +624,8 @@ def evaluate(
         search: image search returning catalog garment ids; scored on ``queries``.
         queries: image queries (from held-out videos) with their true styles.
         leaderboard: creator handles ranked as trendsetters, best first.
+        set_aside: catalog garment id -> why the screen kept it out of styles; with
+            ``predicted``, scores the non-garment crops (:func:`junk_scores`).
     """
     matcher = GarmentMatcher(answer.garments)
     report = WorldReport(boxes=box_scores(found, matcher))
@@ -590,6 +637,8 @@ def evaluate(
             report.originators = originator_scores(answer, rankings, representatives(truth, predicted, mapping))
         if flagged is not None:
             report.rising = rising_scores(answer, flagged, mapping)
+    if predicted and set_aside is not None:
+        report.junk = junk_scores(found, matcher, predicted, set_aside)
     if search is not None and queries:
         report.search = search_scores(queries, search, truth)
     if leaderboard is not None:

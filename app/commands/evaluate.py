@@ -48,6 +48,7 @@ def _usage(parser: argparse.ArgumentParser) -> Any:
 def run_world(args: argparse.Namespace) -> int:
     from core.errors import BadInputError
     from inference.catalog import CATALOG_FILE, Catalog
+    from inference.trends.coverage import set_aside as screened
     from world import scorer
 
     answer = scorer.load_answer_key(args.answers)
@@ -65,6 +66,7 @@ def run_world(args: argparse.Namespace) -> int:
                   f"answer key does not name, {len(match.mismatched)} whose creator or date differ from it",
                   file=sys.stderr)
         predicted = catalog.garment_style_ids()
+        set_aside = screened(catalog) if predicted else None
         stages = _trend_stages(catalog) if predicted and not args.no_trends else None
         named = _named_styles(catalog, answer, found) if predicted else None
         attributes = _attribute_stage(catalog, answer, named[1]) if stages and named else None
@@ -84,6 +86,7 @@ def run_world(args: argparse.Namespace) -> int:
         search=search,
         queries=queries,
         leaderboard=leaderboard,
+        set_aside=set_aside,
     )
     if args.json:
         print_json({**report.to_dict(), **({"attributes": attributes} if attributes else {}),
@@ -255,6 +258,14 @@ def _rows(report: Any) -> list[list[Any]]:
             ["clustering ARI", _fmt(clusters.ari)],
             ["clustering purity", _fmt(clusters.purity)],
             ["clustering coverage", _fmt(clusters.coverage)],
+        ]
+    junk = report.junk
+    if junk is not None:
+        rows += [
+            ["crops showing no garment (walls, title cards, empty rooms)", f"{junk.non_garments} of {junk.crops}"],
+            ["  of them in a style", _fmt(junk.non_garments_styled)],
+            ["  share of styled crops", _fmt(junk.styled_non_garments)],
+            ["real garments kept out of styles as no garment", _fmt(junk.garments_set_aside)],
         ]
     rows += _trend_rows(report)
     search = report.search

@@ -52,3 +52,15 @@ def style_coverage(catalog: Catalog, config: ClusterConfig) -> StyleCoverage:
     garments = {g.id for g in catalog.clusterable_garments() if g.method not in skip}
     styled = len(garments & catalog.styled_garment_ids())
     return StyleCoverage(len(garments), styled, catalog.style_count(), int(state.get("unassigned", 0)))
+
+
+def set_aside(catalog: Catalog) -> dict[int, str]:
+    """Garment id -> why the last full run kept it out of styles as no garment: the localiser
+    that cut it is one it skips (no detector saw a person), or the garment check's reason
+    when that run used the check."""
+    state = read_state(catalog)
+    skip = set(state.get("skip_methods", []))
+    out = {g.id: f"cut by {g.method}" for g in catalog.clusterable_garments() if g.method in skip}
+    if state.get("garment_check", False):
+        out.update({c.garment_id: c.reason for c in catalog.garment_checks() if not c.is_garment and c.garment_id not in out})
+    return out
