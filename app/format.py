@@ -125,9 +125,21 @@ def new_wearers(style: StyleReport) -> str:
     return f"{style.new_wearers} ({style.expected_new_wearers:.1f})"
 
 
+NAME_WIDTH = 48  # a style name's room in a text table
+
+
+def name(text: str, width: int = NAME_WIDTH) -> str:
+    """A style name cut to ``width`` at a word, with an ellipsis ("beige polka dot shirt + …"),
+    never mid-word ("+ burgun")."""
+    if len(text) <= width:
+        return text
+    cut = text[:width - 1].rsplit(" ", 1)[0].rstrip(" +")
+    return f"{cut} …"
+
+
 def style_row(style: StyleReport, name_width: int | None = None) -> list[Any]:
     """One style in the styles table (:data:`STYLE_HEADERS`)."""
-    return [style.id, style.name[:name_width] if name_width else style.name, style.kind or NONE, style.state,
+    return [style.id, name(style.name, name_width) if name_width else style.name, style.kind or NONE, style.state,
             score(style.score), growth(style.growth), new_wearers(style), day(style.takeoff), count(style.garments),
             count(style.creators), share_now(style), forecast(style), forecast_error(style)]
 

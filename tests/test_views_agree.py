@@ -119,7 +119,7 @@ def test_styles_agree_between_cli_json_cli_table_app_and_demo(views_of_one_catal
                     fmt.growth(style["growth"]), f"{style['new_wearers']} ({style['expected_new_wearers']:.1f})",
                     style["takeoff"] or "-", fmt.count(style["garments"]), fmt.count(style["creators"])]
         assert app[style_id][:10] == expected
-        assert [int(table[style_id][0]), *table[style_id][1:10]] == [*expected[:1], style["name"][:40], *expected[2:]]
+        assert [int(table[style_id][0]), *table[style_id][1:10]] == [*expected[:1], fmt.name(style["name"]), *expected[2:]]
         assert app[style_id][10:] == table[style_id][10:]  # share now, forecast with interval, backtest error
         assert style["has_risen"] == (style["takeoff"] is not None)
         assert style["state"] != "steady" or not style["has_risen"]
@@ -205,3 +205,11 @@ def test_the_trends_tab_shows_the_glossary(data_dir):
         assert "Glossary: what the states and columns mean" in labels
     finally:
         services.close()
+
+
+def test_a_long_style_name_is_cut_at_a_word_in_text_tables():
+    name = "beige polka dot shirt + burgundy cargo pants"
+    assert fmt.name(name) == name  # fits
+    assert fmt.name(name, 30) == "beige polka dot shirt …"  # never "+ burgun"
+    assert fmt.name("black floral hoodie + green camo trousers", 24) == "black floral hoodie …"
+    assert len(fmt.name("x" * 80)) <= fmt.NAME_WIDTH + 1

@@ -74,7 +74,7 @@ def _print(report: CreatorsReport) -> None:
     print("\noriginators")
     print_table(
         ["style", "name", "creator", "tier", "date", "video", "moment", "frames", "distance", "crop", "runners-up"],
-        [[o.origin.style_id, o.style_name[:30], *_evidence(o.origin.originator), fmt.runners_up(o.origin)]
+        [[o.origin.style_id, fmt.name(o.style_name), *_evidence(o.origin.originator), fmt.runners_up(o.origin)]
          for o in report.originators],
     )
     if report.influence:

@@ -195,7 +195,7 @@ def _print(report: dict[str, Any]) -> None:
     print(f"\ntop styles ({sum(report['states'].values())} styles: {fmt.state_counts(report['states'])}; "
           f"{report['risen']} have risen)")
     print_table(["id", "style", "state", "growth", "take-off", "garments", "creators", "started by", "on"],
-                [[s["id"], s["name"][:40], s["state"], fmt.growth(s["growth"]), fmt.day(s["takeoff"]),
+                [[s["id"], fmt.name(s["name"]), s["state"], fmt.growth(s["growth"]), fmt.day(s["takeoff"]),
                   fmt.count(s["garments"]), fmt.count(s["creators"]), fmt.handle(s["originator"]), fmt.day(s["since"])]
                  for s in report["top_styles"]])
     if report["top_attributes"]:

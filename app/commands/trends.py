@@ -126,7 +126,7 @@ def _print(report: TrendsReport, update: StylesUpdate, plots: list[str], top: in
         print_table(fmt.unit_headers(report.by), [fmt.unit_row(u) for u in report.units()[:top]])
     else:
         print(fmt.trends_summary(report) + "\n")
-        print_table(fmt.STYLE_HEADERS, [fmt.style_row(s, name_width=40) for s in report.styles[:top]])
+        print_table(fmt.STYLE_HEADERS, [fmt.style_row(s, name_width=fmt.NAME_WIDTH) for s in report.styles[:top]])
     bt = report.backtest
     print(f"\nforecast: {fmt.backtest(bt, unit)}")
     if bt.series:
