@@ -75,7 +75,7 @@ def _union(tables: Path, encoder: str):  # type: ignore[no-untyped-def]
         folder = tables / table
         if not folder.exists():
             raise BadInputError(f"no {table} table under {tables}: is it the --out of a Ray ingest or an export?")
-        read = ray.data.read_parquet(str(folder), partitioning=None, file_extensions=["parquet"]).select_columns(columns)
+        read: Any = ray.data.read_parquet(str(folder), partitioning=None, file_extensions=["parquet"]).select_columns(columns)
         datasets.append(read.map_batches(to_union, fn_kwargs={"part": part}, batch_format="pyarrow"))
     return datasets[0].union(*datasets[1:])
 
@@ -269,3 +269,38 @@ def _partitions(garments: int) -> int:
     """Shuffle partitions of the per-video grouping: ~20k garments each (Ray's default, 200, is
     slow for a small world and too few for a large one)."""
     return int(min(1024, max(1, garments // 20_000)))
+
+
+def write_outputs(run: RayTrends, config: TrendsConfig, out_dir: str | Path) -> dict[str, int]:
+    """The run as Parquet under ``out_dir``: ``styles.parquet`` (id, name, kind, size, radius,
+    limit, centroid), ``assignments/`` (garment_id, video_id, style_id, distance) and
+    ``series.parquet`` (style_id, period, garments, videos, creators, weighted, share); rows per table.
+
+    Raises:
+        BadInputError: ``out_dir`` already holds a run's tables.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from inference.trends.series import style_series
+
+    out = Path(out_dir)
+    if (out / "styles.parquet").exists() or (out / "assignments").exists():
+        raise BadInputError(f"{out} already holds a trends run: write into a new folder")
+    out.mkdir(parents=True, exist_ok=True)
+    limit_of = {style_id: float(run.fit.limits[c]) for c, style_id in run.style_of_cluster.items()}
+    styles = pa.table({
+        "style_id": [s.id for s in run.styles], "name": [s.name for s in run.styles],
+        "kind": [s.kind for s in run.styles], "size": [s.size for s in run.styles],
+        "radius": [s.radius for s in run.styles], "limit": [limit_of[s.id] for s in run.styles],
+        "centroid": pa.array([np.asarray(s.centroid, np.float32) for s in run.styles], pa.list_(pa.float32())),
+    })
+    pq.write_table(styles, out / "styles.parquet")
+    series = style_series(run.data, config.series)
+    rows = [{"style_id": style_id, "period": period, **{name: float(getattr(counts, name)[i]) for name in
+                                                         ("garments", "videos", "creators", "weighted", "share")}}
+            for style_id, counts in sorted(series.styles.items()) for i, period in enumerate(series.periods)]
+    pq.write_table(pa.Table.from_pylist(rows) if rows else pa.table({"style_id": pa.array([], pa.int64())}),
+                   out / "series.parquet")
+    run.assignments.write_parquet(str(out / "assignments"))
+    return {"styles": styles.num_rows, "series": len(rows), "assignments": run.assigned}
