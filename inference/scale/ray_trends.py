@@ -59,7 +59,7 @@ class RayTrends:
     unassigned: int  # clusterable garments left without one
     medoids: dict[int, list[StyleGarment]]  # style id -> nearest garments
     assignments: Any  # Ray dataset: garment_id, video_id, style_id, distance (styled garments)
-    seconds: dict[str, float]  # read+fit, assign, report
+    seconds: dict[str, float]  # read (posts, and every table into the object store), fit, assign
 
 
 def _union(tables: Path, encoder: str):  # type: ignore[no-untyped-def]
@@ -206,6 +206,8 @@ def ray_trends(tables_dir: str | Path, encoder: str, config: TrendsConfig, as_of
     posts, future, undated = read_posts(tables, as_of)
     union = _union(tables, encoder).materialize()  # read once: the fit's sample and the assignment
     garments = pads.dataset(str(tables / encoder_table(encoder)), format="parquet").count_rows()
+    seconds["read"] = time.perf_counter() - clock
+    clock = time.perf_counter()
     reference = np.stack([c.centroid for c in fit.clusters]) if fit and fit.clusters else None
     if fit is None:
         fit, reference = fit_sample(union, config, garments, sample)

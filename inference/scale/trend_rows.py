@@ -100,11 +100,15 @@ def video_garments(rows: Any, config: ClusterConfig) -> VideoGarments:
     post = Post(video_key(video_id), record["creator"], int(record["followers"]), day) if done and record and day else None
     t_s = {int(r["frame_index"]): float(r["t_s"]) for r in rows.filter(parts == "frame").to_pylist()}
     meta = {int(r["garment_id"]): r for r in rows.filter(parts == "garment").to_pylist()}
-    vector_of = {int(r["garment_id"]): r["vector"] for r in rows.filter(parts == "vector").to_pylist()}
+    vector_rows = rows.filter(parts == "vector")
+    vector_ids = vector_rows.column("garment_id").to_numpy(zero_copy_only=False)
+    matrix = (vector_rows.column("vector").combine_chunks().flatten().to_numpy(zero_copy_only=False)
+              .reshape(len(vector_ids), -1) if len(vector_ids) else np.zeros((0, 0), np.float32))
+    vector_of = {int(g): row for row, g in enumerate(vector_ids)}  # a repeated garment keeps its last row
     skip = set(config.skip_methods)
     person_frames = len({int(g["frame_index"]) for g in meta.values() if g["method"] not in skip})
     ids = sorted(i for i, g in meta.items() if done and i in vector_of and g["method"] not in skip)
-    vectors = normalise(np.asarray([vector_of[i] for i in ids], np.float32)) if ids else np.zeros((0, 0), np.float32)
+    vectors = normalise(matrix[[vector_of[i] for i in ids]]) if ids else np.zeros((0, 0), np.float32)
     frames = np.asarray([int(meta[i]["frame_index"]) for i in ids], np.int64)
     kinds = [str(meta[i]["kind"]) for i in ids]
     if config.group_by == "outfit" and ids:
