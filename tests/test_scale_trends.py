@@ -189,3 +189,34 @@ def test_trends_cli_on_ray_writes_tables_and_the_local_report(ray_cluster, world
     series = pq.read_table(out / "series.parquet")
     assert set(series.column("style_id").to_pylist()) <= {s["style_id"] for s in styles}
     assert main(["trends", "--backend", "ray", "--tables", str(tmp_path / "none"), "--out", str(out), "-q"]) == 2
+
+
+def test_assigning_the_fitted_units_gives_the_fits_own_labels():
+    """The map every video goes through (assign_units) is what the fit did to its own units:
+    nearest cluster of the unit's group, noise beyond the cluster's limit."""
+    from inference.trends.clustering import assign_units, fit_units
+
+    rng = np.random.default_rng(5)
+    centres = rng.normal(size=(4, DIM))
+    vectors = np.concatenate([centres[i % 4] + 0.15 * rng.normal(size=(60, DIM)) for i in range(8)])
+    vectors = np.concatenate([vectors, rng.normal(size=(10, DIM))]).astype(np.float32)  # strays
+    kinds = ["top", "bottom"] * (len(vectors) // 2)
+    for group_by in ("kind", "all"):
+        config = dataclasses.replace(_config(group_by).cluster, noise_mads=2.0)
+        fit, labels, distances = fit_units(vectors, kinds, config)
+        again, again_distances = assign_units(fit, vectors, kinds)
+        assert (labels < 0).any() and (labels >= 0).sum() > len(vectors) / 2
+        np.testing.assert_array_equal(again, labels)
+        np.testing.assert_allclose(again_distances, distances, atol=1e-6)
+
+
+def test_the_fit_sample_is_whole_videos_drawn_by_hash():
+    import hashlib
+
+    from inference.scale.ray_trends import sample_threshold
+
+    assert sample_threshold(1_000, 100_000) is None  # every video
+    threshold = sample_threshold(100_000, 25_000)
+    assert threshold is not None
+    hashes = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(4_000)]
+    assert abs(np.mean([h < threshold for h in hashes]) - 0.25) < 0.03

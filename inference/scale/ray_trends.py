@@ -212,6 +212,8 @@ def ray_trends(tables_dir: str | Path, encoder: str, config: TrendsConfig, as_of
     if fit is None:
         fit, reference = fit_sample(union, config, garments, sample)
     seconds["fit"] = time.perf_counter() - clock
+    if not fit.clusters:
+        raise BadInputError("the fit found no styles in the sample: raise --sample, or check the tables' garments")
     clock = time.perf_counter()
     assigned = union.groupby("video_id", num_partitions=_partitions(garments)).map_groups(
         assign_video, fn_kwargs={"fit": fit, "config": config.cluster, "min_frames": config.series.min_frames_per_video},
@@ -222,6 +224,9 @@ def ray_trends(tables_dir: str | Path, encoder: str, config: TrendsConfig, as_of
     counts = np.asarray(summary.column("garments").to_pylist(), np.int64).reshape(-1, len(fit.clusters)).sum(axis=0)
     remap = kept_clusters(units, config.cluster.min_style_size)
     style_of = {int(c): int(remap[c]) + 1 for c in range(len(fit.clusters)) if remap[c] != NOISE}
+    if not style_of:
+        raise BadInputError(f"no style kept: every cluster has fewer than min_style_size "
+                            f"({config.cluster.min_style_size}) garments over all videos")
     sighting_rows = _arrow(assigned.map_batches(_sighting_rows, fn_kwargs={"style_of": style_of},
                                                 batch_format="pyarrow"))
     seconds["assign"] = time.perf_counter() - clock
