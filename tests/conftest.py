@@ -44,3 +44,15 @@ def data_dir(tmp_path):
     path = tmp_path / "data"
     path.mkdir()
     return path
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """One local Ray node for every Ray test: 2 CPUs, loopback, no dashboard, no usage stats,
+    no memory monitor (the machine is shared; its other users are not Ray's to kill for)."""
+    ray = pytest.importorskip("ray", reason="the scale extra is not installed (pip install 'stylescope[scale]')")
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    os.environ["RAY_memory_monitor_refresh_ms"] = "0"  # noqa: SIM112 - Ray spells it so
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
+    yield ray
+    ray.shutdown()

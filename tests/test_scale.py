@@ -47,18 +47,6 @@ def test_garment_ids_are_deterministic_distinct_and_faiss_ready():
     assert month_of(dt.date(2026, 5, 31)) == "2026-05"
 
 
-@pytest.fixture(scope="session")
-def ray_cluster():
-    """One local Ray node for every Ray test: 2 CPUs, loopback, no dashboard, no usage stats,
-    no memory monitor (the machine is shared; its other users are not Ray's to kill for)."""
-    ray = pytest.importorskip("ray", reason="the scale extra is not installed (pip install 'stylescope[scale]')")
-    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
-    os.environ["RAY_memory_monitor_refresh_ms"] = "0"  # noqa: SIM112 - Ray spells it so
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
-    yield ray
-    ray.shutdown()
-
-
 def _small_world(folder: Path) -> list:
     """Two good clips in different months, a copy under another name, a corrupt file."""
     from inference.types import VideoSubmission

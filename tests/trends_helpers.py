@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -54,7 +55,9 @@ class WorldBuilder:
         posted = day if isinstance(day, dt.date) else DAY0 + dt.timedelta(days=day)
         self._videos += 1
         name = f"v{self._videos:05d}.mp4"
-        video_id = self.catalog.begin_video(VideoSubmission(Path(name), creator, followers, posted, name), name)
+        # a hex content hash, as a real video's, so the deployment exports to the Parquet tables
+        content_hash = hashlib.sha256(name.encode()).hexdigest()
+        video_id = self.catalog.begin_video(VideoSubmission(Path(name), creator, followers, posted, name), content_hash)
         frame_rows = [FrameRow(0.5 + i, i, 100.0, i, 100, 200) for i in range(frames)]
         garment_rows, keys = [], []
         for f in range(frames):

@@ -12,7 +12,7 @@ from app import format as fmt
 from app.commands import add_common, open_data_dir, print_json, print_table
 
 if TYPE_CHECKING:
-    from inference.trends import StylesUpdate, TrendsReport
+    from inference.trends import StylesUpdate, TrendsConfig, TrendsReport
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +62,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--as-of", type=parse_day, default=None, help="judge trends as of this day (default: last day with posts)")
     parser.add_argument("--top", type=int, default=20, help="styles in the table (default 20; JSON has all)")
     parser.add_argument("--plot-dir", default=None, help="write PNG curves of the top rising styles here")
+    parser.add_argument("--backend", choices=("local", "ray"), default="local",
+                        help="local (default): the deployment in --data-dir; ray: the Parquet tables in --tables, "
+                        "clustered on a sample and assigned on a Ray cluster (needs the scale extra)")
+    parser.add_argument("--tables", default=None, help="with --backend ray: the tables of a Ray ingest or an export")
+    parser.add_argument("--out", default=None, help="with --backend ray: write styles, assignments and series "
+                        "as Parquet here")
+    parser.add_argument("--ray-address", default=None, help="with --backend ray: a running cluster (default: start one here)")
+    parser.add_argument("--sample", type=int, default=100_000,
+                        help="with --backend ray: garments (whole videos) the styles are fitted on (default 100000)")
+    parser.add_argument("--encoder", default=None, help="with --backend ray: whose embeddings table to cluster "
+                        "(default: the default encoder)")
     add_common(parser)
     parser.set_defaults(func=run)
 
@@ -82,6 +93,8 @@ def run(args: argparse.Namespace) -> int:
         config.cluster.method = args.method
     if args.garment_check:
         config.cluster.garment_check = args.garment_check == "on"
+    if args.backend == "ray":
+        return _run_ray(args, config)
     with Catalog(open_data_dir(args.data_dir, create=False)) as catalog:
         update = trends.update_styles(catalog, config, full=args.recluster, index_config=IndexConfig.load(args.config))
         forecast_config = trends.load_forecast_config(args.config)
@@ -102,6 +115,51 @@ def run(args: argparse.Namespace) -> int:
         _print(report, update, plots, args.top, unit)
         for line in steps:
             print(line)
+    return 0
+
+
+def _run_ray(args: argparse.Namespace, config: TrendsConfig) -> int:
+    """``--backend ray``: styles and trends from Parquet tables on a Ray cluster, the same report."""
+    from core.errors import BadInputError
+    from inference import trends
+    from inference.encoders import encoder_spec
+    from inference.trends.naming import naming_encoder
+    from inference.trends.reports import checked, creators_of, styles_report
+
+    if not args.tables:
+        raise BadInputError("--backend ray reads Parquet tables: give --tables FOLDER (the --out of "
+                            "`stylescope ingest --backend ray`, or of `stylescope export --parquet`)")
+    if args.by != "style" or args.recluster or args.plot_dir:
+        raise BadInputError("--by, --recluster and --plot-dir work on a deployment: import the tables "
+                            "(`stylescope import`) and run trends locally")
+    if args.sample < 1:
+        raise BadInputError(f"--sample must be at least 1, got {args.sample}")
+    try:
+        from inference.scale.ray_ingest import ScaleConfig, start_ray
+        from inference.scale.ray_trends import ray_trends, write_outputs
+    except ImportError as exc:
+        raise BadInputError(f"--backend ray needs the scale extra: pip install 'stylescope[scale]' ({exc})") from None
+    encoder = encoder_spec(args.encoder, None)
+    start_ray(ScaleConfig(address=args.ray_address))
+    run = ray_trends(args.tables, encoder, config, args.as_of, args.sample, naming=naming_encoder({"name": encoder}))
+    data = checked(run.data)
+    report = styles_report(data, config, trends.load_forecast_config(args.config), args.as_of, args.weeks, args.kind,
+                           lambda style_id: run.medoids.get(style_id, []))
+    creators = creators_of(data, config, trends.load_creators_config(args.config), args.as_of, top=args.top)
+    written = write_outputs(run, config, args.out) if args.out else {}
+    result = trends.ReclusterResult(run.styles, run.assigned, run.unassigned, 0, len(run.styles), [], run.fit.selection)
+    update = trends.StylesUpdate("recluster", result, None, {"name": encoder})
+    if args.json:
+        print_json({**report.to_dict(), "update": update.to_dict(), "originators": creators.to_dict()["originators"],
+                    "seconds": run.seconds, "written": written})
+        return 0
+    _print(report, update, [], args.top, "style")
+    for origin in creators.originators[: args.top]:
+        first = origin.origin.originator
+        print(f"style {origin.origin.style_id} started by {first.creator} on {fmt.day(first.day)} "
+              f"({origin.origin.adopters} adopters)")
+    if written:
+        print(f"wrote {', '.join(f'{n} {t}' for t, n in written.items())} under {args.out}")
     return 0
 
 

@@ -90,17 +90,17 @@ def _density_group(vectors: np.ndarray, config: ClusterConfig) -> tuple[np.ndarr
 
 def _assign_group(
     vectors: np.ndarray, centroids: np.ndarray, config: ClusterConfig, radii: list[float] | None = None
-) -> tuple[np.ndarray, np.ndarray, list[float]]:
-    """Labels, distances and radii of a group.
+) -> tuple[np.ndarray, np.ndarray, list[float], np.ndarray]:
+    """Labels, distances, radii and noise limits of a group.
 
     With ``radii`` (density clusters, from the fitted members), garments outside their
-    nearest cluster's radius are noise; otherwise (k-means) garments beyond
-    :func:`noise_limits` are noise (k-means puts every garment somewhere, and those far
+    nearest cluster's radius are noise (the radius is the limit); otherwise (k-means) garments
+    beyond :func:`noise_limits` are noise (k-means puts every garment somewhere, and those far
     ones are mostly strays: half-seen people, rare styles that got no cluster), and the
     radii are set from the members' distances.
     """
     if len(centroids) == 0:
-        return np.full(len(vectors), NOISE), np.full(len(vectors), np.nan, np.float32), []
+        return np.full(len(vectors), NOISE), np.full(len(vectors), np.nan, np.float32), [], np.zeros(0)
     labels, distances = nearest_centroid(vectors, centroids)
     if radii is None:
         limits = np.full(len(centroids), np.inf)
@@ -110,8 +110,9 @@ def _assign_group(
         # new garments are held to the same limits as the run's own
         radii = [min(_radius(distances[labels == c], config), float(limits[c])) for c in range(len(centroids))]
     else:
-        labels[distances > np.asarray(radii)[labels]] = NOISE
-    return labels, distances, radii
+        limits = np.asarray(radii, np.float64)
+        labels[distances > limits[labels]] = NOISE
+    return labels, distances, radii, limits
 
 
 def _groups(kinds: Sequence[str], group_by: str) -> dict[str | None, np.ndarray]:
@@ -169,9 +170,33 @@ def cluster_garments(
             # a style's size counts garments, as the catalog recounts it after new ones join
             cluster.kind, cluster.size = "outfit", int(garments[n])
         return Clustering(labels, result.distances[frame_of], result.clusters, result.selection)
+    fit, labels, distances = fit_units(vectors, kinds, config)
+    return _drop_small(Clustering(labels, distances, fit.clusters, fit.selection), config.min_style_size)
+
+
+@dataclasses.dataclass
+class ClusterFit:
+    """What a clustering learned from the units it was fitted on: enough to assign any unit.
+
+    A unit is a garment, or a frame's outfit vector (kind "outfit"); the fit may be on all
+    units (the local path) or on a sample of them (``stylescope trends --backend ray``).
+    """
+
+    clusters: list[Cluster]  # centroid, kind, radius, and units assigned in the fit
+    limits: np.ndarray  # float64 (K,): distance beyond which a unit of the cluster is a stray
+    group_by: str  # kind: a unit is compared with its own kind's clusters; all: with every cluster
+    selection: dict[str, dict[int, float]]  # per group: silhouette of each k tried (k-means)
+
+
+def fit_units(vectors: np.ndarray, kinds: Sequence[str],
+              config: ClusterConfig) -> tuple[ClusterFit, np.ndarray, np.ndarray]:
+    """Fit clusters on unit vectors (``config.group_by`` kind or all), and the fitted units'
+    labels and distances (noise marked; small clusters not yet dissolved)."""
+    vectors = normalise(vectors)
     labels = np.full(len(vectors), NOISE, np.int64)
     distances = np.full(len(vectors), np.nan, np.float32)
     clusters: list[Cluster] = []
+    limits: list[np.ndarray] = []
     selection: dict[str, dict[int, float]] = {}
     for kind, rows in _groups(kinds, config.group_by).items():
         if len(rows) == 0:
@@ -182,21 +207,51 @@ def cluster_garments(
             centroids, selection[str(kind)] = kmeans_centroids(group, config)
         else:
             centroids, fitted_radii = _density_group(group, config)
-        group_labels, group_distances, radii = _assign_group(group, centroids, config, fitted_radii)
+        group_labels, group_distances, radii, group_limits = _assign_group(group, centroids, config, fitted_radii)
         keep = group_labels >= 0
         labels[rows[keep]] = group_labels[keep] + len(clusters)
         distances[rows[keep]] = group_distances[keep]
+        limits.append(np.asarray(group_limits, np.float64))
         for c in range(len(centroids)):
             size = int((group_labels == c).sum())
             clusters.append(Cluster(kind, centroids[c], size, radii[c]))
-    return _drop_small(Clustering(labels, distances, clusters, selection), config.min_style_size)
+    fit = ClusterFit(clusters, np.concatenate(limits) if limits else np.zeros(0), config.group_by, selection)
+    return fit, labels, distances
+
+
+def assign_units(fit: ClusterFit, vectors: np.ndarray, kinds: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Each unit's nearest cluster of its group and the cosine distance to it; NOISE (distance
+    nan) beyond that cluster's limit: what the fit did to its own units, for any units."""
+    vectors = normalise(vectors)
+    labels = np.full(len(vectors), NOISE, np.int64)
+    distances = np.full(len(vectors), np.nan, np.float32)
+    if not fit.clusters:
+        return labels, distances
+    centroids = np.stack([c.centroid for c in fit.clusters])
+    for kind, rows in _groups(kinds, fit.group_by).items():
+        candidates = np.flatnonzero([fit.group_by == "all" or c.kind == kind for c in fit.clusters])
+        if len(rows) == 0 or len(candidates) == 0:
+            continue
+        nearest, distance = nearest_centroid(vectors[rows], centroids[candidates])
+        inside = distance <= fit.limits[candidates[nearest]]
+        labels[rows[inside]] = candidates[nearest[inside]]
+        distances[rows[inside]] = distance[inside]
+    return labels, distances
+
+
+def kept_clusters(sizes: np.ndarray, min_size: int) -> np.ndarray:
+    """Map from a cluster's index (and NOISE, the last entry) to its index once clusters below
+    ``min_size`` units are dissolved (NOISE for those)."""
+    keep = np.flatnonzero(np.asarray(sizes) >= max(1, min_size))
+    remap = np.full(len(sizes) + 1, NOISE, np.int64)
+    remap[keep] = np.arange(len(keep))
+    return remap
 
 
 def _drop_small(clustering: Clustering, min_size: int) -> Clustering:
     """Dissolve clusters below ``min_size`` garments and renumber the rest."""
-    keep = [i for i, c in enumerate(clustering.clusters) if c.size >= max(1, min_size)]
-    remap = np.full(len(clustering.clusters) + 1, NOISE, np.int64)
-    remap[keep] = np.arange(len(keep))
+    remap = kept_clusters(np.asarray([c.size for c in clustering.clusters], np.int64), min_size)
     labels = np.where(clustering.labels >= 0, remap[clustering.labels], NOISE)
     distances = np.where(labels >= 0, clustering.distances, np.nan).astype(np.float32)
-    return Clustering(labels, distances, [clustering.clusters[i] for i in keep], clustering.selection)
+    return Clustering(labels, distances, [c for i, c in enumerate(clustering.clusters) if remap[i] >= 0],
+                      clustering.selection)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -150,7 +150,11 @@ class TrendsReport:
 
 def load_report_data(catalog: Catalog, config: TrendsConfig, as_of: dt.date | None) -> TrendData:
     """Posts and style sightings as of a day; a clear error when there is nothing to report on."""
-    data = load_trend_data(catalog, as_of, config.series.min_frames_per_video)
+    return checked(load_trend_data(catalog, as_of, config.series.min_frames_per_video))
+
+
+def checked(data: TrendData) -> TrendData:
+    """``data``, or a clear error when there is nothing to report on."""
     if not data.styles:
         raise BadInputError("there are no styles yet: run `stylescope trends` (it clusters the garments first)")
     if not data.posts:
@@ -251,6 +255,14 @@ def trends_report(
         kind: only styles of this kind (top / bottom / full / outfit).
     """
     data = load_report_data(catalog, config, as_of)
+    return styles_report(data, config, forecast_config, as_of, weeks, kind, lambda style_id: medoids(catalog, style_id))
+
+
+def styles_report(data: TrendData, config: TrendsConfig, forecast_config: ForecastConfig, as_of: dt.date | None,
+                  weeks: int | None, kind: str | None,
+                  medoids_of: Callable[[int], list[StyleGarment]]) -> TrendsReport:
+    """:func:`trends_report` of loaded data (from the catalog, or from Parquet tables on Ray);
+    ``medoids_of`` gives a style's most typical garments."""
     judged = judge(data, config, forecast_config, as_of, weeks)
     styles = []
     for trend in judged.trends:
@@ -258,7 +270,7 @@ def trends_report(
         if style is None or (kind and style.kind != kind):
             continue
         styles.append(StyleReport(id=style.id, name=style.name, kind=style.kind, garments=style.size, words=style.words,
-                                  facets=style.facets, medoids=medoids(catalog, style.id), **judged.unit_fields(trend)))
+                                  facets=style.facets, medoids=medoids_of(style.id), **judged.unit_fields(trend)))
     return TrendsReport(**judged.report_fields(data, config, forecast_config), styles=styles)
 
 
@@ -396,6 +408,12 @@ def creators_report(
     adopter in order.
     """
     data = load_report_data(catalog, config, as_of)
+    return creators_of(data, config, creators_config, as_of, tier, top, style_id)
+
+
+def creators_of(data: TrendData, config: TrendsConfig, creators_config: CreatorsConfig, as_of: dt.date | None = None,
+                tier: str | None = None, top: int | None = 20, style_id: int | None = None) -> CreatorsReport:
+    """:func:`creators_report` of loaded data (from the catalog, or from Parquet tables on Ray)."""
     if style_id is not None and style_id not in data.styles:
         raise BadInputError(f"there is no style {style_id}; `stylescope trends` lists the styles")
     trends = rising_styles(data, config.rising, as_of=as_of)

@@ -13,11 +13,11 @@ import datetime as dt
 import logging
 import math
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from inference.catalog import Catalog, StyledGarment
+from inference.catalog import Catalog, PostRecord, StyledGarment
 from inference.trends.identity import Style, load_styles, read_state
 from inference.trends.settings import SeriesConfig
 
@@ -71,7 +71,8 @@ class TrendData:
         return max((p.day for p in self.posts), default=None)
 
 
-def _parse_day(value: str | None) -> dt.date | None:
+def parse_day(value: str | None) -> dt.date | None:
+    """The date an ISO timestamp or date starts with; None when it has none."""
     if not value:
         return None
     try:
@@ -87,10 +88,19 @@ def load_trend_data(catalog: Catalog, as_of: dt.date | None = None, min_frames: 
     the future is a data error, not an early trend.
     """
     as_of = as_of or dt.date.today()
+    posts, future, undated = dated_posts(catalog.posts(), as_of)
+    sightings = _sightings(catalog, posts, min_frames)
+    styles = {s.id: s for s in load_styles(catalog)}
+    return TrendData(sightings, sorted(posts.values(), key=lambda p: (p.day, p.video_id)), styles, future, undated)
+
+
+def dated_posts(records: Iterable[PostRecord], as_of: dt.date) -> tuple[dict[int, Post], int, int]:
+    """The posts of ``records`` dated on or before ``as_of`` by video id, and how many were
+    posted after it and how many have no usable date (both logged: data errors, not trends)."""
     posts: dict[int, Post] = {}
     future = undated = 0
-    for record in catalog.posts():
-        day = _parse_day(record.posted_at)
+    for record in records:
+        day = parse_day(record.posted_at)
         if day is None:
             undated += 1
         elif day > as_of:
@@ -101,9 +111,7 @@ def load_trend_data(catalog: Catalog, as_of: dt.date | None = None, min_frames: 
         logger.warning("%d videos are posted after %s (in the future): left out of trends", future, as_of)
     if undated:
         logger.warning("%d videos have no usable posted_at date: left out of trends", undated)
-    sightings = _sightings(catalog, posts, min_frames)
-    styles = {s.id: s for s in load_styles(catalog)}
-    return TrendData(sightings, sorted(posts.values(), key=lambda p: (p.day, p.video_id)), styles, future, undated)
+    return posts, future, undated
 
 
 def _sightings(catalog: Catalog, posts: dict[int, Post], min_frames: int) -> list[Sighting]:
