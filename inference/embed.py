@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
-from tqdm import tqdm
 
 from core.errors import BadInputError, StylescopeError
 from inference.encoders import resolve_encoder
@@ -88,6 +87,13 @@ def pipelined(items: Sequence[Any], prepare: Callable[[Sequence[Any]], T],
         bar.close()
 
 
+def _halves(encoder: Encoder) -> tuple[Callable[[Sequence[np.ndarray]], Any], Callable[[Any], np.ndarray]]:
+    """The encoder's CPU preprocessing and its forward pass, split where its device wants."""
+    if encoder.device != "cpu":  # resize on CPU threads, ship uint8, normalise on the accelerator
+        return encoder.resize_images, encoder.encode_resized
+    return encoder.preprocess_images, encoder.encode_preprocessed
+
+
 def embed_crops(encoder: Encoder, crops: Sequence[Crop], batch_size: int = 16, *,
                 prefetch: int = 2, progress: bool = False, workers: int = 1) -> np.ndarray:
     """Embed garment crops with ``encoder``.
@@ -109,10 +115,7 @@ def embed_crops(encoder: Encoder, crops: Sequence[Crop], batch_size: int = 16, *
     """
     if len(crops) == 0:
         return np.zeros((0, encoder.dim), np.float32)
-    if encoder.device != "cpu":  # resize on CPU threads, ship uint8, normalise on the accelerator
-        preprocess, forward = encoder.resize_images, encoder.encode_resized
-    else:
-        preprocess, forward = encoder.preprocess_images, encoder.encode_preprocessed
+    preprocess, forward = _halves(encoder)
 
     def prepare(batch: Sequence[Crop]) -> Any:
         return preprocess([_load(c) for c in batch])
@@ -129,31 +132,33 @@ def embed_garments(
 ) -> EmbeddedGarments:
     """Embed catalog garments from their stored crop files, ``batch_size`` at a time.
 
+    Reading, decoding and preprocessing the next batches runs on a worker thread while the
+    current one goes through the network (:func:`pipelined`), as in :func:`embed_crops`.
     Crops that are missing or unreadable are skipped (logged, and listed in ``failed``).
     """
+    preprocess, forward = _halves(encoder)
     ids: list[int] = []
-    vectors: list[np.ndarray] = []
-    failed: list[int] = []
-    bar = tqdm(total=len(garments), desc="embed", unit="crop", disable=not progress)
-    for start in range(0, len(garments), batch_size):
-        batch = garments[start : start + batch_size]
+    failed: list[int] = []  # filled on the one worker thread, batch by batch in order
+
+    def prepare(batch: Sequence[GarmentRecord]) -> tuple[list[int], Any]:
         crops, batch_ids = [], []
         for garment in batch:
             try:
                 crops.append(load_image(Path(data_dir) / garment.crop_path))
                 batch_ids.append(garment.id)
             except (StylescopeError, OSError) as exc:
-                logger.warning(
-                    "garment %d: cannot read crop %s: %s", garment.id, garment.crop_path, exc
-                )
+                logger.warning("garment %d: cannot read crop %s: %s", garment.id, garment.crop_path, exc)
                 failed.append(garment.id)
-        if crops:
-            vectors.append(embed_crops(encoder, crops, batch_size))
-            ids.extend(batch_ids)
-        bar.update(len(batch))
-    bar.close()
-    matrix = np.concatenate(vectors) if vectors else np.zeros((0, encoder.dim), np.float32)
-    return EmbeddedGarments(np.asarray(ids, np.int64), matrix, failed)
+        return batch_ids, preprocess(crops) if crops else None
+
+    def forward_batch(prepared: tuple[list[int], Any]) -> np.ndarray:
+        batch_ids, batch = prepared
+        ids.extend(batch_ids)
+        return forward(batch) if batch_ids else np.zeros((0, encoder.dim), np.float32)
+
+    vectors = list(pipelined(garments, prepare, forward_batch, batch_size, progress=progress))
+    matrix = np.concatenate(vectors).astype(np.float32, copy=False) if vectors else np.zeros((0, encoder.dim), np.float32)
+    return EmbeddedGarments(np.asarray(ids, np.int64), np.ascontiguousarray(matrix), failed)
 
 
 class CropEmbedder:
@@ -188,13 +193,30 @@ class IndexSink:
         self.config = config or IndexConfig.load()
         self._index = GarmentIndex(self.data_dir, self.config, self.encoder.describe())
 
+    @property
+    def batch_size(self) -> int:
+        """Crops per forward pass (``index.embed_batch_size``)."""
+        return self.config.embed_batch_size
+
     def add_garments(self, garment_ids: list[int], crops: list[np.ndarray]) -> None:
         """Embed ``crops`` and add them under ``garment_ids`` to the live index."""
         if len(garment_ids) != len(crops):
             raise BadInputError(f"{len(garment_ids)} garment ids for {len(crops)} crops")
-        if not garment_ids:
-            return
-        vectors = embed_crops(self.encoder, crops, self.config.embed_batch_size)
+        if garment_ids:
+            self.add_embedded(garment_ids, embed_crops(self.encoder, crops, self.batch_size))
+
+    def prepare(self, crops: Sequence[np.ndarray]) -> Any:
+        """The CPU half of embedding ``crops`` (ingest's crop queue runs it on the decoding thread)."""
+        return _halves(self.encoder)[0](list(crops))
+
+    def forward(self, batch: Any) -> np.ndarray:
+        """The forward pass on a batch from :meth:`prepare`, or several joined."""
+        return _halves(self.encoder)[1](batch)
+
+    def add_embedded(self, garment_ids: list[int], vectors: np.ndarray) -> None:
+        """Add one video's garments, embedded, to the live index (made when there is none)."""
+        if len(garment_ids) != len(vectors):
+            raise BadInputError(f"{len(garment_ids)} garment ids for {len(vectors)} vectors")
         ensure_live_version(self.data_dir, self.encoder.describe(), self.config)
         self._index.add(garment_ids, vectors)
 
