@@ -287,7 +287,6 @@ class Ingestor:
     def _to_sink(self, started: StartedVideo, add: Callable[[], None]) -> None:
         """Index a committed video's garments (``add``), then run the garment check on them."""
         outcome, garment_ids = started.outcome, started.garment_ids
-        started.crops = []  # embedded by now, or about to be: the pixels are not kept
         clock = time.perf_counter()
         try:
             if self.sink is not None and garment_ids:
@@ -299,6 +298,7 @@ class Ingestor:
                 "or `stylescope index sync` indexes it"
             )
             logger.warning("video %s: %s", outcome.video_id, outcome.reason)
+        started.crops = []  # embedded: the pixels are not kept
         if self.sink is not None and garment_ids:
             outcome.seconds["embed"] = outcome.seconds.get("embed", 0.0) + time.perf_counter() - clock
         self._check_garments(garment_ids, outcome)
