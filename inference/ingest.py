@@ -423,6 +423,9 @@ def _run_videos(ingestor: Ingestor, batch: list[VideoSubmission], progress: bool
                 started = ingestor.start_one(submission)
             except BatchStopped as stop:
                 report.outcomes.append(stop.outcome)
+                with contextlib.suppress(BatchStopped):  # index what is catalogued, if storage lets
+                    for embedded in queue.drain() if queue else ():
+                        _finish_embedded(ingestor, waiting.popleft(), embedded)
                 raise
             report.outcomes.append(started.outcome)
             if queue is None:

@@ -217,3 +217,18 @@ def test_a_failed_batch_leaves_whole_videos_for_the_next_run(clips, tmp_path):
     again = _ingest(clips, data_dir, _RecordingSink(data_dir, batch_size=4))
     assert again.caught_up and [o.status for o in again.outcomes].count("skipped") == 4
     assert set(load_embeddings(data_dir)[0].tolist()) == set().union(*by_video.values())
+
+
+@pytest.mark.slow
+def test_a_batch_stopped_for_space_still_indexes_the_videos_on_the_queue(clips, tmp_path, monkeypatch):
+    from inference import ingest as ingest_module
+
+    calls = iter([1e6, 1e6])  # room for two videos, then none
+    monkeypatch.setattr(ingest_module, "free_mb", lambda path: next(calls, 1.0))
+    data_dir = tmp_path / "data"
+    sink = _RecordingSink(data_dir, batch_size=64)  # both videos' crops wait for a batch that never fills
+    report = _ingest(clips, data_dir, sink)
+    assert [o.status for o in report.outcomes] == ["ingested", "ingested"] + ["not attempted"] * 3
+    assert "MB free" in report.stopped and len(sink.batches) == 1
+    with Catalog(data_dir) as catalog:
+        assert set(catalog.done_garment_ids().tolist()) == set(load_embeddings(data_dir)[0].tolist())
