@@ -7,9 +7,11 @@ Encoders that split ``encode_images`` into ``preprocess_images`` + ``encode_prep
 (hooks of :class:`models.base.Encoder`; the offline default and open_clip override them) get
 the full overlap; any other encoder still has its image loading overlapped.
 
-The stage calls the index, never the other way round: :class:`IndexSink` embeds each
-ingested video's crops and adds them to the live index, and :class:`CropEmbedder` is what
-index rebuild and sync re-embed catalog garments with.
+The stage calls the index, never the other way round: :class:`IndexSink` embeds ingested
+crops and adds each video's to the live index (its ``prepare`` / ``forward`` halves let
+ingest's crop queue, :mod:`inference.crop_queue`, batch crops across videos), and
+:class:`CropEmbedder` is what index rebuild and sync re-embed catalog garments with (reading
+and preprocessing the next batches of crop files beside the forward pass).
 """
 
 from __future__ import annotations
