@@ -10,8 +10,7 @@ the full overlap; any other encoder still has its image loading overlapped.
 The stage calls the index, never the other way round: :class:`IndexSink` embeds ingested
 crops and adds each video's to the live index (its ``prepare`` / ``forward`` halves let
 ingest's crop queue, :mod:`inference.crop_queue`, batch crops across videos), and
-:class:`CropEmbedder` is what index rebuild and sync re-embed catalog garments with (reading
-and preprocessing the next batches of crop files beside the forward pass).
+:class:`CropEmbedder` is what index rebuild and sync re-embed catalog garments with.
 """
 
 from __future__ import annotations
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
+from tqdm import tqdm
 
 from core.errors import BadInputError, StylescopeError
 from inference.encoders import resolve_encoder
@@ -134,33 +134,31 @@ def embed_garments(
 ) -> EmbeddedGarments:
     """Embed catalog garments from their stored crop files, ``batch_size`` at a time.
 
-    Reading, decoding and preprocessing the next batches runs on a worker thread while the
-    current one goes through the network (:func:`pipelined`), as in :func:`embed_crops`.
     Crops that are missing or unreadable are skipped (logged, and listed in ``failed``).
     """
-    preprocess, forward = _halves(encoder)
     ids: list[int] = []
-    failed: list[int] = []  # filled on the one worker thread, batch by batch in order
-
-    def prepare(batch: Sequence[GarmentRecord]) -> tuple[list[int], Any]:
+    vectors: list[np.ndarray] = []
+    failed: list[int] = []
+    bar = tqdm(total=len(garments), desc="embed", unit="crop", disable=not progress)
+    for start in range(0, len(garments), batch_size):
+        batch = garments[start : start + batch_size]
         crops, batch_ids = [], []
         for garment in batch:
             try:
                 crops.append(load_image(Path(data_dir) / garment.crop_path))
                 batch_ids.append(garment.id)
             except (StylescopeError, OSError) as exc:
-                logger.warning("garment %d: cannot read crop %s: %s", garment.id, garment.crop_path, exc)
+                logger.warning(
+                    "garment %d: cannot read crop %s: %s", garment.id, garment.crop_path, exc
+                )
                 failed.append(garment.id)
-        return batch_ids, preprocess(crops) if crops else None
-
-    def forward_batch(prepared: tuple[list[int], Any]) -> np.ndarray:
-        batch_ids, batch = prepared
-        ids.extend(batch_ids)
-        return forward(batch) if batch_ids else np.zeros((0, encoder.dim), np.float32)
-
-    vectors = list(pipelined(garments, prepare, forward_batch, batch_size, progress=progress))
-    matrix = np.concatenate(vectors).astype(np.float32, copy=False) if vectors else np.zeros((0, encoder.dim), np.float32)
-    return EmbeddedGarments(np.asarray(ids, np.int64), np.ascontiguousarray(matrix), failed)
+        if crops:
+            vectors.append(embed_crops(encoder, crops, batch_size))
+            ids.extend(batch_ids)
+        bar.update(len(batch))
+    bar.close()
+    matrix = np.concatenate(vectors) if vectors else np.zeros((0, encoder.dim), np.float32)
+    return EmbeddedGarments(np.asarray(ids, np.int64), matrix, failed)
 
 
 class CropEmbedder:
