@@ -7,9 +7,10 @@ Encoders that split ``encode_images`` into ``preprocess_images`` + ``encode_prep
 (hooks of :class:`models.base.Encoder`; the offline default and open_clip override them) get
 the full overlap; any other encoder still has its image loading overlapped.
 
-The stage calls the index, never the other way round: :class:`IndexSink` embeds each
-ingested video's crops and adds them to the live index, and :class:`CropEmbedder` is what
-index rebuild and sync re-embed catalog garments with.
+The stage calls the index, never the other way round: :class:`IndexSink` embeds ingested
+crops and adds each video's to the live index (its ``prepare`` / ``forward`` halves let
+ingest's crop queue, :mod:`inference.crop_queue`, batch crops across videos), and
+:class:`CropEmbedder` is what index rebuild and sync re-embed catalog garments with.
 """
 
 from __future__ import annotations
@@ -88,6 +89,13 @@ def pipelined(items: Sequence[Any], prepare: Callable[[Sequence[Any]], T],
         bar.close()
 
 
+def _halves(encoder: Encoder) -> tuple[Callable[[Sequence[np.ndarray]], Any], Callable[[Any], np.ndarray]]:
+    """The encoder's CPU preprocessing and its forward pass, split where its device wants."""
+    if encoder.device != "cpu":  # resize on CPU threads, ship uint8, normalise on the accelerator
+        return encoder.resize_images, encoder.encode_resized
+    return encoder.preprocess_images, encoder.encode_preprocessed
+
+
 def embed_crops(encoder: Encoder, crops: Sequence[Crop], batch_size: int = 16, *,
                 prefetch: int = 2, progress: bool = False, workers: int = 1) -> np.ndarray:
     """Embed garment crops with ``encoder``.
@@ -109,10 +117,7 @@ def embed_crops(encoder: Encoder, crops: Sequence[Crop], batch_size: int = 16, *
     """
     if len(crops) == 0:
         return np.zeros((0, encoder.dim), np.float32)
-    if encoder.device != "cpu":  # resize on CPU threads, ship uint8, normalise on the accelerator
-        preprocess, forward = encoder.resize_images, encoder.encode_resized
-    else:
-        preprocess, forward = encoder.preprocess_images, encoder.encode_preprocessed
+    preprocess, forward = _halves(encoder)
 
     def prepare(batch: Sequence[Crop]) -> Any:
         return preprocess([_load(c) for c in batch])
@@ -188,13 +193,30 @@ class IndexSink:
         self.config = config or IndexConfig.load()
         self._index = GarmentIndex(self.data_dir, self.config, self.encoder.describe())
 
+    @property
+    def batch_size(self) -> int:
+        """Crops per forward pass (``index.embed_batch_size``)."""
+        return self.config.embed_batch_size
+
     def add_garments(self, garment_ids: list[int], crops: list[np.ndarray]) -> None:
         """Embed ``crops`` and add them under ``garment_ids`` to the live index."""
         if len(garment_ids) != len(crops):
             raise BadInputError(f"{len(garment_ids)} garment ids for {len(crops)} crops")
-        if not garment_ids:
-            return
-        vectors = embed_crops(self.encoder, crops, self.config.embed_batch_size)
+        if garment_ids:
+            self.add_embedded(garment_ids, embed_crops(self.encoder, crops, self.batch_size))
+
+    def prepare(self, crops: Sequence[np.ndarray]) -> Any:
+        """The CPU half of embedding ``crops`` (ingest's crop queue runs it on the decoding thread)."""
+        return _halves(self.encoder)[0](list(crops))
+
+    def forward(self, batch: Any) -> np.ndarray:
+        """The forward pass on a batch from :meth:`prepare`, or several joined."""
+        return _halves(self.encoder)[1](batch)
+
+    def add_embedded(self, garment_ids: list[int], vectors: np.ndarray) -> None:
+        """Add one video's garments, embedded, to the live index (made when there is none)."""
+        if len(garment_ids) != len(vectors):
+            raise BadInputError(f"{len(garment_ids)} garment ids for {len(vectors)} vectors")
         ensure_live_version(self.data_dir, self.encoder.describe(), self.config)
         self._index.add(garment_ids, vectors)
 

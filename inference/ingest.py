@@ -3,6 +3,12 @@
 hash -> claim -> sample frames (video.py) -> find people, cut garments (garments.py) -> write
 crops and catalog rows (catalog/) -> hand the new garments to a sink (embedding + index).
 
+A batch (:func:`ingest`) embeds crops across videos: each committed video's crops go on a
+crop queue (:mod:`inference.crop_queue`) whose worker thread runs the encoder on full
+batches while the next videos decode, and each video is indexed whole once all its crops
+are embedded, in submission order. :meth:`Ingestor.ingest_one` (the app, one upload at a
+time) embeds a video on its own.
+
 One bad video never stops the batch: it is recorded as failed with its reason. Storage that
 gives out (a full disk, a read-only or locked catalog) does stop it, cleanly: the video in
 hand is rolled back (or, when its rows are committed, left for the next run to index), the
@@ -20,22 +26,18 @@ garments are searchable.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import datetime as dt
 import logging
 import shutil
 import time
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
-import numpy as np
 from tqdm import tqdm
 
-import configs
-from configs import setting
-from core.errors import BadInputError, StorageError, StylescopeError
+from core.errors import BadInputError, StylescopeError
 from core.faults import fault_point
 from core.process import owner_token
 from core.storage import (
@@ -47,145 +49,33 @@ from core.storage import (
     storage_fault,
 )
 from inference.catalog import Catalog, Claim, FrameRow, GarmentRow
+from inference.crop_queue import CropQueue, Embedded
 from inference.extract import extract_garments, thumbnail
 from inference.garment_check import GarmentChecker, load_config
-from inference.garments import LocaliserChain, LocaliserConfig
+from inference.garments import LocaliserChain
+from inference.ingest_types import (
+    STATUSES,
+    BatchingSink,
+    BatchStopped,
+    GarmentSink,
+    IngestConfig,
+    IngestReport,
+    StartedVideo,
+    VideoOutcome,
+    check_file,
+)
 from inference.manifest import Rejected
 from inference.proxies import ProxyJob, proxy_path, start_proxy
-from inference.types import GarmentCrop, VideoSubmission
-from inference.video import SamplerConfig
+from inference.types import VideoSubmission
 
 if TYPE_CHECKING:
-    from inference.index import SyncReport
+    pass
+
+__all__ = ["STATUSES", "BatchStopped", "IngestConfig", "IngestReport", "Ingestor", "VideoOutcome", "check_file", "ingest"]
 
 logger = logging.getLogger(__name__)
 
 _ANY_FAULT: tuple[type[Exception], ...] = (StylescopeError, *STORAGE_ERRORS)  # what best-effort steps survive
-
-
-@dataclasses.dataclass
-class IngestConfig:
-    """Settings of the ingest stage (the ``ingest`` section of configs/pipeline.yaml)."""
-
-    sampler: SamplerConfig = dataclasses.field(default_factory=SamplerConfig)  # frame sampling
-    localiser: LocaliserConfig = dataclasses.field(default_factory=LocaliserConfig)  # garment localisation
-    crop_max_side: int = setting(320, low=1)  # crop thumbnails are scaled so their longer side is at most this
-    jpeg_quality: int = setting(90, low=0, high=100)  # JPEG quality of crop thumbnails
-    max_file_mb: float = setting(4096.0, low=0, low_open=True)  # larger files are refused without decoding
-    min_free_mb: float = setting(64.0, low=0)  # a video is not started with less free space in the data directory
-    garment_check: bool = False  # judge each committed video's crops with the garment check (else `trends` does, when on)
-    proxy_short_side: int = setting(360, low=0, high=2160)  # short side of the browser proxy kept per video (0: none)
-
-    @classmethod
-    def load(cls, user_file: str | Path | None = None) -> IngestConfig:
-        """The packaged pipeline config, with a user file merged over it."""
-        return configs.from_dict(cls, configs.load("pipeline", user_file).get("ingest", {}))
-
-
-class GarmentSink(Protocol):
-    """Receives the garments of each committed video (e.g. to embed and index them)."""
-
-    def add_garments(self, garment_ids: list[int], crops: list[np.ndarray]) -> None: ...
-
-    def catch_up(self, catalog: Catalog) -> SyncReport | None:
-        """Take in the catalog's garments the sink has not got (an interrupted run's)."""
-        ...
-
-
-@dataclasses.dataclass
-class VideoOutcome:
-    """What happened to one submission."""
-
-    source: str  # manifest:line or the path given
-    path: str
-    status: str  # ingested, skipped (already in), duplicate, unindexed, failed, not attempted
-    reason: str = ""
-    video_id: int | None = None
-    frames: int = 0
-    garments: int = 0
-    fallback_frames: int = 0  # frames whose person came from the centred fallback
-    seconds: dict[str, float] = dataclasses.field(default_factory=dict)  # time per stage
-
-    @property
-    def failed(self) -> bool:
-        return self.status in ("failed", "unindexed", "not attempted")
-
-    @property
-    def video(self) -> str:
-        """The video's file name ('' when the submission named no file)."""
-        return Path(self.path).name if self.path else ""
-
-    @property
-    def label(self) -> str:
-        """How reports name the submission: the file name, and the manifest line it came from."""
-        if not self.video:
-            return self.source
-        return self.video if self.source in ("", self.path) else f"{self.video} ({self.source})"
-
-    def to_dict(self) -> dict[str, object]:
-        """JSON-ready: every field, plus the video's file name."""
-        return {"video": self.video, **dataclasses.asdict(self)}
-
-
-STATUSES = ("ingested", "skipped", "duplicate", "unindexed", "failed", "not attempted")
-
-
-class BatchStopped(StorageError):
-    """The data directory took no more writes; ``outcome`` is the video in hand."""
-
-    def __init__(self, reason: str, outcome: VideoOutcome):
-        super().__init__(reason)
-        self.outcome = outcome
-
-
-@dataclasses.dataclass
-class IngestReport:
-    """Every submission's outcome, in order."""
-
-    outcomes: list[VideoOutcome] = dataclasses.field(default_factory=list)
-    stopped: str = ""  # why the batch stopped before its end ('' when it ran through)
-    caught_up: str = ""  # what the index took in from an interrupted run, before the batch
-
-    def stop(self, reason: str, rest: Sequence[VideoSubmission]) -> None:
-        """End the batch early: ``rest`` is reported as not attempted."""
-        self.stopped = reason
-        self.outcomes += [
-            VideoOutcome(s.source or str(s.path), str(s.path), "not attempted", "the batch stopped before it")
-            for s in rest
-        ]
-
-    def count(self, status: str) -> int:
-        return sum(o.status == status for o in self.outcomes)
-
-    @property
-    def exit_code(self) -> int:
-        """0 all went in, 1 some failed, 2 nothing could be done."""
-        if not self.outcomes:
-            return 2
-        failed = sum(o.failed for o in self.outcomes)
-        if failed == 0:
-            return 0
-        return 2 if failed == len(self.outcomes) else 1
-
-    def stage_seconds(self) -> dict[str, float]:
-        total: dict[str, float] = defaultdict(float)
-        for outcome in self.outcomes:
-            for stage, seconds in outcome.seconds.items():
-                total[stage] += seconds
-        return dict(total)
-
-
-def check_file(path: Path, config: IngestConfig) -> None:
-    """Refuse a path that is not a readable, non-empty video file within the size limit."""
-    if not path.exists():
-        raise BadInputError("file not found")
-    if not path.is_file():
-        raise BadInputError("not a regular file")
-    size = path.stat().st_size
-    if size == 0:
-        raise BadInputError("empty file (0 bytes)")
-    if size > config.max_file_mb * 1e6:
-        raise BadInputError(f"file is {size / 1e6:.0f} MB, above the {config.max_file_mb:.0f} MB limit")
 
 
 class Ingestor:
@@ -234,23 +124,54 @@ class Ingestor:
         return line
 
     def ingest_one(self, submission: VideoSubmission) -> VideoOutcome:
-        """Ingest one video; never raises for a bad video (the outcome says what went wrong).
+        """Ingest one video, embedding its crops on their own; never raises for a bad video
+        (the outcome says what went wrong).
 
         Raises:
             BatchStopped: the data directory takes no more writes (a full disk, a read-only,
                 locked or damaged catalog); its outcome is this video's, rolled back unless
                 its rows were already committed.
         """
-        outcome = VideoOutcome(submission.source or str(submission.path), str(submission.path), "failed")
+        return self.ingest_rest(self.start_one(submission))
+
+    def ingest_rest(self, started: StartedVideo) -> VideoOutcome:
+        """Embed a started video's crops on their own and index them (:meth:`finish_one`)."""
+        sink = self.sink
+        return self.finish_one(started, lambda: sink.add_garments(started.garment_ids, started.crops) if sink else None)
+
+    def start_one(self, submission: VideoSubmission) -> StartedVideo:
+        """Hash, claim, sample, crop and catalogue one video: all but indexing its garments
+        (:meth:`finish_one`). Raises :class:`BatchStopped` as :meth:`ingest_one` does."""
+        started = StartedVideo(VideoOutcome(submission.source or str(submission.path), str(submission.path), "failed"))
+        with self._stop_on_storage_fault(started.outcome):
+            self._check_space(started.outcome)
+            self._start(submission, started)
+        return started
+
+    def finish_one(self, started: StartedVideo, add: Callable[[], None]) -> VideoOutcome:
+        """Index a started video's garments with ``add`` (a committed video only), record its
+        event and let go of its claim. Raises :class:`BatchStopped` as :meth:`ingest_one` does."""
+        outcome = started.outcome
+        self._claimed = outcome.video_id if started.claimed else None
+        with self._stop_on_storage_fault(outcome):
+            if outcome.status == "unindexed":
+                self._to_sink(started, add)
+            self.catalog.record_event(outcome.source, outcome.status, outcome.reason, outcome.video_id, outcome.path)
+            if started.claimed and outcome.status == "ingested":
+                fault_point("ingest.indexed")
+                self.catalog.release_video(started.claimed, self.owner)
+        self._claimed = None
+        return outcome
+
+    @contextlib.contextmanager
+    def _stop_on_storage_fault(self, outcome: VideoOutcome) -> Iterator[None]:
         try:
-            self._check_space(outcome)
-            self._ingest(submission, outcome)
+            yield
         except STORAGE_ERRORS as exc:
             reason = storage_fault(exc) or str(exc)
             logger.debug("storage fault on %s", outcome.source, exc_info=True)
             self._give_up(outcome, reason)
             raise BatchStopped(reason, outcome) from None
-        return outcome
 
     def _check_space(self, outcome: VideoOutcome) -> None:
         need, free = self.config.min_free_mb, free_mb(self.data_dir)
@@ -262,16 +183,16 @@ class Ingestor:
             )
             raise BatchStopped(outcome.reason, outcome)
 
-    def _ingest(self, submission: VideoSubmission, outcome: VideoOutcome) -> None:
-        started = time.perf_counter()
+    def _start(self, submission: VideoSubmission, started: StartedVideo) -> None:
+        outcome = started.outcome
+        clock = time.perf_counter()
         try:
             check_file(submission.path, self.config)
             content_hash = sha256_file(submission.path)  # same bytes under another name: same video
         except (BadInputError, OSError) as exc:
             outcome.reason = str(exc) if isinstance(exc, BadInputError) else f"cannot read file: {exc.strerror}"
-            self.catalog.record_event(outcome.source, "failed", outcome.reason, path=outcome.path)
             return
-        outcome.seconds["hash"] = time.perf_counter() - started
+        outcome.seconds["hash"] = time.perf_counter() - clock
         claim = self.catalog.claim_video(submission, content_hash, self.owner)
         outcome.video_id = claim.video_id
         if not claim.claimed:
@@ -280,20 +201,15 @@ class Ingestor:
             if known and known.status == "done" and not proxy_path(self.data_dir, known.id).is_file():
                 job = start_proxy(submission.path, proxy_path(self.data_dir, known.id), self.config.proxy_short_side)
                 self._end_proxy(job, known.duration_s or 0, outcome, keep=True)
-            self.catalog.record_event(outcome.source, outcome.status, outcome.reason, claim.video_id, outcome.path)
             return
-        self._claimed = claim.video_id
+        self._claimed = started.claimed = claim.video_id
         fault_point("ingest.claimed")
         try:
-            self._process(submission, claim.video_id, outcome)
+            self._process(submission, claim.video_id, started)
         except StylescopeError as exc:
             outcome.status, outcome.reason = "failed", str(exc)
             self.catalog.fail_video(claim.video_id, outcome.reason)
             shutil.rmtree(self._crop_dir(claim.video_id), ignore_errors=True)
-        self.catalog.record_event(outcome.source, outcome.status, outcome.reason, claim.video_id, outcome.path)
-        if outcome.status == "ingested":
-            fault_point("ingest.indexed")
-            self.catalog.release_video(claim.video_id, self.owner)
         self._claimed = None
 
     def _crop_dir(self, video_id: int) -> Path:
@@ -316,17 +232,18 @@ class Ingestor:
         with contextlib.suppress(*_ANY_FAULT):
             self.catalog.fail_video(video_id, reason)
 
-    def _process(self, submission: VideoSubmission, video_id: int, outcome: VideoOutcome) -> None:
+    def _process(self, submission: VideoSubmission, video_id: int, started: StartedVideo) -> None:
         """Catalogue the video while its browser proxy encodes beside (kept only if it goes in)."""
         job = start_proxy(submission.path, proxy_path(self.data_dir, video_id), self.config.proxy_short_side)
         duration_s = 0.0
         try:
-            duration_s = self._catalogue(submission, video_id, outcome)
+            duration_s = self._catalogue(submission, video_id, started)
         finally:
-            self._end_proxy(job, duration_s, outcome, keep=outcome.status == "ingested")
+            self._end_proxy(job, duration_s, started.outcome, keep=started.outcome.status == "unindexed")
 
-    def _catalogue(self, submission: VideoSubmission, video_id: int, outcome: VideoOutcome) -> float:
-        """Sample, crop, store and index one claimed video; returns its duration in seconds."""
+    def _catalogue(self, submission: VideoSubmission, video_id: int, started: StartedVideo) -> float:
+        """Sample, crop and store one claimed video (indexed by :meth:`finish_one`); returns its duration in seconds."""
+        outcome = started.outcome
         extracted = extract_garments(submission.path, self.config, self.localiser)
         sampled, crops = extracted.sampled, extracted.crops
         outcome.seconds.update(extracted.seconds)
@@ -349,15 +266,12 @@ class Ingestor:
             FrameRow(f.t_s, f.segment, f.sharpness, f.phash, f.image.shape[1], f.image.shape[0])
             for f in sampled.frames
         ]
-        garment_ids = self.catalog.finish_video(video_id, sampled.info, frames, rows)
+        started.garment_ids = self.catalog.finish_video(video_id, sampled.info, frames, rows)
+        started.crops = [c.image for c in crops]
         fault_point("ingest.committed")
         outcome.seconds["write"] = time.perf_counter() - clock
-        outcome.frames, outcome.garments = len(frames), len(garment_ids)
+        outcome.frames, outcome.garments = len(frames), len(started.garment_ids)
         outcome.status = "unindexed"  # until the sink has them
-        self._to_sink(garment_ids, crops, outcome)
-        self._check_garments(garment_ids, outcome)
-        if outcome.status == "ingested" and outcome.fallback_frames:
-            outcome.reason = f"no person found in {outcome.fallback_frames} of {len(frames)} frames: centred crop used"
         return sampled.info.duration_s
 
     def _end_proxy(self, job: ProxyJob | None, duration_s: float, outcome: VideoOutcome, keep: bool) -> None:
@@ -370,13 +284,13 @@ class Ingestor:
             logger.warning("video %s: no browser proxy (%s)", outcome.video_id, problem)
             outcome.reason = "; ".join(filter(None, [outcome.reason, f"no browser proxy ({problem})"]))
 
-    def _to_sink(self, garment_ids: list[int], crops: Sequence[GarmentCrop], outcome: VideoOutcome) -> None:
-        if self.sink is None or not garment_ids:
-            outcome.status = "ingested"
-            return
+    def _to_sink(self, started: StartedVideo, add: Callable[[], None]) -> None:
+        """Index a committed video's garments (``add``), then run the garment check on them."""
+        outcome, garment_ids = started.outcome, started.garment_ids
         clock = time.perf_counter()
         try:
-            self.sink.add_garments(garment_ids, [c.image for c in crops])
+            if self.sink is not None and garment_ids:
+                add()
             outcome.status = "ingested"
         except StylescopeError as exc:
             outcome.reason = (
@@ -384,7 +298,12 @@ class Ingestor:
                 "or `stylescope index sync` indexes it"
             )
             logger.warning("video %s: %s", outcome.video_id, outcome.reason)
-        outcome.seconds["embed"] = time.perf_counter() - clock
+        started.crops = []  # embedded: the pixels are not kept
+        if self.sink is not None and garment_ids:
+            outcome.seconds["embed"] = outcome.seconds.get("embed", 0.0) + time.perf_counter() - clock
+        self._check_garments(garment_ids, outcome)
+        if outcome.status == "ingested" and outcome.fallback_frames:
+            outcome.reason = f"no person found in {outcome.fallback_frames} of {outcome.frames} frames: centred crop used"
 
     def _check_garments(self, garment_ids: list[int], outcome: VideoOutcome) -> None:
         """The garment check's verdicts on the video's crops (best effort: `trends` checks what is missed)."""
@@ -484,17 +403,73 @@ def _run_batch(
     except STORAGE_ERRORS as exc:
         report.stop(storage_fault(exc) or str(exc), batch)
         return
-    for position, submission in enumerate(tqdm(batch, desc="ingest", unit="video", disable=not progress)):
-        try:
-            outcome = ingestor.ingest_one(submission)
-        except BatchStopped as stop:
-            report.outcomes.append(stop.outcome)
-            report.stop(str(stop), batch[position + 1 :])
-            logger.warning("batch stopped: %s", stop)
-            return
-        report.outcomes.append(outcome)
-        logger.debug(
-            "%s: %s %s %s %s", outcome.label, outcome.status, outcome.reason,
-            f"{outcome.frames} frames, {outcome.garments} garments" if outcome.garments else "",
-            " ".join(f"{k}={v:.2f}s" for k, v in outcome.seconds.items()),
-        )
+    _run_videos(ingestor, batch, progress, report)
+
+
+def _run_videos(ingestor: Ingestor, batch: list[VideoSubmission], progress: bool, report: IngestReport) -> None:
+    """Start each video in turn; index each once its crops are embedded (across videos on the
+    crop queue when the sink can batch, else one video at a time)."""
+    sink, config = ingestor.sink, ingestor.config
+    queue: CropQueue[StartedVideo] | None = None
+    if isinstance(sink, BatchingSink):
+        waiting_crops = sink.batch_size * config.embed_queue_batches
+        queue = CropQueue(sink.prepare, sink.forward, sink.batch_size, waiting_crops, config.encoder_threads)
+    waiting: deque[StartedVideo] = deque()  # on the queue, in order, not indexed yet
+    begun = 0  # videos started (the one a stop came from included)
+    try:
+        for submission in tqdm(batch, desc="ingest", unit="video", disable=not progress):
+            begun += 1
+            try:
+                started = ingestor.start_one(submission)
+            except BatchStopped as stop:
+                report.outcomes.append(stop.outcome)
+                with contextlib.suppress(BatchStopped):  # index what is catalogued, if storage lets
+                    for embedded in queue.drain() if queue else ():
+                        _finish_embedded(ingestor, waiting.popleft(), embedded)
+                raise
+            report.outcomes.append(started.outcome)
+            if queue is None:
+                _log_outcome(ingestor.ingest_rest(started))
+                continue
+            waiting.append(started)
+            queue.put(started, started.crops)
+            started.crops = []
+            for embedded in queue.ready():
+                _finish_embedded(ingestor, waiting.popleft(), embedded)
+        for embedded in queue.drain() if queue else ():
+            _finish_embedded(ingestor, waiting.popleft(), embedded)
+    except BatchStopped as stop:
+        for started in waiting:  # committed, not indexed: the next run's catch-up indexes them
+            if started.outcome.status == "unindexed":
+                started.outcome.reason = f"catalogued, not searchable yet ({stop}); the next run indexes it"
+        report.stop(str(stop), batch[begun:])
+        logger.warning("batch stopped: %s", stop)
+    finally:
+        if queue is not None:
+            queue.close()
+            stats = queue.stats
+            logger.debug("crop queue: %d crops in %d batches, forward %.2fs, idle %.2fs",
+                         stats.crops, len(stats.batch_sizes), stats.forward_s, stats.idle_s)
+
+
+def _finish_embedded(ingestor: Ingestor, started: StartedVideo, embedded: Embedded[StartedVideo]) -> None:
+    """Index a video whose crops came back from the crop queue."""
+    assert embedded.key is started, "the crop queue hands videos back in the order they were put"
+    sink = ingestor.sink
+    assert isinstance(sink, BatchingSink)
+
+    def add() -> None:
+        if embedded.error is not None:
+            raise embedded.error
+        sink.add_embedded(started.garment_ids, embedded.vectors)
+
+    started.outcome.seconds["embed"] = embedded.seconds
+    _log_outcome(ingestor.finish_one(started, add))
+
+
+def _log_outcome(outcome: VideoOutcome) -> None:
+    logger.debug(
+        "%s: %s %s %s %s", outcome.label, outcome.status, outcome.reason,
+        f"{outcome.frames} frames, {outcome.garments} garments" if outcome.garments else "",
+        " ".join(f"{k}={v:.2f}s" for k, v in outcome.seconds.items()),
+    )
