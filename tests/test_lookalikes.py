@@ -12,7 +12,7 @@ from inference.trends.lookalikes import held_out_agreement, split_lookalikes, tw
 from inference.trends.settings import ClusterConfig
 
 WHITE, BEIGE, NAVY = (242, 242, 236), (222, 204, 168), (30, 40, 90)
-CONFIG = ClusterConfig(lookalike_separation=3.0)
+CONFIG = ClusterConfig(lookalikes=True)
 
 
 def _crop(rgb: tuple[int, int, int], rng: np.random.Generator, shade: float = 1.0) -> np.ndarray:
@@ -117,7 +117,7 @@ def test_a_lookalike_worn_by_fewer_creators_than_asked_is_not_split() -> None:
 
 
 def test_the_split_is_off_by_default() -> None:
-    assert ClusterConfig().lookalike_separation == 0.0
+    assert not ClusterConfig().lookalikes
 
 
 def test_two_colour_groups_measures_separation_and_colour_difference() -> None:

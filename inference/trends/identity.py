@@ -175,7 +175,7 @@ def recluster(
         raise BadInputError("no garments to cluster: the catalog (or its index) is empty; ingest videos first")
     ids, vectors = ids[mask], normalise(np.asarray(vectors)[mask])
     clustering = cluster_garments(vectors, kinds, frames, config.cluster)
-    if config.cluster.lookalike_separation > 0:
+    if config.cluster.lookalikes:
         clustering = _split_lookalikes(catalog, clustering, ids, vectors, kinds, frames, config.cluster)
     previous = load_styles(catalog)
     state = read_state(catalog)

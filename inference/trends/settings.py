@@ -47,11 +47,12 @@ class ClusterConfig:
     # (pieces of one style); below the split threshold, so noise alone does not merge lookalikes; 0: never
     # lookalikes (inference/trends/lookalikes.py): split a style whose garments of one slot fall in two
     # measured-colour groups this many pooled SDs apart, at least lookalike_delta_e (CIEDE2000) apart,
-    # each worn by lookalike_creators creators or more; 0 separation: never
-    lookalike_separation: float = setting(0.0, low=0)
+    # each worn by lookalike_creators creators or more; off by default (docs/BENCHMARKS.md)
+    lookalikes: bool = False
+    lookalike_separation: float = setting(4.0, low=0)
     lookalike_delta_e: float = setting(8.0, low=0)
     lookalike_creators: int = setting(4, low=1)
-    lookalike_sample: int = setting(80, low=8)  # garments per style and slot whose colour is measured
+    lookalike_sample: int = setting(40, low=8)  # garments per style and slot whose colour is measured
     lookalike_agreement: float = setting(0.9, low=0, high=1)  # share of the measured frames the two new
     # centroids, fitted on the other half, sort as the pixels did (else new garments could not be kept apart)
     min_cluster_size: int = 8  # HDBSCAN's smallest cluster
