@@ -43,8 +43,9 @@ class World:
 
 
 def _world(styles: list[tuple[str, tuple[int, int, int], int, int, int]], seed: int = 0,
-           step: float = 0.15, dark_share: float = 0.0) -> World:
-    """Frames of each (name, top colour, creators, frames per creator, first day) style; the
+           step: float = 0.15, dark_share: float = 0.0, bottoms: dict[str, tuple[int, int, int]] | None = None) -> World:
+    """Frames of each (name, top colour, creators, frames per creator, first day) style (bottoms
+    navy unless ``bottoms`` names another colour); the
     top's embedding moves by ``step`` between styles (a lookalike barely shows in it); a
     ``dark_share`` of crops is shot in dim light."""
     rng = np.random.default_rng(seed)
@@ -59,7 +60,7 @@ def _world(styles: list[tuple[str, tuple[int, int, int], int, int, int]], seed: 
         for creator in range(makers):
             for shot in range(per_creator):
                 shade = 0.6 if rng.random() < dark_share else 1.0
-                for kind, mean, rgb in (("top", top, colour), ("bottom", bottom, NAVY)):
+                for kind, mean, rgb in (("top", top, colour), ("bottom", bottom, (bottoms or {}).get(name, NAVY))):
                     row = len(vectors)
                     vectors.append(mean + rng.normal(0, 0.02, dim))
                     kinds.append(kind)
@@ -114,6 +115,14 @@ def test_a_lookalike_worn_by_fewer_creators_than_asked_is_not_split() -> None:
     world = _world([("white", WHITE, 12, 6, 0), ("beige", BEIGE, 3, 8, 20)])
     assert len(_split(world).clusters) == 1
     assert len(_split(world, dataclasses.replace(CONFIG, lookalike_creators=3)).clusters) == 2
+
+
+def test_two_groups_whose_every_garment_changes_colour_are_not_split() -> None:
+    # the whole outfit a shade darker (a dim room, a camera): the scene, not a lookalike
+    dim_white, dim_navy = (170, 170, 165), (20, 28, 63)
+    world = _world([("white", WHITE, 12, 6, 0), ("dim", dim_white, 6, 6, 20)], bottoms={"dim": dim_navy})
+    assert len(_split(world).clusters) == 1
+    assert len(_split(world, dataclasses.replace(CONFIG, lookalike_other_delta_e=100.0)).clusters) == 2
 
 
 def test_the_split_is_off_by_default() -> None:

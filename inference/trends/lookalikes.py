@@ -9,7 +9,9 @@ garments of every slot (top, bottom) are sampled, their main colour measured
 best cut along their main axis must leave the groups ``lookalike_separation`` pooled
 standard deviations apart and at least ``lookalike_delta_e`` (CIEDE2000) between their
 median colours, each worn by ``lookalike_creators`` creators or more (a style that can truly
-rise). The slot with the widest separation splits the style: each side's centroid is the
+rise), while the frames' other garment keeps its colour (``lookalike_other_delta_e``: a
+lookalike changes one garment, the light changes all of them). The slot with the widest
+separation splits the style: each side's centroid is the
 mean outfit vector of its sampled frames, and every frame of the style goes to the nearer
 one. A split is kept only where those two centroids sort the sampled frames as the pixels
 did (``lookalike_agreement``), so that assigning new garments by centroid keeps them apart.
@@ -150,7 +152,7 @@ def split_lookalikes(
     clusters = list(clustering.clusters)
     rng = np.random.default_rng(config.seed)
     for c in range(len(clustering.clusters)):
-        split = _best_split(c, labels, kind_array, crops, read, config, rng)
+        split = _best_split(c, labels, kind_array, np.asarray(frames), crops, read, config, rng)
         if split is None:
             continue
         units = np.unique(unit_of[labels == c])
@@ -214,25 +216,59 @@ def held_out_agreement(unit: np.ndarray, sides: Sequence[np.ndarray]) -> float:
 
 
 def _best_split(
-    cluster: int, labels: np.ndarray, kinds: np.ndarray, crops: Mapping[int, str],
+    cluster: int, labels: np.ndarray, kinds: np.ndarray, frames: np.ndarray, crops: Mapping[int, str],
     read: Callable[[str], np.ndarray], config: ClusterConfig, rng: np.random.Generator,
 ) -> ColourSplit | None:
+    """The widest colour split of the style's slots whose other slot keeps its colour."""
+    members = labels == cluster
     best: ColourSplit | None = None
     for slot in SLOTS:
-        rows = np.flatnonzero((labels == cluster) & (kinds == slot))
+        rows = np.flatnonzero(members & (kinds == slot))
         if len(rows) < 2 * max(4, config.min_style_size):
             continue
         rows = rows[np.sort(sample_rows(len(rows), config.lookalike_sample, rng))]
-        images = {}
-        for row in rows.tolist():
-            path = crops.get(row)
-            if path is None:
-                continue
-            try:
-                images[row] = read(path)
-            except (BadInputError, OSError):
-                continue
-        split = colour_split(rows, slot, images, config)
-        if split is not None and (best is None or split.separation > best.separation):
+        split = colour_split(rows, slot, _read_crops(rows, crops, read), config)
+        if split is None or (best is not None and split.separation <= best.separation):
+            continue
+        other = np.flatnonzero(members & (kinds != slot) & np.isin(kinds, SLOTS))
+        if _other_slot_shift(split, other, frames, crops, read) <= config.lookalike_other_delta_e:
             best = split
     return best
+
+
+def _read_crops(rows: np.ndarray, crops: Mapping[int, str], read: Callable[[str], np.ndarray]) -> dict[int, np.ndarray]:
+    images = {}
+    for row in rows.tolist():
+        path = crops.get(row)
+        if path is None:
+            continue
+        try:
+            images[row] = read(path)
+        except (BadInputError, OSError):
+            continue
+    return images
+
+
+def _other_slot_shift(split: ColourSplit, other: np.ndarray, frames: np.ndarray, crops: Mapping[int, str],
+                      read: Callable[[str], np.ndarray], per_side: int = 20) -> float:
+    """CIEDE2000 between the two sides' median colours of the other garment in the same frames.
+
+    A lookalike changes one garment; light, shade or a camera changes them all, so a split
+    whose other garment changes colour as well is a split by the scene, not by the style.
+    Infinite when the other garment cannot be measured on both sides (a dress is one garment:
+    its lookalikes are not split, since the scene cannot be told from the style there).
+    """
+    other_of = {int(frames[row]): int(row) for row in other[::-1]}
+    medians = []
+    for side in (~split.side, split.side):
+        labs = []
+        for row in split.rows[side][:per_side].tolist():
+            partner = other_of.get(int(frames[row]))
+            image = None if partner is None else _read_crops(np.asarray([partner]), crops, read).get(partner)
+            lab = None if image is None else slot_colour(image, "bottom" if split.slot == "top" else "top")
+            if lab is not None:
+                labs.append(lab)
+        if len(labs) < 3:
+            return float("inf")
+        medians.append(np.median(np.asarray(labs), axis=0))
+    return float(ciede2000(medians[0][None], medians[1][None])[0])

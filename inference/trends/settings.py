@@ -49,8 +49,10 @@ class ClusterConfig:
     # measured-colour groups this many pooled SDs apart, at least lookalike_delta_e (CIEDE2000) apart,
     # each worn by lookalike_creators creators or more; off by default (docs/BENCHMARKS.md)
     lookalikes: bool = False
-    lookalike_separation: float = setting(4.0, low=0)
+    lookalike_separation: float = setting(3.0, low=0)
     lookalike_delta_e: float = setting(8.0, low=0)
+    lookalike_other_delta_e: float = setting(4.0, low=0)  # most the other garment of the same frames may change
+    # colour between the two groups (CIEDE2000): a lookalike changes one garment, the light changes all
     lookalike_creators: int = setting(4, low=1)
     lookalike_sample: int = setting(40, low=8)  # garments per style and slot whose colour is measured
     lookalike_agreement: float = setting(0.9, low=0, high=1)  # share of the measured frames the two new
