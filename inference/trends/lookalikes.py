@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
@@ -151,6 +152,7 @@ def split_lookalikes(
     distances = clustering.distances.copy()
     clusters = list(clustering.clusters)
     rng = np.random.default_rng(config.seed)
+    started = time.perf_counter()
     for c in range(len(clustering.clusters)):
         split = _best_split(c, labels, kind_array, np.asarray(frames), crops, read, config, rng)
         if split is None:
@@ -190,6 +192,8 @@ def split_lookalikes(
         logger.info("style %d: split by %s colour (%.1f SDs, dE %.1f, creators %s, agreement %.2f): %d + %d garments",
                     c, split.slot, split.separation, split.delta_e, worn, agreement,
                     clusters[c].size, clusters[-1].size)
+    logger.info("lookalikes: %d styles checked, %d split, in %.1f s", len(clustering.clusters),
+                len(clusters) - len(clustering.clusters), time.perf_counter() - started)
     distances = np.where(labels >= 0, distances, np.nan).astype(np.float32)
     labels = np.where(labels >= 0, labels, NOISE)
     return Clustering(labels, distances, clusters, clustering.selection)
