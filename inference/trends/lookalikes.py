@@ -138,13 +138,14 @@ def split_lookalikes(
         clustering: a run of :func:`inference.trends.clustering.cluster_garments` over ``vectors``.
         vectors: (N, D) unit garment embeddings, row for row with ``clustering.labels``.
         kinds: garment kind per row; frames: frame id per row; creators: creator handle per row.
+            Only styles of top + bottom frames can split (``group_by`` outfit, the default): the
+            other-garment test needs both garments of a frame.
         crops: row -> crop path of the garments that may be measured.
         read: callable(path) -> RGB image (raises BadInputError / OSError when unreadable).
         config: clustering settings (the ``lookalike_*`` fields).
     """
     kind_array = np.asarray(kinds, dtype=object)
-    grouped = config.group_by == "outfit"
-    if grouped:
+    if config.group_by == "outfit":
         unit, unit_of = outfit_vectors(vectors, np.asarray(frames), kinds, config.outfit_kinds)
     else:
         unit, unit_of = vectors, np.arange(len(vectors))
@@ -181,14 +182,8 @@ def split_lookalikes(
         labels[members] = np.where(member_side == 1, len(clusters), c)
         distances[members] = unit_distance[unit_of[members]]
         parent = clusters[c]
-        for index, child in ((c, 0), (len(clusters), 1)):
-            mine = labels == index
-            radius = min(_radius(distances[mine], config), parent.radius) if mine.any() else parent.radius
-            cluster = Cluster(parent.kind, centroids[child].astype(np.float32), int(mine.sum()), radius)
-            if index == c:
-                clusters[c] = cluster
-            else:
-                clusters.append(cluster)
+        clusters[c] = _child(parent, centroids[0], distances[labels == c], config)
+        clusters.append(_child(parent, centroids[1], distances[labels == len(clusters)], config))
         logger.info("style %d: split by %s colour (%.1f SDs, dE %.1f, creators %s, agreement %.2f): %d + %d garments",
                     c, split.slot, split.separation, split.delta_e, worn, agreement,
                     clusters[c].size, clusters[-1].size)
@@ -197,6 +192,12 @@ def split_lookalikes(
     distances = np.where(labels >= 0, distances, np.nan).astype(np.float32)
     labels = np.where(labels >= 0, labels, NOISE)
     return Clustering(labels, distances, clusters, clustering.selection)
+
+
+def _child(parent: Cluster, centroid: np.ndarray, distances: np.ndarray, config: ClusterConfig) -> Cluster:
+    """One side of a split style: its centroid, size and a radius no wider than the parent's."""
+    radius = min(_radius(distances, config), parent.radius) if len(distances) else parent.radius
+    return Cluster(parent.kind, centroid.astype(np.float32), len(distances), radius)
 
 
 def held_out_agreement(unit: np.ndarray, sides: Sequence[np.ndarray]) -> float:
