@@ -72,14 +72,25 @@ def _garment(frame_index: int, kind: str, crop_path: str) -> GarmentRow:
     return GarmentRow(frame_index, kind, Box(0, 0, 10, 10), "bench", 1.0, crop_path)
 
 
-def build_synthetic(data_dir: Path, garments: int, dim: int, styles: int, seed: int = 0) -> SyntheticCatalog:
-    """Write a synthetic catalog with ~``garments`` garments in one catalog transaction."""
+def _write_crop(path: Path, colour: np.ndarray, rng: np.random.Generator) -> None:
+    import cv2
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pixels = np.clip(colour[None, None, :] + rng.normal(0, 6, (48, 32, 3)), 0, 255).astype(np.uint8)
+    cv2.imwrite(str(path), pixels)
+
+
+def build_synthetic(data_dir: Path, garments: int, dim: int, styles: int, seed: int = 0,
+                    crops: bool = False) -> SyntheticCatalog:
+    """Write a synthetic catalog with ~``garments`` garments in one catalog transaction (and, with
+    ``crops``, a small crop image per garment in its style's colour, for the lookalike pass to read)."""
     rng = np.random.default_rng(seed)
     days, creators = 90, 400
     frames_per_video = 3
     videos = max(1, garments // (frames_per_video * len(KINDS)))
     centres = rng.normal(size=(styles, len(KINDS), dim))
     centres /= np.linalg.norm(centres, axis=-1, keepdims=True)
+    colours = rng.integers(0, 256, size=(styles, len(KINDS), 3))
     weights = _style_day_weights(styles, days, rng)
     video_days = np.sort(rng.integers(0, days, size=videos))
     handles = [f"creator{i:03d}" for i in range(creators)]
@@ -99,6 +110,8 @@ def build_synthetic(data_dir: Path, garments: int, dim: int, styles: int, seed: 
                 garment_id += 1
                 garments_.append(_garment(f, kind, f"crops/{v}/{garment_id}.jpg"))
                 vectors.append(centres[style, k])
+                if crops:
+                    _write_crop(data_dir / f"crops/{v}/{garment_id}.jpg", colours[style, k], rng)
         submission = VideoSubmission(Path(f"v{v}.mp4"), handles[creator], int(followers[creator]), posted)
         videos_.append(WholeVideo(submission, f"h{v}", _INFO, frames, garments_))
     with Catalog(data_dir) as catalog:
@@ -141,10 +154,12 @@ def run_speed(args: argparse.Namespace) -> dict[str, Any]:
     config = trends_mod.load_config()
     config.cluster.method = args.method or config.cluster.method
     config.cluster.group_by = args.group_by or config.cluster.group_by
+    config.cluster.lookalikes = args.lookalikes
     results: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp)
-        synthetic = _timed("build catalog (fixture)", results, build_synthetic, data_dir, args.garments, encoder.dim, args.styles)
+        synthetic = _timed("build catalog (fixture)", results, build_synthetic, data_dir, args.garments, encoder.dim, args.styles,
+                            crops=args.lookalikes)
         with Catalog(data_dir) as catalog:
             run = _timed("full clustering + naming", results, trends_mod.recluster, catalog, synthetic.ids,
                          synthetic.vectors, config, encoder)
@@ -161,6 +176,7 @@ def run_speed(args: argparse.Namespace) -> dict[str, Any]:
         "encoder": encoder.describe(),
         "method": config.cluster.method,
         "group_by": config.cluster.group_by,
+        "lookalikes": config.cluster.lookalikes,
         "seconds": results,
     }
 
@@ -335,6 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     speed.add_argument("--encoder", default="tiny:256", help="encoder whose text tower names the styles")
     speed.add_argument("--method", choices=("kmeans", "density"), default=None)
     speed.add_argument("--group-by", choices=("kind", "outfit", "all"), default=None)
+    speed.add_argument("--lookalikes", action="store_true", help="run the lookalike split (writes a crop per garment)")
     world = sub.add_parser("world")
     world.add_argument("--world", required=True)
     world.add_argument("--data-dir", required=True)

@@ -193,6 +193,18 @@ class StyleQueries(CatalogBase):
             paths.update({row["id"]: row["crop_path"] for row in rows})
         return paths
 
+    def garment_creators(self, garment_ids: Sequence[int]) -> dict[int, str]:
+        """Garment id -> the handle of the creator whose video shows it, for the given garments."""
+        creators: dict[int, str] = {}
+        ids = [int(i) for i in garment_ids]
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            rows = self._conn.execute(
+                "SELECT g.id, c.handle FROM garments g JOIN videos v ON v.id = g.video_id "
+                f"JOIN creators c ON c.id = v.creator_id WHERE g.id IN ({','.join('?' * len(chunk))})", chunk)
+            creators.update({row["id"]: row["handle"] for row in rows})
+        return creators
+
     # -- writes --------------------------------------------------------------------------
     def replace_styles(
         self,

@@ -20,12 +20,14 @@ import numpy as np
 
 from core.errors import BadInputError
 from inference.catalog import Catalog, StyleAssignment, StyleRecord
-from inference.trends.clustering import NOISE, Cluster, cluster_garments, outfit_vectors
+from inference.images import load_image
+from inference.trends.clustering import NOISE, Cluster, Clustering, cluster_garments, outfit_vectors
 from inference.trends.facet_names import facet_evidence, facet_style_names, unique_names
 from inference.trends.kmeans import nearest_centroid, normalise
+from inference.trends.lookalikes import split_lookalikes
 from inference.trends.naming import TextEncoder, Vocabulary, name_clusters, naming_encoder
 from inference.trends.screening import Screening, screen_garments
-from inference.trends.settings import TrendsConfig
+from inference.trends.settings import ClusterConfig, TrendsConfig
 
 if TYPE_CHECKING:
     from inference.index import IndexConfig
@@ -103,6 +105,19 @@ def garment_kinds(catalog: Catalog, ids: np.ndarray,
     return kinds, frames, mask
 
 
+def _split_lookalikes(catalog: Catalog, clustering: Clustering, ids: np.ndarray, vectors: np.ndarray,
+                      kinds: list[str], frames: np.ndarray, config: ClusterConfig) -> Clustering:
+    """:func:`inference.trends.lookalikes.split_lookalikes` with the garments' crops and creators
+    from the catalog (crops are read only for the garments sampled)."""
+    id_list = ids.tolist()
+    handles = catalog.garment_creators(id_list)
+    creators = [handles.get(int(i), "") for i in id_list]
+    paths = catalog.garment_crops(id_list)
+    crops = {row: paths[int(i)] for row, i in enumerate(id_list) if int(i) in paths}
+    return split_lookalikes(clustering, vectors, kinds, frames, creators, crops,
+                            lambda path: load_image(catalog.data_dir / path), config)
+
+
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
@@ -160,6 +175,8 @@ def recluster(
         raise BadInputError("no garments to cluster: the catalog (or its index) is empty; ingest videos first")
     ids, vectors = ids[mask], normalise(np.asarray(vectors)[mask])
     clustering = cluster_garments(vectors, kinds, frames, config.cluster)
+    if config.cluster.lookalikes:
+        clustering = _split_lookalikes(catalog, clustering, ids, vectors, kinds, frames, config.cluster)
     previous = load_styles(catalog)
     state = read_state(catalog)
     next_id = max([int(state.get("next_style_id", 1))] + [s.id + 1 for s in previous])

@@ -45,6 +45,18 @@ class ClusterConfig:
     # pooled SDs apart along its main axis (held-out half; one Gaussian style gives ~2.7); 0: never
     merge_separation: float = 3.3  # merge neighbouring k-means clusters whose union scores below this
     # (pieces of one style); below the split threshold, so noise alone does not merge lookalikes; 0: never
+    # lookalikes (inference/trends/lookalikes.py): split a style whose garments of one slot fall in two
+    # measured-colour groups this many pooled SDs apart, at least lookalike_delta_e (CIEDE2000) apart,
+    # each worn by lookalike_creators creators or more; off by default (docs/BENCHMARKS.md)
+    lookalikes: bool = False
+    lookalike_separation: float = setting(3.0, low=0)
+    lookalike_delta_e: float = setting(8.0, low=0)
+    lookalike_other_delta_e: float = setting(4.0, low=0)  # most the other garment of the same frames may change
+    # colour between the two groups (CIEDE2000): a lookalike changes one garment, the light changes all
+    lookalike_creators: int = setting(4, low=1)
+    lookalike_sample: int = setting(40, low=8)  # garments per style and slot whose colour is measured
+    lookalike_agreement: float = setting(0.9, low=0, high=1)  # share of the measured frames the two new
+    # centroids, fitted on the other half, sort as the pixels did (else new garments could not be kept apart)
     min_cluster_size: int = 8  # HDBSCAN's smallest cluster
     density_selection: str = "leaf"  # HDBSCAN cluster selection: leaf (fine styles) or eom (coarse groups)
     min_style_size: int = 3  # clusters with fewer garments are dissolved (their garments get no style)
