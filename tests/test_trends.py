@@ -175,7 +175,7 @@ def test_kmeans_leaves_far_strays_unassigned():
     centroids = np.stack([c.centroid for c in result.clusters])
     labels, distances = kmeans.nearest_centroid(kmeans.normalise(data), centroids)
     limit = clustering.noise_limits(distances, labels, len(centroids), 3.0)[0]
-    uncapped = clustering._radius(distances[(labels == 0) & (distances <= limit)], config)
+    uncapped = clustering.cluster_radius(distances[(labels == 0) & (distances <= limit)], config)
     assert result.clusters[0].radius == pytest.approx(limit) and limit < uncapped
     target = (limit + uncapped) / 2  # a garment this far from style 0's centroid: outside the limit only
     twist = np.random.default_rng(1).normal(size=32)

@@ -59,7 +59,7 @@ def noise_limits(distances: np.ndarray, labels: np.ndarray, k: int, mads: float,
     return np.where(np.isnan(medians), limit, np.maximum(limit, np.nan_to_num(medians)))
 
 
-def _radius(distances: np.ndarray, config: ClusterConfig) -> float:
+def cluster_radius(distances: np.ndarray, config: ClusterConfig) -> float:
     if len(distances) == 0:
         return 0.0
     return float(np.quantile(distances, config.assign_quantile)) * config.assign_slack + 1e-4
@@ -73,7 +73,7 @@ def _density_group(vectors: np.ndarray, config: ClusterConfig) -> tuple[np.ndarr
     sample = vectors[sample_rows(len(vectors), config.selection_sample, rng)]
     if len(sample) < max(2, config.min_cluster_size):
         centroid = normalise(sample.mean(axis=0, keepdims=True))
-        return centroid, [_radius(1.0 - sample @ centroid[0], config)]
+        return centroid, [cluster_radius(1.0 - sample @ centroid[0], config)]
     labels = HDBSCAN(min_cluster_size=config.min_cluster_size, cluster_selection_method=config.density_selection,
                      copy=True).fit_predict(sample)
     centroids, radii = [], []
@@ -81,7 +81,7 @@ def _density_group(vectors: np.ndarray, config: ClusterConfig) -> tuple[np.ndarr
         members = sample[labels == c]
         centroid = normalise(members.mean(axis=0, keepdims=True))[0]
         centroids.append(centroid)
-        radii.append(_radius(1.0 - members @ centroid, config))
+        radii.append(cluster_radius(1.0 - members @ centroid, config))
     logger.info("HDBSCAN: %d of %d sampled garments in %d clusters", int((labels >= 0).sum()), len(sample), len(centroids))
     if not centroids:
         return np.zeros((0, vectors.shape[1]), np.float32), []
@@ -108,7 +108,7 @@ def _assign_group(
             limits = noise_limits(distances, labels, len(centroids), config.noise_mads)
             labels[distances > limits[labels]] = NOISE
         # new garments are held to the same limits as the run's own
-        radii = [min(_radius(distances[labels == c], config), float(limits[c])) for c in range(len(centroids))]
+        radii = [min(cluster_radius(distances[labels == c], config), float(limits[c])) for c in range(len(centroids))]
     else:
         limits = np.asarray(radii, np.float64)
         labels[distances > limits[labels]] = NOISE

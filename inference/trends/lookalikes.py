@@ -28,7 +28,7 @@ import numpy as np
 
 from core.errors import BadInputError
 from inference.palette import ColourConfig, ciede2000, is_skin, srgb_to_lab
-from inference.trends.clustering import NOISE, Cluster, Clustering, _radius, outfit_vectors
+from inference.trends.clustering import NOISE, Cluster, Clustering, cluster_radius, outfit_vectors
 from inference.trends.kmeans import normalise, sample_rows
 from inference.trends.settings import ClusterConfig
 
@@ -196,7 +196,7 @@ def split_lookalikes(
 
 def _child(parent: Cluster, centroid: np.ndarray, distances: np.ndarray, config: ClusterConfig) -> Cluster:
     """One side of a split style: its centroid, size and a radius no wider than the parent's."""
-    radius = min(_radius(distances, config), parent.radius) if len(distances) else parent.radius
+    radius = min(cluster_radius(distances, config), parent.radius) if len(distances) else parent.radius
     return Cluster(parent.kind, centroid.astype(np.float32), len(distances), radius)
 
 
