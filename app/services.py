@@ -170,7 +170,8 @@ class Services:
 
         The text side comes first: with the offline default it needs no torch (its text side
         runs in NumPy), so text queries are answered while the image tower loads, on a second
-        thread, beside the searcher.
+        thread, beside the searcher. Gradio's upload cache is tidied here too: otherwise the
+        first image search would walk it (half a second on a cache of a few thousand files).
         """
 
         def warm_images(encoder: Encoder) -> None:
@@ -190,6 +191,7 @@ class Services:
                 images.start()
                 if self.index_exists():
                     _ = self.searcher
+                self.tidy_upload_cache(force=True)  # the first image search need not walk the cache
                 images.join()
             except Exception as exc:  # the first real request reports it properly
                 logger.debug("warming up the encoder failed: %s", exc)

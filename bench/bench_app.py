@@ -7,6 +7,9 @@ measures, as a user of the HTTP API sees it:
   thumbnails (gradio_client fetches every gallery file, one after another), and the
   response alone (thumbnails not fetched), and the time inside the search handler;
 - the time from submitting a 10 s clip to the Upload endpoint until a search finds it;
+- ``--cold-start ROUNDS``: only the first text and image search after the app starts, against
+  warm ones (first / warm median per kind, and the seconds from process start until the
+  HTTP API answers), over ROUNDS fresh starts;
 - ``--clients N`` (default 16): N clients searching at once (text and image, responses only),
   in rounds: errors, latency and the serving process's memory after each round (flat memory:
   later rounds do not grow).
@@ -25,6 +28,7 @@ import platform
 import re
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -130,13 +134,9 @@ def concurrent_load(url: str, queries: Sequence[tuple[object, str]], clients: in
             "rounds": [load_round(url, queries, clients, per_client, k, server) for _ in range(rounds)]}
 
 
-def served_load(data_dir: Path, encoder: str | None, args: argparse.Namespace) -> dict[str, object]:
-    """The load test against ``stylescope app`` in its own process, so the server's memory is
-    read apart from the clients'."""
+def start_server(data_dir: Path, encoder: str | None) -> tuple[subprocess.Popen[bytes], str]:
+    """``stylescope app`` on a free port in its own process; returns it and its URL."""
     import socket
-    import subprocess
-
-    from gradio_client import handle_file
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -144,17 +144,96 @@ def served_load(data_dir: Path, encoder: str | None, args: argparse.Namespace) -
     command = [sys.executable, "-m", "app.cli", "app", "--data-dir", str(data_dir), "--port", str(port), "-q"]
     server = subprocess.Popen([*command, *(["--encoder", encoder] if encoder else [])],
                               cwd=Path(__file__).resolve().parents[1], stdout=subprocess.DEVNULL)
+    return server, f"http://127.0.0.1:{port}/"
+
+
+def wait_for_port(server: subprocess.Popen[bytes], url: str, poll_s: float = 1.0) -> None:
+    """Until the server accepts connections (exits when it dies or takes over 5 minutes)."""
+    import socket
+
+    port = int(url.rstrip("/").rsplit(":", 1)[1])
+    deadline = time.monotonic() + 300
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("the app did not start") from None
+            time.sleep(poll_s)
+
+
+def api_client(server: subprocess.Popen[bytes], url: str):
+    """A gradio client as soon as the HTTP API answers (polled every 50 ms)."""
+    from gradio_client import Client
+
+    deadline = time.monotonic() + 300
+    while True:
+        try:
+            return Client(url, verbose=False, download_files=False)
+        except Exception:  # not up yet: connection refused, or the page not built
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("the app did not start") from None
+            time.sleep(0.05)
+
+
+def cold_start(data_dir: Path, encoder: str | None, rounds: int, warm: int, k: int) -> dict[str, object]:
+    """The first text and image search right after ``stylescope app`` starts, against warm ones.
+
+    Each round starts the app afresh, waits until its HTTP API answers (the time from the
+    process start is reported), then at once times one search of each kind (which kind goes
+    first alternates between rounds), then ``warm`` more of each. Responses only, no
+    thumbnails. The figure is first / median warm, per kind; a new client's first search on the
+    warm server is timed too, since gradio_client's first call in a client costs extra.
+    """
+    from gradio_client import Client, handle_file
+
+    crops = sorted((data_dir / "crops").rglob("*.jpg"))
+    crops = crops[:: max(1, len(crops) // (warm + 1))][: warm + 1]
+    kinds = {"text": [(None, TEXT_QUERIES[i % len(TEXT_QUERIES)]) for i in range(warm + 1)],
+             "image": [(handle_file(str(crop)), "") for crop in crops]}
+    per_round = []
+    for n in range(rounds):
+        started = time.perf_counter()
+        server, url = start_server(data_dir, encoder)
+        try:
+            client = api_client(server, url)
+            page_up = time.perf_counter() - started
+            order = ["text", "image"] if n % 2 == 0 else ["image", "text"]
+            firsts = {kind: timed_searches(client, kinds[kind][:1], k) for kind in order}
+            warms = {kind: timed_searches(client, kinds[kind][1:], k) for kind in order}
+            fresh = Client(url, verbose=False, download_files=False)  # a new client's first search, server warm
+            fresh_ms = {kind: timed_searches(fresh, kinds[kind][:1], k)[0][0] for kind in order}
+            fresh.close()
+            first = {kind: firsts[kind][0][0] for kind in order}
+            warm_ms = {kind: warms[kind][0] for kind in order}
+            client.close()
+        finally:
+            server.terminate()
+            server.wait(timeout=60)
+        per_round.append({"order": order, "page_up_s": round(page_up, 2),
+                          **{f"{kind}_first_ms": round(first[kind], 1) for kind in order},
+                          **{f"{kind}_warm_p50_ms": round(statistics.median(warm_ms[kind]), 1) for kind in order},
+                          **{f"{kind}_fresh_client_warm_ms": round(fresh_ms[kind], 1) for kind in order},
+                          **{f"{kind}_first_handler_ms": firsts[kind][1][0] for kind in order},
+                          **{f"{kind}_warm_handler_p50_ms": statistics.median(warms[kind][1]) for kind in order},
+                          **{f"{kind}_ratio": round(first[kind] / statistics.median(warm_ms[kind]), 2)
+                             for kind in order}})
+    return {"rounds": per_round, "warm_per_round": warm,
+            **{f"{kind}_ratio_median": statistics.median(r[f"{kind}_ratio"] for r in per_round)
+               for kind in ("text", "image")},
+            **{f"{kind}_ratio_max": max(r[f"{kind}_ratio"] for r in per_round) for kind in ("text", "image")},
+            "page_up_s_median": statistics.median(r["page_up_s"] for r in per_round)}
+
+
+def served_load(data_dir: Path, encoder: str | None, args: argparse.Namespace) -> dict[str, object]:
+    """The load test against ``stylescope app`` in its own process, so the server's memory is
+    read apart from the clients'."""
+    from gradio_client import handle_file
+
+    server, url = start_server(data_dir, encoder)
     try:
-        url = f"http://127.0.0.1:{port}/"
-        deadline = time.monotonic() + 300
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit("the app did not start") from None
-                time.sleep(1)
+        wait_for_port(server, url)
         crops = sorted((data_dir / "crops").rglob("*.jpg"))
         crops = crops[:: max(1, len(crops) // args.queries)][: args.queries]
         queries = [q for i, crop in enumerate(crops)
@@ -203,6 +282,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-client", type=int, default=10, help="searches per client and round")
     parser.add_argument("--rounds", type=int, default=5, help="load rounds (memory is read after each)")
     parser.add_argument("--load-only", action="store_true", help="only the concurrent load test")
+    parser.add_argument("--cold-start", type=int, default=0, metavar="ROUNDS",
+                        help="only the first search after start against warm ones, over ROUNDS app starts")
+    parser.add_argument("--warm", type=int, default=8, help="warm searches of each kind per cold-start round")
     parser.add_argument("--out", default="bench/out/app.json", help="where to write the JSON figures")
     args = parser.parse_args(argv)
 
@@ -216,9 +298,12 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         data_dir = work / "data"
         shutil.copytree(Path(args.data_dir).expanduser(), data_dir, ignore=shutil.ignore_patterns("world"))
-        result: dict[str, object] = {"machine": machine, "k": args.k,
-                                     "concurrent": served_load(data_dir, args.encoder, args)}
-        if not args.load_only:
+        result: dict[str, object] = {"machine": machine, "k": args.k}
+        if args.cold_start:
+            result["cold_start"] = cold_start(data_dir, args.encoder, args.cold_start, args.warm, args.k)
+        else:
+            result["concurrent"] = served_load(data_dir, args.encoder, args)
+        if not args.load_only and not args.cold_start:
             services = Services.open(data_dir, args.encoder)
             blocks = build_app(services)
             url = launch(blocks, services, "127.0.0.1", None, block=False, quiet=True)  # None: a free port

@@ -144,3 +144,29 @@ def test_the_app_warms_its_encoder_in_the_background(tmp_path):
     services.warm_up().join(timeout=120)
     assert services._encoder is not None  # loaded before any query asked for it
     services.close()
+
+
+def test_warm_up_tidies_the_upload_cache_so_the_first_image_search_need_not(tmp_path, monkeypatch):
+    import os
+    import time
+
+    pytest.importorskip("gradio")
+    from app.services import AppConfig, Services
+
+    cache = tmp_path / "gradio-cache"
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(cache))
+    old = cache / "abc" / "old.jpg"
+    old.parent.mkdir(parents=True)
+    old.write_bytes(b"x" * 10)
+    two_hours_ago = time.time() - 7200
+    os.utime(old, (two_hours_ago, two_hours_ago))
+    services = Services.open(tmp_path / "data", "tiny:32", AppConfig(upload_cache_hours=1))
+    services.warm_up().join(timeout=120)
+    assert not old.exists()  # tidied in the background at start
+    fresh = cache / "def" / "query.jpg"
+    fresh.parent.mkdir(parents=True)
+    fresh.write_bytes(b"x" * 10)
+    os.utime(fresh, (two_hours_ago, two_hours_ago))
+    services.tidy_upload_cache()  # what the first image search calls: no second walk within the minute
+    assert fresh.exists()
+    services.close()
