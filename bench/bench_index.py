@@ -269,19 +269,21 @@ def build_phase(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def interleaved(arms: dict[str, Callable[[np.ndarray], object]], queries: np.ndarray,
-                rounds: int) -> dict[str, np.ndarray]:
+                rounds: int, clock: Callable[[], float] = time.perf_counter) -> dict[str, np.ndarray]:
     """Seconds per (round, query) of each arm. Each query runs in every arm back to back, the
     arms' order rotated by query and by round, so no arm always runs on the caches another
-    has just warmed (a search and the FAISS call inside it touch the same inverted lists)."""
+    has just warmed (a search and the FAISS call inside it touch the same inverted lists).
+    ``clock``: wall time by default; ``time.thread_time`` counts only this thread's CPU
+    time, which a busy machine's preemptions do not inflate."""
     names = list(arms)
     times = {name: np.zeros((rounds, len(queries))) for name in names}
     for r in range(rounds):
         for i, q in enumerate(queries):
             shift = (i + r) % len(names)
             for name in names[shift:] + names[:shift]:
-                started = time.perf_counter()
+                started = clock()
                 arms[name](q)
-                times[name][r, i] = time.perf_counter() - started
+                times[name][r, i] = clock() - started
     return times
 
 

@@ -29,6 +29,7 @@ import json
 import os
 import pstats
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--no-dedup", action="store_true", help="also time search without de-duplication")
     parser.add_argument("--profile", action="store_true", help="cProfile the search arm afterwards")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="cpu: this thread's CPU time per call, not inflated by a busy machine's preemptions")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     data_dir = args.data_dir or args.work_dir / f"data_{args.garments}"
@@ -95,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         arms["search_plain"] = lambda q: searcher.search_vector(q, k, dedupe=False)
     interleaved(arms, queries[:30], 1)  # warm up
     load = os.getloadavg()
-    times = interleaved(arms, queries, args.rounds)
+    times = interleaved(arms, queries, args.rounds, time.thread_time if args.clock == "cpu" else time.perf_counter)
     report: dict[str, Any] = {
         "garments": len(version),
         "factory": version.meta["factory"],
@@ -106,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         "query_threads": threads,
         "queries": len(queries),
         "rounds": args.rounds,
+        "clock": args.clock,
         "load_average": [round(x, 1) for x in load],
         "cpus": os.cpu_count(),
         "dedup": summary(times, "search", "raw"),
