@@ -13,13 +13,14 @@ One run measures, on the same index and queries:
   cache are loaded;
 - single-query latency p50/p99 of ``Searcher.search_vector`` (filters, re-ranking and the
   catalog join included), with and without de-duplication, against the raw FAISS call it
-  makes (``IndexVersion.raw_search``), timed interleaved; the ratio of the two;
+  makes (``IndexVersion.raw_search``, same FAISS thread count), each query in every arm
+  back to back with the arms' order rotated by query and round (``--rounds``); the ratio;
 - recall@10 against exact search over the stored embeddings;
 - filtered searches (tier, creator, date range) against brute-force filtering.
 
 Usage::
 
-    .venv/bin/python bench/bench_index.py [--garments 1000000] [--work-dir DIR]
+    .venv/bin/python bench/bench_index.py [--garments 1000000] [--work-dir DIR] [--random]
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import resource
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -96,8 +98,23 @@ def tower_features(images: np.ndarray, size: int, batch: int = 64) -> np.ndarray
     return np.concatenate(out)
 
 
+def random_embeddings(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+    """``--bases random``: random unit bases at dim 256 with random labels, and queries that
+    are fresh noisy copies (cosine ~0.9) of random bases, never in the index. What the
+    search path adds over FAISS does not depend on what the vectors mean, so this measures
+    the same overhead in seconds instead of the encoder's 12 minutes (recall is not comparable)."""
+    rng = np.random.default_rng(0)
+    bases = l2_normalise(rng.standard_normal((args.bases, 256)).astype(np.float32))
+    labels = rng.integers(0, len(CLASS_KIND), args.bases)
+    near = bases[rng.integers(0, args.bases, args.queries)]
+    noise = rng.standard_normal(near.shape).astype(np.float32) * (np.tan(np.arccos(0.9)) / 16)
+    return bases, labels, l2_normalise(near + noise), "random unit vectors (dim 256)"
+
+
 def base_embeddings(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
     """(base vectors (B, 256), their labels, query vectors (Q, 256), encoder description)."""
+    if args.random:
+        return random_embeddings(args)
     cache = args.work_dir / f"fmnist_{args.bases}_{args.queries}_{args.image_size}.npz"
     if cache.is_file():
         saved = np.load(cache, allow_pickle=False)
@@ -251,7 +268,26 @@ def build_phase(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def percentiles(samples: list[float]) -> tuple[float, float]:
+def interleaved(arms: dict[str, Callable[[np.ndarray], object]], queries: np.ndarray,
+                rounds: int, clock: Callable[[], float] = time.perf_counter) -> dict[str, np.ndarray]:
+    """Seconds per (round, query) of each arm. Each query runs in every arm back to back, the
+    arms' order rotated by query and by round, so no arm always runs on the caches another
+    has just warmed (a search and the FAISS call inside it touch the same inverted lists).
+    ``clock``: wall time by default; ``time.thread_time`` counts only this thread's CPU
+    time, which a busy machine's preemptions do not inflate."""
+    names = list(arms)
+    times = {name: np.zeros((rounds, len(queries))) for name in names}
+    for r in range(rounds):
+        for i, q in enumerate(queries):
+            shift = (i + r) % len(names)
+            for name in names[shift:] + names[:shift]:
+                started = clock()
+                arms[name](q)
+                times[name][r, i] = clock() - started
+    return times
+
+
+def percentiles(samples: Any) -> tuple[float, float]:
     ms = np.array(samples) * 1000
     return float(np.percentile(ms, 50)), float(np.percentile(ms, 99))
 
@@ -293,7 +329,7 @@ def recall(found: list[list[int]], truth: np.ndarray) -> float:
 
 
 def search_phase(args: argparse.Namespace) -> dict[str, Any]:
-    from inference.index import IndexConfig, index_root, read_current, read_meta
+    from inference.index import IndexConfig, faiss_threads, index_root, read_current, read_meta
     from inference.search import SearchConfig, Searcher
 
     data_dir = Path(args.data_dir)
@@ -311,27 +347,25 @@ def search_phase(args: argparse.Namespace) -> dict[str, Any]:
     version = searcher.index.version()
     k = 10
     fetch = k * config.rerank_factor
-    for q in queries[:20]:  # warm up
-        searcher.search_vector(q, k, dedupe=False)
-        version.raw_search(q[None], fetch)
-    raw_t, plain_t, dedup_t, raw_dedup_t = [], [], [], []
-    found = []
-    for q in queries:
-        q2 = q[None]
-        t0 = time.perf_counter()
-        version.raw_search(q2, fetch)
-        t1 = time.perf_counter()
-        result = searcher.search_vector(q, k, dedupe=False)
-        t2 = time.perf_counter()
-        searcher.search_vector(q, k)
-        t3 = time.perf_counter()
-        version.raw_search(q2, fetch * searcher.config.dedup_fetch_factor)
-        t4 = time.perf_counter()
-        raw_t.append(t1 - t0)
-        plain_t.append(t2 - t1)
-        dedup_t.append(t3 - t2)
-        raw_dedup_t.append(t4 - t3)
-        found.append([h.garment_id for h in result.hits])
+    threads = searcher.config.query_threads
+
+    def raw(n: int) -> Any:
+        def call(q: np.ndarray) -> object:
+            with faiss_threads(threads):  # the thread count search runs FAISS with
+                return version.raw_search(q[None], n)
+        return call
+
+    arms = {
+        "raw": raw(fetch),
+        "search": lambda q: searcher.search_vector(q, k, dedupe=False),
+        "raw_dedup": raw(fetch * searcher.config.dedup_fetch_factor),
+        "search_dedup": lambda q: searcher.search_vector(q, k),
+    }
+    interleaved(arms, queries[:20], 1)  # warm up
+    times = interleaved(arms, queries, args.rounds)
+    raw_t, plain_t = times["raw"].ravel(), times["search"].ravel()
+    dedup_t, raw_dedup_t = times["search_dedup"].ravel(), times["raw_dedup"].ravel()
+    found = [[h.garment_id for h in searcher.search_vector(q, k, dedupe=False).hits] for q in queries]
     store = version.store
     truth = exact_top(store.vectors, store.ids, queries, k)
     raw50, raw99 = percentiles(raw_t)
@@ -340,6 +374,7 @@ def search_phase(args: argparse.Namespace) -> dict[str, Any]:
     rd50, rd99 = percentiles(raw_dedup_t)
     report: dict[str, Any] = {
         "queries": len(queries),
+        "rounds": args.rounds,
         "nprobe": config.nprobe,
         "rerank_factor": config.rerank_factor,
         "load_s": round(load_s, 1),
@@ -355,6 +390,7 @@ def search_phase(args: argparse.Namespace) -> dict[str, Any]:
         "search_dedup_ms": {"p50": d50, "p99": d99},
         "raw_faiss_dedup_fetch_ms": {"p50": rd50, "p99": rd99},
         "ratio_dedup_p50": d50 / rd50,
+        "ratio_dedup_p50_rounds": (np.median(times["search_dedup"], axis=1) / np.median(times["raw_dedup"], axis=1)).tolist(),
     }
     report["filtered"] = filtered_searches(searcher, queries[:100], store)
     report["sweep"] = sweep(version, queries, truth, k)
@@ -431,6 +467,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--garments", type=int, default=1_000_000)
     parser.add_argument("--bases", type=int, default=20_000, help="Fashion-MNIST images embedded")
     parser.add_argument("--queries", type=int, default=500, help="held-out query images")
+    parser.add_argument("--random", action="store_true",
+                        help="random unit vectors instead of embedded Fashion-MNIST images (same overhead, no encoder)")
     parser.add_argument(
         "--copy-cos", type=float, default=0.95, help="cosine of a copy to its original"
     )
@@ -443,6 +481,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--phase", choices=("all", "build", "search"), default="all")
     parser.add_argument("--data-dir", default=None, help="search phase: the built data directory")
+    parser.add_argument("--rounds", type=int, default=3, help="search phase: rounds over the queries, arms rotated")
     parser.add_argument("--out", type=Path, default=None, help="write the JSON report here")
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -463,6 +502,8 @@ def main(argv: list[str] | None = None) -> int:
             report["build"]["data_dir"],
             "--work-dir",
             str(args.work_dir),
+            "--rounds",
+            str(args.rounds),
         ]
         if args.config:
             command += ["--config", args.config]

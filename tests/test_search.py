@@ -30,6 +30,7 @@ from inference.search import (
     SearchQuery,
     SearchResult,
     dedupe_hits,
+    dedupe_order,
     localise_query,
 )
 from inference.types import Box, GarmentCrop, follower_tier
@@ -218,6 +219,43 @@ def test_dedupe_keeps_different_videos():
     vectors = np.eye(3, dtype=np.float32)[[0, 0, 0]]
     hits = [_fake_hit(1, video=1), _fake_hit(2, video=2), _fake_hit(3, video=1)]
     assert [h.garment_id for h in dedupe_hits(hits, vectors, 0.97)] == [1, 2]
+
+
+def _dedupe_reference(video, kind, vectors, threshold, limit):
+    """The plain definition: a hit is dropped when a kept better hit of its video and kind is
+    at least ``threshold`` similar."""
+    kept: list[int] = []
+    for j in range(len(video)):
+        if any(video[i] == video[j] >= 0 and kind[i] == kind[j] and vectors[i] @ vectors[j] >= threshold
+               for i in kept):
+            continue
+        kept.append(j)
+    return kept[:limit]
+
+
+def test_dedupe_order_matches_the_definition_and_skips_embeddings_without_pairs():
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        n = int(rng.integers(2, 40))
+        video = rng.integers(-1, 4, n)
+        kind = rng.integers(0, 2, n)
+        base = rng.standard_normal((3, 8))
+        vectors = (base[rng.integers(0, 3, n)] + 0.1 * rng.standard_normal((n, 8))).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        limit = int(rng.integers(1, n + 1))
+        asked: list[np.ndarray] = []
+
+        def embeddings(positions, vectors=vectors, asked=asked):
+            asked.append(positions)
+            return vectors[positions]
+
+        kept = dedupe_order(video, kind, embeddings, 0.97, limit).tolist()
+        assert kept == _dedupe_reference(video, kind, vectors, 0.97, limit)
+        if asked:  # only hits sharing a known video and kind with another are looked up
+            shared = [i for i in range(n) if video[i] >= 0 and ((video == video[i]) & (kind == kind[i])).sum() > 1]
+            assert sorted(asked[0].tolist()) == shared
+    unique = np.arange(5)
+    assert dedupe_order(unique, np.zeros(5, int), lambda _: pytest.fail("no pair to compare"), 0.9, 3).tolist() == [0, 1, 2]
 
 
 def _fake_hit(garment_id: int, video: int):

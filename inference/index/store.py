@@ -156,11 +156,13 @@ def rerank(
     """The top ``k`` of each query's candidate ids, scored exactly with the stored embeddings."""
     out_scores = np.full((len(queries), k), -np.inf, np.float32)
     out_ids = np.full((len(queries), k), -1, np.int64)
+    vectors = store.vectors
     for q, row_ids in enumerate(candidates):
-        row_ids = row_ids[row_ids >= 0]
-        rows = store.rows(row_ids)
-        row_ids, rows = row_ids[rows >= 0], rows[rows >= 0]
-        exact = np.take(store.vectors, rows, axis=0).astype(np.float32) @ queries[q]
+        rows = store.rows(row_ids)  # -1 for FAISS's padding ids (-1) too
+        held = rows >= 0
+        if not held.all():
+            row_ids, rows = row_ids[held], rows[held]
+        exact = vectors[rows].astype(np.float32) @ queries[q]
         top = top_k(exact, k)
         out_scores[q, : len(top)] = exact[top]
         out_ids[q, : len(top)] = row_ids[top]

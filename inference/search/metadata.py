@@ -23,19 +23,22 @@ _NO_DATE = np.iinfo(np.int32).min
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class GarmentFacts:
-    """What the catalog says about one garment, as search keeps it in memory."""
+class GarmentColumns:
+    """What the catalog says about several garments, as search keeps it in memory: one list
+    per fact, in the order asked, garments the catalog does not know left out."""
 
-    kind: str  # top, bottom or full
-    video_id: int
-    source_path: str  # the video file it came from
-    t_s: float  # moment in the video, seconds
-    creator: str  # creator handle ("" when the video has no creator)
-    followers: int  # creator's follower count
-    posted_at: str  # ISO date the video was posted ("" when unknown)
-    style_id: int | None  # style it belongs to, when styles have been computed
-    style: str | None  # that style's name
-    crop_path: str  # relative to the data directory
+    known: np.ndarray  # bool, per garment asked: does the catalog know it
+    garment_ids: list[int]
+    kinds: list[str]  # top, bottom or full
+    video_ids: list[int]
+    source_paths: list[str]  # the video file each came from
+    t_s: list[float]  # moment in the video, seconds
+    creators: list[str]  # creator handle ("" when the video has no creator)
+    followers: list[int]  # creator's follower count
+    posted_at: list[str]  # ISO date the video was posted ("" when unknown)
+    style_ids: list[int | None]  # style it belongs to, when styles have been computed
+    styles: list[str | None]  # that style's name
+    crop_paths: list[str]  # relative to the data directory
 
 
 class CatalogMetadata:
@@ -164,53 +167,43 @@ class CatalogMetadata:
     def videos_and_kinds(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Video id and kind code of each garment id (-1 where unknown)."""
         with self._lock:
-            return self._videos_and_kinds(ids)
+            pos = self._positions(np.asarray(ids, np.int64))
+            if not len(self.garment_ids):
+                return np.full(len(ids), -1, np.int64), np.full(len(ids), -1, np.int64)
+            known = pos >= 0
+            video = np.where(known, self._garment_video[pos], -1)
+            kind = np.where(known, self._garment_kind[pos], -1).astype(np.int64)
+            return video, kind
 
-    def _videos_and_kinds(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        pos = self._positions(np.asarray(ids, np.int64))
-        known = pos >= 0
-        safe = np.where(known, pos, 0)
-        if not len(self.garment_ids):
-            return np.full(len(ids), -1, np.int64), np.full(len(ids), -1, np.int64)
-        video = np.where(known, self._garment_video[safe], -1)
-        kind = np.where(known, self._garment_kind[safe].astype(np.int64), -1)
-        return video, kind
-
-    def describe(self, ids: Sequence[int]) -> dict[int, GarmentFacts]:
-        """Catalog facts of garments, from memory: garment id -> its facts (unknown ids left out)."""
+    def describe(self, ids: np.ndarray) -> GarmentColumns:
+        """Catalog facts of garments, from memory, one list per fact (unknown ids left out)."""
         with self._lock:
             pos = self._positions(np.asarray(ids, np.int64))
             known = pos >= 0
-            pos, wanted = pos[known], np.asarray(ids, np.int64)[known]
+            if not known.all():
+                pos = pos[known]
             videos = self._garment_video[pos]
             creators = self._video_creator[videos]
-            columns = zip(
-                wanted.tolist(),
-                self._garment_kind[pos].tolist(),
-                videos.tolist(),
-                self._garment_t[pos].tolist(),
-                creators.tolist(),
-                self._creator_followers[creators].tolist(),
-                self._garment_style[pos].tolist(),
-                self._crop_ends[pos].tolist(),
-                self._crop_ends[pos + 1].tolist(),
-                strict=True,
+            video_list, creator_list = videos.tolist(), creators.tolist()
+            style_list = self._garment_style[pos].tolist()
+            blob = self._crop_blob
+            return GarmentColumns(
+                known=known,
+                garment_ids=self.garment_ids[pos].tolist(),
+                kinds=[GARMENT_KINDS[kind] for kind in self._garment_kind[pos].tolist()],
+                video_ids=video_list,
+                source_paths=[self._video_source[video] for video in video_list],
+                t_s=self._garment_t[pos].tolist(),
+                creators=[self._creator_handle[c] if c >= 0 else "" for c in creator_list],
+                followers=np.where(creators >= 0, self._creator_followers[creators], 0).tolist(),
+                posted_at=[self._video_posted[video] for video in video_list],
+                style_ids=[style if style >= 0 else None for style in style_list],
+                styles=[self.style_names.get(style) if style >= 0 else None for style in style_list],
+                crop_paths=[
+                    blob[start:end].decode()
+                    for start, end in zip(self._crop_ends[pos].tolist(), self._crop_ends[pos + 1].tolist(), strict=True)
+                ],
             )
-            return {
-                garment: GarmentFacts(
-                    kind=GARMENT_KINDS[kind],
-                    video_id=video,
-                    source_path=self._video_source[video],
-                    t_s=moment,
-                    creator=self._creator_handle[creator] if creator >= 0 else "",
-                    followers=followers if creator >= 0 else 0,
-                    posted_at=self._video_posted[video],
-                    style_id=style if style >= 0 else None,
-                    style=self.style_names.get(style) if style >= 0 else None,
-                    crop_path=self._crop_blob[start:end].decode(),
-                )
-                for garment, kind, video, moment, creator, followers, style, start, end in columns
-            }
 
     def _positions(self, ids: np.ndarray) -> np.ndarray:
         """Index of each garment id in the arrays, -1 where unknown. Ids are nearly dense
@@ -218,8 +211,9 @@ class CatalogMetadata:
         n = len(self.garment_ids)
         if not n:
             return np.full(len(ids), -1, np.int64)
-        guess = np.clip(ids - self.garment_ids[0], 0, n - 1)
-        hit = self.garment_ids[guess] == ids
+        guess = ids - self.garment_ids[0]
+        inside = (guess >= 0) & (guess < n)
+        hit = inside & (self.garment_ids[np.where(inside, guess, 0)] == ids)
         if not hit.all():
             found = np.minimum(np.searchsorted(self.garment_ids, ids[~hit]), n - 1)
             guess[~hit] = np.where(self.garment_ids[found] == ids[~hit], found, -1)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -13,7 +13,7 @@ from inference.search.results import SearchHit
 def dedupe_order(
     video: np.ndarray,
     kind: np.ndarray,
-    vectors: np.ndarray,
+    embeddings: Callable[[np.ndarray], np.ndarray],
     threshold: float,
     limit: int | None = None,
 ) -> np.ndarray:
@@ -23,28 +23,27 @@ def dedupe_order(
     Args:
         video: video id per hit (-1: unknown, never a duplicate).
         kind: garment kind code per hit.
-        vectors: the hits' embeddings, float32 (n, dim).
+        embeddings: the embeddings (float32 (m, dim)) of the hits at the positions given;
+            asked only for hits that share a video and kind with another.
         threshold: cosine from which two hits are one garment.
-        limit: stop once this many are kept.
+        limit: keep at most this many.
     """
-    same = (
-        (video[:, None] == video[None, :])
-        & (kind[:, None] == kind[None, :])
-        & (video[:, None] >= 0)
+    # pairs (earlier, later) of one known video and kind: the only ones that can be twins
+    later, earlier = np.nonzero(np.tril((video[:, None] == video) & (kind[:, None] == kind) & (video >= 0), -1))
+    count = len(video) if limit is None else min(len(video), limit)
+    if not len(later):
+        return np.arange(count, dtype=np.int64)
+    involved = np.union1d(earlier, later)
+    vectors = embeddings(involved)
+    cosine = np.einsum(
+        "ij,ij->i", vectors[np.searchsorted(involved, earlier)], vectors[np.searchsorted(involved, later)]
     )
-    twin = np.triu(
-        same & ((vectors @ vectors.T) >= threshold), 1
-    )  # twin[i, j]: j duplicates earlier i
-    kept: list[int] = []
     dropped = np.zeros(len(video), bool)
-    for j in range(len(video)):
-        if twin[:j, j].any() and not dropped[:j][twin[:j, j]].all():
-            dropped[j] = True
-            continue
-        kept.append(j)
-        if limit is not None and len(kept) >= limit:
-            break
-    return np.asarray(kept, np.int64)
+    twins = cosine >= threshold  # pairs come ordered by the later hit, so each earlier one is settled
+    for first, second in zip(earlier[twins].tolist(), later[twins].tolist(), strict=True):
+        if not dropped[first]:
+            dropped[second] = True
+    return np.flatnonzero(~dropped)[:count]
 
 
 def dedupe_hits(
@@ -53,5 +52,6 @@ def dedupe_hits(
     """Drop hits nearly identical (cosine >= threshold) to a better hit of the same video and kind."""
     video = np.array([h.video_id for h in hits], np.int64)
     kind = np.array([KIND_CODE.get(h.kind, -1) for h in hits], np.int64)
-    return [hits[i] for i in dedupe_order(video, kind, np.asarray(vectors, np.float32), threshold)]
+    vectors = np.asarray(vectors, np.float32)
+    return [hits[i] for i in dedupe_order(video, kind, lambda positions: vectors[positions], threshold)]
 

@@ -31,9 +31,9 @@ from inference.search.queries import EmbeddedQuery, embed_query
 from inference.search.ranking import dedupe_order
 from inference.search.results import SearchHit, SearchQuery, SearchResult, group_by_creator
 from inference.search.settings import SearchConfig, SearchFilters
-from inference.search.strength import no_match_notice, rate_hits
+from inference.search.strength import no_match_notice, query_words, shared_words
 from inference.types import follower_tier
-from models.match import MatchThresholds, recorded_thresholds
+from models.match import Cutoffs, MatchThresholds, recorded_thresholds
 
 if TYPE_CHECKING:
     from models.base import Encoder
@@ -158,13 +158,18 @@ class Searcher:
         found = ids[0] >= 0
         ids, scores = ids[0][found], scores[0][found]
         if dedupe and len(ids) > 1:
+            store = version.store
+            found_ids = ids
             video, kind = self.metadata.videos_and_kinds(ids)
-            vectors = version.store.vectors[version.store.rows(ids)].astype(np.float32)
-            keep = dedupe_order(video, kind, vectors, self.config.dedup_threshold, k)
+            keep = dedupe_order(
+                video, kind,
+                lambda positions: store.vectors[store.rows(found_ids[positions])].astype(np.float32),
+                self.config.dedup_threshold, k,
+            )
             ids, scores = ids[keep], scores[keep]
         query = SearchQuery(k, filters, embedded)
         cutoffs = self.match.cutoffs(query.mode) if self.match is not None else None
-        hits = rate_hits(self._join(ids[:k], scores[:k]), cutoffs, query.text)
+        hits = self._join(ids[:k], scores[:k], cutoffs, query.text)
         return SearchResult(
             hits=hits,
             query=query,
@@ -219,32 +224,41 @@ class Searcher:
                 self._selections.popitem(last=False)
         return selection
 
-    def _join(self, ids: np.ndarray, scores: np.ndarray) -> list[SearchHit]:
-        """The hits' catalog facts, from the in-memory catalog metadata (refreshed whenever
-        the catalog changes, so as current as a query)."""
+    def _join(self, ids: np.ndarray, scores: np.ndarray, cutoffs: Cutoffs | None,
+              text: str | None) -> list[SearchHit]:
+        """The hits with their catalog facts, from the in-memory catalog metadata (refreshed
+        whenever the catalog changes, so as current as a query), their strength by
+        ``cutoffs`` and the words of ``text`` their style's name shares."""
         if not len(ids):
             return []
-        id_list = ids.tolist()
-        facts = self.metadata.describe(id_list)
+        facts = self.metadata.describe(ids)
+        known_scores = (scores if facts.known.all() else scores[facts.known]).tolist()
         root = str(self.data_dir) + os.sep
+        words = query_words(text)
         return [
             SearchHit(
                 garment_id=garment_id,
                 score=score,
-                kind=garment.kind,
-                crop_path=root + garment.crop_path,
-                creator=garment.creator,
-                followers=garment.followers,
-                tier=follower_tier(garment.followers),
-                video_id=garment.video_id,
-                source_path=garment.source_path,
-                t_s=garment.t_s,
-                posted_at=garment.posted_at,
-                style_id=garment.style_id,
-                style=garment.style,
+                kind=kind,
+                crop_path=root + crop_path,
+                creator=creator,
+                followers=followers,
+                tier=follower_tier(followers),
+                video_id=video_id,
+                source_path=source_path,
+                t_s=t_s,
+                posted_at=posted_at,
+                style_id=style_id,
+                style=style,
+                strength=cutoffs.strength(score) if cutoffs is not None else None,
+                shared_words=shared_words(words, style),
             )
-            for garment_id, score in zip(id_list, scores.tolist(), strict=True)
-            if (garment := facts.get(garment_id)) is not None
+            for garment_id, score, kind, crop_path, creator, followers, video_id, source_path, t_s, posted_at,
+            style_id, style in zip(
+                facts.garment_ids, known_scores, facts.kinds, facts.crop_paths, facts.creators,
+                facts.followers, facts.video_ids, facts.source_paths, facts.t_s, facts.posted_at,
+                facts.style_ids, facts.styles, strict=True,
+            )
         ]
 
 
