@@ -17,10 +17,8 @@ fails the videos with crops in it, and only those.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import itertools
-import sys
 import threading
 import time
 from collections import deque
@@ -30,6 +28,7 @@ from typing import Any, Generic, TypeVar
 import numpy as np
 
 from core.errors import StylescopeError
+from models.base import torch_threads
 
 K = TypeVar("K")
 
@@ -163,7 +162,7 @@ class CropQueue(Generic[K]):
         return done
 
     def _run(self) -> None:
-        with _torch_threads(self.threads):
+        with torch_threads(self.threads):
             try:
                 while (batch := self._next_batch()) is not None:
                     self._embed(batch)
@@ -225,18 +224,3 @@ def _join(parts: list[Any]) -> Any:
     if all(isinstance(p, np.ndarray) for p in parts):
         return np.concatenate(parts)
     return list(itertools.chain.from_iterable(parts))
-
-
-@contextlib.contextmanager
-def _torch_threads(count: int) -> Iterator[None]:
-    """Torch's intra-op threads inside the block, when torch is in use (0: as they are)."""
-    torch = sys.modules.get("torch")
-    if not count or torch is None:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)

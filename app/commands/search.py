@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import sys
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from app.commands import ENCODER_HELP, add_common, open_data_dir, print_json, print_table
@@ -93,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
 
     from inference.index import IndexConfig
     from inference.search import SearchConfig, Searcher
+    from models.base import torch_threads
 
     config = SearchConfig.load(args.config)
     if args.threads is not None:
@@ -100,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     # The encoder loads after the index is found (no index: an error without loading it).
     searcher = Searcher(data_dir, args.encoder, config, IndexConfig.load(args.config), args.shards)
     try:
-        with _torch_threads(config.query_threads):
+        with torch_threads(config.query_threads):
             result = searcher.search(
                 image, args.text, args.k, filters, args.by_creator, not args.no_dedupe
             )
@@ -116,24 +114,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         _print_hits(result)
     return 0
-
-
-@contextlib.contextmanager
-def _torch_threads(count: int) -> Iterator[None]:
-    """The query's encoder forward pass on ``count`` threads (0: as is). torch's setting is
-    process-wide: a command answering one query may change it, the app (which also ingests)
-    does not; it is put back afterwards for callers of ``main`` in the same process."""
-    if count <= 0 or "torch" not in sys.modules:  # torch comes with the encoder, never imported here
-        yield
-        return
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _print_hits(result: SearchResult) -> None:
