@@ -55,8 +55,14 @@ def shared_words(words: Sequence[str], style: str | None) -> tuple[str, ...]:
     """The query ``words`` that the style's name also has (the reason a hit matched)."""
     if not style or not words:
         return ()
-    named = set(_words(style))
+    named = _style_words(style)
     return tuple(w for w in words if w in named)
+
+
+@functools.lru_cache(maxsize=4096)
+def _style_words(style: str) -> frozenset[str]:
+    """A style name's words, read once per name: a search's hits share a few styles."""
+    return frozenset(_words(style))
 
 
 def rate_hits(hits: Sequence[SearchHit], cutoffs: Cutoffs | None, text: str | None) -> list[SearchHit]:
