@@ -61,6 +61,8 @@ class AppConfig:
     style_cards: int = setting(12, low=0)  # styles shown with a medoid crop in the trends tab
     style_garments: int = setting(24, low=0)  # garments shown for a selected style
     leaderboard_top: int = setting(50, low=1)  # rows of the trendsetter leaderboard
+    warm_up_wait_s: float = setting(120.0, low=0)  # at start, the page is served once the encoder is warm
+    # or after this long, whichever comes first (0: serve at once, the first searches wait for it)
 
     @classmethod
     def load(cls, user_file: str | Path | None = None) -> AppConfig:
@@ -183,6 +185,7 @@ class Services:
                 logger.debug("warming up the image side failed: %s", exc)
 
         def warm() -> None:
+            started = time.perf_counter()
             try:
                 encoder = self.encoder
                 encoder.encode_text(["warm-up"])
@@ -193,6 +196,7 @@ class Services:
                     _ = self.searcher
                 self.tidy_upload_cache(force=True)  # the first image search need not walk the cache
                 images.join()
+                logger.info("encoder and index warm after %.1f s", time.perf_counter() - started)
             except Exception as exc:  # the first real request reports it properly
                 logger.debug("warming up the encoder failed: %s", exc)
 

@@ -146,6 +146,31 @@ def test_the_app_warms_its_encoder_in_the_background(tmp_path):
     services.close()
 
 
+def test_the_page_is_served_once_the_encoder_is_warm(tmp_path, monkeypatch):
+    import time
+
+    pytest.importorskip("gradio")
+    import app.ui
+    import inference.encoders
+
+    resolve = inference.encoders.resolve_encoder
+
+    def slow_resolve(*args, **kwargs):  # an encoder that takes longer to load than the page to build
+        time.sleep(3)
+        return resolve(*args, **kwargs)
+
+    monkeypatch.setattr(inference.encoders, "resolve_encoder", slow_resolve)
+    seen = {}
+
+    def launch(blocks, services, *args, **kwargs):  # what the real launch would serve
+        seen["warm"] = services._encoder is not None
+        return "http://127.0.0.1:0/"
+
+    monkeypatch.setattr(app.ui, "launch", launch)
+    assert main(["app", "--data-dir", str(tmp_path / "data"), "--encoder", "tiny:32"]) == 0
+    assert seen == {"warm": True}
+
+
 def test_warm_up_tidies_the_upload_cache_so_the_first_image_search_need_not(tmp_path, monkeypatch):
     import os
     import time

@@ -112,8 +112,12 @@ def serve(args: argparse.Namespace, block: bool = True) -> str:
         raise BadInputError(f"the app needs {exc.name}, which comes with the app extra: "
                             "pip install 'stylescope[app]'") from None
     services = Services.open(data_dir, args.encoder, config, args.config, args.shards)
-    services.warm_up()  # the encoder loads in the background, not on the first query
+    warming = services.warm_up()  # the encoder loads beside the page's build, not on the first query
     blocks = build_app(services)
+    warming.join(timeout=config.warm_up_wait_s)  # searches are answered at once when the page is up
+    if warming.is_alive():
+        logger.warning("the encoder is still loading after %.0f s; the first searches wait for it",
+                       config.warm_up_wait_s)
     print(f"stylescope app: serving {services.data_dir} on http://{host}:{args.port or config.port}"
           + (" (login required)" if auth else ""), flush=True)
     return launch(blocks, services, host, args.port or config.port, auth, block=block)
