@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from app.logs import setup_logging
 from configs import ConfigError
 from core.errors import StylescopeError
+from core.process import passive_openmp_waits
 from core.storage import STORAGE_ERRORS, storage_fault
 
 logger = logging.getLogger("stylescope")
@@ -53,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the exit code (tests call this directly)."""
+    passive_openmp_waits()  # before any command imports torch or FAISS
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
