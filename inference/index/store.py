@@ -184,7 +184,7 @@ def _rerank_one(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Top ``k`` of one query's candidates, (1, k) each, padded with -inf / -1."""
     rows = store.found_rows(candidates)
-    if len(rows) and rows.min() < 0:  # FAISS's padding (-1), or ids the store lost meanwhile
+    if len(rows) and candidates[-1] < 0:  # FAISS pads its results with -1 at the end
         held = rows >= 0
         candidates, rows = candidates[held], rows[held]
     exact = store.vectors[rows] @ query  # float16 rows, scored in float32

@@ -3,7 +3,6 @@ hits learn where they came from, without a query to the catalog per search."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import difflib
 import threading
@@ -45,8 +44,7 @@ class GarmentFacts(NamedTuple):
     style: str | None  # that style's name
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class GarmentRecords:
+class GarmentRecords(NamedTuple):
     """The in-memory catalog's records of several garments, in the order asked, with the
     tables that complete them: one consistent state even when the cache refreshes after."""
 
@@ -57,16 +55,17 @@ class GarmentRecords:
     video_facts: list[tuple[str, str, int, str, str]]  # per video id: source, creator, followers, tier, posted
     style_names: dict[int, str]
 
-    def facts(self, i: int) -> GarmentFacts | None:
-        """What the catalog says about the i-th garment (None: it does not know it)."""
+    def facts(self, i: int, root: str = "") -> GarmentFacts | None:
+        """What the catalog says about the i-th garment (None: it does not know it); its
+        crop path with ``root`` in front."""
         row = self.rows[i]
         if row is None:
             return None
         video, t, style, crop_start, crop_end, kind = row
         source, creator, followers, tier, posted = self.video_facts[video]
         return GarmentFacts(
-            GARMENT_KINDS[kind], self.crop_blob[crop_start:crop_end].decode(), creator, followers, tier, video,
-            source, t, posted, None if style < 0 else style, None if style < 0 else self.style_names.get(style),
+            GARMENT_KINDS[kind], root + self.crop_blob[crop_start:crop_end].decode(), creator, followers, tier,
+            video, source, t, posted, None if style < 0 else style, None if style < 0 else self.style_names.get(style),
         )
 
 

@@ -31,8 +31,7 @@ def dedupe_order(
     count = len(video) if limit is None else min(len(video), limit)
     video_list = video.tolist() if isinstance(video, np.ndarray) else list(video)
     kind_list = kind.tolist() if isinstance(kind, np.ndarray) else list(kind)
-    garments = [(v, k) for v, k in zip(video_list, kind_list, strict=True) if v >= 0]
-    if len(set(garments)) == len(garments):  # no two hits of one known video and kind: no twins (the usual case)
+    if not may_have_twins(video_list, kind_list):
         return np.arange(count, dtype=np.int64)
     video, kind = np.asarray(video_list, np.int64), np.asarray(kind_list, np.int64)
     # pairs (earlier, later) of one known video and kind: the only ones that can be twins
@@ -48,6 +47,12 @@ def dedupe_order(
         if not dropped[first]:
             dropped[second] = True
     return np.flatnonzero(~dropped)[:count]
+
+
+def may_have_twins(video: Sequence[int], kind: Sequence[int]) -> bool:
+    """Do two hits share a known video (>= 0) and kind? Only those can be twins; usually none do."""
+    garments = [(v, k) for v, k in zip(video, kind, strict=True) if v >= 0]
+    return len(set(garments)) != len(garments)
 
 
 def dedupe_hits(

@@ -28,7 +28,7 @@ from inference.index import (
 from inference.scale.shards import ShardedIndex
 from inference.search.metadata import CatalogMetadata, GarmentRecords
 from inference.search.queries import EmbeddedQuery, embed_query
-from inference.search.ranking import dedupe_order
+from inference.search.ranking import dedupe_order, may_have_twins
 from inference.search.results import SearchHit, SearchQuery, SearchResult, group_by_creator
 from inference.search.settings import SearchConfig, SearchFilters
 from inference.search.strength import no_match_notice, query_words, shared_words
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from models.base import Encoder
 
 logger = logging.getLogger(__name__)
+NO_FILTERS = SearchFilters()
 
 
 class Searcher:
@@ -128,7 +129,7 @@ class Searcher:
             BadInputError: no query, an image that is not an image, k out of range, a filter
                 naming an unknown creator or style, or an empty index.
         """
-        filters = filters or SearchFilters()
+        filters = filters or NO_FILTERS
         self._check_k(self.config.k if k is None else k, len(self.index.version()))  # before any model runs
         vector, embedded = self.embed_query(image, text, filters.kinds)
         return self.search_vector(vector, k, filters, by_creator, dedupe, embedded)
@@ -148,7 +149,7 @@ class Searcher:
         reasons, and the result its "no close match" notice; without it they stay unrated.
         """
         k = self.config.k if k is None else k
-        filters = filters or SearchFilters()
+        filters = filters or NO_FILTERS
         version = self.index.version()
         size = len(version)
         self._check_k(k, size)
@@ -159,14 +160,8 @@ class Searcher:
         found_ids = ids[0]
         records = self.metadata.records(found_ids)
         order = [i for i, garment_id in enumerate(found_ids.tolist()) if garment_id >= 0]
-        if dedupe and len(order) > 1:
-            store, candidates = version.store, order
-            keep = dedupe_order(
-                [records.videos[i] for i in order], [records.kinds[i] for i in order],
-                lambda positions: store.vectors[store.rows(found_ids[[candidates[p] for p in positions.tolist()]])].astype(np.float32),
-                self.config.dedup_threshold, k,
-            )
-            order = [order[i] for i in keep.tolist()]
+        if dedupe:
+            order = self._dedupe(order, records, found_ids, version.store, k)
         query = SearchQuery(k, filters, embedded)
         cutoffs = self.match.cutoffs(query.mode) if self.match is not None else None
         hits = self._join(records, order[:k], found_ids.tolist(), scores[0].tolist(), cutoffs, query.text)
@@ -179,6 +174,19 @@ class Searcher:
             cutoffs=cutoffs,
             notice=no_match_notice(hits, cutoffs, query.mode),
         )
+
+    def _dedupe(self, order: list[int], records: GarmentRecords, ids: np.ndarray, store: Any, k: int) -> list[int]:
+        """The positions in ``order`` left when near-identical hits of one video and kind
+        count as one (see :func:`dedupe_order`)."""
+        videos, kinds = [records.videos[i] for i in order], [records.kinds[i] for i in order]
+        if not may_have_twins(videos, kinds):  # the usual case: nothing to compare
+            return order
+        keep = dedupe_order(
+            videos, kinds,
+            lambda positions: store.vectors[store.rows(ids[[order[p] for p in positions.tolist()]])].astype(np.float32),
+            self.config.dedup_threshold, k,
+        )
+        return [order[i] for i in keep.tolist()]
 
     def _nearest(self, version: Any, queries: np.ndarray, k: int,
                  selection: Selection | None) -> tuple[np.ndarray, np.ndarray]:
@@ -244,14 +252,11 @@ class Searcher:
         strength = cutoffs.strength if cutoffs is not None else _unrated
         hits = []
         for i in order:
-            facts = records.facts(i)
+            facts = records.facts(i, root)
             if facts is not None:
                 score = scores[i]
-                hits.append(SearchHit(
-                    ids[i], score, facts.kind, root + facts.crop_path, facts.creator, facts.followers, facts.tier,
-                    facts.video_id, facts.source_path, facts.t_s, facts.posted_at, facts.style_id, facts.style,
-                    strength(score), shared_words(words, facts.style) if words else (),
-                ))
+                shared = shared_words(words, facts.style) if words else ()
+                hits.append(SearchHit(ids[i], score, *facts, strength(score), shared))  # type: ignore[arg-type]
         return hits
 
 
