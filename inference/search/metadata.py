@@ -26,6 +26,10 @@ GARMENT_RECORD = np.dtype(
     [("video", np.int64), ("t", np.float64), ("style", np.int64), ("crop_start", np.int64),
      ("crop_end", np.int64), ("kind", np.int8)]
 )
+# Last in the cache's records, where position -1 (an id the catalog does not know) lands.
+_UNKNOWN = np.array([(-1, 0.0, -1, 0, 0, -1)], GARMENT_RECORD)
+_KIND_SPAN = 4  # a twin key is video id x this + kind code
+assert len(GARMENT_KINDS) <= _KIND_SPAN
 
 
 class GarmentFacts(NamedTuple):
@@ -48,25 +52,35 @@ class GarmentRecords(NamedTuple):
     """The in-memory catalog's records of several garments, in the order asked, with the
     tables that complete them: one consistent state even when the cache refreshes after."""
 
-    videos: list[int]  # video id per garment (-1: the catalog does not know the garment)
-    kinds: list[int]  # kind code per garment (-1: unknown)
-    rows: list[tuple[int, float, int, int, int, int] | None]  # GARMENT_RECORD fields per garment
+    positions: np.ndarray  # per garment asked, its row in ``garments`` (-1: the catalog does not know it)
+    twin_keys: list[int]  # per garment: equal for garments of one video and kind; -1 when unknown
+    garments: np.ndarray  # the cache's GARMENT_RECORD rows, the unknown garment's row last
     crop_blob: bytes
     video_facts: list[tuple[str, str, int, str, str]]  # per video id: source, creator, followers, tier, posted
     style_names: dict[int, str]
 
-    def facts(self, i: int, root: str = "") -> GarmentFacts | None:
-        """What the catalog says about the i-th garment (None: it does not know it); its
-        crop path with ``root`` in front."""
-        row = self.rows[i]
-        if row is None:
-            return None
-        video, t, style, crop_start, crop_end, kind = row
-        source, creator, followers, tier, posted = self.video_facts[video]
-        return GarmentFacts(
-            GARMENT_KINDS[kind], root + self.crop_blob[crop_start:crop_end].decode(), creator, followers, tier,
-            video, source, t, posted, None if style < 0 else style, None if style < 0 else self.style_names.get(style),
-        )
+    def videos_and_kinds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Video id and kind code per garment (-1 where unknown)."""
+        keys = np.asarray(self.twin_keys, np.int64)
+        known = keys >= 0
+        return np.where(known, keys // _KIND_SPAN, -1), np.where(known, keys % _KIND_SPAN, -1)
+
+    def facts(self, picked: int | list[int], root: str = "") -> list[GarmentFacts | None]:
+        """What the catalog says about the garments at ``picked`` (indices into those asked;
+        an int n: the first n), None for those it does not know; crop paths with ``root`` in front."""
+        positions = self.positions[:picked] if isinstance(picked, int) else self.positions[picked]
+        blob, video_facts, style_names = self.crop_blob, self.video_facts, self.style_names
+        facts: list[GarmentFacts | None] = []
+        for video, t, style, crop_start, crop_end, kind in self.garments[positions].tolist():
+            if video < 0:
+                facts.append(None)
+                continue
+            source, creator, followers, tier, posted = video_facts[video]
+            facts.append(GarmentFacts(
+                GARMENT_KINDS[kind], root + blob[crop_start:crop_end].decode(), creator, followers, tier, video,
+                source, t, posted, None if style < 0 else style, None if style < 0 else style_names.get(style),
+            ))
+        return facts
 
 
 class CatalogMetadata:
@@ -89,7 +103,8 @@ class CatalogMetadata:
         self._asked: tuple[int, float] = (-1, -float("inf"))  # (local commits, monotonic time) when SQLite was last asked
         self.generation = 0  # bumps whenever the arrays change
         self.garment_ids = np.zeros(0, np.int64)  # sorted
-        self._garments = np.zeros(0, GARMENT_RECORD)  # per garment id, same order
+        self._garments = _UNKNOWN.copy()  # per garment id, same order, then the unknown garment's row
+        self._twin_keys = np.full(1, -1, np.int64)  # per garment: video id x _KIND_SPAN + kind; -1 last
         self._position_of: np.ndarray | None = None  # garment id -> position (-1: none); see _index_positions
         self._crop_blob = b""  # every garment's crop path, UTF-8, concatenated
         self._video_facts: list[tuple[str, str, int, str, str]] = []  # per video id: source, creator, followers, tier, posted
@@ -154,7 +169,8 @@ class CatalogMetadata:
         fresh = self._reader.garments_after(last)
         if len(self.garment_ids) + len(fresh.ids) != count:  # not only appends: reload all
             self.garment_ids = np.zeros(0, np.int64)
-            self._garments = np.zeros(0, GARMENT_RECORD)
+            self._garments = _UNKNOWN.copy()
+            self._twin_keys = np.full(1, -1, np.int64)
             self._crop_blob = b""
             self._styles_version = None
             self._load_garments()
@@ -171,8 +187,15 @@ class CatalogMetadata:
             added["crop_start"][0] = len(self._crop_blob)
         self._crop_blob += b"".join(crops)
         self.garment_ids = np.concatenate([self.garment_ids, np.asarray(fresh.ids, np.int64)])
-        self._garments = np.concatenate([self._garments, added])
+        self._garments = np.concatenate([self._garments[:-1], added, _UNKNOWN])
+        keys = added["video"] * _KIND_SPAN + added["kind"]
+        self._twin_keys = np.concatenate([self._twin_keys[:-1], keys, [-1]])
         self._index_positions()
+
+    @property
+    def _columns(self) -> np.ndarray:
+        """The GARMENT_RECORD of each garment, in ``garment_ids`` order."""
+        return self._garments[:-1]
 
     def _index_positions(self) -> None:
         """Garment ids are nearly dense (AUTOINCREMENT): a table id -> position answers a
@@ -200,32 +223,25 @@ class CatalogMetadata:
             pos = np.minimum(np.searchsorted(self.garment_ids, garments), len(self.garment_ids) - 1)
             found = self.garment_ids[pos] == garments
             styles[pos[found]] = style[found]
-        self._garments["style"] = styles
+        self._columns["style"] = styles
 
     # -- lookups and filters ----------------------------------------------------------------------
     def videos_and_kinds(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Video id and kind code of each garment id (-1 where unknown)."""
-        records = self.records(np.asarray(ids, np.int64).clip(-1))
-        return np.asarray(records.videos, np.int64), np.asarray(records.kinds, np.int64)
+        return self.records(np.asarray(ids, np.int64).clip(-1)).videos_and_kinds()
 
     def describe(self, ids: np.ndarray) -> list[GarmentFacts | None]:
         """Catalog facts of each garment id, from memory (None: the catalog does not know it)."""
-        records = self.records(np.asarray(ids, np.int64).clip(-1))
-        return [records.facts(i) for i in range(len(ids))]
+        return self.records(np.asarray(ids, np.int64).clip(-1)).facts(len(ids))
 
     def records(self, ids: np.ndarray) -> GarmentRecords:
         """The catalog's records of garment ids as a search returns them (int64, each a
         garment id or -1 for none), read together: one state of the catalog."""
         with self._lock:
-            if not len(self.garment_ids):
-                return GarmentRecords([-1] * len(ids), [-1] * len(ids), [None] * len(ids), b"", [], {})
             pos = self._found_positions(ids)
-            rows = self._garments[pos].tolist()  # position -1: the last garment, left out below
-            known = [row if p >= 0 else None for p, row in zip(pos.tolist(), rows, strict=True)]
             return GarmentRecords(
-                [-1 if row is None else row[0] for row in known],
-                [-1 if row is None else row[5] for row in known],
-                known, self._crop_blob, self._video_facts, self.style_names,
+                pos, self._twin_keys[pos].tolist(), self._garments, self._crop_blob, self._video_facts,
+                self.style_names,
             )
 
     def _found_positions(self, ids: np.ndarray) -> np.ndarray:
@@ -238,13 +254,15 @@ class CatalogMetadata:
                 inside = ids < len(table)
                 return np.where(inside, table[np.where(inside, ids, -1)], -1)
         n = len(self.garment_ids)
+        if not n:
+            return np.full(len(ids), -1, np.int64)
         found = np.minimum(np.searchsorted(self.garment_ids, ids), n - 1)
         return np.where(self.garment_ids[found] == ids, found, -1)
 
     def live_ids(self) -> np.ndarray:
         """Ids of every garment of a done video."""
         with self._lock:
-            return self.garment_ids[self._video_done[self._garments["video"]]]
+            return self.garment_ids[self._video_done[self._columns["video"]]]
 
     def select(self, filters: SearchFilters) -> Selection:
         """The garments passing ``filters`` (unknown creators or styles are bad input)."""
@@ -252,7 +270,8 @@ class CatalogMetadata:
             return self._select(filters)
 
     def _select(self, filters: SearchFilters) -> Selection:
-        video = self._garments["video"]
+        columns = self._columns
+        video = columns["video"]
         keep = self._video_done[video].copy()
         if filters.date_from or filters.date_to:
             day = self._video_day[video]
@@ -266,7 +285,7 @@ class CatalogMetadata:
         if filters.tiers:
             keep &= self._tier_mask(filters.tiers)[video]
         if filters.kinds:
-            keep &= np.isin(self._garments["kind"], [KIND_CODE[k] for k in filters.kinds])
+            keep &= np.isin(columns["kind"], [KIND_CODE[k] for k in filters.kinds])
         if filters.styles:
             unknown = sorted(set(filters.styles) - self.style_ids)
             if unknown:
@@ -274,7 +293,7 @@ class CatalogMetadata:
                     f"unknown style {unknown[0]}; the catalog has {len(self.style_ids)} styles "
                     "(list them with `stylescope trends`)"
                 )
-            keep &= np.isin(self._garments["style"], list(filters.styles))
+            keep &= np.isin(columns["style"], list(filters.styles))
         return Selection(self.garment_ids[keep])
 
     def _creator_ids(self, handles: Sequence[str]) -> list[int]:

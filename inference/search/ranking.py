@@ -31,7 +31,8 @@ def dedupe_order(
     count = len(video) if limit is None else min(len(video), limit)
     video_list = video.tolist() if isinstance(video, np.ndarray) else list(video)
     kind_list = kind.tolist() if isinstance(kind, np.ndarray) else list(kind)
-    if not may_have_twins(video_list, kind_list):
+    garments = [(v, k) for v, k in zip(video_list, kind_list, strict=True) if v >= 0]
+    if len(set(garments)) == len(garments):  # no two hits of one known video and kind: no twins (the usual case)
         return np.arange(count, dtype=np.int64)
     video, kind = np.asarray(video_list, np.int64), np.asarray(kind_list, np.int64)
     # pairs (earlier, later) of one known video and kind: the only ones that can be twins
@@ -49,10 +50,11 @@ def dedupe_order(
     return np.flatnonzero(~dropped)[:count]
 
 
-def may_have_twins(video: Sequence[int], kind: Sequence[int]) -> bool:
-    """Do two hits share a known video (>= 0) and kind? Only those can be twins; usually none do."""
-    garments = [(v, k) for v, k in zip(video, kind, strict=True) if v >= 0]
-    return len(set(garments)) != len(garments)
+def may_have_twins(keys: Sequence[int]) -> bool:
+    """Do two hits share a key (>= 0; one per video and kind, negative when unknown)? Only
+    those can be twins; usually none do."""
+    known = [key for key in keys if key >= 0]
+    return len(set(known)) != len(known)
 
 
 def dedupe_hits(

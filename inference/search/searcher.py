@@ -157,14 +157,14 @@ class Searcher:
         fetch = min(size, k * max(1, self.config.dedup_fetch_factor)) if dedupe else k
         with faiss_threads(self.config.query_threads):
             scores, ids = self._nearest(version, vector.reshape(1, -1), fetch, selection)
-        found_ids = ids[0]
-        records = self.metadata.records(found_ids)
-        order = [i for i, garment_id in enumerate(found_ids.tolist()) if garment_id >= 0]
-        if dedupe:
-            order = self._dedupe(order, records, found_ids, version.store, k)
+        # FAISS's "no result" (-1) and ids the catalog does not know get no facts: the join leaves them out
+        records = self.metadata.records(ids[0])
+        kept: int | list[int] = min(k, len(ids[0]))  # the first k, or these positions
+        if dedupe and may_have_twins(records.twin_keys):
+            kept = self._dedupe(records, ids[0], version.store, k)
         query = SearchQuery(k, filters, embedded)
         cutoffs = self.match.cutoffs(query.mode) if self.match is not None else None
-        hits = self._join(records, order[:k], found_ids.tolist(), scores[0].tolist(), cutoffs, query.text)
+        hits = self._join(records, kept, ids[0].tolist(), scores[0].tolist(), cutoffs, query.text)
         return SearchResult(
             hits=hits,
             query=query,
@@ -175,18 +175,15 @@ class Searcher:
             notice=no_match_notice(hits, cutoffs, query.mode),
         )
 
-    def _dedupe(self, order: list[int], records: GarmentRecords, ids: np.ndarray, store: Any, k: int) -> list[int]:
-        """The positions in ``order`` left when near-identical hits of one video and kind
-        count as one (see :func:`dedupe_order`)."""
-        videos, kinds = [records.videos[i] for i in order], [records.kinds[i] for i in order]
-        if not may_have_twins(videos, kinds):  # the usual case: nothing to compare
-            return order
+    def _dedupe(self, records: GarmentRecords, ids: np.ndarray, store: Any, k: int) -> list[int]:
+        """Positions of the first ``k`` hits left when near-identical hits of one video and
+        kind count as one (see :func:`dedupe_order`)."""
+        video, kind = records.videos_and_kinds()
         keep = dedupe_order(
-            videos, kinds,
-            lambda positions: store.vectors[store.rows(ids[[order[p] for p in positions.tolist()]])].astype(np.float32),
+            video, kind, lambda positions: store.vectors[store.rows(ids[positions])].astype(np.float32),
             self.config.dedup_threshold, k,
         )
-        return [order[i] for i in keep.tolist()]
+        return keep.tolist()  # type: ignore[no-any-return]
 
     def _nearest(self, version: Any, queries: np.ndarray, k: int,
                  selection: Selection | None) -> tuple[np.ndarray, np.ndarray]:
@@ -241,18 +238,17 @@ class Searcher:
                 self._selections.popitem(last=False)
         return selection
 
-    def _join(self, records: GarmentRecords, order: list[int], ids: list[int], scores: list[float],
+    def _join(self, records: GarmentRecords, kept: int | list[int], ids: list[int], scores: list[float],
               cutoffs: Cutoffs | None, text: str | None) -> list[SearchHit]:
-        """The hits at positions ``order`` of ``ids`` with their catalog facts (from the
-        in-memory catalog, refreshed as the catalog changes, so as current as a query; hits
-        the catalog does not know are left out), their strength by ``cutoffs`` and the words
-        of ``text`` their style's name shares."""
-        root = str(self.data_dir) + os.sep
+        """The hits at positions ``kept`` (an int n: the first n) with their catalog facts
+        (from the in-memory catalog, refreshed as the catalog changes, so as current as a
+        query; hits the catalog does not know are left out), their strength by ``cutoffs``
+        and the words of ``text`` their style's name shares."""
         words = query_words(text)
         strength = cutoffs.strength if cutoffs is not None else _unrated
         hits = []
-        for i in order:
-            facts = records.facts(i, root)
+        positions = range(kept) if isinstance(kept, int) else kept
+        for i, facts in zip(positions, records.facts(kept, str(self.data_dir) + os.sep), strict=True):
             if facts is not None:
                 score = scores[i]
                 shared = shared_words(words, facts.style) if words else ()
