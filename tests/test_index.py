@@ -583,14 +583,3 @@ def test_rerank_matches_brute_force_over_the_stored_embeddings():
                 assert found[q].tolist() == held[order].tolist() + [-1] * (k - len(order))
                 np.testing.assert_allclose(scores[q, : len(order)], truth[order], rtol=1e-6)
                 assert np.isneginf(scores[q, len(order):]).all()
-
-
-def test_half_to_float_is_numpys_cast_bit_for_bit():
-    from inference.index.store import _half_to_float
-
-    every = np.arange(65536, dtype=np.uint32).astype(np.uint16).view(np.float16).reshape(256, 256)
-    every = every[np.isfinite(every).all(axis=1)]  # rows 0x7c-0x7f, 0xfc-0xff: inf and nan
-    converted = _half_to_float()(every)
-    assert converted.dtype == np.float32 and converted.shape == every.shape
-    assert np.array_equal(converted.view(np.uint32), every.astype(np.float32).view(np.uint32))
-    assert every.shape == (248, 256) and _half_to_float()(every[:0]).shape == (0, 256)  # no rows

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -188,36 +187,11 @@ def _rerank_one(
     if len(rows) and candidates[-1] < 0:  # FAISS pads its results with -1 at the end
         held = rows >= 0
         candidates, rows = candidates[held], rows[held]
-    exact = _half_to_float()(store.vectors[rows]) @ query
+    exact = store.vectors[rows] @ query  # float16 rows, scored in float32
     top = np.argsort(-exact, kind="stable")[:k]  # a few dozen candidates: one sort
     if len(top) == k:
         return exact[top][None], candidates[top][None]
     return pad_top(exact[top], candidates[top], k)
-
-
-def _numpy_half_to_float(half: np.ndarray) -> np.ndarray:
-    return half.astype(np.float32)
-
-
-@functools.cache
-def _half_to_float() -> Callable[[np.ndarray], np.ndarray]:
-    """OpenCV's float16 -> float32 conversion (SIMD: 2 us for a query's 60 x 256 candidates,
-    where numpy's cast takes 15 us), bit for bit numpy's; numpy's when OpenCV has none.
-    Looked up at the first re-ranking, so importing the index does not import OpenCV."""
-    try:
-        import cv2
-    except ImportError:  # a core dependency, but search does not need it
-        return _numpy_half_to_float
-    convert = getattr(cv2, "convertFp16", None)
-    if convert is None:
-        return _numpy_half_to_float
-
-    def half_to_float(half: np.ndarray) -> np.ndarray:
-        if half.ndim != 2 or not half.size:
-            return half.astype(np.float32)
-        return convert(half.view(np.int16))  # type: ignore[no-any-return]
-
-    return half_to_float
 
 
 def pad_top(scores: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -234,7 +208,7 @@ def search_subset(
     """Exact top ``k`` among the ``allowed`` garment ids (a small filter), by brute force."""
     rows = store.rows(allowed)
     rows = np.sort(rows[rows >= 0])
-    vectors = _half_to_float()(store.vectors[rows])
+    vectors = store.vectors[rows].astype(np.float32)
     out_scores = np.full((len(queries), k), -np.inf, np.float32)
     out_ids = np.full((len(queries), k), -1, np.int64)
     if not len(rows):
