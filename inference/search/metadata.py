@@ -8,7 +8,7 @@ import difflib
 import threading
 import time
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -68,19 +68,24 @@ class GarmentRecords(NamedTuple):
     def facts(self, picked: int | list[int], root: str = "") -> list[GarmentFacts | None]:
         """What the catalog says about the garments at ``picked`` (indices into those asked;
         an int n: the first n), None for those it does not know; crop paths with ``root`` in front."""
+        return [None if fields is None else GarmentFacts._make(fields) for fields in self.fields(picked, root)]
+
+    def fields(self, picked: int | list[int], root: str = "") -> list[tuple[Any, ...] | None]:
+        """:meth:`facts` as plain tuples (GarmentFacts' fields in order): what search builds
+        its hits from, a tuple being the cheapest record to make."""
         positions = self.positions[:picked] if isinstance(picked, int) else self.positions[picked]
         blob, video_facts, style_names = self.crop_blob, self.video_facts, self.style_names
-        facts: list[GarmentFacts | None] = []
+        fields: list[tuple[Any, ...] | None] = []
         for video, t, style, crop_start, crop_end, kind in self.garments[positions].tolist():
             if video < 0:
-                facts.append(None)
+                fields.append(None)
                 continue
             source, creator, followers, tier, posted = video_facts[video]
-            facts.append(GarmentFacts(
+            fields.append((
                 GARMENT_KINDS[kind], root + blob[crop_start:crop_end].decode(), creator, followers, tier, video,
                 source, t, posted, None if style < 0 else style, None if style < 0 else style_names.get(style),
             ))
-        return facts
+        return fields
 
 
 class CatalogMetadata:

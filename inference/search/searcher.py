@@ -245,20 +245,16 @@ class Searcher:
         query; hits the catalog does not know are left out), their strength by ``cutoffs``
         and the words of ``text`` their style's name shares."""
         words = query_words(text)
-        strength = cutoffs.strength if cutoffs is not None else _unrated
         hits = []
         positions = range(kept) if isinstance(kept, int) else kept
-        for i, facts in zip(positions, records.facts(kept, str(self.data_dir) + os.sep), strict=True):
-            if facts is not None:
+        for i, fields in zip(positions, records.fields(kept, str(self.data_dir) + os.sep), strict=True):
+            if fields is not None:  # GarmentFacts' fields: kind ... style
                 score = scores[i]
-                shared = shared_words(words, facts.style) if words else ()
-                hits.append(SearchHit(ids[i], score, *facts, strength(score), shared))  # type: ignore[arg-type]
+                hits.append(SearchHit(  # type: ignore[call-arg]
+                    ids[i], score, *fields, None if cutoffs is None else cutoffs.strength(score),
+                    shared_words(words, fields[-1]) if words else (),
+                ))
         return hits
-
-
-def _unrated(score: float) -> None:
-    """The strength of a hit when the encoder has no cut-offs recorded."""
-    return None
 
 
 def _open_shards(folder: Path, dim: int) -> ShardedIndex:
