@@ -13,11 +13,16 @@ round gives each arm's p50 and the ratio search / raw; the report gives the medi
 over rounds with its range, and the median per-query overhead (search - raw, same query)
 in microseconds. ``--profile`` adds a cProfile of the search arm.
 
+``--against DIR`` compares two versions of the code on the same data: this benchmark runs
+``--runs`` times from this checkout and from DIR (e.g. ``git archive main | tar -x -C DIR``)
+in turn, each in a fresh process, which goes first alternating, and reports each run.
+
 Build the data directory first (random unit vectors: the overhead does not depend on what
 the vectors mean; drop ``--random`` for embedded Fashion-MNIST images)::
 
     .venv/bin/python bench/bench_index.py --phase build --random --work-dir /tmp/s16
-    .venv/bin/python bench/bench_search_overhead.py --work-dir /tmp/s16 [--rounds 7]
+    .venv/bin/python bench/bench_search_overhead.py --work-dir /tmp/s16 [--rounds 7] [--clock cpu]
+    .venv/bin/python bench/bench_search_overhead.py --work-dir /tmp/s16 --clock cpu --against /tmp/prev --runs 4
 """
 
 from __future__ import annotations
@@ -28,7 +33,9 @@ import io
 import json
 import os
 import pstats
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -58,6 +65,43 @@ def summary(times: dict[str, np.ndarray], arm: str, base: str) -> dict[str, Any]
     }
 
 
+def compare(args: argparse.Namespace, argv: list[str]) -> int:
+    """Run this benchmark from this checkout and from ``args.against`` in turn, each in a
+    fresh process, which goes first alternating; print one line per run and the medians."""
+    passed, skip = [], False
+    for arg in argv:  # the arguments, less --against / --runs / --out and their values
+        if skip:
+            skip = False
+        elif arg in ("--against", "--runs", "--out"):
+            skip = True
+        elif not arg.startswith(("--against=", "--runs=", "--out=")):
+            passed.append(arg)
+    here = Path(__file__).resolve().parents[1]
+    checkouts = {"this": here, "against": args.against.resolve()}
+    reports: dict[str, list[dict[str, Any]]] = {"this": [], "against": []}
+    for run in range(args.runs):
+        for name in ("this", "against") if run % 2 == 0 else ("against", "this"):
+            root = checkouts[name]
+            out = Path(tempfile.gettempdir()) / f"bench_search_overhead_{os.getpid()}.json"
+            subprocess.run([sys.executable, str(root / "bench" / "bench_search_overhead.py"), *passed, "--out", str(out)],
+                           cwd=root, env={**os.environ, "PYTHONPATH": str(root)}, check=True, stdout=subprocess.DEVNULL)
+            report = json.loads(out.read_text())
+            out.unlink()
+            reports[name].append(report)
+            dedup = report["dedup"]
+            print(f"run {run + 1} {name:7s} load {report['load_average'][0]:5.1f}  search/raw {dedup['ratio_median']:.3f} "
+                  f"(rounds {dedup['ratio_range'][0]:.3f}-{dedup['ratio_range'][1]:.3f})  +{dedup['overhead_us_median']:.0f} us  "
+                  f"search {dedup['p50_ms']:.3f} ms, raw {dedup['raw_p50_ms']:.3f} ms", flush=True)
+    for name, runs in reports.items():
+        ratios = [r["dedup"]["ratio_median"] for r in runs]
+        overheads = [r["dedup"]["overhead_us_median"] for r in runs]
+        print(f"{name} ({checkouts[name]}): median search/raw {float(np.median(ratios)):.3f} "
+              f"(runs {min(ratios):.3f}-{max(ratios):.3f}), median +{float(np.median(overheads)):.0f} us")
+    if args.out:
+        args.out.write_text(json.dumps(reports, indent=2))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from inference.index import IndexConfig, faiss_threads, index_root, read_current, read_meta
     from inference.search import SearchConfig, Searcher
@@ -74,7 +118,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                         help="cpu: this thread's CPU time per call, not inflated by a busy machine's preemptions")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--against", type=Path, default=None,
+                        help="another checkout of the code: run this benchmark from it and from here in turn")
+    parser.add_argument("--runs", type=int, default=4, help="with --against: runs of each")
     args = parser.parse_args(argv)
+    if args.against is not None:
+        return compare(args, [a for a in (argv if argv is not None else sys.argv[1:])])
     data_dir = args.data_dir or args.work_dir / f"data_{args.garments}"
     queries = np.load(args.work_dir / "queries.npy")[: args.queries]
     meta = read_meta(index_root(data_dir) / str(read_current(data_dir)))

@@ -541,3 +541,45 @@ def test_hnsw_factory_adds_removes_and_reranks(data_dir):
     _, found = index.search(vectors[:5], 5)
     assert not set(found.ravel().tolist()) & set(ids[:50].tolist())
     assert len(GarmentIndex(data_dir, config, INFO).version()) == 350
+
+
+@pytest.mark.parametrize("spacing", [1, 10**7])  # dense ids: a lookup table; very sparse: binary search
+def test_store_rows_match_a_dictionary(spacing):
+    from inference.index import EmbeddingStore
+
+    rng = np.random.default_rng(1)
+    ids = rng.permutation(np.arange(5, 400) * spacing)[:300]
+    store = EmbeddingStore(4, ids, rng.standard_normal((300, 4)))
+    row = {int(i): r for r, i in enumerate(ids)}
+    asked = np.concatenate([ids[::7], [-1, 0, 4 * spacing, 400 * spacing, 10**12], rng.integers(0, 500 * spacing, 50)])
+    expected = [row.get(int(i), -1) for i in asked]
+    assert store.rows(asked).tolist() == expected
+    assert store.found_rows(asked.astype(np.int64)).tolist() == expected  # ids as a search returns them
+    assert store.rows(np.array([-2, -10**9, ids[0]])).tolist() == [-1, -1, 0]
+    store.remove(ids[:100])
+    assert store.rows(ids[:3]).tolist() == [-1, -1, -1] and store.rows(ids[100:103]).tolist() == [0, 1, 2]
+
+
+def test_rerank_matches_brute_force_over_the_stored_embeddings():
+    from inference.index import EmbeddingStore
+    from inference.index.store import rerank
+
+    rng = np.random.default_rng(2)
+    ids = np.arange(1000, 1500)
+    store = EmbeddingStore(16, ids, rng.standard_normal((500, 16)))
+    exact = store.vectors.astype(np.float32)
+    queries = rng.standard_normal((3, 16)).astype(np.float32)
+    for k, fetch, pad in ((5, 12, 0), (5, 12, 9), (10, 4, 2), (1, 1, 0)):
+        candidates = np.stack([
+            np.concatenate([rng.choice(ids, fetch - pad, replace=False), np.full(pad, -1)]) for _ in queries
+        ]).astype(np.int64)
+        for nq in (1, 3):  # one query takes its own path
+            scores, found = rerank(store, queries[:nq], candidates[:nq], k)
+            assert scores.shape == found.shape == (nq, k)
+            for q in range(nq):
+                held = candidates[q][candidates[q] >= 0]
+                truth = exact[held - 1000] @ queries[q]
+                order = np.argsort(-truth, kind="stable")[:k]
+                assert found[q].tolist() == held[order].tolist() + [-1] * (k - len(order))
+                np.testing.assert_allclose(scores[q, : len(order)], truth[order], rtol=1e-6)
+                assert np.isneginf(scores[q, len(order):]).all()

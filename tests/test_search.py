@@ -570,3 +570,103 @@ def test_search_cli_threads_option(world, capsys):
     assert main([*argv, "--threads", "1", "--json"]) == 0
     assert len(json.loads(capsys.readouterr().out)["hits"]) == 2
     assert torch.get_num_threads() == before  # put back for the rest of this process
+
+
+def test_approximate_search_matches_its_plain_definition(world, tmp_path):
+    """Search over an approximate index is: FAISS's candidates re-ranked exactly with the
+    stored float16 embeddings, near-identical hits of one video and kind dropped by the plain
+    definition, the first k joined with the catalog."""
+    import shutil
+
+    from inference.index import GarmentIndex
+
+    source, garments = world
+    data_dir = tmp_path / "approx"
+    shutil.copytree(source, data_dir)
+    rebuild_index(data_dir, CropEmbedder(create_encoder("tiny:32")), config=index_config(approx_threshold=10),
+                  progress=False)
+    searcher = Searcher(data_dir, create_encoder("tiny:32"), SearchConfig.load(), index_config(approx_threshold=10))
+    try:
+        version = GarmentIndex(data_dir, index_config(approx_threshold=10)).version()
+        assert not version.exact
+        ids, vectors, _ = load_embeddings(data_dir)
+        stored = dict(zip(ids.tolist(), vectors, strict=True))  # the float16 values, as float32
+        by_id = {g.id: g for g in garments}
+        kind_code = {"top": 0, "bottom": 1, "full": 2}
+        rng = np.random.default_rng(5)
+        twins_seen = 0
+        for n in range(12):
+            # odd rounds: a video's first garment, whose near-identical second frame is also indexed
+            query = stored[garments[6 * n].id] if n % 2 else rng.standard_normal(vectors.shape[1])
+            query = (query / np.linalg.norm(query)).astype(np.float32)
+            k = int(rng.integers(2, 8))
+            fetch = k * searcher.config.dedup_fetch_factor
+            _, candidates = version.raw_search(query[None], fetch * version.config.rerank_factor)
+            candidates = [int(i) for i in candidates[0] if i >= 0]
+            exact = np.array([stored[i] @ query for i in candidates], np.float32)
+            ranked = [candidates[i] for i in np.argsort(-exact, kind="stable")[:fetch]]
+            video = np.array([by_id[i].video_id for i in ranked])
+            kind = np.array([kind_code[by_id[i].kind] for i in ranked])
+            kept = _dedupe_reference(video, kind, np.array([stored[i] for i in ranked]), searcher.config.dedup_threshold, k)
+            twins_seen += kept != list(range(len(kept)))
+            hits = searcher.search_vector(query, k).hits
+            assert [h.garment_id for h in hits] == [ranked[i] for i in kept]
+            for hit in hits:
+                truth = by_id[hit.garment_id]
+                assert hit.score == pytest.approx(float(stored[hit.garment_id] @ query), abs=1e-5)
+                assert (hit.video_id, hit.kind, hit.creator, hit.followers) == (
+                    truth.video_id, truth.kind, truth.creator, truth.followers)
+                assert hit.crop_path == str(data_dir / truth.crop_path) and hit.style_id == 1 + hit.garment_id % 2
+        assert twins_seen  # the near-identical second frames were met and dropped
+    finally:
+        searcher.close()
+
+
+def test_catalog_changes_show_at_once_from_this_process_and_within_catalog_check_s_from_others(world, tmp_path):
+    import shutil
+    import sqlite3
+
+    from inference.search import CatalogMetadata
+
+    source, garments = world
+    data_dir = tmp_path / "catalog"
+    shutil.copytree(source, data_dir)
+    catalog = Catalog(data_dir)
+    metadata = CatalogMetadata(catalog.metadata_reader())
+    garment = np.array([garments[0].id], np.int64)
+    try:
+        metadata.refresh(3600)
+        assert metadata.describe(garment)[0].followers == garments[0].followers
+        with sqlite3.connect(data_dir / "catalog.sqlite") as other:  # as another process writes
+            other.execute("UPDATE creators SET followers = 77 WHERE handle = ?", (garments[0].creator,))
+        metadata.refresh(3600)
+        assert metadata.describe(garment)[0].followers == garments[0].followers  # not asked yet
+        metadata.refresh(0.0)
+        assert metadata.describe(garment)[0].followers == 77
+        with catalog._transaction() as tx:  # this process: seen at the next search
+            tx.execute("UPDATE creators SET followers = 88 WHERE handle = ?", (garments[0].creator,))
+        metadata.refresh(3600)
+        assert metadata.describe(garment)[0].followers == 88
+    finally:
+        metadata.close()
+        catalog.close()
+
+
+def test_catalog_records_of_unknown_ids(searcher, world):
+    _, garments = world
+    top = max(g.id for g in garments)
+    asked = np.array([garments[3].id, -1, top + 1, top + 10**7, garments[4].id], np.int64)
+    searcher.metadata.refresh()
+    records = searcher.metadata.records(asked)
+    facts = records.facts(len(asked))
+    assert [f is None for f in facts] == [False, True, True, True, False]
+    assert facts[0].video_id == garments[3].video_id and facts[4].kind == garments[4].kind
+    assert records.twin_keys[1:4] == [-1, -1, -1]
+    video, kind = searcher.metadata.videos_and_kinds(np.array([garments[3].id, -5], np.int64))
+    assert video.tolist() == [garments[3].video_id, -1] and kind[1] == -1
+    assert searcher.metadata.describe(np.array([-7], np.int64)) == [None]
+
+
+def test_hits_are_hashable_and_compare_by_value():
+    assert _fake_hit(1, video=1) == _fake_hit(1, video=1)
+    assert len({_fake_hit(1, video=1), _fake_hit(1, video=1), _fake_hit(2, video=1)}) == 2

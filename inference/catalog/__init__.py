@@ -27,7 +27,7 @@ The :class:`Catalog` is assembled from one class of queries per concern:
 
 from __future__ import annotations
 
-from inference.catalog.base import CATALOG_FILE, check_schema
+from inference.catalog.base import CATALOG_FILE, check_schema, local_commits
 from inference.catalog.checks import GarmentEvidenceQueries, GarmentEvidenceRecord
 from inference.catalog.claims import Claim, claim_is_live
 from inference.catalog.garment_checks import GarmentCheckQueries, GarmentCheckRecord
@@ -111,4 +111,5 @@ __all__ = [
     "WholeVideo",
     "check_schema",
     "claim_is_live",
+    "local_commits",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -14,6 +15,14 @@ from core.errors import CatalogError
 from inference.catalog.schema import BUSY_TIMEOUT_S, MIGRATIONS, SCHEMA_VERSION, set_wal
 
 CATALOG_FILE = "catalog.sqlite"
+_COMMITS = itertools.count(1)  # next() is atomic under the GIL
+_last_commit = 0
+
+
+def local_commits() -> int:
+    """A number that changes whenever this process commits a write to any catalog: caches of
+    the catalog check it first and ask SQLite (about other processes' writes) less often."""
+    return _last_commit
 
 
 def _newer_schema(path: Path, version: int) -> CatalogError:
@@ -93,6 +102,8 @@ class CatalogBase:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+        global _last_commit
+        _last_commit = next(_COMMITS)
 
     def close(self) -> None:
         with self._lock:

@@ -88,19 +88,10 @@ class ReadWriteLock:
         self._cond = threading.Condition()
         self._readers = 0
         self._writing = False
+        self._reading = _Reading(self)  # a class, not a generator: every search takes it
 
-    @contextlib.contextmanager
-    def read(self) -> Iterator[None]:
-        with self._cond:
-            while self._writing:
-                self._cond.wait()
-            self._readers += 1
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._readers -= 1
-                self._cond.notify_all()
+    def read(self) -> contextlib.AbstractContextManager[None]:
+        return self._reading
 
     @contextlib.contextmanager
     def write(self) -> Iterator[None]:
@@ -114,6 +105,29 @@ class ReadWriteLock:
             with self._cond:
                 self._writing = False
                 self._cond.notify_all()
+
+
+class _Reading:
+    """Holding a :class:`ReadWriteLock` for reading."""
+
+    __slots__ = ("_lock",)
+
+    def __init__(self, lock: ReadWriteLock):
+        self._lock = lock
+
+    def __enter__(self) -> None:
+        lock = self._lock
+        with lock._cond:
+            while lock._writing:
+                lock._cond.wait()
+            lock._readers += 1
+
+    def __exit__(self, *exc: object) -> None:
+        lock = self._lock
+        with lock._cond:
+            lock._readers -= 1
+            if not lock._readers:  # only a writer waits for readers
+                lock._cond.notify_all()
 
 
 def read_current(data_dir: str | Path) -> str | None:

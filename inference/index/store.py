@@ -49,10 +49,11 @@ class EmbeddingStore:
         self._sorted = ids[self._order]
         # Garment ids are dense (AUTOINCREMENT): a direct id -> row table is one memory
         # access per lookup, where a binary search over 1M ids is twenty.
+        # The table has one slot past the largest id, -1, where FAISS's padding id -1 lands.
         top = int(self._sorted[-1]) if self._count else -1
         self._row_of: np.ndarray | None = None
         if 0 <= top < 4 * self._count + (1 << 20) and self._sorted[0] >= 0:
-            row_of = np.full(top + 1, -1, np.int64)
+            row_of = np.full(top + 2, -1, np.int64)
             row_of[ids] = np.arange(self._count)
             self._row_of = row_of
 
@@ -77,12 +78,25 @@ class EmbeddingStore:
     def rows(self, ids: np.ndarray) -> np.ndarray:
         """Row of each garment id, -1 where the id is not stored."""
         ids = np.asarray(ids, np.int64)
+        if self._row_of is not None and (not len(ids) or ids.min() >= -1):
+            return self.found_rows(ids)
+        return self._searched_rows(ids)
+
+    def found_rows(self, ids: np.ndarray) -> np.ndarray:
+        """:meth:`rows` of int64 ids as a search returns them (garment ids, -1 for none): one
+        table lookup, for the few dozen candidates every query re-ranks."""
+        row_of = self._row_of
+        if row_of is None:
+            return self._searched_rows(ids)
+        try:
+            return row_of[ids]  # -1 lands on the table's last slot, which is -1
+        except IndexError:  # an id past the table: not stored
+            inside = ids < len(row_of)
+            return np.where(inside, row_of[np.where(inside, ids, -1)], -1)
+
+    def _searched_rows(self, ids: np.ndarray) -> np.ndarray:
         if not self._count:
             return np.full(len(ids), -1, np.int64)
-        row_of = self._row_of
-        if row_of is not None:
-            inside = (ids >= 0) & (ids < len(row_of))
-            return np.where(inside, row_of[np.where(inside, ids, 0)], -1)
         pos = np.minimum(np.searchsorted(self._sorted, ids), self._count - 1)
         return np.where(self._sorted[pos] == ids, self._order[pos], -1)
 
@@ -153,19 +167,38 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
 def rerank(
     store: EmbeddingStore, queries: np.ndarray, candidates: np.ndarray, k: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The top ``k`` of each query's candidate ids, scored exactly with the stored embeddings."""
+    """The top ``k`` of each query's candidate ids (a search's: garment ids, -1 for none),
+    scored exactly with the stored embeddings."""
+    if len(queries) == 1:  # a single query: as few numpy calls as it takes
+        return _rerank_one(store, queries[0], candidates[0], k)
     out_scores = np.full((len(queries), k), -np.inf, np.float32)
     out_ids = np.full((len(queries), k), -1, np.int64)
-    vectors = store.vectors
     for q, row_ids in enumerate(candidates):
-        rows = store.rows(row_ids)  # -1 for FAISS's padding ids (-1) too
+        scores, ids = _rerank_one(store, queries[q], row_ids, k)
+        out_scores[q, : scores.shape[1]], out_ids[q, : ids.shape[1]] = scores[0], ids[0]
+    return out_scores, out_ids
+
+
+def _rerank_one(
+    store: EmbeddingStore, query: np.ndarray, candidates: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Top ``k`` of one query's candidates, (1, k) each, padded with -inf / -1."""
+    rows = store.found_rows(candidates)
+    if len(rows) and candidates[-1] < 0:  # FAISS pads its results with -1 at the end
         held = rows >= 0
-        if not held.all():
-            row_ids, rows = row_ids[held], rows[held]
-        exact = vectors[rows].astype(np.float32) @ queries[q]
-        top = top_k(exact, k)
-        out_scores[q, : len(top)] = exact[top]
-        out_ids[q, : len(top)] = row_ids[top]
+        candidates, rows = candidates[held], rows[held]
+    exact = store.vectors[rows] @ query  # float16 rows, scored in float32
+    top = np.argsort(-exact, kind="stable")[:k]  # a few dozen candidates: one sort
+    if len(top) == k:
+        return exact[top][None], candidates[top][None]
+    return pad_top(exact[top], candidates[top], k)
+
+
+def pad_top(scores: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """One query's (scores, ids) as (1, k) arrays, padded with -inf / -1."""
+    out_scores = np.full((1, k), -np.inf, np.float32)
+    out_ids = np.full((1, k), -1, np.int64)
+    out_scores[0, : len(scores)], out_ids[0, : len(ids)] = scores, ids
     return out_scores, out_ids
 
 

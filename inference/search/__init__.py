@@ -23,7 +23,7 @@ The package, one concern per module:
 
 from __future__ import annotations
 
-from inference.search.metadata import CatalogMetadata, GarmentColumns
+from inference.search.metadata import CatalogMetadata, GarmentFacts
 from inference.search.queries import EmbeddedQuery, LocalisedGarment, embed_query, localise_query
 from inference.search.ranking import dedupe_hits, dedupe_order
 from inference.search.results import (
@@ -41,7 +41,7 @@ __all__ = [
     "CatalogMetadata",
     "CreatorGroup",
     "EmbeddedQuery",
-    "GarmentColumns",
+    "GarmentFacts",
     "LocalisedGarment",
     "SearchConfig",
     "SearchFilters",

@@ -11,8 +11,8 @@ from inference.search.results import SearchHit
 
 
 def dedupe_order(
-    video: np.ndarray,
-    kind: np.ndarray,
+    video: Sequence[int] | np.ndarray,
+    kind: Sequence[int] | np.ndarray,
     embeddings: Callable[[np.ndarray], np.ndarray],
     threshold: float,
     limit: int | None = None,
@@ -28,11 +28,15 @@ def dedupe_order(
         threshold: cosine from which two hits are one garment.
         limit: keep at most this many.
     """
+    count = len(video) if limit is None else min(len(video), limit)
+    video_list = video.tolist() if isinstance(video, np.ndarray) else list(video)
+    kind_list = kind.tolist() if isinstance(kind, np.ndarray) else list(kind)
+    garments = [(v, k) for v, k in zip(video_list, kind_list, strict=True) if v >= 0]
+    if len(set(garments)) == len(garments):  # no two hits of one known video and kind: no twins (the usual case)
+        return np.arange(count, dtype=np.int64)
+    video, kind = np.asarray(video_list, np.int64), np.asarray(kind_list, np.int64)
     # pairs (earlier, later) of one known video and kind: the only ones that can be twins
     later, earlier = np.nonzero(np.tril((video[:, None] == video) & (kind[:, None] == kind) & (video >= 0), -1))
-    count = len(video) if limit is None else min(len(video), limit)
-    if not len(later):
-        return np.arange(count, dtype=np.int64)
     involved = np.union1d(earlier, later)
     vectors = embeddings(involved)
     cosine = np.einsum(
@@ -44,6 +48,13 @@ def dedupe_order(
         if not dropped[first]:
             dropped[second] = True
     return np.flatnonzero(~dropped)[:count]
+
+
+def may_have_twins(keys: Sequence[int]) -> bool:
+    """Do two hits share a key (>= 0; one per video and kind, negative when unknown)? Only
+    those can be twins; usually none do."""
+    known = [key for key in keys if key >= 0]
+    return len(set(known)) != len(known)
 
 
 def dedupe_hits(

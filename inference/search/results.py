@@ -12,9 +12,11 @@ from inference.search.settings import SearchFilters
 from models.match import Cutoffs
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(slots=True, unsafe_hash=True)
 class SearchHit:
-    """One garment found, with where it came from."""
+    """One garment found, with where it came from. Treat it as read-only: it is not frozen
+    only because a frozen dataclass is four times slower to build, and search builds one per
+    hit per query (hashable as a frozen one would be)."""
 
     garment_id: int
     score: float  # cosine similarity to the query

@@ -26,19 +26,19 @@ from inference.index import (
     faiss_threads,
 )
 from inference.scale.shards import ShardedIndex
-from inference.search.metadata import CatalogMetadata
+from inference.search.metadata import CatalogMetadata, GarmentRecords
 from inference.search.queries import EmbeddedQuery, embed_query
-from inference.search.ranking import dedupe_order
+from inference.search.ranking import dedupe_order, may_have_twins
 from inference.search.results import SearchHit, SearchQuery, SearchResult, group_by_creator
 from inference.search.settings import SearchConfig, SearchFilters
 from inference.search.strength import no_match_notice, query_words, shared_words
-from inference.types import follower_tier
 from models.match import Cutoffs, MatchThresholds, recorded_thresholds
 
 if TYPE_CHECKING:
     from models.base import Encoder
 
 logger = logging.getLogger(__name__)
+NO_FILTERS = SearchFilters()
 
 
 class Searcher:
@@ -84,6 +84,8 @@ class Searcher:
                            shards, len(self.shards), len(self.index.version()))
         self.metadata = CatalogMetadata(self.catalog.metadata_reader())
         self._selections: collections.OrderedDict[Any, Selection] = collections.OrderedDict()
+        self._unfiltered: tuple[Any, Selection | None] = (None, None)  # (state, selection) of searches without filters
+        self._index_state: Any = None  # the index version and generation the metadata was last refreshed for
         self._cache_lock = threading.Lock()
 
     def _catch_up(self) -> None:
@@ -127,7 +129,7 @@ class Searcher:
             BadInputError: no query, an image that is not an image, k out of range, a filter
                 naming an unknown creator or style, or an empty index.
         """
-        filters = filters or SearchFilters()
+        filters = filters or NO_FILTERS
         self._check_k(self.config.k if k is None else k, len(self.index.version()))  # before any model runs
         vector, embedded = self.embed_query(image, text, filters.kinds)
         return self.search_vector(vector, k, filters, by_creator, dedupe, embedded)
@@ -147,7 +149,7 @@ class Searcher:
         reasons, and the result its "no close match" notice; without it they stay unrated.
         """
         k = self.config.k if k is None else k
-        filters = filters or SearchFilters()
+        filters = filters or NO_FILTERS
         version = self.index.version()
         size = len(version)
         self._check_k(k, size)
@@ -155,21 +157,14 @@ class Searcher:
         fetch = min(size, k * max(1, self.config.dedup_fetch_factor)) if dedupe else k
         with faiss_threads(self.config.query_threads):
             scores, ids = self._nearest(version, vector.reshape(1, -1), fetch, selection)
-        found = ids[0] >= 0
-        ids, scores = ids[0][found], scores[0][found]
-        if dedupe and len(ids) > 1:
-            store = version.store
-            found_ids = ids
-            video, kind = self.metadata.videos_and_kinds(ids)
-            keep = dedupe_order(
-                video, kind,
-                lambda positions: store.vectors[store.rows(found_ids[positions])].astype(np.float32),
-                self.config.dedup_threshold, k,
-            )
-            ids, scores = ids[keep], scores[keep]
+        # FAISS's "no result" (-1) and ids the catalog does not know get no facts: the join leaves them out
+        records = self.metadata.records(ids[0])
+        kept: int | list[int] = min(k, len(ids[0]))  # the first k, or these positions
+        if dedupe and may_have_twins(records.twin_keys):
+            kept = self._dedupe(records, ids[0], version.store, k)
         query = SearchQuery(k, filters, embedded)
         cutoffs = self.match.cutoffs(query.mode) if self.match is not None else None
-        hits = self._join(ids[:k], scores[:k], cutoffs, query.text)
+        hits = self._join(records, kept, ids[0].tolist(), scores[0].tolist(), cutoffs, query.text)
         return SearchResult(
             hits=hits,
             query=query,
@@ -179,6 +174,16 @@ class Searcher:
             cutoffs=cutoffs,
             notice=no_match_notice(hits, cutoffs, query.mode),
         )
+
+    def _dedupe(self, records: GarmentRecords, ids: np.ndarray, store: Any, k: int) -> list[int]:
+        """Positions of the first ``k`` hits left when near-identical hits of one video and
+        kind count as one (see :func:`dedupe_order`)."""
+        video, kind = records.videos_and_kinds()
+        keep = dedupe_order(
+            video, kind, lambda positions: store.vectors[store.rows(ids[positions])].astype(np.float32),
+            self.config.dedup_threshold, k,
+        )
+        return keep.tolist()  # type: ignore[no-any-return]
 
     def _nearest(self, version: Any, queries: np.ndarray, k: int,
                  selection: Selection | None) -> tuple[np.ndarray, np.ndarray]:
@@ -203,8 +208,16 @@ class Searcher:
     def _selection(self, filters: SearchFilters, version: Any) -> Selection | None:
         """Allowed garment ids: the filters', or every catalog garment when the index holds
         garments the catalog no longer has (until `stylescope index sync`); None: all."""
-        self.metadata.refresh()
-        key = (filters, self.metadata.generation, version.name, version.meta.get("generation"))
+        index_state = (version.name, version.meta.get("generation"))
+        if index_state != self._index_state:  # garments were indexed: their catalog rows came first
+            self.metadata.refresh()
+            self._index_state = index_state
+        else:
+            self.metadata.refresh(self.config.catalog_check_s)
+        state = (self.metadata.generation, *index_state)
+        if not filters and self._unfiltered[0] == state:
+            return self._unfiltered[1]
+        key = (filters, *state)
         with self._cache_lock:
             if key in self._selections:
                 self._selections.move_to_end(key)
@@ -218,48 +231,30 @@ class Searcher:
             if stale:
                 # Normal for a moment while a video is being indexed; lasting only after a crash.
                 logger.info("index and catalog differ (an ingest in flight, or run `stylescope index sync`)")
+            self._unfiltered = (state, selection)
         with self._cache_lock:
             self._selections[key] = selection  # type: ignore[assignment]
             while len(self._selections) > self.config.selection_cache:
                 self._selections.popitem(last=False)
         return selection
 
-    def _join(self, ids: np.ndarray, scores: np.ndarray, cutoffs: Cutoffs | None,
-              text: str | None) -> list[SearchHit]:
-        """The hits with their catalog facts, from the in-memory catalog metadata (refreshed
-        whenever the catalog changes, so as current as a query), their strength by
-        ``cutoffs`` and the words of ``text`` their style's name shares."""
-        if not len(ids):
-            return []
-        facts = self.metadata.describe(ids)
-        known_scores = (scores if facts.known.all() else scores[facts.known]).tolist()
-        root = str(self.data_dir) + os.sep
+    def _join(self, records: GarmentRecords, kept: int | list[int], ids: list[int], scores: list[float],
+              cutoffs: Cutoffs | None, text: str | None) -> list[SearchHit]:
+        """The hits at positions ``kept`` (an int n: the first n) with their catalog facts
+        (from the in-memory catalog, refreshed as the catalog changes, so as current as a
+        query; hits the catalog does not know are left out), their strength by ``cutoffs``
+        and the words of ``text`` their style's name shares."""
         words = query_words(text)
-        return [
-            SearchHit(
-                garment_id=garment_id,
-                score=score,
-                kind=kind,
-                crop_path=root + crop_path,
-                creator=creator,
-                followers=followers,
-                tier=follower_tier(followers),
-                video_id=video_id,
-                source_path=source_path,
-                t_s=t_s,
-                posted_at=posted_at,
-                style_id=style_id,
-                style=style,
-                strength=cutoffs.strength(score) if cutoffs is not None else None,
-                shared_words=shared_words(words, style),
-            )
-            for garment_id, score, kind, crop_path, creator, followers, video_id, source_path, t_s, posted_at,
-            style_id, style in zip(
-                facts.garment_ids, known_scores, facts.kinds, facts.crop_paths, facts.creators,
-                facts.followers, facts.video_ids, facts.source_paths, facts.t_s, facts.posted_at,
-                facts.style_ids, facts.styles, strict=True,
-            )
-        ]
+        hits = []
+        positions = range(kept) if isinstance(kept, int) else kept
+        for i, fields in zip(positions, records.fields(kept, str(self.data_dir) + os.sep), strict=True):
+            if fields is not None:  # GarmentFacts' fields: kind ... style
+                score = scores[i]
+                hits.append(SearchHit(  # type: ignore[call-arg]
+                    ids[i], score, *fields, None if cutoffs is None else cutoffs.strength(score),
+                    shared_words(words, fields[-1]) if words else (),
+                ))
+        return hits
 
 
 def _open_shards(folder: Path, dim: int) -> ShardedIndex:

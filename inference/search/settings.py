@@ -23,6 +23,7 @@ class SearchConfig:
     dedup_fetch_factor: int = setting(3, low=1)  # hits fetched per result kept, so de-duplication can drop some
     localise: bool = True  # image queries: cut the garment out first when a person is found
     selection_cache: int = setting(32, low=0)  # compiled filters kept in memory
+    catalog_check_s: float = setting(0.5, low=0)  # seconds between asks whether another process changed the catalog (this process's writes show at once)
     query_threads: int = setting(1, low=0)  # FAISS threads per single query (0: FAISS's default, one per core); the CLI's torch too
 
     @classmethod
