@@ -172,7 +172,8 @@ class Services:
 
         The text side comes first: with the offline default it needs no torch (its text side
         runs in NumPy), so text queries are answered while the image tower loads, on a second
-        thread, beside the searcher. Gradio's upload cache is tidied here too: otherwise the
+        thread, beside the searcher, which answers one text search so that the index files and
+        the catalog's in-memory facts are loaded before any user asks. Gradio's upload cache is tidied here too: otherwise the
         first image search would walk it (half a second on a cache of a few thousand files).
         """
 
@@ -184,6 +185,12 @@ class Services:
             except Exception as exc:  # the first real request reports it properly
                 logger.debug("warming up the image side failed: %s", exc)
 
+        def warm_search(searcher: Searcher) -> None:
+            try:  # the index files and the catalog's in-memory facts load now, not on the first query
+                searcher.search(None, "warm-up", k=1)
+            except Exception as exc:  # e.g. an empty index: the first real request reports it
+                logger.debug("a warm-up search failed: %s", exc)
+
         def warm() -> None:
             started = time.perf_counter()
             try:
@@ -193,7 +200,7 @@ class Services:
                                           daemon=True)
                 images.start()
                 if self.index_exists():
-                    _ = self.searcher
+                    warm_search(self.searcher)
                 self.tidy_upload_cache(force=True)  # the first image search need not walk the cache
                 images.join()
                 logger.info("encoder and index warm after %.1f s", time.perf_counter() - started)

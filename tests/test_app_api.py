@@ -407,3 +407,16 @@ def test_search_shows_match_strength_and_the_no_close_match_notice(app, tmp_path
     assert "No close match" not in status and "mode: image" in status
     assert all(item["caption"].endswith(" · strong match") for item in gallery)
     assert all("<td>strong</td>" in r for r in rows(table))
+
+
+def test_warm_up_loads_the_index_and_the_catalog_facts_before_any_query(app):
+    from app.services import Services
+
+    services = Services.open(app["catalog"].data_dir, "tiny:32")
+    try:
+        services.warm_up().join(timeout=120)
+        searcher = services._searcher
+        assert searcher is not None
+        assert len(searcher.metadata._garments) > app["catalog"].garments  # every garment's facts, then the unknown row
+    finally:
+        services.close()
