@@ -106,6 +106,12 @@ class AnswerKey:
     creators: list[TrueCreator]
     garments: list[TrueGarment]
     folder: Path | None = None
+    # video file -> times of frames that show no garment at all (title cards, empty rooms)
+    blank_frames: dict[str, list[float]] = dataclasses.field(default_factory=dict)
+
+    def matcher(self) -> GarmentMatcher:
+        """A :class:`GarmentMatcher` over this key's garments and blank frames."""
+        return GarmentMatcher(self.garments, self.blank_frames)
 
     def style(self, style_id: str) -> TrueStyle:
         for style in self.styles:
@@ -132,10 +138,18 @@ class FoundGarment:
 
 
 class GarmentMatcher:
-    """Finds the true garment behind a found one: same video, nearest frame time, same kind."""
+    """Finds the true garment behind a found one: same video, nearest frame time, same kind.
 
-    def __init__(self, truth: Iterable[TrueGarment]):
+    ``blank_frames`` (video file -> frame times) are frames that show no garment: a crop
+    nearest to one of them matches nothing, rather than the garment of the nearest frame
+    that shows one (a title card before the first shot of a person is not that person).
+    """
+
+    def __init__(self, truth: Iterable[TrueGarment], blank_frames: Mapping[str, Iterable[float]] | None = None):
         frames: dict[str, dict[float, dict[str, TrueGarment]]] = defaultdict(lambda: defaultdict(dict))
+        for video, times in (blank_frames or {}).items():
+            for t_s in times:
+                frames[video][round(float(t_s), 4)] = {}
         for garment in truth:
             frames[garment.video][garment.t_s][garment.kind] = garment
         self._times = {video: sorted(by_time) for video, by_time in frames.items()}
@@ -627,7 +641,7 @@ def evaluate(
         set_aside: catalog garment id -> why the screen kept it out of styles; with
             ``predicted``, scores the non-garment crops (:func:`junk_scores`).
     """
-    matcher = GarmentMatcher(answer.garments)
+    matcher = answer.matcher()
     report = WorldReport(boxes=box_scores(found, matcher))
     truth = true_styles_of(found, matcher)
     if predicted:
@@ -694,10 +708,11 @@ def load_answer_key(path: str | Path) -> AnswerKey:
         videos = [_video(v) for v in payload["videos"]]
         styles = [_style(s, start) for s in payload["styles"]]
         creators = [_creator(c) for c in payload["creators"]]
-        garments = _garments(answers / BOXES_FILE, payload["videos"])
+        garments, blank = _garments(answers / BOXES_FILE, payload["videos"])
     except (KeyError, TypeError, ValueError) as exc:
         raise AnswerKeyError(f"malformed answer key in {answers}: {exc!r}") from None
-    return AnswerKey(videos=videos, styles=styles, creators=creators, garments=garments, folder=root)
+    return AnswerKey(videos=videos, styles=styles, creators=creators, garments=garments, folder=root,
+                     blank_frames=blank)
 
 
 TRUTH_FILE = "world.json"
@@ -738,7 +753,8 @@ def _creator(c: dict[str, Any]) -> TrueCreator:
     )
 
 
-def _garments(path: Path, videos: list[dict[str, Any]]) -> list[TrueGarment]:
+def _garments(path: Path, videos: list[dict[str, Any]]) -> tuple[list[TrueGarment], dict[str, list[float]]]:
+    """The key's visible garments, and per video file the times of frames where none is visible."""
     import pyarrow.parquet as pq
 
     try:
@@ -749,10 +765,12 @@ def _garments(path: Path, videos: list[dict[str, Any]]) -> list[TrueGarment]:
         raise AnswerKeyError(f"cannot read true boxes {path}: {exc}") from None
     by_name = {str(v["name"]): v for v in videos}
     garments = []
+    listed: dict[str, set[float]] = defaultdict(set)  # every frame time the key lists, per video file
     for name, frame, t_s, kind, x0, y0, x1, y1 in zip(*(table[c] for c in BOX_COLUMNS), strict=True):
+        video = by_name[str(name)]
+        listed[Path(str(video["file"])).name].add(round(float(t_s), 4))
         if x0 is None:  # not visible in this frame
             continue
-        video = by_name[str(name)]
         garments.append(
             TrueGarment(
                 video=Path(str(video["file"])).name,
@@ -763,7 +781,11 @@ def _garments(path: Path, videos: list[dict[str, Any]]) -> list[TrueGarment]:
                 box=Box(int(x0), int(y0), int(x1), int(y1)),
             )
         )
-    return garments
+    shown: dict[str, set[float]] = defaultdict(set)
+    for garment in garments:
+        shown[garment.video].add(garment.t_s)
+    blank = {video: sorted(times - shown[video]) for video, times in listed.items() if times - shown[video]}
+    return garments, blank
 
 
 @dataclasses.dataclass(frozen=True)

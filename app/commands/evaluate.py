@@ -105,7 +105,7 @@ def _named_styles(catalog: Any, answer: Any, found: Any) -> tuple[dict[int, Any]
     names = {style.id: style.facets for style in trends.load_styles(catalog)}
     if not any(names.values()):
         return None
-    return names, scorer.true_styles_of(found, scorer.GarmentMatcher(answer.garments))
+    return names, scorer.true_styles_of(found, answer.matcher())
 
 
 def _attribute_stage(catalog: Any, answer: Any, truth: dict[int, str]) -> dict[str, Any] | None:

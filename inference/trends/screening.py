@@ -1,7 +1,9 @@
 """Keep crops that are not garments out of styles: the garment check's verdict on each garment.
 
 The ingest checks each video's crops as it commits them when ``ingest.garment_check`` is on
-(:func:`check_garments`); :func:`screen_garments` catches up with the rest before clustering.
+(:func:`check_garments`); :func:`screen_garments` catches up with the rest before clustering;
+:func:`garment_verdicts` gives the verdicts of chosen garments only (measuring what it must),
+for the rules that judge styles after clustering (:mod:`inference.trends.style_check`).
 
 :func:`screen_garments` measures every garment whose signals were not yet measured by the
 current classifier (its crop from the data directory, in batches), judges every stored
@@ -76,6 +78,31 @@ def screen_garments(catalog: Catalog, checker: GarmentChecker | None = None) -> 
     logger.info("garment check: %d crops measured, %d re-judged in %.1f s; %d set aside %s", screening.checked,
                 screening.rejudged, screening.seconds, len(screening.excluded), screening.reasons)
     return screening
+
+
+def garment_verdicts(catalog: Catalog, garment_ids: Sequence[int], checker: GarmentChecker) -> dict[int, GarmentCheckRecord]:
+    """The garment check's verdict on each of ``garment_ids``: the stored one, judged again
+    when the thresholds changed, else measured now together with every crop of its frame
+    (a person's crops are judged together). A garment whose crop file is gone and that was
+    never measured gets no verdict (there is nothing to judge)."""
+    config = checker.config
+    wanted = {int(i) for i in garment_ids}
+    unmeasured = wanted & set(catalog.unchecked_garment_ids(measured_by(config)))
+    if unmeasured:
+        garments = catalog.clusterable_garments()
+        frames = {g.frame_id for g in garments if g.id in unmeasured}
+        todo = sorted((g.frame_id, g.id) for g in garments if g.frame_id in frames)
+        paths = catalog.garment_crops([garment_id for _, garment_id in todo])
+        readable = [i for _, i in todo if i in paths and (catalog.data_dir / paths[i]).is_file()]
+        if readable:
+            check_garments(catalog, readable, checker)
+    stored = {c.garment_id: c for c in catalog.garment_checks() if c.garment_id in wanted}
+    stale = [c for c in stored.values() if c.judged_by != judged_by(config)]
+    if stale:
+        fresh = [_record(c.garment_id, judge(_signals(c), config), config) for c in stale]
+        catalog.save_garment_checks(fresh)
+        stored.update({c.garment_id: c for c in fresh})
+    return stored
 
 
 def check_garments(catalog: Catalog, garment_ids: Sequence[int], checker: GarmentChecker) -> None:
