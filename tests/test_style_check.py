@@ -57,6 +57,7 @@ def test_a_wall_only_cluster_is_not_a_style_and_its_crops_keep_their_reason():
     assert (screened.labels[:6] == 0).all() and (screened.labels[6:] == NOISE).all()
     assert np.isnan(screened.distances[6:]).all() and screened.clusters[0].size == 6
     assert screen.set_aside == {**walls, 16: IN_JUNK_STYLE}
+    assert screen.summary().startswith("style check: 1 clusters of non-garments made no style; 6 crops set aside")
 
 
 def test_a_style_keeps_its_garments_and_loses_only_a_medoid_that_is_none():

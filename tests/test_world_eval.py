@@ -457,11 +457,13 @@ def test_junk_scores_count_non_garments_in_styles_and_garments_set_aside():
         we.FoundGarment(3, "a.mp4", 0.0, "top", Box(50, 50, 90, 90)),  # the wall beside the person
         we.FoundGarment(4, "b.mp4", 0.0, "full", Box(0, 0, 10, 20)),  # a title card video: no truth at all
     ]
-    junk = we.junk_scores(found, we.GarmentMatcher(truth), predicted={1: 7, 3: 7}, set_aside={2: "text card", 4: "cut by fallback_center"})
+    junk = we.junk_scores(found, we.GarmentMatcher(truth), predicted={1: 7, 3: 7}, set_aside={2: "text card", 4: "cut by fallback_center"},
+                          medoids={7: 3, 8: 1, 9: 99})
     assert junk.crops == 4 and junk.non_garments == 2
     assert junk.non_garments_styled == 0.5  # the wall reached style 7, the title card did not
     assert junk.styled_non_garments == 0.5  # half of style 7's crops are no garment
     assert junk.garments_set_aside == 0.5 and junk.set_aside_reasons == {"text card": 1}
+    assert junk.medoids_no_garment == 1  # style 7 shows the wall as its typical garment; 9 is not scored
 
 
 def test_a_crop_of_a_frame_that_shows_no_garment_matches_nothing(tmp_path):

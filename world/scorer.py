@@ -231,15 +231,18 @@ class JunkScore:
     styled_non_garments: float | None  # share of the crops in a style that are non-garments (None: none styled)
     garments_set_aside: float | None  # share of real garment crops the screen kept out of styles
     set_aside_reasons: dict[str, int]  # real garments set aside, per reason
+    medoids_no_garment: int | None = None  # styles whose medoid (nearest crop) shows no garment (None: not scored)
 
 
 def junk_scores(found: Sequence[FoundGarment], matcher: GarmentMatcher, predicted: Mapping[int, int],
-                set_aside: Mapping[int, str]) -> JunkScore:
+                set_aside: Mapping[int, str], medoids: Mapping[int, int] | None = None) -> JunkScore:
     """How many non-garment crops reach a style, and how many garments the screen wrongly rejects.
 
     Args:
         predicted: catalog garment id -> its style (garments in a style).
         set_aside: catalog garment id -> why the screen kept it out of styles.
+        medoids: style id -> its medoid's garment id (the crop shown as its typical garment);
+            styles whose medoid is not one of ``found`` are not counted.
     """
     def shows_garment(garment: FoundGarment) -> bool:
         truth = matcher.match(garment)
@@ -255,6 +258,8 @@ def junk_scores(found: Sequence[FoundGarment], matcher: GarmentMatcher, predicte
         styled_non_garments=float(np.mean([i not in real for i in styled])) if styled else None,
         garments_set_aside=len(rejected) / len(real) if real else None,
         set_aside_reasons=dict(Counter(rejected)),
+        medoids_no_garment=None if medoids is None else sum(
+            1 for g in medoids.values() if g in {f.id for f in found} and g not in real),
     )
 
 
@@ -625,6 +630,7 @@ def evaluate(
     queries: Sequence[SearchQuery] = (),
     leaderboard: Sequence[str] | None = None,
     set_aside: Mapping[int, str] | None = None,
+    medoids: Mapping[int, int] | None = None,
 ) -> WorldReport:
     """Score what the pipeline found against the answer key.
 
@@ -640,6 +646,7 @@ def evaluate(
         leaderboard: creator handles ranked as trendsetters, best first.
         set_aside: catalog garment id -> why the screen kept it out of styles; with
             ``predicted``, scores the non-garment crops (:func:`junk_scores`).
+        medoids: style id -> its medoid's garment id (scored with the non-garment crops).
     """
     matcher = answer.matcher()
     report = WorldReport(boxes=box_scores(found, matcher))
@@ -652,7 +659,7 @@ def evaluate(
         if flagged is not None:
             report.rising = rising_scores(answer, flagged, mapping)
     if predicted and set_aside is not None:
-        report.junk = junk_scores(found, matcher, predicted, set_aside)
+        report.junk = junk_scores(found, matcher, predicted, set_aside, medoids)
     if search is not None and queries:
         report.search = search_scores(queries, search, truth)
     if leaderboard is not None:

@@ -24,6 +24,7 @@ sample world draws its rooms or title cards.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import logging
 from collections.abc import Callable, Mapping, Sequence
@@ -55,12 +56,19 @@ class StyleScreen:
     admitted: int  # crops of skipped localisers that joined a style
     checked: int  # crops whose verdict was read (measured now or before)
 
+    def reasons(self) -> dict[str, int]:
+        """Crops set aside, per reason."""
+        return dict(sorted(collections.Counter(self.set_aside.values()).items()))
+
     def to_dict(self) -> dict[str, Any]:
-        reasons: dict[str, int] = {}
-        for reason in self.set_aside.values():
-            reasons[reason] = reasons.get(reason, 0) + 1
         return {"dissolved_styles": self.dissolved, "admitted": self.admitted, "checked": self.checked,
-                "set_aside": len(self.set_aside), "reasons": dict(sorted(reasons.items()))}
+                "set_aside": len(self.set_aside), "reasons": self.reasons()}
+
+    def summary(self) -> str:
+        """One line for the text report."""
+        why = ", ".join(f"{n} {reason}" for reason, n in self.reasons().items())
+        return (f"style check: {self.dissolved} clusters of non-garments made no style; {len(self.set_aside)} crops "
+                f"set aside" + (f" ({why})" if why else "") + f"; {self.admitted} crops no detector found joined a style")
 
 
 def checked_rows(clustering: Clustering, frames: np.ndarray, config: ClusterConfig) -> dict[int, np.ndarray]:
@@ -76,8 +84,8 @@ def checked_rows(clustering: Clustering, frames: np.ndarray, config: ClusterConf
         cluster_frames = list(dict.fromkeys(frames[rows[order]].tolist()))  # nearest first
         nearest = cluster_frames[: config.style_check_nearest]
         rest = cluster_frames[config.style_check_nearest :]
-        drawn = rng.choice(len(rest), size=min(config.style_check_sample, len(rest)), replace=False) if rest else []
-        picked = set(nearest) | {rest[i] for i in drawn}
+        drawn = rng.choice(len(rest), size=min(config.style_check_sample, len(rest)), replace=False) if rest else ()
+        picked = set(nearest) | {rest[int(i)] for i in drawn}
         chosen[c] = rows[np.isin(frames[rows], list(picked))]
     return chosen
 
