@@ -79,6 +79,10 @@ class ClusterConfig:
     style_check_nearest: int = setting(4, low=1)
     style_check_sample: int = setting(8, low=0)
     style_check_share: float = setting(0.5, low=0, low_open=True, high=1)
+    # a skip_methods crop joins a style within this many times its radius (the centred fallback's box
+    # sits off the person, so its crops hold more room: on the development worlds, real garments it
+    # cut lay up to ~1.7 radii from their own style's centroid, the next style farther)
+    admit_slack: float = setting(1.5, low=0)
     assign_quantile: float = setting(0.99, low=0, low_open=True, high=1)  # quantile of member distances
     # that sets a style's radius
     assign_slack: float = 1.25  # radius multiplier when assigning garments outside the fit sample

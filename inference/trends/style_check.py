@@ -14,7 +14,7 @@ Two rules a full run applies after clustering, from the garment check's verdicts
 - **Crops of a skipped localiser join only a style that exists.** ``skip_methods`` crops (the
   centred fallback, which fires on title cards and empty rooms as well as on people the
   detectors missed) never make a style; one whose frame (or, per kind, whose own vector)
-  falls within a style's radius joins it when the check finds a garment in it, and is set
+  falls within ``admit_slack`` times a style's radius joins it when the check finds a garment in it, and is set
   aside with the check's reason when not. The rest keep "cut by <localiser>".
 
 Both rules only look at what any footage has (the ImageNet classifier's clothing and
@@ -136,8 +136,9 @@ def admit_skipped(clustering: Clustering, vectors: np.ndarray, kinds: Sequence[s
     """Style rows and distances for garments of skipped localisers, and those set aside.
 
     A garment is a candidate when its unit (its frame's outfit vector with ``group_by:
-    outfit``, else its own vector) falls within the radius of its nearest cluster of the
-    same group; a candidate joins that cluster when the garment check finds a garment in it,
+    outfit``, else its own vector) falls within ``admit_slack`` times the radius of its
+    nearest cluster of the same group (the fallback's box sits off the person, so its crops
+    hold more room and lie farther from the style's centroid than a detector's); a candidate joins that cluster when the garment check finds a garment in it,
     and is set aside with the check's reason when not. Others stay without a style.
 
     Returns:
@@ -162,7 +163,7 @@ def admit_skipped(clustering: Clustering, vectors: np.ndarray, kinds: Sequence[s
         if len(candidates) == 0:
             continue
         nearest, distance = nearest_centroid(vectors[rows], centroids[candidates])
-        inside = distance <= radii[candidates[nearest]]
+        inside = distance <= config.admit_slack * radii[candidates[nearest]]
         labels[rows[inside]] = candidates[nearest[inside]]
         distances[rows[inside]] = distance[inside]
     inside_rows = np.flatnonzero(labels >= 0)
