@@ -152,3 +152,21 @@ def test_a_full_run_keeps_walls_and_title_cards_out_and_real_garments_in(data_di
         aside = set_aside(catalog)
         assert {aside[g] for g in by_key["card"]} == {"text card"}, "a title card is set aside with its reason"
         assert set(aside) >= junk and not set(aside) & set(styled)
+
+
+def test_a_crop_that_cannot_be_read_gets_no_verdict_and_keeps_its_style(data_dir):
+    from inference.garment_check import GarmentChecker
+    from inference.trends.screening import garment_verdicts
+
+    with Catalog(data_dir) as catalog:
+        world = WorldBuilder(catalog)
+        for i in range(4):
+            world.post(f"c{i}", i, "a", method="hog")
+        for garment in catalog.garments():
+            (data_dir / garment.crop_path).parent.mkdir(parents=True, exist_ok=True)
+            (data_dir / garment.crop_path).write_bytes(b"not a jpeg")
+        assert garment_verdicts(catalog, world.ids, GarmentChecker()) == {}
+        ids, vectors = world.arrays()
+        config = TrendsConfig(cluster=ClusterConfig(group_by="kind", k_min=1, k_max=2, noise_mads=0.0))
+        result = recluster(catalog, ids, vectors, config)
+        assert len(result.styles) == 1 and result.assigned == len(ids), "no pixels is no evidence against a style"

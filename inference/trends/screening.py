@@ -83,8 +83,8 @@ def screen_garments(catalog: Catalog, checker: GarmentChecker | None = None) -> 
 def garment_verdicts(catalog: Catalog, garment_ids: Sequence[int], checker: GarmentChecker) -> dict[int, GarmentCheckRecord]:
     """The garment check's verdict on each of ``garment_ids``: the stored one, judged again
     when the thresholds changed, else measured now together with every crop of its frame
-    (a person's crops are judged together). A garment whose crop file is gone and that was
-    never measured gets no verdict (there is nothing to judge)."""
+    (a person's crops are judged together). A garment never measured whose crop is gone or
+    cannot be read gets no verdict (there is nothing to judge)."""
     config = checker.config
     wanted = {int(i) for i in garment_ids}
     unmeasured = wanted & set(catalog.unchecked_garment_ids(measured_by(config)))
@@ -92,10 +92,7 @@ def garment_verdicts(catalog: Catalog, garment_ids: Sequence[int], checker: Garm
         garments = catalog.clusterable_garments()
         frames = {g.frame_id for g in garments if g.id in unmeasured}
         todo = sorted((g.frame_id, g.id) for g in garments if g.frame_id in frames)
-        paths = catalog.garment_crops([garment_id for _, garment_id in todo])
-        readable = [i for _, i in todo if i in paths and (catalog.data_dir / paths[i]).is_file()]
-        if readable:
-            check_garments(catalog, readable, checker)
+        check_garments(catalog, [garment_id for _, garment_id in todo], checker, unreadable="skip")
     stored = {c.garment_id: c for c in catalog.garment_checks() if c.garment_id in wanted}
     stale = [c for c in stored.values() if c.judged_by != judged_by(config)]
     if stale:
@@ -105,10 +102,21 @@ def garment_verdicts(catalog: Catalog, garment_ids: Sequence[int], checker: Garm
     return stored
 
 
-def check_garments(catalog: Catalog, garment_ids: Sequence[int], checker: GarmentChecker) -> None:
-    """Measure and judge the stored crops of ``garment_ids`` (garments of done videos) and store the verdicts."""
+def check_garments(catalog: Catalog, garment_ids: Sequence[int], checker: GarmentChecker,
+                   unreadable: str = "black") -> None:
+    """Measure and judge the stored crops of ``garment_ids`` (garments of done videos) and store the verdicts.
+
+    A crop that cannot be read is judged as a black pixel (``unreadable="black"``: a
+    non-garment), or gets no verdict (``"skip"``).
+    """
     for batch in _batches(catalog.garment_evidence(garment_ids)):
-        images = [_read_rgb(catalog, r.crop_path) for r in batch]
+        read = [_read_rgb(catalog, r.crop_path, warn=unreadable == "black") for r in batch]
+        if unreadable == "skip":
+            batch = [r for r, image in zip(batch, read, strict=True) if image is not None]
+            read = [image for image in read if image is not None]
+            if not batch:
+                continue
+        images = [np.zeros((8, 8, 3), np.uint8) if image is None else image for image in read]
         verdicts = checker.check_many(images, [crop_evidence(r) for r in batch])
         catalog.save_garment_checks([_record(r.garment_id, v, checker.config) for r, v in zip(batch, verdicts,
                                                                                             strict=True)])
@@ -155,10 +163,11 @@ def _batches(records: list[GarmentEvidenceRecord]) -> list[list[GarmentEvidenceR
     return batches
 
 
-def _read_rgb(catalog: Catalog, crop_path: str) -> np.ndarray:
-    """A stored crop as RGB; a missing or unreadable crop reads as a black pixel (a non-garment)."""
+def _read_rgb(catalog: Catalog, crop_path: str, warn: bool = True) -> np.ndarray | None:
+    """A stored crop as RGB, or None when it is missing or cannot be read."""
     image = cv2.imread(str(catalog.data_dir / crop_path), cv2.IMREAD_COLOR)
     if image is None:
-        logger.warning("garment check: cannot read crop %s", crop_path)
-        return np.zeros((8, 8, 3), np.uint8)
+        if warn:
+            logger.warning("garment check: cannot read crop %s", crop_path)
+        return None
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
