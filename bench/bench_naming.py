@@ -70,7 +70,7 @@ def true_outfits(data_dir: Path, world_dir: Path, catalog: Catalog) -> tuple[dic
     key = scorer.load_answer_key(world_dir)
     payload = json.loads((world_dir / "answers" / "world.json").read_text(encoding="utf-8"))
     recipes = {str(s["id"]): style_from_json(s) for s in payload["styles"]}
-    matcher = scorer.GarmentMatcher(key.garments)
+    matcher = key.matcher()
     records = catalog.garments()
     truth: dict[int, dict[str, Garment]] = {}
     for found in scorer.found_garments(records):

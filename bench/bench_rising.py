@@ -99,7 +99,7 @@ def load_world(data_dir: Path, name: str | None = None) -> World:
         predicted = scorer.catalog_styles(catalog)
         catalog.close()
     found = scorer.found_garments(garments)
-    truth = scorer.true_styles_of(found, scorer.GarmentMatcher(answer.garments))
+    truth = scorer.true_styles_of(found, answer.matcher())
     first = data.first_day
     assert first is not None, f"no dated posts in {data_dir}"
     posts = [(p.creator, (p.day - first).days) for p in data.posts]

@@ -115,7 +115,7 @@ def load_world(data_dir: Path) -> World:
                for s in payload["styles"]}
     with Catalog(data_dir) as catalog:
         found = scorer.found_garments(catalog.garments())
-    truth = scorer.true_styles_of(found, scorer.GarmentMatcher(answer.garments))
+    truth = scorer.true_styles_of(found, answer.matcher())
     kinds = {g.id: g.kind for g in found}
     world = World(world_label(data_dir), data_dir, answer, outfits, {})
     world.garment_keys = {gid: frozenset(key(g) for g in world.shown(style, kinds[gid]))

@@ -19,7 +19,9 @@ or figures):
   (someone walking in or out of the shot).
 
 The rules, in order: too blurred ("blur"); a sliver at the frame's side with little clothing
-("partial figure"); printed matter outweighing clothing ("text card"); too little clothing
+("partial figure"); printed matter outweighing the clothing evidence ("text card": the crop's own
+clothing mass, or its person's other crops' when it has some of its own, as the clothing rule
+weighs it: a printed tee's top crop reads as print, its full crop as clothing); too little clothing
 for the person evidence there is ("no garment" where a person was seen, "no person" where
 not). A crop with a person needs ``person_min_clothing``, one without ``min_clothing``; a
 crop whose own mass is low but whose person's other crops (top, bottom, full of the same
@@ -91,7 +93,7 @@ class GarmentCheckConfig:
     partial_min_clothing: float = setting(0.3, low=0.0, high=1.0)  # a partial figure is kept when its clothing mass reaches this
     sibling_min_clothing: float = setting(0.01, low=0.0, high=1.0)  # a crop whose person's other crops are dressed needs only this itself
     printed_min: float = setting(0.1, low=0.0, high=1.0)  # printed-matter mass from which a crop can be a text card...
-    printed_ratio: float = setting(2.0, low=0.0)  # ...when it is at least this many times its clothing mass
+    printed_ratio: float = setting(2.0, low=0.0)  # ...when it is at least this many times its clothing evidence (own or outfit)
     classifier_size: int = setting(224, low=32)  # side the ImageNet classifier sees (letterboxed)
     batch_size: int = setting(32, low=1)  # crops per classifier batch
 
@@ -113,7 +115,7 @@ def measured_by(config: GarmentCheckConfig) -> str:
 def judged_by(config: GarmentCheckConfig) -> str:
     """Names the thresholds that judge the signals: stored verdicts judged otherwise are judged again."""
     fields = tuple(f.name for f in dataclasses.fields(config) if f.name not in ("enabled", "batch_size"))
-    return "rules-1:" + _settings_hash(config, fields)
+    return "rules-2:" + _settings_hash(config, fields)  # rules-2: the text-card rule weighs the outfit's clothing
 
 
 def _settings_hash(config: GarmentCheckConfig, fields: Sequence[str]) -> str:
@@ -309,7 +311,7 @@ def judge(signals: CropSignals, config: GarmentCheckConfig) -> GarmentVerdict:
         return GarmentVerdict(False, "blur", score, s)
     if s.partial and s.clothing < config.partial_min_clothing:
         return GarmentVerdict(False, "partial figure", score, s)
-    if s.printed >= config.printed_min and s.printed >= config.printed_ratio * s.clothing:
+    if s.printed >= config.printed_min and s.printed >= config.printed_ratio * evidence:
         return GarmentVerdict(False, "text card", score, s)
     dressed = s.outfit_clothing >= needed and s.clothing >= config.sibling_min_clothing
     if s.clothing < needed and not dressed:

@@ -33,6 +33,11 @@ POSTS = [  # (creator, day offset, look)
 ]
 
 
+# The clips' figures are flat blocks of colour, which the ImageNet garment check does not take
+# for garments: the style check (walls and title cards make no style) is off for this catalog.
+CONFIG_TEXT = "cluster:\n  style_check: false\n"
+
+
 @dataclasses.dataclass
 class TinyCatalog:
     """Where the tiny catalog lives and what went into it."""
@@ -41,6 +46,7 @@ class TinyCatalog:
     videos: list[Path]
     spare_video: Path  # a clip not in the catalog, for upload tests
     garments: int
+    config_file: Path  # the settings it was clustered with (the app gets them too)
 
 
 def make_clip(path: Path, seed: int, look: tuple[tuple[int, int, int], tuple[int, int, int]], n: int = 24) -> Path:
@@ -67,10 +73,12 @@ def build_tiny_catalog(root: Path) -> TinyCatalog:
     sink = IndexSink(data_dir, create_encoder(ENCODER))
     report = ingest(submissions, data_dir, sink=sink, progress=False)
     assert report.exit_code == 0, [(o.source, o.status, o.reason) for o in report.outcomes]
+    config_file = root / "stylescope.yaml"
+    config_file.write_text(CONFIG_TEXT)
     with Catalog(data_dir) as catalog:
-        trends.update_styles(catalog, trends.load_config(), full=True)
+        trends.update_styles(catalog, trends.load_config(config_file), full=True)
         garments = catalog.counts()["garments"]
-    return TinyCatalog(data_dir, [s.path for s in submissions], spare, garments)
+    return TinyCatalog(data_dir, [s.path for s in submissions], spare, garments, config_file)
 
 
 def free_port() -> int:
@@ -80,12 +88,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def launch_app(data_dir: Path) -> tuple[object, object, str]:
-    """Build and launch the app on ``data_dir``; returns (blocks, services, url)."""
+def launch_app(data_dir: Path, config_file: Path | None = None) -> tuple[object, object, str]:
+    """Build and launch the app on ``data_dir`` with ``config_file``; returns (blocks, services, url)."""
     from app.services import Services
     from app.ui import build_app, launch
 
-    services = Services.open(data_dir, ENCODER)
+    services = Services.open(data_dir, ENCODER, config_file=config_file)
     blocks = build_app(services)
     url = launch(blocks, services, "127.0.0.1", free_port(), block=False, quiet=True)
     return blocks, services, url

@@ -34,7 +34,7 @@ NO_FILTERS: tuple[str, str, list[str], list[str], list[str]] = ("", "", [], [], 
 def app(tmp_path_factory):
     root = tmp_path_factory.mktemp("app_api")
     catalog = build_tiny_catalog(root)
-    blocks, services, url = launch_app(catalog.data_dir)
+    blocks, services, url = launch_app(catalog.data_dir, catalog.config_file)
     client = Client(url, verbose=False)
     yield {"catalog": catalog, "services": services, "client": client, "root": root, "url": url}
     client.close()

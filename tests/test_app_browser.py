@@ -38,7 +38,7 @@ def served(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("app_browser")
     catalog = build_tiny_catalog(root)
-    blocks, services, url = launch_app(catalog.data_dir)
+    blocks, services, url = launch_app(catalog.data_dir, catalog.config_file)
     yield {"url": url, "catalog": catalog, "services": services, "root": root}
     blocks.close()
     services.close()

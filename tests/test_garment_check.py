@@ -65,6 +65,16 @@ def test_printed_matter_names_a_text_card():
     assert (verdict.is_garment, verdict.reason) == (False, "text card")
 
 
+def test_print_on_a_dressed_person_is_not_a_text_card():
+    """A printed top reads as print on its own, but the same person's other crops are clearly dressed."""
+    verdict = judge(signals(clothing=0.04, outfit_clothing=0.5, printed=0.3), CONFIG)
+    assert (verdict.is_garment, verdict.reason) == (True, "garment")
+    alone = judge(signals(clothing=0.04, outfit_clothing=0.04, printed=0.3), CONFIG)
+    assert (alone.is_garment, alone.reason) == (False, "text card")
+    bare = judge(signals(detected=False, clothing=0.005, outfit_clothing=0.5, printed=0.3), CONFIG)
+    assert bare.reason == "text card", "a crop with next to no clothing of its own gets no help from its siblings"
+
+
 def test_extreme_blur_is_rejected_whatever_else():
     verdict = judge(signals(sharpness=1.0, clothing=0.9), CONFIG)
     assert (verdict.is_garment, verdict.reason) == (False, "blur")

@@ -457,8 +457,30 @@ def test_junk_scores_count_non_garments_in_styles_and_garments_set_aside():
         we.FoundGarment(3, "a.mp4", 0.0, "top", Box(50, 50, 90, 90)),  # the wall beside the person
         we.FoundGarment(4, "b.mp4", 0.0, "full", Box(0, 0, 10, 20)),  # a title card video: no truth at all
     ]
-    junk = we.junk_scores(found, we.GarmentMatcher(truth), predicted={1: 7, 3: 7}, set_aside={2: "text card", 4: "cut by fallback_center"})
+    junk = we.junk_scores(found, we.GarmentMatcher(truth), predicted={1: 7, 3: 7}, set_aside={2: "text card", 4: "cut by fallback_center"},
+                          medoids={7: 3, 8: 1, 9: 99})
     assert junk.crops == 4 and junk.non_garments == 2
     assert junk.non_garments_styled == 0.5  # the wall reached style 7, the title card did not
     assert junk.styled_non_garments == 0.5  # half of style 7's crops are no garment
     assert junk.garments_set_aside == 0.5 and junk.set_aside_reasons == {"text card": 1}
+    assert junk.medoids_no_garment == 1  # style 7 shows the wall as its typical garment; 9 is not scored
+
+
+def test_a_crop_of_a_frame_that_shows_no_garment_matches_nothing(tmp_path):
+    """A title card before the first shot of the person is not that person's garment, however
+    near in time the first frame that shows one is (the key lists such frames with no box)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = {"video": ["v0"] * 6, "frame": [0, 0, 1, 1, 2, 2], "t_s": [0.0, 0.0, 0.0667, 0.0667, 0.1333, 0.1333],
+            "kind": ["top", "full"] * 3, "x0": [None, None, None, 0.0, 0.0, 0.0], "y0": [None, None, None, 0.0, 0.0, 0.0],
+            "x1": [None, None, None, 10.0, 10.0, 10.0], "y1": [None, None, None, 20.0, 20.0, 20.0]}
+    pq.write_table(pa.table(rows), tmp_path / "boxes.parquet")
+    garments, blank = we._garments(tmp_path / "boxes.parquet", [{"name": "v0", "file": "videos/v0.mp4", "style": "A"}])
+    assert len(garments) == 3 and blank == {"v0.mp4": [0.0]}, "frame 1 shows a full figure, so it is not blank"
+    matcher = we.GarmentMatcher(garments, blank)
+    card = we.FoundGarment(1, "v0.mp4", 0.0, "full", Box(0, 0, 10, 20))
+    assert matcher.match(card) is None
+    assert we.GarmentMatcher(garments).match(card) is not None, "without the blank frames it matched frame 1"
+    assert matcher.match(we.FoundGarment(2, "v0.mp4", 0.0667, "top", Box(0, 0, 10, 20))) is None  # no top there
+    assert matcher.match(we.FoundGarment(3, "v0.mp4", 0.13, "top", Box(0, 0, 10, 20))) is not None

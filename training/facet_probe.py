@@ -76,7 +76,7 @@ def labelled_garments(data_dir: str | Path, world_dir: str | Path | None = None)
     records = Catalog(data_dir).garments()
     kind_of = {r.id: r.kind for r in records}
     garments, _ = scorer.own_garments(key, records)
-    matcher = scorer.GarmentMatcher(key.garments)
+    matcher = key.matcher()
     patterns = _pattern_words()
     out = {kind: LabelledGarments() for kind in KINDS}
     for found in scorer.found_garments(garments):

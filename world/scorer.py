@@ -106,6 +106,12 @@ class AnswerKey:
     creators: list[TrueCreator]
     garments: list[TrueGarment]
     folder: Path | None = None
+    # video file -> times of frames that show no garment at all (title cards, empty rooms)
+    blank_frames: dict[str, list[float]] = dataclasses.field(default_factory=dict)
+
+    def matcher(self) -> GarmentMatcher:
+        """A :class:`GarmentMatcher` over this key's garments and blank frames."""
+        return GarmentMatcher(self.garments, self.blank_frames)
 
     def style(self, style_id: str) -> TrueStyle:
         for style in self.styles:
@@ -132,10 +138,18 @@ class FoundGarment:
 
 
 class GarmentMatcher:
-    """Finds the true garment behind a found one: same video, nearest frame time, same kind."""
+    """Finds the true garment behind a found one: same video, nearest frame time, same kind.
 
-    def __init__(self, truth: Iterable[TrueGarment]):
+    ``blank_frames`` (video file -> frame times) are frames that show no garment: a crop
+    nearest to one of them matches nothing, rather than the garment of the nearest frame
+    that shows one (a title card before the first shot of a person is not that person).
+    """
+
+    def __init__(self, truth: Iterable[TrueGarment], blank_frames: Mapping[str, Iterable[float]] | None = None):
         frames: dict[str, dict[float, dict[str, TrueGarment]]] = defaultdict(lambda: defaultdict(dict))
+        for video, times in (blank_frames or {}).items():
+            for t_s in times:
+                frames[video][round(float(t_s), 4)] = {}
         for garment in truth:
             frames[garment.video][garment.t_s][garment.kind] = garment
         self._times = {video: sorted(by_time) for video, by_time in frames.items()}
@@ -217,15 +231,18 @@ class JunkScore:
     styled_non_garments: float | None  # share of the crops in a style that are non-garments (None: none styled)
     garments_set_aside: float | None  # share of real garment crops the screen kept out of styles
     set_aside_reasons: dict[str, int]  # real garments set aside, per reason
+    medoids_no_garment: int | None = None  # styles whose medoid (nearest crop) shows no garment (None: not scored)
 
 
 def junk_scores(found: Sequence[FoundGarment], matcher: GarmentMatcher, predicted: Mapping[int, int],
-                set_aside: Mapping[int, str]) -> JunkScore:
+                set_aside: Mapping[int, str], medoids: Mapping[int, int] | None = None) -> JunkScore:
     """How many non-garment crops reach a style, and how many garments the screen wrongly rejects.
 
     Args:
         predicted: catalog garment id -> its style (garments in a style).
         set_aside: catalog garment id -> why the screen kept it out of styles.
+        medoids: style id -> its medoid's garment id (the crop shown as its typical garment);
+            styles whose medoid is not one of ``found`` are not counted.
     """
     def shows_garment(garment: FoundGarment) -> bool:
         truth = matcher.match(garment)
@@ -241,6 +258,8 @@ def junk_scores(found: Sequence[FoundGarment], matcher: GarmentMatcher, predicte
         styled_non_garments=float(np.mean([i not in real for i in styled])) if styled else None,
         garments_set_aside=len(rejected) / len(real) if real else None,
         set_aside_reasons=dict(Counter(rejected)),
+        medoids_no_garment=None if medoids is None else sum(
+            1 for g in medoids.values() if g in {f.id for f in found} and g not in real),
     )
 
 
@@ -611,6 +630,7 @@ def evaluate(
     queries: Sequence[SearchQuery] = (),
     leaderboard: Sequence[str] | None = None,
     set_aside: Mapping[int, str] | None = None,
+    medoids: Mapping[int, int] | None = None,
 ) -> WorldReport:
     """Score what the pipeline found against the answer key.
 
@@ -626,8 +646,9 @@ def evaluate(
         leaderboard: creator handles ranked as trendsetters, best first.
         set_aside: catalog garment id -> why the screen kept it out of styles; with
             ``predicted``, scores the non-garment crops (:func:`junk_scores`).
+        medoids: style id -> its medoid's garment id (scored with the non-garment crops).
     """
-    matcher = GarmentMatcher(answer.garments)
+    matcher = answer.matcher()
     report = WorldReport(boxes=box_scores(found, matcher))
     truth = true_styles_of(found, matcher)
     if predicted:
@@ -638,7 +659,7 @@ def evaluate(
         if flagged is not None:
             report.rising = rising_scores(answer, flagged, mapping)
     if predicted and set_aside is not None:
-        report.junk = junk_scores(found, matcher, predicted, set_aside)
+        report.junk = junk_scores(found, matcher, predicted, set_aside, medoids)
     if search is not None and queries:
         report.search = search_scores(queries, search, truth)
     if leaderboard is not None:
@@ -694,10 +715,11 @@ def load_answer_key(path: str | Path) -> AnswerKey:
         videos = [_video(v) for v in payload["videos"]]
         styles = [_style(s, start) for s in payload["styles"]]
         creators = [_creator(c) for c in payload["creators"]]
-        garments = _garments(answers / BOXES_FILE, payload["videos"])
+        garments, blank = _garments(answers / BOXES_FILE, payload["videos"])
     except (KeyError, TypeError, ValueError) as exc:
         raise AnswerKeyError(f"malformed answer key in {answers}: {exc!r}") from None
-    return AnswerKey(videos=videos, styles=styles, creators=creators, garments=garments, folder=root)
+    return AnswerKey(videos=videos, styles=styles, creators=creators, garments=garments, folder=root,
+                     blank_frames=blank)
 
 
 TRUTH_FILE = "world.json"
@@ -738,7 +760,8 @@ def _creator(c: dict[str, Any]) -> TrueCreator:
     )
 
 
-def _garments(path: Path, videos: list[dict[str, Any]]) -> list[TrueGarment]:
+def _garments(path: Path, videos: list[dict[str, Any]]) -> tuple[list[TrueGarment], dict[str, list[float]]]:
+    """The key's visible garments, and per video file the times of frames where none is visible."""
     import pyarrow.parquet as pq
 
     try:
@@ -749,10 +772,12 @@ def _garments(path: Path, videos: list[dict[str, Any]]) -> list[TrueGarment]:
         raise AnswerKeyError(f"cannot read true boxes {path}: {exc}") from None
     by_name = {str(v["name"]): v for v in videos}
     garments = []
+    listed: dict[str, set[float]] = defaultdict(set)  # every frame time the key lists, per video file
     for name, frame, t_s, kind, x0, y0, x1, y1 in zip(*(table[c] for c in BOX_COLUMNS), strict=True):
+        video = by_name[str(name)]
+        listed[Path(str(video["file"])).name].add(round(float(t_s), 4))
         if x0 is None:  # not visible in this frame
             continue
-        video = by_name[str(name)]
         garments.append(
             TrueGarment(
                 video=Path(str(video["file"])).name,
@@ -763,7 +788,11 @@ def _garments(path: Path, videos: list[dict[str, Any]]) -> list[TrueGarment]:
                 box=Box(int(x0), int(y0), int(x1), int(y1)),
             )
         )
-    return garments
+    shown: dict[str, set[float]] = defaultdict(set)
+    for garment in garments:
+        shown[garment.video].add(garment.t_s)
+    blank = {video: sorted(times - shown[video]) for video, times in listed.items() if times - shown[video]}
+    return garments, blank
 
 
 @dataclasses.dataclass(frozen=True)

@@ -67,6 +67,8 @@ def run_world(args: argparse.Namespace) -> int:
                   file=sys.stderr)
         predicted = catalog.garment_style_ids()
         set_aside = screened(catalog) if predicted else None
+        medoids = {style: nearest[0].garment_id for style in set(predicted.values())
+                   if (nearest := catalog.nearest_garments(style, 1))}
         stages = _trend_stages(catalog) if predicted and not args.no_trends else None
         named = _named_styles(catalog, answer, found) if predicted else None
         attributes = _attribute_stage(catalog, answer, named[1]) if stages and named else None
@@ -87,6 +89,7 @@ def run_world(args: argparse.Namespace) -> int:
         queries=queries,
         leaderboard=leaderboard,
         set_aside=set_aside,
+        medoids=medoids,
     )
     if args.json:
         print_json({**report.to_dict(), **({"attributes": attributes} if attributes else {}),
@@ -105,7 +108,7 @@ def _named_styles(catalog: Any, answer: Any, found: Any) -> tuple[dict[int, Any]
     names = {style.id: style.facets for style in trends.load_styles(catalog)}
     if not any(names.values()):
         return None
-    return names, scorer.true_styles_of(found, scorer.GarmentMatcher(answer.garments))
+    return names, scorer.true_styles_of(found, answer.matcher())
 
 
 def _attribute_stage(catalog: Any, answer: Any, truth: dict[int, str]) -> dict[str, Any] | None:
@@ -266,6 +269,7 @@ def _rows(report: Any) -> list[list[Any]]:
             ["  of them in a style", _fmt(junk.non_garments_styled)],
             ["  share of styled crops", _fmt(junk.styled_non_garments)],
             ["real garments kept out of styles as no garment", _fmt(junk.garments_set_aside)],
+            ["styles whose medoid shows no garment", "-" if junk.medoids_no_garment is None else junk.medoids_no_garment],
         ]
     rows += _trend_rows(report)
     search = report.search

@@ -170,6 +170,8 @@ def _print(report: TrendsReport, update: StylesUpdate, plots: list[str], top: in
         run = update.recluster
         print(f"clustered: {len(run.styles)} styles, {run.assigned} garments assigned, "
               f"{run.unassigned} left out; ids kept {run.kept_ids}, new {run.new_ids}")
+        if run.style_check is not None:
+            print(run.style_check.summary())
     elif update.assign is not None:
         print(f"assigned {update.assign.assigned} of {update.assign.considered} garments without a style "
               "(new or left out) to existing styles")

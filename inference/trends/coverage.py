@@ -56,11 +56,14 @@ def style_coverage(catalog: Catalog, config: ClusterConfig) -> StyleCoverage:
 
 def set_aside(catalog: Catalog) -> dict[int, str]:
     """Garment id -> why the last full run kept it out of styles as no garment: the localiser
-    that cut it is one it skips (no detector saw a person), or the garment check's reason
-    when that run used the check."""
+    that cut it is one it skips (no detector saw a person) and it joined no style, the garment
+    check's reason when that run checked every crop, or the style check's reason (a crop of a
+    cluster of non-garments, or a checked crop that is none: inference/trends/style_check.py)."""
     state = read_state(catalog)
     skip = set(state.get("skip_methods", []))
-    out = {g.id: f"cut by {g.method}" for g in catalog.clusterable_garments() if g.method in skip}
+    styled = catalog.styled_garment_ids()
+    out = {g.id: f"cut by {g.method}" for g in catalog.clusterable_garments() if g.method in skip and g.id not in styled}
     if state.get("garment_check", False):
         out.update({c.garment_id: c.reason for c in catalog.garment_checks() if not c.is_garment and c.garment_id not in out})
+    out.update({int(i): str(reason) for i, reason in state.get("set_aside", {}).items() if int(i) not in styled})
     return out

@@ -28,6 +28,7 @@ from inference.trends.lookalikes import split_lookalikes
 from inference.trends.naming import TextEncoder, Vocabulary, name_clusters, naming_encoder
 from inference.trends.screening import Screening, screen_garments
 from inference.trends.settings import ClusterConfig, TrendsConfig
+from inference.trends.style_check import Clustered, StyleScreen, only_garments
 
 if TYPE_CHECKING:
     from inference.index import IndexConfig
@@ -118,6 +119,18 @@ def _split_lookalikes(catalog: Catalog, clustering: Clustering, ids: np.ndarray,
                             lambda path: load_image(catalog.data_dir / path), config)
 
 
+def _skipped(catalog: Catalog, ids: np.ndarray, vectors: np.ndarray, config: ClusterConfig,
+             excluded: frozenset[int]) -> Clustered:
+    """The garments of ``ids`` located by ``skip_methods`` (not ``excluded``), for the style check to admit."""
+    skip = set(config.skip_methods)
+    known = {g.id: g for g in catalog.clusterable_garments() if g.method in skip and g.id not in excluded}
+    rows = np.flatnonzero([int(i) in known for i in ids])
+    garments = [known[int(i)] for i in ids[rows]]
+    return Clustered(ids[rows], normalise(vectors[rows]) if len(rows) else vectors[:0], [g.kind for g in garments],
+                     np.asarray([g.frame_id for g in garments], np.int64),
+                     Clustering(np.zeros(0, np.int64), np.zeros(0, np.float32), [], {}))
+
+
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
@@ -133,6 +146,7 @@ class ReclusterResult:
     new_ids: int  # styles with a fresh id
     retired_ids: list[int]  # previous styles no cluster matched
     selection: dict[str, dict[int, float]]
+    style_check: StyleScreen | None = None  # what the style check set aside and admitted (None: off)
 
 
 def recluster(
@@ -173,10 +187,17 @@ def recluster(
                 "(no person detected); set cluster.skip_methods: [] in a config file to cluster them anyway"
             )
         raise BadInputError("no garments to cluster: the catalog (or its index) is empty; ingest videos first")
-    ids, vectors = ids[mask], normalise(np.asarray(vectors)[mask])
+    all_ids, all_vectors = ids, np.asarray(vectors)
+    ids, vectors = ids[mask], normalise(all_vectors[mask])
     clustering = cluster_garments(vectors, kinds, frames, config.cluster)
     if config.cluster.lookalikes:
         clustering = _split_lookalikes(catalog, clustering, ids, vectors, kinds, frames, config.cluster)
+    screen = None
+    if config.cluster.style_check:
+        clustered = Clustered(ids, vectors, kinds, frames, clustering)
+        rows, screen = only_garments(catalog, clustered, _skipped(catalog, all_ids, all_vectors, config.cluster,
+                                                                  excluded), config.cluster)
+        ids, vectors, kinds, frames, clustering = rows.ids, rows.vectors, rows.kinds, rows.frames, rows.clustering
     previous = load_styles(catalog)
     state = read_state(catalog)
     next_id = max([int(state.get("next_style_id", 1))] + [s.id + 1 for s in previous])
@@ -202,6 +223,9 @@ def recluster(
         "group_by": config.cluster.group_by,
         "skip_methods": list(config.cluster.skip_methods),
         "garment_check": config.cluster.garment_check,
+        "style_check": config.cluster.style_check,
+        # garment id -> why the style check kept it out of styles (coverage.set_aside reads it)
+        "set_aside": {str(i): reason for i, reason in sorted(screen.set_aside.items())} if screen else {},
         "outfit_kinds": list(config.cluster.outfit_kinds),
         "noise_mads": config.cluster.noise_mads,
         "radii": {str(s.id): s.radius for s in styles},
@@ -216,7 +240,7 @@ def recluster(
     kept = len(previous_ids & set(style_ids))
     result = ReclusterResult(
         styles, int((labels >= 0).sum()), int((labels < 0).sum()), kept, len(styles) - kept,
-        sorted(previous_ids - set(style_ids)), clustering.selection,
+        sorted(previous_ids - set(style_ids)), clustering.selection, screen,
     )
     logger.info("clustered %d garments into %d styles (%d kept their id, %d new, %d retired)",
                 len(ids), len(styles), result.kept_ids, result.new_ids, len(result.retired_ids))
@@ -294,6 +318,8 @@ class StylesUpdate:
             out.update(styles=len(r.styles), assigned=r.assigned, unassigned=r.unassigned, kept_ids=r.kept_ids,
                        new_ids=r.new_ids, retired_ids=r.retired_ids,
                        k_selection={g: {str(k): round(v, 4) for k, v in s.items()} for g, s in r.selection.items()})
+        if self.recluster and self.recluster.style_check:
+            out["style_check"] = self.recluster.style_check.to_dict()
         if self.assign:
             out.update(considered=self.assign.considered, assigned=self.assign.assigned)
         if self.screening:
@@ -331,6 +357,7 @@ def update_styles(
         state.get("group_by") not in (None, c.group_by)
         or state.get("skip_methods") != list(c.skip_methods)
         or state.get("garment_check", False) != c.garment_check
+        or state.get("style_check", False) != c.style_check
         or (c.group_by == "outfit" and state.get("outfit_kinds", []) != list(c.outfit_kinds))
         or (c.method == "kmeans" and state.get("noise_mads", 0.0) != c.noise_mads)
     )

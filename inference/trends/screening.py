@@ -1,7 +1,9 @@
 """Keep crops that are not garments out of styles: the garment check's verdict on each garment.
 
 The ingest checks each video's crops as it commits them when ``ingest.garment_check`` is on
-(:func:`check_garments`); :func:`screen_garments` catches up with the rest before clustering.
+(:func:`check_garments`); :func:`screen_garments` catches up with the rest before clustering;
+:func:`garment_verdicts` gives the verdicts of chosen garments only (measuring what it must),
+for the rules that judge styles after clustering (:mod:`inference.trends.style_check`).
 
 :func:`screen_garments` measures every garment whose signals were not yet measured by the
 current classifier (its crop from the data directory, in batches), judges every stored
@@ -78,10 +80,43 @@ def screen_garments(catalog: Catalog, checker: GarmentChecker | None = None) -> 
     return screening
 
 
-def check_garments(catalog: Catalog, garment_ids: Sequence[int], checker: GarmentChecker) -> None:
-    """Measure and judge the stored crops of ``garment_ids`` (garments of done videos) and store the verdicts."""
+def garment_verdicts(catalog: Catalog, garment_ids: Sequence[int], checker: GarmentChecker) -> dict[int, GarmentCheckRecord]:
+    """The garment check's verdict on each of ``garment_ids``: the stored one, judged again
+    when the thresholds changed, else measured now together with every crop of its frame
+    (a person's crops are judged together). A garment never measured whose crop is gone or
+    cannot be read gets no verdict (there is nothing to judge)."""
+    config = checker.config
+    wanted = {int(i) for i in garment_ids}
+    unmeasured = wanted & set(catalog.unchecked_garment_ids(measured_by(config)))
+    if unmeasured:
+        garments = catalog.clusterable_garments()
+        frames = {g.frame_id for g in garments if g.id in unmeasured}
+        todo = sorted((g.frame_id, g.id) for g in garments if g.frame_id in frames)
+        check_garments(catalog, [garment_id for _, garment_id in todo], checker, unreadable="skip")
+    stored = {c.garment_id: c for c in catalog.garment_checks() if c.garment_id in wanted}
+    stale = [c for c in stored.values() if c.judged_by != judged_by(config)]
+    if stale:
+        fresh = [_record(c.garment_id, judge(_signals(c), config), config) for c in stale]
+        catalog.save_garment_checks(fresh)
+        stored.update({c.garment_id: c for c in fresh})
+    return stored
+
+
+def check_garments(catalog: Catalog, garment_ids: Sequence[int], checker: GarmentChecker,
+                   unreadable: str = "black") -> None:
+    """Measure and judge the stored crops of ``garment_ids`` (garments of done videos) and store the verdicts.
+
+    A crop that cannot be read is judged as a black pixel (``unreadable="black"``: a
+    non-garment), or gets no verdict (``"skip"``).
+    """
     for batch in _batches(catalog.garment_evidence(garment_ids)):
-        images = [_read_rgb(catalog, r.crop_path) for r in batch]
+        read = [_read_rgb(catalog, r.crop_path, warn=unreadable == "black") for r in batch]
+        if unreadable == "skip":
+            batch = [r for r, image in zip(batch, read, strict=True) if image is not None]
+            read = [image for image in read if image is not None]
+            if not batch:
+                continue
+        images = [np.zeros((8, 8, 3), np.uint8) if image is None else image for image in read]
         verdicts = checker.check_many(images, [crop_evidence(r) for r in batch])
         catalog.save_garment_checks([_record(r.garment_id, v, checker.config) for r, v in zip(batch, verdicts,
                                                                                             strict=True)])
@@ -128,10 +163,11 @@ def _batches(records: list[GarmentEvidenceRecord]) -> list[list[GarmentEvidenceR
     return batches
 
 
-def _read_rgb(catalog: Catalog, crop_path: str) -> np.ndarray:
-    """A stored crop as RGB; a missing or unreadable crop reads as a black pixel (a non-garment)."""
+def _read_rgb(catalog: Catalog, crop_path: str, warn: bool = True) -> np.ndarray | None:
+    """A stored crop as RGB, or None when it is missing or cannot be read."""
     image = cv2.imread(str(catalog.data_dir / crop_path), cv2.IMREAD_COLOR)
     if image is None:
-        logger.warning("garment check: cannot read crop %s", crop_path)
-        return np.zeros((8, 8, 3), np.uint8)
+        if warn:
+            logger.warning("garment check: cannot read crop %s", crop_path)
+        return None
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)

@@ -71,6 +71,18 @@ class ClusterConfig:
     # check each crop with the garment check (inference/garment_check.py) before clustering: walls,
     # title cards, blurs and slivers of people get no style (they stay searchable); false: skip it
     garment_check: bool = False
+    # only garments make styles (inference/trends/style_check.py): a cluster where at least
+    # style_check_share of the checked crops (those of its style_check_nearest frames nearest the
+    # centroid and style_check_sample frames drawn at random) fail the garment check is no style,
+    # and crops of skip_methods join a style when inside its radius and the check passes them
+    style_check: bool = True
+    style_check_nearest: int = setting(4, low=1)
+    style_check_sample: int = setting(8, low=0)
+    style_check_share: float = setting(0.5, low=0, low_open=True, high=1)
+    # a skip_methods crop joins a style within this many times its radius (the centred fallback's box
+    # sits off the person, so its crops hold more room: on the development worlds, real garments it
+    # cut lay up to ~1.7 radii from their own style's centroid, the next style farther)
+    admit_slack: float = setting(1.5, low=0)
     assign_quantile: float = setting(0.99, low=0, low_open=True, high=1)  # quantile of member distances
     # that sets a style's radius
     assign_slack: float = 1.25  # radius multiplier when assigning garments outside the fit sample
