@@ -105,6 +105,7 @@ def search_filters(
     kinds: Sequence[str] | None,
     styles: Sequence[str | int] | None,
     creators: Sequence[str] | None = None,
+    set_aside: bool = False,
 ) -> SearchFilters:
     """Filters from form values; a style may be given as ``"12"`` or ``"12: red plaid ..."``."""
     from inference.search import SearchFilters
@@ -118,6 +119,7 @@ def search_filters(
         list(kinds or ()),
         [s for s in style_ids if s],
         date_labels=DATE_FIELDS,
+        set_aside=set_aside,
     )
 
 

@@ -163,6 +163,8 @@ def _search_tab(services: Services) -> dict[str, Any]:
             with gr.Row():
                 k = gr.Slider(1, config.max_k, value=config.results_k, step=1, label="Results")
                 by_creator = gr.Checkbox(label="Who wears this? (group by creator)")
+            set_aside = gr.Checkbox(label="Include crops set aside as no garment (walls, title cards, blurs)",
+                                    elem_id="search-set-aside")
             button = gr.Button("Search", variant="primary", elem_id="search-button")
         with gr.Column(scale=2):
             status = gr.Markdown(elem_id="search-status")
@@ -173,14 +175,14 @@ def _search_tab(services: Services) -> dict[str, Any]:
 
     @user_errors
     def run(image: Any, text: str, date_from: str, date_to: str, tiers: list[str], kinds: list[str],
-            styles: list[str], k: float, by_creator: bool) -> tuple[Any, ...]:
+            styles: list[str], k: float, by_creator: bool, set_aside: bool = False) -> tuple[Any, ...]:
         started = time.perf_counter()
-        filters = handlers.search_filters(date_from, date_to, tiers, kinds, styles)
+        filters = handlers.search_filters(date_from, date_to, tiers, kinds, styles, set_aside=set_aside)
         result = handlers.search(services, image, text, filters, int(k), by_creator)
         return (views.search_status(result, time.perf_counter() - started), views.gallery_items(result.hits),
                 views.groups_markdown(result.groups), views.results_html(result.hits, services.moment_links()))
 
-    inputs = [image, text, date_from, date_to, tiers, kinds, styles, k, by_creator]
+    inputs = [image, text, date_from, date_to, tiers, kinds, styles, k, by_creator, set_aside]
     outputs = [status, gallery, groups, table]
     button.click(run, inputs, outputs, api_name="search", concurrency_limit=config.search_concurrency,
                  concurrency_id="search")

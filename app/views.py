@@ -113,7 +113,7 @@ def results_html(hits: Sequence[SearchHit], links: MomentLinks) -> str:
     rows = "".join(
         "<tr>"
         f"<td>{n}</td><td>{html.escape(fmt.handle(h.creator))}</td><td>{fmt.count(h.followers)} ({h.tier})</td>"
-        f"<td>{html.escape(fmt.day(h.posted_at))}</td><td>{html.escape(h.style or '-')}</td>"
+        f"<td>{html.escape(fmt.day(h.posted_at))}</td><td>{html.escape(h.style or (f'set aside: {h.set_aside}' if h.set_aside else '-'))}</td>"
         f"<td>{h.kind}</td><td>{_moment_cell(links, h.video_id, h.source_path, h.t_s)}</td>"
         f"<td>{h.score:.3f}</td><td>{h.strength or '-'}</td>"
         f"<td>{html.escape(', '.join(h.shared_words)) or '-'}</td></tr>"

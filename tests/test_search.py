@@ -670,3 +670,37 @@ def test_catalog_records_of_unknown_ids(searcher, world):
 def test_hits_are_hashable_and_compare_by_value():
     assert _fake_hit(1, video=1) == _fake_hit(1, video=1)
     assert len({_fake_hit(1, video=1), _fake_hit(1, video=1), _fake_hit(2, video=1)}) == 2
+
+
+def test_crops_set_aside_as_no_garment_are_searched_only_on_request_with_their_reason(tmp_path, capsys):
+    from inference.catalog import GarmentCheckRecord
+    from inference.trends.identity import STATE_KEY
+
+    data_dir = tmp_path / "data"
+    garments = make_world(data_dir, videos=6)
+    rebuild_index(data_dir, CropEmbedder(create_encoder("tiny:32")), config=index_config(), progress=False)
+    card, wall = garments[1], garments[2]
+    with Catalog(data_dir) as catalog:  # a title card the garment check rejected, a wall the style check did
+        catalog.save_garment_checks([GarmentCheckRecord(card.id, False, "text card", 0.2, 0.01, 0.01, 0.4, 90.0,
+                                                        False, False, False, "test", "test")])
+        catalog.set_meta(STATE_KEY, json.dumps({"set_aside": {str(wall.id): "in a style of non-garments"}}))
+    searcher = Searcher(data_dir, create_encoder("tiny:32"), SearchConfig.load(), index_config())
+    try:
+        for target in (card, wall):
+            hidden = searcher.search(image=data_dir / target.crop_path, k=10, dedupe=False)
+            assert target.id not in {h.garment_id for h in hidden.hits} and len(hidden.hits) == 10
+            asked = searcher.search(image=data_dir / target.crop_path, k=10, dedupe=False,
+                                    filters=SearchFilters.build(set_aside=True))
+            assert asked.hits[0].garment_id == target.id
+            reasons = {h.garment_id: h.set_aside for h in asked.hits}
+            assert reasons[target.id] == ("text card" if target is card else "in a style of non-garments")
+            assert all(reasons[g] is None for g in reasons if g not in (card.id, wall.id))
+        narrowed = searcher.search(image=data_dir / card.crop_path, k=3, dedupe=False,
+                                   filters=SearchFilters.build(kinds=[card.kind]))  # a filter hides it too
+        assert card.id not in {h.garment_id for h in narrowed.hits}
+    finally:
+        searcher.close()
+    assert main(["search", "--data-dir", str(data_dir), "--image", str(data_dir / card.crop_path),
+                 "--encoder", "tiny:32", "--k", "3", "--no-dedupe", "--include-set-aside", "--json"]) == 0
+    hit = json.loads(capsys.readouterr().out)["hits"][0]
+    assert hit["garment_id"] == card.id and hit["set_aside"] == "text card"

@@ -51,6 +51,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--no-dedupe", action="store_true", help="keep near-identical frames of one video"
     )
     parser.add_argument(
+        "--include-set-aside", action="store_true",
+        help="also search crops set aside as no garment (walls, title cards, blurs), each with the reason",
+    )
+    parser.add_argument(
         "--encoder", default=None, help=ENCODER_HELP
     )
     parser.add_argument(
@@ -83,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         raise BadInputError("the text query is empty")
     filters = SearchFilters.build(
         args.date_from, args.date_to, args.creator, args.tier, args.kind, args.style,
-        date_labels={"from": "--from date", "to": "--to date"},
+        date_labels={"from": "--from date", "to": "--to date"}, set_aside=args.include_set_aside,
     )
     image = load_image(args.image) if args.image is not None else None
     data_dir = open_data_dir(args.data_dir, create=False, write=False)
@@ -135,7 +139,7 @@ def _print_hits(result: SearchResult) -> None:
             f"{h.t_s:.1f}s",
             h.posted_at,
             h.kind,
-            h.style or "-",
+            h.style or (f"set aside: {h.set_aside}" if h.set_aside else "-"),
             ", ".join(h.shared_words) or "-",
             h.crop_path,
         ]

@@ -16,6 +16,7 @@ from core.errors import BadInputError
 from inference.catalog import MetadataReader, StylesVersion, local_commits
 from inference.index import Selection
 from inference.search.settings import SearchFilters
+from inference.trends.identity import STATE_KEY
 from inference.types import GARMENT_KINDS, TIERS, follower_tier
 
 KIND_CODE: dict[str, int] = {kind: code for code, kind in enumerate(GARMENT_KINDS)}
@@ -115,6 +116,8 @@ class CatalogMetadata:
         self._video_facts: list[tuple[str, str, int, str, str]] = []  # per video id: source, creator, followers, tier, posted
         self._styles_version: StylesVersion | None = None
         self.style_names: dict[int, str] = {}
+        self._set_aside = np.zeros(0, bool)  # per garment: kept out of styles as no garment
+        self.set_aside_reasons: dict[int, str] = {}  # garment id -> why
 
     def close(self) -> None:
         self._reader.close()
@@ -140,6 +143,8 @@ class CatalogMetadata:
             self._load_creators_and_videos()
             self._load_garments()
             self._load_styles()
+            self.set_aside_reasons = self._reader.set_aside(STATE_KEY)
+            self._set_aside = np.isin(self.garment_ids, np.fromiter(self.set_aside_reasons, np.int64))
 
     def _load_creators_and_videos(self) -> None:
         creators = self._reader.creators()
@@ -264,10 +269,16 @@ class CatalogMetadata:
         found = np.minimum(np.searchsorted(self.garment_ids, ids), n - 1)
         return np.where(self.garment_ids[found] == ids, found, -1)
 
-    def live_ids(self) -> np.ndarray:
-        """Ids of every garment of a done video."""
+    def live_ids(self, set_aside: bool = True) -> np.ndarray:
+        """Ids of every garment of a done video (``set_aside`` False: but those set aside as no garment)."""
         with self._lock:
-            return self.garment_ids[self._video_done[self._columns["video"]]]
+            live = self._video_done[self._columns["video"]]
+            return self.garment_ids[live if set_aside else live & ~self._set_aside]
+
+    @property
+    def has_set_aside(self) -> bool:
+        """Whether any garment is set aside as no garment."""
+        return bool(self.set_aside_reasons)
 
     def select(self, filters: SearchFilters) -> Selection:
         """The garments passing ``filters`` (unknown creators or styles are bad input)."""
@@ -278,6 +289,8 @@ class CatalogMetadata:
         columns = self._columns
         video = columns["video"]
         keep = self._video_done[video].copy()
+        if not filters.set_aside:
+            keep &= ~self._set_aside
         if filters.date_from or filters.date_to:
             day = self._video_day[video]
             keep &= day != _NO_DATE

@@ -33,6 +33,7 @@ class SearchHit:
     style: str | None  # that style's name
     strength: str | None = None  # strong, fair or weak by the encoder's cut-offs (None: it has none)
     shared_words: tuple[str, ...] = ()  # words of the text query the style's name shares (why it matched)
+    set_aside: str | None = None  # why it is kept out of styles as no garment (searched only when asked)
 
 
 @dataclasses.dataclass

@@ -129,7 +129,7 @@ class Searcher:
             BadInputError: no query, an image that is not an image, k out of range, a filter
                 naming an unknown creator or style, or an empty index.
         """
-        filters = filters or NO_FILTERS
+        filters = NO_FILTERS if filters is None else filters
         self._check_k(self.config.k if k is None else k, len(self.index.version()))  # before any model runs
         vector, embedded = self.embed_query(image, text, filters.kinds)
         return self.search_vector(vector, k, filters, by_creator, dedupe, embedded)
@@ -149,7 +149,7 @@ class Searcher:
         reasons, and the result its "no close match" notice; without it they stay unrated.
         """
         k = self.config.k if k is None else k
-        filters = filters or NO_FILTERS
+        filters = NO_FILTERS if filters is None else filters
         version = self.index.version()
         size = len(version)
         self._check_k(k, size)
@@ -165,6 +165,10 @@ class Searcher:
         query = SearchQuery(k, filters, embedded)
         cutoffs = self.match.cutoffs(query.mode) if self.match is not None else None
         hits = self._join(records, kept, ids[0].tolist(), scores[0].tolist(), cutoffs, query.text)
+        if filters.set_aside:
+            reasons = self.metadata.set_aside_reasons
+            for hit in hits:
+                hit.set_aside = reasons.get(hit.garment_id)
         return SearchResult(
             hits=hits,
             query=query,
@@ -214,7 +218,7 @@ class Searcher:
             self._index_state = index_state
         else:
             self.metadata.refresh(self.config.catalog_check_s)
-        state = (self.metadata.generation, *index_state)
+        state = (self.metadata.generation, *index_state, filters.set_aside)
         if not filters and self._unfiltered[0] == state:
             return self._unfiltered[1]
         key = (filters, *state)
@@ -227,7 +231,10 @@ class Searcher:
         else:
             live = self.metadata.live_ids()
             stale = len(live) != len(version) or not version.store.contains(live).all()
-            selection = Selection(live) if stale else None
+            if not filters.set_aside and self.metadata.has_set_aside:  # crops set aside are searched on request
+                selection = Selection(self.metadata.live_ids(set_aside=False))
+            else:
+                selection = Selection(live) if stale else None
             if stale:
                 # Normal for a moment while a video is being indexed; lasting only after a crash.
                 logger.info("index and catalog differ (an ingest in flight, or run `stylescope index sync`)")

@@ -45,6 +45,7 @@ class SearchFilters:
     tiers: tuple[str, ...] = ()  # follower tiers: nano, micro, mid (macro), mega
     kinds: tuple[str, ...] = ()  # garment kinds: top, bottom, full
     styles: tuple[int, ...] = ()  # style ids (from `stylescope trends`)
+    set_aside: bool = False  # also crops set aside as no garment (walls, title cards, blurs): hidden unless asked
 
     @classmethod
     def build(
@@ -56,6 +57,7 @@ class SearchFilters:
         kinds: Sequence[str] = (),
         styles: Sequence[int | str] = (),
         date_labels: Mapping[str, str] | None = None,
+        set_aside: bool = False,
     ) -> SearchFilters:
         """Filters from user input, checked: dates parsed, range order, tier and kind names.
 
@@ -87,9 +89,11 @@ class SearchFilters:
             tuple(sorted({TIER_ALIASES.get(t.lower(), t.lower()) for t in tiers})),
             tuple(sorted(set(kinds))),
             style_ids,
+            bool(set_aside),
         )
 
     def __bool__(self) -> bool:
+        """Whether any field narrows the garments searched (``set_aside`` widens them)."""
         return bool(
             self.date_from
             or self.date_to
