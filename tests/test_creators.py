@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 
@@ -10,7 +11,15 @@ import pytest
 
 from app.cli import main
 from inference.catalog import Catalog
-from inference.trends import ClusterConfig, CreatorsConfig, StyleTrend, TrendsConfig, recluster
+from inference.trends import (
+    ClusterConfig,
+    CreatorsConfig,
+    Sighting,
+    StyleTrend,
+    TrendsConfig,
+    load_trend_data,
+    recluster,
+)
 from inference.trends.creators import (
     adoptions_by_style,
     influence,
@@ -86,6 +95,80 @@ def test_a_style_with_one_creator():
 def test_without_any_confident_sighting_every_sighting_counts():
     adopters = style_adoptions(make_data([(1, "b", 2, 1), (1, "a", 1, 1)]).sightings, CONFIG)
     assert [a.creator for a in adopters] == ["a", "b"] and not adopters[0].confident
+
+
+def _with_near_garments(events, near_events):
+    """TrendData of ``events`` (as make_data) plus near-only sightings of style 1 from
+    ``near_events`` ``(creator, day, frames, distance, video_frames)``, each a video of its own."""
+    data = make_data(events + [(None, creator, day) for creator, day, *_ in near_events])
+    by_creator = {(p.creator, p.day): p for p in data.posts}
+    for creator, day, frames, distance, video_frames in near_events:
+        post = by_creator[(creator, DAY0 + dt.timedelta(days=day))]
+        data.near_sightings.append(Sighting(1, post.video_id, creator, post.followers, post.day, frames, frames,
+                                            video_frames, distance, post.video_id * 10, 0.5, "crops/near.jpg"))
+    return data
+
+
+def test_an_originator_whose_first_video_was_left_as_noise_is_found():
+    later = [(1, "bob", 5, 3), (1, "ann", 9, 2)] + [(1, f"c{i}", 11 + i, 2) for i in range(5)]
+    # ann's first video (day 1) landed just beyond the style's limit: near it, but in no style
+    data = _with_near_garments(later, [("ann", 1, 3, 0.25, 3)])
+    (origin,) = originators(data, CONFIG).values()
+    assert origin.originator.creator == "ann" and origin.originator.near_frames == 3
+    assert origin.originator.day == DAY0 + dt.timedelta(days=1) and origin.runners_up[0].creator == "bob"
+    assert origin.to_dict()["originator"]["near_frames"] == 3
+    (origin,) = originators(data, CreatorsConfig(near_garments=False)).values()
+    assert origin.originator.creator == "bob", "without near garments the first video is not seen"
+    # near garments join the video's sighting of the style: one assigned frame of three is no
+    # longer a stray when the other two frames of the video lie near the style
+    data = _with_near_garments([(1, "dee", 1, 1, 0.1, 20_000, 3), *later], [])
+    assert originators(data, CONFIG)[1].originator.creator == "bob"
+    data.near_sightings.append(dataclasses.replace(data.sightings[0], frames=2, garments=2, distance=0.25))
+    assert originators(data, CONFIG)[1].originator.creator == "dee"
+
+
+def test_a_stray_near_frame_is_never_the_originator():
+    later = [(1, "bob", 5, 3)] + [(1, f"c{i}", 7 + i, 2) for i in range(5)]
+    # one frame of a four-frame video (the rest shows something else), never worn again
+    data = _with_near_garments(later, [("stray", 0, 1, 0.22, 4)])
+    assert originators(data, CONFIG)[1].originator.creator == "bob"
+    # two near frames of five are no adoption either: a near-only sighting needs most of its video
+    data = _with_near_garments(later, [("stray", 0, 2, 0.22, 5)])
+    assert originators(data, CONFIG)[1].originator.creator == "bob"
+    # ...or the creator wearing the style again
+    data = _with_near_garments([*later, (1, "stray", 12, 2)], [("stray", 0, 2, 0.22, 5)])
+    assert originators(data, CONFIG)[1].originator.creator == "stray"
+    # garments near a style never stand in for it when it has no confident sighting
+    alone = _with_near_garments([(1, "bob", 5, 1, 0.1, 20_000, 4)], [("stray", 0, 1, 0.22, 4)])
+    assert [a.creator for a in adoptions_by_style(alone, CONFIG)[1]] == ["bob"]
+
+
+def test_an_originator_left_as_noise_by_the_clustering_is_found(data_dir):
+    # style "look" started by ann on day 0 in a video shot differently (its frames lie beyond the
+    # noise limit, nearest "look"); nine creators follow from day 6, and three other styles run
+    with Catalog(data_dir) as catalog:
+        world = WorldBuilder(catalog, dim=32, seed=4)
+        outfit = {"top": "look-top", "bottom": "look-bottom"}
+        first = world.post("ann", 0, outfit, frames=3, noise=0.065)
+        far = world.post("far", 1, outfit, frames=3, noise=0.12)  # too far to be near the style
+        following = [world.post(f"f{i}", 6 + i, outfit, frames=3) for i in range(9)]
+        for other in ("x", "y", "z"):
+            for i in range(10):
+                world.post(f"{other}{i}", i, {"top": f"{other}-top", "bottom": f"{other}-bottom"}, frames=3)
+        ids, vectors = world.arrays()
+        config = TrendsConfig(cluster=ClusterConfig(method="kmeans", group_by="outfit", k_min=2, k_max=6))
+        recluster(catalog, ids, vectors, config)
+        styled, near = catalog.garment_style_ids(), {g.garment_id for g in catalog.near_garments()}
+        ann = {g.id for g in catalog.garments(video_id=first)}
+        assert not ann & set(styled) and ann <= near, "ann's first video is left out of the style, near it"
+        assert not {g.id for g in catalog.garments(video_id=far)} & (set(styled) | near)
+        data = load_trend_data(catalog, as_of=DAY0 + dt.timedelta(days=30))
+        look = styled[catalog.garments(video_id=following[0])[0].id]
+        origins = originators(data, CONFIG)
+        assert origins[look].originator.creator == "ann" and origins[look].originator.video_id == first
+        assert origins[look].runners_up[0].creator == "f0"
+        assert originators(data, CreatorsConfig(near_garments=False))[look].originator.creator == "f0"
+        assert data.styles[look].size == 9 * 3 * 2, "near garments do not count in the style's size"
 
 
 def test_backdated_post_ingested_last_is_the_originator(data_dir):

@@ -64,6 +64,11 @@ class ClusterConfig:
     # this many typical robust deviations (but never within a cluster's own median) get no style:
     # mostly strays k-means had to put somewhere; 0: assign all
     noise_mads: float = setting(3.0, low=0)
+    # garments left without a style but within the typical style's median distance plus this many
+    # typical robust deviations of the style they lie nearest (measured on the styles' members) are
+    # kept as near it: a new look's first video often lands just outside, and originators look
+    # there (inference/trends/creators.py); 0: none
+    near_mads: float = setting(8.0, low=0)
     # garments whose person box came from these localisers get no style (they stay searchable): the
     # centred fallback fires where no detector saw a person, on title cards and empty rooms, and
     # those crops gather into junk styles and pollute real ones
@@ -163,6 +168,8 @@ class CreatorsConfig:
     distance_mads: float = setting(6.0, low=0, low_open=True)  # sightings farther than median + this many
     # MADs of the style's distances don't count (gross outliers only: on a 1,000-video bench world
     # slice, 3 MADs dropped 2.3 true sightings per stray)
+    near_garments: bool = True  # garments a full clustering left near a style (cluster.near_mads) count
+    # for its originators and adopters (never for its size, series or rising score)
     runners_up: int = setting(3, low=0)  # adopters shown after the originator
     influence_days: int = setting(14, low=1)  # B adopting within this many days after A counts for A -> B
     influence_min_styles: int = 3  # styles an influence edge must rest on
