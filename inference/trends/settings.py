@@ -53,6 +53,9 @@ class ClusterConfig:
     lookalike_delta_e: float = setting(8.0, low=0)
     lookalike_other_delta_e: float = setting(4.0, low=0)  # most the other garment of the same frames may change
     # colour between the two groups (CIEDE2000): a lookalike changes one garment, the light changes all
+    lookalike_other_share: float = setting(0.25, low=0, high=1)  # ...or this share of the split garment's own
+    # change, when larger: a small style of another colour altogether (yellow vs black skirts) whose
+    # top differs a little too is no scene change (light moves both garments alike)
     lookalike_creators: int = setting(4, low=1)
     lookalike_sample: int = setting(40, low=8)  # garments per style and slot whose colour is measured
     lookalike_agreement: float = setting(0.9, low=0, high=1)  # share of the measured frames the two new
