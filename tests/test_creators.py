@@ -76,6 +76,22 @@ def test_a_one_frame_video_is_not_a_stray():
     assert origin.originator.creator == "ann", "a share above 1 turns the rule off"
 
 
+def test_a_video_split_evenly_between_two_styles_is_no_evidence_for_either_by_its_share():
+    # mada's two-frame video shows style 2 in one frame and style 1 in the other: "half the
+    # video" for both, so neither counts it unless mada wears the style again
+    later = [(1, "ann", 4, 3)] + [(1, f"c{i}", 6 + i, 2) for i in range(5)]
+    data = make_data([(1, "mada", 0, 1, 0.1, 20_000, 2), *later])
+    data.sightings.append(dataclasses.replace(data.sightings[0], style_id=2))
+    origins = originators(data, CONFIG)
+    assert origins[1].originator.creator == "ann" and origins[2].originator.creator == "mada"
+    assert not origins[2].originator.confident, "style 2 has no other sighting: the fallback names mada"
+    alone = make_data([(1, "mada", 0, 1, 0.1, 20_000, 2), *later])
+    assert originators(alone, CONFIG)[1].originator.creator == "mada", "uncontested, half the video counts"
+    again = make_data([(1, "mada", 0, 1, 0.1, 20_000, 2), *later, (1, "mada", 9, 2)])
+    again.sightings.append(dataclasses.replace(again.sightings[0], style_id=2))
+    assert originators(again, CONFIG)[1].originator.creator == "mada", "worn again: a real early adoption"
+
+
 def test_ties_break_on_frames_then_distance_then_handle():
     (origin,) = _origin([(1, "zed", 2, 4), (1, "amy", 2, 2), (1, "bob", 5)]).values()
     assert origin.originator.creator == "zed" and origin.tied_with == ["amy"]

@@ -8,7 +8,8 @@
   early on, while the rest of its video shows something else, is therefore not an
   adoption. The share matters because the sampler keeps one frame of a steady shot: a
   short video of one outfit often keeps one or two frames, and one frame that is the whole
-  video is not a stray.
+  video is not a stray; but a video whose frames show another style as often is no
+  evidence for either by that share (one frame in each of two styles).
 - *Near garments*: the first video of a new look is often left out of its style: shot
   before the look settled, it lands just beyond the style's noise limit (or only some of
   its frames make it in). Garments a full clustering left without a style but near the
@@ -41,7 +42,7 @@ import dataclasses
 import datetime as dt
 import logging
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -86,7 +87,8 @@ class Adoption:
         return record
 
 
-def _confident(sightings: Sequence[Sighting], config: CreatorsConfig) -> list[bool]:
+def _confident(sightings: Sequence[Sighting], config: CreatorsConfig,
+               contested: Collection[tuple[int, int]] = ()) -> list[bool]:
     """Which sightings of one style count as adoptions (see the module docstring)."""
     near_only = [s.near_frames >= s.frames for s in sightings]
     distances = np.asarray([s.distance for s, near in zip(sightings, near_only, strict=True) if not near])
@@ -103,12 +105,23 @@ def _confident(sightings: Sequence[Sighting], config: CreatorsConfig) -> list[bo
             videos_by_creator[s.creator].add(s.video_id)
     return [
         ok and (
-            s.frames >= config.min_frame_share * s.video_frames
+            (s.frames >= config.min_frame_share * s.video_frames and (s.style_id, s.video_id) not in contested)
             or (s.frames >= config.min_frames and not near)
             or len(videos_by_creator[s.creator]) > 1
         )
         for s, ok, near in zip(sightings, close, near_only, strict=True)
     ]
+
+
+def contested_videos(sightings: Iterable[Sighting]) -> set[tuple[int, int]]:
+    """(style, video) pairs where another style shows in as many of the video's frames: such a
+    video is no evidence for either style by its share of frames alone (one frame in each of
+    two styles is half the video for both)."""
+    frames: dict[int, dict[int, int]] = defaultdict(dict)
+    for s in sightings:
+        frames[s.video_id][s.style_id] = s.frames
+    return {(style_id, video_id) for video_id, shown in frames.items() for style_id, n in shown.items()
+            if any(other != style_id and m >= n for other, m in shown.items())}
 
 
 def with_near(data: TrendData, config: CreatorsConfig) -> list[Sighting]:
@@ -129,11 +142,13 @@ def with_near(data: TrendData, config: CreatorsConfig) -> list[Sighting]:
     return joined
 
 
-def style_adoptions(sightings: Sequence[Sighting], config: CreatorsConfig) -> list[Adoption]:
-    """Adopters of one style, earliest first (ties: more frames, nearer the centroid, handle)."""
+def style_adoptions(sightings: Sequence[Sighting], config: CreatorsConfig,
+                    contested: Collection[tuple[int, int]] = ()) -> list[Adoption]:
+    """Adopters of one style, earliest first (ties: more frames, nearer the centroid, handle).
+    ``contested``: (style, video) pairs :func:`contested_videos` found."""
     if not sightings:
         return []
-    confident = _confident(sightings, config)
+    confident = _confident(sightings, config, contested)
     fallback = not any(confident)
     if fallback:
         logger.debug("style %d has no confident sighting; using every sighting", sightings[0].style_id)
@@ -157,9 +172,11 @@ def _rank_key(s: Sighting | Adoption) -> tuple[Any, ...]:
 def adoptions_by_style(data: TrendData, config: CreatorsConfig) -> dict[int, list[Adoption]]:
     """Adopters of every style, earliest first (garments left near a style included: :func:`with_near`)."""
     grouped: dict[int, list[Sighting]] = defaultdict(list)
-    for s in with_near(data, config):
+    sightings = with_near(data, config)
+    for s in sightings:
         grouped[s.style_id].append(s)
-    return {style_id: style_adoptions(group, config) for style_id, group in sorted(grouped.items())}
+    contested = contested_videos(sightings)
+    return {style_id: style_adoptions(group, config, contested) for style_id, group in sorted(grouped.items())}
 
 
 @dataclasses.dataclass
