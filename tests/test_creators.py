@@ -187,6 +187,48 @@ def test_an_originator_left_as_noise_by_the_clustering_is_found(data_dir):
         assert data.styles[look].size == 9 * 3 * 2, "near garments do not count in the style's size"
 
 
+def test_two_lookalikes_one_colour_step_apart_get_their_own_originators(data_dir):
+    # white vs beige polka-dot trousers under the same top: the embedding barely tells them apart,
+    # the pixels do. The big white style starts on day 0 (w0); the small beige one, worn by 4
+    # creators, is started by b0 on day 20. After the full run each has its own originator.
+    from PIL import Image
+
+    white, beige, navy = (242, 242, 236), (222, 204, 168), (30, 40, 90)
+    with Catalog(data_dir) as catalog:
+        world = WorldBuilder(catalog, dim=32, seed=7, noise=0.02)
+        step = world.centre("shift") - (world.centre("shift") @ world.centre("white")) * world.centre("white")
+        world.centres["beige"] = world.centre("white") + 0.3 * step / np.linalg.norm(step)
+        colour = {}
+        for creator, day, look in [(f"w{i}", i * 2, "white") for i in range(12)] + [
+                (f"b{i}", 20 + 3 * i, "beige") for i in range(4)]:
+            video = world.post(creator, day, {"top": "top", "bottom": look}, frames=4)
+            colour[video] = white if look == "white" else beige
+        for other in ("x", "y"):
+            for i in range(10):
+                colour[world.post(f"{other}{i}", i, {"top": f"{other}-top", "bottom": f"{other}-bottom"},
+                                  frames=4)] = navy
+        rng = np.random.default_rng(0)
+        for garment in catalog.garments():
+            rgb = navy if garment.kind == "top" else colour[garment.video_id]
+            pixels = np.clip(np.asarray(rgb, float) + rng.normal(0, 3, (48, 32, 3)), 0, 255).astype(np.uint8)
+            (data_dir / garment.crop_path).parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(pixels).save(data_dir / garment.crop_path)
+        ids, vectors = world.arrays()
+        cluster = ClusterConfig(method="kmeans", group_by="outfit", k_min=2, k_max=6, split_separation=0.0)
+        merged = TrendsConfig(cluster=dataclasses.replace(cluster, lookalikes=False))
+        recluster(catalog, ids, vectors, merged)
+        first = {o.originator.creator for o in originators(load_trend_data(catalog), CONFIG).values()}
+        assert "b0" not in first, "merged with the white style, the beige one has no originator of its own"
+        recluster(catalog, ids, vectors, TrendsConfig(cluster=cluster))
+        origins = originators(load_trend_data(catalog), CONFIG)
+        styles = catalog.garment_style_ids()
+        beige_style = styles[catalog.garments(video_id=max(colour, key=lambda v: colour[v] == beige))[0].id]
+        white_style = styles[catalog.garments(video_id=min(colour))[0].id]
+        assert beige_style != white_style
+        assert origins[beige_style].originator.creator == "b0" and origins[beige_style].adopters == 4
+        assert origins[white_style].originator.creator == "w0"
+
+
 def test_backdated_post_ingested_last_is_the_originator(data_dir):
     with Catalog(data_dir) as catalog:
         world = WorldBuilder(catalog)
