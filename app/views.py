@@ -254,7 +254,9 @@ def style_cards(report: TrendsReport, data_dir: Path, count: int) -> list[tuple[
 def _adoption_line(a: Adoption, links: MomentLinks, source: str | None) -> str:
     link = _moment_cell(links, a.video_id, source, a.t_s)
     return (f"{handle(a.creator)} ({a.tier}, {fmt.count(a.followers)} followers) on {fmt.day(a.day)}: "
-            f"video {a.video_id} at {link}, {a.frames} frames, distance {a.distance:.3f}")
+            f"video {a.video_id} at {link}, {a.frames} frames"
+            + (f" ({a.near_frames} left out of the style, near it)" if a.near_frames else "")
+            + f", distance {a.distance:.3f}")
 
 
 def facet_lines(facets: dict[str, Any] | None) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 
@@ -10,7 +11,15 @@ import pytest
 
 from app.cli import main
 from inference.catalog import Catalog
-from inference.trends import ClusterConfig, CreatorsConfig, StyleTrend, TrendsConfig, recluster
+from inference.trends import (
+    ClusterConfig,
+    CreatorsConfig,
+    Sighting,
+    StyleTrend,
+    TrendsConfig,
+    load_trend_data,
+    recluster,
+)
 from inference.trends.creators import (
     adoptions_by_style,
     influence,
@@ -67,6 +76,22 @@ def test_a_one_frame_video_is_not_a_stray():
     assert origin.originator.creator == "ann", "a share above 1 turns the rule off"
 
 
+def test_a_video_split_evenly_between_two_styles_is_no_evidence_for_either_by_its_share():
+    # mada's two-frame video shows style 2 in one frame and style 1 in the other: "half the
+    # video" for both, so neither counts it unless mada wears the style again
+    later = [(1, "ann", 4, 3)] + [(1, f"c{i}", 6 + i, 2) for i in range(5)]
+    data = make_data([(1, "mada", 0, 1, 0.1, 20_000, 2), *later])
+    data.sightings.append(dataclasses.replace(data.sightings[0], style_id=2))
+    origins = originators(data, CONFIG)
+    assert origins[1].originator.creator == "ann" and origins[2].originator.creator == "mada"
+    assert not origins[2].originator.confident, "style 2 has no other sighting: the fallback names mada"
+    alone = make_data([(1, "mada", 0, 1, 0.1, 20_000, 2), *later])
+    assert originators(alone, CONFIG)[1].originator.creator == "mada", "uncontested, half the video counts"
+    again = make_data([(1, "mada", 0, 1, 0.1, 20_000, 2), *later, (1, "mada", 9, 2)])
+    again.sightings.append(dataclasses.replace(again.sightings[0], style_id=2))
+    assert originators(again, CONFIG)[1].originator.creator == "mada", "worn again: a real early adoption"
+
+
 def test_ties_break_on_frames_then_distance_then_handle():
     (origin,) = _origin([(1, "zed", 2, 4), (1, "amy", 2, 2), (1, "bob", 5)]).values()
     assert origin.originator.creator == "zed" and origin.tied_with == ["amy"]
@@ -86,6 +111,122 @@ def test_a_style_with_one_creator():
 def test_without_any_confident_sighting_every_sighting_counts():
     adopters = style_adoptions(make_data([(1, "b", 2, 1), (1, "a", 1, 1)]).sightings, CONFIG)
     assert [a.creator for a in adopters] == ["a", "b"] and not adopters[0].confident
+
+
+def _with_near_garments(events, near_events):
+    """TrendData of ``events`` (as make_data) plus near-only sightings of style 1 from
+    ``near_events`` ``(creator, day, frames, distance, video_frames)``, each a video of its own."""
+    data = make_data(events + [(None, creator, day) for creator, day, *_ in near_events])
+    by_creator = {(p.creator, p.day): p for p in data.posts}
+    for creator, day, frames, distance, video_frames in near_events:
+        post = by_creator[(creator, DAY0 + dt.timedelta(days=day))]
+        data.near_sightings.append(Sighting(1, post.video_id, creator, post.followers, post.day, frames, frames,
+                                            video_frames, distance, post.video_id * 10, 0.5, "crops/near.jpg"))
+    return data
+
+
+def test_an_originator_whose_first_video_was_left_as_noise_is_found():
+    later = [(1, "bob", 5, 3), (1, "ann", 9, 2)] + [(1, f"c{i}", 11 + i, 2) for i in range(5)]
+    # ann's first video (day 1) landed just beyond the style's limit: near it, but in no style
+    data = _with_near_garments(later, [("ann", 1, 3, 0.25, 3)])
+    (origin,) = originators(data, CONFIG).values()
+    assert origin.originator.creator == "ann" and origin.originator.near_frames == 3
+    assert origin.originator.day == DAY0 + dt.timedelta(days=1) and origin.runners_up[0].creator == "bob"
+    assert origin.to_dict()["originator"]["near_frames"] == 3
+    (origin,) = originators(data, CreatorsConfig(near_garments=False)).values()
+    assert origin.originator.creator == "bob", "without near garments the first video is not seen"
+    # near garments join the video's sighting of the style: one assigned frame of three is no
+    # longer a stray when the other two frames of the video lie near the style
+    data = _with_near_garments([(1, "dee", 1, 1, 0.1, 20_000, 3), *later], [])
+    assert originators(data, CONFIG)[1].originator.creator == "bob"
+    data.near_sightings.append(dataclasses.replace(data.sightings[0], frames=2, garments=2, distance=0.25))
+    assert originators(data, CONFIG)[1].originator.creator == "dee"
+
+
+def test_a_stray_near_frame_is_never_the_originator():
+    later = [(1, "bob", 5, 3)] + [(1, f"c{i}", 7 + i, 2) for i in range(5)]
+    # one frame of a four-frame video (the rest shows something else), never worn again
+    data = _with_near_garments(later, [("stray", 0, 1, 0.22, 4)])
+    assert originators(data, CONFIG)[1].originator.creator == "bob"
+    # two near frames of five are no adoption either: a near-only sighting needs most of its video
+    data = _with_near_garments(later, [("stray", 0, 2, 0.22, 5)])
+    assert originators(data, CONFIG)[1].originator.creator == "bob"
+    # ...or the creator wearing the style again
+    data = _with_near_garments([*later, (1, "stray", 12, 2)], [("stray", 0, 2, 0.22, 5)])
+    assert originators(data, CONFIG)[1].originator.creator == "stray"
+    # garments near a style never stand in for it when it has no confident sighting
+    alone = _with_near_garments([(1, "bob", 5, 1, 0.1, 20_000, 4)], [("stray", 0, 1, 0.22, 4)])
+    assert [a.creator for a in adoptions_by_style(alone, CONFIG)[1]] == ["bob"]
+
+
+def test_an_originator_left_as_noise_by_the_clustering_is_found(data_dir):
+    # style "look" started by ann on day 0 in a video shot differently (its frames lie beyond the
+    # noise limit, nearest "look"); nine creators follow from day 6, and three other styles run
+    with Catalog(data_dir) as catalog:
+        world = WorldBuilder(catalog, dim=32, seed=4)
+        outfit = {"top": "look-top", "bottom": "look-bottom"}
+        first = world.post("ann", 0, outfit, frames=3, noise=0.065)
+        far = world.post("far", 1, outfit, frames=3, noise=0.12)  # too far to be near the style
+        following = [world.post(f"f{i}", 6 + i, outfit, frames=3) for i in range(9)]
+        for other in ("x", "y", "z"):
+            for i in range(10):
+                world.post(f"{other}{i}", i, {"top": f"{other}-top", "bottom": f"{other}-bottom"}, frames=3)
+        ids, vectors = world.arrays()
+        config = TrendsConfig(cluster=ClusterConfig(method="kmeans", group_by="outfit", k_min=2, k_max=6))
+        recluster(catalog, ids, vectors, config)
+        styled, near = catalog.garment_style_ids(), {g.garment_id for g in catalog.near_garments()}
+        ann = {g.id for g in catalog.garments(video_id=first)}
+        assert not ann & set(styled) and ann <= near, "ann's first video is left out of the style, near it"
+        assert not {g.id for g in catalog.garments(video_id=far)} & (set(styled) | near)
+        data = load_trend_data(catalog, as_of=DAY0 + dt.timedelta(days=30))
+        look = styled[catalog.garments(video_id=following[0])[0].id]
+        origins = originators(data, CONFIG)
+        assert origins[look].originator.creator == "ann" and origins[look].originator.video_id == first
+        assert origins[look].runners_up[0].creator == "f0"
+        assert originators(data, CreatorsConfig(near_garments=False))[look].originator.creator == "f0"
+        assert data.styles[look].size == 9 * 3 * 2, "near garments do not count in the style's size"
+
+
+def test_two_lookalikes_one_colour_step_apart_get_their_own_originators(data_dir):
+    # white vs beige polka-dot trousers under the same top: the embedding barely tells them apart,
+    # the pixels do. The big white style starts on day 0 (w0); the small beige one, worn by 4
+    # creators, is started by b0 on day 20. After the full run each has its own originator.
+    from PIL import Image
+
+    white, beige, navy = (242, 242, 236), (222, 204, 168), (30, 40, 90)
+    with Catalog(data_dir) as catalog:
+        world = WorldBuilder(catalog, dim=32, seed=7, noise=0.02)
+        step = world.centre("shift") - (world.centre("shift") @ world.centre("white")) * world.centre("white")
+        world.centres["beige"] = world.centre("white") + 0.3 * step / np.linalg.norm(step)
+        colour = {}
+        for creator, day, look in [(f"w{i}", i * 2, "white") for i in range(12)] + [
+                (f"b{i}", 20 + 3 * i, "beige") for i in range(4)]:
+            video = world.post(creator, day, {"top": "top", "bottom": look}, frames=4)
+            colour[video] = white if look == "white" else beige
+        for other in ("x", "y"):
+            for i in range(10):
+                colour[world.post(f"{other}{i}", i, {"top": f"{other}-top", "bottom": f"{other}-bottom"},
+                                  frames=4)] = navy
+        rng = np.random.default_rng(0)
+        for garment in catalog.garments():
+            rgb = navy if garment.kind == "top" else colour[garment.video_id]
+            pixels = np.clip(np.asarray(rgb, float) + rng.normal(0, 3, (48, 32, 3)), 0, 255).astype(np.uint8)
+            (data_dir / garment.crop_path).parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(pixels).save(data_dir / garment.crop_path)
+        ids, vectors = world.arrays()
+        cluster = ClusterConfig(method="kmeans", group_by="outfit", k_min=2, k_max=6, split_separation=0.0)
+        merged = TrendsConfig(cluster=dataclasses.replace(cluster, lookalikes=False))
+        recluster(catalog, ids, vectors, merged)
+        first = {o.originator.creator for o in originators(load_trend_data(catalog), CONFIG).values()}
+        assert "b0" not in first, "merged with the white style, the beige one has no originator of its own"
+        recluster(catalog, ids, vectors, TrendsConfig(cluster=cluster))
+        origins = originators(load_trend_data(catalog), CONFIG)
+        styles = catalog.garment_style_ids()
+        beige_style = styles[catalog.garments(video_id=max(colour, key=lambda v: colour[v] == beige))[0].id]
+        white_style = styles[catalog.garments(video_id=min(colour))[0].id]
+        assert beige_style != white_style
+        assert origins[beige_style].originator.creator == "b0" and origins[beige_style].adopters == 4
+        assert origins[white_style].originator.creator == "w0"
 
 
 def test_backdated_post_ingested_last_is_the_originator(data_dir):

@@ -125,8 +125,23 @@ def test_two_groups_whose_every_garment_changes_colour_are_not_split() -> None:
     assert len(_split(world, dataclasses.replace(CONFIG, lookalike_other_delta_e=100.0)).clusters) == 2
 
 
-def test_the_split_is_off_by_default() -> None:
-    assert not ClusterConfig().lookalikes
+def test_a_small_style_of_another_colour_altogether_is_split_though_its_top_differs_a_little() -> None:
+    # black vs yellow skirts (dE ~74) under navy tops a shade apart (dE ~7): two styles, not the
+    # light (which moves both garments alike); the small one, worn by 4 creators, started by yellow-0
+    navy, lighter_navy, black, yellow = (30, 40, 90), (50, 60, 120), (25, 25, 25), (230, 200, 40)
+    world = _world([("black", navy, 12, 6, 0), ("yellow", lighter_navy, 4, 6, 20)],
+                   bottoms={"black": black, "yellow": yellow})
+    assert len(_split(world, dataclasses.replace(CONFIG, lookalike_other_share=0.0)).clusters) == 1
+    result = _split(world)
+    assert len(result.clusters) == 2
+    truth = np.asarray(world.truth)
+    yellow_style = int(np.bincount(result.labels[truth == "yellow"]).argmax())
+    assert (result.labels[truth == "yellow"] == yellow_style).all() and (result.labels[truth == "black"] != yellow_style).all()
+    assert _originator(world, result.labels, yellow_style) == "yellow-0"
+
+
+def test_the_split_is_on_by_default() -> None:
+    assert ClusterConfig().lookalikes
 
 
 def test_two_colour_groups_measures_separation_and_colour_difference() -> None:

@@ -185,6 +185,27 @@ def test_kmeans_leaves_far_strays_unassigned():
     assert identity._assign_to_styles(styles, np.array([1]), probe[None].astype(np.float32), ["top"], "kind") == []
 
 
+def test_garments_left_out_are_kept_near_their_nearest_style_of_their_kind():
+    vectors, _ = _blobs(2, 60, dim=32, noise=0.05, seed=8)
+    data = np.concatenate([vectors, vectors])  # the same styles as tops and as bottoms
+    kinds = ["top"] * 120 + ["bottom"] * 120
+    rng = np.random.default_rng(3)
+    near = kmeans.normalise(vectors[0] + 0.06 * rng.normal(size=(2, 32)))  # just beyond the noise limit
+    strays = kmeans.normalise(rng.normal(size=(2, 32)))  # near nothing
+    data = np.concatenate([data, near, near, strays]).astype(np.float32)
+    kinds += ["top", "top", "bottom", "bottom", "top", "bottom"]
+    config = _config(k_min=2, k_max=2, noise_mads=3.0, split_separation=0.0, merge_separation=0.0).cluster
+    result = cluster_garments(data, kinds, np.arange(len(data)), config)
+    assert (result.labels[240:] == trends.NOISE).all()
+    labels, distances = clustering.nearest_styles(result, data, kinds, np.arange(len(data)), config)
+    assert (labels[:240] == trends.NOISE).all() and np.isnan(distances[:240]).all(), "members are not 'near'"
+    top_style, bottom_style = result.labels[0], result.labels[120]
+    assert list(labels[240:244]) == [top_style, top_style, bottom_style, bottom_style]
+    assert (distances[240:244] > 0).all() and (labels[244:] == trends.NOISE).all()
+    off = clustering.nearest_styles(result, data, kinds, np.arange(len(data)), dataclasses.replace(config, near_mads=0))
+    assert (off[0] == trends.NOISE).all()
+
+
 def test_a_loose_style_keeps_its_core_and_duplicates_do_not_make_everything_noise():
     tight, _ = _blobs(1, 300, dim=32, noise=0.02, seed=10)
     loose, _ = _blobs(1, 100, dim=32, noise=0.12, seed=11)

@@ -50,7 +50,12 @@ def run(args: argparse.Namespace) -> int:
 
 def _evidence(adoption: Adoption) -> list[Any]:
     return [fmt.handle(adoption.creator), adoption.tier, fmt.day(adoption.day), adoption.video_id,
-            f"{adoption.t_s:.1f}s", adoption.frames, f"{adoption.distance:.3f}", adoption.crop_path]
+            f"{adoption.t_s:.1f}s", _frames(adoption), f"{adoption.distance:.3f}", adoption.crop_path]
+
+
+def _frames(adoption: Adoption) -> str:
+    """Frames showing the style; those left out of it but near it (see `creators.near_garments`) said so."""
+    return f"{adoption.frames} ({adoption.near_frames} near)" if adoption.near_frames else str(adoption.frames)
 
 
 def _print_style(style: StyleAdopters) -> None:

@@ -115,6 +115,17 @@ MIGRATIONS: list[str] = [
         judged_by TEXT NOT NULL
     );
     """,
+    # v6: garments a full clustering left without a style (noise), with the style they lie
+    # nearest and how far: originators (inference/trends/creators.py) look there for a
+    # style's first wearers, whose garments are often left out of it.
+    """
+    CREATE TABLE garment_near_styles (
+        garment_id INTEGER PRIMARY KEY REFERENCES garments(id) ON DELETE CASCADE,
+        style_id INTEGER NOT NULL REFERENCES styles(id) ON DELETE CASCADE,
+        distance REAL NOT NULL
+    );
+    CREATE INDEX garment_near_styles_style ON garment_near_styles(style_id);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -149,9 +149,18 @@ class StyleQueries(CatalogBase):
 
     def styled_garments(self) -> list[StyledGarment]:
         """Every styled garment of a done video, by style, video, then distance."""
+        return self._garments_in("garment_styles")
+
+    def near_garments(self) -> list[StyledGarment]:
+        """Every garment of a done video the last full clustering left without a style, as a
+        garment of the style it lies nearest (``distance`` to that style's centroid), by
+        style, video, then distance."""
+        return self._garments_in("garment_near_styles")
+
+    def _garments_in(self, table: str) -> list[StyledGarment]:
         rows = self._conn.execute(
             "SELECT gs.style_id, g.video_id, g.frame_id, gs.distance, g.id, f.t_s, g.crop_path, g.kind "
-            "FROM garment_styles gs "
+            f"FROM {table} gs "
             "JOIN garments g ON g.id = gs.garment_id "
             "JOIN frames f ON f.id = g.frame_id "
             "JOIN videos v ON v.id = g.video_id "
@@ -214,11 +223,13 @@ class StyleQueries(CatalogBase):
         distances: np.ndarray,
         meta_key: str,
         meta_value: str,
+        near: Sequence[StyleAssignment] = (),
     ) -> None:
         """Replace every style and garment assignment, and set one meta entry, in one transaction.
 
         Styles whose id is already stored keep their ``created_at``; garments whose style id
-        is negative get no style.
+        is negative get no style. ``near`` are garments left without a style and the style
+        each lies nearest (read back by :meth:`near_garments`).
         """
         stamp = now()
         keep = style_ids >= 0
@@ -226,6 +237,7 @@ class StyleQueries(CatalogBase):
         with self._transaction() as tx:
             old_ids = {row["id"] for row in tx.execute("SELECT id FROM styles")}
             tx.execute("DELETE FROM garment_styles")
+            tx.execute("DELETE FROM garment_near_styles")
             for style_id in old_ids - {s.id for s in styles}:
                 tx.execute("DELETE FROM styles WHERE id = ?", (style_id,))
             for s in styles:
@@ -244,15 +256,20 @@ class StyleQueries(CatalogBase):
                         (*values, s.id, stamp),
                     )
             tx.executemany("INSERT INTO garment_styles(garment_id, style_id, distance) VALUES (?, ?, ?)", pairs)
+            tx.executemany("INSERT INTO garment_near_styles(garment_id, style_id, distance) VALUES (?, ?, ?)",
+                           [(a.garment_id, a.style_id, a.distance) for a in near])
             tx.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (meta_key, meta_value))
 
     def add_to_styles(self, assignments: Sequence[StyleAssignment]) -> None:
-        """Put garments in styles (replacing any style they had) and recount every style's size."""
+        """Put garments in styles (replacing any style they had, and dropping them from the
+        garments left near one) and recount every style's size."""
         with self._transaction() as tx:
             tx.executemany(
                 "INSERT OR REPLACE INTO garment_styles(garment_id, style_id, distance) VALUES (?, ?, ?)",
                 [(a.garment_id, a.style_id, a.distance) for a in assignments],
             )
+            tx.executemany("DELETE FROM garment_near_styles WHERE garment_id = ?",
+                           [(a.garment_id,) for a in assignments])
             tx.execute(
                 "UPDATE styles SET size = (SELECT COUNT(*) FROM garment_styles gs WHERE gs.style_id = styles.id), "
                 "updated_at = ?",

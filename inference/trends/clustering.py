@@ -239,6 +239,44 @@ def assign_units(fit: ClusterFit, vectors: np.ndarray, kinds: Sequence[str]) -> 
     return labels, distances
 
 
+def nearest_styles(clustering: Clustering, vectors: np.ndarray, kinds: Sequence[str], frame_ids: np.ndarray,
+                   config: ClusterConfig) -> tuple[np.ndarray, np.ndarray]:
+    """For each garment ``clustering`` left without a style, the cluster it lies nearest (among
+    those of its kind when styles are per kind; by its frame's outfit vector when styles are
+    outfits) and the cosine distance to it, when within that cluster's near limit
+    (:func:`noise_limits` of the members' distances at ``near_mads``); NOISE (distance nan)
+    for the others and for the garments in a style.
+
+    A style's first wearers are often among them: the first video of a new look is shot
+    before anyone has settled on it, and lands just beyond the style's noise limit.
+    """
+    labels = np.full(len(vectors), NOISE, np.int64)
+    distances = np.full(len(vectors), np.nan, np.float32)
+    left_out = np.flatnonzero(clustering.labels < 0)
+    members = clustering.labels >= 0
+    if not clustering.clusters or len(left_out) == 0 or not members.any() or config.near_mads <= 0:
+        return labels, distances
+    limits = noise_limits(clustering.distances[members], clustering.labels[members], len(clustering.clusters),
+                          config.near_mads)
+    units = normalise(vectors)
+    if config.group_by == "outfit":
+        frame_vectors, frame_of = outfit_vectors(units, np.asarray(frame_ids), kinds, config.outfit_kinds)
+        units = frame_vectors[frame_of]
+    centroids = np.stack([c.centroid for c in clustering.clusters])
+    cluster_kinds = [c.kind for c in clustering.clusters]
+    by_kind = config.group_by == "kind"
+    kind_of = np.asarray(kinds, dtype=object)[left_out]
+    groups = {str(k): left_out[kind_of == k] for k in set(kind_of)} if by_kind else {None: left_out}
+    for kind, rows in groups.items():
+        candidates = np.flatnonzero([not by_kind or k == kind for k in cluster_kinds])
+        if len(candidates) == 0:
+            continue
+        nearest, distance = nearest_centroid(units[rows], centroids[candidates])
+        near = distance <= limits[candidates[nearest]]
+        labels[rows[near]], distances[rows[near]] = candidates[nearest[near]], distance[near]
+    return labels, distances
+
+
 def kept_clusters(sizes: np.ndarray, min_size: int) -> np.ndarray:
     """Map from a cluster's index (and NOISE, the last entry) to its index once clusters below
     ``min_size`` units are dissolved (NOISE for those)."""

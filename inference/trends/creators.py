@@ -8,7 +8,17 @@
   early on, while the rest of its video shows something else, is therefore not an
   adoption. The share matters because the sampler keeps one frame of a steady shot: a
   short video of one outfit often keeps one or two frames, and one frame that is the whole
-  video is not a stray.
+  video is not a stray; but a video whose frames show another style as often is no
+  evidence for either by that share (one frame in each of two styles).
+- *Near garments*: the first video of a new look is often left out of its style: shot
+  before the look settled, it lands just beyond the style's noise limit (or only some of
+  its frames make it in). Garments a full clustering left without a style but near the
+  style they lie nearest (``cluster.near_mads``) count for that style: they join the
+  video's sighting of the style, or make one of their own. Such a near-only sighting
+  is an adoption only when the look fills at least ``min_frame_share`` of the video's
+  frames, or the creator wears the style again; a stray frame of some other video never
+  is. Near garments count only here, for who wore a style first and who followed: never
+  in a style's size, series or rising score.
 - *Originator*: the earliest adopter (by ``posted_at``; ties broken by more frames, then
   nearer the centroid), with the evidence (video, moment, crop, date) and the runners-up.
 - *Influence* A -> B: B adopted a style within ``influence_days`` after A more often than
@@ -32,7 +42,7 @@ import dataclasses
 import datetime as dt
 import logging
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -63,6 +73,7 @@ class Adoption:
     frames: int  # frames of the video showing the style
     distance: float  # median distance to the style's centroid
     confident: bool  # False when the style had no confident sighting at all (fallback)
+    near_frames: int = 0  # of ``frames``, those left without a style but near it (see the module docstring)
 
     @property
     def tier(self) -> str:
@@ -76,28 +87,68 @@ class Adoption:
         return record
 
 
-def _confident(sightings: Sequence[Sighting], config: CreatorsConfig) -> list[bool]:
+def _confident(sightings: Sequence[Sighting], config: CreatorsConfig,
+               contested: Collection[tuple[int, int]] = ()) -> list[bool]:
     """Which sightings of one style count as adoptions (see the module docstring)."""
-    distances = np.asarray([s.distance for s in sightings])
-    median = float(np.median(distances))
-    limit = median + config.distance_mads * 1.4826 * float(np.median(np.abs(distances - median))) + 1e-6
+    near_only = [s.near_frames >= s.frames for s in sightings]
+    distances = np.asarray([s.distance for s, near in zip(sightings, near_only, strict=True) if not near])
+    if len(distances):
+        median = float(np.median(distances))
+        limit = median + config.distance_mads * 1.4826 * float(np.median(np.abs(distances - median))) + 1e-6
+    else:
+        limit = np.inf
+    # near-only sightings are already within the style's near limit (cluster.near_mads)
+    close = [near or s.distance <= limit for s, near in zip(sightings, near_only, strict=True)]
     videos_by_creator: dict[str, set[int]] = defaultdict(set)
-    for s in sightings:
-        if s.distance <= limit:
+    for s, ok in zip(sightings, close, strict=True):
+        if ok:
             videos_by_creator[s.creator].add(s.video_id)
     return [
-        s.distance <= limit
-        and (s.frames >= config.min_frames or s.frames >= config.min_frame_share * s.video_frames
-             or len(videos_by_creator[s.creator]) > 1)
-        for s in sightings
+        ok and (
+            (s.frames >= config.min_frame_share * s.video_frames and (s.style_id, s.video_id) not in contested)
+            or (s.frames >= config.min_frames and not near)
+            or len(videos_by_creator[s.creator]) > 1
+        )
+        for s, ok, near in zip(sightings, close, near_only, strict=True)
     ]
 
 
-def style_adoptions(sightings: Sequence[Sighting], config: CreatorsConfig) -> list[Adoption]:
-    """Adopters of one style, earliest first (ties: more frames, nearer the centroid, handle)."""
+def contested_videos(sightings: Iterable[Sighting]) -> set[tuple[int, int]]:
+    """(style, video) pairs where another style shows in as many of the video's frames: such a
+    video is no evidence for either style by its share of frames alone (one frame in each of
+    two styles is half the video for both)."""
+    frames: dict[int, dict[int, int]] = defaultdict(dict)
+    for s in sightings:
+        frames[s.video_id][s.style_id] = s.frames
+    return {(style_id, video_id) for video_id, shown in frames.items() for style_id, n in shown.items()
+            if any(other != style_id and m >= n for other, m in shown.items())}
+
+
+def with_near(data: TrendData, config: CreatorsConfig) -> list[Sighting]:
+    """The style sightings, each joined by its video's garments left near its style, and the
+    near-only sightings, earliest first (see the module docstring)."""
+    if not config.near_garments or not data.near_sightings:
+        return list(data.sightings)
+    near = {(s.style_id, s.video_id): s for s in data.near_sightings}
+    joined = []
+    for s in data.sightings:
+        extra = near.pop((s.style_id, s.video_id), None)
+        if extra is not None:
+            s = dataclasses.replace(s, garments=s.garments + extra.garments,
+                                    frames=min(s.frames + extra.frames, s.video_frames), near_frames=extra.frames)
+        joined.append(s)
+    joined += [dataclasses.replace(s, near_frames=s.frames) for s in near.values()]
+    joined.sort(key=lambda s: (s.day, s.video_id, s.style_id))
+    return joined
+
+
+def style_adoptions(sightings: Sequence[Sighting], config: CreatorsConfig,
+                    contested: Collection[tuple[int, int]] = ()) -> list[Adoption]:
+    """Adopters of one style, earliest first (ties: more frames, nearer the centroid, handle).
+    ``contested``: (style, video) pairs :func:`contested_videos` found."""
     if not sightings:
         return []
-    confident = _confident(sightings, config)
+    confident = _confident(sightings, config, contested)
     fallback = not any(confident)
     if fallback:
         logger.debug("style %d has no confident sighting; using every sighting", sightings[0].style_id)
@@ -105,10 +156,11 @@ def style_adoptions(sightings: Sequence[Sighting], config: CreatorsConfig) -> li
     order = sorted(range(len(sightings)), key=lambda i: _rank_key(sightings[i]))
     for i in order:
         s = sightings[i]
-        if (fallback or confident[i]) and s.creator not in first:
+        # without a confident sighting, every sighting in the style counts (garments near it do not)
+        if (confident[i] or (fallback and s.near_frames < s.frames)) and s.creator not in first:
             first[s.creator] = Adoption(
                 s.style_id, s.creator, s.followers, s.day, s.video_id, s.t_s, s.garment_id,
-                s.crop_path, s.frames, s.distance, not fallback,
+                s.crop_path, s.frames, s.distance, not fallback, s.near_frames,
             )
     return sorted(first.values(), key=_rank_key)
 
@@ -118,11 +170,13 @@ def _rank_key(s: Sighting | Adoption) -> tuple[Any, ...]:
 
 
 def adoptions_by_style(data: TrendData, config: CreatorsConfig) -> dict[int, list[Adoption]]:
-    """Adopters of every style, earliest first."""
+    """Adopters of every style, earliest first (garments left near a style included: :func:`with_near`)."""
     grouped: dict[int, list[Sighting]] = defaultdict(list)
-    for s in data.sightings:
+    sightings = with_near(data, config)
+    for s in sightings:
         grouped[s.style_id].append(s)
-    return {style_id: style_adoptions(group, config) for style_id, group in sorted(grouped.items())}
+    contested = contested_videos(sightings)
+    return {style_id: style_adoptions(group, config, contested) for style_id, group in sorted(grouped.items())}
 
 
 @dataclasses.dataclass

@@ -21,7 +21,14 @@ import numpy as np
 from core.errors import BadInputError
 from inference.catalog import Catalog, StyleAssignment, StyleRecord
 from inference.images import load_image
-from inference.trends.clustering import NOISE, Cluster, Clustering, cluster_garments, outfit_vectors
+from inference.trends.clustering import (
+    NOISE,
+    Cluster,
+    Clustering,
+    cluster_garments,
+    nearest_styles,
+    outfit_vectors,
+)
 from inference.trends.facet_names import facet_evidence, facet_style_names, unique_names
 from inference.trends.kmeans import nearest_centroid, normalise
 from inference.trends.lookalikes import split_lookalikes
@@ -235,7 +242,10 @@ def recluster(
         "unassigned": int((labels < 0).sum()),  # garments this run left without a style
         "encoder_version": encoder_version,  # of the embeddings clustered (None: not known)
     }
-    catalog.replace_styles(styles, ids, garment_style, clustering.distances, STATE_KEY, json.dumps(new_state))
+    near_labels, near_distances = nearest_styles(clustering, vectors, kinds, frames, config.cluster)
+    near = [StyleAssignment(int(ids[row]), style_ids[near_labels[row]], float(near_distances[row]))
+            for row in np.flatnonzero(near_labels >= 0)]
+    catalog.replace_styles(styles, ids, garment_style, clustering.distances, STATE_KEY, json.dumps(new_state), near)
     previous_ids = {s.id for s in previous}
     kept = len(previous_ids & set(style_ids))
     result = ReclusterResult(

@@ -9,8 +9,9 @@ garments of every slot (top, bottom) are sampled, their main colour measured
 best cut along their main axis must leave the groups ``lookalike_separation`` pooled
 standard deviations apart and at least ``lookalike_delta_e`` (CIEDE2000) between their
 median colours, each worn by ``lookalike_creators`` creators or more (a style that can truly
-rise), while the frames' other garment keeps its colour (``lookalike_other_delta_e``: a
-lookalike changes one garment, the light changes all of them). The slot with the widest
+rise), while the frames' other garment keeps its colour (``lookalike_other_delta_e``, or
+``lookalike_other_share`` of the split garment's change when larger: a lookalike changes one
+garment, the light changes all of them alike). The slot with the widest
 separation splits the style: each side's centroid is the
 mean outfit vector of its sampled frames, and every frame of the style goes to the nearer
 one. A split is kept only where those two centroids sort the sampled frames as the pixels
@@ -236,7 +237,8 @@ def _best_split(
         if split is None or (best is not None and split.separation <= best.separation):
             continue
         other = np.flatnonzero(members & (kinds != slot) & np.isin(kinds, SLOTS))
-        if _other_slot_shift(split, other, frames, crops, read) <= config.lookalike_other_delta_e:
+        allowed = max(config.lookalike_other_delta_e, config.lookalike_other_share * split.delta_e)
+        if _other_slot_shift(split, other, frames, crops, read) <= allowed:
             best = split
     return best
 

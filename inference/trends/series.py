@@ -40,6 +40,7 @@ class Sighting:
     garment_id: int  # the garment nearest the centroid (the evidence)
     t_s: float  # its moment in the video
     crop_path: str  # its crop, relative to the data directory
+    near_frames: int = 0  # of ``frames``, those the clustering left without a style, near this one
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,6 +62,9 @@ class TrendData:
     styles: dict[int, Style]
     future_videos: int = 0  # videos skipped because posted_at is after ``as_of``
     undated_videos: int = 0  # videos skipped because they have no posted_at
+    # garments the last full clustering left without a style, seen in the style they lie
+    # nearest: not counted in any series, only where originators look for first wearers
+    near_sightings: list[Sighting] = dataclasses.field(default_factory=list)
 
     @property
     def first_day(self) -> dt.date | None:
@@ -89,9 +93,12 @@ def load_trend_data(catalog: Catalog, as_of: dt.date | None = None, min_frames: 
     """
     as_of = as_of or dt.date.today()
     posts, future, undated = dated_posts(catalog.posts(), as_of)
-    sightings = _sightings(catalog, posts, min_frames)
+    frames = video_frames(catalog)
+    sightings = _sightings(catalog.styled_garments(), posts, frames, min_frames)
+    near = _sightings(catalog.near_garments(), posts, frames, min_frames)
     styles = {s.id: s for s in load_styles(catalog)}
-    return TrendData(sightings, sorted(posts.values(), key=lambda p: (p.day, p.video_id)), styles, future, undated)
+    return TrendData(sightings, sorted(posts.values(), key=lambda p: (p.day, p.video_id)), styles, future, undated,
+                     near)
 
 
 def dated_posts(records: Iterable[PostRecord], as_of: dt.date) -> tuple[dict[int, Post], int, int]:
@@ -114,12 +121,13 @@ def dated_posts(records: Iterable[PostRecord], as_of: dt.date) -> tuple[dict[int
     return posts, future, undated
 
 
-def _sightings(catalog: Catalog, posts: dict[int, Post], min_frames: int) -> list[Sighting]:
+def _sightings(garments: Iterable[StyledGarment], posts: dict[int, Post], frames_of_video: Mapping[int, int],
+               min_frames: int) -> list[Sighting]:
     groups: dict[tuple[int, int], list[StyledGarment]] = defaultdict(list)
-    for garment in catalog.styled_garments():
+    for garment in garments:
         if garment.video_id in posts:
             groups[(garment.style_id, garment.video_id)].append(garment)
-    return unit_sightings(groups, posts, video_frames(catalog), min_frames)
+    return unit_sightings(groups, posts, frames_of_video, min_frames)
 
 
 def video_frames(catalog: Catalog) -> dict[int, int]:

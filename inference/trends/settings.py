@@ -47,12 +47,16 @@ class ClusterConfig:
     # (pieces of one style); below the split threshold, so noise alone does not merge lookalikes; 0: never
     # lookalikes (inference/trends/lookalikes.py): split a style whose garments of one slot fall in two
     # measured-colour groups this many pooled SDs apart, at least lookalike_delta_e (CIEDE2000) apart,
-    # each worn by lookalike_creators creators or more; off by default (docs/BENCHMARKS.md)
-    lookalikes: bool = False
+    # each worn by lookalike_creators creators or more (on by default since the other-garment share
+    # rule: docs/BENCHMARKS.md "Originators from near garments")
+    lookalikes: bool = True
     lookalike_separation: float = setting(3.0, low=0)
     lookalike_delta_e: float = setting(8.0, low=0)
     lookalike_other_delta_e: float = setting(4.0, low=0)  # most the other garment of the same frames may change
     # colour between the two groups (CIEDE2000): a lookalike changes one garment, the light changes all
+    lookalike_other_share: float = setting(0.25, low=0, high=1)  # ...or this share of the split garment's own
+    # change, when larger: a small style of another colour altogether (yellow vs black skirts) whose
+    # top differs a little too is no scene change (light moves both garments alike)
     lookalike_creators: int = setting(4, low=1)
     lookalike_sample: int = setting(40, low=8)  # garments per style and slot whose colour is measured
     lookalike_agreement: float = setting(0.9, low=0, high=1)  # share of the measured frames the two new
@@ -64,6 +68,11 @@ class ClusterConfig:
     # this many typical robust deviations (but never within a cluster's own median) get no style:
     # mostly strays k-means had to put somewhere; 0: assign all
     noise_mads: float = setting(3.0, low=0)
+    # garments left without a style but within the typical style's median distance plus this many
+    # typical robust deviations of the style they lie nearest (measured on the styles' members) are
+    # kept as near it: a new look's first video often lands just outside, and originators look
+    # there (inference/trends/creators.py); 0: none
+    near_mads: float = setting(8.0, low=0)
     # garments whose person box came from these localisers get no style (they stay searchable): the
     # centred fallback fires where no detector saw a person, on title cards and empty rooms, and
     # those crops gather into junk styles and pollute real ones
@@ -175,6 +184,8 @@ class CreatorsConfig:
     distance_mads: float = setting(6.0, low=0, low_open=True)  # sightings farther than median + this many
     # MADs of the style's distances don't count (gross outliers only: on a 1,000-video bench world
     # slice, 3 MADs dropped 2.3 true sightings per stray)
+    near_garments: bool = True  # garments a full clustering left near a style (cluster.near_mads) count
+    # for its originators and adopters (never for its size, series or rising score)
     runners_up: int = setting(3, low=0)  # adopters shown after the originator
     influence_days: int = setting(14, low=1)  # B adopting within this many days after A counts for A -> B
     influence_min_styles: int = 3  # styles an influence edge must rest on
