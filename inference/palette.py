@@ -167,7 +167,10 @@ class ColourConfig:
     min_share: float = setting(0.1, low=0, high=1)  # smallest weighted share of the region a garment colour fills
     above_match: float = setting(10.0, low=0)  # CIEDE2000 within which a colour is the garment above's (see measure_colour)
     above_weight: float = setting(0.2, low=0, high=1)  # weight of the garment above's colour in the region's upper half
+    above_low: float = setting(0.25, low=0, high=1)  # ...when less than this share of its pixels lies in the region's lower half
     plain_match: float = setting(15.0, low=0)  # CIEDE2000 within which a garment pixel counts as its main colour
+    blend_distance: float = setting(6.0, low=0)  # Lab distance from the line between two bigger clusters within which a cluster is their edges' blend
+    second_ratio: float = setting(0.7, low=0, high=1)  # a second garment colour filling this share of the main one's pixels makes the main colour uncertain
 
 
 def _rows(slot: str, config: ColourConfig) -> tuple[float, float]:
@@ -213,6 +216,7 @@ class ColourReading:
 
     lab: np.ndarray  # main colour, CIE Lab
     main_share: float  # share of the garment's pixels near the main colour (plain garments: near 1)
+    second: np.ndarray | None = None  # a print's other colour when it fills nearly as much (checks): the main one is a toss-up
 
 
 def measure_colour(
@@ -248,22 +252,57 @@ def read_colour(
     weights = _centre_weights(region.shape[:2], config.bottom_centre if slot == "bottom" else 0.5).reshape(-1)
     share = np.bincount(labels, weights=weights, minlength=len(centres)) / weights.sum()
     score = share * (1.0 - _background(small, centres, share, config))
+    rows = np.repeat(np.linspace(0, 1, region.shape[0]), region.shape[1])
     if above is not None:
-        rows = np.repeat(np.linspace(0, 1, region.shape[0]), region.shape[1])
-        high = np.asarray([rows[labels == c].mean() < 0.5 if (labels == c).any() else False for c in range(len(centres))])
+        # the top showing through the waist sits in the upper half; a bottom of the top's colour fills the lower half too
+        low = np.bincount(labels, weights=rows >= 0.5, minlength=len(centres)) / np.maximum(np.bincount(labels, minlength=len(centres)), 1)
         same = ciede2000(centres, np.asarray(above, np.float64)[None, :]) <= config.above_match
-        score = np.where(high & same, score * config.above_weight, score)
-    skin = is_skin(centres)
+        score = np.where((low < config.above_low) & same, score * config.above_weight, score)
+    skin = is_skin(centres) & ~_fills_middle(labels, share, rows, region.shape[1], config.bottom_centre if slot == "bottom" else 0.5)
     if (score[~skin] >= config.min_share).any():
         score = np.where(skin, score * config.skin_weight, score)
-    best = int(np.argmax(score))
+    garment = np.isin(labels, np.flatnonzero(score >= 0.5 * share))  # clusters not set aside
+    score = np.where(_blends(centres, score, config.blend_distance), 0.0, score)
+    order = np.argsort(score)[::-1]
+    best = int(order[0])
     if share[best] < config.min_share:
         return None
     lab = np.median(pixels[labels == best], axis=0)
-    garment = np.isin(labels, np.flatnonzero(score >= 0.5 * share))  # clusters not set aside
     near = ciede2000(pixels[garment], lab[None, :]) <= config.plain_match
     main_share = float(np.average(near, weights=weights[garment])) if garment.any() else 1.0
-    return ColourReading(lab, main_share)
+    second = None
+    if len(order) > 1 and score[order[1]] >= config.second_ratio * score[best]:
+        other = np.median(pixels[labels == order[1]], axis=0)
+        second = other if ciede2000(other, lab) > config.plain_match else None
+    return ColourReading(lab, main_share, second)
+
+
+def _fills_middle(labels: np.ndarray, share: np.ndarray, rows: np.ndarray, width: int, centre_row: float) -> np.ndarray:
+    """Clusters that fill the middle of the region (the middle columns, around the row where
+    the garment sits) at least as much as the whole region: the garment itself, even in a
+    skin tone (brown, camel), where arms and a neck sit at the sides and the top."""
+    columns = np.tile(np.linspace(0, 1, width), len(labels) // width)
+    middle = (np.abs(columns - 0.5) <= 0.2) & (np.abs(rows - centre_row) <= 0.25)
+    if not middle.any():
+        return np.zeros(len(share), bool)
+    middle_share = np.bincount(labels[middle], minlength=len(share)) / middle.sum()
+    return middle_share >= np.asarray(share)
+
+
+def _blends(centres: np.ndarray, score: np.ndarray, distance: float) -> np.ndarray:
+    """Clusters that are the blend where two bigger clusters meet (a print's edges, blurred
+    and compressed): their centre lies on the Lab line between the two, away from both ends.
+    They say nothing about which of the two colours is the garment's."""
+    blend = np.zeros(len(centres), bool)
+    for k, centre in enumerate(centres):
+        bigger = np.flatnonzero(score > score[k])
+        for i in bigger:
+            for j in bigger[bigger > i]:
+                line = centres[j] - centres[i]
+                t = float(np.dot(centre - centres[i], line) / max(np.dot(line, line), 1e-9))
+                gap = np.linalg.norm(centres[i] + t * line - centre)
+                blend[k] |= 0.15 <= t <= 0.85 and gap <= distance
+    return blend
 
 
 def _centre_weights(shape: tuple[int, ...], centre_row: float = 0.5) -> np.ndarray:
