@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from inference.facet_probe import FacetProbe
 from inference.palette import ColourConfig, ColourReading, Palette, ciede2000, read_colour
 
 
@@ -40,6 +41,7 @@ class Consensus:
     """The colour a slot's garments agree on."""
 
     lab: np.ndarray | None  # median Lab of the agreeing garments; None when none was measured
+    agreeing: np.ndarray  # (A, 3) the agreeing garments' colours, one per garment
     evidence: float  # share of all the slot's garments that agree
     rival: float  # how many garments back the best colour farther than the match, per agreeing garment (a toss-up: near 1)
 
@@ -60,7 +62,7 @@ def colour_consensus(readings: Sequence[ColourReading | None], match: float) -> 
                 candidates.append(np.asarray(lab, np.float64))
                 owners.append(n)
     if not candidates:
-        return Consensus(None, 0.0, 0.0)
+        return Consensus(None, np.zeros((0, 3)), 0.0, 0.0)
     labs, owner = np.stack(candidates), np.asarray(owners)
     close = ciede2000(labs[:, None, :], labs[None, :, :]) <= match
     backers = [set(owner[row].tolist()) for row in close]
@@ -70,7 +72,7 @@ def colour_consensus(readings: Sequence[ColourReading | None], match: float) -> 
     lab = np.median(labs[agreeing], axis=0)
     far = ciede2000(labs, lab[None, :]) > 2 * match
     rival = float(support[far].max() / support[best]) if far.any() else 0.0
-    return Consensus(lab, float(support[best] / len(readings)), rival)
+    return Consensus(lab, labs[agreeing], float(support[best] / len(readings)), rival)
 
 
 def colour_facet(readings: Sequence[ColourReading | None], palette: Palette, config: Any) -> Facet | None:
@@ -86,7 +88,8 @@ def colour_facet(readings: Sequence[ColourReading | None], palette: Palette, con
     if consensus.lab is None or consensus.rival >= config.colour_tie:
         return None
     if consensus.evidence >= config.colour_evidence:
-        return Facet(palette.nearest(consensus.lab)[0][0], consensus.evidence)
+        shade = Counter(palette.nearest(consensus.agreeing)[0]).most_common(1)[0][0]
+        return Facet(shade, consensus.evidence)
     measured = [r.lab for r in readings if r is not None]
     names, _ = palette.nearest(np.stack(measured))
     family, count = Counter(palette.family(n) for n in names).most_common(1)[0]
@@ -97,6 +100,32 @@ def colour_facet(readings: Sequence[ColourReading | None], palette: Palette, con
     table = np.asarray([c.lab for c in shades], np.float64)
     nearest = int(ciede2000(np.median(members, axis=0)[None, :], table).argmin())
     return Facet(shades[nearest].name, count / len(readings))
+
+
+def second_opinion(colour: Facet | None, kind: str, embeddings: np.ndarray, probe: FacetProbe, palette: Palette,
+                   config: Any) -> Facet | None:
+    """The pixel colour checked against the probe's reading of the embeddings of one catalog
+    kind: when the probe is sure (evidence, held-out precision) of a colour of another family
+    and far from the pixels' (``config.probe_veto``), the pixels were misled (a print's
+    accent, the light) and the colour is left out; with ``probe_colour`` "fill", a colour the
+    pixels could not settle takes the probe's when it is a palette colour."""
+    head = probe.head(kind, "colour")
+    if head is None or not len(embeddings):
+        return colour
+    probabilities = head.probabilities(embeddings)
+    best = int(probabilities.mean(axis=0).argmax())
+    evidence = float(np.mean(probabilities.argmax(axis=1) == best))
+    if evidence < config.min_evidence or not head.trusted(config.probe_precision)[best]:
+        return colour
+    value = head.classes[best]
+    if value not in palette.names:
+        return colour
+    if colour is None:
+        return Facet(value, evidence) if config.probe_colour == "fill" else None
+    if palette.family(colour.value) == palette.family(value):  # a family is a palette colour too
+        return colour
+    gap = float(ciede2000(np.asarray(palette.colour(colour.value).lab), np.asarray(palette.colour(value).lab)))
+    return colour if gap <= config.probe_veto else None
 
 
 def toss_up(readings: Sequence[ColourReading | None], config: Any) -> bool:

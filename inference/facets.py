@@ -30,7 +30,15 @@ import numpy as np
 
 from configs import ConfigError, packaged, read_yaml, setting
 from core.errors import BadInputError
-from inference.facet_colour import Facet, colour_facet, halves, one_garment_share, slot_readings, toss_up
+from inference.facet_colour import (
+    Facet,
+    colour_facet,
+    halves,
+    one_garment_share,
+    second_opinion,
+    slot_readings,
+    toss_up,
+)
 from inference.facet_probe import FacetProbe
 from inference.palette import ColourConfig, ColourReading, Palette
 
@@ -232,7 +240,8 @@ class FacetConfig:
     dress_match: float = setting(15.0, low=0)  # CIEDE2000 within which a frame's top and bottom crops are one garment's colour
     probe_margin: float = setting(0.1, low=0, high=1)  # mean-probability margin a facet probe's value needs
     probe_precision: float = setting(0.4, low=0, high=1)  # held-out precision a probe's type or pattern needs to be named at all
-    probe_colour: str = setting("fill", choices=["off", "veto", "fill"])  # the probe's colour: off, vetoes a pixel colour of another family, or also fills one in
+    probe_colour: str = setting("fill", choices=["off", "veto", "fill"])  # the probe's colour: off, vetoes a far pixel colour, or also fills one in
+    probe_veto: float = setting(15.0, low=0)  # CIEDE2000 beyond which a sure probe's colour (of another family) vetoes the pixels'
     silhouette_precision: float = setting(0.8, low=0, high=1)  # the same for a silhouette (the cut is the facet most often misread)
     plain_level: float = setting(0.93, low=0, high=1)  # median main-colour share above which garments look plain
     patterned_level: float = setting(0.9, low=0, high=1)  # median main-colour share below which they look patterned
@@ -347,7 +356,7 @@ def name_slot(
     readings = _colours(slot, garments, config) if colours is None else list(colours)
     colour = colour_facet(readings, palette, config)
     if probe is not None and config.probe_colour != "off" and not toss_up(readings, config):
-        colour = _second_opinion(colour, slot, garments, probe, palette, config)
+        colour = second_opinion(colour, "full" if slot == "dress" else slot, garments.embeddings, probe, palette, config)
     if colour is not None:
         facets["colour"] = colour
     patterns = pattern_choices(readings, prompts.vocabulary, config)
@@ -415,28 +424,6 @@ def encoder_facets(
         if evidence >= config.min_evidence and margin >= config.min_margin:
             facets[facet] = Facet(value, evidence, margin if np.isfinite(margin) else 0.0)
     return facets
-
-
-def _second_opinion(colour: Facet | None, slot: str, garments: SlotGarments, probe: FacetProbe, palette: Palette,
-                    config: FacetConfig) -> Facet | None:
-    """The pixel colour checked against the probe's reading of the embeddings: when the probe
-    is sure (evidence, held-out precision) of a colour of another family, the pixels were
-    misled (a print's accent, the light) and the colour is left out; with ``fill``, a colour
-    the pixels could not settle takes the probe's when it is a palette colour."""
-    head = probe.head("full" if slot == "dress" else slot, "colour")
-    if head is None or not len(garments):
-        return colour
-    probabilities = head.probabilities(garments.embeddings)
-    best = int(probabilities.mean(axis=0).argmax())
-    evidence = float(np.mean(probabilities.argmax(axis=1) == best))
-    if evidence < config.min_evidence or not head.trusted(config.probe_precision)[best]:
-        return colour
-    value = head.classes[best]
-    if value not in palette.names:
-        return colour
-    if colour is None:
-        return Facet(value, evidence) if config.probe_colour == "fill" else None
-    return colour if palette.family(colour.value) == palette.family(value) else None  # a family is a palette colour too
 
 
 def probe_facets(
