@@ -243,6 +243,7 @@ class FacetConfig:
     probe_colour: str = setting("fill", choices=["off", "veto", "fill"])  # the probe's colour: off, vetoes a far pixel colour, or also fills one in
     probe_veto: float = setting(15.0, low=0)  # CIEDE2000 beyond which a sure probe's colour (of another family) vetoes the pixels'
     silhouette_precision: float = setting(0.8, low=0, high=1)  # the same for a silhouette (the cut is the facet most often misread)
+    probe_sure: float = setting(0.8, low=0, high=1)  # share of garments a trusted probe pattern needs to overrule the pixels' plain or patterned
     plain_level: float = setting(0.93, low=0, high=1)  # median main-colour share above which garments look plain
     patterned_level: float = setting(0.9, low=0, high=1)  # median main-colour share below which they look patterned
     plain_patterns: list[str] = dataclasses.field(default_factory=lambda: ["solid", "denim"])  # patterns that look plain
@@ -444,13 +445,14 @@ def probe_facets(
         head = probe.head(kind, facet)
         if head is None:
             continue
-        allowed = np.asarray([facet != "pattern" or not patterns or c in patterns for c in head.classes])
+        probabilities = head.probabilities(garments.embeddings)
+        gate = patterns if facet == "pattern" and not _overrules(head, probabilities, config) else None
+        allowed = np.asarray([not gate or c in gate for c in head.classes])
         if facet == "type":
             allowed &= np.asarray([c in vocabulary.slots[slot].silhouettes for c in head.classes])
         if not allowed.any():
             continue
-        probabilities = head.probabilities(garments.embeddings)
-        if facet == "pattern" and patterns and head.classes[int(probabilities.mean(axis=0).argmax())] not in patterns:
+        if gate and head.classes[int(probabilities.mean(axis=0).argmax())] not in gate:
             continue
         probabilities = probabilities[:, allowed]
         classes = [c for c, keep in zip(head.classes, allowed, strict=True) if keep]
@@ -467,6 +469,15 @@ def probe_facets(
             and facets["silhouette"].value not in vocabulary.slots[slot].silhouettes[named_type.value]):
         del facets["silhouette"]
     return facets
+
+
+def _overrules(head: Any, probabilities: np.ndarray, config: FacetConfig) -> bool:
+    """Whether the probe is sure enough of a value (``config.probe_sure`` of the garments, a
+    trusted value) to overrule the pixels: a low-contrast print (navy and purple camo) looks
+    plain to the colour measure, not to the probe."""
+    best = int(probabilities.mean(axis=0).argmax())
+    sure = float(np.mean(probabilities.argmax(axis=1) == best)) >= config.probe_sure
+    return sure and bool(head.trusted(config.probe_precision)[best])
 
 
 def _extra(facet: str, garments: SlotGarments, prompts: FacetPrompts, config: FacetConfig) -> Facet | None:
