@@ -238,6 +238,7 @@ class FacetConfig:
     dress_evidence: float = setting(0.5, low=0, high=1)  # share of garments that must look like a dress (see is_dress)
     dress_lower: str = "skirt"  # the bottom type a dress's lower half reads as
     dress_match: float = setting(15.0, low=0)  # CIEDE2000 within which a frame's top and bottom crops are one garment's colour
+    probe_evidence: float = setting(0.5, low=0, high=1)  # share of garments agreeing for a facet probe's type / pattern / silhouette
     probe_margin: float = setting(0.1, low=0, high=1)  # mean-probability margin a facet probe's value needs
     probe_precision: float = setting(0.4, low=0, high=1)  # held-out precision a probe's type or pattern needs to be named at all
     probe_colour: str = setting("fill", choices=["off", "veto", "fill"])  # the probe's colour: off, vetoes a far pixel colour, or also fills one in
@@ -462,7 +463,7 @@ def probe_facets(
         evidence = float(np.mean(probabilities.argmax(axis=1) == order[0]))
         floor = config.silhouette_precision if facet == "silhouette" else config.probe_precision
         trusted = bool(head.trusted(floor)[np.flatnonzero(allowed)[order[0]]])
-        if trusted and evidence >= config.min_evidence and margin >= config.probe_margin:
+        if trusted and evidence >= config.probe_evidence and margin >= config.probe_margin:
             facets[facet] = Facet(classes[int(order[0])], evidence, margin)
     named_type = facets.get("type")
     if (named_type is not None and "silhouette" in facets
