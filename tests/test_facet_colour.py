@@ -201,3 +201,13 @@ def test_one_garment_share_reads_frames_with_both_crops():
     red, blue = readings(["red"])[0], readings(["blue"])[0]
     assert one_garment_share({1: red, 2: red}, {1: red, 2: blue, 3: blue}, 15.0) == 0.5
     assert one_garment_share({1: red}, {2: red}, 15.0) is None
+
+
+def test_a_printed_dress_is_still_a_dress():
+    """The top and bottom crops of a polka-dot or checked dress show one print: one garment."""
+    for print_ in (lambda: softened(dotted("yellow", "black")), lambda: softened(checked("grey", "black"))):
+        vectors = np.stack([ENCODER.vector("a dress")] * 6)
+        crops = [print_()] * 6
+        garments = {kind: SlotGarments(vectors, crops, frames=list(range(6))) for kind in ("top", "bottom", "full")}
+        name = name_style_facets(garments, PROMPTS, PALETTE, probe=SaysDress("v", {}))
+        assert [s.slot for s in name.slots] == ["dress"]
