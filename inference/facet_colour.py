@@ -3,7 +3,7 @@
 Each garment's crop gives a :class:`~inference.palette.ColourReading`: its main colour and,
 for a print of two colours that fill about as much of it (checks), the other one. A slot's
 colour is the Lab colour most garments agree on (:func:`colour_consensus`), named by the
-nearest palette entry, so shades that a light or a print pulls apart ("olive" in one frame,
+shade most of the agreeing garments take, so shades that a light or a print pulls apart ("olive" in one frame,
 "khaki green" in the next) still agree, and the name is the shade they agree on, not the
 family's own colour. A slot whose garments are a toss-up between two colours is not given
 either. A dress is one fabric from the shoulders down: when the top and bottom crops of the

@@ -4,8 +4,9 @@ A style is named slot by slot (a top and a bottom, or a dress), never from the o
 centroid, so a top's words and a bottom's words do not mix. Each slot gets facets:
 
 - **colour**, measured from the garments' pixels (:mod:`inference.palette`) and named from
-  the fashion palette; when the garments agree on a family ("blue") but not on one shade,
-  the family is named;
+  the fashion palette by the colour most garments agree on (:mod:`inference.facet_colour`);
+  a toss-up between a print's two colours is left out. A style is a dress only when its
+  top and bottom crops are one colour too (:func:`two_garments`);
 - **type**, **pattern** and **silhouette**, zero-shot with the encoder's text tower: every
   allowed "{pattern} {silhouette} {type}" phrase of the slot is embedded
   (:func:`embed_facet_prompts`), each garment votes for its nearest phrase, and the style's
