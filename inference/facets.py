@@ -283,7 +283,7 @@ def name_style_facets(
     dress = (probe.dress_share({k: g.embeddings for k, g in present.items()}) >= config.dress_evidence
              if probe and "full" in present else is_dress(present, prompts, config))
     if dress and not two_garments(present, readings, config):
-        slots = [name_slot("dress", present["full"], prompts, palette, config, readings["full"], probe)]
+        slots = [name_slot("dress", present["full"], prompts, palette, config, probe=probe)]
     elif "top" in present or "bottom" in present:
         slots = [name_slot(kind, present[kind], prompts, palette, config, readings[kind], probe)
                  for kind in ("top", "bottom") if kind in present]
@@ -298,8 +298,8 @@ def name_style_facets(
 
 
 def _readings(present: Mapping[str, SlotGarments], config: FacetConfig) -> dict[str, list[ColourReading | None]]:
-    """Measured colour per garment of each kind; a bottom's knowing its frame's top."""
-    readings = {kind: _colours(kind, g, config) for kind, g in present.items() if kind != "bottom"}
+    """Measured colour per top and bottom garment; a bottom's knowing its frame's top."""
+    readings = {"top": _colours("top", present["top"], config)} if "top" in present else {}
     if "bottom" in present:
         top = present.get("top")
         above = ({f: r.lab for f, r in zip(top.frames, readings["top"], strict=False) if r is not None}
