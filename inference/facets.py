@@ -4,8 +4,9 @@ A style is named slot by slot (a top and a bottom, or a dress), never from the o
 centroid, so a top's words and a bottom's words do not mix. Each slot gets facets:
 
 - **colour**, measured from the garments' pixels (:mod:`inference.palette`) and named from
-  the fashion palette; when the garments agree on a family ("blue") but not on one shade,
-  the family is named;
+  the fashion palette by the colour most garments agree on (:mod:`inference.facet_colour`);
+  a toss-up between a print's two colours is left out. A style is a dress only when its
+  top and bottom crops are one colour too (:func:`two_garments`);
 - **type**, **pattern** and **silhouette**, zero-shot with the encoder's text tower: every
   allowed "{pattern} {silhouette} {type}" phrase of the slot is embedded
   (:func:`embed_facet_prompts`), each garment votes for its nearest phrase, and the style's
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -31,8 +31,17 @@ import numpy as np
 
 from configs import ConfigError, packaged, read_yaml, setting
 from core.errors import BadInputError
+from inference.facet_colour import (
+    Facet,
+    colour_facet,
+    halves,
+    one_garment_share,
+    second_opinion,
+    slot_readings,
+    toss_up,
+)
 from inference.facet_probe import FacetProbe
-from inference.palette import ColourConfig, ColourReading, Palette, read_colour
+from inference.palette import ColourConfig, ColourReading, Palette
 
 SLOTS = ("top", "bottom", "dress")  # name order; a dress replaces top + bottom
 ENCODER_FACETS = ("type", "pattern", "silhouette")
@@ -142,18 +151,6 @@ def _unit(vectors: Any) -> np.ndarray:
 # ----------------------------------------------------------------------------- names
 
 
-@dataclasses.dataclass(frozen=True)
-class Facet:
-    """A named facet and the evidence for it."""
-
-    value: str
-    evidence: float  # share of the slot's garments agreeing with ``value``
-    margin: float = 0.0  # score margin over the runner-up (encoder facets; 0 for colour)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"value": self.value, "evidence": round(self.evidence, 3), "margin": round(self.margin, 4)}
-
-
 NAME_ORDER = ("colour", "pattern", "material", "silhouette", "type")
 
 
@@ -233,16 +230,22 @@ class FacetConfig:
 
     min_evidence: float = setting(0.6, low=0, high=1)  # share of garments agreeing for type / pattern / silhouette
     min_margin: float = setting(0.04, low=0)  # mean-score margin of the value over the best other value
-    colour_evidence: float = setting(0.5, low=0, high=1)  # share of garments whose colour takes the named shade
+    colour_evidence: float = setting(0.5, low=0, high=1)  # share of garments whose colour agrees with the named one
+    colour_match: float = setting(10.0, low=0)  # CIEDE2000 within which two garments' colours agree
+    colour_tie: float = setting(0.8, low=0, high=1)  # a far colour backed by this share of the named one's garments: a toss-up, no colour
     family_evidence: float = setting(0.6, low=0, high=1)  # share agreeing on the colour family, when no shade has enough
     extra_evidence: float = setting(0.8, low=0, high=1)  # share agreeing for a material or aesthetic word
     extra_margin: float = setting(0.02, low=0)  # score margin a material or aesthetic word needs
     dress_evidence: float = setting(0.5, low=0, high=1)  # share of garments that must look like a dress (see is_dress)
     dress_lower: str = "skirt"  # the bottom type a dress's lower half reads as
+    dress_match: float = setting(15.0, low=0)  # CIEDE2000 within which a frame's top and bottom crops are one garment's colour
+    probe_evidence: float = setting(0.5, low=0, high=1)  # share of garments agreeing for a facet probe's type / pattern / silhouette
     probe_margin: float = setting(0.1, low=0, high=1)  # mean-probability margin a facet probe's value needs
     probe_precision: float = setting(0.4, low=0, high=1)  # held-out precision a probe's type or pattern needs to be named at all
-    probe_colour: str = setting("fill", choices=["off", "veto", "fill"])  # the probe's colour: off, vetoes a pixel colour of another family, or also fills one in
+    probe_colour: str = setting("fill", choices=["off", "veto", "fill"])  # the probe's colour: off, vetoes a far pixel colour, or also fills one in
+    probe_veto: float = setting(15.0, low=0)  # CIEDE2000 beyond which a sure probe's colour (of another family) vetoes the pixels'
     silhouette_precision: float = setting(0.8, low=0, high=1)  # the same for a silhouette (the cut is the facet most often misread)
+    probe_sure: float = setting(0.8, low=0, high=1)  # share of garments a trusted probe pattern needs to overrule the pixels' plain or patterned
     plain_level: float = setting(0.93, low=0, high=1)  # median main-colour share above which garments look plain
     patterned_level: float = setting(0.9, low=0, high=1)  # median main-colour share below which they look patterned
     plain_patterns: list[str] = dataclasses.field(default_factory=lambda: ["solid", "denim"])  # patterns that look plain
@@ -276,19 +279,49 @@ def name_style_facets(
     """
     config = config or FacetConfig()
     present = {kind: g for kind, g in garments.items() if len(g)}
+    readings = _readings(present, config)
     dress = (probe.dress_share({k: g.embeddings for k, g in present.items()}) >= config.dress_evidence
              if probe and "full" in present else is_dress(present, prompts, config))
-    if dress:
+    if dress and not two_garments(present, readings, config):
         slots = [name_slot("dress", present["full"], prompts, palette, config, probe=probe)]
-    else:
-        tops = _colours("top", present["top"], config) if "top" in present else []
-        above = {f: r.lab for f, r in zip(present["top"].frames, tops, strict=False) if r is not None}
-        slots = [name_slot(kind, present[kind], prompts, palette, config,
-                           tops if kind == "top" else _colours(kind, present[kind], config, above), probe)
+    elif "top" in present or "bottom" in present:
+        slots = [name_slot(kind, present[kind], prompts, palette, config, readings[kind], probe)
                  for kind in ("top", "bottom") if kind in present]
+    else:  # full-outfit crops of a top and a bottom: each named by colour, from its half of the crops
+        uppers, lowers = halves(present["full"].images, config.colour)
+        slots = [SlotName(kind, {"colour": colour} if colour else {}, len(present["full"]))
+                 for kind, colour in (("top", colour_facet(uppers, palette, config)),
+                                      ("bottom", colour_facet(lowers, palette, config)))]
     outfit = present.get("full") or next(iter(present.values()), None)
     aesthetic = _extra("aesthetic", outfit, prompts, config) if outfit is not None else None
     return StyleName(tuple(slots), aesthetic)
+
+
+def _readings(present: Mapping[str, SlotGarments], config: FacetConfig) -> dict[str, list[ColourReading | None]]:
+    """Measured colour per top and bottom garment; a bottom's knowing its frame's top."""
+    readings = {"top": _colours("top", present["top"], config)} if "top" in present else {}
+    if "bottom" in present:
+        top = present.get("top")
+        above = ({f: r.lab for f, r in zip(top.frames, readings["top"], strict=False) if r is not None}
+                 if top is not None else {})
+        readings["bottom"] = _colours("bottom", present["bottom"], config, above)
+    return readings
+
+
+def two_garments(present: Mapping[str, SlotGarments], readings: Mapping[str, list[ColourReading | None]],
+                 config: FacetConfig) -> bool:
+    """Whether the pixels say a top and a bottom, not a dress: in most frames the top crop and
+    the bottom crop (or, without them, the upper and lower half of the full crop) are clearly
+    different colours, where a dress is one fabric."""
+    top, bottom = present.get("top"), present.get("bottom")
+    share = None
+    if top is not None and bottom is not None and len(top.frames) and len(bottom.frames):
+        share = one_garment_share(dict(zip(top.frames, readings["top"], strict=False)),
+                                  dict(zip(bottom.frames, readings["bottom"], strict=False)), config.dress_match)
+    elif "full" in present and len(present["full"].images):
+        uppers, lowers = halves(present["full"].images, config.colour)
+        share = one_garment_share(dict(enumerate(uppers)), dict(enumerate(lowers)), config.dress_match)
+    return share is not None and share < config.dress_evidence
 
 
 def is_dress(garments: Mapping[str, SlotGarments], prompts: FacetPrompts, config: FacetConfig) -> bool:
@@ -324,9 +357,9 @@ def name_slot(
     """
     facets: dict[str, Facet] = {}
     readings = _colours(slot, garments, config) if colours is None else list(colours)
-    colour = colour_facet([r.lab if r is not None else None for r in readings], palette, config)
-    if probe is not None and config.probe_colour != "off":
-        colour = _second_opinion(colour, slot, garments, probe, palette, config)
+    colour = colour_facet(readings, palette, config)
+    if probe is not None and config.probe_colour != "off" and not toss_up(readings, config):
+        colour = second_opinion(colour, "full" if slot == "dress" else slot, garments.embeddings, probe, palette, config)
     if colour is not None:
         facets["colour"] = colour
     patterns = pattern_choices(readings, prompts.vocabulary, config)
@@ -345,10 +378,7 @@ def _colours(
 ) -> list[ColourReading | None]:
     if garments.colours is not None:
         return list(garments.colours)
-    kind = "full" if slot == "dress" else slot
-    frames: list[int | None] = list(garments.frames) or [None] * len(garments.images)
-    return [read_colour(image, kind, config.colour, (above or {}).get(frame) if frame is not None else None)
-            for image, frame in zip(garments.images, frames, strict=True)]
+    return slot_readings(garments.images, "full" if slot == "dress" else slot, config.colour, garments.frames, above)
 
 
 def pattern_choices(
@@ -364,25 +394,6 @@ def pattern_choices(
         return {p for p in vocabulary.patterns if p in config.plain_patterns}
     if median < config.patterned_level:
         return {p for p in vocabulary.patterns if p != "solid"}
-    return None
-
-
-def colour_facet(colours: Sequence[np.ndarray | None], palette: Palette, config: FacetConfig) -> Facet | None:
-    """The palette colour most garments take, or its family, or None without enough agreement.
-
-    Evidence is the share of *all* the slot's garments (a crop whose colour could not be
-    measured counts against the name).
-    """
-    measured = [c for c in colours if c is not None]
-    if not measured:
-        return None
-    names, _ = palette.nearest(np.stack(measured))
-    shade, count = Counter(names).most_common(1)[0]
-    if count / len(colours) >= config.colour_evidence:
-        return Facet(shade, count / len(colours))
-    family, count = Counter(palette.family(n) for n in names).most_common(1)[0]
-    if count / len(colours) >= config.family_evidence:
-        return Facet(family, count / len(colours))
     return None
 
 
@@ -418,28 +429,6 @@ def encoder_facets(
     return facets
 
 
-def _second_opinion(colour: Facet | None, slot: str, garments: SlotGarments, probe: FacetProbe, palette: Palette,
-                    config: FacetConfig) -> Facet | None:
-    """The pixel colour checked against the probe's reading of the embeddings: when the probe
-    is sure (evidence, held-out precision) of a colour of another family, the pixels were
-    misled (a print's accent, the light) and the colour is left out; with ``fill``, a colour
-    the pixels could not settle takes the probe's when it is a palette colour."""
-    head = probe.head("full" if slot == "dress" else slot, "colour")
-    if head is None or not len(garments):
-        return colour
-    probabilities = head.probabilities(garments.embeddings)
-    best = int(probabilities.mean(axis=0).argmax())
-    evidence = float(np.mean(probabilities.argmax(axis=1) == best))
-    if evidence < config.min_evidence or not head.trusted(config.probe_precision)[best]:
-        return colour
-    value = head.classes[best]
-    if value not in palette.names:
-        return colour
-    if colour is None:
-        return Facet(value, evidence) if config.probe_colour == "fill" else None
-    return colour if palette.family(colour.value) == palette.family(value) else None  # a family is a palette colour too
-
-
 def probe_facets(
     slot: str, garments: SlotGarments, probe: FacetProbe, vocabulary: FacetVocabulary, config: FacetConfig,
     patterns: set[str] | None = None,
@@ -458,13 +447,14 @@ def probe_facets(
         head = probe.head(kind, facet)
         if head is None:
             continue
-        allowed = np.asarray([facet != "pattern" or not patterns or c in patterns for c in head.classes])
+        probabilities = head.probabilities(garments.embeddings)
+        gate = patterns if facet == "pattern" and not _overrules(head, probabilities, config) else None
+        allowed = np.asarray([not gate or c in gate for c in head.classes])
         if facet == "type":
             allowed &= np.asarray([c in vocabulary.slots[slot].silhouettes for c in head.classes])
         if not allowed.any():
             continue
-        probabilities = head.probabilities(garments.embeddings)
-        if facet == "pattern" and patterns and head.classes[int(probabilities.mean(axis=0).argmax())] not in patterns:
+        if gate and head.classes[int(probabilities.mean(axis=0).argmax())] not in gate:
             continue
         probabilities = probabilities[:, allowed]
         classes = [c for c, keep in zip(head.classes, allowed, strict=True) if keep]
@@ -474,13 +464,22 @@ def probe_facets(
         evidence = float(np.mean(probabilities.argmax(axis=1) == order[0]))
         floor = config.silhouette_precision if facet == "silhouette" else config.probe_precision
         trusted = bool(head.trusted(floor)[np.flatnonzero(allowed)[order[0]]])
-        if trusted and evidence >= config.min_evidence and margin >= config.probe_margin:
+        if trusted and evidence >= config.probe_evidence and margin >= config.probe_margin:
             facets[facet] = Facet(classes[int(order[0])], evidence, margin)
     named_type = facets.get("type")
     if (named_type is not None and "silhouette" in facets
             and facets["silhouette"].value not in vocabulary.slots[slot].silhouettes[named_type.value]):
         del facets["silhouette"]
     return facets
+
+
+def _overrules(head: Any, probabilities: np.ndarray, config: FacetConfig) -> bool:
+    """Whether the probe is sure enough of a value (``config.probe_sure`` of the garments, a
+    trusted value) to overrule the pixels: a low-contrast print (navy and purple camo) looks
+    plain to the colour measure, not to the probe."""
+    best = int(probabilities.mean(axis=0).argmax())
+    sure = float(np.mean(probabilities.argmax(axis=1) == best)) >= config.probe_sure
+    return sure and bool(head.trusted(config.probe_precision)[best])
 
 
 def _extra(facet: str, garments: SlotGarments, prompts: FacetPrompts, config: FacetConfig) -> Facet | None:

@@ -160,6 +160,7 @@ class ColourConfig:
     bottom_centre: float = setting(0.25, low=0, high=1)  # where in a bottom region pixels weigh most (the hips; legs may show below)
     pixels: int = setting(48, low=8)  # the region is resized to at most this many pixels a side
     clusters: int = setting(4, low=1)  # Lab clusters the region's pixels are grouped into
+    merge_match: float = setting(6.0, low=0)  # CIEDE2000 within which two clusters are one colour's shades and joined
     border: float = setting(0.08, low=0, high=0.5, high_open=True)  # width of the crop's border strip (fraction)
     background_ratio: float = setting(1.5, low=1)  # a cluster filling the border this many times more than the region is background
     border_match: float = setting(12.0, low=0)  # CIEDE2000 within which a border pixel counts as a cluster's colour
@@ -167,7 +168,10 @@ class ColourConfig:
     min_share: float = setting(0.1, low=0, high=1)  # smallest weighted share of the region a garment colour fills
     above_match: float = setting(10.0, low=0)  # CIEDE2000 within which a colour is the garment above's (see measure_colour)
     above_weight: float = setting(0.2, low=0, high=1)  # weight of the garment above's colour in the region's upper half
+    above_low: float = setting(0.25, low=0, high=1)  # ...when less than this share of its pixels lies in the region's lower half
     plain_match: float = setting(15.0, low=0)  # CIEDE2000 within which a garment pixel counts as its main colour
+    blend_distance: float = setting(6.0, low=0)  # Lab distance from the line between two clusters within which a cluster is their edges' blend
+    second_ratio: float = setting(0.7, low=0, high=1)  # a second garment colour filling this share of the main one's pixels makes the main colour uncertain
 
 
 def _rows(slot: str, config: ColourConfig) -> tuple[float, float]:
@@ -199,6 +203,24 @@ def _kmeans(pixels: np.ndarray, k: int, steps: int = 12) -> tuple[np.ndarray, np
     return centres, labels
 
 
+def _merge_close(pixels: np.ndarray, centres: np.ndarray, labels: np.ndarray, match: float) -> tuple[np.ndarray, np.ndarray]:
+    """Clusters whose centres lie within ``match`` (CIEDE2000) joined, nearest pair first:
+    k-means splits one cloth's shades (light and shadow) as readily as two colours."""
+    centres, labels = centres.copy(), labels.copy()
+    while len(centres) > 1:
+        gaps = ciede2000(centres[:, None, :], centres[None, :, :])
+        gaps[np.eye(len(centres), dtype=bool)] = np.inf
+        i, j = np.unravel_index(int(np.argmin(gaps)), gaps.shape)
+        if gaps[i, j] > match:
+            break
+        i, j = min(i, j), max(i, j)
+        labels[labels == j] = i
+        labels[labels > j] -= 1
+        centres = np.delete(centres, j, axis=0)
+        centres[i] = pixels[labels == i].mean(axis=0)
+    return centres, labels
+
+
 def is_skin(lab: np.ndarray) -> np.ndarray:
     """Whether Lab colours lie in the range of human skin tones (warm hue, moderate chroma)."""
     lab = np.atleast_2d(lab)
@@ -213,6 +235,7 @@ class ColourReading:
 
     lab: np.ndarray  # main colour, CIE Lab
     main_share: float  # share of the garment's pixels near the main colour (plain garments: near 1)
+    second: np.ndarray | None = None  # a print's other colour when it fills nearly as much (checks): the main one is a toss-up
 
 
 def measure_colour(
@@ -244,26 +267,79 @@ def read_colour(
     (y0, y1), (x0, x1) = _rows(slot, config), config.columns
     region = small[int(y0 * h) : max(int(y0 * h) + 1, int(y1 * h)), int(x0 * w) : max(int(x0 * w) + 1, int(x1 * w))]
     pixels = region.reshape(-1, 3)
-    centres, labels = _kmeans(pixels, config.clusters)
     weights = _centre_weights(region.shape[:2], config.bottom_centre if slot == "bottom" else 0.5).reshape(-1)
+    centres, labels = _kmeans(pixels, config.clusters)
+    share = np.bincount(labels, weights=weights, minlength=len(centres))
+    centres, labels, core = _dissolve_blends(pixels, centres, labels, share, config.blend_distance)
+    centres, labels = _merge_close(pixels, centres, labels, config.merge_match)
     share = np.bincount(labels, weights=weights, minlength=len(centres)) / weights.sum()
     score = share * (1.0 - _background(small, centres, share, config))
+    rows = np.repeat(np.linspace(0, 1, region.shape[0]), region.shape[1])
     if above is not None:
-        rows = np.repeat(np.linspace(0, 1, region.shape[0]), region.shape[1])
-        high = np.asarray([rows[labels == c].mean() < 0.5 if (labels == c).any() else False for c in range(len(centres))])
+        # the top showing through the waist sits in the upper half; a bottom of the top's colour fills the lower half too
+        low = np.bincount(labels, weights=rows >= 0.5, minlength=len(centres)) / np.maximum(np.bincount(labels, minlength=len(centres)), 1)
         same = ciede2000(centres, np.asarray(above, np.float64)[None, :]) <= config.above_match
-        score = np.where(high & same, score * config.above_weight, score)
-    skin = is_skin(centres)
+        score = np.where((low < config.above_low) & same, score * config.above_weight, score)
+    skin = is_skin(centres) & ~_fills_middle(labels, share, rows, region.shape[1], config.bottom_centre if slot == "bottom" else 0.5)
     if (score[~skin] >= config.min_share).any():
         score = np.where(skin, score * config.skin_weight, score)
-    best = int(np.argmax(score))
+    garment = np.isin(labels, np.flatnonzero(score >= 0.5 * share))  # clusters not set aside
+    order = np.argsort(score)[::-1]
+    best = int(order[0])
     if share[best] < config.min_share:
         return None
-    lab = np.median(pixels[labels == best], axis=0)
-    garment = np.isin(labels, np.flatnonzero(score >= 0.5 * share))  # clusters not set aside
+    lab = _median(pixels, (labels == best) & core, labels == best)
     near = ciede2000(pixels[garment], lab[None, :]) <= config.plain_match
     main_share = float(np.average(near, weights=weights[garment])) if garment.any() else 1.0
-    return ColourReading(lab, main_share)
+    second = None
+    if len(order) > 1 and score[order[1]] >= config.second_ratio * score[best]:
+        other = _median(pixels, (labels == order[1]) & core, labels == order[1])
+        second = other if ciede2000(other, lab) > config.plain_match else None
+    return ColourReading(lab, main_share, second)
+
+
+def _median(pixels: np.ndarray, chosen: np.ndarray, fallback: np.ndarray) -> np.ndarray:
+    return np.median(pixels[chosen if chosen.any() else fallback], axis=0)
+
+
+def _fills_middle(labels: np.ndarray, share: np.ndarray, rows: np.ndarray, width: int, centre_row: float) -> np.ndarray:
+    """Clusters that fill the middle of the region (the middle columns, around the row where
+    the garment sits) at least as much as the whole region: the garment itself, even in a
+    skin tone (brown, camel), where arms and a neck sit at the sides and the top."""
+    columns = np.tile(np.linspace(0, 1, width), len(labels) // width)
+    middle = (np.abs(columns - 0.5) <= 0.2) & (np.abs(rows - centre_row) <= 0.25)
+    if not middle.any():
+        return np.zeros(len(share), bool)
+    middle_share = np.bincount(labels[middle], minlength=len(share)) / middle.sum()
+    return middle_share >= np.asarray(share)
+
+
+def _dissolve_blends(pixels: np.ndarray, centres: np.ndarray, labels: np.ndarray, share: np.ndarray,
+                     distance: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Clusters that are the blend where two colours meet (a print's edges, blurred and
+    compressed: their centre lies on the Lab line between two clusters, away from both ends,
+    and is smaller than the bigger end) handed back to the two, each pixel to the end it is
+    nearer along the line. Left alone, a blend splits or tips a print's balance. Also returns
+    which pixels were not blends: a colour is measured on those."""
+    labels, core = labels.copy(), np.ones(len(labels), bool)
+    for k, centre in enumerate(centres):
+        ends = None
+        pairs = [(a, b) for a in range(len(centres)) for b in range(a + 1, len(centres)) if k not in (a, b)]
+        for i, j in pairs:
+            line = centres[j] - centres[i]
+            t = float(np.dot(centre - centres[i], line) / max(np.dot(line, line), 1e-9))
+            gap = float(np.linalg.norm(centres[i] + t * line - centre))
+            if 0.15 <= t <= 0.85 and gap <= distance and share[k] < max(share[i], share[j]) and (ends is None or gap < ends[2]):
+                ends = (i, j, gap)
+        if ends is not None:
+            i, j, _ = ends
+            members = np.flatnonzero(labels == k)
+            line = centres[j] - centres[i]
+            along = (pixels[members] - centres[i]) @ line / max(float(np.dot(line, line)), 1e-9)
+            labels[members] = np.where(along < 0.5, i, j)
+            core[members] = False
+    kept = np.unique(labels)
+    return np.asarray([pixels[labels == c].mean(axis=0) for c in kept]), np.searchsorted(kept, labels), core
 
 
 def _centre_weights(shape: tuple[int, ...], centre_row: float = 0.5) -> np.ndarray:

@@ -219,16 +219,26 @@ def test_a_style_with_no_facet_agreed_says_so_instead_of_top_plus_bottom():
     assert plain.text == "unnamed style (no facet agreed)"  # 'solid' is not written in a name
 
 
-def test_a_pattern_the_pixels_and_the_probe_disagree_on_is_left_out():
+def test_a_pattern_the_pixels_and_an_unsure_probe_disagree_on_is_left_out():
     rng = np.random.default_rng(1)
-    striped = _garments([[0, 4, 7] for _ in range(10)], rng)  # the probe reads striped tops
     config = FacetConfig()
+    striped = _garments([[0, 4, 7]] * 7 + [[0, 5, 7]] * 3, rng)  # 7 of 10 read striped: not sure (probe_sure 0.8)
     assert probe_facets("top", striped, _probe(), VOCABULARY, config)["pattern"].value == "striped"
     # the pixels say the garments are plain: no plain pattern is forced on the probe's striped reading
     assert "pattern" not in probe_facets("top", striped, _probe(), VOCABULARY, config, patterns={"solid", "denim"})
     assert probe_facets("top", striped, _probe(), VOCABULARY, config, patterns={"striped", "floral"})["pattern"].value == "striped"
-    solid = _garments([[0, 3, 7] for _ in range(10)], rng)  # read as solid, the pixels say patterned: no print guessed
+    solid = _garments([[0, 3, 7]] * 7 + [[0, 4, 7]] * 3, rng)  # read as solid, the pixels say patterned: no print guessed
     assert "pattern" not in probe_facets("top", solid, _probe(), VOCABULARY, config, patterns={"striped", "floral"})
+
+
+def test_a_probe_sure_of_a_print_overrules_pixels_that_see_plain():
+    # every garment reads striped: a low-contrast print (navy on purple) the colour measure sees as plain
+    sure = _garments([[0, 4, 7]] * 10, np.random.default_rng(2))
+    named = probe_facets("top", sure, _probe(), VOCABULARY, FacetConfig(), patterns={"solid", "denim"})
+    assert named["pattern"].value == "striped"
+    strict = FacetConfig(probe_sure=1.0)
+    mostly = _garments([[0, 4, 7]] * 9 + [[0, 5, 7]], np.random.default_rng(3))
+    assert "pattern" not in probe_facets("top", mostly, _probe(), VOCABULARY, strict, patterns={"solid", "denim"})
 
 
 def test_the_probe_checks_the_pixel_colour_and_fills_one_the_pixels_could_not_settle():

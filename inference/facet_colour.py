@@ -1,0 +1,172 @@
+"""A style slot's colour from its garments' measured colours, and whether an outfit is one garment.
+
+Each garment's crop gives a :class:`~inference.palette.ColourReading`: its main colour and,
+for a print of two colours that fill about as much of it (checks), the other one. A slot's
+colour is the Lab colour most garments agree on (:func:`colour_consensus`), named by the
+shade most of the agreeing garments take, so shades that a light or a print pulls apart ("olive" in one frame,
+"khaki green" in the next) still agree, and the name is the shade they agree on, not the
+family's own colour. A slot whose garments are a toss-up between two colours is not given
+either. A dress is one fabric from the shoulders down: when the top and bottom crops of the
+same frames are clearly different colours (:func:`one_garment_share`), the outfit is a top and
+a bottom whatever else says dress.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from inference.facet_probe import FacetProbe
+from inference.palette import ColourConfig, ColourReading, Palette, ciede2000, read_colour
+
+
+@dataclasses.dataclass(frozen=True)
+class Facet:
+    """A named facet and the evidence for it."""
+
+    value: str
+    evidence: float  # share of the slot's garments agreeing with ``value``
+    margin: float = 0.0  # score margin over the runner-up (encoder facets; 0 for colour)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"value": self.value, "evidence": round(self.evidence, 3), "margin": round(self.margin, 4)}
+
+
+@dataclasses.dataclass(frozen=True)
+class Consensus:
+    """The colour a slot's garments agree on."""
+
+    lab: np.ndarray | None  # median Lab of the agreeing garments; None when none was measured
+    agreeing: np.ndarray  # (A, 3) the agreeing garments' colours, one per garment
+    evidence: float  # share of all the slot's garments that agree
+    rival: float  # how many garments back the best colour farther than the match, per agreeing garment (a toss-up: near 1)
+
+
+def colour_consensus(readings: Sequence[ColourReading | None], match: float) -> Consensus:
+    """The Lab colour most garments' readings lie within ``match`` (CIEDE2000) of.
+
+    A garment backs a colour with its main colour or, when its print's second colour fills
+    about as much (``ColourReading.second``), with either. Evidence counts every garment,
+    a crop whose colour could not be measured against the name.
+    """
+    candidates, owners = [], []
+    for n, reading in enumerate(readings):
+        if reading is None:
+            continue
+        for lab in (reading.lab, reading.second):
+            if lab is not None:
+                candidates.append(np.asarray(lab, np.float64))
+                owners.append(n)
+    if not candidates:
+        return Consensus(None, np.zeros((0, 3)), 0.0, 0.0)
+    labs, owner = np.stack(candidates), np.asarray(owners)
+    close = ciede2000(labs[:, None, :], labs[None, :, :]) <= match
+    backers = [set(owner[row].tolist()) for row in close]
+    support = np.asarray([len(b) for b in backers])
+    best = int(np.argmax(support))
+    agreeing = [int(np.flatnonzero(close[best] & (owner == n))[0]) for n in sorted(backers[best])]
+    lab = np.median(labs[agreeing], axis=0)
+    far = ciede2000(labs, lab[None, :]) > 2 * match
+    rival = float(support[far].max() / support[best]) if far.any() else 0.0
+    return Consensus(lab, labs[agreeing], float(support[best] / len(readings)), rival)
+
+
+def colour_facet(readings: Sequence[ColourReading | None], palette: Palette, config: Any) -> Facet | None:
+    """The palette colour a slot's garments agree on, or None without enough agreement.
+
+    ``config`` is a :class:`inference.facets.FacetConfig`: the garments must agree within
+    ``colour_match`` for ``colour_evidence`` of them; a second colour backed nearly as well
+    (``colour_tie``) leaves the colour out. When no shade has enough, the family most
+    garments fall in is named by the shade nearest those garments' median colour, when
+    ``family_evidence`` of them agree ("olive" and "khaki green" garments stay "olive").
+    """
+    consensus = colour_consensus(readings, config.colour_match)
+    if consensus.lab is None or consensus.rival >= config.colour_tie:
+        return None
+    if consensus.evidence >= config.colour_evidence:
+        shade = Counter(palette.nearest(consensus.agreeing)[0]).most_common(1)[0][0]
+        return Facet(shade, consensus.evidence)
+    measured = [r.lab for r in readings if r is not None]
+    names, _ = palette.nearest(np.stack(measured))
+    family, count = Counter(palette.family(n) for n in names).most_common(1)[0]
+    if count / len(readings) < config.family_evidence:
+        return None
+    members = np.stack([lab for lab, n in zip(measured, names, strict=True) if palette.family(n) == family])
+    shades = [c for c in palette.colours if c.family == family]
+    table = np.asarray([c.lab for c in shades], np.float64)
+    nearest = int(ciede2000(np.median(members, axis=0)[None, :], table).argmin())
+    return Facet(shades[nearest].name, count / len(readings))
+
+
+def second_opinion(colour: Facet | None, kind: str, embeddings: np.ndarray, probe: FacetProbe, palette: Palette,
+                   config: Any) -> Facet | None:
+    """The pixel colour checked against the probe's reading of the embeddings of one catalog
+    kind: when the probe is sure (evidence, held-out precision) of a colour of another family
+    and far from the pixels' (``config.probe_veto``), the pixels were misled (a print's
+    accent, the light) and the colour is left out; with ``probe_colour`` "fill", a colour the
+    pixels could not settle takes the probe's when it is a palette colour."""
+    head = probe.head(kind, "colour")
+    if head is None or not len(embeddings):
+        return colour
+    probabilities = head.probabilities(embeddings)
+    best = int(probabilities.mean(axis=0).argmax())
+    evidence = float(np.mean(probabilities.argmax(axis=1) == best))
+    if evidence < config.min_evidence or not head.trusted(config.probe_precision)[best]:
+        return colour
+    value = head.classes[best]
+    if value not in palette.names:
+        return colour
+    if colour is None:
+        return Facet(value, evidence) if config.probe_colour == "fill" else None
+    if palette.family(colour.value) == palette.family(value):  # a family is a palette colour too
+        return colour
+    gap = float(ciede2000(np.asarray(palette.colour(colour.value).lab), np.asarray(palette.colour(value).lab)))
+    return colour if gap <= config.probe_veto else None
+
+
+def toss_up(readings: Sequence[ColourReading | None], config: Any) -> bool:
+    """Whether the garments back two far-apart colours about equally (a two-colour check):
+    then neither is the garment's colour, and no second opinion should pick one."""
+    return colour_consensus(readings, config.colour_match).rival >= config.colour_tie
+
+
+def slot_readings(
+    images: Sequence[np.ndarray], kind: str, config: ColourConfig, frames: Sequence[int] = (),
+    above: Mapping[int, np.ndarray] | None = None,
+) -> list[ColourReading | None]:
+    """The measured colour of each crop of one catalog kind ('top', 'bottom', 'full');
+    a bottom's, knowing the colour of its frame's top (``above``, frame -> Lab)."""
+    frame_of: list[int | None] = list(frames) or [None] * len(images)
+    return [read_colour(image, kind, config, (above or {}).get(frame) if frame is not None else None)
+            for image, frame in zip(images, frame_of, strict=True)]
+
+
+def one_garment_share(
+    tops: Mapping[int, ColourReading | None], bottoms: Mapping[int, ColourReading | None], match: float
+) -> float | None:
+    """Share of frames whose top and bottom crops are one colour (within ``match``,
+    CIEDE2000, either of a print's two colours), as a dress's are; None without a frame
+    that has both. ``tops`` and ``bottoms`` map frame -> reading."""
+    pairs = [(tops[f], bottoms[f]) for f in tops.keys() & bottoms.keys()
+             if tops[f] is not None and bottoms[f] is not None]
+    if not pairs:
+        return None
+    same = [_same_colour(top, bottom, match) for top, bottom in pairs]  # type: ignore[arg-type]
+    return float(np.mean(same))
+
+
+def halves(images: Sequence[np.ndarray], config: ColourConfig) -> tuple[list[ColourReading | None], list[ColourReading | None]]:
+    """Colour readings of the upper and lower halves of full-outfit crops (top, bottom)."""
+    uppers = [read_colour(image[: image.shape[0] // 2], "top", config) for image in images]
+    lowers = [read_colour(image[image.shape[0] // 2 :], "bottom", config) for image in images]
+    return uppers, lowers
+
+
+def _same_colour(first: ColourReading, second: ColourReading, match: float) -> bool:
+    labs1 = [lab for lab in (first.lab, first.second) if lab is not None]
+    labs2 = [lab for lab in (second.lab, second.second) if lab is not None]
+    return bool(min(float(ciede2000(a, b)) for a in labs1 for b in labs2) <= match)
