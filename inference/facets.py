@@ -243,7 +243,8 @@ class FacetConfig:
     probe_margin: float = setting(0.1, low=0, high=1)  # mean-probability margin a facet probe's value needs
     probe_precision: float = setting(0.4, low=0, high=1)  # held-out precision a probe's type or pattern needs to be named at all
     probe_colour: str = setting("fill", choices=["off", "veto", "fill"])  # the probe's colour: off, vetoes a far pixel colour, or also fills one in
-    probe_veto: float = setting(15.0, low=0)  # CIEDE2000 beyond which a sure probe's colour (of another family) vetoes the pixels'
+    probe_veto: float = setting(0.0, low=0)  # CIEDE2000 beyond which a sure probe's colour (of another family) vetoes the pixels'
+    # (0: any other family's; 15 let light grey stand against a probe's "white", but named more wrong colours on 4 worlds)
     silhouette_precision: float = setting(0.8, low=0, high=1)  # the same for a silhouette (the cut is the facet most often misread)
     probe_sure: float = setting(0.8, low=0, high=1)  # share of garments a trusted probe pattern needs to overrule the pixels' plain or patterned
     plain_level: float = setting(0.93, low=0, high=1)  # median main-colour share above which garments look plain

@@ -149,9 +149,11 @@ def test_the_probe_vetoes_only_a_far_colour():
     head = LinearHead(np.zeros((2, dim), np.float32), np.array([5.0, 0.0], np.float32), ("white", "red"))
     probe = FacetProbe("v", {("top", "colour"): head})
     embeddings = np.stack([ENCODER.vector("t-shirt")] * 5)
-    config = FacetConfig()
+    config = FacetConfig(probe_veto=15.0)
     assert second_opinion(Facet("light grey", 1.0), "top", embeddings, probe, PALETTE, config) == Facet("light grey", 1.0)
     assert second_opinion(Facet("navy", 1.0), "top", embeddings, probe, PALETTE, config) is None
+    strict = FacetConfig()  # the default: a sure probe vetoes any colour of another family
+    assert second_opinion(Facet("light grey", 1.0), "top", embeddings, probe, PALETTE, strict) is None
 
 
 # ----------------------------------------------------------------------------- dress or top + bottom

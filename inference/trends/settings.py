@@ -47,9 +47,9 @@ class ClusterConfig:
     # (pieces of one style); below the split threshold, so noise alone does not merge lookalikes; 0: never
     # lookalikes (inference/trends/lookalikes.py): split a style whose garments of one slot fall in two
     # measured-colour groups this many pooled SDs apart, at least lookalike_delta_e (CIEDE2000) apart,
-    # each worn by lookalike_creators creators or more (on by default since the other-garment share
-    # rule: docs/BENCHMARKS.md "Originators from near garments")
-    lookalikes: bool = True
+    # each worn by lookalike_creators creators or more (off by default: on 4 demo worlds it lowered
+    # rising precision for no originator gain; docs/BENCHMARKS.md "Originators from near garments")
+    lookalikes: bool = False
     lookalike_separation: float = setting(3.0, low=0)
     lookalike_delta_e: float = setting(8.0, low=0)
     lookalike_other_delta_e: float = setting(4.0, low=0)  # most the other garment of the same frames may change
