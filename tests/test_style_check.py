@@ -130,10 +130,12 @@ def test_a_full_run_keeps_walls_and_title_cards_out_and_real_garments_in(data_di
         # the centred fallback, where no detector saw a person
         world.post("f0", 7, "card", method="fallback_center", noise=0.01)
         world.post("f1", 7, "missed", method="fallback_center", noise=0.01)
+        world.post("f2", 8, "far wall", method="fallback_center", noise=0.01)  # near no style at all
         top = _hopper_top()
         _write_crops(catalog, world, {"hopper": top, "flipped": top[:, ::-1].copy(), "missed": top,
                                       "coffee": _photo("coffee"), "chelsea": _photo("chelsea"),
-                                      "rocket": _photo("rocket"), "wall": _wall(), "card": _title_card()})
+                                      "rocket": _photo("rocket"), "wall": _wall(), "card": _title_card(),
+                                      "far wall": _wall()})
         ids, vectors = world.arrays()
         config = TrendsConfig(cluster=ClusterConfig(method="kmeans", group_by="kind", k_min=2, k_max=8,
                                                     kmeans_restarts=2, noise_mads=0.0, min_style_size=3))
@@ -152,6 +154,8 @@ def test_a_full_run_keeps_walls_and_title_cards_out_and_real_garments_in(data_di
         aside = set_aside(catalog)
         assert {aside[g] for g in by_key["card"]} == {"text card"}, "a title card is set aside with its reason"
         assert set(aside) >= junk and not set(aside) & set(styled)
+        # a fallback crop far from every style is judged too: search hides it with the check's reason
+        assert all(not aside[g].startswith("cut by") for g in by_key["far wall"]), aside
 
 
 def test_a_crop_that_cannot_be_read_gets_no_verdict_and_keeps_its_style(data_dir):

@@ -15,7 +15,8 @@ Two rules a full run applies after clustering, from the garment check's verdicts
   centred fallback, which fires on title cards and empty rooms as well as on people the
   detectors missed) never make a style; one whose frame (or, per kind, whose own vector)
   falls within ``admit_slack`` times a style's radius joins it when the check finds a garment in it, and is set
-  aside with the check's reason when not. The rest keep "cut by <localiser>".
+  aside with the check's reason when not. The rest are judged too: those the check rejects are
+  set aside with its reason (so search hides them unless asked), the others keep "cut by <localiser>".
 
 Both rules only look at what any footage has (the ImageNet classifier's clothing and
 printed-matter masses, sharpness, which localiser found the person): nothing about how the
@@ -236,7 +237,12 @@ def only_garments(catalog: Catalog, clustered: Clustered, skipped: Clustered, co
                      [*clustered.kinds, *(k for k, j in zip(skipped.kinds, join, strict=True) if j)],
                      np.concatenate([clustered.frames, skipped.frames[join]]), grown)
     screen.set_aside.update(rejected)
+    # The rest of them stay out of styles either way; judging them too lets search hide the
+    # walls and title cards among them (searched on request, with the reason).
+    outside = [int(i) for i, label in zip(skipped.ids, labels, strict=True) if label < 0 and int(i) not in rejected]
+    shown = verdicts(outside)
+    screen.set_aside.update({i: reason for i, (ok, reason) in shown.items() if not ok and reason})
     screen.admitted = int(join.sum())
-    screen.checked += screen.admitted + len(rejected)
+    screen.checked += screen.admitted + len(rejected) + len(shown)
     logger.info("style check: %s", screen.to_dict())
     return rows, screen
