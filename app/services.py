@@ -171,10 +171,11 @@ class Services:
         query after start-up does not wait for them. Failures are left for that query to report.
 
         The text side comes first: with the offline default it needs no torch (its text side
-        runs in NumPy), so text queries are answered while the image tower loads, on a second
-        thread, beside the searcher, which answers one text search so that the index files and
-        the catalog's in-memory facts are loaded before any user asks. Gradio's upload cache is tidied here too: otherwise the
-        first image search would walk it (half a second on a cache of a few thousand files).
+        runs in NumPy), so text queries are answered while the image tower loads on a second
+        thread. Meanwhile the searcher answers one text search, so the index files and the
+        catalog's in-memory facts are loaded before any user asks, and gradio's upload cache is
+        tidied (otherwise the first image search would walk it: half a second on a cache of a
+        few thousand files).
         """
 
         def warm_images(encoder: Encoder) -> None:

@@ -148,20 +148,15 @@ class MetadataReader:
     def set_aside(self, state_key: str) -> dict[int, str]:
         """Garment id -> why it is kept out of styles as no garment, for garments in no style:
         the garment check's verdict (a wall, a title card, a blur ...), or the reason the last
-        full clustering run recorded under the meta key ``state_key`` (its ``set_aside``)."""
-        rows = self._conn.execute(
-            "SELECT c.garment_id, c.reason FROM garment_checks c "
-            "LEFT JOIN garment_styles s ON s.garment_id = c.garment_id "
-            "WHERE c.is_garment = 0 AND s.garment_id IS NULL"
-        ).fetchall()
-        reasons = {int(garment): str(reason) for garment, reason in rows}
+        full clustering run recorded under the meta key ``state_key`` (its ``set_aside``).
+        Search's view of ``inference.trends.coverage.set_aside``, without the crops that are
+        only "cut by" a skipped localiser (those stay searchable)."""
+        styled = {g for (g,) in self._conn.execute("SELECT garment_id FROM garment_styles")}
+        rejected = self._conn.execute("SELECT garment_id, reason FROM garment_checks WHERE is_garment = 0").fetchall()
         row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (state_key,)).fetchone()
         recorded = (json.loads(row[0]) if row else {}).get("set_aside", {})
-        if recorded:
-            styled = {g for (g,) in self._conn.execute("SELECT garment_id FROM garment_styles")}
-            reasons.update({int(g): str(why) for g, why in recorded.items() if int(g) not in styled})
-        return reasons
-
+        reasons = {int(g): str(why) for g, why in (*rejected, *recorded.items())}
+        return {g: why for g, why in reasons.items() if g not in styled}
 
 @dataclasses.dataclass(frozen=True)
 class StyleName:
