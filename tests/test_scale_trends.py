@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 
 import numpy as np
 import pytest
@@ -167,19 +168,31 @@ def test_on_its_own_sample_ray_finds_the_local_styles(ray_cluster, world):
 
 
 @pytest.mark.slow
-def test_trends_cli_on_ray_writes_tables_and_the_local_report(ray_cluster, world, tmp_path, capsys):
-    import pyarrow.parquet as pq
+def test_trends_cli_on_ray_writes_tables_and_the_local_report(ray_cluster, world, tmp_path):
+    """The command a user runs, in a process of its own joining the running cluster: its JSON on
+    stdout and its tables agree (a process of its own: nothing another test left in this one's
+    stdout can swallow the report)."""
+    import subprocess
+    import sys
+    from pathlib import Path
 
-    from app.cli import main
+    import pyarrow.parquet as pq
 
     _, tables, _, _ = world
     out = tmp_path / "out"
     config = tmp_path / "trends.yaml"
     config.write_text("cluster:\n  k_min: 2\n  k_max: 10\n")
-    capsys.readouterr()
-    assert main(["trends", "--backend", "ray", "--tables", str(tables), "--out", str(out), "--config", str(config),
-                 "--encoder", INFO["name"], "--json", "-q"]) == 0
-    payload = json.loads(capsys.readouterr().out)
+    repo = Path(__file__).resolve().parents[1]
+    address = ray_cluster.get_runtime_context().gcs_address
+
+    def trends_cli(*argv: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "app.cli", "trends", "--backend", "ray", "--ray-address", address,
+                               "--out", str(out), "-q", *argv], cwd=repo, capture_output=True, text=True, timeout=600,
+                              env={**os.environ, "PYTHONPATH": str(repo)})
+
+    done = trends_cli("--tables", str(tables), "--config", str(config), "--encoder", INFO["name"], "--json")
+    assert done.returncode == 0, done.stderr
+    payload = json.loads(done.stdout)
     assert payload["update"]["mode"] == "recluster" and len(payload["styles"]) == payload["update"]["styles"] >= 2
     assert payload["originators"] and payload["states"]
     styles = pq.read_table(out / "styles.parquet").to_pylist()
@@ -188,7 +201,8 @@ def test_trends_cli_on_ray_writes_tables_and_the_local_report(ray_cluster, world
     assert assignments.num_rows == sum(s["size"] for s in styles)
     series = pq.read_table(out / "series.parquet")
     assert set(series.column("style_id").to_pylist()) <= {s["style_id"] for s in styles}
-    assert main(["trends", "--backend", "ray", "--tables", str(tmp_path / "none"), "--out", str(out), "-q"]) == 2
+    missing = trends_cli("--tables", str(tmp_path / "none"))
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr and "error:" in missing.stderr
 
 
 def test_assigning_the_fitted_units_gives_the_fits_own_labels():

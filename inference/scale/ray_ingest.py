@@ -93,6 +93,11 @@ def start_ray(config: ScaleConfig) -> float:
         else:
             ray.init(num_cpus=config.num_cpus, include_dashboard=False, log_to_driver=False,
                      _node_ip_address="127.0.0.1")
+    import ray.data
+
+    # Ray Data's progress bars take over the terminal's stdout while a dataset runs; the CLI's
+    # report (and --json) goes to stdout, so they stay off on every path that starts Ray here.
+    ray.data.DataContext.get_current().enable_progress_bars = False
     return time.perf_counter() - clock
 
 
@@ -230,12 +235,9 @@ def ray_ingest(
     report.outcomes += [{"source": r.source, "video_id": "", "status": "failed", "reason": r.reason}
                         for r in rejected]
     report.seconds["ray_start"] = start_ray(scale)
-    import ray.data
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     _clear_staging(out)
-    ray.data.DataContext.get_current().enable_progress_bars = False
     items = [{"path": str(s.path), "creator": s.creator, "followers": s.followers,
               "posted_at": s.posted_at.isoformat(), "source": s.source or str(s.path)} for s in submissions]
     done = frozenset(written_videos(out))
