@@ -13,7 +13,7 @@ import pytest
 from app.cli import main
 from core.errors import BadInputError
 from inference import trends
-from inference.catalog import Catalog, StyleRecord
+from inference.catalog import Catalog, StyleAssignment, StyleRecord
 from inference.trends import (
     STATE_KEY,
     CreatorsConfig,
@@ -47,19 +47,24 @@ FACETS: dict[int, dict[str, Any]] = {
 OUTFITS = {1: {"top": "s1-top", "bottom": "s1-bottom"}, 2: {"top": "s2-top", "bottom": "s2-bottom"}}
 
 
-def _world(catalog: Catalog) -> WorldBuilder:
+def _world(catalog: Catalog, near_first: bool = False) -> WorldBuilder:
     """@ada wears style 2 first (day 0); six creators wear style 1 from day 10, @ada's style 2 again
-    on day 20. Styles are written by hand with the facet evidence above."""
+    on day 20. Styles are written by hand with the facet evidence above. ``near_first``: @zed wears
+    style 1 on day 5, in a video the clustering left without a style but near style 1."""
     world = WorldBuilder(catalog, dim=8)
     world.post("ada", 0, OUTFITS[2])
+    zed = world.post("zed", 5, OUTFITS[1]) if near_first else None
     for i, creator in enumerate(["bo", "cy", "di", "ed", "fa", "gu"]):
         world.post(creator, 10 + i, OUTFITS[1])
     world.post("ada", 20, OUTFITS[2])
     ids, _ = world.arrays()
     style_of = np.asarray([1 if str(world.truth[int(g)]).startswith("s1") else 2 for g in ids])
+    left_out = np.isin(ids, [g.id for g in catalog.garments(video_id=zed)]) if zed else np.zeros(len(ids), bool)
+    style_of[left_out] = -1
+    near = [StyleAssignment(int(g), 1, 0.2) for g in ids[left_out]]
     records = [StyleRecord(sid, FACETS[sid]["text"], [], "outfit", None, int((style_of == sid).sum()),
                            facets=FACETS[sid]) for sid in (1, 2)]
-    catalog.replace_styles(records, ids, style_of, np.full(len(ids), 0.1), STATE_KEY, json.dumps({}))
+    catalog.replace_styles(records, ids, style_of, np.full(len(ids), 0.1), STATE_KEY, json.dumps({}), near)
     return world
 
 
@@ -80,6 +85,22 @@ def test_a_colour_unit_spanning_two_styles_merges_their_garments(data_dir):
     assert yellow.originator is not None and yellow.originator.originator.creator == "ada"  # style 2 came first
     assert units["navy"].originator.originator.creator == "bo" and units["navy"].garments == 12
     assert report.by == "colour" and len(report.periods) == len(yellow.series.share)
+
+
+def test_a_unit_sees_the_garments_left_near_its_styles_as_the_style_does(data_dir):
+    """Garments the clustering left just outside style 1 (@zed, day 5, before anyone in it) make
+    @zed the style's originator; the colour and pattern units built on style 1 agree."""
+    with Catalog(data_dir) as catalog:
+        _world(catalog, near_first=True)
+        style = trends.creators_report(catalog, TrendsConfig(), CreatorsConfig())
+        colours = {u.name: u for u in _report(catalog, "colour").styles}
+        patterns = {u.name: u for u in _report(catalog, "pattern").styles}
+    first = {o.origin.style_id: o.origin.originator for o in style.originators}
+    assert first[1].creator == "zed" and first[1].near_frames == 2
+    for unit in (colours["navy"], patterns["polka dot"]):
+        assert unit.originator.originator.creator == "zed" and unit.originator.originator.near_frames == 2
+        assert unit.garments == 12 and unit.creators == 6  # near garments count for the originator only
+    assert colours["butter yellow"].originator.originator.creator == "ada"
 
 
 def test_a_facet_marked_absent_forms_no_unit():

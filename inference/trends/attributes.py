@@ -23,7 +23,7 @@ from typing import Any
 
 from core.errors import BadInputError
 from inference.catalog import Catalog, StyledGarment, StyleGarment
-from inference.trends.creators import Origin, originators
+from inference.trends.creators import Origin, adoptions_by_style, originators
 from inference.trends.identity import Style
 from inference.trends.reports import (
     StyleReport,
@@ -32,7 +32,7 @@ from inference.trends.reports import (
     load_report_data,
     plain_fields,
 )
-from inference.trends.series import TrendData, unit_sightings, video_frames
+from inference.trends.series import Post, TrendData, unit_sightings, video_frames
 from inference.trends.settings import CreatorsConfig, ForecastConfig, TrendsConfig
 
 ATTRIBUTES = ("colour", "pattern", "garment", "silhouette")  # what ``trends --by`` follows besides styles
@@ -100,6 +100,14 @@ def attribute_units(styles: Iterable[Style], attribute: str, kind: str | None = 
             for i, (value, pairs) in enumerate(sorted(members.items()))]
 
 
+def rivals(units: Iterable[AttributeUnit]) -> dict[int, set[int]]:
+    """Unit -> the units worn as the same garment kind: only those compete for a video's frames
+    (a video's top and bottom each carry a colour, and both are evidence)."""
+    found = list(units)
+    return {unit.id: {other.id for other in found if other.id != unit.id and set(other.kinds) & set(unit.kinds)}
+            for unit in found}
+
+
 @dataclasses.dataclass
 class AttributeData:
     """The units' sightings over the styles' posts, and each unit's most typical garments."""
@@ -110,27 +118,37 @@ class AttributeData:
     garments: dict[int, int]  # unit -> its garments in the posts
 
 
+def _unit_groups(garments: Iterable[StyledGarment], unit_of: Mapping[tuple[int, str], int],
+                 posts: Mapping[int, Post]) -> dict[tuple[int, int], list[StyledGarment]]:
+    """(unit, video) -> the garments of the unit's style slots in the video, nearest first."""
+    groups: dict[tuple[int, int], list[StyledGarment]] = defaultdict(list)
+    for garment in garments:
+        unit = unit_of.get((garment.style_id, garment.kind))
+        if unit is not None and garment.video_id in posts:
+            groups[(unit, garment.video_id)].append(garment)
+    for group in groups.values():
+        group.sort(key=lambda g: g.distance)
+    return groups
+
+
 def attribute_data(catalog: Catalog, data: TrendData, found: Iterable[AttributeUnit], min_frames: int) -> AttributeData:
-    """Sightings of every unit: its garments grouped per video, as styles' are."""
+    """Sightings of every unit: its garments grouped per video, as styles' are, with the garments
+    left near its styles' slots as near sightings (the originators see what a style's see)."""
     units = {unit.id: unit for unit in found}
     unit_of = {member: unit.id for unit in units.values() for member in unit.members}
     posts = {post.video_id: post for post in data.posts}
-    groups: dict[tuple[int, int], list[StyledGarment]] = defaultdict(list)
+    frames = video_frames(catalog)
+    groups = _unit_groups(catalog.styled_garments(), unit_of, posts)
+    sightings = unit_sightings(groups, posts, frames, min_frames)
+    near = unit_sightings(_unit_groups(catalog.near_garments(), unit_of, posts), posts, frames, min_frames)
     garments_of: dict[int, list[StyledGarment]] = defaultdict(list)
-    for garment in catalog.styled_garments():
-        unit = unit_of.get((garment.style_id, garment.kind))
-        if unit is None or garment.video_id not in posts:
-            continue
-        groups[(unit, garment.video_id)].append(garment)
-        garments_of[unit].append(garment)
-    for garments in groups.values():
-        garments.sort(key=lambda g: g.distance)
-    sightings = unit_sightings(groups, posts, video_frames(catalog), min_frames)
+    for (unit, _), garments in groups.items():
+        garments_of[unit] += garments
     medoids = {unit: [StyleGarment(g.garment_id, g.crop_path, round(float(g.distance), 4))
                       for g in sorted(garments, key=lambda g: g.distance)[:MEDOIDS]]
                for unit, garments in garments_of.items()}
-    return AttributeData(TrendData(sightings, data.posts, {}, data.future_videos, data.undated_videos), units, medoids,
-                         {unit: len(garments) for unit, garments in garments_of.items()})
+    return AttributeData(TrendData(sightings, data.posts, {}, data.future_videos, data.undated_videos, near), units,
+                         medoids, {unit: len(garments) for unit, garments in garments_of.items()})
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -200,7 +218,7 @@ def attribute_report(
                             f"{by} had enough agreement): `stylescope trends --recluster` names styles by facets")
     found = attribute_data(catalog, data, units, config.series.min_frames_per_video)
     judged = judge(found.data, config, forecast_config, as_of, weeks)
-    origins = originators(found.data, creators_config)
+    origins = originators(found.data, creators_config, adoptions_by_style(found.data, creators_config, rivals(units)))
     reports: list[StyleReport] = []
     for trend in judged.trends:
         unit = found.units[trend.style_id]

@@ -113,15 +113,18 @@ def _confident(sightings: Sequence[Sighting], config: CreatorsConfig,
     ]
 
 
-def contested_videos(sightings: Iterable[Sighting]) -> set[tuple[int, int]]:
-    """(style, video) pairs where another style shows in as many of the video's frames: such a
+def contested_videos(sightings: Iterable[Sighting],
+                     rivals: Mapping[int, Collection[int]] | None = None) -> set[tuple[int, int]]:
+    """(style, video) pairs where a rival style shows in as many of the video's frames: such a
     video is no evidence for either style by its share of frames alone (one frame in each of
-    two styles is half the video for both)."""
+    two styles is half the video for both). ``rivals``: style -> the styles it competes with
+    (default: every other; attribute units of a top and of a bottom do not compete)."""
     frames: dict[int, dict[int, int]] = defaultdict(dict)
     for s in sightings:
         frames[s.video_id][s.style_id] = s.frames
     return {(style_id, video_id) for video_id, shown in frames.items() for style_id, n in shown.items()
-            if any(other != style_id and m >= n for other, m in shown.items())}
+            if any(other != style_id and m >= n and (rivals is None or other in rivals.get(style_id, ()))
+                   for other, m in shown.items())}
 
 
 def with_near(data: TrendData, config: CreatorsConfig) -> list[Sighting]:
@@ -169,13 +172,15 @@ def _rank_key(s: Sighting | Adoption) -> tuple[Any, ...]:
     return (s.day, -s.frames, s.distance, s.creator, s.video_id)
 
 
-def adoptions_by_style(data: TrendData, config: CreatorsConfig) -> dict[int, list[Adoption]]:
-    """Adopters of every style, earliest first (garments left near a style included: :func:`with_near`)."""
+def adoptions_by_style(data: TrendData, config: CreatorsConfig,
+                       rivals: Mapping[int, Collection[int]] | None = None) -> dict[int, list[Adoption]]:
+    """Adopters of every style, earliest first (garments left near a style included: :func:`with_near`);
+    ``rivals`` as :func:`contested_videos`."""
     grouped: dict[int, list[Sighting]] = defaultdict(list)
     sightings = with_near(data, config)
     for s in sightings:
         grouped[s.style_id].append(s)
-    contested = contested_videos(sightings)
+    contested = contested_videos(sightings, rivals)
     return {style_id: style_adoptions(group, config, contested) for style_id, group in sorted(grouped.items())}
 
 
