@@ -103,12 +103,14 @@ def colour_facet(readings: Sequence[ColourReading | None], palette: Palette, con
 
 
 def second_opinion(colour: Facet | None, kind: str, embeddings: np.ndarray, probe: FacetProbe, palette: Palette,
-                   config: Any) -> Facet | None:
+                   config: Any, other: str | None = None) -> Facet | None:
     """The pixel colour checked against the probe's reading of the embeddings of one catalog
     kind: when the probe is sure (evidence, held-out precision) of a colour of another family
     and far from the pixels' (``config.probe_veto``), the pixels were misled (a print's
     accent, the light) and the colour is left out; with ``probe_colour`` "fill", a colour the
-    pixels could not settle takes the probe's when it is a palette colour."""
+    pixels could not settle takes the probe's when it is a palette colour. A probe colour of
+    the family of ``other`` (the outfit's other garment's colour) is that garment showing in
+    the crop (a short top's crop reaches the jeans): it neither vetoes nor fills."""
     head = probe.head(kind, "colour")
     if head is None or not len(embeddings):
         return colour
@@ -118,7 +120,7 @@ def second_opinion(colour: Facet | None, kind: str, embeddings: np.ndarray, prob
     if evidence < config.min_evidence or not head.trusted(config.probe_precision)[best]:
         return colour
     value = head.classes[best]
-    if value not in palette.names:
+    if value not in palette.names or (other is not None and palette.family(other) == palette.family(value)):
         return colour
     if colour is None:
         return Facet(value, evidence) if config.probe_colour == "fill" else None
@@ -136,13 +138,20 @@ def toss_up(readings: Sequence[ColourReading | None], config: Any) -> bool:
 
 def slot_readings(
     images: Sequence[np.ndarray], kind: str, config: ColourConfig, frames: Sequence[int] = (),
-    above: Mapping[int, np.ndarray] | None = None,
+    above: Mapping[int, np.ndarray] | None = None, below: Mapping[int, np.ndarray] | None = None,
 ) -> list[ColourReading | None]:
     """The measured colour of each crop of one catalog kind ('top', 'bottom', 'full');
-    a bottom's, knowing the colour of its frame's top (``above``, frame -> Lab)."""
+    a bottom's knowing the colour of its frame's top (``above``, frame -> Lab), a top's the
+    colour of its frame's bottom (``below``)."""
     frame_of: list[int | None] = list(frames) or [None] * len(images)
-    return [read_colour(image, kind, config, (above or {}).get(frame) if frame is not None else None)
+    return [read_colour(image, kind, config, *((None, None) if frame is None else
+                                                ((above or {}).get(frame), (below or {}).get(frame))))
             for image, frame in zip(images, frame_of, strict=True)]
+
+
+def by_frame(frames: Sequence[int], readings: Sequence[ColourReading | None]) -> dict[int, np.ndarray]:
+    """Frame -> the measured main colour of the garment read in it."""
+    return {frame: r.lab for frame, r in zip(frames, readings, strict=False) if r is not None}
 
 
 def one_garment_share(

@@ -33,6 +33,7 @@ from configs import ConfigError, packaged, read_yaml, setting
 from core.errors import BadInputError
 from inference.facet_colour import (
     Facet,
+    by_frame,
     colour_facet,
     halves,
     one_garment_share,
@@ -275,9 +276,7 @@ def name_style_facets(
             pattern and silhouette (and whether the style is a dress) come from it instead
             of the text tower's phrases.
 
-    Returns:
-        The style's name: a dress slot when its full crops look like a dress, otherwise a
-        top and/or a bottom slot, each with the facets whose evidence clears the thresholds.
+    Returns: a dress slot if the full crops look like one, else top and/or bottom slots.
     """
     config = config or FacetConfig()
     present = {kind: g for kind, g in garments.items() if len(g)}
@@ -287,7 +286,8 @@ def name_style_facets(
     if dress and not two_garments(present, readings, config):
         slots = [name_slot("dress", present["full"], prompts, palette, config, probe=probe)]
     elif "top" in present or "bottom" in present:
-        slots = [name_slot(kind, present[kind], prompts, palette, config, readings[kind], probe)
+        other = {kind: colour_facet(readings[k], palette, config) for kind, k in (("top", "bottom"), ("bottom", "top")) if k in readings}
+        slots = [name_slot(kind, present[kind], prompts, palette, config, readings[kind], probe, other.get(kind))
                  for kind in ("top", "bottom") if kind in present]
     else:  # full-outfit crops of a top and a bottom: each named by colour, from its half of the crops
         uppers, lowers = halves(present["full"].images, config.colour)
@@ -303,10 +303,10 @@ def _readings(present: Mapping[str, SlotGarments], config: FacetConfig) -> dict[
     """Measured colour per top and bottom garment; a bottom's knowing its frame's top."""
     readings = {"top": _colours("top", present["top"], config)} if "top" in present else {}
     if "bottom" in present:
-        top = present.get("top")
-        above = ({f: r.lab for f, r in zip(top.frames, readings["top"], strict=False) if r is not None}
-                 if top is not None else {})
-        readings["bottom"] = _colours("bottom", present["bottom"], config, above)
+        top, bottom = present.get("top"), present["bottom"]
+        readings["bottom"] = _colours("bottom", bottom, config, by_frame(top.frames, readings["top"]) if top else None)
+        if top is not None:  # again, knowing the bottom below (a short top's crop reaches it)
+            readings["top"] = _colours("top", top, config, below=by_frame(bottom.frames, readings["bottom"]))
     return readings
 
 
@@ -349,19 +349,20 @@ def is_dress(garments: Mapping[str, SlotGarments], prompts: FacetPrompts, config
 
 def name_slot(
     slot: str, garments: SlotGarments, prompts: FacetPrompts, palette: Palette, config: FacetConfig,
-    colours: Sequence[ColourReading | None] | None = None, probe: FacetProbe | None = None,
+    colours: Sequence[ColourReading | None] | None = None, probe: FacetProbe | None = None, other: Facet | None = None,
 ) -> SlotName:
     """The facets of one slot ('top', 'bottom' or 'dress') whose evidence clears the thresholds.
 
     ``colours`` (one reading per garment) defaults to ``garments.colours`` or measuring
     ``garments.images``. The pixels also say whether the garment is plain or patterned,
-    which narrows the patterns the encoder may choose from (:func:`pattern_choices`).
-    """
+    which narrows the patterns the encoder may choose from (:func:`pattern_choices`). ``other``:
+    the colour of the outfit's other garment (:func:`~inference.facet_colour.second_opinion`)."""
     facets: dict[str, Facet] = {}
     readings = _colours(slot, garments, config) if colours is None else list(colours)
     colour = colour_facet(readings, palette, config)
     if probe is not None and config.probe_colour != "off" and not toss_up(readings, config):
-        colour = second_opinion(colour, "full" if slot == "dress" else slot, garments.embeddings, probe, palette, config)
+        colour = second_opinion(colour, "full" if slot == "dress" else slot, garments.embeddings, probe, palette, config,
+                                other.value if other else None)
     if colour is not None:
         facets["colour"] = colour
     patterns = pattern_choices(readings, prompts.vocabulary, config)
@@ -375,12 +376,11 @@ def name_slot(
     return SlotName(slot, facets, len(garments))
 
 
-def _colours(
-    slot: str, garments: SlotGarments, config: FacetConfig, above: Mapping[int, np.ndarray] | None = None
-) -> list[ColourReading | None]:
+def _colours(slot: str, garments: SlotGarments, config: FacetConfig, above: Mapping[int, np.ndarray] | None = None,
+             below: Mapping[int, np.ndarray] | None = None) -> list[ColourReading | None]:
     if garments.colours is not None:
         return list(garments.colours)
-    return slot_readings(garments.images, "full" if slot == "dress" else slot, config.colour, garments.frames, above)
+    return slot_readings(garments.images, "full" if slot == "dress" else slot, config.colour, garments.frames, above, below)
 
 
 def pattern_choices(

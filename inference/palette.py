@@ -166,9 +166,9 @@ class ColourConfig:
     border_match: float = setting(12.0, low=0)  # CIEDE2000 within which a border pixel counts as a cluster's colour
     skin_weight: float = setting(0.1, low=0, high=1)  # weight of a skin-toned cluster when another colour is there
     min_share: float = setting(0.1, low=0, high=1)  # smallest weighted share of the region a garment colour fills
-    above_match: float = setting(10.0, low=0)  # CIEDE2000 within which a colour is the garment above's (see measure_colour)
-    above_weight: float = setting(0.2, low=0, high=1)  # weight of the garment above's colour in the region's upper half
-    above_low: float = setting(0.25, low=0, high=1)  # ...when less than this share of its pixels lies in the region's lower half
+    above_match: float = setting(10.0, low=0)  # CIEDE2000 within which a colour is the neighbour garment's (above or below; see read_colour)
+    above_weight: float = setting(0.2, low=0, high=1)  # weight of the neighbour's colour in the region's half nearest it
+    above_low: float = setting(0.25, low=0, high=1)  # ...when less than this share of its pixels lies in the other half
     plain_match: float = setting(15.0, low=0)  # CIEDE2000 within which a garment pixel counts as its main colour
     blend_distance: float = setting(6.0, low=0)  # Lab distance from the line between two clusters within which a cluster is their edges' blend
     second_ratio: float = setting(0.7, low=0, high=1)  # a second garment colour filling this share of the main one's pixels makes the main colour uncertain
@@ -247,7 +247,8 @@ def measure_colour(
 
 
 def read_colour(
-    image: np.ndarray, slot: str, config: ColourConfig | None = None, above: np.ndarray | None = None
+    image: np.ndarray, slot: str, config: ColourConfig | None = None, above: np.ndarray | None = None,
+    below: np.ndarray | None = None,
 ) -> ColourReading | None:
     """The main colour of the garment a crop shows, or None when no colour fills enough of it.
 
@@ -258,6 +259,10 @@ def read_colour(
         above: Lab colour of the garment worn above (the top, when measuring a bottom of
             the same frame): a cluster of that colour sitting in the region's upper half is
             the top showing through the waist, and counts for little.
+        below: Lab colour of the garment worn below (the bottom, when measuring a top of the
+            same frame): a cluster of that colour sitting in the region's lower half is the
+            bottom showing under a short top (a crop top's box reaches the jeans), and counts
+            for little.
     """
     config = config or ColourConfig()
     if image.ndim != 3 or image.shape[0] < 4 or image.shape[1] < 4:
@@ -267,7 +272,8 @@ def read_colour(
     (y0, y1), (x0, x1) = _rows(slot, config), config.columns
     region = small[int(y0 * h) : max(int(y0 * h) + 1, int(y1 * h)), int(x0 * w) : max(int(x0 * w) + 1, int(x1 * w))]
     pixels = region.reshape(-1, 3)
-    weights = _centre_weights(region.shape[:2], config.bottom_centre if slot == "bottom" else 0.5).reshape(-1)
+    centre_row = config.bottom_centre if slot == "bottom" else 0.5
+    weights = _centre_weights(region.shape[:2], centre_row).reshape(-1)
     centres, labels = _kmeans(pixels, config.clusters)
     share = np.bincount(labels, weights=weights, minlength=len(centres))
     centres, labels, core = _dissolve_blends(pixels, centres, labels, share, config.blend_distance)
@@ -275,12 +281,14 @@ def read_colour(
     share = np.bincount(labels, weights=weights, minlength=len(centres)) / weights.sum()
     score = share * (1.0 - _background(small, centres, share, config))
     rows = np.repeat(np.linspace(0, 1, region.shape[0]), region.shape[1])
-    if above is not None:
-        # the top showing through the waist sits in the upper half; a bottom of the top's colour fills the lower half too
-        low = np.bincount(labels, weights=rows >= 0.5, minlength=len(centres)) / np.maximum(np.bincount(labels, minlength=len(centres)), 1)
-        same = ciede2000(centres, np.asarray(above, np.float64)[None, :]) <= config.above_match
-        score = np.where((low < config.above_low) & same, score * config.above_weight, score)
-    skin = is_skin(centres) & ~_fills_middle(labels, share, rows, region.shape[1], config.bottom_centre if slot == "bottom" else 0.5)
+    # a neighbour garment showing in the region (the top through a bottom's waist, the bottom
+    # below a short top) sits in one half; a garment of the neighbour's colour fills both halves
+    for neighbour, half in ((above, rows >= 0.5), (below, rows < 0.5)):
+        if neighbour is not None:
+            inside = np.bincount(labels, weights=half, minlength=len(centres)) / np.maximum(np.bincount(labels, minlength=len(centres)), 1)
+            same = ciede2000(centres, np.asarray(neighbour, np.float64)[None, :]) <= config.above_match
+            score = np.where((inside < config.above_low) & same, score * config.above_weight, score)
+    skin = is_skin(centres) & ~_fills_middle(labels, share, rows, region.shape[1], centre_row)
     if (score[~skin] >= config.min_share).any():
         score = np.where(skin, score * config.skin_weight, score)
     garment = np.isin(labels, np.flatnonzero(score >= 0.5 * share))  # clusters not set aside

@@ -96,6 +96,22 @@ def test_a_bottom_of_the_tops_colour_is_still_its_own_colour():
     assert named(read_colour(crop, "bottom", above=above)) == "olive"
 
 
+def test_a_short_tops_crop_is_read_as_the_top_not_the_jeans_below_it():
+    """A crop top's box reaches the jeans: most of the crop is the bottom. Knowing the bottom
+    read in the same frame (``below``), its colour low in the crop counts for little."""
+    crop = np.empty((160, 120, 3), np.uint8)
+    crop[:] = WALL
+    crop[:60, 25:95] = rgb("purple")  # the top
+    crop[60:72, 30:90] = SKIN  # the midriff
+    crop[72:, 25:95] = rgb("blue")  # the jeans, more than half of the crop
+    assert named(read_colour(crop, "top")) == "blue"
+    below = srgb_to_lab(np.array(rgb("blue"), float))
+    assert named(read_colour(crop, "top", below=below)) == "purple"
+    # a blue top over blue jeans fills both halves: still blue
+    crop[:60, 25:95] = rgb("blue")
+    assert named(read_colour(crop, "top", below=below)) == "blue"
+
+
 def test_a_real_photo_garment_is_read_not_the_face_nor_the_backdrop():
     """scikit-image's astronaut photo: an orange-red flight suit, a face, a grey backdrop, a flag."""
     data = pytest.importorskip("skimage.data")
@@ -154,6 +170,20 @@ def test_the_probe_vetoes_only_a_far_colour():
     assert second_opinion(Facet("navy", 1.0), "top", embeddings, probe, PALETTE, config) is None
     strict = FacetConfig()  # the default: a sure probe vetoes any colour of another family
     assert second_opinion(Facet("light grey", 1.0), "top", embeddings, probe, PALETTE, strict) is None
+
+
+def test_the_probe_reading_the_other_garment_neither_vetoes_nor_fills():
+    """A short top's crop reaches the jeans: a probe sure of the bottom's colour family is
+    reading the bottom, so the top's pixel colour stands and an unsettled one stays empty."""
+    head = LinearHead(np.zeros((2, ENCODER.dim), np.float32), np.array([5.0, 0.0], np.float32), ("blue", "red"))
+    probe = FacetProbe("v", {("top", "colour"): head})
+    embeddings = np.stack([ENCODER.vector("crop top")] * 5)
+    config = FacetConfig()
+    assert second_opinion(Facet("purple", 0.7), "top", embeddings, probe, PALETTE, config) is None
+    assert second_opinion(Facet("purple", 0.7), "top", embeddings, probe, PALETTE, config, "cobalt") == Facet("purple", 0.7)
+    fill = FacetConfig(probe_colour="fill")
+    assert second_opinion(None, "top", embeddings, probe, PALETTE, fill) == Facet("blue", 1.0)
+    assert second_opinion(None, "top", embeddings, probe, PALETTE, fill, "denim blue") is None
 
 
 # ----------------------------------------------------------------------------- dress or top + bottom
