@@ -16,7 +16,7 @@ from inference.catalog import Catalog
 from inference.trends import ClusterConfig, TrendsConfig, recluster
 from inference.trends.clustering import NOISE, Cluster, Clustering
 from inference.trends.coverage import set_aside
-from inference.trends.style_check import IN_JUNK_STYLE, admit_skipped, screen_clusters
+from inference.trends.style_check import IN_JUNK_STYLE, UNVOUCHED, admit_skipped, screen_clusters
 from tests.trends_helpers import WorldBuilder
 
 CONFIG = ClusterConfig(style_check_nearest=2, style_check_sample=4, min_style_size=2)
@@ -58,6 +58,37 @@ def test_a_wall_only_cluster_is_not_a_style_and_its_crops_keep_their_reason():
     assert np.isnan(screened.distances[6:]).all() and screened.clusters[0].size == 6
     assert screen.set_aside == {**walls, 16: IN_JUNK_STYLE}
     assert screen.summary().startswith("style check: 1 clusters of non-garments made no style; 6 crops set aside")
+
+
+def test_a_cluster_of_unvouched_crops_is_no_style_but_one_unvouched_crop_keeps_its_style():
+    """Rooms the motion localiser cut each pass the check by a hair (no person seen, little
+    clothing): together they count as the failures do; a real style keeps its few such crops."""
+    ids = np.asarray([1, 2, 3, 4, 5, 6, 11, 12, 13, 14, 15, 16])
+    clustering = _clustering([0] * 6 + [1] * 6, [0.05, 0.06, 0.07, 0.08, 0.09, 0.1] * 2, 2)
+    rooms = {11: UNVOUCHED, 12: UNVOUCHED, 13: UNVOUCHED, 14: "no person", 2: UNVOUCHED}
+
+    def verdicts(asked):
+        return {i: (rooms.get(i) != "no person", rooms.get(i, "garment")) for i in asked}
+
+    screened, screen = screen_clusters(clustering, ids, np.arange(12), verdicts, CONFIG)
+    assert screen.dissolved == 1 and (screened.labels[:6] == 0).all() and (screened.labels[6:] == NOISE).all()
+    assert screen.set_aside == {14: "no person", **{i: IN_JUNK_STYLE for i in (11, 12, 13, 15, 16)}}
+
+
+def test_unvouched_means_no_person_seen_and_little_clothing():
+    from inference.catalog import GarmentCheckRecord
+    from inference.garment_check import GarmentCheckConfig
+    from inference.trends.style_check import _unvouched
+
+    def check(clothing, outfit=0.0, detected=False, face=False):
+        return GarmentCheckRecord(1, True, "garment", 0.6, clothing, outfit, 0.0, 100.0, detected, face, False, "m", "j")
+
+    garment, config = GarmentCheckConfig(), ClusterConfig()
+    assert _unvouched(check(0.06), garment, config)  # a wall that passed by a hair
+    assert not _unvouched(check(0.06, detected=True), garment, config)  # a detector saw a person
+    assert not _unvouched(check(0.06, face=True), garment, config)
+    assert not _unvouched(check(0.04, outfit=0.6), garment, config)  # its person's other crops are dressed
+    assert not _unvouched(check(0.3), garment, config)
 
 
 def test_a_style_keeps_its_garments_and_loses_only_a_medoid_that_is_none():

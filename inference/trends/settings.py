@@ -88,6 +88,9 @@ class ClusterConfig:
     style_check_nearest: int = setting(4, low=1)
     style_check_sample: int = setting(8, low=0)
     style_check_share: float = setting(0.5, low=0, low_open=True, high=1)
+    # a checked crop that passes but that no detector or face vouched for, with less clothing
+    # evidence than this (twice the garment check's min_clothing), counts against its cluster too
+    style_check_unvouched: float = setting(0.1, low=0, high=1)
     # a skip_methods crop joins a style within this many times its radius (the centred fallback's box
     # sits off the person, so its crops hold more room: on the development worlds, real garments it
     # cut lay up to ~1.7 radii from their own style's centroid, the next style farther)

@@ -10,7 +10,10 @@ Two rules a full run applies after clustering, from the garment check's verdicts
   of them are not garments is dissolved: its crops get no style and are set aside, each with
   its own verdict's reason, or "in a style of non-garments" when the crop itself passed. In a
   cluster that stays, a checked crop that is not a garment is set aside alone, so a style's
-  medoid is a garment.
+  medoid is a garment. A crop that passes with little clothing evidence
+  (``style_check_unvouched``) while no detector or face saw a person in it is *unvouched*: it
+  keeps its style, but counts with the failures towards dissolving its cluster (a cluster of
+  empty rooms the motion localiser cut, each borderline on its own, is still a cluster of rooms).
 - **Crops of a skipped localiser join only a style that exists.** ``skip_methods`` crops (the
   centred fallback, which fires on title cards and empty rooms as well as on people the
   detectors missed) never make a style; one whose frame (or, per kind, whose own vector)
@@ -33,8 +36,8 @@ from typing import Any
 
 import numpy as np
 
-from inference.catalog import Catalog
-from inference.garment_check import GarmentChecker, load_config
+from inference.catalog import Catalog, GarmentCheckRecord
+from inference.garment_check import GarmentCheckConfig, GarmentChecker, load_config
 from inference.trends.clustering import NOISE, Clustering, kept_clusters, outfit_vectors
 from inference.trends.kmeans import nearest_centroid, normalise
 from inference.trends.screening import garment_verdicts
@@ -43,6 +46,7 @@ from inference.trends.settings import ClusterConfig
 logger = logging.getLogger(__name__)
 
 IN_JUNK_STYLE = "in a style of non-garments"  # why a crop that passed the check went with its cluster
+UNVOUCHED = "unvouched garment"  # a passing verdict's reason: no person seen, little clothing (see the module docstring)
 
 # garment ids -> (is a garment, the verdict's reason), for those ids the check could judge
 Verdicts = Callable[[Sequence[int]], Mapping[int, tuple[bool, str]]]
@@ -116,7 +120,8 @@ def screen_clusters(clustering: Clustering, ids: np.ndarray, frames: np.ndarray,
     for c, rows in chosen.items():
         judged = [(row, verdict[int(ids[row])]) for row in rows if int(ids[row]) in verdict]
         failed = [(row, reason) for row, (ok, reason) in judged if not ok]
-        if judged and len(failed) >= config.style_check_share * len(judged):
+        unvouched = sum(ok and reason == UNVOUCHED for _, (ok, reason) in judged)
+        if judged and len(failed) + unvouched >= config.style_check_share * len(judged):
             dissolved += 1
             members = np.flatnonzero(labels == c)
             reasons = dict(failed)
@@ -181,6 +186,14 @@ def admit_skipped(clustering: Clustering, vectors: np.ndarray, kinds: Sequence[s
     return labels, distances, set_aside
 
 
+def _unvouched(check: GarmentCheckRecord, garment_config: GarmentCheckConfig, config: ClusterConfig) -> bool:
+    """A passing crop no detector or face vouched for, with little clothing evidence (its own,
+    or its person's other crops' as the garment check weighs them)."""
+    own = check.clothing
+    evidence = max(own, check.outfit_clothing) if own >= garment_config.sibling_min_clothing else own
+    return not (check.detected or check.face) and evidence < config.style_check_unvouched
+
+
 def _recount(clustering: Clustering, min_size: int) -> Clustering:
     """Recount cluster sizes from the labels, dissolve clusters below ``min_size``, renumber."""
     sizes = np.bincount(clustering.labels[clustering.labels >= 0], minlength=len(clustering.clusters))
@@ -221,7 +234,8 @@ def only_garments(catalog: Catalog, clustered: Clustered, skipped: Clustered, co
     checker = checker or GarmentChecker(load_config())
 
     def verdicts(garment_ids: Sequence[int]) -> dict[int, tuple[bool, str]]:
-        return {i: (c.is_garment, c.reason) for i, c in garment_verdicts(catalog, garment_ids, checker).items()}
+        return {i: (c.is_garment, UNVOUCHED if c.is_garment and _unvouched(c, checker.config, config) else c.reason)
+                for i, c in garment_verdicts(catalog, garment_ids, checker).items()}
 
     clustering, screen = screen_clusters(clustered.clustering, clustered.ids, clustered.frames, verdicts, config)
     labels, distances, rejected = admit_skipped(clustering, skipped.vectors, skipped.kinds, skipped.frames,
