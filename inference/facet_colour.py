@@ -108,9 +108,9 @@ def second_opinion(colour: Facet | None, kind: str, embeddings: np.ndarray, prob
     kind: when the probe is sure (evidence, held-out precision) of a colour of another family
     and far from the pixels' (``config.probe_veto``), the pixels were misled (a print's
     accent, the light) and the colour is left out; with ``probe_colour`` "fill", a colour the
-    pixels could not settle takes the probe's when it is a palette colour. A probe colour of
-    the family of ``other`` (the outfit's other garment's colour) is that garment showing in
-    the crop (a short top's crop reaches the jeans): it neither vetoes nor fills."""
+    pixels could not settle takes the probe's when it is a palette colour. A probe colour
+    within ``colour_match`` of ``other`` (a top's: its bottom's colour) is that garment showing
+    in the crop (a short top's crop reaches the jeans): it neither vetoes nor fills."""
     head = probe.head(kind, "colour")
     if head is None or not len(embeddings):
         return colour
@@ -120,7 +120,7 @@ def second_opinion(colour: Facet | None, kind: str, embeddings: np.ndarray, prob
     if evidence < config.min_evidence or not head.trusted(config.probe_precision)[best]:
         return colour
     value = head.classes[best]
-    if value not in palette.names or (other is not None and palette.family(other) == palette.family(value)):
+    if value not in palette.names or (other is not None and _close(palette, other, value, config.colour_match)):
         return colour
     if colour is None:
         return Facet(value, evidence) if config.probe_colour == "fill" else None
@@ -128,6 +128,11 @@ def second_opinion(colour: Facet | None, kind: str, embeddings: np.ndarray, prob
         return colour
     gap = float(ciede2000(np.asarray(palette.colour(colour.value).lab), np.asarray(palette.colour(value).lab)))
     return colour if gap <= config.probe_veto else None
+
+
+def _close(palette: Palette, first: str, second: str, match: float) -> bool:
+    labs = [np.asarray(palette.colour(name).lab) for name in (first, second)]
+    return float(ciede2000(labs[0], labs[1])) <= match
 
 
 def toss_up(readings: Sequence[ColourReading | None], config: Any) -> bool:

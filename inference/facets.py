@@ -286,7 +286,7 @@ def name_style_facets(
     if dress and not two_garments(present, readings, config):
         slots = [name_slot("dress", present["full"], prompts, palette, config, probe=probe)]
     elif "top" in present or "bottom" in present:
-        other = {kind: colour_facet(readings[k], palette, config) for kind, k in (("top", "bottom"), ("bottom", "top")) if k in readings}
+        other = {"top": colour_facet(readings["bottom"], palette, config)} if "bottom" in readings else {}
         slots = [name_slot(kind, present[kind], prompts, palette, config, readings[kind], probe, other.get(kind))
                  for kind in ("top", "bottom") if kind in present]
     else:  # full-outfit crops of a top and a bottom: each named by colour, from its half of the crops
@@ -356,7 +356,7 @@ def name_slot(
     ``colours`` (one reading per garment) defaults to ``garments.colours`` or measuring
     ``garments.images``. The pixels also say whether the garment is plain or patterned,
     which narrows the patterns the encoder may choose from (:func:`pattern_choices`). ``other``:
-    the colour of the outfit's other garment (:func:`~inference.facet_colour.second_opinion`)."""
+    a top's bottom's colour (:func:`~inference.facet_colour.second_opinion`)."""
     facets: dict[str, Facet] = {}
     readings = _colours(slot, garments, config) if colours is None else list(colours)
     colour = colour_facet(readings, palette, config)

@@ -181,6 +181,8 @@ def test_the_probe_reading_the_other_garment_neither_vetoes_nor_fills():
     config = FacetConfig()
     assert second_opinion(Facet("purple", 0.7), "top", embeddings, probe, PALETTE, config) is None
     assert second_opinion(Facet("purple", 0.7), "top", embeddings, probe, PALETTE, config, "cobalt") == Facet("purple", 0.7)
+    # a bottom of the same family but another shade (light blue jeans): the probe reads the top, and vetoes
+    assert second_opinion(Facet("olive", 0.8), "top", embeddings, probe, PALETTE, config, "light blue") is None
     fill = FacetConfig(probe_colour="fill")
     assert second_opinion(None, "top", embeddings, probe, PALETTE, fill) == Facet("blue", 1.0)
     assert second_opinion(None, "top", embeddings, probe, PALETTE, fill, "denim blue") is None

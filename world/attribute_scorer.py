@@ -42,10 +42,9 @@ from inference.trends import (
     TrendsConfig,
     load_styles,
     load_trend_data,
-    originators,
     rising_styles,
 )
-from inference.trends.attributes import attribute_data, attribute_units
+from inference.trends.attributes import attribute_data, attribute_units, unit_originators
 from world.scorer import ANSWERS_DIR, TRUTH_FILE, AnswerKey
 
 SCORED = ("colour", "pattern")  # the attributes the world's recipes say for every garment
@@ -152,7 +151,7 @@ def _score_one(catalog: Catalog, answer: AnswerKey, data: TrendData, styles: Seq
     true_data, true_values = true_value_data(answer, recipes, attribute)
     truly_risen = {true_values[t.style_id] for t in rising_styles(true_data, config.rising) if t.takeoff is not None}
     risen_values = {majority[unit] for unit in risen if unit in majority}
-    origins = originators(found.data, creators_config)
+    origins = unit_originators(found, creators_config)
     kinds = {unit.id: unit.kinds for unit in units}
     # every garment of a truly rising style; one in no unit (its facet left out, or no style) is missed
     riser_garments = [(style, slot) for style in sorted(rose & set(recipes.garments)) for slot in recipes.slots(style)]

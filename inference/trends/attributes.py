@@ -151,6 +151,12 @@ def attribute_data(catalog: Catalog, data: TrendData, found: Iterable[AttributeU
                          medoids, {unit: len(garments) for unit, garments in garments_of.items()})
 
 
+def unit_originators(found: AttributeData, creators_config: CreatorsConfig) -> dict[int, Origin]:
+    """Who wore each unit first: a style's rules, with only units of one garment kind contesting a video."""
+    adoptions = adoptions_by_style(found.data, creators_config, rivals(found.units.values()))
+    return originators(found.data, creators_config, adoptions)
+
+
 @dataclasses.dataclass(kw_only=True)
 class AttributeReport(StyleReport):
     """One attribute unit in the report: the value as its name, the garment kinds it is worn as
@@ -218,7 +224,7 @@ def attribute_report(
                             f"{by} had enough agreement): `stylescope trends --recluster` names styles by facets")
     found = attribute_data(catalog, data, units, config.series.min_frames_per_video)
     judged = judge(found.data, config, forecast_config, as_of, weeks)
-    origins = originators(found.data, creators_config, adoptions_by_style(found.data, creators_config, rivals(units)))
+    origins = unit_originators(found, creators_config)
     reports: list[StyleReport] = []
     for trend in judged.trends:
         unit = found.units[trend.style_id]
