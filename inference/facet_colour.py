@@ -120,19 +120,18 @@ def second_opinion(colour: Facet | None, kind: str, embeddings: np.ndarray, prob
     if evidence < config.min_evidence or not head.trusted(config.probe_precision)[best]:
         return colour
     value = head.classes[best]
-    if value not in palette.names or (other is not None and _close(palette, other, value, config.colour_match)):
+    if value not in palette.names or (other is not None and _gap(palette, other, value) <= config.colour_match):
         return colour
     if colour is None:
         return Facet(value, evidence) if config.probe_colour == "fill" else None
     if palette.family(colour.value) == palette.family(value):  # a family is a palette colour too
         return colour
-    gap = float(ciede2000(np.asarray(palette.colour(colour.value).lab), np.asarray(palette.colour(value).lab)))
-    return colour if gap <= config.probe_veto else None
+    return colour if _gap(palette, colour.value, value) <= config.probe_veto else None
 
 
-def _close(palette: Palette, first: str, second: str, match: float) -> bool:
-    labs = [np.asarray(palette.colour(name).lab) for name in (first, second)]
-    return float(ciede2000(labs[0], labs[1])) <= match
+def _gap(palette: Palette, first: str, second: str) -> float:
+    """CIEDE2000 between two palette colours, by name."""
+    return float(ciede2000(np.asarray(palette.colour(first).lab), np.asarray(palette.colour(second).lab)))
 
 
 def toss_up(readings: Sequence[ColourReading | None], config: Any) -> bool:
@@ -148,10 +147,11 @@ def slot_readings(
     """The measured colour of each crop of one catalog kind ('top', 'bottom', 'full');
     a bottom's knowing the colour of its frame's top (``above``, frame -> Lab), a top's the
     colour of its frame's bottom (``below``)."""
-    frame_of: list[int | None] = list(frames) or [None] * len(images)
-    return [read_colour(image, kind, config, *((None, None) if frame is None else
-                                                ((above or {}).get(frame), (below or {}).get(frame))))
-            for image, frame in zip(images, frame_of, strict=True)]
+    if not frames:  # no frames: no neighbour to know
+        return [read_colour(image, kind, config) for image in images]
+    above, below = above or {}, below or {}
+    return [read_colour(image, kind, config, above.get(frame), below.get(frame))
+            for image, frame in zip(images, frames, strict=True)]
 
 
 def by_frame(frames: Sequence[int], readings: Sequence[ColourReading | None]) -> dict[int, np.ndarray]:

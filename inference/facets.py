@@ -286,9 +286,9 @@ def name_style_facets(
     if dress and not two_garments(present, readings, config):
         slots = [name_slot("dress", present["full"], prompts, palette, config, probe=probe)]
     elif "top" in present or "bottom" in present:
-        other = {"top": colour_facet(readings["bottom"], palette, config)} if "bottom" in readings else {}
-        slots = [name_slot(kind, present[kind], prompts, palette, config, readings[kind], probe, other.get(kind))
-                 for kind in ("top", "bottom") if kind in present]
+        below = colour_facet(readings["bottom"], palette, config) if "bottom" in readings else None
+        slots = [name_slot(kind, present[kind], prompts, palette, config, readings[kind], probe,
+                           below if kind == "top" else None) for kind in ("top", "bottom") if kind in present]
     else:  # full-outfit crops of a top and a bottom: each named by colour, from its half of the crops
         uppers, lowers = halves(present["full"].images, config.colour)
         slots = [SlotName(kind, {"colour": colour} if colour else {}, len(present["full"]))

@@ -300,12 +300,18 @@ class GarmentChecker:
         )
 
 
+def clothing_evidence(clothing: float, outfit_clothing: float, config: GarmentCheckConfig) -> float:
+    """The clothing mass a crop is judged on: its person's best crop's, unless its own is
+    below ``sibling_min_clothing``."""
+    return max(clothing, outfit_clothing) if clothing >= config.sibling_min_clothing else clothing
+
+
 def judge(signals: CropSignals, config: GarmentCheckConfig) -> GarmentVerdict:
     """Apply the rules to a crop's measured signals."""
     s = signals
     person = s.detected or s.face
     needed = config.person_min_clothing if person else config.min_clothing
-    evidence = max(s.clothing, s.outfit_clothing) if s.clothing >= config.sibling_min_clothing else s.clothing
+    evidence = clothing_evidence(s.clothing, s.outfit_clothing, config)
     score = evidence / (evidence + needed) if evidence + needed > 0 else 1.0
     if s.sharpness < config.min_sharpness:
         return GarmentVerdict(False, "blur", score, s)

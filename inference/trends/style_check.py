@@ -37,7 +37,12 @@ from typing import Any
 import numpy as np
 
 from inference.catalog import Catalog, GarmentCheckRecord
-from inference.garment_check import GarmentCheckConfig, GarmentChecker, load_config
+from inference.garment_check import (
+    GarmentCheckConfig,
+    GarmentChecker,
+    clothing_evidence,
+    load_config,
+)
 from inference.trends.clustering import NOISE, Clustering, kept_clusters, outfit_vectors
 from inference.trends.kmeans import nearest_centroid, normalise
 from inference.trends.screening import garment_verdicts
@@ -189,8 +194,7 @@ def admit_skipped(clustering: Clustering, vectors: np.ndarray, kinds: Sequence[s
 def _unvouched(check: GarmentCheckRecord, garment_config: GarmentCheckConfig, config: ClusterConfig) -> bool:
     """A passing crop no detector or face vouched for, with little clothing evidence (its own,
     or its person's other crops' as the garment check weighs them)."""
-    own = check.clothing
-    evidence = max(own, check.outfit_clothing) if own >= garment_config.sibling_min_clothing else own
+    evidence = clothing_evidence(check.clothing, check.outfit_clothing, garment_config)
     return not (check.detected or check.face) and evidence < config.style_check_unvouched
 
 
