@@ -16,7 +16,7 @@ from inference.catalog import Catalog
 from inference.trends import ClusterConfig, TrendsConfig, recluster
 from inference.trends.clustering import NOISE, Cluster, Clustering
 from inference.trends.coverage import set_aside
-from inference.trends.style_check import IN_JUNK_STYLE, UNVOUCHED, admit_skipped, screen_clusters
+from inference.trends.style_check import IN_JUNK_STYLE, Verdict, admit_skipped, screen_clusters
 from tests.trends_helpers import WorldBuilder
 
 CONFIG = ClusterConfig(style_check_nearest=2, style_check_sample=4, min_style_size=2)
@@ -40,7 +40,7 @@ def _verdicts(failing: dict[int, str]):
 
     def verdicts(ids):
         asked.extend(ids)
-        return {i: (i not in failing, failing.get(i, "garment")) for i in ids}
+        return {i: Verdict(i not in failing, failing.get(i, "garment")) for i in ids}
 
     verdicts.asked = asked  # type: ignore[attr-defined]
     return verdicts
@@ -65,10 +65,10 @@ def test_a_cluster_of_unvouched_crops_is_no_style_but_one_unvouched_crop_keeps_i
     clothing): together they count as the failures do; a real style keeps its few such crops."""
     ids = np.asarray([1, 2, 3, 4, 5, 6, 11, 12, 13, 14, 15, 16])
     clustering = _clustering([0] * 6 + [1] * 6, [0.05, 0.06, 0.07, 0.08, 0.09, 0.1] * 2, 2)
-    rooms = {11: UNVOUCHED, 12: UNVOUCHED, 13: UNVOUCHED, 14: "no person", 2: UNVOUCHED}
+    unvouched, failed = {11, 12, 13, 2}, {14}
 
     def verdicts(asked):
-        return {i: (rooms.get(i) != "no person", rooms.get(i, "garment")) for i in asked}
+        return {i: Verdict(i not in failed, "no person" if i in failed else "garment", i in unvouched) for i in asked}
 
     screened, screen = screen_clusters(clustering, ids, np.arange(12), verdicts, CONFIG)
     assert screen.dissolved == 1 and (screened.labels[:6] == 0).all() and (screened.labels[6:] == NOISE).all()

@@ -32,7 +32,7 @@ import collections
 import dataclasses
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -51,10 +51,18 @@ from inference.trends.settings import ClusterConfig
 logger = logging.getLogger(__name__)
 
 IN_JUNK_STYLE = "in a style of non-garments"  # why a crop that passed the check went with its cluster
-UNVOUCHED = "unvouched garment"  # a passing verdict's reason: no person seen, little clothing (see the module docstring)
 
-# garment ids -> (is a garment, the verdict's reason), for those ids the check could judge
-Verdicts = Callable[[Sequence[int]], Mapping[int, tuple[bool, str]]]
+
+class Verdict(NamedTuple):
+    """The garment check's verdict on one crop, as the style rules read it."""
+
+    ok: bool  # the crop shows a garment
+    reason: str  # why (the check's reason)
+    unvouched: bool = False  # it passed, but no person was seen and it holds little clothing (module docstring)
+
+
+# garment ids -> verdict, for those ids the check could judge
+Verdicts = Callable[[Sequence[int]], Mapping[int, Verdict]]
 
 
 @dataclasses.dataclass
@@ -124,8 +132,8 @@ def screen_clusters(clustering: Clustering, ids: np.ndarray, frames: np.ndarray,
     dissolved = 0
     for c, rows in chosen.items():
         judged = [(row, verdict[int(ids[row])]) for row in rows if int(ids[row]) in verdict]
-        failed = [(row, reason) for row, (ok, reason) in judged if not ok]
-        unvouched = sum(ok and reason == UNVOUCHED for _, (ok, reason) in judged)
+        failed = [(row, v.reason) for row, v in judged if not v.ok]
+        unvouched = sum(v.ok and v.unvouched for _, v in judged)
         if judged and len(failed) + unvouched >= config.style_check_share * len(judged):
             dissolved += 1
             members = np.flatnonzero(labels == c)
@@ -181,7 +189,7 @@ def admit_skipped(clustering: Clustering, vectors: np.ndarray, kinds: Sequence[s
     verdict = verdicts([int(i) for i in ids[inside_rows]])
     set_aside = {}
     for row in inside_rows:
-        ok, reason = verdict.get(int(ids[row]), (False, ""))
+        ok, reason, _ = verdict.get(int(ids[row]), Verdict(False, ""))
         if not ok:  # no verdict (no crop to judge): it stays out, cut by its localiser
             if reason:
                 set_aside[int(ids[row])] = reason
@@ -237,8 +245,8 @@ def only_garments(catalog: Catalog, clustered: Clustered, skipped: Clustered, co
     """
     checker = checker or GarmentChecker(load_config())
 
-    def verdicts(garment_ids: Sequence[int]) -> dict[int, tuple[bool, str]]:
-        return {i: (c.is_garment, UNVOUCHED if c.is_garment and _unvouched(c, checker.config, config) else c.reason)
+    def verdicts(garment_ids: Sequence[int]) -> dict[int, Verdict]:
+        return {i: Verdict(c.is_garment, c.reason, c.is_garment and _unvouched(c, checker.config, config))
                 for i, c in garment_verdicts(catalog, garment_ids, checker).items()}
 
     clustering, screen = screen_clusters(clustered.clustering, clustered.ids, clustered.frames, verdicts, config)
@@ -259,7 +267,7 @@ def only_garments(catalog: Catalog, clustered: Clustered, skipped: Clustered, co
     # walls and title cards among them (searched on request, with the reason).
     outside = [int(i) for i, label in zip(skipped.ids, labels, strict=True) if label < 0 and int(i) not in rejected]
     shown = verdicts(outside)
-    screen.set_aside.update({i: reason for i, (ok, reason) in shown.items() if not ok and reason})
+    screen.set_aside.update({i: v.reason for i, v in shown.items() if not v.ok and v.reason})
     screen.admitted = int(join.sum())
     screen.checked += screen.admitted + len(rejected) + len(shown)
     logger.info("style check: %s", screen.to_dict())
