@@ -9,9 +9,11 @@ until it is ``FOREIGN_CLAIM_S`` old.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import socket
+from collections.abc import Callable, Iterator
 
 FOREIGN_CLAIM_S = 6 * 3600.0  # a claim made on another host is taken over after this long
 
@@ -98,3 +100,18 @@ def passive_openmp_waits() -> None:
     before torch or FAISS is imported (the CLI and the app do, first thing).
     """
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+@contextlib.contextmanager
+def threads_set(count: int, get: Callable[[], int], put: Callable[[int], None]) -> Iterator[None]:
+    """A thread count (read by ``get``, set by ``put``) set to ``count`` inside the block and put
+    back after it; 0 leaves it as it is."""
+    if count <= 0:
+        yield
+        return
+    before = get()
+    put(count)
+    try:
+        yield
+    finally:
+        put(before)

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from core.errors import StylescopeError
+from core.process import threads_set
 
 T = TypeVar("T")
 
@@ -103,12 +104,8 @@ def torch_threads(count: int) -> Iterator[None]:
     """torch's intra-op threads set to ``count`` inside the block and put back after it (0, or
     torch not imported yet: left as they are). The setting is process-wide."""
     torch = sys.modules.get("torch")  # torch comes with an encoder; never imported here
-    if count <= 0 or torch is None:
+    if torch is None:
         yield
         return
-    before = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
+    with threads_set(count, torch.get_num_threads, torch.set_num_threads):
         yield
-    finally:
-        torch.set_num_threads(before)

@@ -14,6 +14,7 @@ import numpy as np
 from tqdm import tqdm
 
 import configs
+from core.process import threads_set
 from inference.index.config import IndexConfig
 
 logger = logging.getLogger(__name__)
@@ -177,14 +178,7 @@ def faiss_threads(count: int) -> Iterator[None]:
     index fastest on a busy machine: with one thread per core, a search waits for every
     core to be free (8 ms instead of 0.2-0.5 ms on 1,281 garments, 2 busy cores).
     """
-    if count <= 0:
-        yield
-        return
     import faiss
 
-    before = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(count)
-    try:
+    with threads_set(count, faiss.omp_get_max_threads, faiss.omp_set_num_threads):
         yield
-    finally:
-        faiss.omp_set_num_threads(before)
