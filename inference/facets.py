@@ -97,8 +97,7 @@ def load_facet_vocabulary(path: str | Path | None = None) -> FacetVocabulary:
         slots = {slot: _slot_vocabulary(raw["slots"][slot]) for slot in SLOTS}
         patterns = {str(k): str(v or "") for k, v in dict(raw["patterns"]).items()}
         vocabulary = FacetVocabulary(
-            slots, patterns,
-            tuple(map(str, raw.get("materials", []))), tuple(map(str, raw.get("aesthetics", []))),
+            slots, patterns, tuple(map(str, raw.get("materials", []))), tuple(map(str, raw.get("aesthetics", []))),
             str(raw.get("material_prompt", "a {word} garment")), str(raw.get("aesthetic_prompt", "a {word} outfit")),
             str(raw.get("neutral_prompt", "a piece of clothing")),
         )
@@ -280,12 +279,12 @@ def name_style_facets(
     """
     config = config or FacetConfig()
     present = {kind: g for kind, g in garments.items() if len(g)}
-    readings = _readings(present, config)
     dress = (probe.dress_share({k: g.embeddings for k, g in present.items()}) >= config.dress_evidence
              if probe and "full" in present else is_dress(present, prompts, config))
-    if dress and not two_garments(present, readings, config):
+    if dress and not two_garments(present, config):
         slots = [name_slot("dress", present["full"], prompts, palette, config, probe=probe)]
     elif "top" in present or "bottom" in present:
+        readings = _readings(present, config)
         below = colour_facet(readings["bottom"], palette, config) if "bottom" in readings else None
         slots = [name_slot(kind, present[kind], prompts, palette, config, readings[kind], probe,
                            below if kind == "top" else None) for kind in ("top", "bottom") if kind in present]
@@ -310,16 +309,17 @@ def _readings(present: Mapping[str, SlotGarments], config: FacetConfig) -> dict[
     return readings
 
 
-def two_garments(present: Mapping[str, SlotGarments], readings: Mapping[str, list[ColourReading | None]],
-                 config: FacetConfig) -> bool:
-    """Whether the pixels say a top and a bottom, not a dress: in most frames the top crop and
-    the bottom crop (or, without them, the upper and lower half of the full crop) are clearly
-    different colours, where a dress is one fabric."""
+def two_garments(present: Mapping[str, SlotGarments], config: FacetConfig) -> bool:
+    """Whether the pixels say a top and a bottom, not a dress (one fabric): in most frames the top and bottom
+    crops (or the full crop's halves) are clearly different colours. The bottom is read by itself (knowing the
+    top, a mini dress's hips pass for a top through a waist and its legs are read), the top knowing it."""
     top, bottom = present.get("top"), present.get("bottom")
     share = None
     if top is not None and bottom is not None and len(top.frames) and len(bottom.frames):
-        share = one_garment_share(dict(zip(top.frames, readings["top"], strict=False)),
-                                  dict(zip(bottom.frames, readings["bottom"], strict=False)), config.dress_match)
+        alone = _colours("bottom", bottom, config)
+        over = _colours("top", top, config, below=by_frame(bottom.frames, alone))
+        share = one_garment_share(dict(zip(top.frames, over, strict=False)),
+                                  dict(zip(bottom.frames, alone, strict=False)), config.dress_match)
     elif "full" in present and len(present["full"].images):
         uppers, lowers = halves(present["full"].images, config.colour)
         share = one_garment_share(dict(enumerate(uppers)), dict(enumerate(lowers)), config.dress_match)

@@ -245,3 +245,49 @@ def test_a_printed_dress_is_still_a_dress():
         garments = {kind: SlotGarments(vectors, crops, frames=list(range(6))) for kind in ("top", "bottom", "full")}
         name = name_style_facets(garments, PROMPTS, PALETTE, probe=SaysDress("v", {}))
         assert [s.slot for s in name.slots] == ["dress"]
+
+
+def mini_dress(colour: str, frames: int = 6) -> dict[str, SlotGarments]:
+    """A mini dress as the localiser cuts it: the top crop is all dress; the bottom crop shows
+    the skirt of the dress at the hips, then bare legs and the wall."""
+    top = garment_crop(rgb(colour), wall=WALL, skin=SKIN)
+    bottom = np.empty((160, 120, 3), np.uint8)
+    bottom[:] = WALL
+    bottom[:70, 25:95] = rgb(colour)  # the dress down to its hem
+    bottom[70:, 35:55] = SKIN  # the legs
+    bottom[70:, 65:85] = SKIN
+    full = np.empty((320, 140, 3), np.uint8)
+    full[:] = WALL
+    full[60:230, 35:105] = rgb(colour)
+    full[230:300, 45:95] = SKIN
+    vectors = np.stack([ENCODER.vector("a dress")] * frames)
+    ids = list(range(frames))
+    return {"top": SlotGarments(vectors, [top] * frames, frames=ids),
+            "bottom": SlotGarments(vectors, [bottom] * frames, frames=ids),
+            "full": SlotGarments(vectors, [full] * frames, frames=ids)}
+
+
+def test_a_mini_dress_is_a_dress_though_its_bottom_crop_is_mostly_legs():
+    """Read knowing the top above, the bottom crop's dress colour sits in its upper half like a
+    top showing through a waist, and the legs would be its colour: whether the two crops are one
+    fabric is judged on the bottom crop read by itself."""
+    for colour in ("olive", "yellow"):
+        name = name_style_facets(mini_dress(colour), PROMPTS, PALETTE, probe=SaysDress("v", {}))
+        assert [s.slot for s in name.slots] == ["dress"], name.text
+        assert name.text == f"{colour} dress"
+
+
+def test_a_crop_top_over_jeans_is_still_a_top_and_a_bottom():
+    """The other way round: a crop top's box reaches the jeans, so read by itself the top crop
+    is mostly jeans; read knowing the bottom below, it is the top's colour, another fabric."""
+    top = np.empty((160, 120, 3), np.uint8)
+    top[:] = WALL
+    top[:60, 25:95] = rgb("purple")
+    top[60:72, 30:90] = SKIN
+    top[72:, 25:95] = rgb("blue")
+    vectors = np.stack([ENCODER.vector("an outfit")] * 6)
+    garments = {"top": SlotGarments(vectors, [top] * 6, frames=list(range(6))),
+                "bottom": SlotGarments(vectors, [garment_crop(rgb("blue"), wall=WALL)] * 6, frames=list(range(6)))}
+    name = name_style_facets(garments, PROMPTS, PALETTE, probe=SaysDress("v", {}))
+    assert [s.slot for s in name.slots] == ["top", "bottom"], name.text
+    assert name.slot("top").facets["colour"].value == "purple"  # type: ignore[union-attr]
