@@ -16,12 +16,23 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from inference.facet_probe import FacetProbe
 from inference.palette import ColourConfig, ColourReading, Palette, ciede2000, read_colour
+
+
+class Crops(Protocol):
+    """A slot's garments as colour is read from them (:class:`inference.facets.SlotGarments`)."""
+
+    @property
+    def images(self) -> Sequence[np.ndarray]: ...  # RGB crops
+    @property
+    def colours(self) -> Sequence[ColourReading | None] | None: ...  # readings already made (None: read the crops)
+    @property
+    def frames(self) -> Sequence[int]: ...  # frame id per garment
 
 
 @dataclasses.dataclass(frozen=True)
@@ -152,6 +163,46 @@ def slot_readings(
     above, below = above or {}, below or {}
     return [read_colour(image, kind, config, above.get(frame), below.get(frame))
             for image, frame in zip(images, frames, strict=True)]
+
+
+def garment_readings(slot: str, garments: Crops, config: ColourConfig, above: Mapping[int, np.ndarray] | None = None,
+                     below: Mapping[int, np.ndarray] | None = None) -> list[ColourReading | None]:
+    """The measured colour of each garment of a slot ('top', 'bottom' or 'dress'): the colours
+    it was given, or :func:`slot_readings` of its crops."""
+    if garments.colours is not None:
+        return list(garments.colours)
+    return slot_readings(garments.images, "full" if slot == "dress" else slot, config, garments.frames, above, below)
+
+
+def outfit_readings(present: Mapping[str, Crops], config: Any) -> dict[str, list[ColourReading | None]]:
+    """Measured colour per top and bottom garment; a bottom's knowing its frame's top."""
+    readings = {"top": garment_readings("top", present["top"], config.colour)} if "top" in present else {}
+    if "bottom" in present:
+        top, bottom = present.get("top"), present["bottom"]
+        readings["bottom"] = garment_readings("bottom", bottom, config.colour,
+                                              by_frame(top.frames, readings["top"]) if top else None)
+        if top is not None:  # again, knowing the bottom below (a short top's crop reaches it)
+            readings["top"] = garment_readings("top", top, config.colour, below=by_frame(bottom.frames, readings["bottom"]))
+    return readings
+
+
+def two_garments(present: Mapping[str, Crops], config: Any) -> bool:
+    """Whether the pixels say a top and a bottom, not a dress (one fabric): in most frames the
+    top and bottom crops (or the full crop's halves) are clearly different colours
+    (:func:`one_garment_share`). The bottom is read by itself (knowing the top, a mini dress's
+    hips would pass for a top through a waist, and its legs be read), the top knowing it (a
+    crop top's box reaches the jeans)."""
+    top, bottom = present.get("top"), present.get("bottom")
+    share = None
+    if top is not None and bottom is not None and len(top.frames) and len(bottom.frames):
+        alone = garment_readings("bottom", bottom, config.colour)
+        over = garment_readings("top", top, config.colour, below=by_frame(bottom.frames, alone))
+        share = one_garment_share(dict(zip(top.frames, over, strict=False)),
+                                  dict(zip(bottom.frames, alone, strict=False)), config.dress_match)
+    elif "full" in present and len(present["full"].images):
+        uppers, lowers = halves(present["full"].images, config.colour)
+        share = one_garment_share(dict(enumerate(uppers)), dict(enumerate(lowers)), config.dress_match)
+    return share is not None and share < config.dress_evidence
 
 
 def by_frame(frames: Sequence[int], readings: Sequence[ColourReading | None]) -> dict[int, np.ndarray]:

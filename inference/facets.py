@@ -6,7 +6,7 @@ centroid, so a top's words and a bottom's words do not mix. Each slot gets facet
 - **colour**, measured from the garments' pixels (:mod:`inference.palette`) and named from
   the fashion palette by the colour most garments agree on (:mod:`inference.facet_colour`);
   a toss-up between a print's two colours is left out. A style is a dress only when its
-  top and bottom crops are one colour too (:func:`two_garments`);
+  top and bottom crops are one colour too (:func:`~inference.facet_colour.two_garments`);
 - **type**, **pattern** and **silhouette**, zero-shot with the encoder's text tower: every
   allowed "{pattern} {silhouette} {type}" phrase of the slot is embedded
   (:func:`embed_facet_prompts`), each garment votes for its nearest phrase, and the style's
@@ -33,13 +33,13 @@ from configs import ConfigError, packaged, read_yaml, setting
 from core.errors import BadInputError
 from inference.facet_colour import (
     Facet,
-    by_frame,
     colour_facet,
+    garment_readings,
     halves,
-    one_garment_share,
+    outfit_readings,
     second_opinion,
-    slot_readings,
     toss_up,
+    two_garments,
 )
 from inference.facet_probe import FacetProbe
 from inference.palette import ColourConfig, ColourReading, Palette
@@ -97,7 +97,8 @@ def load_facet_vocabulary(path: str | Path | None = None) -> FacetVocabulary:
         slots = {slot: _slot_vocabulary(raw["slots"][slot]) for slot in SLOTS}
         patterns = {str(k): str(v or "") for k, v in dict(raw["patterns"]).items()}
         vocabulary = FacetVocabulary(
-            slots, patterns, tuple(map(str, raw.get("materials", []))), tuple(map(str, raw.get("aesthetics", []))),
+            slots, patterns,
+            tuple(map(str, raw.get("materials", []))), tuple(map(str, raw.get("aesthetics", []))),
             str(raw.get("material_prompt", "a {word} garment")), str(raw.get("aesthetic_prompt", "a {word} outfit")),
             str(raw.get("neutral_prompt", "a piece of clothing")),
         )
@@ -284,7 +285,7 @@ def name_style_facets(
     if dress and not two_garments(present, config):
         slots = [name_slot("dress", present["full"], prompts, palette, config, probe=probe)]
     elif "top" in present or "bottom" in present:
-        readings = _readings(present, config)
+        readings = outfit_readings(present, config)
         below = colour_facet(readings["bottom"], palette, config) if "bottom" in readings else None
         slots = [name_slot(kind, present[kind], prompts, palette, config, readings[kind], probe,
                            below if kind == "top" else None) for kind in ("top", "bottom") if kind in present]
@@ -296,34 +297,6 @@ def name_style_facets(
     outfit = present.get("full") or next(iter(present.values()), None)
     aesthetic = _extra("aesthetic", outfit, prompts, config) if outfit is not None else None
     return StyleName(tuple(slots), aesthetic)
-
-
-def _readings(present: Mapping[str, SlotGarments], config: FacetConfig) -> dict[str, list[ColourReading | None]]:
-    """Measured colour per top and bottom garment; a bottom's knowing its frame's top."""
-    readings = {"top": _colours("top", present["top"], config)} if "top" in present else {}
-    if "bottom" in present:
-        top, bottom = present.get("top"), present["bottom"]
-        readings["bottom"] = _colours("bottom", bottom, config, by_frame(top.frames, readings["top"]) if top else None)
-        if top is not None:  # again, knowing the bottom below (a short top's crop reaches it)
-            readings["top"] = _colours("top", top, config, below=by_frame(bottom.frames, readings["bottom"]))
-    return readings
-
-
-def two_garments(present: Mapping[str, SlotGarments], config: FacetConfig) -> bool:
-    """Whether the pixels say a top and a bottom, not a dress (one fabric): in most frames the top and bottom
-    crops (or the full crop's halves) are clearly different colours. The bottom is read by itself (knowing the
-    top, a mini dress's hips pass for a top through a waist and its legs are read), the top knowing it."""
-    top, bottom = present.get("top"), present.get("bottom")
-    share = None
-    if top is not None and bottom is not None and len(top.frames) and len(bottom.frames):
-        alone = _colours("bottom", bottom, config)
-        over = _colours("top", top, config, below=by_frame(bottom.frames, alone))
-        share = one_garment_share(dict(zip(top.frames, over, strict=False)),
-                                  dict(zip(bottom.frames, alone, strict=False)), config.dress_match)
-    elif "full" in present and len(present["full"].images):
-        uppers, lowers = halves(present["full"].images, config.colour)
-        share = one_garment_share(dict(enumerate(uppers)), dict(enumerate(lowers)), config.dress_match)
-    return share is not None and share < config.dress_evidence
 
 
 def is_dress(garments: Mapping[str, SlotGarments], prompts: FacetPrompts, config: FacetConfig) -> bool:
@@ -358,7 +331,7 @@ def name_slot(
     which narrows the patterns the encoder may choose from (:func:`pattern_choices`). ``other``:
     a top's bottom's colour (:func:`~inference.facet_colour.second_opinion`)."""
     facets: dict[str, Facet] = {}
-    readings = _colours(slot, garments, config) if colours is None else list(colours)
+    readings = garment_readings(slot, garments, config.colour) if colours is None else list(colours)
     colour = colour_facet(readings, palette, config)
     if probe is not None and config.probe_colour != "off" and not toss_up(readings, config):
         colour = second_opinion(colour, "full" if slot == "dress" else slot, garments.embeddings, probe, palette, config,
@@ -374,13 +347,6 @@ def name_slot(
     if material is not None and material.value != facets.get("pattern", Facet("", 0)).value:
         facets["material"] = material
     return SlotName(slot, facets, len(garments))
-
-
-def _colours(slot: str, garments: SlotGarments, config: FacetConfig, above: Mapping[int, np.ndarray] | None = None,
-             below: Mapping[int, np.ndarray] | None = None) -> list[ColourReading | None]:
-    if garments.colours is not None:
-        return list(garments.colours)
-    return slot_readings(garments.images, "full" if slot == "dress" else slot, config.colour, garments.frames, above, below)
 
 
 def pattern_choices(
