@@ -534,6 +534,16 @@ def test_faiss_threads_apply_to_the_calling_thread_only():
         assert faiss.omp_get_max_threads() == default
 
 
+def test_a_thread_count_is_put_back_even_when_the_block_fails():
+    from core.process import threads_set
+
+    count = [4]
+    with pytest.raises(RuntimeError), threads_set(2, lambda: count[0], lambda n: count.__setitem__(0, n)):
+        assert count[0] == 2
+        raise RuntimeError("a search failed")
+    assert count[0] == 4
+
+
 @pytest.mark.parametrize("threads", [1, 0])
 def test_a_single_query_searches_on_the_configured_threads(world, monkeypatch, threads):
     import faiss
