@@ -12,7 +12,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from app.logs import setup_logging
+from app.logs import report_only_stdout, setup_logging
 from configs import ConfigError
 from core.errors import StylescopeError
 from core.process import passive_openmp_waits
@@ -65,7 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
     setup_logging(args.verbose, quiet=args.quiet or getattr(args, "json", False))
     try:
-        return int(args.func(args))
+        with report_only_stdout():
+            return int(args.func(args))
     except (StylescopeError, ConfigError) as exc:
         print(f"stylescope {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_FAILED

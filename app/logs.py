@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, TextIO
 
 from tqdm import tqdm
 
@@ -51,3 +55,35 @@ def setup_logging(verbosity: int = 0, quiet: bool = False) -> None:
     logging.getLogger("py.warnings").setLevel(logging.WARNING if verbosity > 0 else logging.ERROR)
     for noisy in ("httpx", "urllib3", "matplotlib", "PIL", "h5py", "filelock", "faiss.loader"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbosity > 1 else logging.WARNING)
+
+
+class MainThreadStdout:
+    """Standard output that carries only what the main thread writes: the command's report
+    and ``--json``. Lines that library threads print there go to stderr instead, such as the
+    raylet notices that Ray's driver prints from a background thread whatever
+    ``log_to_driver`` says, which would otherwise land in the middle of a JSON payload."""
+
+    def __init__(self, report: TextIO, other: TextIO) -> None:
+        self._report, self._other = report, other
+
+    def write(self, text: str) -> int:
+        on_main = threading.current_thread() is threading.main_thread()
+        return (self._report if on_main else self._other).write(text)
+
+    def flush(self) -> None:
+        self._report.flush()
+        self._other.flush()
+
+    def __getattr__(self, name: str) -> Any:  # encoding, isatty, fileno ... of the real stdout
+        return getattr(self._report, name)
+
+
+@contextmanager
+def report_only_stdout() -> Iterator[None]:
+    """While a command runs, stdout is the report's alone (see ``MainThreadStdout``)."""
+    report = sys.stdout
+    sys.stdout = MainThreadStdout(report, sys.stderr)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        sys.stdout = report

@@ -7,12 +7,13 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 import warnings
 from pathlib import Path
 
 import pytest
 
-from app.logs import setup_logging
+from app.logs import report_only_stdout, setup_logging
 from world.clips import walking_clip, write_video
 
 REPO = Path(__file__).resolve().parents[1]
@@ -71,3 +72,21 @@ def test_an_ingest_prints_no_library_chatter(tmp_path):
     assert done.returncode == 0, done.stderr
     for chatter in ("faiss.loader", "AVX", "ModuleNotFoundError", "0 garments", "Warning"):
         assert chatter not in done.stderr, done.stderr
+
+
+def test_stdout_carries_only_the_report(capsys):
+    # Ray's driver prints raylet notices to sys.stdout from a background thread; during a
+    # command they must go to stderr, or they break `--json` (seen once in CI).
+    def library_thread() -> None:
+        print("(raylet) WARNING: 12 PYTHON worker processes have been started")
+
+    with report_only_stdout():
+        print('{"styles": []}')
+        chatter = threading.Thread(target=library_thread)
+        chatter.start()
+        chatter.join()
+        assert sys.stdout.isatty() is False  # the rest of the real stream's API is there
+    print("after")
+    captured = capsys.readouterr()
+    assert captured.out == '{"styles": []}\nafter\n'
+    assert "(raylet) WARNING" in captured.err
