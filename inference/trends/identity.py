@@ -20,6 +20,7 @@ import numpy as np
 
 from core.errors import BadInputError
 from inference.catalog import Catalog, StyleAssignment, StyleRecord
+from inference.facet_probe import probe_for
 from inference.images import load_image
 from inference.trends.clustering import (
     NOISE,
@@ -30,6 +31,7 @@ from inference.trends.clustering import (
     outfit_vectors,
 )
 from inference.trends.facet_names import facet_evidence, facet_style_names, unique_names
+from inference.trends.facet_twins import merge_facet_twins
 from inference.trends.kmeans import nearest_centroid, normalise
 from inference.trends.lookalikes import split_lookalikes
 from inference.trends.naming import TextEncoder, Vocabulary, name_clusters, naming_encoder
@@ -197,6 +199,9 @@ def recluster(
     all_ids, all_vectors = ids, np.asarray(vectors)
     ids, vectors = ids[mask], normalise(all_vectors[mask])
     clustering = cluster_garments(vectors, kinds, frames, config.cluster)
+    probe = probe_for(encoder_version, config.naming.facet_probe) if config.cluster.twin_distance > 0 else None
+    if probe is not None:
+        clustering = merge_facet_twins(clustering, vectors, kinds, frames, probe, config.cluster)
     if config.cluster.lookalikes:
         clustering = _split_lookalikes(catalog, clustering, ids, vectors, kinds, frames, config.cluster)
     screen = None

@@ -1,0 +1,111 @@
+"""Pieces of one style that k-means cut by video, put back together by what the facet probe reads
+(inference/trends/facet_twins.py), on hand-built clusterings."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from inference.facet_probe import FacetProbe, LinearHead
+from inference.trends.clustering import Cluster, Clustering, outfit_vectors
+from inference.trends.facet_twins import facet_profile, merge_facet_twins, profile_distance
+from inference.trends.kmeans import normalise
+from inference.trends.settings import ClusterConfig
+
+DIM = 16
+TYPES = ("t-shirt", "hoodie")  # read along dimension 0; dimensions 2.. hold the video (room, light, person)
+
+
+def _probe() -> FacetProbe:
+    weight = np.zeros((2, DIM), np.float32)
+    weight[0, 0], weight[1, 0] = 12.0, -12.0
+    bottom = np.zeros((2, DIM), np.float32)
+    bottom[0, 1], bottom[1, 1] = 12.0, -12.0
+    return FacetProbe("v", {("top", "type"): LinearHead(weight, np.zeros(2, np.float32), TYPES),
+                            ("bottom", "type"): LinearHead(bottom, np.zeros(2, np.float32), ("jeans", "skirt"))})
+
+
+def _pieces(pieces: list[tuple[float, float]], per_piece: int = 12, seed: int = 0):
+    """One cluster per (top type sign, bottom type sign) piece, each piece's frames sharing a
+    video direction of their own; returns vectors, kinds, frames and the k-means-like clustering."""
+    rng = np.random.default_rng(seed)
+    vectors, kinds, frames, labels = [], [], [], []
+    for piece, (top_sign, bottom_sign) in enumerate(pieces):
+        video = normalise(rng.normal(size=(1, DIM - 2)))[0] * 0.8
+        for f in range(per_piece):
+            frame = piece * 100 + f
+            for kind, sign, axis in (("top", top_sign, 0), ("bottom", bottom_sign, 1)):
+                v = np.zeros(DIM)
+                v[axis] = 0.5 * sign
+                v[2:] = video + rng.normal(0, 0.05, DIM - 2)
+                vectors.append(v)
+                kinds.append(kind)
+                frames.append(frame)
+                labels.append(piece)
+    vectors_array = normalise(np.asarray(vectors, np.float32))
+    frames_array = np.asarray(frames, np.int64)
+    unit, unit_of = outfit_vectors(vectors_array, frames_array, kinds, ["top", "bottom"])
+    labels_array = np.asarray(labels, np.int64)
+    clusters, distances = [], np.zeros(len(labels), np.float32)
+    for piece in range(len(pieces)):
+        members = labels_array == piece
+        centroid = normalise(unit[np.unique(unit_of[members])].mean(axis=0, keepdims=True))[0]
+        distances[members] = 1.0 - unit[unit_of[members]] @ centroid
+        clusters.append(Cluster("outfit", centroid, int(members.sum()), 0.5))
+    return vectors_array, kinds, frames_array, Clustering(labels_array, distances, clusters, {})
+
+
+def test_pieces_of_one_style_cut_by_video_are_merged_and_another_style_is_not() -> None:
+    # three pieces of t-shirt + jeans (three videos), one hoodie + jeans
+    vectors, kinds, frames, clustering = _pieces([(1, 1), (1, 1), (1, 1), (-1, 1)])
+    merged = merge_facet_twins(clustering, vectors, kinds, frames, _probe(), ClusterConfig())
+    assert len(merged.clusters) == 2
+    pieces = merged.labels.reshape(4, -1)
+    assert len(set(pieces[:3].ravel().tolist())) == 1  # the three t-shirt pieces are one style
+    assert set(pieces[3].tolist()).isdisjoint(pieces[:3].ravel().tolist())
+    assert merged.clusters[0].size == 3 * 24 and merged.clusters[1].size == 24
+    # every member's distance is to its new centroid, and the centroid is a unit vector
+    assert np.isclose(np.linalg.norm(merged.clusters[0].centroid), 1.0)
+    assert np.all(np.isfinite(merged.distances)) and merged.distances.max() < 1.0
+
+
+def test_two_styles_that_differ_in_one_garment_only_stay_apart() -> None:
+    # the same t-shirt over jeans and over a skirt: the tops agree, the bottoms do not
+    vectors, kinds, frames, clustering = _pieces([(1, 1), (1, -1)])
+    merged = merge_facet_twins(clustering, vectors, kinds, frames, _probe(), ClusterConfig())
+    assert len(merged.clusters) == 2
+    assert np.array_equal(merged.labels, clustering.labels)
+
+
+def test_twins_are_left_apart_when_the_setting_is_off() -> None:
+    vectors, kinds, frames, clustering = _pieces([(1, 1), (1, 1)])
+    merged = merge_facet_twins(clustering, vectors, kinds, frames, _probe(), ClusterConfig(twin_distance=0))
+    assert len(merged.clusters) == 2
+
+
+def test_noise_stays_noise_and_a_kind_with_too_few_garments_is_not_compared() -> None:
+    vectors, kinds, frames, clustering = _pieces([(1, 1), (1, 1)])
+    labels = clustering.labels.copy()
+    labels[:4] = -1  # two frames left out as strays
+    clustering = Clustering(labels, clustering.distances, clustering.clusters, {})
+    merged = merge_facet_twins(clustering, vectors, kinds, frames, _probe(), ClusterConfig())
+    assert np.all(merged.labels[:4] == -1) and np.all(np.isnan(merged.distances[:4]))
+    assert len(merged.clusters) == 1
+    # a profile from two garments says nothing: no shared reading, never twins
+    few = facet_profile({"top": vectors[:2]}, _probe(), min_garments=3)
+    assert few == {} and profile_distance(few, facet_profile({"top": vectors[:6:2]}, _probe(), 3)) == float("inf")
+
+
+def test_a_chain_of_small_steps_does_not_join_two_styles_that_differ() -> None:
+    # A reads mostly t-shirt, C mostly hoodie, B in between: A-B and B-C are twins, A-C are not
+    vectors, kinds, frames, clustering = _pieces([(0.1, 1), (0.0, 1), (-0.1, 1)])
+    kind_array = np.asarray(kinds, dtype=object)
+    profiles = [facet_profile({kind: vectors[(clustering.labels == c) & (kind_array == kind)] for kind in ("top", "bottom")},
+                              _probe(), 3) for c in range(3)]
+    config = ClusterConfig()
+    assert profile_distance(profiles[0], profiles[1]) < config.twin_distance
+    assert profile_distance(profiles[1], profiles[2]) < config.twin_distance
+    assert profile_distance(profiles[0], profiles[2]) > config.twin_distance
+    merged = merge_facet_twins(clustering, vectors, kinds, frames, _probe(), config)
+    assert len(merged.clusters) == 2
+    pieces = merged.labels.reshape(3, -1)
+    assert pieces[0, 0] != pieces[2, 0]
