@@ -155,14 +155,17 @@ def run_speed(args: argparse.Namespace) -> dict[str, Any]:
     config.cluster.method = args.method or config.cluster.method
     config.cluster.group_by = args.group_by or config.cluster.group_by
     config.cluster.lookalikes = args.lookalikes
+    if args.twin_distance is not None:
+        config.cluster.twin_distance = args.twin_distance
     results: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp)
         synthetic = _timed("build catalog (fixture)", results, build_synthetic, data_dir, args.garments, encoder.dim, args.styles,
                             crops=args.lookalikes)
         with Catalog(data_dir) as catalog:
+            # the encoder's version brings its facet probe, when it has one (facet twins, names)
             run = _timed("full clustering + naming", results, trends_mod.recluster, catalog, synthetic.ids,
-                         synthetic.vectors, config, encoder)
+                         synthetic.vectors, config, encoder, encoder_version=getattr(encoder, "version", None))
             ids, vectors = add_new_garments(data_dir, synthetic, 1000)
             assigned = _timed("incremental assignment of 1k", results, trends_mod.assign_new_garments, catalog, ids, vectors)
             _timed("trend report", results, trends_mod.trends_report, catalog, config, trends_mod.load_forecast_config())
@@ -351,6 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     speed.add_argument("--encoder", default="tiny:256", help="encoder whose text tower names the styles")
     speed.add_argument("--method", choices=("kmeans", "density"), default=None)
     speed.add_argument("--group-by", choices=("kind", "outfit", "all"), default=None)
+    speed.add_argument("--twin-distance", type=float, default=None, help="cluster.twin_distance (0: no facet twins)")
     speed.add_argument("--lookalikes", action="store_true", help="run the lookalike split (writes a crop per garment)")
     world = sub.add_parser("world")
     world.add_argument("--world", required=True)
