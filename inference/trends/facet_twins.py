@@ -17,8 +17,9 @@ every cluster of one is a twin of every cluster of the other, so a chain of smal
 join two styles that differ.
 
 Measured on ten demo-preset worlds (docs/BENCHMARKS.md, "Facet twins"): pieces of one true
-style differ by 0.11-0.86 (median 0.46), two different styles by 0.19 or more, 6 of 983
-pairs below 0.4, nearly all lookalikes that the world describes in the same words.
+style differ by 0.11-0.86 (median 0.46), two different styles by 0.19 or more; the 6 of 983
+such pairs below 0.4 are all a style and its lookalike (one colour step apart, white vs beige
+camo skirts, black vs grey checked sweaters, or a print's second colour changed).
 """
 
 from __future__ import annotations
