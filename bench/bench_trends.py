@@ -155,8 +155,8 @@ def run_speed(args: argparse.Namespace) -> dict[str, Any]:
     config.cluster.method = args.method or config.cluster.method
     config.cluster.group_by = args.group_by or config.cluster.group_by
     config.cluster.lookalikes = args.lookalikes
-    if args.twin_distance is not None:
-        config.cluster.twin_distance = args.twin_distance
+    if args.twin_share is not None:
+        config.cluster.twin_share = args.twin_share
     results: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp)
@@ -354,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     speed.add_argument("--encoder", default="tiny:256", help="encoder whose text tower names the styles")
     speed.add_argument("--method", choices=("kmeans", "density"), default=None)
     speed.add_argument("--group-by", choices=("kind", "outfit", "all"), default=None)
-    speed.add_argument("--twin-distance", type=float, default=None, help="cluster.twin_distance (0: no facet twins)")
+    speed.add_argument("--twin-share", type=float, default=None, help="cluster.twin_share (0: no facet twins)")
     speed.add_argument("--lookalikes", action="store_true", help="run the lookalike split (writes a crop per garment)")
     world = sub.add_parser("world")
     world.add_argument("--world", required=True)

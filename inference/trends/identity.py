@@ -199,7 +199,7 @@ def recluster(
     all_ids, all_vectors = ids, np.asarray(vectors)
     ids, vectors = ids[mask], normalise(all_vectors[mask])
     clustering = cluster_garments(vectors, kinds, frames, config.cluster)
-    probe = probe_for(encoder_version, config.naming.facet_probe) if config.cluster.twin_distance > 0 else None
+    probe = probe_for(encoder_version, config.naming.facet_probe) if config.cluster.twin_share > 0 else None
     if probe is not None:
         clustering = merge_facet_twins(clustering, vectors, kinds, frames, probe, config.cluster)
     if config.cluster.lookalikes:

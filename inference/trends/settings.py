@@ -46,9 +46,9 @@ class ClusterConfig:
     merge_separation: float = 3.3  # merge neighbouring k-means clusters whose union scores below this
     # (pieces of one style); below the split threshold, so noise alone does not merge lookalikes; 0: never
     # facet twins (inference/trends/facet_twins.py): merge clusters whose garments the facet probe reads
-    # alike, every facet of every kind within this total-variation distance (pieces of one style that
-    # k-means cut by video); 0: never. Needs the encoder's facet probe (naming.facet_probe)
-    twin_distance: float = setting(0.4, low=0, high=1)
+    # alike (pieces of one style that k-means cut by video): every facet of every kind closer than this
+    # share of the run's median distance between two clusters; 0: never. Needs the encoder's facet probe
+    twin_share: float = setting(0.35, low=0, high=1)
     twin_min_garments: int = setting(3, low=1)  # garments of a kind a cluster needs for that kind to count
     # lookalikes (inference/trends/lookalikes.py): split a style whose garments of one slot fall in two
     # measured-colour groups this many pooled SDs apart, at least lookalike_delta_e (CIEDE2000) apart,
