@@ -57,18 +57,21 @@ def setup_logging(verbosity: int = 0, quiet: bool = False) -> None:
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbosity > 1 else logging.WARNING)
 
 
-class MainThreadStdout:
-    """Standard output that carries only what the main thread writes: the command's report
-    and ``--json``. Lines that library threads print there go to stderr instead, such as the
-    raylet notices that Ray's driver prints from a background thread whatever
+class ReportStdout:
+    """Standard output that carries only what one thread writes (the command's, which prints
+    the report and ``--json``). Lines that library threads print there go to stderr instead,
+    such as the raylet notices that Ray's driver prints from a background thread whatever
     ``log_to_driver`` says, which would otherwise land in the middle of a JSON payload."""
 
-    def __init__(self, report: TextIO, other: TextIO) -> None:
-        self._report, self._other = report, other
+    def __init__(self, report: TextIO, other: TextIO, thread: int) -> None:
+        self._report, self._other, self._thread = report, other, thread
 
     def write(self, text: str) -> int:
-        on_main = threading.current_thread() is threading.main_thread()
-        return (self._report if on_main else self._other).write(text)
+        return (self._report if threading.get_ident() == self._thread else self._other).write(text)
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
 
     def flush(self) -> None:
         self._report.flush()
@@ -80,9 +83,10 @@ class MainThreadStdout:
 
 @contextmanager
 def report_only_stdout() -> Iterator[None]:
-    """While a command runs, stdout is the report's alone (see ``MainThreadStdout``)."""
+    """While a command runs, stdout is the calling thread's alone (see ``ReportStdout``); the
+    stream in place before is put back after, also when the command raises."""
     report = sys.stdout
-    sys.stdout = MainThreadStdout(report, sys.stderr)  # type: ignore[assignment]
+    sys.stdout = ReportStdout(report, sys.stderr, threading.get_ident())  # type: ignore[assignment]
     try:
         yield
     finally:

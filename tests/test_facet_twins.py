@@ -147,3 +147,70 @@ def test_a_probe_that_reads_the_footage_hardly_at_all_merges_nothing() -> None:
     config = ClusterConfig(group_by="kind")
     merged = merge_facet_twins(clustering, vectors, kinds, frames, probe, config)
     assert len(merged.clusters) == len(classes)
+
+
+def test_a_style_worn_in_two_sets_of_videos_becomes_one_style_in_a_full_run(tmp_path) -> None:
+    # through recluster: two clusters the probe reads as the same t-shirt are one style; three
+    # other tops stay apart; with the step off, five styles
+    from inference import trends
+    from inference.catalog import Catalog
+    from inference.trends.settings import NamingConfig, TrendsConfig
+    from tests.trends_helpers import WorldBuilder
+
+    dim = 16
+    axes = np.eye(dim)
+    weight = np.zeros((4, dim), np.float32)
+    weight[0] = 12 * (axes[0] + axes[1])  # t-shirt: both pieces read as one
+    weight[1], weight[2], weight[3] = 12 * axes[2], 12 * axes[3], 12 * axes[4]
+    probe_file = FacetProbe("enc-v", {("top", "type"): LinearHead(weight, np.zeros(4, np.float32),
+                                                                 ("t-shirt", "hoodie", "sweater", "blazer"))}
+                            ).save(tmp_path / "probe.npz")
+    for share, styles in ((0.35, 4), (0.0, 5)):
+        with Catalog(tmp_path / f"data{share}") as catalog:
+            world = WorldBuilder(catalog, dim=dim)
+            for key, axis in (("tee-a", 0), ("tee-b", 1), ("hoodie", 2), ("sweater", 3), ("blazer", 4)):
+                world.centres[key] = axes[axis]
+            for i in range(10):
+                for key in ("tee-a", "tee-b", "hoodie", "sweater", "blazer"):
+                    world.post(f"{key}{i}", i, {"top": key}, frames=2)
+            ids, vectors = world.arrays()
+            config = TrendsConfig(cluster=ClusterConfig(group_by="kind", k_min=2, k_max=12, noise_mads=0.0,
+                                                        twin_share=share),
+                                  naming=NamingConfig(facet_probe=str(probe_file)))
+            result = trends.recluster(catalog, ids, vectors, config, encoder_version="enc-v")
+            assert len(result.styles) == styles
+            style_of = catalog.garment_style_ids()
+            tees = {style_of[g] for g, key in world.truth.items() if key in ("tee-a", "tee-b")}
+            assert len(tees) == (1 if share else 2)
+
+
+def test_an_unmerged_cluster_is_kept_as_it_was_and_a_merged_one_measured_afresh() -> None:
+    vectors, kinds, frames, clustering = _pieces([(1, 1), (1, 1), (-1, 1), (-1, -1)])
+    merged = merge_facet_twins(clustering, vectors, kinds, frames, _probe(), ClusterConfig())
+    assert len(merged.clusters) == 3
+    # the two styles that merged with nothing: the very same centroid, radius and distances
+    for old, new in ((2, 1), (3, 2)):
+        assert merged.clusters[new] is clustering.clusters[old]
+        rows = clustering.labels == old
+        assert np.array_equal(merged.labels[rows], np.full(rows.sum(), new))
+        assert np.array_equal(merged.distances[rows], clustering.distances[rows])
+    # the merged one: the mean outfit vector of its frames, each garment's distance to it, and a
+    # radius no wider than each part's own radius around it
+    unit, unit_of = outfit_vectors(vectors, frames, kinds, ["top", "bottom"])
+    rows = np.flatnonzero(merged.labels == 0)
+    centroid = normalise(unit[np.unique(unit_of[rows])].mean(axis=0, keepdims=True))[0]
+    assert np.allclose(merged.clusters[0].centroid, centroid, atol=1e-6)
+    assert np.allclose(merged.distances[rows], 1.0 - unit[unit_of[rows]] @ centroid, atol=1e-6)
+    reach = max(clustering.clusters[p].radius + 1.0 - float(clustering.clusters[p].centroid @ centroid) for p in (0, 1))
+    assert merged.clusters[0].radius <= reach + 1e-6
+
+
+def test_a_top_seen_alone_is_not_the_twin_of_the_same_top_over_jeans() -> None:
+    # the same t-shirt, once with its jeans in frame and once with no bottom at all
+    vectors, kinds, frames, clustering = _pieces([(1, 1), (1, 1), (-1, -1)])
+    alone = (clustering.labels == 1) & (np.asarray(kinds) == "bottom")
+    keep = ~alone
+    trimmed = Clustering(clustering.labels[keep], clustering.distances[keep], clustering.clusters, {})
+    kept_kinds = [k for k, ok in zip(kinds, keep, strict=True) if ok]
+    merged = merge_facet_twins(trimmed, vectors[keep], kept_kinds, frames[keep], _probe(), ClusterConfig())
+    assert len(merged.clusters) == 3

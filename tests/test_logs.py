@@ -3,6 +3,7 @@ libraries' INFO chatter and Python warnings only with -v; -q keeps warnings and 
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import subprocess
@@ -80,13 +81,41 @@ def test_stdout_carries_only_the_report(capsys):
     def library_thread() -> None:
         print("(raylet) WARNING: 12 PYTHON worker processes have been started")
 
+    real = sys.stdout
     with report_only_stdout():
         print('{"styles": []}')
         chatter = threading.Thread(target=library_thread)
         chatter.start()
         chatter.join()
         assert sys.stdout.isatty() is False  # the rest of the real stream's API is there
-    print("after")
+    assert sys.stdout is real  # put back
+    with pytest.raises(RuntimeError), report_only_stdout():
+        raise RuntimeError("the command failed")
+    assert sys.stdout is real  # put back after an error too
     captured = capsys.readouterr()
-    assert captured.out == '{"styles": []}\nafter\n'
+    assert captured.out == '{"styles": []}\n'
     assert "(raylet) WARNING" in captured.err
+
+
+def test_a_command_run_from_a_worker_thread_still_reports_on_stdout(capsys, monkeypatch):
+    # main() wraps every command: what the command's own thread prints is the report, even
+    # when that thread is not the process's main thread; another thread's print is not
+    from app import cli
+
+    def command(args) -> int:
+        print("the report")
+        noise = threading.Thread(target=print, args=("library chatter",))
+        noise.start()
+        noise.join()
+        return 0
+
+    parser = cli.build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    commands.choices["check"].set_defaults(func=command)
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    codes = []
+    runner = threading.Thread(target=lambda: codes.append(cli.main(["check", "--data-dir", "."])))
+    runner.start()
+    runner.join()
+    captured = capsys.readouterr()
+    assert codes == [0] and captured.out == "the report\n" and "library chatter" in captured.err

@@ -7,24 +7,25 @@ videos: a forecaster reads "plaid crop top + black striped trousers" and "... (2
 half the size, and the creator who wore it first sits in whichever piece their video fell
 into, not necessarily the one the report names.
 
-The facet probe (:mod:`inference.facet_probe`) reads a garment's type, pattern and colour
-from its embedding along directions trained to hold across videos, so it sees past the
-person and the room. A cluster's reading is its garments' mean class probabilities per
-(kind, facet); two clusters are as far apart as their most different reading (total
-variation: half the L1 distance, 0 identical, 1 disjoint). Two clusters are facet twins when
-that distance is below ``twin_share`` of the median distance between two clusters of the same
-run: far more alike than the probe reads two styles of this catalog. The scale is the
-catalog's own because a probe reads some footage sharply and some hardly at all. On the
-worlds it was trained for, two different styles read 0.95-0.98 apart (median). On real
-garment photos (Fashion-MNIST classes) they read 0.50 apart, and coats and shirts only 0.20.
-A fixed cut-off would merge those. Twins are merged closest first, by complete linkage: two
-groups are twins only when every cluster of one is a twin of every cluster of the other, so a
-chain of small steps cannot join two styles that differ.
+The facet probe (:mod:`inference.facet_probe`) reads a garment's type, pattern, silhouette and
+colour from its embedding along directions trained to hold across videos, so it sees past the
+person and the room. A cluster's reading is its garments' mean class probabilities per (kind,
+facet); two clusters are as far apart as their most different reading (total variation: half
+the L1 distance, 0 identical, 1 disjoint; 1 also when one holds a garment kind the other
+lacks). Two clusters are facet twins when that distance is below ``twin_share`` of the median
+distance between two clusters of the same run: far more alike than the probe reads two styles
+of this catalog. The scale is the catalog's own because a probe reads some footage sharply
+and some hardly at all: on the worlds it was trained for, two different styles read 0.95-0.98
+apart (median); on real garment photos (Fashion-MNIST classes) 0.50, and coats and shirts
+only 0.20, which a fixed cut-off would merge. Twins are merged closest first, by complete
+linkage: two groups are twins only when every cluster of one is a twin of every cluster of
+the other, so a chain of small steps cannot join two styles that differ. (With two clusters
+the scale is their own distance, so nothing merges: k-means keeps at least ``k_min``.)
 
-Measured on ten demo-preset worlds (docs/BENCHMARKS.md, "Facet twins"): pieces of one true
-style differ by 0.11-0.86 (median 0.46), two different styles by 0.19 or more; the 6 of 983
-such pairs below 0.4 are all a style and its lookalike one colour step away (white vs beige
-camo skirts, black vs grey checked sweaters).
+Measured on ten demo-preset worlds (docs/BENCHMARKS.md, "Facet twins"), where the cut-off
+comes to about 0.34: pieces of one true style differ by 0.11-0.86 (median 0.46), two
+different styles by 0.19 or more; the 6 of 983 such pairs below 0.4 are all a style and its
+lookalike one colour step away (white vs beige camo skirts, black vs grey checked sweaters).
 """
 
 from __future__ import annotations
@@ -59,8 +60,14 @@ def facet_profile(embeddings: dict[str, np.ndarray], probe: FacetProbe, min_garm
 
 
 def profile_distance(a: Profile, b: Profile) -> float:
-    """The largest total-variation distance over the (kind, facet) readings both profiles have
-    (infinite when they share none: nothing says they are the same)."""
+    """The largest total-variation distance over the (kind, facet) readings of two profiles:
+    1 when one holds a garment kind the other lacks (a tee over jeans is not a tee whose
+    bottom is never in frame), infinite when either has no reading or they share none (nothing
+    says they agree)."""
+    if not a or not b:
+        return float("inf")
+    if {kind for kind, _ in a} != {kind for kind, _ in b}:
+        return 1.0
     shared = a.keys() & b.keys()
     if not shared:
         return float("inf")
@@ -88,65 +95,77 @@ def merge_facet_twins(
     if config.twin_share <= 0 or k < 2:
         return clustering
     kind_array = np.asarray(kinds, dtype=object)
-    labels = clustering.labels
-    profiles: dict[int, Profile] = {}
-    for c in range(k):
-        members = labels == c
-        by_kind = {kind: vectors[members & (kind_array == kind)] for kind in KINDS}
-        profiles[c] = facet_profile(by_kind, probe, config.twin_min_garments)
-    same_kind = np.asarray([[a.kind == b.kind for b in clustering.clusters] for a in clustering.clusters])
-    apart = np.full((k, k), np.inf)
-    for a in range(k):
-        for b in range(a + 1, k):
-            if same_kind[a, b]:
-                apart[a, b] = apart[b, a] = profile_distance(profiles[a], profiles[b])
+    profiles = {c: facet_profile({kind: vectors[(clustering.labels == c) & (kind_array == kind)] for kind in KINDS},
+                                 probe, config.twin_min_garments) for c in range(k)}
+    apart = _pair_distances(profiles, [c.kind for c in clustering.clusters])
     finite = apart[np.triu(np.isfinite(apart), 1)]
     if not len(finite):
         return clustering
     limit = config.twin_share * float(np.median(finite))
-    alive = k
-    group = np.arange(k)  # cluster -> the cluster it was merged into (itself while not merged)
+    merged_into = np.arange(k)  # cluster -> the cluster it was merged into (itself while not merged)
     while True:
         first, second = (int(i) for i in np.unravel_index(int(np.argmin(apart)), apart.shape))
         if apart[first, second] >= limit:
             break
-        a, b = min(first, second), max(first, second)
-        logger.info("styles %d and %d are facet twins (%.2f apart, under %.2f): merged", a, b, apart[a, b], limit)
-        group[group == b] = a
+        keep, gone = min(first, second), max(first, second)
+        logger.debug("clusters %d and %d are facet twins (%.2f apart, under %.2f): merged",
+                     keep, gone, apart[keep, gone], limit)
+        merged_into[merged_into == gone] = keep
         # complete linkage: a group is as far from another as its two farthest clusters, so a
         # chain of small steps (or a mean drifting towards a neighbour) cannot join two styles
-        apart[a, :] = apart[:, a] = np.maximum(apart[a, :], apart[b, :])
-        apart[a, a] = np.inf
-        apart[b, :] = apart[:, b] = np.inf
-        alive -= 1
-    if alive == k:
+        apart[keep, :] = apart[:, keep] = np.maximum(apart[keep, :], apart[gone, :])
+        apart[keep, keep] = np.inf
+        apart[gone, :] = apart[:, gone] = np.inf
+    if len(set(merged_into.tolist())) == k:
         return clustering
-    return _relabel(clustering, group, vectors, kinds, frames, config)
+    return _relabel(clustering, merged_into, vectors, kinds, frames, config)
 
 
-def _relabel(clustering: Clustering, group: np.ndarray, vectors: np.ndarray, kinds: Sequence[str],
+def _pair_distances(profiles: dict[int, Profile], cluster_kinds: Sequence[str | None]) -> np.ndarray:
+    """(K, K) :func:`profile_distance` between clusters of one group (infinite across groups and
+    on the diagonal)."""
+    k = len(cluster_kinds)
+    apart = np.full((k, k), np.inf)
+    for a in range(k):
+        for b in range(a + 1, k):
+            if cluster_kinds[a] == cluster_kinds[b]:
+                apart[a, b] = apart[b, a] = profile_distance(profiles[a], profiles[b])
+    return apart
+
+
+def _relabel(clustering: Clustering, merged_into: np.ndarray, vectors: np.ndarray, kinds: Sequence[str],
              frames: np.ndarray, config: ClusterConfig) -> Clustering:
-    """The clustering with each cluster replaced by its group: new centroids (the mean of the
-    members' clustered vectors), distances and radii; clusters numbered in order of their first
-    member cluster, so an unmerged run keeps its order."""
+    """The clustering with each group of twins made one cluster, numbered in order of its first
+    cluster. A cluster that merged with none is kept as it was (centroid, radius, distances). A
+    merged one gets the mean of its members' clustered vectors (outfit vectors, by frame) as its
+    centroid, their distances to it, and a radius from those distances, but no wider than what
+    holds each part's own radius around the new centroid: merging does not let incremental
+    assignment take in garments a part would have called strays."""
     if config.group_by == "outfit":
         unit, unit_of = outfit_vectors(vectors, np.asarray(frames), kinds, config.outfit_kinds)
     else:
         unit, unit_of = vectors, np.arange(len(vectors))
-    kept = sorted(set(group.tolist()))
-    new_index = np.full(len(group), NOISE, np.int64)
-    for position, g in enumerate(kept):
-        new_index[group == g] = position
+    kept = sorted(set(merged_into.tolist()))
+    position_of = np.full(len(merged_into), NOISE, np.int64)
+    for position, first in enumerate(kept):
+        position_of[merged_into == first] = position
     old = clustering.labels
-    labels = np.where(old >= 0, new_index[np.maximum(old, 0)], NOISE)
-    distances = np.full(len(labels), np.nan, np.float32)
+    labels = np.where(old >= 0, position_of[np.maximum(old, 0)], NOISE)
+    distances = np.where(labels >= 0, clustering.distances, np.nan).astype(np.float32)
     clusters = []
-    for position, g in enumerate(kept):
+    for position, first in enumerate(kept):
+        parts = np.flatnonzero(merged_into == first)
+        if len(parts) == 1:
+            clusters.append(clustering.clusters[first])
+            continue
         members = np.flatnonzero(labels == position)
         units = np.unique(unit_of[members])
-        centroid = normalise(unit[units].mean(axis=0, keepdims=True))[0]
+        centroid = normalise(unit[units].mean(axis=0, keepdims=True))[0].astype(np.float32)
+        unit_distance = 1.0 - unit[units] @ centroid
         distances[members] = 1.0 - unit[unit_of[members]] @ centroid
-        clusters.append(Cluster(clustering.clusters[g].kind, centroid.astype(np.float32), len(members),
-                                cluster_radius(distances[members], config)))
-    logger.info("facet twins: %d clusters -> %d styles", len(group), len(clusters))
+        reach = max(clustering.clusters[p].radius + 1.0 - float(clustering.clusters[p].centroid @ centroid)
+                    for p in parts)
+        clusters.append(Cluster(clustering.clusters[first].kind, centroid, len(members),
+                                min(cluster_radius(unit_distance, config), reach)))
+    logger.info("facet twins: %d clusters -> %d styles", len(merged_into), len(clusters))
     return Clustering(labels, distances, clusters, clustering.selection)
