@@ -142,6 +142,15 @@ def outfit_vectors(vectors: np.ndarray, frame_ids: np.ndarray, kinds: Sequence[s
     return normalise(sums), inverse
 
 
+def clustered_units(vectors: np.ndarray, frame_ids: np.ndarray, kinds: Sequence[str],
+                    config: ClusterConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The vectors a run clusters (each frame's outfit vector with ``group_by`` outfit, else
+    the garments' own) and each garment row's unit: centroids are means of these."""
+    if config.group_by == "outfit":
+        return outfit_vectors(vectors, np.asarray(frame_ids), kinds, config.outfit_kinds)
+    return vectors, np.arange(len(vectors))
+
+
 def cluster_garments(
     vectors: np.ndarray,
     kinds: Sequence[str],

@@ -36,7 +36,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from inference.facet_probe import FACETS, KINDS, FacetProbe
-from inference.trends.clustering import NOISE, Cluster, Clustering, cluster_radius, outfit_vectors
+from inference.trends.clustering import NOISE, Cluster, Clustering, cluster_radius, clustered_units
 from inference.trends.kmeans import normalise
 from inference.trends.settings import ClusterConfig
 
@@ -141,10 +141,7 @@ def _relabel(clustering: Clustering, merged_into: np.ndarray, vectors: np.ndarra
     centroid, their distances to it, and a radius from those distances, but no wider than what
     holds each part's own radius around the new centroid: merging does not let incremental
     assignment take in garments a part would have called strays."""
-    if config.group_by == "outfit":
-        unit, unit_of = outfit_vectors(vectors, np.asarray(frames), kinds, config.outfit_kinds)
-    else:
-        unit, unit_of = vectors, np.arange(len(vectors))
+    unit, unit_of = clustered_units(vectors, frames, kinds, config)
     kept = sorted(set(merged_into.tolist()))
     position_of = np.full(len(merged_into), NOISE, np.int64)
     for position, first in enumerate(kept):

@@ -29,7 +29,7 @@ import numpy as np
 
 from core.errors import BadInputError
 from inference.palette import ColourConfig, ciede2000, is_skin, srgb_to_lab
-from inference.trends.clustering import NOISE, Cluster, Clustering, cluster_radius, outfit_vectors
+from inference.trends.clustering import NOISE, Cluster, Clustering, cluster_radius, clustered_units
 from inference.trends.kmeans import normalise, sample_rows
 from inference.trends.settings import ClusterConfig
 
@@ -146,10 +146,7 @@ def split_lookalikes(
         config: clustering settings (the ``lookalike_*`` fields).
     """
     kind_array = np.asarray(kinds, dtype=object)
-    if config.group_by == "outfit":
-        unit, unit_of = outfit_vectors(vectors, np.asarray(frames), kinds, config.outfit_kinds)
-    else:
-        unit, unit_of = vectors, np.arange(len(vectors))
+    unit, unit_of = clustered_units(vectors, frames, kinds, config)
     labels = clustering.labels.copy()
     distances = clustering.distances.copy()
     clusters = list(clustering.clusters)
