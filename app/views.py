@@ -266,7 +266,7 @@ def facet_lines(facets: dict[str, Any] | None) -> list[str]:
         return []
     lines = []
     for slot, named in facets.get("slots", {}).items():
-        said = [f"{facet}: {text(f['value'])} ({f['evidence']:.0%} agree)"
+        said = [f"{facet}: {text(f['value'])}{' and ' + text(f['second']) if f.get('second') else ''} ({f['evidence']:.0%} agree)"
                 for facet, f in named.get("facets", {}).items() if not f.get("absent")]
         absent = [facet for facet, f in named.get("facets", {}).items() if f.get("absent")]
         line = f"**{slot.capitalize()}** ({named.get('garments', 0)} garments): {'; '.join(said) or 'no facet agreed on'}"

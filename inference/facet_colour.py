@@ -5,8 +5,9 @@ for a print of two colours that fill about as much of it (checks), the other one
 colour is the Lab colour most garments agree on (:func:`colour_consensus`), named by the
 shade most of the agreeing garments take, so shades that a light or a print pulls apart ("olive" in one frame,
 "khaki green" in the next) still agree, and the name is the shade they agree on, not the
-family's own colour. A slot whose garments are a toss-up between two colours is not given
-either. A dress is one fabric from the shoulders down: when the top and bottom crops of the
+family's own colour. A slot whose garments are a toss-up between two colours (a check, wide
+stripes) is named by both, main first ("black and white"), when each is backed by enough of
+them; a toss-up without that backing is left out. A dress is one fabric from the shoulders down: when the top and bottom crops of the
 same frames are clearly different colours (:func:`one_garment_share`), the outfit is a top and
 a bottom whatever else says dress.
 """
@@ -42,9 +43,16 @@ class Facet:
     value: str
     evidence: float  # share of the slot's garments agreeing with ``value``
     margin: float = 0.0  # score margin over the runner-up (encoder facets; 0 for colour)
+    second: str | None = None  # colour only: a print's other colour when the two fill about as much (a toss-up)
+
+    @property
+    def words(self) -> str:
+        """How the facet reads in a name: "black", or "black and white" for a two-colour print."""
+        return f"{self.value} and {self.second}" if self.second else self.value
 
     def to_dict(self) -> dict[str, Any]:
-        return {"value": self.value, "evidence": round(self.evidence, 3), "margin": round(self.margin, 4)}
+        extra = {"second": self.second} if self.second else {}
+        return {"value": self.value, **extra, "evidence": round(self.evidence, 3), "margin": round(self.margin, 4)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +63,8 @@ class Consensus:
     agreeing: np.ndarray  # (A, 3) the agreeing garments' colours, one per garment
     evidence: float  # share of all the slot's garments that agree
     rival: float  # how many garments back the best colour farther than the match, per agreeing garment (a toss-up: near 1)
+    rival_agreeing: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros((0, 3)))  # that far colour's backers' colours
+    leads: tuple[int, int] = (0, 0)  # garments whose main colour (not a print's second) backs the best colour, the far one
 
 
 def colour_consensus(readings: Sequence[ColourReading | None], match: float) -> Consensus:
@@ -64,17 +74,20 @@ def colour_consensus(readings: Sequence[ColourReading | None], match: float) -> 
     about as much (``ColourReading.second``), with either. Evidence counts every garment,
     a crop whose colour could not be measured against the name.
     """
-    candidates, owners = [], []
+    candidates: list[np.ndarray] = []
+    owners: list[int] = []
+    mains: list[bool] = []
     for n, reading in enumerate(readings):
         if reading is None:
             continue
-        for lab in (reading.lab, reading.second):
+        for lab, is_main in ((reading.lab, True), (reading.second, False)):
             if lab is not None:
                 candidates.append(np.asarray(lab, np.float64))
                 owners.append(n)
+                mains.append(is_main)
     if not candidates:
         return Consensus(None, np.zeros((0, 3)), 0.0, 0.0)
-    labs, owner = np.stack(candidates), np.asarray(owners)
+    labs, owner, main = np.stack(candidates), np.asarray(owners), np.asarray(mains)
     close = ciede2000(labs[:, None, :], labs[None, :, :]) <= match
     backers = [set(owner[row].tolist()) for row in close]
     support = np.asarray([len(b) for b in backers])
@@ -82,35 +95,58 @@ def colour_consensus(readings: Sequence[ColourReading | None], match: float) -> 
     agreeing = [int(np.flatnonzero(close[best] & (owner == n))[0]) for n in sorted(backers[best])]
     lab = np.median(labs[agreeing], axis=0)
     far = ciede2000(labs, lab[None, :]) > 2 * match
-    rival = float(support[far].max() / support[best]) if far.any() else 0.0
-    return Consensus(lab, labs[agreeing], float(support[best] / len(readings)), rival)
+    if not far.any():
+        return Consensus(lab, labs[agreeing], float(support[best] / len(readings)), 0.0)
+    runner = int(np.flatnonzero(far)[np.argmax(support[far])])
+    rival_rows = [int(np.flatnonzero(close[runner] & (owner == n))[0]) for n in sorted(backers[runner])]
+    return Consensus(lab, labs[agreeing], float(support[best] / len(readings)), float(support[runner] / support[best]),
+                     labs[rival_rows], (int(main[agreeing].sum()), int(main[rival_rows].sum())))
 
 
 def colour_facet(readings: Sequence[ColourReading | None], palette: Palette, config: Any) -> Facet | None:
     """The palette colour a slot's garments agree on, or None without enough agreement.
 
     ``config`` is a :class:`inference.facets.FacetConfig`: the garments must agree within
-    ``colour_match`` for ``colour_evidence`` of them; a second colour backed nearly as well
-    (``colour_tie``) leaves the colour out. When no shade has enough, the family most
+    ``colour_match`` for ``colour_evidence`` of them. A second, far colour backed nearly as well
+    (``colour_tie``) makes a toss-up: both are named (``Facet.second``) when each has
+    ``colour_evidence`` of the garments, else the colour is left out; two shades of one
+    family (a camo's light and dark) are named by the family ("orange" for rust and terracotta). When no shade has enough, the family most
     garments fall in is named by the shade nearest those garments' median colour, when
     ``family_evidence`` of them agree ("olive" and "khaki green" garments stay "olive").
     """
     consensus = colour_consensus(readings, config.colour_match)
-    if consensus.lab is None or consensus.rival >= config.colour_tie:
+    if consensus.lab is None:
         return None
+    if consensus.rival >= config.colour_tie:
+        if consensus.evidence * min(consensus.rival, 1.0) < config.colour_evidence:
+            return None
+        pair = [_shade(palette, agreeing) for agreeing in (consensus.agreeing, consensus.rival_agreeing)]
+        main, other = pair if consensus.leads[0] >= consensus.leads[1] else pair[::-1]
+        if palette.family(main) == palette.family(other):  # one colour printed in a light and a dark shade (camo)
+            return Facet(palette.family(main), consensus.evidence)
+        return Facet(main, consensus.evidence, second=other)
     if consensus.evidence >= config.colour_evidence:
-        shade = Counter(palette.nearest(consensus.agreeing)[0]).most_common(1)[0][0]
-        return Facet(shade, consensus.evidence)
+        return Facet(_shade(palette, consensus.agreeing), consensus.evidence)
     measured = [r.lab for r in readings if r is not None]
     names, _ = palette.nearest(np.stack(measured))
     family, count = Counter(palette.family(n) for n in names).most_common(1)[0]
     if count / len(readings) < config.family_evidence:
         return None
     members = np.stack([lab for lab, n in zip(measured, names, strict=True) if palette.family(n) == family])
+    return _family_shade(palette, family, members, count / len(readings))
+
+
+def _family_shade(palette: Palette, family: str, members: np.ndarray, evidence: float) -> Facet:
+    """The shade of ``family`` nearest the median of its garments' colours ``members``."""
     shades = [c for c in palette.colours if c.family == family]
     table = np.asarray([c.lab for c in shades], np.float64)
     nearest = int(ciede2000(np.median(members, axis=0)[None, :], table).argmin())
-    return Facet(shades[nearest].name, count / len(readings))
+    return Facet(shades[nearest].name, evidence)
+
+
+def _shade(palette: Palette, agreeing: np.ndarray) -> str:
+    """The palette shade most of the agreeing garments' colours take."""
+    return str(Counter(palette.nearest(agreeing)[0]).most_common(1)[0][0])
 
 
 def second_opinion(colour: Facet | None, kind: str, embeddings: np.ndarray, probe: FacetProbe, palette: Palette,

@@ -174,7 +174,7 @@ class SlotName:
         return " ".join(words)
 
     def _word(self, facet: str) -> str:
-        value = self.facets[facet].value
+        value = self.facets[facet].words
         if facet == "pattern":
             return {"solid": ""}.get(value, value)
         return value

@@ -133,10 +133,25 @@ def readings(names: list[str], seconds: list[str | None] | None = None) -> list[
                           None if s is None else np.asarray(PALETTE.colour(s).lab)) for n, s in zip(names, seconds, strict=True)]
 
 
-def test_two_colours_backed_equally_are_left_out_never_guessed():
+def test_two_colours_backed_equally_are_named_together_never_one_guessed():
     config = FacetConfig()
     tossed = readings(["black", "purple"] * 5, ["purple", "black"] * 5)
-    assert colour_facet(tossed, PALETTE, config) is None
+    facet = colour_facet(tossed, PALETTE, config)
+    assert facet is not None and {facet.value, facet.second} == {"black", "purple"}
+    assert facet.words in ("black and purple", "purple and black")
+    assert facet.to_dict()["second"] == facet.second
+    # the colour that is more often a crop's main one comes first
+    leaning = readings(["black"] * 7 + ["purple"] * 3, ["purple"] * 7 + ["black"] * 3)
+    facet = colour_facet(leaning, PALETTE, config)
+    assert facet is not None and (facet.value, facet.second) == ("black", "purple")
+    # a toss-up between two shades of one family is one colour printed light and dark (camo): the family
+    shades = readings(["forest green", "sage"] * 5, ["sage", "forest green"] * 5)
+    assert PALETTE.family("forest green") == PALETTE.family("sage") == "green"
+    facet = colour_facet(shades, PALETTE, config)
+    assert facet is not None and (facet.value, facet.second) == ("green", None)
+    # a toss-up whose colours each hold too few garments (most crops unread) is left out
+    thin = readings(["black", "purple"] * 2, ["purple", "black"] * 2) + [None] * 6
+    assert colour_facet(thin, PALETTE, config) is None
     # one colour of the print winning nearly everywhere is named
     clear = readings(["black"] * 9 + ["purple"], [None] * 10)
     facet = colour_facet(clear, PALETTE, config)
@@ -144,7 +159,8 @@ def test_two_colours_backed_equally_are_left_out_never_guessed():
 
 
 def test_a_toss_up_is_not_filled_in_by_the_probe():
-    """The probe's colour fills a colour the pixels could not settle, but not a toss-up."""
+    """The probe's colour fills a colour the pixels could not settle, but does not overrule a
+    toss-up's two colours."""
     dim = ENCODER.dim
     weight = np.zeros((2, dim), np.float32)
     head = LinearHead(weight, np.array([5.0, 0.0], np.float32), ("purple", "black"))  # always "purple"
@@ -153,7 +169,8 @@ def test_a_toss_up_is_not_filled_in_by_the_probe():
                             colours=readings(["black", "purple"] * 5, ["purple", "black"] * 5))
     name = name_style_facets({"top": garments}, PROMPTS, PALETTE, probe=probe)
     top = name.slot("top")
-    assert top is not None and "colour" not in top.facets
+    assert top is not None and {top.facets["colour"].value, top.facets["colour"].second} == {"black", "purple"}
+    assert top.text == f"{top.facets['colour'].value} and {top.facets['colour'].second} top"
     # where the pixels read nothing at all, the sure probe fills in
     unread = SlotGarments(garments.embeddings, colours=[None] * 10)
     filled = name_style_facets({"top": unread}, PROMPTS, PALETTE, probe=probe).slot("top")

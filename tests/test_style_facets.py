@@ -110,3 +110,17 @@ def test_without_facets_styles_keep_their_vocabulary_names(data_dir):
         recluster(catalog, ids, vectors, config, encoder=ENCODER)
         styles = load_styles(catalog)
     assert all(s.facets is None for s in styles) and all(" + " not in s.name for s in styles)
+
+
+def test_a_two_colour_slot_reads_as_both_colours_and_makes_no_colour_trend():
+    """A check named "black and white" shows both colours with the agreement in the app, and
+    joins neither colour's attribute trend (which one is the garment's colour is a toss-up)."""
+    from inference.trends.attributes import slot_value
+
+    slot = {"garments": 12, "facets": {"colour": {"value": "black", "second": "white", "evidence": 0.92, "margin": 0.0},
+                                       "pattern": {"value": "checked", "evidence": 0.8, "margin": 0.2}}}
+    lines = views.facet_lines({"slots": {"top": slot}})
+    assert "colour: black and white (92% agree)" in lines[0]
+    assert slot_value(slot, "colour") is None and slot_value(slot, "pattern") == "checked"
+    plain = {"facets": {"colour": {"value": "black", "evidence": 0.9, "margin": 0.0}}}
+    assert slot_value(plain, "colour") == "black"

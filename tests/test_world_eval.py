@@ -429,6 +429,35 @@ def test_naming_scores_per_facet_and_names_with_a_facet_no_garment_has():
                                                                                          "colour": "yellow"}
 
 
+def test_a_two_colour_name_is_right_only_with_the_prints_two_colours():
+    """"black and white checked top": right for a black check with white (either order, the
+    pixels cannot tell which the recipe calls main), wrong when one colour is neither."""
+    from world.naming_scorer import (
+        WorldColours,
+        named_facets,
+        score_claims,
+        slot_truth,
+        summarise,
+        world_claims,
+    )
+    from world.styles import Garment
+
+    colours = WorldColours(load_palette())
+    check = Garment("shirt", "black", (0, 0, 0), "checks", "white", (255, 255, 255), "fitted")
+    facts = slot_truth([1, 2], {1: "top", 2: "top"}, {1: {"top": check}, 2: {"top": check}})
+    stored = {"colour": {"value": "white", "second": "black", "evidence": 0.9}, "pattern": {"value": "checked"}}
+    assert named_facets(stored) == {"colour": "white", "colour2": "black", "pattern": "checked"}
+    right = score_claims({"top": world_claims(named_facets(stored), colours)}, facts)
+    assert right["colour"] == {"match": 1, "named": 1} and (right["pairs"], right["pair_match"]) == (1, 1)
+    assert not right["wrong"]
+    off = score_claims({"top": world_claims({"colour": "black", "colour2": "red"}, colours)}, facts)
+    assert off["colour"] == {"match": 0, "named": 1} and off["wrong"]  # no garment has red
+    half = score_claims({"top": world_claims({"colour": "black", "colour2": "black"}, colours)}, facts)
+    assert half["colour"]["match"] == 0  # one colour twice is not the pair
+    summary = summarise([right, off])
+    assert summary["colour"]["pairs"] == 2 and summary["colour"]["pairs_right"] == 1
+
+
 def test_a_dress_slot_claims_its_type():
     """"beige dress" says the garment is a dress: right for a dress, wrong for a top and a bottom."""
     from world.naming_scorer import WorldColours, score_claims, slot_claims, slot_truth

@@ -11,6 +11,11 @@ the majority over the style's garments of that kind. A name's facets (stored wit
 - **wrong names**: the share of style names carrying a value none of the style's garments has
   (``wrong_lenient`` also accepts a pattern's second colour as the colour).
 
+A two-colour name ("black and white checks", named when the pixels are a toss-up between a
+print's colours) is right when its two colours are the slot's true main and accent colours,
+in either order (which of a check's two colours the recipe calls "main" the pixels cannot
+tell); ``pairs`` counts such names and ``pair_match`` those right.
+
 A palette colour is read as its nearest world colour (CIEDE2000); pattern words through the
 adjective both vocabularies use ("polka dot" -> "polka dots").
 """
@@ -82,8 +87,17 @@ def slot_truth(ids: Iterable[int], kinds: Mapping[int, str], truth: Mapping[int,
             "majority": {f: Counter(v).most_common(1)[0][0] for f, v in values.items()},
             "present": {f: set(v) for f, v in values.items()},
             "accents": {g.colour2 for g in members},
+            "accent": Counter(g.colour2 for g in members).most_common(1)[0][0],
         }
     return result
+
+
+def named_facets(facets: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """A stored slot's named facets (facet -> value), a two-colour name's second colour as
+    ``colour2``."""
+    named = {f: str(v["value"]) for f, v in facets.items() if "value" in v}
+    second = (facets.get("colour") or {}).get("second")
+    return {**named, "colour2": str(second)} if second else named
 
 
 def world_claims(facets: Mapping[str, str], colours: WorldColours) -> dict[str, str | None]:
@@ -91,7 +105,7 @@ def world_claims(facets: Mapping[str, str], colours: WorldColours) -> dict[str, 
     world does not have)."""
     claims: dict[str, str | None] = {}
     for facet, value in facets.items():
-        if facet == "colour":
+        if facet in ("colour", "colour2"):
             claims[facet] = colours(value)
         elif facet == "pattern":
             claims[facet] = NAME_PATTERNS.get(value)
@@ -115,18 +129,27 @@ def slot_claims(slot: str, facets: Mapping[str, str], colours: WorldColours) -> 
 def score_claims(claims: Mapping[str, Mapping[str, str | None]], truth: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
     """Per facet: matches / named over the true slots; whether any claim is wrong (strict, lenient)."""
     out: dict[str, Any] = {f: {"match": 0, "named": 0} for f in FACETS}
+    out["pairs"] = out["pair_match"] = 0
     wrong = lenient = False
     for slot, facts in truth.items():
         said = claims.get(slot, {})
         for facet in FACETS:
             if facet in said:
                 out[facet]["named"] += 1
-                out[facet]["match"] += said[facet] == facts["majority"][facet]
+                out[facet]["match"] += _matches(facet, said, facts)
+        if "colour2" in said:
+            out["pairs"] += 1
+            out["pair_match"] += _matches("colour", said, facts)
     for slot, said in claims.items():
         known: dict[str, Any] | None = truth.get(slot)
+        pair = "colour2" in said
         for facet, value in said.items():
             if facet == "material":
                 has = value == "denim" and known is not None and "denim" in known["present"]["pattern"]
+                wrong, lenient = wrong or not has, lenient or not has
+                continue
+            if pair and facet in ("colour", "colour2"):  # a print's two colours: each is its main or its accent
+                has = known is not None and value in known["present"]["colour"] | known["accents"]
                 wrong, lenient = wrong or not has, lenient or not has
                 continue
             has = known is not None and value in known["present"][facet]
@@ -135,6 +158,14 @@ def score_claims(claims: Mapping[str, Mapping[str, str | None]], truth: Mapping[
     out["slots"] = len(truth)
     out["wrong"], out["wrong_lenient"] = wrong, lenient
     return out
+
+
+def _matches(facet: str, said: Mapping[str, str | None], facts: Mapping[str, Any]) -> bool:
+    """Whether a slot's named ``facet`` is its true majority value; a two-colour name, whether
+    its colours are the true main and accent colours."""
+    if facet == "colour" and "colour2" in said:
+        return {said["colour"], said["colour2"]} == {facts["majority"]["colour"], facts["accent"]}
+    return said[facet] == facts["majority"][facet]
 
 
 def summarise(scores: list[dict[str, Any]]) -> dict[str, Any]:
@@ -149,6 +180,8 @@ def summarise(scores: list[dict[str, Any]]) -> dict[str, Any]:
     summary["wrong"] = round(float(np.mean([s["wrong"] for s in scores])), 3) if scores else None
     summary["wrong_lenient"] = round(float(np.mean([s["wrong_lenient"] for s in scores])), 3) if scores else None
     summary["styles"], summary["slots"] = len(scores), sum(s["slots"] for s in scores)
+    summary["colour"]["pairs"] = sum(s.get("pairs", 0) for s in scores)
+    summary["colour"]["pairs_right"] = sum(s.get("pair_match", 0) for s in scores)
     return summary
 
 
@@ -184,7 +217,7 @@ def score_names(
         facts = slot_truth(garments, kinds, truth)
         if not evidence or not facts:
             continue
-        claims = {slot: slot_claims(slot, {f: v["value"] for f, v in entry["facets"].items() if "value" in v}, colours)
+        claims = {slot: slot_claims(slot, named_facets(entry["facets"]), colours)
                   for slot, entry in evidence.get("slots", {}).items()}
         scores.append(score_claims(claims, facts))
     return summarise(scores) if scores else None

@@ -61,9 +61,10 @@ class AttributeUnit:
 
 
 def _named(facets: Mapping[str, Any], facet: str) -> str | None:
-    """The value a slot is named by for ``facet``; None when absent or left out."""
+    """The value a slot is named by for ``facet``; None when absent or left out, and for a
+    print's two colours named together (which one is the garment's colour is a toss-up)."""
     named = facets.get(facet) or {}
-    return None if named.get("absent") else named.get("value") or None
+    return None if named.get("absent") or named.get("second") else named.get("value") or None
 
 
 def slot_value(slot: Mapping[str, Any], attribute: str) -> str | None:
