@@ -96,7 +96,7 @@ def load_world(data_dir: Path, name: str | None = None) -> World:
         catalog = _copy_catalog(data_dir, Path(scratch))
         data = trends_mod.load_trend_data(catalog, as_of=dt.date.max, min_frames=config.series.min_frames_per_video)
         garments = catalog.garments()
-        predicted = scorer.catalog_styles(catalog)
+        predicted = catalog.garment_style_ids()
         catalog.close()
     found = scorer.found_garments(garments)
     truth = scorer.true_styles_of(found, answer.matcher())
