@@ -513,3 +513,26 @@ def test_a_crop_of_a_frame_that_shows_no_garment_matches_nothing(tmp_path):
     assert we.GarmentMatcher(garments).match(card) is not None, "without the blank frames it matched frame 1"
     assert matcher.match(we.FoundGarment(2, "v0.mp4", 0.0667, "top", Box(0, 0, 10, 20))) is None  # no top there
     assert matcher.match(we.FoundGarment(3, "v0.mp4", 0.13, "top", Box(0, 0, 10, 20))) is not None
+
+
+def test_the_rising_bench_loads_a_worlds_predicted_and_oracle_styles(tmp_path, monkeypatch):
+    """bench/bench_rising.py reads a world's catalog the way eval does (it broke once when the
+    scorer's catalog reader moved into the catalog, and nothing ran it)."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    _write_key(tmp_path / "world")
+    catalog, ids = _catalog_with_garments(tmp_path, [("top", Box(1, 2, 3, 4))])
+    with catalog._transaction() as tx:
+        tx.execute("INSERT INTO styles(id, name, created_at, updated_at) VALUES (5, 's', 'x', 'x')")
+        tx.execute("INSERT INTO garment_styles(garment_id, style_id, distance) VALUES (?, 5, 0.1)", (ids[0],))
+    catalog.close()
+    path = Path(__file__).resolve().parents[1] / "bench" / "bench_rising.py"
+    spec = importlib.util.spec_from_file_location("bench_rising", path)
+    bench = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "bench_rising", bench)  # its dataclasses look their module up
+    spec.loader.exec_module(bench)
+    world = bench.load_world(tmp_path, "one")
+    assert world.groupings["predicted"].mapping == {5: "0"}  # the catalog's style stands for its garment's true style
+    assert world.groupings["oracle"].sightings == [(0, "ann", 0)] and world.n_days == 1
