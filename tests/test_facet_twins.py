@@ -214,3 +214,27 @@ def test_a_top_seen_alone_is_not_the_twin_of_the_same_top_over_jeans() -> None:
     kept_kinds = [k for k, ok in zip(kinds, keep, strict=True) if ok]
     merged = merge_facet_twins(trimmed, vectors[keep], kept_kinds, frames[keep], _probe(), ClusterConfig())
     assert len(merged.clusters) == 3
+
+
+def test_a_dress_halfs_colour_pattern_and_cut_are_not_read_by_the_bottom_heads() -> None:
+    """The probe's bottom heads learnt a skirt's cut from skirts, never from the lower half of a
+    dress: for bottom crops that read as a dress only their type is compared, so two pieces of
+    one dress whose lower halves the silhouette head reads oppositely are still twins."""
+    type_weight = np.zeros((2, DIM), np.float32)
+    type_weight[0, 0], type_weight[1, 0] = -12.0, 12.0  # dimension 0 > 0: a dress's half
+    cut_weight = np.zeros((2, DIM), np.float32)
+    cut_weight[0, 1], cut_weight[1, 1] = 12.0, -12.0  # dimension 1: mini or maxi
+    probe = FacetProbe("v", {("bottom", "type"): LinearHead(type_weight, np.zeros(2, np.float32), ("skirt", "dress")),
+                             ("bottom", "silhouette"): LinearHead(cut_weight, np.zeros(2, np.float32), ("mini", "maxi"))})
+
+    def crops(half: float, cut: float) -> np.ndarray:
+        rows = np.zeros((6, DIM), np.float32)
+        rows[:, 0], rows[:, 1] = half, cut
+        return rows
+
+    first, second = (facet_profile({"bottom": crops(0.5, cut)}, probe, 3) for cut in (0.5, -0.5))
+    assert set(first) == set(second) == {("bottom", "type")}
+    assert profile_distance(first, second) < 0.01
+    skirts = [facet_profile({"bottom": crops(-0.5, cut)}, probe, 3) for cut in (0.5, -0.5)]
+    assert set(skirts[0]) == {("bottom", "type"), ("bottom", "silhouette")}  # a real skirt keeps its cut
+    assert profile_distance(*skirts) > 0.9
