@@ -51,6 +51,7 @@ from world import scorer
 from world.naming_scorer import (
     FACETS,
     WorldColours,
+    named_facets,
     score_claims,
     slot_claims,
     slot_truth,
@@ -87,7 +88,7 @@ def true_outfits(data_dir: Path, world_dir: Path, catalog: Catalog) -> tuple[dic
 
 def new_claims(name: StyleName, colours: WorldColours) -> dict[str, dict[str, str | None]]:
     """slot -> facet -> world value (None: a word the world does not have)."""
-    return {slot.slot: slot_claims(slot.slot, {f: v.value for f, v in slot.facets.items()}, colours) for slot in name.slots}
+    return {slot.slot: slot_claims(slot.slot, named_facets(slot.to_dict()["facets"]), colours) for slot in name.slots}
 
 
 def old_claims(name: str, words: dict[str, list[str]], colours: WorldColours) -> dict[str, dict[str, str | None]]:
