@@ -5,7 +5,9 @@ centroid, so a top's words and a bottom's words do not mix. Each slot gets facet
 
 - **colour**, measured from the garments' pixels (:mod:`inference.palette`) and named from
   the fashion palette by the colour most garments agree on (:mod:`inference.facet_colour`);
-  a toss-up between a print's two colours is left out. A style is a dress only when its
+  a print whose two colours fill about as much is named by both ("black and white"), unless
+  it is a print whose second colour is a blend (camo, plaid: then its main colour only). A
+  style is a dress only when its
   top and bottom crops are one colour too (:func:`~inference.facet_colour.two_garments`);
 - **type**, **pattern** and **silhouette**, zero-shot with the encoder's text tower: every
   allowed "{pattern} {silhouette} {type}" phrase of the slot is embedded
@@ -252,6 +254,9 @@ class FacetConfig:
     plain_level: float = setting(0.93, low=0, high=1)  # median main-colour share above which garments look plain
     patterned_level: float = setting(0.9, low=0, high=1)  # median main-colour share below which they look patterned
     plain_patterns: list[str] = dataclasses.field(default_factory=lambda: ["solid", "denim"])  # patterns that look plain
+    # prints whose second colour in the pixels is the first blended with the accent or shaded (a camo's dark
+    # patches, a plaid's crossing bands), not a colour of its own: a toss-up is named by its main colour only
+    blended_patterns: list[str] = dataclasses.field(default_factory=lambda: ["camo", "plaid"])
     colour: ColourConfig = dataclasses.field(default_factory=ColourConfig)  # how colour is measured
 
 
@@ -343,10 +348,24 @@ def name_slot(
         facets.update(probe_facets(slot, garments, probe, prompts.vocabulary, config, patterns))
     else:
         facets.update(encoder_facets(slot, garments, prompts, config, patterns))
+    if colour is not None and colour.second and _blended(slot, garments, facets, probe, config):
+        facets["colour"] = Facet(colour.value, colour.evidence)
     material = _extra("material", garments, prompts, config)
     if material is not None and material.value != facets.get("pattern", Facet("", 0)).value:
         facets["material"] = material
     return SlotName(slot, facets, len(garments))
+
+
+def _blended(slot: str, garments: SlotGarments, facets: Mapping[str, Facet], probe: FacetProbe | None,
+             config: FacetConfig) -> bool:
+    """Whether a slot's print is one whose second colour is a blend (``config.blended_patterns``):
+    by its named pattern, or, when none was named, by the probe's likeliest one."""
+    if "pattern" in facets:
+        return facets["pattern"].value in config.blended_patterns
+    head = probe.head("full" if slot == "dress" else slot, "pattern") if probe is not None else None
+    if head is None or not len(garments):
+        return False
+    return head.classes[int(head.probabilities(garments.embeddings).mean(axis=0).argmax())] in config.blended_patterns
 
 
 def pattern_choices(
