@@ -6,7 +6,7 @@ centroid, so a top's words and a bottom's words do not mix. Each slot gets facet
 - **colour**, measured from the garments' pixels (:mod:`inference.palette`) and named from
   the fashion palette by the colour most garments agree on (:mod:`inference.facet_colour`);
   a print whose two colours fill about as much is named by both ("black and white"), unless
-  it is a print whose second colour is a blend (camo, plaid: then its main colour only). A
+  it is a print whose second colour is a blend (camo, plaid: then the colour is left out). A
   style is a dress only when its
   top and bottom crops are one colour too (:func:`~inference.facet_colour.two_garments`);
 - **type**, **pattern** and **silhouette**, zero-shot with the encoder's text tower: every
@@ -255,7 +255,7 @@ class FacetConfig:
     patterned_level: float = setting(0.9, low=0, high=1)  # median main-colour share below which they look patterned
     plain_patterns: list[str] = dataclasses.field(default_factory=lambda: ["solid", "denim"])  # patterns that look plain
     # prints whose second colour in the pixels is the first blended with the accent or shaded (a camo's dark
-    # patches, a plaid's crossing bands), not a colour of its own: a toss-up is named by its main colour only
+    # patches, a plaid's crossing bands), not a colour of its own: a toss-up there leaves the colour out
     blended_patterns: list[str] = dataclasses.field(default_factory=lambda: ["camo", "plaid"])
     colour: ColourConfig = dataclasses.field(default_factory=ColourConfig)  # how colour is measured
 
@@ -349,7 +349,7 @@ def name_slot(
     else:
         facets.update(encoder_facets(slot, garments, prompts, config, patterns))
     if colour is not None and colour.second and _blended(slot, garments, facets, probe, config):
-        facets["colour"] = Facet(colour.value, colour.evidence)
+        del facets["colour"]  # which of the two is the garment's colour is a toss-up: left out, never guessed
     material = _extra("material", garments, prompts, config)
     if material is not None and material.value != facets.get("pattern", Facet("", 0)).value:
         facets["material"] = material
