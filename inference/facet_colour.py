@@ -6,8 +6,8 @@ colour is the Lab colour most garments agree on (:func:`colour_consensus`), name
 shade most of the agreeing garments take, so shades that a light or a print pulls apart ("olive" in one frame,
 "khaki green" in the next) still agree, and the name is the shade they agree on, not the
 family's own colour. A slot whose garments are a toss-up between two colours (a check, wide
-stripes) is named by both, main first ("black and white"), when each is backed by enough of
-them; a toss-up without that backing is left out. A dress is one fabric from the shoulders down: when the top and bottom crops of the
+stripes) is left out, or (``two_colours``) named by both, main first ("black and white"), when
+each is backed by enough of them; two shades of one family are that family. A dress is one fabric from the shoulders down: when the top and bottom crops of the
 same frames are clearly different colours (:func:`one_garment_share`), the outfit is a top and
 a bottom whatever else says dress.
 """
@@ -108,8 +108,8 @@ def colour_facet(readings: Sequence[ColourReading | None], palette: Palette, con
 
     ``config`` is a :class:`inference.facets.FacetConfig`: the garments must agree within
     ``colour_match`` for ``colour_evidence`` of them. A second, far colour backed nearly as well
-    (``colour_tie``) makes a toss-up: both are named (``Facet.second``) when each has
-    ``colour_evidence`` of the garments, else the colour is left out; two shades of one
+    (``colour_tie``) makes a toss-up: both are named (``Facet.second``) when ``two_colours``
+    is set and each has ``colour_evidence`` of the garments, else the colour is left out; two shades of one
     family (a camo's light and dark) are named by the family ("orange" for rust and terracotta). When no shade has enough, the family most
     garments fall in is named by the shade nearest those garments' median colour, when
     ``family_evidence`` of them agree ("olive" and "khaki green" garments stay "olive").
@@ -124,7 +124,7 @@ def colour_facet(readings: Sequence[ColourReading | None], palette: Palette, con
         main, other = pair if consensus.leads[0] >= consensus.leads[1] else pair[::-1]
         if palette.family(main) == palette.family(other):  # one colour printed in a light and a dark shade (camo)
             return Facet(palette.family(main), consensus.evidence)
-        return Facet(main, consensus.evidence, second=other)
+        return Facet(main, consensus.evidence, second=other) if config.two_colours else None
     if consensus.evidence >= config.colour_evidence:
         return Facet(_shade(palette, consensus.agreeing), consensus.evidence)
     measured = [r.lab for r in readings if r is not None]

@@ -5,8 +5,8 @@ centroid, so a top's words and a bottom's words do not mix. Each slot gets facet
 
 - **colour**, measured from the garments' pixels (:mod:`inference.palette`) and named from
   the fashion palette by the colour most garments agree on (:mod:`inference.facet_colour`);
-  a print whose two colours fill about as much is named by both ("black and white"), unless
-  it is a print whose second colour is a blend (camo, plaid: then the colour is left out). A
+  a print whose two colours fill about as much is left out, or, with ``two_colours``, named
+  by both ("black and white"), unless its second colour is a blend (camo, plaid). A
   style is a dress only when its
   top and bottom crops are one colour too (:func:`~inference.facet_colour.two_garments`);
 - **type**, **pattern** and **silhouette**, zero-shot with the encoder's text tower: every
@@ -254,6 +254,7 @@ class FacetConfig:
     plain_level: float = setting(0.93, low=0, high=1)  # median main-colour share above which garments look plain
     patterned_level: float = setting(0.9, low=0, high=1)  # median main-colour share below which they look patterned
     plain_patterns: list[str] = dataclasses.field(default_factory=lambda: ["solid", "denim"])  # patterns that look plain
+    two_colours: bool = False  # a toss-up between a print's two colours names both (off: left out)
     # prints whose second colour in the pixels is the first blended with the accent or shaded (a camo's dark
     # patches, a plaid's crossing bands), not a colour of its own: a toss-up there leaves the colour out
     blended_patterns: list[str] = dataclasses.field(default_factory=lambda: ["camo", "plaid"])

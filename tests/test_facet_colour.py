@@ -133,9 +133,10 @@ def readings(names: list[str], seconds: list[str | None] | None = None) -> list[
                           None if s is None else np.asarray(PALETTE.colour(s).lab)) for n, s in zip(names, seconds, strict=True)]
 
 
-def test_two_colours_backed_equally_are_named_together_never_one_guessed():
-    config = FacetConfig()
+def test_two_colours_backed_equally_are_left_out_or_named_together_never_one_guessed():
     tossed = readings(["black", "purple"] * 5, ["purple", "black"] * 5)
+    assert colour_facet(tossed, PALETTE, FacetConfig()) is None  # the default: left out
+    config = FacetConfig(two_colours=True)
     facet = colour_facet(tossed, PALETTE, config)
     assert facet is not None and {facet.value, facet.second} == {"black", "purple"}
     assert facet.words in ("black and purple", "purple and black")
@@ -147,8 +148,9 @@ def test_two_colours_backed_equally_are_named_together_never_one_guessed():
     # a toss-up between two shades of one family is one colour printed light and dark (camo): the family
     shades = readings(["forest green", "sage"] * 5, ["sage", "forest green"] * 5)
     assert PALETTE.family("forest green") == PALETTE.family("sage") == "green"
-    facet = colour_facet(shades, PALETTE, config)
-    assert facet is not None and (facet.value, facet.second) == ("green", None)
+    for either in (config, FacetConfig()):
+        facet = colour_facet(shades, PALETTE, either)
+        assert facet is not None and (facet.value, facet.second) == ("green", None)
     # a toss-up whose colours each hold too few garments (most crops unread) is left out
     thin = readings(["black", "purple"] * 2, ["purple", "black"] * 2) + [None] * 6
     assert colour_facet(thin, PALETTE, config) is None
@@ -159,15 +161,16 @@ def test_two_colours_backed_equally_are_named_together_never_one_guessed():
 
 
 def test_a_toss_up_is_not_filled_in_by_the_probe():
-    """The probe's colour fills a colour the pixels could not settle, but does not overrule a
-    toss-up's two colours."""
+    """The probe's colour fills a colour the pixels could not settle, but not a toss-up (left
+    out, or its two colours named with ``two_colours``)."""
     dim = ENCODER.dim
     weight = np.zeros((2, dim), np.float32)
     head = LinearHead(weight, np.array([5.0, 0.0], np.float32), ("purple", "black"))  # always "purple"
     probe = FacetProbe("v", {("top", "colour"): head})
     garments = SlotGarments(np.stack([ENCODER.vector("checked t-shirt")] * 10),
                             colours=readings(["black", "purple"] * 5, ["purple", "black"] * 5))
-    name = name_style_facets({"top": garments}, PROMPTS, PALETTE, probe=probe)
+    assert "colour" not in name_style_facets({"top": garments}, PROMPTS, PALETTE, probe=probe).slot("top").facets
+    name = name_style_facets({"top": garments}, PROMPTS, PALETTE, FacetConfig(two_colours=True), probe=probe)
     top = name.slot("top")
     assert top is not None and {top.facets["colour"].value, top.facets["colour"].second} == {"black", "purple"}
     assert top.text == f"{top.facets['colour'].value} and {top.facets['colour'].second} top"
@@ -321,7 +324,8 @@ def test_a_camo_or_plaid_toss_up_leaves_the_colour_out():
         bias = np.array([5.0, 0.0] if pattern == "camo" else [0.0, 5.0], np.float32)
         head = LinearHead(np.zeros((2, dim), np.float32), bias, ("camo", "checked"))
         probe = FacetProbe("v", {("bottom", "pattern"): head})
-        name = name_style_facets({"bottom": SlotGarments(embeddings, colours=tossed)}, PROMPTS, PALETTE, probe=probe)
+        name = name_style_facets({"bottom": SlotGarments(embeddings, colours=tossed)}, PROMPTS, PALETTE,
+                                 FacetConfig(two_colours=True), probe=probe)
         bottom = name.slot("bottom")
         colour = bottom.facets.get("colour") if bottom is not None else None
         if expected is None:

@@ -124,3 +124,26 @@ def test_a_two_colour_slot_reads_as_both_colours_and_makes_no_colour_trend():
     assert slot_value(slot, "colour") is None and slot_value(slot, "pattern") == "checked"
     plain = {"facets": {"colour": {"value": "black", "evidence": 0.9, "margin": 0.0}}}
     assert slot_value(plain, "colour") == "black"
+
+
+def test_the_two_colours_setting_reaches_the_names(data_dir, monkeypatch, tmp_path):
+    """`naming.two_colours` in the trends config is what naming reads (off by default)."""
+    from inference.trends import facet_names, load_config
+
+    seen = []
+    real = facet_names.name_style_facets
+
+    def spy(garments, prompts, palette, config=None, probe=None):
+        seen.append(config.two_colours)
+        return real(garments, prompts, palette, config, probe=probe)
+
+    monkeypatch.setattr(facet_names, "name_style_facets", spy)
+    path = tmp_path / "trends.yaml"
+    path.write_text("naming:\n  two_colours: true\n")
+    with Catalog(data_dir) as catalog:
+        ids, vectors = _named_world(catalog)
+        for config, expected in ((_config(), False), (load_config(path), True)):
+            config.cluster = _config().cluster
+            seen.clear()
+            recluster(catalog, ids, vectors, config, encoder=ENCODER)
+            assert seen and set(seen) == {expected}

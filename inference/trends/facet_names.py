@@ -22,6 +22,7 @@ from inference.catalog import Catalog
 from inference.facet_probe import probe_for
 from inference.facets import (
     ENCODER_FACETS,
+    FacetConfig,
     SlotGarments,
     StyleName,
     embed_facet_prompts,
@@ -62,6 +63,7 @@ def facet_style_names(
                        "styles keep their vocabulary names")
         return None
     palette = load_palette()
+    facet_config = FacetConfig(two_colours=config.two_colours)
     probe = probe_for(getattr(encoder, "version", None), config.facet_probe)
     kind_array = np.asarray(kinds, dtype=object)
     references = {k: vectors[kind_array == k].mean(axis=0) for k in KINDS if (kind_array == k).any()}
@@ -80,7 +82,7 @@ def facet_style_names(
     for rows in chosen:
         garments = {kind: _slot_garments(catalog, crops, ids[picked], vectors[picked], frames[picked], references[kind])
                     for kind, picked in rows.items()}
-        names.append(name_style_facets(garments, prompts, palette, probe=probe))
+        names.append(name_style_facets(garments, prompts, palette, facet_config, probe=probe))
     return names
 
 

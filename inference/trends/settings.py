@@ -130,6 +130,9 @@ class NamingConfig:
     facet_vocabulary: str | None = None  # facet YAML file; None: packaged facets.yaml
     facet_garments: int = setting(60, low=1)  # garments per kind per style read for facet naming
     facet_probe: str | None = None  # facet probe file (.npz); None: the packaged one of the encoder, if any
+    two_colours: bool = False  # name a print whose two colours tie by both ("black and white checks"); off:
+    # left out (10 unseen demo worlds: colour accuracy 0.72 -> 0.75, names with a wrong facet 27% -> 31%,
+    # only 8 of 16 two-colour names right; docs/BENCHMARKS.md "Two-colour names")
 
 
 @dataclasses.dataclass
