@@ -426,7 +426,8 @@ def probe_facets(
     The style's value of a facet is the class with the highest mean probability over its
     garments (patterns limited to ``patterns`` when the pixels decide plain or patterned);
     its evidence is the share of garments whose own most likely class it is, its margin the
-    mean probability over the runner-up's. A value the probe was often wrong about on worlds
+    mean probability over the runner-up's, all among the allowed classes' probabilities renormalised
+    (a bottom type head's "dress half" class is no bottom type). A value the probe was often wrong about on worlds
     it was not fitted on (``config.probe_precision``) is left out, as is a silhouette the named type does not
     come in ("mini jeans"), and a pattern where the pixels and the probe disagree on plain vs patterned."""
     kind = "full" if slot == "dress" else slot
@@ -445,6 +446,7 @@ def probe_facets(
         if gate and head.classes[int(probabilities.mean(axis=0).argmax())] not in gate:
             continue
         probabilities = probabilities[:, allowed]
+        probabilities = probabilities / np.maximum(probabilities.sum(axis=1, keepdims=True), 1e-12)
         classes = [c for c, keep in zip(head.classes, allowed, strict=True) if keep]
         mean = probabilities.mean(axis=0)
         order = np.argsort(mean)[::-1]

@@ -265,3 +265,16 @@ def test_the_probe_checks_the_pixel_colour_and_fills_one_the_pixels_could_not_se
     readings = [ColourReading(np.asarray(palette.colour("navy").lab), 0.95)] * 8
     slot = name_slot("top", _garments([[0, 3, 6, 20]] * 8, rng), prompts, palette, off, readings, probe)
     assert slot.facets["colour"].value == "navy"
+
+
+def test_a_bottom_type_is_read_among_bottom_types_only():
+    """A bottom crop the type head reads mostly as a dress's half (the pixels say top and
+    bottom): the dress class is no bottom type, so the type is chosen, and its margin measured,
+    among the bottom types' probabilities renormalised (0.18 vs 0.12 of 0.30: trousers)."""
+    bias = np.log(np.asarray([0.12, 0.18, 0.70], np.float32))
+    head = LinearHead(np.zeros((3, DIM), np.float32), bias, ("jeans", "trousers", "dress"))
+    probe = FacetProbe("hash-1", {("bottom", "type"): head})
+    assert "dress" not in VOCABULARY.slots["bottom"].silhouettes
+    bottoms = _garments([[8]] * 6, np.random.default_rng(2))
+    facets = probe_facets("bottom", bottoms, probe, VOCABULARY, FacetConfig())
+    assert facets["type"].value == "trousers" and facets["type"].margin == pytest.approx(0.2, abs=1e-3)
