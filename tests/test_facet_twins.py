@@ -11,6 +11,7 @@ from inference.trends.clustering import Cluster, Clustering, outfit_vectors
 from inference.trends.facet_twins import facet_profile, merge_facet_twins, profile_distance
 from inference.trends.kmeans import normalise
 from inference.trends.settings import ClusterConfig
+from tests.trends_helpers import outfit_clustering
 
 DIM = 16
 TYPES = ("t-shirt", "hoodie")  # read along dimension 0; dimensions 2.. hold the video (room, light, person)
@@ -44,15 +45,8 @@ def _pieces(pieces: list[tuple[float, float]], per_piece: int = 12, seed: int = 
                 labels.append(piece)
     vectors_array = normalise(np.asarray(vectors, np.float32))
     frames_array = np.asarray(frames, np.int64)
-    unit, unit_of = outfit_vectors(vectors_array, frames_array, kinds, ["top", "bottom"])
-    labels_array = np.asarray(labels, np.int64)
-    clusters, distances = [], np.zeros(len(labels), np.float32)
-    for piece in range(len(pieces)):
-        members = labels_array == piece
-        centroid = normalise(unit[np.unique(unit_of[members])].mean(axis=0, keepdims=True))[0]
-        distances[members] = 1.0 - unit[unit_of[members]] @ centroid
-        clusters.append(Cluster("outfit", centroid, int(members.sum()), 0.5))
-    return vectors_array, kinds, frames_array, Clustering(labels_array, distances, clusters, {})
+    clustering = outfit_clustering(vectors_array, kinds, frames_array, np.asarray(labels, np.int64), 0.5)
+    return vectors_array, kinds, frames_array, clustering
 
 
 def test_pieces_of_one_style_cut_by_video_are_merged_and_another_style_is_not() -> None:

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from inference.catalog import Catalog, FrameRow, GarmentRow
+from inference.trends.clustering import Cluster, Clustering, outfit_vectors
+from inference.trends.kmeans import normalise
 from inference.types import Box, VideoInfo, VideoSubmission
 
 INFO = VideoInfo(100, 200, 15.0, 4.0, 60, 0, "h264")
@@ -120,3 +122,17 @@ def make_data(events: list[tuple], styles: dict[int, object] | None = None):  # 
     sightings.sort(key=lambda s: (s.day, s.video_id))
     posts.sort(key=lambda p: (p.day, p.video_id))
     return TrendData(sightings, posts, dict(styles or {}))
+
+
+def outfit_clustering(vectors: np.ndarray, kinds: list[str], frames: np.ndarray, labels: np.ndarray,
+                      radius: float, cluster_kinds: list[str] | None = None) -> Clustering:
+    """A k-means-like clustering of garment rows already labelled: each cluster's centroid is the
+    mean of its frames' outfit vectors (tops and bottoms), distances to it, a fixed radius."""
+    unit, unit_of = outfit_vectors(vectors, frames, kinds, ["top", "bottom"])
+    clusters, distances = [], np.zeros(len(labels), np.float32)
+    for c in range(int(labels.max()) + 1):
+        members = labels == c
+        centroid = normalise(unit[np.unique(unit_of[members])].mean(axis=0, keepdims=True))[0]
+        distances[members] = 1.0 - unit[unit_of[members]] @ centroid
+        clusters.append(Cluster(cluster_kinds[c] if cluster_kinds else "outfit", centroid, int(members.sum()), radius))
+    return Clustering(labels, distances, clusters, {})

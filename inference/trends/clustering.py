@@ -302,3 +302,40 @@ def _drop_small(clustering: Clustering, min_size: int) -> Clustering:
     distances = np.where(labels >= 0, clustering.distances, np.nan).astype(np.float32)
     return Clustering(labels, distances, [c for i, c in enumerate(clustering.clusters) if remap[i] >= 0],
                       clustering.selection)
+
+
+def merge_clusters(clustering: Clustering, merged_into: np.ndarray, vectors: np.ndarray, kinds: Sequence[str],
+                   frames: np.ndarray, config: ClusterConfig, why: str) -> Clustering:
+    """The clustering with each group of clusters that ``merged_into`` maps to one (cluster ->
+    the cluster it joined, itself if none) made one cluster, numbered in order of its first
+    cluster; ``why`` names the reason in the log. A cluster that merged with none is kept as it
+    was (centroid, radius, distances). A merged one gets the mean of its members' clustered
+    vectors (outfit vectors, by frame) as its centroid, their distances to it, and a radius from
+    those distances, but no wider than what holds each part's own radius around the new
+    centroid: merging does not let incremental assignment take in garments a part would have
+    called strays."""
+    unit, unit_of = clustered_units(vectors, frames, kinds, config)
+    kept = sorted(set(merged_into.tolist()))
+    position_of = np.full(len(merged_into), NOISE, np.int64)
+    for position, first in enumerate(kept):
+        position_of[merged_into == first] = position
+    old = clustering.labels
+    labels = np.where(old >= 0, position_of[np.maximum(old, 0)], NOISE)
+    distances = np.where(labels >= 0, clustering.distances, np.nan).astype(np.float32)
+    clusters = []
+    for position, first in enumerate(kept):
+        parts = np.flatnonzero(merged_into == first)
+        if len(parts) == 1:
+            clusters.append(clustering.clusters[first])
+            continue
+        members = np.flatnonzero(labels == position)
+        units = np.unique(unit_of[members])
+        centroid = normalise(unit[units].mean(axis=0, keepdims=True))[0].astype(np.float32)
+        unit_distance = 1.0 - unit[units] @ centroid
+        distances[members] = 1.0 - unit[unit_of[members]] @ centroid
+        reach = max(clustering.clusters[p].radius + 1.0 - float(clustering.clusters[p].centroid @ centroid)
+                    for p in parts)
+        clusters.append(Cluster(clustering.clusters[first].kind, centroid, len(members),
+                                min(cluster_radius(unit_distance, config), reach)))
+    logger.info("%s: %d clusters -> %d styles", why, len(merged_into), len(clusters))
+    return Clustering(labels, distances, clusters, clustering.selection)
