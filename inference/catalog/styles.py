@@ -204,15 +204,21 @@ class StyleQueries(CatalogBase):
 
     def garment_creators(self, garment_ids: Sequence[int]) -> dict[int, str]:
         """Garment id -> the handle of the creator whose video shows it, for the given garments."""
-        creators: dict[int, str] = {}
+        return self._per_garment("SELECT g.id, c.handle FROM garments g JOIN videos v ON v.id = g.video_id "
+                                 "JOIN creators c ON c.id = v.creator_id WHERE g.id IN ({})", garment_ids)
+
+    def garment_videos(self, garment_ids: Sequence[int]) -> dict[int, int]:
+        """Garment id -> the id of the video that shows it, for the given garments."""
+        return self._per_garment("SELECT g.id, g.video_id FROM garments g WHERE g.id IN ({})", garment_ids)
+
+    def _per_garment(self, query: str, garment_ids: Sequence[int]) -> dict[int, Any]:
+        """Garment id -> the second column of ``query`` (its ``{}`` takes the ids), 500 ids a query."""
+        found: dict[int, Any] = {}
         ids = [int(i) for i in garment_ids]
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
-            rows = self._conn.execute(
-                "SELECT g.id, c.handle FROM garments g JOIN videos v ON v.id = g.video_id "
-                f"JOIN creators c ON c.id = v.creator_id WHERE g.id IN ({','.join('?' * len(chunk))})", chunk)
-            creators.update({row["id"]: row["handle"] for row in rows})
-        return creators
+            found.update({row[0]: row[1] for row in self._conn.execute(query.format(",".join("?" * len(chunk))), chunk)})
+        return found
 
     # -- writes --------------------------------------------------------------------------
     def replace_styles(

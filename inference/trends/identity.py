@@ -30,6 +30,7 @@ from inference.trends.clustering import (
     nearest_styles,
     outfit_vectors,
 )
+from inference.trends.co_worn import merge_co_worn
 from inference.trends.facet_names import facet_evidence, facet_style_names, unique_names
 from inference.trends.facet_twins import merge_facet_twins
 from inference.trends.kmeans import nearest_centroid, normalise
@@ -210,6 +211,10 @@ def recluster(
         rows, screen = only_garments(catalog, clustered, _skipped(catalog, all_ids, all_vectors, config.cluster,
                                                                   excluded), config.cluster)
         ids, vectors, kinds, frames, clustering = rows.ids, rows.vectors, rows.kinds, rows.frames, rows.clustering
+    if config.cluster.co_worn_share > 0:  # after the style check: a title card shares its video with the outfit
+        by_id = catalog.garment_videos(ids.tolist())
+        videos = np.asarray([by_id.get(int(i), -1 - row) for row, i in enumerate(ids)], np.int64)
+        clustering = merge_co_worn(clustering, videos, vectors, kinds, frames, config.cluster)
     previous = load_styles(catalog)
     state = read_state(catalog)
     next_id = max([int(state.get("next_style_id", 1))] + [s.id + 1 for s in previous])

@@ -50,6 +50,10 @@ class ClusterConfig:
     # share of the run's median distance between two clusters; 0: never. Needs the encoder's facet probe
     twin_share: float = setting(0.35, low=0, high=1)
     twin_min_garments: int = setting(3, low=1)  # garments of a kind a cluster needs for that kind to count
+    # co-worn clusters (inference/trends/co_worn.py): merge two clusters when the videos they share are at
+    # least co_worn_videos and this share of the smaller one's videos (one outfit's frames split); 0: never
+    co_worn_share: float = setting(0.5, low=0, high=1)
+    co_worn_videos: int = setting(2, low=1)
     # lookalikes (inference/trends/lookalikes.py): split a style whose garments of one slot fall in two
     # measured-colour groups this many pooled SDs apart, at least lookalike_delta_e (CIEDE2000) apart,
     # each worn by lookalike_creators creators or more (off by default: on 4 demo worlds it lowered

@@ -1,0 +1,80 @@
+"""One outfit's frames split between clusters: put back together by the videos they share.
+
+A fit check or a "what I wore" video shows one outfit from its first sampled frame to its last.
+Clustering sees frames, not videos, and the frames of one video differ (a full-length shot and
+a close-up, a turn, a step half out of frame), so k-means can put one video's frames into two
+clusters. Then each cluster holds part of the same videos: a forecaster reads two styles with
+near-identical names, each smaller than the real one, and the creator who wore it first sits in
+either piece.
+
+Two clusters that share videos are merged when the shared ones are at least ``co_worn_videos``
+and make up at least ``co_worn_share`` of the smaller cluster's videos. One shared video proves
+little: a haul or an outfit-transition video shows several outfits, and a stray frame can land
+anywhere; but a cluster whose videos are mostly another's is a piece of it. A style and its
+lookalike one colour step away are worn in different videos, so they stay apart. Merges go
+by the largest share first, and a merged group's videos are its parts' together.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+
+from inference.trends.clustering import Clustering, merge_clusters
+from inference.trends.settings import ClusterConfig
+
+logger = logging.getLogger(__name__)
+
+
+def shared_video_share(first: set[int], second: set[int]) -> tuple[int, float]:
+    """How many videos two clusters share, and that count as a share of the smaller one's videos."""
+    shared = len(first & second)
+    smaller = min(len(first), len(second))
+    return shared, shared / smaller if smaller else 0.0
+
+
+def merge_co_worn(
+    clustering: Clustering,
+    videos: np.ndarray,
+    vectors: np.ndarray,
+    kinds: Sequence[str],
+    frames: np.ndarray,
+    config: ClusterConfig,
+) -> Clustering:
+    """``clustering`` with clusters that share most of their videos merged into one.
+
+    Args:
+        clustering: a run of :func:`inference.trends.clustering.cluster_garments` over ``vectors``.
+        videos: (N,) video id of each row.
+        vectors: (N, D) unit garment embeddings, row for row with ``clustering.labels``.
+        kinds: garment kind per row; frames: frame id per row.
+        config: clustering settings (``co_worn_share``, ``co_worn_videos``).
+    """
+    k = len(clustering.clusters)
+    if config.co_worn_share <= 0 or k < 2:
+        return clustering
+    videos = np.asarray(videos)
+    seen = [set(videos[clustering.labels == c].tolist()) for c in range(k)]
+    merged_into = np.arange(k)  # cluster -> the cluster it was merged into (itself while not merged)
+    alive = set(range(k))
+    while True:
+        best: tuple[float, int, int, int] | None = None
+        for a in sorted(alive):
+            for b in sorted(alive):
+                if b <= a or clustering.clusters[a].kind != clustering.clusters[b].kind:
+                    continue
+                shared, share = shared_video_share(seen[a], seen[b])
+                if shared >= config.co_worn_videos and share >= config.co_worn_share and (best is None or share > best[0]):
+                    best = (share, shared, a, b)
+        if best is None:
+            break
+        share, shared, keep, gone = best
+        logger.debug("clusters %d and %d share %d videos (%.0f%% of the smaller): merged", keep, gone, shared, 100 * share)
+        merged_into[merged_into == gone] = keep
+        seen[keep] |= seen[gone]
+        alive.discard(gone)
+    if len(alive) == k:
+        return clustering
+    return merge_clusters(clustering, merged_into, vectors, kinds, frames, config, "co-worn clusters")
