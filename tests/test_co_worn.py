@@ -79,3 +79,27 @@ def test_merged_groups_pool_their_videos() -> None:
     # 1 and 2 merge first (two of 1's three videos); the pooled group then shares half of 0's
     merged = _merge([[1, 2, 3, 4], [5, 6, 7], [3, 4, 5, 6], [40, 41, 42]])
     assert len(merged.clusters) == 2
+
+
+def test_one_shared_video_is_enough_when_the_probe_reads_the_two_alike() -> None:
+    layout = [[1, 2, 3, 4, 5], [5, 6, 7, 8], [9, 10, 11]]
+    vectors, kinds, frames, videos, clustering = _clusters(layout)
+    config = ClusterConfig()
+    alike = np.zeros((3, 3), bool)
+    assert len(merge_co_worn(clustering, videos, vectors, kinds, frames, config, alike).clusters) == 3
+    alike[0, 1] = alike[1, 0] = True
+    merged = merge_co_worn(clustering, videos, vectors, kinds, frames, config, alike)
+    assert len(merged.clusters) == 2
+    # alike but worn in different videos (a lookalike): apart
+    alike[0, 2] = alike[2, 0] = True
+    assert len(merge_co_worn(clustering, videos, vectors, kinds, frames, config, alike).clusters) == 2
+
+
+def test_alike_groups_use_complete_linkage() -> None:
+    # 0 and 1 merge (most of 1's videos); 2 shares a video with the group and is alike 0, not 1
+    layout = [[1, 2, 3, 4], [2, 3, 4, 5], [5, 20, 21, 22]]
+    vectors, kinds, frames, videos, clustering = _clusters(layout)
+    alike = np.zeros((3, 3), bool)
+    alike[0, 2] = alike[2, 0] = True
+    merged = merge_co_worn(clustering, videos, vectors, kinds, frames, ClusterConfig(), alike)
+    assert len(merged.clusters) == 2

@@ -9,10 +9,18 @@ either piece.
 
 Two clusters that share videos are merged when the shared ones are at least ``co_worn_videos``
 and make up at least ``co_worn_share`` of the smaller cluster's videos. One shared video proves
-little: a haul or an outfit-transition video shows several outfits, and a stray frame can land
-anywhere; but a cluster whose videos are mostly another's is a piece of it. A style and its
-lookalike one colour step away are worn in different videos, so they stay apart. Merges go
-by the largest share first, and a merged group's videos are its parts' together.
+little by itself: a haul or an outfit-transition video shows several outfits, and a stray frame
+can land anywhere; but a cluster whose videos are mostly another's is a piece of it. A style
+and its lookalike one colour step away are worn in different videos, so they stay apart.
+
+One shared video is enough when the facet probe also reads the two alike (``alike``: closer
+than ``co_worn_twin_share`` of the run's median distance between two clusters, a looser cut
+than facet twins' ``twin_share``; :mod:`inference.trends.facet_twins`): two weak signals that
+agree. Lookalikes the probe reads alike share no video; two outfits of one haul share a video
+but the probe reads them apart.
+
+Merges go by the largest share first, and a merged group's videos are its parts' together; a
+group is alike another only when every part of one is alike every part of the other.
 """
 
 from __future__ import annotations
@@ -42,6 +50,7 @@ def merge_co_worn(
     kinds: Sequence[str],
     frames: np.ndarray,
     config: ClusterConfig,
+    alike: np.ndarray | None = None,
 ) -> Clustering:
     """``clustering`` with clusters that share most of their videos merged into one.
 
@@ -51,10 +60,13 @@ def merge_co_worn(
         vectors: (N, D) unit garment embeddings, row for row with ``clustering.labels``.
         kinds: garment kind per row; frames: frame id per row.
         config: clustering settings (``co_worn_share``, ``co_worn_videos``).
+        alike: (K, K) bool, whether the facet probe reads two clusters alike (None: not known);
+            then one shared video is enough.
     """
     k = len(clustering.clusters)
     if config.co_worn_share <= 0 or k < 2:
         return clustering
+    alike = np.zeros((k, k), bool) if alike is None else np.asarray(alike, bool).copy()
     videos = np.asarray(videos)
     seen = [set(videos[clustering.labels == c].tolist()) for c in range(k)]
     merged_into = np.arange(k)  # cluster -> the cluster it was merged into (itself while not merged)
@@ -66,7 +78,8 @@ def merge_co_worn(
                 if b <= a or clustering.clusters[a].kind != clustering.clusters[b].kind:
                     continue
                 shared, share = shared_video_share(seen[a], seen[b])
-                if shared >= config.co_worn_videos and share >= config.co_worn_share and (best is None or share > best[0]):
+                enough = (shared >= config.co_worn_videos and share >= config.co_worn_share) or (shared and alike[a, b])
+                if enough and (best is None or share > best[0]):
                     best = (share, shared, a, b)
         if best is None:
             break
@@ -74,6 +87,7 @@ def merge_co_worn(
         logger.debug("clusters %d and %d share %d videos (%.0f%% of the smaller): merged", keep, gone, shared, 100 * share)
         merged_into[merged_into == gone] = keep
         seen[keep] |= seen[gone]
+        alike[keep, :] = alike[:, keep] = alike[keep, :] & alike[gone, :]  # complete linkage
         alive.discard(gone)
     if len(alive) == k:
         return clustering

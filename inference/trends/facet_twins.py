@@ -89,6 +89,19 @@ def profile_distance(a: Profile, b: Profile) -> float:
     return max(0.5 * float(np.abs(a[key][0] - b[key][0]).sum()) for key in shared)
 
 
+def probe_distances(clustering: Clustering, vectors: np.ndarray, kinds: Sequence[str], probe: FacetProbe,
+                    config: ClusterConfig) -> tuple[np.ndarray, float]:
+    """(K, K) :func:`profile_distance` between the clusters (infinite across kinds and on the
+    diagonal), and the run's median finite distance (nan when there is none): the scale that
+    ``twin_share`` and ``co_worn_twin_share`` are shares of."""
+    kind_array = np.asarray(kinds, dtype=object)
+    profiles = {c: facet_profile({kind: vectors[(clustering.labels == c) & (kind_array == kind)] for kind in KINDS},
+                                 probe, config.twin_min_garments) for c in range(len(clustering.clusters))}
+    apart = _pair_distances(profiles, [c.kind for c in clustering.clusters])
+    finite = apart[np.triu(np.isfinite(apart), 1)]
+    return apart, float(np.median(finite)) if len(finite) else float("nan")
+
+
 def merge_facet_twins(
     clustering: Clustering,
     vectors: np.ndarray,
@@ -109,14 +122,10 @@ def merge_facet_twins(
     k = len(clustering.clusters)
     if config.twin_share <= 0 or k < 2:
         return clustering
-    kind_array = np.asarray(kinds, dtype=object)
-    profiles = {c: facet_profile({kind: vectors[(clustering.labels == c) & (kind_array == kind)] for kind in KINDS},
-                                 probe, config.twin_min_garments) for c in range(k)}
-    apart = _pair_distances(profiles, [c.kind for c in clustering.clusters])
-    finite = apart[np.triu(np.isfinite(apart), 1)]
-    if not len(finite):
+    apart, median = probe_distances(clustering, vectors, kinds, probe, config)
+    if np.isnan(median):
         return clustering
-    limit = config.twin_share * float(np.median(finite))
+    limit = config.twin_share * median
     merged_into = np.arange(k)  # cluster -> the cluster it was merged into (itself while not merged)
     while True:
         first, second = (int(i) for i in np.unravel_index(int(np.argmin(apart)), apart.shape))

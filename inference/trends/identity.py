@@ -20,7 +20,7 @@ import numpy as np
 
 from core.errors import BadInputError
 from inference.catalog import Catalog, StyleAssignment, StyleRecord
-from inference.facet_probe import probe_for
+from inference.facet_probe import FacetProbe, probe_for
 from inference.images import load_image
 from inference.trends.clustering import (
     NOISE,
@@ -32,7 +32,7 @@ from inference.trends.clustering import (
 )
 from inference.trends.co_worn import merge_co_worn
 from inference.trends.facet_names import facet_evidence, facet_style_names, unique_names
-from inference.trends.facet_twins import merge_facet_twins
+from inference.trends.facet_twins import merge_facet_twins, probe_distances
 from inference.trends.kmeans import nearest_centroid, normalise
 from inference.trends.lookalikes import split_lookalikes
 from inference.trends.naming import TextEncoder, Vocabulary, name_clusters, naming_encoder
@@ -129,6 +129,19 @@ def _split_lookalikes(catalog: Catalog, clustering: Clustering, ids: np.ndarray,
                             lambda path: load_image(catalog.data_dir / path), config)
 
 
+def _merge_co_worn(catalog: Catalog, clustering: Clustering, ids: np.ndarray, vectors: np.ndarray, kinds: list[str],
+                   frames: np.ndarray, probe: FacetProbe | None, config: ClusterConfig) -> Clustering:
+    """:func:`inference.trends.co_worn.merge_co_worn` with the garments' videos from the catalog
+    and, when there is a facet probe, which clusters it reads alike."""
+    by_id = catalog.garment_videos(ids.tolist())
+    videos = np.asarray([by_id.get(int(i), -1 - row) for row, i in enumerate(ids)], np.int64)
+    alike = None
+    if probe is not None and config.co_worn_twin_share > 0 and len(clustering.clusters) > 1:
+        apart, median = probe_distances(clustering, vectors, kinds, probe, config)
+        alike = apart < config.co_worn_twin_share * median if not np.isnan(median) else None
+    return merge_co_worn(clustering, videos, vectors, kinds, frames, config, alike)
+
+
 def _skipped(catalog: Catalog, ids: np.ndarray, vectors: np.ndarray, config: ClusterConfig,
              excluded: frozenset[int]) -> Clustered:
     """The garments of ``ids`` located by ``skip_methods`` (not ``excluded``), for the style check to admit."""
@@ -200,7 +213,8 @@ def recluster(
     all_ids, all_vectors = ids, np.asarray(vectors)
     ids, vectors = ids[mask], normalise(all_vectors[mask])
     clustering = cluster_garments(vectors, kinds, frames, config.cluster)
-    probe = probe_for(encoder_version, config.naming.facet_probe) if config.cluster.twin_share > 0 else None
+    wants_probe = config.cluster.twin_share > 0 or (config.cluster.co_worn_share > 0 and config.cluster.co_worn_twin_share > 0)
+    probe = probe_for(encoder_version, config.naming.facet_probe) if wants_probe else None
     if probe is not None:
         clustering = merge_facet_twins(clustering, vectors, kinds, frames, probe, config.cluster)
     if config.cluster.lookalikes:
@@ -212,9 +226,7 @@ def recluster(
                                                                   excluded), config.cluster)
         ids, vectors, kinds, frames, clustering = rows.ids, rows.vectors, rows.kinds, rows.frames, rows.clustering
     if config.cluster.co_worn_share > 0:  # after the style check: a title card shares its video with the outfit
-        by_id = catalog.garment_videos(ids.tolist())
-        videos = np.asarray([by_id.get(int(i), -1 - row) for row, i in enumerate(ids)], np.int64)
-        clustering = merge_co_worn(clustering, videos, vectors, kinds, frames, config.cluster)
+        clustering = _merge_co_worn(catalog, clustering, ids, vectors, kinds, frames, probe, config.cluster)
     previous = load_styles(catalog)
     state = read_state(catalog)
     next_id = max([int(state.get("next_style_id", 1))] + [s.id + 1 for s in previous])

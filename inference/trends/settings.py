@@ -54,6 +54,9 @@ class ClusterConfig:
     # least co_worn_videos and this share of the smaller one's videos (one outfit's frames split); 0: never
     co_worn_share: float = setting(0.5, low=0, high=1)
     co_worn_videos: int = setting(2, low=1)
+    # ...or when they share one video and the facet probe reads them closer than this share of the run's
+    # median distance between two clusters (looser than twin_share: the video corroborates); 0: never
+    co_worn_twin_share: float = setting(0.6, low=0, high=1)
     # lookalikes (inference/trends/lookalikes.py): split a style whose garments of one slot fall in two
     # measured-colour groups this many pooled SDs apart, at least lookalike_delta_e (CIEDE2000) apart,
     # each worn by lookalike_creators creators or more (off by default: on 4 demo worlds it lowered
