@@ -103,3 +103,15 @@ def test_alike_groups_use_complete_linkage() -> None:
     alike[0, 2] = alike[2, 0] = True
     merged = merge_co_worn(clustering, videos, vectors, kinds, frames, ClusterConfig(), alike)
     assert len(merged.clusters) == 2
+
+
+def test_a_fragment_torn_between_two_styles_joins_neither() -> None:
+    # 2 holds one video of 0 and one of 1; the probe reads 2 alike both, but 0 and 1 apart
+    layout = [[1, 2, 3, 4, 5], [6, 7, 8, 9, 10], [5, 6]]
+    vectors, kinds, frames, videos, clustering = _clusters(layout)
+    alike = np.zeros((3, 3), bool)
+    alike[0, 2] = alike[2, 0] = alike[1, 2] = alike[2, 1] = True
+    assert len(merge_co_worn(clustering, videos, vectors, kinds, frames, ClusterConfig(), alike).clusters) == 3
+    # when 0 and 1 read alike too, the three are pieces of one style
+    alike[0, 1] = alike[1, 0] = True
+    assert len(merge_co_worn(clustering, videos, vectors, kinds, frames, ClusterConfig(), alike).clusters) == 1

@@ -19,6 +19,10 @@ than facet twins' ``twin_share``; :mod:`inference.trends.facet_twins`): two weak
 agree. Lookalikes the probe reads alike share no video; two outfits of one haul share a video
 but the probe reads them apart.
 
+A small cluster whose videos it shares with two clusters, each read alike it but not
+alike each other, is torn between them (a stray fragment of two styles' frames): one shared
+video merges it with neither.
+
 Merges go by the largest share first, and a merged group's videos are its parts' together; a
 group is alike another only when every part of one is alike every part of the other.
 """
@@ -78,7 +82,8 @@ def merge_co_worn(
                 if b <= a or clustering.clusters[a].kind != clustering.clusters[b].kind:
                     continue
                 shared, share = shared_video_share(seen[a], seen[b])
-                enough = (shared >= config.co_worn_videos and share >= config.co_worn_share) or (shared and alike[a, b])
+                strong = shared >= config.co_worn_videos and share >= config.co_worn_share
+                enough = strong or (shared and alike[a, b] and not _torn(a, b, seen, alike, alive))
                 if enough and (best is None or share > best[0]):
                     best = (share, shared, a, b)
         if best is None:
@@ -92,3 +97,11 @@ def merge_co_worn(
     if len(alive) == k:
         return clustering
     return merge_clusters(clustering, merged_into, vectors, kinds, frames, config, "co-worn clusters")
+
+
+def _torn(a: int, b: int, seen: list[set[int]], alike: np.ndarray, alive: set[int]) -> bool:
+    """Whether the one of ``a``, ``b`` with fewer videos also shares a video with a third cluster
+    that reads alike it but not alike the other: then the one shared video points both ways."""
+    small, other = (a, b) if len(seen[a]) <= len(seen[b]) else (b, a)
+    return any(seen[small] & seen[c] and alike[small, c] and not alike[other, c]
+               for c in alive if c not in (a, b))
