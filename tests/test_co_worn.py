@@ -115,3 +115,12 @@ def test_a_fragment_torn_between_two_styles_joins_neither() -> None:
     # when 0 and 1 read alike too, the three are pieces of one style
     alike[0, 1] = alike[1, 0] = True
     assert len(merge_co_worn(clustering, videos, vectors, kinds, frames, ClusterConfig(), alike).clusters) == 1
+
+
+def test_a_torn_fragment_as_big_as_its_partner_joins_neither() -> None:
+    # 1 is as big as 0 and shares a video with 2 as well; 0 and 2 read apart
+    layout = [[1, 2], [2, 3], [3, 4]]
+    vectors, kinds, frames, videos, clustering = _clusters(layout)
+    alike = np.zeros((3, 3), bool)
+    alike[0, 1] = alike[1, 0] = alike[1, 2] = alike[2, 1] = True
+    assert len(merge_co_worn(clustering, videos, vectors, kinds, frames, ClusterConfig(), alike).clusters) == 3

@@ -100,8 +100,12 @@ def merge_co_worn(
 
 
 def _torn(a: int, b: int, seen: list[set[int]], alike: np.ndarray, alive: set[int]) -> bool:
-    """Whether the one of ``a``, ``b`` with fewer videos also shares a video with a third cluster
-    that reads alike it but not alike the other: then the one shared video points both ways."""
-    small, other = (a, b) if len(seen[a]) <= len(seen[b]) else (b, a)
+    """Whether the one of ``a``, ``b`` with fewer videos (either, when they have as many) also
+    shares a video with a third cluster that reads alike it but not alike the other: then the
+    one shared video points both ways."""
+    if len(seen[a]) == len(seen[b]):
+        pairs = [(a, b), (b, a)]
+    else:
+        pairs = [(a, b) if len(seen[a]) < len(seen[b]) else (b, a)]
     return any(seen[small] & seen[c] and alike[small, c] and not alike[other, c]
-               for c in alive if c not in (a, b))
+               for small, other in pairs for c in alive if c not in (a, b))
