@@ -361,11 +361,15 @@ def test_a_catalog_clustered_before_these_settings_existed_reclusters_once(data_
         assert trends.update_styles(catalog, config).mode == "recluster"
         assert trends.update_styles(catalog, config).mode == "incremental"
         state = json.loads(catalog.get_meta(trends.STATE_KEY))
-        for key in ("skip_methods", "outfit_kinds", "noise_mads"):
+        for key in ("skip_methods", "outfit_kinds", "noise_mads", "merges"):
             old = {k: v for k, v in state.items() if k != key}
             catalog.set_meta(trends.STATE_KEY, json.dumps(old))
             assert trends.update_styles(catalog, config).mode == "recluster", key
             assert trends.update_styles(catalog, config).mode == "incremental", key
+        # a changed merge setting (co-worn clusters) is a full run too
+        changed = dataclasses.replace(config, cluster=dataclasses.replace(config.cluster, co_worn_share=0.8))
+        assert trends.update_styles(catalog, changed).mode == "recluster"
+        assert trends.update_styles(catalog, changed).mode == "incremental"
 
 
 # -- identity across runs and incremental assignment ----------------------------------------

@@ -129,6 +129,13 @@ def _split_lookalikes(catalog: Catalog, clustering: Clustering, ids: np.ndarray,
                             lambda path: load_image(catalog.data_dir / path), config)
 
 
+def merge_settings(config: ClusterConfig) -> dict[str, float]:
+    """The settings of the steps that merge clusters (facet twins, co-worn clusters): a run
+    under other ones (or before they existed) is redone in full, not extended."""
+    return {"twin_share": config.twin_share, "co_worn_share": config.co_worn_share,
+            "co_worn_videos": config.co_worn_videos, "co_worn_twin_share": config.co_worn_twin_share}
+
+
 def _merge_co_worn(catalog: Catalog, clustering: Clustering, ids: np.ndarray, vectors: np.ndarray, kinds: list[str],
                    frames: np.ndarray, probe: FacetProbe | None, config: ClusterConfig) -> Clustering:
     """:func:`inference.trends.co_worn.merge_co_worn` with the garments' videos from the catalog
@@ -257,6 +264,7 @@ def recluster(
         "set_aside": {str(i): reason for i, reason in sorted(screen.set_aside.items())} if screen else {},
         "outfit_kinds": list(config.cluster.outfit_kinds),
         "noise_mads": config.cluster.noise_mads,
+        "merges": merge_settings(config.cluster),  # facet twins and co-worn clusters
         "radii": {str(s.id): s.radius for s in styles},
         "next_style_id": max([next_id, *[s + 1 for s in style_ids]]),
         "clustered_at": _now(),
@@ -392,6 +400,7 @@ def update_styles(
         or state.get("style_check", False) != c.style_check
         or (c.group_by == "outfit" and state.get("outfit_kinds", []) != list(c.outfit_kinds))
         or (c.method == "kmeans" and state.get("noise_mads", 0.0) != c.noise_mads)
+        or state.get("merges") != merge_settings(c)
     )
     # the garment check: crops that are not garments (walls, title cards, blurs) get no style;
     # verdicts re-judged under changed thresholds change which garments are clustered
