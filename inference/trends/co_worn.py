@@ -29,6 +29,7 @@ group is alike another only when every part of one is alike every part of the ot
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Sequence
 
@@ -77,15 +78,14 @@ def merge_co_worn(
     alive = set(range(k))
     while True:
         best: tuple[float, int, int, int] | None = None
-        for a in sorted(alive):
-            for b in sorted(alive):
-                if b <= a or clustering.clusters[a].kind != clustering.clusters[b].kind:
-                    continue
-                shared, share = shared_video_share(seen[a], seen[b])
-                strong = shared >= config.co_worn_videos and share >= config.co_worn_share
-                enough = strong or (shared and alike[a, b] and not _torn(a, b, seen, alike, alive))
-                if enough and (best is None or share > best[0]):
-                    best = (share, shared, a, b)
+        for a, b in itertools.combinations(sorted(alive), 2):
+            if clustering.clusters[a].kind != clustering.clusters[b].kind:
+                continue
+            shared, share = shared_video_share(seen[a], seen[b])
+            strong = shared >= config.co_worn_videos and share >= config.co_worn_share
+            enough = strong or (shared and alike[a, b] and not _torn(a, b, seen, alike, alive))
+            if enough and (best is None or share > best[0]):
+                best = (share, shared, a, b)
         if best is None:
             break
         share, shared, keep, gone = best

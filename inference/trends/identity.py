@@ -140,8 +140,8 @@ def _merge_co_worn(catalog: Catalog, clustering: Clustering, ids: np.ndarray, ve
                    frames: np.ndarray, probe: FacetProbe | None, config: ClusterConfig) -> Clustering:
     """:func:`inference.trends.co_worn.merge_co_worn` with the garments' videos from the catalog
     and, when there is a facet probe, which clusters it reads alike."""
-    by_id = catalog.garment_videos(ids.tolist())
-    videos = np.asarray([by_id.get(int(i), -1 - row) for row, i in enumerate(ids)], np.int64)
+    by_id = catalog.garment_videos(ids.tolist())  # every clustered garment is a catalog garment
+    videos = np.asarray([by_id[int(i)] for i in ids], np.int64)
     alike = None
     if probe is not None and config.co_worn_twin_share > 0 and len(clustering.clusters) > 1:
         apart, median = probe_distances(clustering, vectors, kinds, probe, config)
