@@ -61,6 +61,20 @@ def test_a_single_stray_early_frame_is_not_the_originator():
     assert origin.originator.creator == "stray"
 
 
+def test_a_far_first_video_counts_when_the_creator_wears_the_style_again_close_by():
+    # kim's first video sits beyond the distance limit (shot before the look settled); she wears
+    # the style again, close to its centroid, after ann's first video
+    later = [(1, "ann", 4, 3, 0.1)] + [(1, f"c{i}", 6 + i, 2, 0.1) for i in range(12)]
+    events = [(1, "kim", 0, 2, 0.9), *later, (1, "kim", 5, 3, 0.1)]
+    (origin,) = _origin(events).values()
+    assert origin.originator.creator == "kim" and origin.originator.day == DAY0
+    (origin,) = originators(make_data(events), CreatorsConfig(far_worn_again=False)).values()
+    assert origin.originator.creator == "ann"
+    # worn again only far away: still no adoption
+    (origin,) = _origin([(1, "kim", 0, 2, 0.9), *later, (1, "kim", 5, 3, 0.9)]).values()
+    assert origin.originator.creator == "ann"
+
+
 def test_a_one_frame_video_is_not_a_stray():
     # the sampler kept one frame of a steady one-outfit video: that frame is the whole video
     later = [(1, "ann", 4, 3)] + [(1, f"c{i}", 6 + i, 2) for i in range(5)]

@@ -4,7 +4,10 @@
   of the style sit close to its centroid (median distance within ``distance_mads``
   robust deviations of the style's typical distance) and that shows it in ``min_frames``
   frames, or in at least ``min_frame_share`` of its frames, or is backed by the creator
-  wearing it again in a later video. A single stray frame that happens to fall in a style
+  wearing it again in a later video. A video beyond the distance limit still counts when
+  the same creator wears the style, close to its centroid, in another video
+  (``far_worn_again``): a creator's first video of a look is often shot before it settled.
+  A single stray frame that happens to fall in a style
   early on, while the rest of its video shows something else, is therefore not an
   adoption. The share matters because the sampler keeps one frame of a steady shot: a
   short video of one outfit often keeps one or two frames, and one frame that is the whole
@@ -104,11 +107,11 @@ def _confident(sightings: Sequence[Sighting], config: CreatorsConfig,
         if ok:
             videos_by_creator[s.creator].add(s.video_id)
     return [
-        ok and (
+        (ok and (
             (s.frames >= config.min_frame_share * s.video_frames and (s.style_id, s.video_id) not in contested)
             or (s.frames >= config.min_frames and not near)
             or len(videos_by_creator[s.creator]) > 1
-        )
+        )) or (config.far_worn_again and bool(videos_by_creator[s.creator] - {s.video_id}))
         for s, ok, near in zip(sightings, close, near_only, strict=True)
     ]
 

@@ -202,6 +202,8 @@ class CreatorsConfig:
     distance_mads: float = setting(6.0, low=0, low_open=True)  # sightings farther than median + this many
     # MADs of the style's distances don't count (gross outliers only: on a 1,000-video bench world
     # slice, 3 MADs dropped 2.3 true sightings per stray)
+    far_worn_again: bool = True  # a sighting beyond distance_mads counts when the creator wears the
+    # style, close to its centroid, in another video
     near_garments: bool = True  # garments a full clustering left near a style (cluster.near_mads) count
     # for its originators and adopters (never for its size, series or rising score)
     runners_up: int = setting(3, low=0)  # adopters shown after the originator
