@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import re
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -215,16 +216,21 @@ def plotted_styles(report: TrendsReport, count: int) -> list[StyleReport]:
     return sorted(report.styles, key=lambda s: order.get(s.state, 2))[:count]
 
 
+def legend_label(style: StyleReport, width: int = 36) -> str:
+    """A style's whole name in the chart's legend, wrapped to ``width`` characters a line."""
+    return textwrap.fill(f"{style.id}: {style.name} ({style.state})", width, subsequent_indent="   ")
+
+
 def trends_figure(report: TrendsReport, count: int, unit: str = "style") -> Figure:
     """Share of posts per period of the top styles (or colours ...), with next weeks' forecast and interval."""
-    figure = Figure(figsize=(9, 4.2), dpi=100)
+    figure = Figure(figsize=(12, 4.4), dpi=100)
     ax = figure.add_subplot(1, 1, 1)
     periods = np.array(report.periods, dtype="datetime64[D]")
     ahead = np.array(report.forecast_weeks, dtype="datetime64[D]")
     for style in plotted_styles(report, count):
         share = style.series.share
         (line,) = ax.plot(periods, share, marker="o", markersize=3,
-                          label=f"{style.id} {style.name[:28]} ({style.state})")
+                          label=legend_label(style))
         forecast = style.forecast
         if forecast and report.period == "week" and len(periods):
             ax.plot(np.concatenate([periods[-1:], ahead]), [share[-1], *forecast.share], linestyle="--",
@@ -234,8 +240,8 @@ def trends_figure(report: TrendsReport, count: int, unit: str = "style") -> Figu
                  "(dashed: forecast with interval)", fontsize=10)
     ax.set_ylabel("share of posts")
     ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
-    if ax.lines:
-        ax.legend(loc="upper left", fontsize=7)
+    if ax.lines:  # beside the plot, so whole names fit without covering the lines
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
     figure.autofmt_xdate()
     figure.tight_layout()
     return figure

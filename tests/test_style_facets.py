@@ -147,3 +147,19 @@ def test_the_two_colours_setting_reaches_the_names(data_dir, monkeypatch, tmp_pa
             seen.clear()
             recluster(catalog, ids, vectors, config, encoder=ENCODER)
             assert seen and set(seen) == {expected}
+
+
+def test_the_trends_chart_legend_carries_whole_style_names(data_dir):
+    with Catalog(data_dir) as catalog:
+        ids, vectors = _named_world(catalog)
+        recluster(catalog, ids, vectors, _config(), encoder=ENCODER)
+        report = trends_report(catalog, _config(), ForecastConfig())
+    figure = views.trends_figure(report, count=5)
+    legend = figure.axes[0].get_legend()
+    texts = [" ".join(t.get_text().split()) for t in legend.get_texts()]
+    names = {s.name for s in report.styles}
+    assert len(texts) == len(names) == 2
+    assert {"floral fitted blouse + plaid wide-leg trousers", "striped oversized top + straight jeans"} == names
+    assert all(any(f": {name} (" in text for text in texts) for name in names), texts
+    figure.savefig(data_dir / "chart.png")  # the legend beside the plot still lays out and draws
+    assert legend.get_window_extent().x0 > figure.axes[0].get_window_extent().x1
