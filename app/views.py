@@ -216,9 +216,14 @@ def plotted_styles(report: TrendsReport, count: int) -> list[StyleReport]:
     return sorted(report.styles, key=lambda s: order.get(s.state, 2))[:count]
 
 
+def style_caption(style: StyleReport) -> str:
+    """How a style is captioned in the Trends tab's chart and cards: id, whole name, state."""
+    return f"{style.id}: {style.name} ({style.state})"
+
+
 def legend_label(style: StyleReport, width: int = 36) -> str:
-    """A style's whole name in the chart's legend, wrapped to ``width`` characters a line."""
-    return textwrap.fill(f"{style.id}: {style.name} ({style.state})", width, subsequent_indent="   ")
+    """:func:`style_caption` wrapped to ``width`` characters a line, for the chart's legend."""
+    return textwrap.fill(style_caption(style), width, subsequent_indent="   ")
 
 
 def trends_figure(report: TrendsReport, count: int, unit: str = "style") -> Figure:
@@ -253,7 +258,7 @@ def style_cards(report: TrendsReport, data_dir: Path, count: int) -> list[tuple[
     for style in plotted_styles(report, count):
         if style.medoids:
             crop = str(data_dir / style.medoids[0].crop_path)
-            cards.append((crop, f"{style.id}: {style.name} ({style.state})"))
+            cards.append((crop, style_caption(style)))
     return cards
 
 

@@ -7,12 +7,12 @@
   wearing it again in a later video. A video beyond the distance limit still counts when
   the same creator wears the style, close to its centroid, in another video
   (``far_worn_again``): a creator's first video of a look is often shot before it settled.
-  A single stray frame that happens to fall in a style
-  early on, while the rest of its video shows something else, is therefore not an
-  adoption. The share matters because the sampler keeps one frame of a steady shot: a
-  short video of one outfit often keeps one or two frames, and one frame that is the whole
-  video is not a stray; but a video whose frames show another style as often is no
-  evidence for either by that share (one frame in each of two styles).
+  A single stray frame that happens to fall in a style early on, while the rest of its
+  video shows something else, is therefore not an adoption. The share matters because the
+  sampler keeps one frame of a steady shot: a short video of one outfit often keeps one or
+  two frames, and one frame that is the whole video is not a stray; but a video whose
+  frames show another style as often is no evidence for either by that share (one frame in
+  each of two styles).
 - *Near garments*: the first video of a new look is often left out of its style: shot
   before the look settled, it lands just beyond the style's noise limit (or only some of
   its frames make it in). Garments a full clustering left without a style but near the
@@ -106,14 +106,15 @@ def _confident(sightings: Sequence[Sighting], config: CreatorsConfig,
     for s, ok in zip(sightings, close, strict=True):
         if ok:
             videos_by_creator[s.creator].add(s.video_id)
-    return [
-        (ok and (
+    confident = []
+    for s, ok, near in zip(sightings, close, near_only, strict=True):
+        worn_again = bool(videos_by_creator[s.creator] - {s.video_id})  # close by, in another video
+        confident.append((ok and (
             (s.frames >= config.min_frame_share * s.video_frames and (s.style_id, s.video_id) not in contested)
             or (s.frames >= config.min_frames and not near)
-            or len(videos_by_creator[s.creator]) > 1
-        )) or (config.far_worn_again and bool(videos_by_creator[s.creator] - {s.video_id}))
-        for s, ok, near in zip(sightings, close, near_only, strict=True)
-    ]
+            or worn_again
+        )) or (config.far_worn_again and worn_again))
+    return confident
 
 
 def contested_videos(sightings: Iterable[Sighting],
