@@ -129,12 +129,26 @@ NAME_WIDTH = 48  # a style name's room in a text table
 
 
 def name(text: str, width: int = NAME_WIDTH) -> str:
-    """A style name cut to ``width`` at a word, with an ellipsis ("beige polka dot shirt + …"),
-    never mid-word ("+ burgun")."""
-    if len(text) <= width:
-        return text
-    cut = text[:width - 1].rsplit(" ", 1)[0].rstrip(" +")
-    return f"{cut} …"
+    """A style name wrapped onto lines of at most ``width`` characters for a text table, whole:
+    broken after a slot's " +" where it can be ("beige polka dot shirt +" / "burgundy cargo pants"),
+    else at a word, never mid-word unless one word is wider than the column."""
+    lines: list[str] = []
+    for part in _slots(text):
+        if lines and len(lines[-1]) + 1 + len(part) <= width:
+            lines[-1] = f"{lines[-1]} {part}"
+            continue
+        for word in part.split(" "):
+            if lines and lines[-1] and not lines[-1].endswith("+") and len(lines[-1]) + 1 + len(word) <= width:
+                lines[-1] = f"{lines[-1]} {word}"
+            else:
+                lines.append(word)
+    return "\n".join(lines)
+
+
+def _slots(text: str) -> list[str]:
+    """A name's slots, each but the last ending in "+": ["beige shirt +", "cargo pants"]."""
+    parts = text.split(" + ")
+    return [f"{part} +" for part in parts[:-1]] + parts[-1:]
 
 
 def style_row(style: StyleReport, name_width: int | None = None) -> list[Any]:

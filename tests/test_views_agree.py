@@ -18,6 +18,7 @@ import pytest
 from app import format as fmt
 from app import handlers, views
 from app.cli import main
+from app.commands import print_table
 from app.commands.demo import trends_summary
 from app.services import AppConfig, Services
 from inference.catalog import Catalog
@@ -54,14 +55,21 @@ def _season(data_dir: Path, monkeypatch) -> None:
 
 
 def _table(text: str, first_header: str) -> list[list[str]]:
-    """The rows of the first plain-text table whose header starts with ``first_header``."""
+    """The rows of the first plain-text table whose header starts with ``first_header``, cut at
+    the columns the dashes under the header mark; a line with an empty first cell continues the
+    row above (a wrapped style name), its cells joined on with a space."""
     lines = text.splitlines()
     start = next(n for n, line in enumerate(lines) if line.startswith(first_header + " "))
-    rows = []
+    spans = [m.span() for m in re.finditer(r"-+", lines[start + 1])]
+    rows: list[list[str]] = []
     for line in lines[start + 2:]:
         if not line.strip():
             break
-        rows.append(re.split(r"\s{2,}", line.strip()))
+        cells = [line[a:(spans[k + 1][0] if k + 1 < len(spans) else None)].strip() for k, (a, _) in enumerate(spans)]
+        if cells[0] or not rows:
+            rows.append(cells)
+        else:
+            rows[-1] = [f"{old} {new}".strip() for old, new in zip(rows[-1], cells, strict=True)]
     return rows
 
 
@@ -119,7 +127,7 @@ def test_styles_agree_between_cli_json_cli_table_app_and_demo(views_of_one_catal
                     fmt.growth(style["growth"]), f"{style['new_wearers']} ({style['expected_new_wearers']:.1f})",
                     style["takeoff"] or "-", fmt.count(style["garments"]), fmt.count(style["creators"])]
         assert app[style_id][:10] == expected
-        assert [int(table[style_id][0]), *table[style_id][1:10]] == [*expected[:1], fmt.name(style["name"]), *expected[2:]]
+        assert [int(table[style_id][0]), *table[style_id][1:10]] == expected  # a long name wrapped, whole
         assert app[style_id][10:] == table[style_id][10:]  # share now, forecast with interval, backtest error
         assert style["has_risen"] == (style["takeoff"] is not None)
         assert style["state"] != "steady" or not style["has_risen"]
@@ -207,9 +215,18 @@ def test_the_trends_tab_shows_the_glossary(data_dir):
         services.close()
 
 
-def test_a_long_style_name_is_cut_at_a_word_in_text_tables():
+def test_a_long_style_name_is_wrapped_whole_in_text_tables(capsys):
     name = "beige polka dot shirt + burgundy cargo pants"
     assert fmt.name(name) == name  # fits
-    assert fmt.name(name, 30) == "beige polka dot shirt …"  # never "+ burgun"
-    assert fmt.name("black floral hoodie + green camo trousers", 24) == "black floral hoodie …"
-    assert len(fmt.name("x" * 80)) <= fmt.NAME_WIDTH + 1
+    assert fmt.name(name, 30) == "beige polka dot shirt +\nburgundy cargo pants"  # broken between slots
+    assert fmt.name("dusty rose polka dot crop top + olive cargo pants", 20) == (
+        "dusty rose polka dot\ncrop top +\nolive cargo pants")  # a slot too wide: at a word, never mid-word
+    assert fmt.name("x" * 80) == "x" * 80  # one word wider than the column stays whole
+    print_table(["id", "style", "state"], [[3, fmt.name(name, 30), "rising"], [4, "red dress", "steady"]])
+    assert capsys.readouterr().out.splitlines() == [
+        "id  style                    state",
+        "--  -----------------------  ------",
+        "3   beige polka dot shirt +  rising",
+        "    burgundy cargo pants",
+        "4   red dress                steady",
+    ]

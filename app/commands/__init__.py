@@ -53,10 +53,14 @@ def print_json(payload: Any) -> None:
 
 
 def print_table(headers: list[str], rows: list[list[Any]]) -> None:
-    """A plain aligned text table on stdout."""
+    """A plain aligned text table on stdout; a cell with line breaks (a wrapped style name) takes
+    as many lines, the row's other cells blank below their first line."""
     cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    widths = [max(len(line) for row in cells for line in row[i].split("\n")) for i in range(len(headers))]
     for n, row in enumerate(cells):
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+        parts = [cell.split("\n") for cell in row]
+        for k in range(max(len(p) for p in parts)):
+            line = (p[k] if k < len(p) else "" for p in parts)
+            print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
         if n == 0:
             print("  ".join("-" * width for width in widths))
