@@ -279,7 +279,9 @@ def facet_lines(facets: dict[str, Any] | None) -> list[str]:
     for slot, named in facets.get("slots", {}).items():
         said = [f"{facet}: {text(f['value'])}{' and ' + text(f['second']) if f.get('second') else ''} ({f['evidence']:.0%} agree)"
                 for facet, f in named.get("facets", {}).items() if not f.get("absent")]
-        absent = [facet for facet, f in named.get("facets", {}).items() if f.get("absent")]
+        absent = [facet + (f" (the probe leans {text(f['probe_leading'])}, {f['probability']:.0%})"
+                           if f.get("probe_leading") else "")
+                  for facet, f in named.get("facets", {}).items() if f.get("absent")]
         line = f"**{slot.capitalize()}** ({named.get('garments', 0)} garments): {'; '.join(said) or 'no facet agreed on'}"
         if absent:
             line += f". Not named, too little agreement: {', '.join(absent)}"

@@ -136,6 +136,18 @@ def colour_facet(readings: Sequence[ColourReading | None], palette: Palette, con
     return _family_shade(palette, family, members, count / len(readings))
 
 
+def probe_colours(kind: str, embeddings: np.ndarray, probe: FacetProbe | None, palette: Palette) -> dict[str, float]:
+    """The facet probe's colour reading of one catalog kind's garments: palette colour -> mean
+    probability ({} without a probe or garments). Not a name when the colour was left out, but
+    a hint to tell apart two styles whose names are otherwise the same
+    (:func:`inference.trends.facet_names.unique_names`)."""
+    head = probe.head(kind, "colour") if probe is not None else None
+    if head is None or not len(embeddings):
+        return {}
+    mean = head.probabilities(embeddings).mean(axis=0)
+    return {c: round(float(p), 4) for c, p in zip(head.classes, mean, strict=True) if c in palette.names}
+
+
 def _family_shade(palette: Palette, family: str, members: np.ndarray, evidence: float) -> Facet:
     """The shade of ``family`` nearest the median of its garments' colours ``members``."""
     shades = [c for c in palette.colours if c.family == family]

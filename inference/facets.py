@@ -39,6 +39,7 @@ from inference.facet_colour import (
     garment_readings,
     halves,
     outfit_readings,
+    probe_colours,
     second_opinion,
     toss_up,
     two_garments,
@@ -164,6 +165,13 @@ class SlotName:
     slot: str  # 'top', 'bottom' or 'dress'
     facets: dict[str, Facet]
     garments: int  # garments the evidence comes from
+    colour_scores: Mapping[str, float] = dataclasses.field(default_factory=dict)  # colour left out: the probe's
+    # reading, colour -> mean probability (a hint to tell two like-named styles apart, not a name)
+
+    @property
+    def lead(self) -> tuple[str, float] | None:
+        """The colour the probe reads most likely where the name left colour out, and its probability."""
+        return max(self.colour_scores.items(), key=lambda item: item[1]) if self.colour_scores else None
 
     @property
     def text(self) -> str:
@@ -182,8 +190,10 @@ class SlotName:
         return value
 
     def to_dict(self) -> dict[str, Any]:
-        return {"text": self.text, "garments": self.garments,
-                "facets": {name: facet.to_dict() for name, facet in self.facets.items()}}
+        facets = {name: facet.to_dict() for name, facet in self.facets.items()}
+        if self.lead is not None:  # left out of the name: no "value", only the probe's hint
+            facets["colour"] = {"absent": True, "probe_leading": self.lead[0], "probability": round(self.lead[1], 3)}
+        return {"text": self.text, "garments": self.garments, "facets": facets}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -354,7 +364,9 @@ def name_slot(
     material = _extra("material", garments, prompts, config)
     if material is not None and material.value != facets.get("pattern", Facet("", 0)).value:
         facets["material"] = material
-    return SlotName(slot, facets, len(garments))
+    hint = {} if "colour" in facets else probe_colours("full" if slot == "dress" else slot, garments.embeddings,
+                                                         probe, palette)
+    return SlotName(slot, facets, len(garments), hint)
 
 
 def _blended(slot: str, garments: SlotGarments, facets: Mapping[str, Facet], probe: FacetProbe | None,

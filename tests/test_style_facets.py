@@ -10,7 +10,10 @@ import numpy as np
 
 from app import views
 from inference.catalog import Catalog
-from inference.facets import load_facet_vocabulary
+from inference.facet_colour import Facet, probe_colours
+from inference.facet_probe import FacetProbe, LinearHead
+from inference.facets import SlotName, StyleName, load_facet_vocabulary
+from inference.palette import load_palette
 from inference.trends import (
     ClusterConfig,
     ForecastConfig,
@@ -19,6 +22,7 @@ from inference.trends import (
     recluster,
     trends_report,
 )
+from inference.trends.facet_names import unique_names
 from tests.trends_helpers import WorldBuilder
 
 DIM = 512
@@ -163,3 +167,41 @@ def test_the_trends_chart_legend_carries_whole_style_names(data_dir):
     assert all(any(f": {name} (" in text for text in texts) for name in names), texts
     figure.savefig(data_dir / "chart.png")  # the legend beside the plot still lays out and draws
     assert legend.get_window_extent().x0 > figure.axes[0].get_window_extent().x1
+
+
+def _dress(scores: dict[str, float] | None, pattern: str = "floral") -> StyleName:
+    facets = {"pattern": Facet(pattern, 0.9), "type": Facet("maxi dress", 0.8)}
+    return StyleName((SlotName("dress", facets, 40, scores or {}),))
+
+
+WHITE = {"white": 0.74, "beige": 0.05, "grey": 0.04}  # the probe's reading of 5858's two floral maxi dresses
+BEIGE = {"white": 0.30, "beige": 0.32, "grey": 0.05}  # beige by a hair, but far more beige than the other
+
+
+def test_two_styles_with_one_name_are_told_apart_by_the_colour_that_sets_each_apart():
+    names = unique_names([_dress(WHITE), _dress(None, "striped"), _dress(BEIGE)])
+    assert names == ["floral maxi dress (more white)", "striped maxi dress", "floral maxi dress (more beige)"]
+    assert unique_names([_dress(WHITE), _dress(WHITE)]) == ["floral maxi dress", "floral maxi dress (2)"]  # no tell
+    assert unique_names([_dress(WHITE), _dress(None)]) == ["floral maxi dress", "floral maxi dress (2)"]
+    shirt = {"pattern": Facet("checked", 0.9), "type": Facet("shirt", 0.9)}
+    jeans = SlotName("bottom", {"colour": Facet("navy", 0.8), "type": Facet("jeans", 0.9)}, 30)
+    outfits = [StyleName((SlotName("top", shirt, 30, scores), jeans)) for scores in (WHITE, {"grey": 0.6, "white": 0.3})]
+    assert unique_names(outfits) == ["checked shirt + navy jeans (shirt more white)",
+                                     "checked shirt + navy jeans (shirt more grey)"]
+
+
+def test_a_colour_left_out_keeps_the_probes_reading_as_a_hint_not_a_value():
+    stored = SlotName("dress", {}, 6, BEIGE).to_dict()["facets"]["colour"]
+    assert stored == {"absent": True, "probe_leading": "beige", "probability": 0.32} and "value" not in stored
+    line = views.facet_lines({"slots": {"dress": {"garments": 6, "facets": {"colour": stored}}}})[0]
+    assert "Not named, too little agreement: colour (the probe leans beige, 32%)" in line
+    assert "colour" not in SlotName("dress", {}, 6).to_dict()["facets"]  # no probe: marked absent later, no hint
+
+
+def test_the_probes_colour_reading_covers_palette_colours_only():
+    head = LinearHead(np.zeros((3, 4), np.float32), np.array([2.0, 1.0, 0.0], np.float32), ("beige", "white", "dress"))
+    reading = probe_colours("full", np.ones((5, 4), np.float32), FacetProbe("v", {("full", "colour"): head}),
+                            load_palette())
+    assert list(reading) == ["beige", "white"] and reading["beige"] > reading["white"] > 0  # "dress" is no colour
+    assert probe_colours("top", np.ones((5, 4), np.float32), FacetProbe("v", {}), load_palette()) == {}  # no head
+    assert probe_colours("full", np.ones((5, 4), np.float32), None, load_palette()) == {}

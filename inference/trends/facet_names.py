@@ -106,13 +106,58 @@ def _slot_garments(catalog: Catalog, crops: dict[int, str], ids: np.ndarray, vec
     return SlotGarments(vectors[keep], images, reference=reference, frames=frames[keep].tolist())
 
 
-def unique_names(names: Sequence[str]) -> list[str]:
-    """Names with a suffix on repeats: "red skirt", "red skirt (2)"."""
+def unique_names(names: Sequence[StyleName]) -> list[str]:
+    """Each style's name text, told apart where two or more read the same: by the colour that
+    sets each apart in the facet probe's reading, where the name left colour out ("floral maxi
+    dress (more white)", "... (more beige)"), in the first slot where that tells them all apart;
+    else by a number ("red skirt", "red skirt (2)")."""
+    groups: dict[str, list[int]] = defaultdict(list)
+    for n, name in enumerate(names):
+        groups[name.text].append(n)
+    out = [name.text for name in names]
+    for text, members in groups.items():
+        if len(members) < 2:
+            continue
+        hints = _colour_hints([names[n] for n in members])
+        for k, (n, hint) in enumerate(zip(members, hints, strict=True)):
+            out[n] = f"{text} ({hint})" if hint else text if k == 0 else f"{text} ({k + 1})"
+    return _numbered(out)
+
+
+def _colour_hints(names: Sequence[StyleName]) -> list[str | None]:
+    """Per name, "more <colour>" ("shirt more white" in a name of two slots): the colour whose
+    probability is highest above the others' mean, in the first slot where every name has a
+    probe reading and these colours all differ; all None when no slot tells them apart."""
+    for slot in ("top", "bottom", "dress"):
+        scores = [getattr(name.slot(slot), "colour_scores", {}) for name in names]
+        if not all(scores):
+            continue
+        picks = []
+        for n, own in enumerate(scores):
+            others = [s for m, s in enumerate(scores) if m != n]
+            lift = {c: p - float(np.mean([o.get(c, 0.0) for o in others])) for c, p in own.items()}
+            picks.append(max(lift, key=lambda c: lift[c]))
+        if len(set(picks)) == len(picks):
+            two = len(names[0].slots) > 1
+            return [f"{_slot_word(name, slot)} more {pick}" if two else f"more {pick}"
+                    for name, pick in zip(names, picks, strict=True)]
+    return [None] * len(names)
+
+
+def _slot_word(name: StyleName, slot: str) -> str:
+    """A slot as its name calls it: its garment type ("shirt"), else the slot ("top")."""
+    named = name.slot(slot)
+    kind = named.facets.get("type") if named else None
+    return kind.value if kind else slot
+
+
+def _numbered(texts: list[str]) -> list[str]:
+    """Texts with a number on any that still repeat."""
     seen: dict[str, int] = defaultdict(int)
     out = []
-    for name in names:
-        seen[name] += 1
-        out.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
+    for text in texts:
+        seen[text] += 1
+        out.append(text if seen[text] == 1 else f"{text} ({seen[text]})")
     return out
 
 

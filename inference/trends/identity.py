@@ -246,7 +246,7 @@ def recluster(
             for sid, c, (name, words) in zip(style_ids, clustering.clusters, names, strict=True)
         ]
     else:
-        texts = unique_names([n.text for n in facet_names])
+        texts = unique_names(facet_names)
         styles = [
             Style(sid, text, words, c.kind, c.centroid, c.size, c.radius, facets=facet_evidence(facet))
             for sid, c, (_, words), text, facet in zip(style_ids, clustering.clusters, names, texts, facet_names,
