@@ -173,6 +173,18 @@ def test_a_stray_near_frame_is_never_the_originator():
     assert [a.creator for a in adoptions_by_style(alone, CONFIG)[1]] == ["bob"]
 
 
+def test_a_near_frame_in_a_video_of_another_style_is_no_wearing_even_by_a_later_wearer():
+    # bench world 5959: vani's video of another style has one frame near the dress style; she
+    # wears the dress from day 9 on, so "worn again" named her the dress's originator on day 0
+    later = [(1, "issi", 1, 1, 0.1, 20_000, 1)] + [(1, f"c{i}", 3 + i, 2) for i in range(6)] + [(1, "vani", 9, 3)]
+    data = _with_near_garments(later, [("vani", 0, 1, 0.37, 5)])
+    near = data.near_sightings[0]
+    assert originators(data, CONFIG)[1].originator.creator == "vani"  # not contested: worn again counts
+    data.sightings.append(dataclasses.replace(near, style_id=2, distance=0.1, near_frames=0))  # her video's own style
+    assert originators(data, CONFIG)[1].originator.creator == "issi"
+    assert originators(data, CONFIG)[2].originator.creator == "vani"
+
+
 def test_an_originator_left_as_noise_by_the_clustering_is_found(data_dir):
     # style "look" started by ann on day 0 in a video shot differently (its frames lie beyond the
     # noise limit, nearest "look"); nine creators follow from day 6, and three other styles run

@@ -20,7 +20,8 @@
   video's sighting of the style, or make one of their own. Such a near-only sighting
   is an adoption only when the look fills at least ``min_frame_share`` of the video's
   frames, or the creator wears the style again; a stray frame of some other video never
-  is. Near garments count only here, for who wore a style first and who followed: never
+  is, nor a near frame in a video whose frames show another style as often (that video is
+  the other style's, even from a creator who takes up this one later). Near garments count only here, for who wore a style first and who followed: never
   in a style's size, series or rising score.
 - *Originator*: the earliest adopter (by ``posted_at``; ties broken by more frames, then
   nearer the centroid), with the evidence (video, moment, crop, date) and the runners-up.
@@ -108,6 +109,9 @@ def _confident(sightings: Sequence[Sighting], config: CreatorsConfig,
             videos_by_creator[s.creator].add(s.video_id)
     confident = []
     for s, ok, near in zip(sightings, close, near_only, strict=True):
+        if near and (s.style_id, s.video_id) in contested:  # the video shows another style: no wearing of this one
+            confident.append(False)
+            continue
         worn_again = bool(videos_by_creator[s.creator] - {s.video_id})  # close by, in another video
         confident.append((ok and (
             (s.frames >= config.min_frame_share * s.video_frames and (s.style_id, s.video_id) not in contested)
