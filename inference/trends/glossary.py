@@ -48,7 +48,10 @@ TERM_DEFINITIONS = {
     "wearing a risen style and its take-off date.",
     "originator": "the creator whose confident sighting of the style is the earliest (by post date).",
     "adopters": "every creator who wore the style, in the order of their first confident sighting.",
-    "style name": "the style's garments named slot by slot (a top and a bottom, or a dress): colour measured from the pixels (checked against the facet probes), garment type, pattern and cut read by the facet probes; a facet too few garments agree on is left out, never guessed, so \"top + jeans\" means the top's type was unsure and \"unnamed style (no facet agreed)\" that nothing was sure enough to name.",
+    "style name": "the style's garments named slot by slot (a top and a bottom, or a dress): colour measured from the pixels (checked against the facet probes), garment type, pattern and cut read by the facet probes; a facet too few garments agree on is left out, never guessed, so \"top + jeans\" means the top's type was unsure and \"unnamed style (no facet agreed)\" that nothing was sure enough to name; two styles whose names would read "
+    "the same are told apart in brackets by the colour that sets each apart in the facet probe's reading (\"floral "
+    "maxi dress (more white)\" / \"(more beige)\"): a comparison between the two, not a colour named with evidence; "
+    "\"(2)\" where even that cannot tell them apart.",
     "attribute trends": "`stylescope trends --by colour|pattern|garment|silhouette` (and the Trends tab's "
     "view below the styles) follows one value (\"butter yellow\", \"polka dot\", \"cargo pants\", \"baggy "
     "jeans\") across every style whose name carries it: the garments of those styles' tops, bottoms or dresses "
