@@ -185,6 +185,26 @@ def test_kmeans_leaves_far_strays_unassigned():
     assert identity._assign_to_styles(styles, np.array([1]), probe[None].astype(np.float32), ["top"], "kind") == []
 
 
+def test_a_small_new_look_among_the_strays_becomes_a_style_of_its_own():
+    # three styles fill k; a fourth, small look (12 garments, as tight as the others) has no
+    # centroid left and lands beyond its nearest style's limit, among random strays
+    vectors, _ = _blobs(4, 60, dim=32, noise=0.05, seed=8)
+    small = vectors[180:192]
+    strays = kmeans.normalise(np.random.default_rng(9).normal(size=(30, 32)).astype(np.float32))
+    data = np.concatenate([vectors[:180], small, strays])
+    config = _config(k_min=3, k_max=3, noise_mads=3.0, split_separation=0.0, merge_separation=0.0).cluster
+    found = cluster_garments(data, ["top"] * len(data), np.arange(len(data)), config)
+    assert len(found.clusters) == 4
+    look = found.labels[180:192]
+    assert (look >= 0).all() and len(set(look.tolist())) == 1 and look[0] not in set(found.labels[:180].tolist())
+    assert (found.labels[192:] == trends.NOISE).all(), "random strays gather into no style"
+    assert (found.labels[:180] >= 0).mean() > 0.97
+    off = cluster_garments(data, ["top"] * len(data), np.arange(len(data)), dataclasses.replace(config, stray_styles=0.0))
+    assert len(off.clusters) == 3 and (off.labels[180:192] == trends.NOISE).all()
+    loose = cluster_garments(data, ["top"] * len(data), np.arange(len(data)), dataclasses.replace(config, stray_styles=0.1))
+    assert len(loose.clusters) == 3, "a group looser than the run's styles stays strays"
+
+
 def test_garments_left_out_are_kept_near_their_nearest_style_of_their_kind():
     vectors, _ = _blobs(2, 60, dim=32, noise=0.05, seed=8)
     data = np.concatenate([vectors, vectors])  # the same styles as tops and as bottoms

@@ -217,6 +217,11 @@ def fit_units(vectors: np.ndarray, kinds: Sequence[str],
         else:
             centroids, fitted_radii = _density_group(group, config)
         group_labels, group_distances, radii, group_limits = _assign_group(group, centroids, config, fitted_radii)
+        if config.method == "kmeans" and config.stray_styles > 0:
+            extra = stray_centroids(group, group_labels, group_distances, config)
+            if len(extra):
+                centroids = np.concatenate([centroids, extra])
+                group_labels, group_distances, radii, group_limits = _assign_group(group, centroids, config)
         keep = group_labels >= 0
         labels[rows[keep]] = group_labels[keep] + len(clusters)
         distances[rows[keep]] = group_distances[keep]
@@ -226,6 +231,50 @@ def fit_units(vectors: np.ndarray, kinds: Sequence[str],
             clusters.append(Cluster(kind, centroids[c], size, radii[c]))
     fit = ClusterFit(clusters, np.concatenate(limits) if limits else np.zeros(0), config.group_by, selection)
     return fit, labels, distances
+
+
+def stray_centroids(vectors: np.ndarray, labels: np.ndarray, distances: np.ndarray, config: ClusterConfig) -> np.ndarray:
+    """Centroids of the tight groups the strays of a k-means run (``labels`` NOISE) form among
+    themselves. A small new look that k-means gave no centroid of its own lands beyond its
+    nearest style's limit, and is found here; strays of many looks do not gather so tightly.
+
+    Greedy, densest first: the stray with the most other strays within twice the run's typical
+    member distance (times ``stray_styles``) and those neighbours make a group when there are
+    ``min_cluster_size`` of them and their median distance to their centre is at most
+    ``stray_styles`` times the typical member distance; its strays are then taken out. Up to
+    ``selection_sample`` strays are searched.
+    """
+    strays = np.flatnonzero(labels == NOISE)
+    members = distances[labels >= 0]
+    if len(strays) < max(2, config.min_cluster_size) or not len(members):
+        return np.zeros((0, vectors.shape[1]), np.float32)
+    if len(strays) > config.selection_sample:
+        strays = np.sort(np.random.default_rng(config.seed).choice(strays, config.selection_sample, replace=False))
+    typical = float(np.median(members))
+    points = vectors[strays]
+    close = 1.0 - points @ points.T <= 2 * typical * config.stray_styles
+    free = np.ones(len(strays), bool)  # not yet in a group
+    candidate = np.ones(len(strays), bool)  # may still seed a group
+    counts = close.sum(axis=1)  # free neighbours of each stray
+    centroids = []
+    while candidate.any():
+        best = int(np.where(candidate, counts, -1).argmax())
+        if counts[best] < config.min_cluster_size:
+            break
+        rows = close[best] & free
+        centre = _unit(points[rows].mean(axis=0))
+        candidate &= ~rows  # a loose neighbourhood seeds nothing; a tight one is taken out
+        if float(np.median(1.0 - points[rows] @ centre)) <= config.stray_styles * typical:
+            centroids.append(centre)
+            free &= ~rows
+            counts -= close[:, rows].sum(axis=1)
+    if centroids:
+        logger.info("k-means: %d styles found among %d strays", len(centroids), len(strays))
+    return np.asarray(centroids, np.float32).reshape(-1, vectors.shape[1])
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    return (vector / max(float(np.linalg.norm(vector)), 1e-12)).astype(np.float32)
 
 
 def assign_units(fit: ClusterFit, vectors: np.ndarray, kinds: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:

@@ -80,6 +80,11 @@ class ClusterConfig:
     # this many typical robust deviations (but never within a cluster's own median) get no style:
     # mostly strays k-means had to put somewhere; 0: assign all
     noise_mads: float = setting(3.0, low=0)
+    # k-means: strays that gather among themselves (at least min_cluster_size within twice the run's
+    # median member distance of one another) as tight as a typical style (median distance to their
+    # centre at most this times that median) become a style of their own: a small new look k-means
+    # had no centroid left for; 0: never
+    stray_styles: float = setting(1.0, low=0)
     # garments left without a style but within the typical style's median distance plus this many
     # typical robust deviations of the style they lie nearest (measured on the styles' members) are
     # kept as near it: a new look's first video often lands just outside, and originators look
